@@ -1,0 +1,35 @@
+package bank
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ProviderEventType says what an inbound provider callback reported.
+type ProviderEventType string
+
+// Provider event types.
+const (
+	// EventJobFinished: a provider-side batch job finished; fetch its results.
+	EventJobFinished ProviderEventType = "job.finished"
+	// EventAccountUpdated: an account's state changed at the provider.
+	EventAccountUpdated ProviderEventType = "account.updated"
+)
+
+// ProviderEvent is one verified fact from an inbound provider callback.
+type ProviderEvent struct {
+	Type ProviderEventType `json:"type"`
+	// ProviderJobID is set for job events.
+	ProviderJobID string `json:"providerJobId,omitempty"`
+	// ProviderJobStatus is the provider's raw job status, for job events.
+	ProviderJobStatus string `json:"providerJobStatus,omitempty"`
+	// ProviderAccountID is set for account events.
+	ProviderAccountID string `json:"providerAccountId,omitempty"`
+	// Account is the account state the event carries, if it carries one.
+	Account *Account `json:"account,omitempty"`
+	// Headers holds echoed custom headers, where the provider echoes them.
+	Headers map[string]string `json:"headers,omitempty"`
+	// At is when the provider says the event happened.
+	At  time.Time       `json:"at"`
+	Raw json.RawMessage `json:"-"`
+}

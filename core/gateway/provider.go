@@ -1,0 +1,391 @@
+// Package gateway is vagate's portable layer. Provider wraps one adapter and
+// is the only way the rest of vagate calls it: it validates requests against
+// the adapter's declared capabilities and limits before anything is sent,
+// refuses missing capabilities with Unimplemented, waits for asynchronous
+// creates (polling, woken early by verified callbacks), and wraps every
+// adapter error exactly once in a *bank.Error naming provider and operation.
+//
+// Resilience (breakers, retries, limits) and telemetry live here too, so that
+// adapters stay thin and behave alike.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/provider"
+)
+
+// Options tune a Provider; the zero value is usable.
+type Options struct {
+	// PollInterval is the first wait between polls of an asynchronous create
+	// (default 200ms); it doubles up to MaxPollInterval (default 5s).
+	PollInterval    time.Duration
+	MaxPollInterval time.Duration
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = 200 * time.Millisecond
+	}
+	if r.MaxPollInterval <= 0 {
+		r.MaxPollInterval = 5 * time.Second
+	}
+	if r.MaxPollInterval < r.PollInterval {
+		r.MaxPollInterval = r.PollInterval
+	}
+	return r
+}
+
+// Provider is the portable wrapper around one adapter.
+type Provider struct {
+	name string
+	a    provider.Adapter
+	caps provider.Capabilities
+	opts Options
+
+	mu   sync.Mutex
+	kick chan struct{} // closed and replaced when a provider job finishes
+}
+
+// New wraps adapter a under name. It checks that the declared capabilities
+// match the interfaces the adapter implements.
+func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
+	if name == "" {
+		return nil, errors.New("gateway: provider name is empty")
+	}
+	if a == nil {
+		return nil, fmt.Errorf("gateway: provider %q: adapter is nil", name)
+	}
+	caps := a.Capabilities()
+	if err := checkCapabilities(a, caps); err != nil {
+		return nil, fmt.Errorf("gateway: provider %q: %w", name, err)
+	}
+	return &Provider{name: name, a: a, caps: caps, opts: opts.withDefaults(), kick: make(chan struct{})}, nil
+}
+
+func checkCapabilities(a provider.Adapter, c provider.Capabilities) error {
+	if c.Style == "" {
+		return errors.New("capabilities: style is empty")
+	}
+	if c.MaxBatch < 1 {
+		return errors.New("capabilities: maxBatch must be at least 1")
+	}
+	if len(c.Currencies) == 0 {
+		return errors.New("capabilities: no currencies")
+	}
+	checks := []struct {
+		declared bool
+		ok       bool
+		what     string
+	}{
+		{c.AsyncCreate, implements[provider.Poller](a), "asyncCreate without Poller"},
+		{c.Allocate || c.Unallocated, implements[provider.Allocator](a), "allocate without Allocator"},
+		{c.Block, implements[provider.Blocker](a), "block without Blocker"},
+		{c.Close, implements[provider.Closer](a), "close without Closer"},
+		{c.FindByReference, implements[provider.Finder](a), "findByReference without Finder"},
+		{c.Webhooks, implements[provider.WebhookVerifier](a), "webhooks without WebhookVerifier"},
+	}
+	for _, ch := range checks {
+		if ch.declared && !ch.ok {
+			return errors.New("capabilities: " + ch.what)
+		}
+	}
+	return nil
+}
+
+func implements[T any](a provider.Adapter) bool { _, ok := a.(T); return ok }
+
+// Name is the configured provider name.
+func (p *Provider) Name() string { return p.name }
+
+// Capabilities is what the adapter declared.
+func (p *Provider) Capabilities() provider.Capabilities { return p.caps }
+
+// Adapter returns the wrapped adapter, for As-style access in tests.
+func (p *Provider) Adapter() provider.Adapter { return p.a }
+
+// wrap classifies err once and names the provider and operation.
+func (p *Provider) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var be *bank.Error
+	if errors.As(err, &be) && be.Provider != "" {
+		return err
+	}
+	e := &bank.Error{Code: p.a.ErrorCode(err), Provider: p.name, Op: op, Err: err}
+	if errors.As(err, &be) {
+		e.Fields = be.Fields
+		e.RetryAfter = be.RetryAfter
+	}
+	var se *provider.StatusError
+	if errors.As(err, &se) && e.RetryAfter == 0 {
+		e.RetryAfter = se.RetryAfter
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		e.Code = bank.Canceled
+	case errors.Is(err, context.DeadlineExceeded) && e.Code == bank.Unknown:
+		e.Code = bank.DeadlineExceeded
+	}
+	return e
+}
+
+// unsupported is the error for a capability the provider lacks.
+func (p *Provider) unsupported(op, capability string) error {
+	return &bank.Error{
+		Code: bank.Unimplemented, Provider: p.name, Op: op,
+		Err: &CapabilityError{Provider: p.name, Capability: capability},
+	}
+}
+
+// CapabilityError says which capability a provider lacks.
+type CapabilityError struct {
+	Provider   string
+	Capability string
+}
+
+// Error names the provider and capability.
+func (e *CapabilityError) Error() string {
+	return fmt.Sprintf("provider %q does not support %s", e.Provider, e.Capability)
+}
+
+// CreateAccounts validates req, sends it, and for asynchronous providers waits
+// until the provider finishes or ctx ends. Per-item errors are wrapped.
+func (p *Provider) CreateAccounts(ctx context.Context, req *provider.CreateRequest) ([]provider.ItemResult, error) {
+	res, err := p.Submit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if res.Pending {
+		res, err = p.Await(ctx, res.Operation, req)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res.Items, nil
+}
+
+// Submit validates req and sends it without waiting for an asynchronous
+// provider to finish. A pending result carries the operation to Await.
+func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	const op = "create"
+	if err := p.ValidateCreate(req); err != nil {
+		return nil, err
+	}
+	res, err := p.a.CreateAccounts(ctx, req)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	return p.checkResult(op, req, res)
+}
+
+func (p *Provider) checkResult(op string, req *provider.CreateRequest, res *provider.CreateResult) (*provider.CreateResult, error) {
+	if res == nil {
+		return nil, p.wrap(op, errors.New("adapter returned no result"))
+	}
+	if res.Pending {
+		if res.Operation == "" {
+			return nil, p.wrap(op, errors.New("adapter returned a pending result without an operation"))
+		}
+		return res, nil
+	}
+	if len(res.Items) != len(req.Items) {
+		return nil, p.wrap(op, fmt.Errorf("adapter returned %d results for %d items", len(res.Items), len(req.Items)))
+	}
+	for i := range res.Items {
+		it := &res.Items[i]
+		if it.Err != nil {
+			it.Err = p.wrap(op, it.Err)
+			it.Account = nil
+			continue
+		}
+		if it.Account == nil {
+			it.Err = p.wrap(op, fmt.Errorf("adapter returned neither account nor error for item %d", i))
+			continue
+		}
+		it.Account.Provider = p.name
+	}
+	return res, nil
+}
+
+// Poll asks once for the state of an asynchronous create.
+func (p *Provider) Poll(ctx context.Context, operation string, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	const op = "poll"
+	pl, ok := p.a.(provider.Poller)
+	if !ok {
+		return nil, p.unsupported(op, "asynchronous create")
+	}
+	res, err := pl.PollCreate(ctx, operation, req)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	return p.checkResult(op, req, res)
+}
+
+// Await polls operation until it finishes or ctx ends, with a doubling
+// interval; a verified job callback (Notify) wakes it early. Transient poll
+// failures are tolerated until ctx ends; a permanent one ends the wait.
+func (p *Provider) Await(ctx context.Context, operation string, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	wait := p.opts.PollInterval
+	for {
+		p.mu.Lock()
+		kick := p.kick
+		p.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, p.wrap("poll", ctx.Err())
+		case <-kick:
+			t.Stop()
+		case <-t.C:
+		}
+		res, err := p.Poll(ctx, operation, req)
+		if err == nil && !res.Pending {
+			return res, nil
+		}
+		if err != nil && !transient(bank.Code(err)) {
+			return nil, err
+		}
+		wait = min(wait*2, p.opts.MaxPollInterval)
+	}
+}
+
+func transient(c bank.ErrorCode) bool {
+	switch c {
+	case bank.Unavailable, bank.ResourceExhausted, bank.DeadlineExceeded, bank.Internal, bank.Unknown:
+		return true
+	}
+	return false
+}
+
+// Notify wakes every Await on this provider so it polls now. The gateway
+// calls it when a verified callback says a provider job finished.
+func (p *Provider) Notify() {
+	p.mu.Lock()
+	close(p.kick)
+	p.kick = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// GetAccount reads one account from the provider.
+func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, error) {
+	const op = "get"
+	if ref == "" {
+		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
+	}
+	a, err := p.a.GetAccount(ctx, ref)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	a.Provider = p.name
+	return a, nil
+}
+
+// FindByReference lists the provider's accounts created with clientReference.
+func (p *Provider) FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error) {
+	const op = "find"
+	f, ok := p.a.(provider.Finder)
+	if !ok || !p.caps.FindByReference {
+		return nil, p.unsupported(op, "lookup by client reference")
+	}
+	as, err := f.FindByReference(ctx, clientReference)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	for _, a := range as {
+		a.Provider = p.name
+	}
+	return as, nil
+}
+
+// Allocate updates holder details or the client reference of an account.
+func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocation) (*bank.Account, error) {
+	const op = "allocate"
+	al, ok := p.a.(provider.Allocator)
+	if !ok || !p.caps.Allocate {
+		return nil, p.unsupported(op, "allocation")
+	}
+	if err := p.ValidateAllocation(a); err != nil {
+		return nil, err
+	}
+	acc, err := al.Allocate(ctx, ref, a)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	acc.Provider = p.name
+	return acc, nil
+}
+
+// Block blocks an account.
+func (p *Provider) Block(ctx context.Context, ref string) (*bank.Account, error) {
+	return p.blocker(ctx, "block", ref, provider.Blocker.Block)
+}
+
+// Unblock unblocks an account.
+func (p *Provider) Unblock(ctx context.Context, ref string) (*bank.Account, error) {
+	return p.blocker(ctx, "unblock", ref, provider.Blocker.Unblock)
+}
+
+func (p *Provider) blocker(ctx context.Context, op, ref string, f func(provider.Blocker, context.Context, string) (*bank.Account, error)) (*bank.Account, error) {
+	b, ok := p.a.(provider.Blocker)
+	if !ok || !p.caps.Block {
+		return nil, p.unsupported(op, "block/unblock")
+	}
+	acc, err := f(b, ctx, ref)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	acc.Provider = p.name
+	return acc, nil
+}
+
+// Close closes an account.
+func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReason) (*bank.Account, error) {
+	const op = "close"
+	c, ok := p.a.(provider.Closer)
+	if !ok || !p.caps.Close {
+		return nil, p.unsupported(op, "close")
+	}
+	if r == nil {
+		r = &provider.CloseReason{}
+	}
+	acc, err := c.Close(ctx, ref, r)
+	if err != nil {
+		return nil, p.wrap(op, err)
+	}
+	acc.Provider = p.name
+	return acc, nil
+}
+
+// VerifyWebhook authenticates an inbound callback and returns what it says.
+// Any failure is Unauthenticated: nothing from an unverified body is believed.
+func (p *Provider) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEvent, error) {
+	const op = "webhook"
+	v, ok := p.a.(provider.WebhookVerifier)
+	if !ok || !p.caps.Webhooks {
+		return nil, p.unsupported(op, "webhooks")
+	}
+	evs, err := v.VerifyWebhook(r, body)
+	if err != nil {
+		return nil, &bank.Error{Code: bank.Unauthenticated, Provider: p.name, Op: op, Err: err}
+	}
+	for _, ev := range evs {
+		if ev.Type == bank.EventJobFinished {
+			p.Notify()
+			break
+		}
+	}
+	return evs, nil
+}

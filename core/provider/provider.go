@@ -1,0 +1,187 @@
+// Package provider defines what a provider adapter implements: the small
+// required Adapter interface, optional capability interfaces discovered by
+// type assertion, and the Capabilities value an adapter declares.
+//
+// Adapters are thin. They speak their provider's wire format, map it to the
+// unified model in package bank, and classify their raw errors with
+// ErrorCode. They never retry, sleep, log or trip breakers: package
+// core/gateway does that once for all of them.
+//
+// New features arrive as new optional interfaces, never as changes to Adapter.
+package provider
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vagate/vagate/core/bank"
+)
+
+// Adapter is the interface every provider adapter implements.
+type Adapter interface {
+	// Capabilities describes what the provider supports natively.
+	Capabilities() Capabilities
+	// CreateAccounts asks the provider to create every item of req. It returns
+	// either the finished per-item results or, for asynchronous providers, a
+	// pending result with an operation handle to poll (see Poller).
+	CreateAccounts(ctx context.Context, req *CreateRequest) (*CreateResult, error)
+	// GetAccount reads one account by the provider's own account id.
+	GetAccount(ctx context.Context, ref string) (*bank.Account, error)
+	// ErrorCode classifies an error returned by this adapter.
+	ErrorCode(err error) bank.ErrorCode
+}
+
+// Poller is implemented by adapters whose creates finish asynchronously.
+type Poller interface {
+	// PollCreate reports the state of an operation returned by CreateAccounts.
+	// req is the request that started it, so results map back to items.
+	PollCreate(ctx context.Context, operation string, req *CreateRequest) (*CreateResult, error)
+}
+
+// Allocator is implemented by adapters that can update an account's holder
+// details: the one-time allocation of an unallocated account, and changes to
+// the client reference at any time.
+type Allocator interface {
+	Allocate(ctx context.Context, ref string, a *Allocation) (*bank.Account, error)
+}
+
+// Blocker is implemented by adapters that can block and unblock accounts.
+type Blocker interface {
+	Block(ctx context.Context, ref string) (*bank.Account, error)
+	Unblock(ctx context.Context, ref string) (*bank.Account, error)
+}
+
+// Closer is implemented by adapters that can close or delete accounts.
+type Closer interface {
+	Close(ctx context.Context, ref string, r *CloseReason) (*bank.Account, error)
+}
+
+// Finder is implemented by adapters that can look accounts up by the client
+// reference they were created with; the gateway uses it to reconcile creates
+// whose outcome is unknown.
+type Finder interface {
+	FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error)
+}
+
+// WebhookVerifier is implemented by adapters whose provider calls back. It
+// must authenticate the request before returning anything it says.
+type WebhookVerifier interface {
+	VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEvent, error)
+}
+
+// Capabilities is what an adapter declares about its provider.
+type Capabilities struct {
+	// Style names the provider style (batchva, masterfiat, ...).
+	Style string `json:"style"`
+	// Currencies lists the ISO 4217 codes the provider accepts.
+	Currencies []string `json:"currencies"`
+	// MaxBatch is the most items one native create call takes; 1 means the
+	// provider creates one account per call.
+	MaxBatch int `json:"maxBatch"`
+	// AsyncCreate means creates finish later and are polled (Poller).
+	AsyncCreate bool `json:"asyncCreate"`
+	// IdempotentCreate means the provider honours an idempotency key on
+	// create, so a resend with the same key cannot create twice.
+	IdempotentCreate bool `json:"idempotentCreate"`
+	// Unallocated means accounts can be created without a holder and
+	// allocated later (Allocator).
+	Unallocated bool `json:"unallocated"`
+	// Allocate means holder details can be set by Allocator.
+	Allocate bool `json:"allocate"`
+	// Block means accounts can be blocked and unblocked (Blocker).
+	Block bool `json:"block"`
+	// Close means accounts can be closed (Closer).
+	Close bool `json:"close"`
+	// FindByReference means accounts can be looked up by client reference (Finder).
+	FindByReference bool `json:"findByReference"`
+	// Webhooks means the provider sends verified callbacks (WebhookVerifier).
+	Webhooks bool `json:"webhooks"`
+	// Limits are the provider's documented field limits.
+	Limits Limits `json:"limits"`
+}
+
+// Limits are documented field limits, checked before anything is sent.
+type Limits struct {
+	ClientReference    int `json:"clientReference,omitempty"`
+	AccountName        int `json:"accountName,omitempty"`
+	AccountHolderName  int `json:"accountHolderName,omitempty"`
+	NativeLanguageName int `json:"nativeLanguageName,omitempty"`
+	CustomHeaders      int `json:"customHeaders,omitempty"`
+	CustomHeaderKey    int `json:"customHeaderKey,omitempty"`
+	CustomHeaderValue  int `json:"customHeaderValue,omitempty"`
+}
+
+// SupportsCurrency reports whether c is in Currencies.
+func (c Capabilities) SupportsCurrency(cur string) bool {
+	for _, x := range c.Currencies {
+		if x == cur {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateRequest is one create call: one or more items.
+type CreateRequest struct {
+	// IdempotencyKey is a UUID derived deterministically from the gateway job
+	// and the items' place in it. Adapters send it (or keys derived from it)
+	// to providers that support one, so that a resend never creates twice.
+	IdempotencyKey string
+	// CustomHeaders are echoed by providers that echo them in callbacks.
+	CustomHeaders map[string]string
+	Items         []CreateItem
+}
+
+// CreateItem is one account to create.
+type CreateItem struct {
+	Currency           string
+	Unallocated        bool
+	AccountHolderName  string
+	AccountName        string
+	DOB                string
+	NativeLanguageName string
+	ClientReference    string
+	CustomerID         string
+	Metadata           map[string]string
+	// Params carries provider-specific fields (parentAccountId, ...).
+	Params map[string]string
+}
+
+// CreateResult is the answer to CreateAccounts or PollCreate.
+type CreateResult struct {
+	// Pending means the provider has not finished; poll Operation.
+	Pending bool
+	// Operation is the provider-side handle of an asynchronous create.
+	Operation string
+	// Items holds one result per request item, in order, once not Pending.
+	Items []ItemResult
+}
+
+// ItemResult is the outcome of one item: an account or an error.
+type ItemResult struct {
+	Account *bank.Account
+	Err     error
+}
+
+// Allocation holds the fields of an update; nil fields are left unchanged.
+type Allocation struct {
+	AccountHolderName  *string
+	AccountName        *string
+	DOB                *string
+	NativeLanguageName *string
+	ClientReference    *string
+}
+
+// Identity reports whether a sets any identity field (anything but the reference).
+func (a *Allocation) Identity() bool {
+	return a.AccountHolderName != nil || a.AccountName != nil || a.DOB != nil || a.NativeLanguageName != nil
+}
+
+// CloseReason says who closes an account and why.
+type CloseReason struct {
+	// IdempotencyKey makes a resent close safe where the provider takes one.
+	IdempotencyKey string
+	Reason         string
+	RequestedBy    string
+	Notes          string
+}

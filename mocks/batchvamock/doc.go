@@ -1,0 +1,91 @@
+// Package batchvamock is a stateful, in-memory server of the batch virtual
+// account provider (shared/seeds 000 and 001), faithful to its documents:
+// same paths, fields, limits, statuses, headers and error shapes. It is an
+// http.Handler, so the same code runs under httptest and in cmd/mockbank.
+//
+// # Wire contract (from the documents)
+//
+//	POST  /v1/virtual-accounts                           create a batch job (202)
+//	GET   /v1/virtual-accounts/jobs/{jobId}              job status (the statusUrl)
+//	GET   /v1/virtual-accounts/jobs/{jobId}/results      per-item results (the resultUrl), JSON or CSV
+//	PATCH /v1/virtual-accounts/{virtualAccountNumber}    one-time allocation / clientReference change
+//
+// Create: items 1..1000; items[].currency an ISO 4217 code the bank supports
+// (USD, BMD, EUR, GBP, CAD); accountHolderName and accountName required unless
+// unallocated is true, then both are set to the placeholder "UNALLOCATED";
+// clientReference ≤ 35; nativeLanguageName ≤ 255; customHeaders ≤ 10 entries,
+// key ≤ 50, value ≤ 500; callbackUrl an absolute http(s) URL. The answer is
+// 202 {jobId, status, statusUrl, resultUrl} with absolute URLs. Jobs move
+// Pending → InProgress → Completed, or CompletedWithErrors when any item
+// failed; the delays are configurable. Accounts are created while the job is
+// InProgress. Accept: text/csv gives CSV on the result URL (and on the job
+// status URL); an omitted Accept is JSON; any other type is 406.
+//
+// Idempotency-Key: optional; when present it must be a UUID (else 400
+// INVALID_IDEMPOTENCY_KEY). Keys are per user (the token subject): the same
+// key from the same user returns the stored 202 response and creates nothing.
+//
+// Errors are {"error": CODE, "message": text} with the documented statuses:
+// 400 VALIDATION_ERROR (message lists every bad field as items[i].field),
+// 401 UNAUTHORIZED, 403 FORBIDDEN, 429 TOO_MANY_REQUESTS, 500 INTERNAL_ERROR.
+//
+// # Choices where the documents are silent
+//
+// Tokens: POST /v1/auth/token with {"clientId","clientSecret"} returns
+// {"accessToken","tokenType":"Bearer","expiresIn"}: an HS256 JWT whose sub is
+// the client id and whose "permissions" claim lists the client's permissions,
+// fixed at issue. POST needs create-virtual-account; PATCH needs
+// update-virtual-account; GETs need read-virtual-account or
+// create-virtual-account. A user sees only its own jobs and accounts (404).
+//
+// The unallocated flag is documented as required but the documents' own
+// examples omit it on named items: an absent flag is false. When it is true,
+// any names sent are ignored and the placeholders are stored.
+//
+// Reads: GET /v1/virtual-accounts/{virtualAccountNumber} returns one account;
+// GET /v1/virtual-accounts?clientReference=R lists the user's accounts with
+// that reference as {"items": [...]} (used to reconcile unknown outcomes).
+// The account object is the documented one (virtualAccountNumber, bicCode,
+// accountHolderName, accountName, currency, balance{amount,currency},
+// category) plus clientReference, dob, nativeLanguageName, allocated,
+// createdAt, updatedAt (RFC 3339). Account numbers are ten digits.
+//
+// Job status: {jobId, status, totalItems, processedItems, successfulItems,
+// failedItems, createdAt, updatedAt, completedAt}. Results: {jobId, status,
+// items: [{index, clientReference, status: "Succeeded"|"Failed",
+// virtualAccount, error: {error, message}}]} holding the items processed so
+// far. CSV columns: index, clientReference, status, virtualAccountNumber,
+// bicCode, accountHolderName, accountName, currency, balanceAmount,
+// balanceCurrency, category, errorCode, errorMessage.
+// DELETE /v1/virtual-accounts/jobs/{jobId} cancels a Pending job (Cancelled,
+// nothing created); any later state is 409 CONFLICT.
+//
+// Allocation (PATCH): fields accountHolderName, accountName, dob,
+// nativeLanguageName, clientReference; unknown fields are 400. clientReference
+// may change at any time. On an unallocated account the first update that
+// sets an identity field allocates it and must set both names (not
+// "UNALLOCATED"). On an allocated account (named at creation, or allocated
+// since) a changed identity field is 409 FIELD_IMMUTABLE; sending the value it
+// already has is accepted, so a resent allocation is harmless. 200 returns
+// the account.
+//
+// Callbacks: when a job with a callbackUrl finishes, the job status JSON is
+// POSTed to it with each customHeaders entry as an HTTP header and
+// Bcb-Timestamp (Unix seconds), Bcb-Nonce (UUID) and Bcb-Signature
+// (base64) over the bytes "<timestamp>.<nonce>.<body>". HMAC-SHA256 keyed by
+// the client's Message Signing Secret, without Bcb-Signature-Version; or,
+// for a client with response signing enabled, RSA-PSS with SHA-256 (salt
+// length = hash length) and Bcb-Signature-Version: rsa-v1. A callback that
+// is not answered 2xx is retried up to 3 times with backoff.
+//
+// # QA admin API (no auth)
+//
+//	GET    /__admin/accounts[?clientReference=R]  accounts held, and countByReference
+//	GET    /__admin/jobs                          jobs held
+//	GET    /__admin/callbacks                     callbacks sent, with status
+//	GET    /__admin/signing-key?clientId=C        the client's RSA public key (PEM)
+//	POST   /__admin/clients                       add a client {id, secret, permissions, signingSecret, rsa}
+//	PUT    /__admin/config                        {pendingDelay, processDelay, itemFailureRate}
+//	DELETE /__admin/reset                         forget all state and faults
+//	/__admin/faults                               fault rules (package fault)
+package batchvamock
