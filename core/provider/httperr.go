@@ -45,7 +45,9 @@ type MalformedError struct {
 }
 
 // Error describes the decoding failure.
-func (e *MalformedError) Error() string { return "malformed provider response to " + e.Op + ": " + e.Err.Error() }
+func (e *MalformedError) Error() string {
+	return "malformed provider response to " + e.Op + ": " + e.Err.Error()
+}
 
 // Unwrap returns the decoding error.
 func (e *MalformedError) Unwrap() error { return e.Err }

@@ -1,0 +1,35 @@
+GO        ?= go
+REDIS_URL ?= redis://127.0.0.1:6379/0
+export REDIS_URL
+
+.PHONY: run test lint generate mocks bench redis
+
+## run: the gateway with its embedded default (memory store + every bundled mock)
+run:
+	$(GO) run ./cmd/gateway
+
+## test: every test with -race, fuzz seed corpora included, against a real Redis
+test: lint redis
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+## lint: gofmt and go vet
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## generate: regenerate code from openapi/openapi.yaml
+generate:
+	$(GO) generate ./...
+
+## mocks: serve every bundled provider mock (QA)
+mocks:
+	$(GO) run ./cmd/mockbank -mock all
+
+## bench: Go benchmarks
+bench: redis
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+## redis: make sure Redis answers at REDIS_URL (starts a local one if needed)
+redis:
+	@scripts/ensure-redis

@@ -1,0 +1,14 @@
+package idempotency_test
+
+import (
+	"testing"
+
+	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/idempotency/idempotencytest"
+)
+
+func TestMemory(t *testing.T) {
+	idempotencytest.RunStoreTests(t, func(t *testing.T) idempotency.Store {
+		return idempotency.NewMemory(idempotencytest.Options(t))
+	})
+}

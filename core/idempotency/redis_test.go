@@ -1,0 +1,101 @@
+package idempotency_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/idempotency/idempotencytest"
+)
+
+// redisClient connects to REDIS_URL (default redis://127.0.0.1:6379/0) and
+// fails the test, never skips it, when the server cannot be reached.
+func redisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("REDIS_URL %q: %v", url, err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s unreachable: %v (start redis-server or set REDIS_URL)", url, err)
+	}
+	return c
+}
+
+// testPrefix returns a unique prefix and deletes every key under it when t ends.
+func testPrefix(t *testing.T, c *redis.Client) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	prefix := "vagate-test-" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, "{"+prefix+":*", 100).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleaning up %s: %v", prefix, err)
+		}
+	})
+	return prefix
+}
+
+func TestRedis(t *testing.T) {
+	c := redisClient(t)
+	idempotencytest.RunStoreTests(t, func(t *testing.T) idempotency.Store {
+		o := idempotencytest.Options(t)
+		o.Prefix = testPrefix(t, c)
+		return idempotency.NewRedis(c, o)
+	})
+}
+
+func TestRedisLayout(t *testing.T) {
+	c := redisClient(t)
+	prefix := testPrefix(t, c)
+	s := idempotency.NewRedis(c, &idempotency.Options{Prefix: prefix, TTL: time.Minute, ClaimTTL: 30 * time.Second})
+	ctx := t.Context()
+
+	const scope, key = "t{1} POST /v1/x%", "6f1c0e8e-2b7a-4d2e-9a51-0c3f5b8d9e10"
+	want := "{" + prefix + ":t%7B1%7D POST /v1/x%25}:idem:" + key
+	if got := s.Key(scope, key); got != want {
+		t.Fatalf("Key = %q; want %q", got, want)
+	}
+	cl, _, err := s.Begin(ctx, scope, key, "fp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl := c.PTTL(ctx, want).Val(); ttl <= 0 || ttl > 30*time.Second {
+		t.Fatalf("claim PTTL = %v; want (0, 30s]", ttl)
+	}
+	if err := s.Complete(ctx, cl, &idempotency.Record{Status: 201}); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := c.PTTL(ctx, want).Val(); ttl <= 30*time.Second || ttl > time.Minute {
+		t.Fatalf("record PTTL = %v; want (30s, 1m]", ttl)
+	}
+}
+
+func TestRedisUnreachable(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	s := idempotency.NewRedis(c, nil)
+	if cl, rec, err := s.Begin(t.Context(), "s", "k", "fp"); err == nil || cl != nil || rec != nil {
+		t.Fatalf("Begin on a dead server = %v, %v, %v; want an error", cl, rec, err)
+	}
+}
