@@ -1,0 +1,288 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/store"
+)
+
+// bankFake behaves like a provider that honours idempotency keys when
+// idempotent is set; failures are scripted per call number.
+type bankFake struct {
+	idempotent bool
+	maxBatch   int
+	delay      time.Duration
+	fail       func(call int, req *provider.CreateRequest) error
+	refuse     map[string]bool // clientReference → item refused
+
+	mu       sync.Mutex
+	calls    int
+	keys     []string
+	byKey    map[string][]provider.ItemResult
+	accounts int
+}
+
+func (f *bankFake) Capabilities() provider.Capabilities {
+	return provider.Capabilities{Style: "fake", Currencies: []string{"USD"}, MaxBatch: f.maxBatch, IdempotentCreate: f.idempotent}
+}
+func (f *bankFake) ErrorCode(err error) bank.ErrorCode { return provider.ClassifyHTTP(err) }
+func (f *bankFake) GetAccount(context.Context, string) (*bank.Account, error) {
+	return nil, &provider.StatusError{StatusCode: 404}
+}
+
+func (f *bankFake) CreateAccounts(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	f.mu.Lock()
+	f.calls++
+	call := f.calls
+	f.keys = append(f.keys, req.IdempotencyKey)
+	if r, ok := f.byKey[req.IdempotencyKey]; ok && f.idempotent {
+		f.mu.Unlock()
+		return &provider.CreateResult{Items: r}, nil
+	}
+	f.mu.Unlock()
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var res []provider.ItemResult
+	f.mu.Lock()
+	for _, it := range req.Items {
+		if f.refuse[it.ClientReference] {
+			res = append(res, provider.ItemResult{Err: &provider.StatusError{StatusCode: 400, Message: "refused"}})
+			continue
+		}
+		f.accounts++
+		res = append(res, provider.ItemResult{Account: &bank.Account{ProviderAccountID: fmt.Sprint(f.accounts), Status: bank.StatusActive,
+			Currency: it.Currency, ClientReference: it.ClientReference}})
+	}
+	if f.byKey == nil {
+		f.byKey = map[string][]provider.ItemResult{}
+	}
+	f.byKey[req.IdempotencyKey] = res
+	f.mu.Unlock()
+	if f.fail != nil {
+		if err := f.fail(call, req); err != nil {
+			return nil, err // the provider acted, but the answer was lost
+		}
+	}
+	return &provider.CreateResult{Items: res}, nil
+}
+
+type rig struct {
+	eng   *jobs.Engine
+	mem   *store.Memory
+	fake  *bankFake
+	runMu sync.Mutex
+}
+
+func newRig(t *testing.T, f *bankFake, opts *jobs.Options) *rig {
+	t.Helper()
+	if f.maxBatch == 0 {
+		f.maxBatch = 10
+	}
+	p, err := gateway.New("fk", f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := gateway.NewRegistry()
+	reg.Register(p)
+	mem := store.NewMemory()
+	if opts == nil {
+		opts = &jobs.Options{}
+	}
+	opts.Backoff = time.Millisecond
+	eng := jobs.New(reg, mem, mem, mem, opts)
+	return &rig{eng: eng, mem: mem, fake: f}
+}
+
+func (r *rig) start(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.eng.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func items(n int) []jobs.Item {
+	out := make([]jobs.Item, n)
+	for i := range out {
+		out[i] = jobs.Item{Provider: "fk", Request: provider.CreateItem{Currency: "USD", AccountHolderName: "A", AccountName: "B", ClientReference: fmt.Sprintf("R%d", i)}}
+	}
+	return out
+}
+
+func (r *rig) run(t *testing.T, n int) *store.JobRecord {
+	t.Helper()
+	j, err := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != bank.JobPending {
+		t.Errorf("new job status %s, want Pending", j.Status)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := r.eng.Wait(ctx, "t1", j.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.eng.Get(t.Context(), "t1", j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func TestCompletes(t *testing.T) {
+	r := newRig(t, &bankFake{idempotent: true, maxBatch: 2}, nil)
+	r.start(t)
+	rec := r.run(t, 5)
+	if rec.Job.Status != bank.JobCompleted || rec.Job.Succeeded != 5 || rec.Job.CompletedAt == nil {
+		t.Fatalf("job = %+v", rec.Job)
+	}
+	keys := map[string]bool{}
+	for _, k := range r.fake.keys {
+		keys[k] = true
+	}
+	if r.fake.calls != 3 || len(keys) != 3 {
+		t.Errorf("5 items at maxBatch 2: %d calls with %d keys, want 3 and 3", r.fake.calls, len(keys))
+	}
+	for i, it := range rec.Items {
+		a := it.Result.Account
+		if it.Result.Outcome != bank.OutcomeCreated || a == nil || a.ID != jobs.AccountID(rec.Job.ID, i) || a.Provider != "fk" {
+			t.Fatalf("item %d = %+v", i, it.Result)
+		}
+		stored, err := r.mem.GetAccount(t.Context(), "t1", a.ID)
+		if err != nil || stored.ClientReference != fmt.Sprintf("R%d", i) {
+			t.Errorf("item %d: stored account %+v, %v", i, stored, err)
+		}
+	}
+	// Processing the finished job again sends nothing.
+	if err := r.eng.Process(t.Context(), "t1", rec.Job.ID); err != nil || r.fake.calls != 3 {
+		t.Errorf("reprocess: %v, %d calls", err, r.fake.calls)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	tests := []struct {
+		name           string
+		fake           *bankFake
+		status         bank.JobStatus
+		created        int
+		failed         int
+		unknown        int
+		calls          int
+		accountsAtBank int
+	}{
+		{"refused item fails alone", &bankFake{idempotent: true, refuse: map[string]bool{"R1": true}},
+			bank.JobCompletedWithErrors, 2, 1, 0, 1, 2},
+		{"lost answer resent with the same key", &bankFake{idempotent: true, fail: func(call int, _ *provider.CreateRequest) error {
+			if call < 3 {
+				return &provider.StatusError{StatusCode: 500}
+			}
+			return nil
+		}}, bank.JobCompleted, 3, 0, 0, 2, 3},
+		{"lost answer without provider keys stays unknown", &bankFake{idempotent: false, fail: func(int, *provider.CreateRequest) error {
+			return &provider.StatusError{StatusCode: 504}
+		}}, bank.JobCompletedWithErrors, 0, 0, 3, 1, 3},
+		{"unavailable is retried then fails", &bankFake{idempotent: false, fail: func(int, *provider.CreateRequest) error {
+			return &provider.StatusError{StatusCode: 503}
+		}}, bank.JobCompletedWithErrors, 0, 3, 0, 3, 9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, tc.fake, nil)
+			r.start(t)
+			rec := r.run(t, 3)
+			j := rec.Job
+			if j.Status != tc.status || j.Succeeded != tc.created || j.Failed != tc.failed || j.Unknown != tc.unknown {
+				t.Errorf("job = %s created %d failed %d unknown %d; want %s %d %d %d", j.Status, j.Succeeded, j.Failed, j.Unknown,
+					tc.status, tc.created, tc.failed, tc.unknown)
+			}
+			if r.fake.calls != tc.calls {
+				t.Errorf("provider calls = %d, want %d", r.fake.calls, tc.calls)
+			}
+			if r.fake.accounts != tc.accountsAtBank {
+				t.Errorf("accounts at the provider = %d, want %d", r.fake.accounts, tc.accountsAtBank)
+			}
+			for i, it := range rec.Items {
+				if it.Result.Outcome != bank.OutcomeCreated && it.Result.Error == nil {
+					t.Errorf("item %d: outcome %s without a reason", i, it.Result.Outcome)
+				}
+			}
+		})
+	}
+}
+
+func TestCancel(t *testing.T) {
+	t.Run("pending job", func(t *testing.T) {
+		r := newRig(t, &bankFake{idempotent: true}, nil) // no workers started
+		j, err := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := r.eng.Cancel(t.Context(), "t1", j.ID)
+		if err != nil || c.Status != bank.JobCancelled || c.Cancelled != 2 {
+			t.Fatalf("cancel = %+v, %v", c, err)
+		}
+		r.start(t)
+		if _, err := r.eng.Wait(t.Context(), "t1", j.ID); err != nil {
+			t.Fatal(err)
+		}
+		if r.fake.calls != 0 {
+			t.Errorf("a cancelled job sent %d calls", r.fake.calls)
+		}
+		if _, err := r.eng.Cancel(t.Context(), "t1", j.ID); bank.Code(err) != bank.FailedPrecondition {
+			t.Errorf("cancel twice: %v", err)
+		}
+	})
+	t.Run("mid job", func(t *testing.T) {
+		r := newRig(t, &bankFake{idempotent: true, maxBatch: 1, delay: 50 * time.Millisecond}, &jobs.Options{ConcurrencyPerProvider: 1})
+		r.start(t)
+		j, _ := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(20)})
+		deadline := time.Now().Add(5 * time.Second)
+		for r.calls() == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if _, err := r.eng.Cancel(t.Context(), "t1", j.ID); err != nil {
+			t.Fatal(err)
+		}
+		done, err := r.eng.Wait(t.Context(), "t1", j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done.Status != bank.JobCancelled || done.Cancelled == 0 || done.Succeeded == 0 || done.Succeeded+done.Cancelled != 20 {
+			t.Errorf("job = %+v, want Cancelled with some created and the rest cancelled", done)
+		}
+		if r.calls() != done.Succeeded {
+			t.Errorf("%d provider calls for %d created items", r.calls(), done.Succeeded)
+		}
+	})
+}
+
+func (r *rig) calls() int {
+	r.fake.mu.Lock()
+	defer r.fake.mu.Unlock()
+	return r.fake.calls
+}
+
+func TestDeterministicKeys(t *testing.T) {
+	if jobs.ChunkKey("job_1", "p", 0) != jobs.ChunkKey("job_1", "p", 0) {
+		t.Error("ChunkKey is not deterministic")
+	}
+	if jobs.ChunkKey("job_1", "p", 0) == jobs.ChunkKey("job_1", "p", 1) || jobs.ChunkKey("job_1", "p", 0) == jobs.ChunkKey("job_2", "p", 0) {
+		t.Error("ChunkKey collides across chunks or jobs")
+	}
+	if jobs.AccountID("job_1", 3) != jobs.AccountID("job_1", 3) || jobs.AccountID("job_1", 3) == jobs.AccountID("job_1", 4) {
+		t.Error("AccountID not deterministic or not unique")
+	}
+}

@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+
+	"github.com/vagate/vagate/core/bank"
+)
+
+// Memory keeps accounts, jobs and the job queue in one process.
+type Memory struct {
+	mu       sync.RWMutex
+	accounts map[string]map[string]*bank.Account // tenant → id → account
+	order    map[string][]string                 // tenant → sorted sort keys
+	byRef    map[string]*bank.Account            // provider|providerAccountID → account
+	jobs     map[string]map[string][]byte        // tenant → id → JSON record
+
+	qmu   sync.Mutex
+	queue []queued
+	qcond chan struct{}
+}
+
+type queued struct{ tenant, id string }
+
+// NewMemory returns an empty memory store.
+func NewMemory() *Memory {
+	return &Memory{
+		accounts: map[string]map[string]*bank.Account{},
+		order:    map[string][]string{},
+		byRef:    map[string]*bank.Account{},
+		jobs:     map[string]map[string][]byte{},
+		qcond:    make(chan struct{}),
+	}
+}
+
+var (
+	_ Accounts = (*Memory)(nil)
+	_ Jobs     = (*Memory)(nil)
+	_ Queue    = (*Memory)(nil)
+)
+
+// PutAccount inserts or replaces a.
+func (m *Memory) PutAccount(_ context.Context, a *bank.Account) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.put(a.Clone())
+	return nil
+}
+
+func (m *Memory) put(a *bank.Account) {
+	t := m.accounts[a.Tenant]
+	if t == nil {
+		t = map[string]*bank.Account{}
+		m.accounts[a.Tenant] = t
+	}
+	if old, ok := t[a.ID]; ok {
+		m.removeKey(a.Tenant, sortKey(old))
+		delete(m.byRef, old.Provider+"|"+old.ProviderAccountID)
+	}
+	t[a.ID] = a
+	k := sortKey(a)
+	keys := m.order[a.Tenant]
+	i, _ := slices.BinarySearch(keys, k)
+	m.order[a.Tenant] = slices.Insert(keys, i, k)
+	m.byRef[a.Provider+"|"+a.ProviderAccountID] = a
+}
+
+func (m *Memory) removeKey(tenant, k string) {
+	keys := m.order[tenant]
+	if i, ok := slices.BinarySearch(keys, k); ok {
+		m.order[tenant] = slices.Delete(keys, i, i+1)
+	}
+}
+
+// GetAccount returns the tenant's account.
+func (m *Memory) GetAccount(_ context.Context, tenant, id string) (*bank.Account, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a, ok := m.accounts[tenant][id]
+	if !ok {
+		return nil, NotFound("account", id)
+	}
+	return a.Clone(), nil
+}
+
+// FindAccount finds an account by its provider reference.
+func (m *Memory) FindAccount(_ context.Context, providerName, ref string) (*bank.Account, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a, ok := m.byRef[providerName+"|"+ref]
+	if !ok {
+		return nil, NotFound("account", providerName+"/"+ref)
+	}
+	return a.Clone(), nil
+}
+
+// UpdateAccount applies fn under the store's lock.
+func (m *Memory) UpdateAccount(_ context.Context, tenant, id string, fn func(*bank.Account) error) (*bank.Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[tenant][id]
+	if !ok {
+		return nil, NotFound("account", id)
+	}
+	c := a.Clone()
+	if err := fn(c); err != nil {
+		return nil, err
+	}
+	c.Tenant, c.ID = tenant, id
+	m.put(c)
+	return c.Clone(), nil
+}
+
+// ListAccounts pages through the tenant's accounts in creation order.
+func (m *Memory) ListAccounts(_ context.Context, tenant string, f AccountFilter, cursor string, limit int) ([]*bank.Account, string, error) {
+	after, err := DecodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	keys := m.order[tenant]
+	i := 0
+	if after != "" {
+		i, _ = slices.BinarySearch(keys, after)
+		if i < len(keys) && keys[i] == after {
+			i++
+		}
+	}
+	var out []*bank.Account
+	for ; i < len(keys); i++ {
+		a := m.accounts[tenant][idOf(keys[i])]
+		if !f.Match(a) {
+			continue
+		}
+		if len(out) == limit {
+			return out, EncodeCursor(sortKey(out[len(out)-1])), nil
+		}
+		out = append(out, a.Clone())
+	}
+	return out, "", nil
+}
+
+func idOf(key string) string {
+	for i := range len(key) {
+		if key[i] == '|' {
+			return key[i+1:]
+		}
+	}
+	return key
+}
+
+// CreateJob stores a new job record.
+func (m *Memory) CreateJob(_ context.Context, j *JobRecord) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.jobs[j.Job.Tenant]
+	if t == nil {
+		t = map[string][]byte{}
+		m.jobs[j.Job.Tenant] = t
+	}
+	if _, dup := t[j.Job.ID]; dup {
+		return &bank.Error{Code: bank.AlreadyExists, Err: NotFound("job", j.Job.ID)}
+	}
+	t[j.Job.ID] = b
+	return nil
+}
+
+// GetJob returns a copy of the tenant's job record.
+func (m *Memory) GetJob(_ context.Context, tenant, id string) (*JobRecord, error) {
+	m.mu.RLock()
+	b, ok := m.jobs[tenant][id]
+	m.mu.RUnlock()
+	if !ok {
+		return nil, NotFound("job", id)
+	}
+	return decodeJob(b, tenant)
+}
+
+func decodeJob(b []byte, tenant string) (*JobRecord, error) {
+	var j JobRecord
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, err
+	}
+	j.Job.Tenant = tenant
+	return &j, nil
+}
+
+// UpdateJob applies fn under the store's lock.
+func (m *Memory) UpdateJob(_ context.Context, tenant, id string, fn func(*JobRecord) error) (*JobRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.jobs[tenant][id]
+	if !ok {
+		return nil, NotFound("job", id)
+	}
+	j, err := decodeJob(b, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(j); err != nil {
+		return nil, err
+	}
+	nb, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	m.jobs[tenant][id] = nb
+	return j, nil
+}
+
+// Enqueue schedules a job.
+func (m *Memory) Enqueue(_ context.Context, tenant, jobID string) error {
+	m.qmu.Lock()
+	m.queue = append(m.queue, queued{tenant, jobID})
+	close(m.qcond)
+	m.qcond = make(chan struct{})
+	m.qmu.Unlock()
+	return nil
+}
+
+// Dequeue takes the oldest queued job, waiting for one if needed.
+func (m *Memory) Dequeue(ctx context.Context) (string, string, func(), error) {
+	for {
+		m.qmu.Lock()
+		if len(m.queue) > 0 {
+			q := m.queue[0]
+			m.queue = m.queue[1:]
+			m.qmu.Unlock()
+			return q.tenant, q.id, func() {}, nil
+		}
+		wait := m.qcond
+		m.qmu.Unlock()
+		select {
+		case <-ctx.Done():
+			return "", "", nil, ctx.Err()
+		case <-wait:
+		}
+	}
+}

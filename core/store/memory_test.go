@@ -1,0 +1,15 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/storetest"
+)
+
+func TestMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		m := store.NewMemory()
+		return storetest.Stores{Accounts: m, Jobs: m, Queue: m}
+	})
+}

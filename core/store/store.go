@@ -1,0 +1,121 @@
+// Package store defines where vagate keeps its state, one interface per
+// concern, and the in-memory implementation used by the embedded default.
+// Every implementation passes the same contract suite (storetest).
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/provider"
+)
+
+// AccountFilter selects accounts in a list; empty fields match everything.
+type AccountFilter struct {
+	Provider        string
+	Currency        string
+	Status          bank.Status
+	ClientReference string
+	CustomerID      string
+}
+
+// Match reports whether a passes the filter.
+func (f *AccountFilter) Match(a *bank.Account) bool {
+	return (f.Provider == "" || a.Provider == f.Provider) &&
+		(f.Currency == "" || a.Currency == f.Currency) &&
+		(f.Status == "" || a.Status == f.Status) &&
+		(f.ClientReference == "" || a.ClientReference == f.ClientReference) &&
+		(f.CustomerID == "" || a.CustomerID == f.CustomerID)
+}
+
+// Accounts stores unified accounts, scoped by tenant.
+type Accounts interface {
+	// PutAccount inserts or replaces a by (a.Tenant, a.ID).
+	PutAccount(ctx context.Context, a *bank.Account) error
+	// GetAccount returns the tenant's account or a NotFound error.
+	GetAccount(ctx context.Context, tenant, id string) (*bank.Account, error)
+	// FindAccount finds an account by provider and provider account id, in
+	// any tenant (inbound provider callbacks carry no tenant).
+	FindAccount(ctx context.Context, providerName, providerAccountID string) (*bank.Account, error)
+	// UpdateAccount applies fn atomically to the stored account and saves it.
+	UpdateAccount(ctx context.Context, tenant, id string, fn func(*bank.Account) error) (*bank.Account, error)
+	// ListAccounts returns up to limit accounts in creation order after cursor,
+	// and the cursor of the next page ("" when there is none).
+	ListAccounts(ctx context.Context, tenant string, f AccountFilter, cursor string, limit int) ([]*bank.Account, string, error)
+}
+
+// JobItem is one item of a job: what was asked and what became of it.
+type JobItem struct {
+	Provider string              `json:"provider"`
+	Request  provider.CreateItem `json:"request"`
+	Result   bank.ItemResult     `json:"result"`
+	// Chunk is the item's provider call within the job; items of one chunk
+	// share one provider idempotency key.
+	Chunk int `json:"chunk"`
+	// Operation is the provider handle of a submitted asynchronous create.
+	Operation string `json:"operation,omitempty"`
+}
+
+// JobRecord is a job with its items.
+type JobRecord struct {
+	Job             bank.Job          `json:"job"`
+	CallbackURL     string            `json:"callbackUrl,omitempty"`
+	CustomHeaders   map[string]string `json:"customHeaders,omitempty"`
+	Items           []JobItem         `json:"items"`
+	CancelRequested bool              `json:"cancelRequested,omitempty"`
+	TraceParent     string            `json:"traceParent,omitempty"`
+}
+
+// Jobs stores job records, scoped by tenant.
+type Jobs interface {
+	// CreateJob stores a new record; an existing id is an AlreadyExists error.
+	CreateJob(ctx context.Context, j *JobRecord) error
+	// GetJob returns the tenant's job or a NotFound error.
+	GetJob(ctx context.Context, tenant, id string) (*JobRecord, error)
+	// UpdateJob applies fn atomically to the stored record and saves it.
+	UpdateJob(ctx context.Context, tenant, id string, fn func(*JobRecord) error) (*JobRecord, error)
+}
+
+// Queue hands accepted jobs to workers.
+type Queue interface {
+	// Enqueue schedules a job for processing.
+	Enqueue(ctx context.Context, tenant, jobID string) error
+	// Dequeue blocks until a job is available or ctx ends. The worker calls
+	// ack once it has finished the job.
+	Dequeue(ctx context.Context) (tenant, jobID string, ack func(), err error)
+}
+
+// NotFound is the error for a missing record.
+func NotFound(what, id string) error {
+	return &bank.Error{Code: bank.NotFound, Err: fmt.Errorf("%s %q not found", what, id)}
+}
+
+// sortKey orders accounts by creation time, then id.
+func sortKey(a *bank.Account) string {
+	return fmt.Sprintf("%020d|%s", a.CreatedAt.UnixNano(), a.ID)
+}
+
+// EncodeCursor makes an opaque cursor from a sort key.
+func EncodeCursor(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1|" + key))
+}
+
+// DecodeCursor reads a cursor; a malformed one is an InvalidArgument error.
+func DecodeCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(b), "v1|") || strings.Count(string(b), "|") != 2 {
+		return "", &bank.Error{Code: bank.InvalidArgument, Err: fmt.Errorf("cursor is not valid"),
+			Fields: []bank.FieldError{{Pointer: "/query/cursor", Message: "is not a cursor this API returned"}}}
+	}
+	return string(b[3:]), nil
+}
+
+// Clock is the time source of stores that expire records.
+type Clock func() time.Time

@@ -1,0 +1,209 @@
+// Package storetest is the contract suite every store implementation passes.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/store"
+)
+
+// Stores are the implementations under test, built fresh per test.
+type Stores struct {
+	Accounts store.Accounts
+	Jobs     store.Jobs
+	Queue    store.Queue
+}
+
+// Run runs the contract suite.
+func Run(t *testing.T, newStores func(t *testing.T) Stores) {
+	t.Run("AccountsCRUD", func(t *testing.T) { testAccounts(t, newStores(t).Accounts) })
+	t.Run("AccountsListPaging", func(t *testing.T) { testList(t, newStores(t).Accounts) })
+	t.Run("AccountsTenantIsolation", func(t *testing.T) { testIsolation(t, newStores(t).Accounts) })
+	t.Run("AccountsConcurrentUpdate", func(t *testing.T) { testConcurrentUpdate(t, newStores(t).Accounts) })
+	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStores(t).Jobs) })
+	t.Run("Queue", func(t *testing.T) { testQueue(t, newStores(t).Queue) })
+}
+
+var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func acct(tenant string, n int) *bank.Account {
+	return &bank.Account{ID: fmt.Sprintf("va_%03d", n), Tenant: tenant, Provider: "p", ProviderAccountID: fmt.Sprintf("%s-%03d", tenant, n),
+		Status: bank.StatusActive, Currency: "USD", ClientReference: fmt.Sprintf("ref-%d", n%3),
+		CreatedAt: base.Add(time.Duration(n) * time.Second), Metadata: map[string]string{"n": fmt.Sprint(n)}}
+}
+
+func testAccounts(t *testing.T, s store.Accounts) {
+	ctx := t.Context()
+	a := acct("t1", 1)
+	if err := s.PutAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	a.Metadata["n"] = "mutated after put"
+	got, err := s.GetAccount(ctx, "t1", a.ID)
+	if err != nil || got.Metadata["n"] != "1" || got.ProviderAccountID != a.ProviderAccountID {
+		t.Fatalf("GetAccount = %+v, %v", got, err)
+	}
+	if _, err := s.GetAccount(ctx, "t1", "va_missing"); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("missing: %v, want not found", err)
+	}
+	byRef, err := s.FindAccount(ctx, "p", a.ProviderAccountID)
+	if err != nil || byRef.ID != a.ID || byRef.Tenant != "t1" {
+		t.Errorf("FindAccount = %+v, %v", byRef, err)
+	}
+	up, err := s.UpdateAccount(ctx, "t1", a.ID, func(x *bank.Account) error { x.Status = bank.StatusBlocked; return nil })
+	if err != nil || up.Status != bank.StatusBlocked {
+		t.Fatalf("UpdateAccount = %+v, %v", up, err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.UpdateAccount(ctx, "t1", a.ID, func(x *bank.Account) error { x.Status = bank.StatusClosed; return boom }); !errors.Is(err, boom) {
+		t.Errorf("update error not returned: %v", err)
+	}
+	if got, _ := s.GetAccount(ctx, "t1", a.ID); got.Status != bank.StatusBlocked {
+		t.Errorf("a failed update changed the account: %s", got.Status)
+	}
+	if _, err := s.UpdateAccount(ctx, "t1", "va_missing", func(*bank.Account) error { return nil }); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("update missing: %v", err)
+	}
+}
+
+func testList(t *testing.T, s store.Accounts) {
+	ctx := t.Context()
+	for _, n := range []int{5, 1, 3, 2, 4, 6, 7} { // out of order on purpose
+		if err := s.PutAccount(ctx, acct("t1", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	cursor := ""
+	for range 10 {
+		page, next, err := s.ListAccounts(ctx, "t1", store.AccountFilter{}, cursor, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page {
+			ids = append(ids, a.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if fmt.Sprint(ids) != "[va_001 va_002 va_003 va_004 va_005 va_006 va_007]" {
+		t.Errorf("pages = %v, want creation order without gaps or repeats", ids)
+	}
+	got, next, err := s.ListAccounts(ctx, "t1", store.AccountFilter{ClientReference: "ref-1"}, "", 10)
+	if err != nil || next != "" || len(got) != 3 { // 1, 4, 7
+		t.Errorf("filtered = %d accounts, next %q, %v", len(got), next, err)
+	}
+	if _, _, err := s.ListAccounts(ctx, "t1", store.AccountFilter{}, "not-a-cursor!", 3); !errors.Is(err, bank.ErrInvalidArgument) {
+		t.Errorf("bad cursor: %v, want invalid argument", err)
+	}
+	got, _, _ = s.ListAccounts(ctx, "t1", store.AccountFilter{Status: bank.StatusClosed}, "", 10)
+	if len(got) != 0 {
+		t.Errorf("status filter matched %d", len(got))
+	}
+}
+
+func testIsolation(t *testing.T, s store.Accounts) {
+	ctx := t.Context()
+	s.PutAccount(ctx, acct("t1", 1))
+	if _, err := s.GetAccount(ctx, "t2", "va_001"); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("tenant t2 read t1's account: %v", err)
+	}
+	if got, _, _ := s.ListAccounts(ctx, "t2", store.AccountFilter{}, "", 10); len(got) != 0 {
+		t.Errorf("tenant t2 lists %d of t1's accounts", len(got))
+	}
+	if _, err := s.UpdateAccount(ctx, "t2", "va_001", func(*bank.Account) error { return nil }); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("tenant t2 updated t1's account: %v", err)
+	}
+}
+
+func testConcurrentUpdate(t *testing.T, s store.Accounts) {
+	ctx := t.Context()
+	a := acct("t1", 1)
+	a.Metadata = map[string]string{"count": "0"}
+	s.PutAccount(ctx, a)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			_, err := s.UpdateAccount(ctx, "t1", a.ID, func(x *bank.Account) error {
+				var n int
+				fmt.Sscan(x.Metadata["count"], &n)
+				x.Metadata["count"] = fmt.Sprint(n + 1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := s.GetAccount(ctx, "t1", a.ID)
+	if got.Metadata["count"] != "50" {
+		t.Errorf("count = %s after 50 concurrent increments; updates were lost", got.Metadata["count"])
+	}
+}
+
+func testJobs(t *testing.T, s store.Jobs) {
+	ctx := t.Context()
+	rec := &store.JobRecord{Job: bank.Job{ID: "job_1", Tenant: "t1", Status: bank.JobPending, Total: 1},
+		Items: []store.JobItem{{Provider: "p", Result: bank.ItemResult{Outcome: bank.OutcomePending}}}}
+	if err := s.CreateJob(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateJob(ctx, rec); !errors.Is(err, bank.ErrAlreadyExists) {
+		t.Errorf("duplicate job id: %v, want already exists", err)
+	}
+	got, err := s.GetJob(ctx, "t1", "job_1")
+	if err != nil || got.Job.Status != bank.JobPending || len(got.Items) != 1 || got.Job.Tenant != "t1" {
+		t.Fatalf("GetJob = %+v, %v", got, err)
+	}
+	if _, err := s.GetJob(ctx, "t2", "job_1"); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("other tenant read the job: %v", err)
+	}
+	up, err := s.UpdateJob(ctx, "t1", "job_1", func(r *store.JobRecord) error {
+		r.Job.Status = bank.JobInProgress
+		r.Items[0].Operation = "op-1"
+		return nil
+	})
+	if err != nil || up.Job.Status != bank.JobInProgress {
+		t.Fatalf("UpdateJob = %+v, %v", up, err)
+	}
+	got, _ = s.GetJob(ctx, "t1", "job_1")
+	if got.Items[0].Operation != "op-1" {
+		t.Errorf("update not saved")
+	}
+}
+
+func testQueue(t *testing.T, q store.Queue) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := q.Enqueue(ctx, "t1", fmt.Sprintf("job_%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for range 3 {
+		tenant, id, ack, err := q.Dequeue(ctx)
+		if err != nil || tenant != "t1" {
+			t.Fatalf("Dequeue = %s %s %v", tenant, id, err)
+		}
+		seen[id] = true
+		ack()
+	}
+	if len(seen) != 3 {
+		t.Errorf("dequeued %v, want 3 distinct jobs", seen)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	if _, _, _, err := q.Dequeue(short); err == nil {
+		t.Error("Dequeue on an empty queue returned without waiting")
+	}
+}
