@@ -1,0 +1,409 @@
+// Package config is vagate's typed configuration: a YAML file, ${VAR}
+// expansion for secrets, a fixed set of VAGATE_* environment overrides,
+// strict decoding (an unknown key is a start-up error naming it), defaults
+// and validation. Each provider's own block is decoded strictly by its
+// adapter; this package keeps it as raw YAML.
+//
+// With no file at all, Default returns the embedded development setup: the
+// memory store and every bundled mock started in the same process.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// Listen is the gateway's address.
+	Listen string `yaml:"listen"`
+	// PublicURL is how clients and providers reach the gateway; it prefixes
+	// statusUrl/resultUrl and the provider callback URLs.
+	PublicURL string      `yaml:"publicUrl"`
+	Auth      Auth        `yaml:"auth"`
+	Store     Store       `yaml:"store"`
+	Jobs      Jobs        `yaml:"jobs"`
+	Providers []Provider  `yaml:"providers"`
+	Routing   []Route     `yaml:"routing"`
+	Mocks     Mocks       `yaml:"mocks"`
+	Log       Log         `yaml:"log"`
+	Limits    HTTPLimits  `yaml:"limits"`
+	Webhooks  WebhookOpts `yaml:"webhooks"`
+}
+
+// Auth configures bearer-token verification.
+type Auth struct {
+	// Algorithm is HS256 or RS256.
+	Algorithm string `yaml:"algorithm"`
+	// Secret is the HS256 key (use ${VAR} in files).
+	Secret Secret `yaml:"secret"`
+	// PublicKeyFile is the RS256 verification key (PEM).
+	PublicKeyFile string `yaml:"publicKeyFile"`
+	// PrivateKeyFile is the RS256 signing key, only for `gateway token`.
+	PrivateKeyFile string `yaml:"privateKeyFile"`
+	Issuer         string `yaml:"issuer"`
+	Audience       string `yaml:"audience"`
+}
+
+// Store selects where state lives.
+type Store struct {
+	// Driver is memory (one process) or redis (shared by many instances).
+	Driver   string `yaml:"driver"`
+	RedisURL Secret `yaml:"redisUrl"`
+}
+
+// Jobs tunes the job engine.
+type Jobs struct {
+	// ConcurrencyPerProvider bounds the provider calls one instance makes at once per provider.
+	ConcurrencyPerProvider int `yaml:"concurrencyPerProvider"`
+	// Workers is how many jobs one instance processes at once.
+	Workers int `yaml:"workers"`
+	// ItemTimeout bounds how long one provider create (including async completion) may take.
+	ItemTimeout Duration `yaml:"itemTimeout"`
+	// MaxPreferWait caps Prefer: wait=N.
+	MaxPreferWait Duration `yaml:"maxPreferWait"`
+}
+
+// Provider is one configured provider; Config is its adapter's own block.
+type Provider struct {
+	Name   string    `yaml:"name"`
+	Style  string    `yaml:"style"`
+	Config yaml.Node `yaml:"config"`
+}
+
+// Route sends items of a currency (and, optionally, needing a capability) to a provider.
+type Route struct {
+	Currency   string `yaml:"currency"`
+	Capability string `yaml:"capability"`
+	Provider   string `yaml:"provider"`
+}
+
+// Mocks controls the bundled provider mocks run inside the gateway process.
+type Mocks struct {
+	// Embedded starts every bundled mock on loopback ports from BasePort.
+	Embedded bool `yaml:"embedded"`
+	BasePort int  `yaml:"basePort"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// HTTPLimits bound inbound requests.
+type HTTPLimits struct {
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+}
+
+// WebhookOpts configures outbound event delivery.
+type WebhookOpts struct {
+	// AllowPrivate lets callbacks target loopback and private addresses (dev only).
+	AllowPrivate bool `yaml:"allowPrivate"`
+}
+
+// Capabilities a route may require.
+var routeCapabilities = map[string]bool{"": true, "unallocated": true, "allocate": true, "block": true, "close": true}
+
+// Secret is a string that never shows in logs or formatted output.
+type Secret string
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
+// GoString redacts the secret.
+func (s Secret) GoString() string { return s.String() }
+
+// Duration reads "250ms", "5s", "1m" from YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 5s, 250ms)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the embedded development configuration.
+func Default() *Config {
+	c := &Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		Auth:      Auth{Algorithm: "HS256", Secret: DevSecret},
+		Store:     Store{Driver: "memory"},
+		Mocks:     Mocks{Embedded: true, BasePort: 9101},
+	}
+	c.applyDefaults()
+	return c
+}
+
+// DevSecret signs tokens in the embedded development setup only.
+const DevSecret Secret = "vagate-dev-secret-do-not-use-in-production"
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.PublicURL == "" {
+		host, port, err := net.SplitHostPort(c.Listen)
+		if err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "127.0.0.1"
+			}
+			c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Auth.Algorithm == "" {
+		c.Auth.Algorithm = "HS256"
+	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "memory"
+	}
+	if c.Jobs.ConcurrencyPerProvider == 0 {
+		c.Jobs.ConcurrencyPerProvider = 8
+	}
+	if c.Jobs.Workers == 0 {
+		c.Jobs.Workers = 16
+	}
+	if c.Jobs.ItemTimeout == 0 {
+		c.Jobs.ItemTimeout = Duration(5 * time.Minute)
+	}
+	if c.Jobs.MaxPreferWait == 0 {
+		c.Jobs.MaxPreferWait = Duration(60 * time.Second)
+	}
+	if c.Mocks.BasePort == 0 {
+		c.Mocks.BasePort = 9101
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Limits.MaxBodyBytes == 0 {
+		c.Limits.MaxBodyBytes = 10 << 20
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${VAR} in every scalar value of the document (comments
+// are left alone) with the environment value; an unset one is an error.
+func expand(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var missing []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+				name := envRef.FindStringSubmatch(m)[1]
+				v, ok := getenv(name)
+				if !ok {
+					missing = append(missing, name)
+				}
+				return v
+			})
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("config: environment variable(s) not set: %s", strings.Join(missing, ", "))
+	}
+	if doc.Kind == 0 {
+		return nil, nil
+	}
+	return yaml.Marshal(&doc)
+}
+
+// Parse decodes a YAML document strictly, applies environment overrides and
+// defaults, and validates the result.
+func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	data, err := expand(data, getenv)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Environment overrides, applied after the file.
+const (
+	EnvListen     = "VAGATE_LISTEN"
+	EnvPublicURL  = "VAGATE_PUBLIC_URL"
+	EnvStore      = "VAGATE_STORE"
+	EnvRedisURL   = "VAGATE_REDIS_URL"
+	EnvAuthSecret = "VAGATE_AUTH_SECRET"
+	EnvLogLevel   = "VAGATE_LOG_LEVEL"
+)
+
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	set := func(name string, dst *string) {
+		if v, ok := getenv(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	set(EnvListen, &c.Listen)
+	set(EnvPublicURL, &c.PublicURL)
+	set(EnvStore, &c.Store.Driver)
+	set(EnvLogLevel, &c.Log.Level)
+	var redisURL, secret string
+	set(EnvRedisURL, &redisURL)
+	set(EnvAuthSecret, &secret)
+	if redisURL != "" {
+		c.Store.RedisURL = Secret(redisURL)
+	}
+	if secret != "" {
+		c.Auth.Secret = Secret(secret)
+	}
+	return nil
+}
+
+// Validate checks every field and names the first bad one.
+func (c *Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, args...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", "must be host:port (%v)", err)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("publicUrl", "must be an absolute http(s) URL")
+	}
+	switch c.Auth.Algorithm {
+	case "HS256":
+		if len(c.Auth.Secret) < 32 {
+			return bad("auth.secret", "HS256 needs a secret of at least 32 bytes")
+		}
+	case "RS256":
+		if c.Auth.PublicKeyFile == "" {
+			return bad("auth.publicKeyFile", "required for RS256")
+		}
+	default:
+		return bad("auth.algorithm", "must be HS256 or RS256, not %q", c.Auth.Algorithm)
+	}
+	switch c.Store.Driver {
+	case "memory":
+	case "redis":
+		if _, err := url.Parse(string(c.Store.RedisURL)); err != nil || c.Store.RedisURL == "" {
+			return bad("store.redisUrl", "required for the redis driver (redis://host:port/db)")
+		}
+	default:
+		return bad("store.driver", "must be memory or redis, not %q", c.Store.Driver)
+	}
+	if c.Jobs.ConcurrencyPerProvider < 1 || c.Jobs.Workers < 1 {
+		return bad("jobs", "concurrencyPerProvider and workers must be at least 1")
+	}
+	if c.Jobs.ItemTimeout.D() < time.Second {
+		return bad("jobs.itemTimeout", "must be at least 1s")
+	}
+	if c.Limits.MaxBodyBytes < 1024 {
+		return bad("limits.maxBodyBytes", "must be at least 1024")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be debug, info, warn or error")
+	}
+	names := map[string]bool{}
+	nameRE := regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	for i, p := range c.Providers {
+		f := fmt.Sprintf("providers[%d]", i)
+		if !nameRE.MatchString(p.Name) {
+			return bad(f+".name", "must match %s", nameRE)
+		}
+		if names[p.Name] {
+			return bad(f+".name", "%q is configured twice", p.Name)
+		}
+		names[p.Name] = true
+		if p.Style == "" {
+			return bad(f+".style", "required")
+		}
+	}
+	if len(c.Providers) == 0 && !c.Mocks.Embedded {
+		return bad("providers", "configure at least one provider (or mocks.embedded: true)")
+	}
+	for i, r := range c.Routing {
+		f := fmt.Sprintf("routing[%d]", i)
+		if len(r.Currency) != 3 || strings.ToUpper(r.Currency) != r.Currency {
+			return bad(f+".currency", "must be an ISO 4217 code")
+		}
+		if !routeCapabilities[r.Capability] {
+			return bad(f+".capability", "must be one of unallocated, allocate, block, close")
+		}
+		if !names[r.Provider] && !c.Mocks.Embedded {
+			return bad(f+".provider", "%q is not a configured provider", r.Provider)
+		}
+	}
+	return nil
+}
+
+// DecodeStrict decodes a provider's raw block into v; unknown keys are errors.
+func DecodeStrict(n *yaml.Node, v any) error {
+	if n == nil || n.Kind == 0 {
+		return nil
+	}
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/vagate/vagate/config"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const good = `
+listen: 127.0.0.1:9000
+auth:
+  secret: 0123456789abcdef0123456789abcdef
+providers:
+  - name: bcb
+    style: batchva
+    config:
+      baseUrl: http://127.0.0.1:9101
+routing:
+  - currency: USD
+    provider: bcb
+`
+
+func TestParse(t *testing.T) {
+	c, err := config.Parse([]byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "http://127.0.0.1:9000" || c.Store.Driver != "memory" || c.Jobs.Workers != 16 || c.Limits.MaxBodyBytes != 10<<20 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	var pc struct {
+		BaseURL string `yaml:"baseUrl"`
+	}
+	if err := config.DecodeStrict(&c.Providers[0].Config, &pc); err != nil || pc.BaseURL != "http://127.0.0.1:9101" {
+		t.Errorf("provider block: %+v, %v", pc, err)
+	}
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		env  map[string]string
+		want string
+	}{
+		{"unknown key", good + "\nbogus: 1\n", nil, "bogus"},
+		{"unknown nested key", strings.Replace(good, "listen:", "store:\n  drvier: redis\nlisten:", 1), nil, "drvier"},
+		{"bad listen", strings.Replace(good, "127.0.0.1:9000", "nope", 1), nil, "listen"},
+		{"short secret", strings.Replace(good, "0123456789abcdef0123456789abcdef", "short", 1), nil, "auth.secret"},
+		{"bad algorithm", good + "\n", map[string]string{}, ""},
+		{"unset env", strings.Replace(good, "0123456789abcdef0123456789abcdef", "${NOPE_SECRET}", 1), nil, "NOPE_SECRET"},
+		{"bad store", good, map[string]string{config.EnvStore: "etcd"}, "store.driver"},
+		{"redis without url", good, map[string]string{config.EnvStore: "redis"}, "store.redisUrl"},
+		{"bad duration", good + "jobs:\n  itemTimeout: soon\n", nil, "duration"},
+		{"duplicate provider", strings.Replace(good, "providers:\n", "providers:\n  - name: bcb\n    style: batchva\n", 1), nil, "configured twice"},
+		{"route to unknown provider", good + "  - currency: EUR\n    provider: nobody\n", nil, "routing[1].provider"},
+		{"route capability", good + "  - currency: EUR\n    capability: teleport\n    provider: bcb\n", nil, "routing[1].capability"},
+		{"bad provider name", strings.Replace(good, "name: bcb", "name: BCB!", 1), nil, "providers[0].name"},
+		{"no providers", "auth:\n  secret: 0123456789abcdef0123456789abcdef\n", nil, "providers"},
+		{"bad log level", good + "log:\n  level: loud\n", nil, "log.level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.doc), env(tc.env))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c, err := config.Parse([]byte(good), env(map[string]string{
+		config.EnvListen: "127.0.0.1:7000", config.EnvStore: "redis", config.EnvRedisURL: "redis://127.0.0.1:6379/2",
+		config.EnvAuthSecret: "ffffffffffffffffffffffffffffffffffff", config.EnvLogLevel: "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:7000" || c.Store.Driver != "redis" || c.Store.RedisURL != "redis://127.0.0.1:6379/2" ||
+		c.Auth.Secret != "ffffffffffffffffffffffffffffffffffff" || c.Log.Level != "debug" {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+}
+
+func TestSecretsRedacted(t *testing.T) {
+	c, _ := config.Parse([]byte(good), env(nil))
+	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.Auth)} {
+		if strings.Contains(s, "0123456789abcdef") {
+			t.Errorf("formatted config shows the secret: %s", s)
+		}
+	}
+}
+
+func TestExampleFileIsValid(t *testing.T) {
+	b, err := os.ReadFile("vagate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = config.Parse(b, env(map[string]string{
+		"VAGATE_JWT_SECRET": "0123456789abcdef0123456789abcdef", "REDIS_URL": "redis://127.0.0.1:6379/0",
+		"BCB_CLIENT_ID": "id", "BCB_CLIENT_SECRET": "s", "BCB_SIGNING_SECRET": "x",
+	}))
+	if err != nil {
+		t.Fatalf("example config does not parse: %v", err)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	c := config.Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	if !c.Mocks.Embedded || c.Store.Driver != "memory" {
+		t.Errorf("default is not the embedded setup: %+v", c)
+	}
+}
