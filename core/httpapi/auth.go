@@ -1,0 +1,315 @@
+package httpapi
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// Permissions a token may grant.
+const (
+	PermCreateVirtualAccount = "create-virtual-account"
+	PermReadVirtualAccount   = "read-virtual-account"
+	PermUpdateVirtualAccount = "update-virtual-account"
+	PermManagePool           = "manage-pool"
+	PermManageWebhooks       = "manage-webhooks"
+)
+
+// AllPermissions returns every known permission, e.g. for a dev token.
+func AllPermissions() []string {
+	return []string{PermCreateVirtualAccount, PermReadVirtualAccount, PermUpdateVirtualAccount, PermManagePool, PermManageWebhooks}
+}
+
+// Supported signing algorithms.
+const (
+	AlgHS256 = "HS256"
+	AlgRS256 = "RS256"
+)
+
+// DefaultPermissionsClaim is the claim read when AuthConfig.PermissionsClaim is empty.
+const DefaultPermissionsClaim = "permissions"
+
+// jwtLeeway is the clock skew tolerated on exp, nbf and iat.
+const jwtLeeway = 30 * time.Second
+
+// minHMACSecret is the shortest accepted HS256 secret (RFC 7518 §3.2).
+const minHMACSecret = 32
+
+// AuthConfig configures Bearer JWT authentication.
+type AuthConfig struct {
+	// Algorithm is "HS256" or "RS256"; tokens signed otherwise are refused.
+	Algorithm string
+	// Secret is the HS256 key, at least 32 bytes.
+	Secret []byte
+	// PublicKey verifies RS256 tokens; if nil, PrivateKey's public half is used.
+	PublicKey *rsa.PublicKey
+	// PrivateKey signs RS256 dev tokens (MintToken).
+	PrivateKey *rsa.PrivateKey
+	// Issuer and Audience are checked when set.
+	Issuer, Audience string
+	// PermissionsClaim names the permissions claim (default "permissions").
+	PermissionsClaim string
+}
+
+// Validate reports the first configuration error, naming the field.
+func (c *AuthConfig) Validate() error {
+	if c == nil {
+		return errors.New("auth: no configuration")
+	}
+	switch c.Algorithm {
+	case AlgHS256:
+		if len(c.Secret) < minHMACSecret {
+			return fmt.Errorf("auth: secret: HS256 needs at least %d bytes, got %d", minHMACSecret, len(c.Secret))
+		}
+	case AlgRS256:
+		pub := c.verifyKey()
+		if pub == nil {
+			return errors.New("auth: publicKey: RS256 needs a public or a private key")
+		}
+		if pub.N.BitLen() < 2048 {
+			return fmt.Errorf("auth: publicKey: RS256 needs at least 2048 bits, got %d", pub.N.BitLen())
+		}
+		if c.PublicKey != nil && c.PrivateKey != nil && !c.PublicKey.Equal(&c.PrivateKey.PublicKey) {
+			return errors.New("auth: privateKey: does not match publicKey")
+		}
+	default:
+		return fmt.Errorf("auth: algorithm: must be %q or %q, got %q", AlgHS256, AlgRS256, c.Algorithm)
+	}
+	return nil
+}
+
+// LogValue logs the configuration without its keys.
+func (c *AuthConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("algorithm", c.Algorithm),
+		slog.Bool("secret", len(c.Secret) > 0),
+		slog.Bool("publicKey", c.PublicKey != nil),
+		slog.Bool("privateKey", c.PrivateKey != nil),
+		slog.String("issuer", c.Issuer),
+		slog.String("audience", c.Audience),
+		slog.String("permissionsClaim", c.permissionsClaim()),
+	)
+}
+
+// String describes the configuration without its keys.
+func (c *AuthConfig) String() string {
+	return fmt.Sprintf("AuthConfig{Algorithm:%s Issuer:%q Audience:%q PermissionsClaim:%q keys:[redacted]}",
+		c.Algorithm, c.Issuer, c.Audience, c.permissionsClaim())
+}
+
+func (c *AuthConfig) permissionsClaim() string {
+	if c.PermissionsClaim == "" {
+		return DefaultPermissionsClaim
+	}
+	return c.PermissionsClaim
+}
+
+func (c *AuthConfig) verifyKey() *rsa.PublicKey {
+	if c.PublicKey != nil {
+		return c.PublicKey
+	}
+	if c.PrivateKey != nil {
+		return &c.PrivateKey.PublicKey
+	}
+	return nil
+}
+
+// parser builds the token parser for c.
+func (c *AuthConfig) parser() *jwt.Parser {
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{c.Algorithm}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(jwtLeeway),
+	}
+	if c.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(c.Issuer))
+	}
+	if c.Audience != "" {
+		opts = append(opts, jwt.WithAudience(c.Audience))
+	}
+	return jwt.NewParser(opts...)
+}
+
+// keyFunc returns the verification key; WithValidMethods has checked the alg.
+func (c *AuthConfig) keyFunc(*jwt.Token) (any, error) {
+	if c.Algorithm == AlgHS256 {
+		return c.Secret, nil
+	}
+	return c.verifyKey(), nil
+}
+
+// Authenticate checks the Bearer JWT and stores its tenant (sub) and permissions; it panics if cfg is invalid.
+func Authenticate(cfg *AuthConfig) gin.HandlerFunc {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	cfg = new(*cfg) // later changes to the caller's config do not race with requests
+	p := cfg.parser()
+	return func(c *gin.Context) {
+		tenant, perms, given, detail := authenticate(cfg, p, c.GetHeader("Authorization"))
+		if detail != "" {
+			unauthenticated(c, given, detail)
+			return
+		}
+		c.Set(tenantKey, tenant)
+		c.Set(permissionsKey, perms)
+		c.Next()
+	}
+}
+
+// authenticate checks an Authorization header value. On failure detail says
+// why (never quoting the token) and given tells whether a token was present.
+func authenticate(cfg *AuthConfig, p *jwt.Parser, header string) (tenant string, perms []string, given bool, detail string) {
+	if header == "" {
+		return "", nil, false, "missing bearer token"
+	}
+	scheme, tok, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", nil, false, "the Authorization header must use the Bearer scheme"
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", nil, true, "malformed bearer token"
+	}
+	claims := jwt.MapClaims{}
+	token, err := p.ParseWithClaims(tok, claims, cfg.keyFunc)
+	if err != nil {
+		return "", nil, true, describeTokenError(cfg, token, err)
+	}
+	sub, err := claims.GetSubject()
+	if err != nil || sub == "" {
+		return "", nil, true, "token has no subject"
+	}
+	perms, err = permissionsOf(claims[cfg.permissionsClaim()])
+	if err != nil {
+		return "", nil, true, fmt.Sprintf("token claim %q: %v", cfg.permissionsClaim(), err)
+	}
+	return sub, perms, true, ""
+}
+
+func describeTokenError(cfg *AuthConfig, token *jwt.Token, err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed bearer token"
+	case token != nil && token.Method != nil && token.Method.Alg() != cfg.Algorithm:
+		return "token is signed with an algorithm that is not accepted"
+	case token != nil && token.Header["alg"] != cfg.Algorithm:
+		return "token is signed with an algorithm that is not accepted"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "token signature is invalid"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token has expired"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "token has no expiry (exp)"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "token issuer is not accepted"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token audience is not accepted"
+	}
+	return "token is invalid"
+}
+
+// permissionsOf reads a permissions claim: a JSON array of strings or a
+// space-separated string. An absent claim grants nothing.
+func permissionsOf(v any) ([]string, error) {
+	switch v := v.(type) {
+	case nil:
+		return []string{}, nil
+	case string:
+		return strings.Fields(v), nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, errors.New("must be an array of strings or a space-separated string")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, errors.New("must be an array of strings or a space-separated string")
+}
+
+// unauthenticated writes the 401 problem with its RFC 6750 challenge.
+func unauthenticated(c *gin.Context, tokenGiven bool, detail string) {
+	challenge := "Bearer"
+	if tokenGiven {
+		challenge = `Bearer error="invalid_token"`
+	}
+	c.Header("WWW-Authenticate", challenge)
+	WriteProblem(c, NewProblem(http.StatusUnauthorized, CodeUnauthenticated, detail))
+}
+
+// Require refuses with 403 a request whose token lacks permission (401 if it was not authenticated).
+func Require(permission string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if Tenant(c) == "" {
+			unauthenticated(c, false, "missing bearer token")
+			return
+		}
+		if !slices.Contains(Permissions(c), permission) {
+			WriteProblem(c, NewProblem(http.StatusForbidden, CodePermissionDenied,
+				fmt.Sprintf("the token lacks the %q permission", permission)))
+			return
+		}
+		c.Next()
+	}
+}
+
+// Tenant returns the authenticated tenant (the token's sub), or "".
+func Tenant(c *gin.Context) string {
+	return c.GetString(tenantKey)
+}
+
+// Permissions returns a copy of the authenticated token's permissions.
+func Permissions(c *gin.Context) []string {
+	return slices.Clone(c.GetStringSlice(permissionsKey))
+}
+
+// MintToken signs a token for tenant with permissions, valid for ttl (dev and tests).
+func MintToken(cfg *AuthConfig, tenant string, permissions []string, ttl time.Duration) (string, error) {
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	if tenant == "" {
+		return "", errors.New("auth: mint: tenant is empty")
+	}
+	if ttl <= 0 {
+		return "", errors.New("auth: mint: ttl must be positive")
+	}
+	now := time.Now()
+	claims := jwt.MapClaims{
+		"sub":                  tenant,
+		"iat":                  now.Unix(),
+		"exp":                  now.Add(ttl).Unix(),
+		"jti":                  uuid.NewString(),
+		cfg.permissionsClaim(): append([]string{}, permissions...),
+	}
+	if cfg.Issuer != "" {
+		claims["iss"] = cfg.Issuer
+	}
+	if cfg.Audience != "" {
+		claims["aud"] = cfg.Audience
+	}
+	switch cfg.Algorithm {
+	case AlgHS256:
+		return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(cfg.Secret)
+	default:
+		if cfg.PrivateKey == nil {
+			return "", errors.New("auth: mint: RS256 needs privateKey")
+		}
+		return jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(cfg.PrivateKey)
+	}
+}

@@ -1,0 +1,352 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/provider"
+)
+
+func TestProblemFromError(t *testing.T) {
+	secretURL := "https://user:hunter2@bank.example/v1/accounts?api_key=s3cr3t"
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		code       string
+		detail     string        // substring of Detail
+		retryAfter time.Duration // exact
+		fields     []FieldError
+	}{
+		{name: "invalid argument with fields",
+			err: &bank.Error{Code: bank.InvalidArgument, Op: "create", Err: errors.New("2 invalid fields"),
+				Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "unsupported currency"}, {Pointer: "/items/3/accountName", Message: "required"}}},
+			status: 400, code: "validation_failed", detail: "2 invalid fields",
+			fields: []FieldError{{"/items/0/currency", "unsupported currency"}, {"/items/3/accountName", "required"}}},
+		{name: "invalid argument from provider keeps its message, not its URL",
+			err: &bank.Error{Code: bank.InvalidArgument, Provider: "batchva", Op: "create",
+				Err: &provider.StatusError{Method: "POST", URL: secretURL, StatusCode: 400, ProviderCode: "E042", Message: "clientReference too long"}},
+			status: 400, code: "validation_failed", detail: "provider batchva: E042: clientReference too long"},
+		{name: "not found", err: bank.Errorf(bank.NotFound, "virtual account va_1 not found"),
+			status: 404, code: "not_found", detail: "va_1 not found"},
+		{name: "not found sentinel", err: fmt.Errorf("lookup: %w", bank.ErrNotFound), status: 404, code: "not_found"},
+		{name: "already exists", err: bank.Errorf(bank.AlreadyExists, "duplicate clientReference"),
+			status: 409, code: "conflict", detail: "duplicate clientReference"},
+		{name: "failed precondition", err: bank.Errorf(bank.FailedPrecondition, "account is CLOSED"),
+			status: 409, code: "failed_precondition", detail: "account is CLOSED"},
+		{name: "rate limited with advice", err: &bank.Error{Code: bank.ResourceExhausted, Provider: "subaccount", RetryAfter: 3 * time.Second},
+			status: 429, code: "rate_limited", detail: "subaccount", retryAfter: 3 * time.Second},
+		{name: "rate limited default", err: bank.Errorf(bank.ResourceExhausted, "slow down"),
+			status: 429, code: "rate_limited", retryAfter: time.Second},
+		{name: "unavailable with advice", err: &bank.Error{Code: bank.Unavailable, Provider: "masterfiat", Op: "create", RetryAfter: 30 * time.Second},
+			status: 503, code: "provider_unavailable", detail: "masterfiat", retryAfter: 30 * time.Second},
+		{name: "unavailable default", err: &bank.Error{Code: bank.Unavailable, Provider: "masterfiat", Err: errors.New("dial " + secretURL)},
+			status: 503, code: "provider_unavailable", retryAfter: 5 * time.Second},
+		{name: "unavailable advice from status error", err: &bank.Error{Code: bank.Unavailable, Provider: "masterfiat",
+			Err: &provider.StatusError{StatusCode: 503, RetryAfter: 7 * time.Second}},
+			status: 503, code: "provider_unavailable", retryAfter: 7 * time.Second},
+		{name: "deadline exceeded", err: &bank.Error{Code: bank.DeadlineExceeded, Provider: "batchva", Op: "create"},
+			status: 504, code: "provider_timeout", detail: "batchva did not answer create"},
+		{name: "raw context deadline", err: context.DeadlineExceeded, status: 504, code: "provider_timeout"},
+		{name: "capability not supported",
+			err: &bank.Error{Code: bank.Unimplemented, Provider: "subaccount", Op: "block",
+				Err: &gateway.CapabilityError{Provider: "subaccount", Capability: "block/unblock"}},
+			status: 422, code: "capability_not_supported", detail: "provider subaccount does not support block/unblock"},
+		{name: "unimplemented", err: &bank.Error{Code: bank.Unimplemented, Provider: "batchva", Op: "close"},
+			status: 501, code: "not_implemented", detail: "batchva"},
+		{name: "unimplemented by the gateway", err: bank.ErrUnimplemented, status: 501, code: "not_implemented"},
+		{name: "provider internal", err: &bank.Error{Code: bank.Internal, Provider: "parentprimary", Op: "create", Err: errors.New("boom at " + secretURL)},
+			status: 502, code: "provider_error", detail: "parentprimary failed during create"},
+		{name: "provider unknown", err: &bank.Error{Code: bank.Unknown, Provider: "parentprimary", Op: "create", Err: errors.New("EOF")},
+			status: 502, code: "provider_error"},
+		{name: "provider rejects our credentials", err: &bank.Error{Code: bank.Unauthenticated, Provider: "batchva", Op: "create",
+			Err: &provider.StatusError{StatusCode: 401, Message: "bad client secret s3cr3t"}},
+			status: 502, code: "provider_auth_failed", detail: "batchva rejected the gateway's credentials"},
+		{name: "provider denies permission", err: &bank.Error{Code: bank.PermissionDenied, Provider: "batchva", Op: "create"},
+			status: 502, code: "provider_auth_failed"},
+		{name: "unverifiable provider callback", err: &bank.Error{Code: bank.Unauthenticated, Provider: "batchva", Op: "webhook", Err: errors.New("bad signature")},
+			status: 401, code: "unauthenticated", detail: "batchva"},
+		{name: "gateway unauthenticated", err: bank.Errorf(bank.Unauthenticated, "token has expired"),
+			status: 401, code: "unauthenticated", detail: "token has expired"},
+		{name: "gateway permission denied", err: bank.Errorf(bank.PermissionDenied, "needs manage-pool"),
+			status: 403, code: "permission_denied", detail: "manage-pool"},
+		{name: "canceled", err: &bank.Error{Code: bank.Canceled, Provider: "batchva"}, status: 503, code: "request_canceled"},
+		{name: "raw context canceled", err: fmt.Errorf("wait: %w", context.Canceled), status: 503, code: "request_canceled"},
+		{name: "gateway internal", err: bank.Errorf(bank.Internal, "store corrupt at %s", secretURL), status: 500, code: "internal", detail: "internal error"},
+		{name: "unclassified", err: errors.New("password=hunter2"), status: 500, code: "internal", detail: "internal error"},
+		{name: "ok code is still an error", err: &bank.Error{Code: bank.OK}, status: 500, code: "internal"},
+		{name: "problem passes through", err: fmt.Errorf("claim: %w", NewProblem(409, "pool_exhausted", "no EUR accounts left")),
+			status: 409, code: "pool_exhausted", detail: "no EUR accounts left"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := ProblemFromError(tc.err)
+			if p == nil {
+				t.Fatal("ProblemFromError = nil")
+			}
+			if p.Status != tc.status || p.Code != tc.code {
+				t.Fatalf("got %d %s (%q); want %d %s", p.Status, p.Code, p.Detail, tc.status, tc.code)
+			}
+			if p.Type != ProblemTypeBase+tc.code {
+				t.Errorf("Type = %q; want %q", p.Type, ProblemTypeBase+tc.code)
+			}
+			if p.Title == "" || p.Detail == "" {
+				t.Errorf("Title %q, Detail %q: want both set", p.Title, p.Detail)
+			}
+			if !strings.Contains(p.Detail, tc.detail) {
+				t.Errorf("Detail = %q; want it to contain %q", p.Detail, tc.detail)
+			}
+			for _, secret := range []string{"hunter2", "s3cr3t", "bank.example"} {
+				if strings.Contains(p.Detail, secret) || strings.Contains(fmt.Sprint(p.Errors), secret) {
+					t.Errorf("Detail %q leaks %q", p.Detail, secret)
+				}
+			}
+			if p.RetryAfter != tc.retryAfter {
+				t.Errorf("RetryAfter = %v; want %v", p.RetryAfter, tc.retryAfter)
+			}
+			if fmt.Sprint(p.Errors) != fmt.Sprint(tc.fields) {
+				t.Errorf("Errors = %v; want %v", p.Errors, tc.fields)
+			}
+		})
+	}
+	if p := ProblemFromError(nil); p != nil {
+		t.Errorf("ProblemFromError(nil) = %+v; want nil", p)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, leak := range map[string]string{
+		"Authorization: Bearer abc.def-ghi":             "abc.def-ghi",
+		"token eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl here": "c2lnbmF0dXJl",
+		"GET https://bob:pw123@host/x":                  "pw123",
+		"url?client_secret=xyz&a=1":                     "xyz",
+	} {
+		if out := redact(in); strings.Contains(out, leak) {
+			t.Errorf("redact(%q) = %q; still contains %q", in, out, leak)
+		}
+	}
+}
+
+// decodeProblem checks the response is a problem and decodes it.
+func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) Problem {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != ProblemContentType {
+		t.Fatalf("Content-Type = %q; want %q (body %s)", ct, ProblemContentType, w.Body)
+	}
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatalf("decoding problem %s: %v", w.Body, err)
+	}
+	if p.Status != w.Code {
+		t.Fatalf("problem status %d != response status %d", p.Status, w.Code)
+	}
+	return p
+}
+
+var traceIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func TestWriteProblem(t *testing.T) {
+	r := gin.New()
+	ranAfter := false
+	r.Use(RequestID())
+	r.GET("/x", func(c *gin.Context) {
+		p := ProblemFromError(&bank.Error{Code: bank.ResourceExhausted, RetryAfter: 2500 * time.Millisecond})
+		p.Detail = "<b>&</b>" // must not be HTML-escaped
+		WriteProblem(c, p)
+	}, func(*gin.Context) { ranAfter = true })
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
+
+	if w.Code != http.StatusTooManyRequests {
+		t.Fatalf("status = %d", w.Code)
+	}
+	p := decodeProblem(t, w)
+	if got := w.Header().Get("Retry-After"); got != "3" {
+		t.Errorf("Retry-After = %q; want 3 (2.5s rounded up)", got)
+	}
+	if ranAfter {
+		t.Error("the chain was not aborted")
+	}
+	if p.TraceID != w.Header().Get(HeaderRequestID) || !traceIDRE.MatchString(p.TraceID) {
+		t.Errorf("traceId = %q; X-Request-Id = %q", p.TraceID, w.Header().Get(HeaderRequestID))
+	}
+	if !strings.Contains(w.Body.String(), `"detail":"<b>&</b>"`) {
+		t.Errorf("body %s: detail was escaped", w.Body)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(w.Body.Bytes(), &raw)
+	for _, k := range []string{"type", "title", "status", "detail", "code", "traceId"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("body %s lacks %q", w.Body, k)
+		}
+	}
+	for _, k := range []string{"errors", "instance", "RetryAfter", "retryAfter"} {
+		if _, ok := raw[k]; ok {
+			t.Errorf("body %s has %q", w.Body, k)
+		}
+	}
+}
+
+func TestWriteProblemDefaults(t *testing.T) {
+	r := gin.New()
+	r.GET("/x", func(c *gin.Context) { WriteProblem(c, &Problem{Status: 418, Code: "teapot"}) })
+	r.GET("/nil", func(c *gin.Context) { WriteProblem(c, nil) })
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
+	p := decodeProblem(t, w)
+	if p.Type != ProblemTypeBase+"teapot" || p.Title != "I'm a teapot" || w.Header().Get("Retry-After") != "" {
+		t.Errorf("problem = %+v, Retry-After %q", p, w.Header().Get("Retry-After"))
+	}
+	w = httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/nil", nil))
+	if p := decodeProblem(t, w); p.Status != 500 || p.Code != CodeInternal {
+		t.Errorf("nil problem = %+v", p)
+	}
+}
+
+func TestNotFoundAndMethodNotAllowed(t *testing.T) {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.NoRoute(NotFoundRoute)
+	r.NoMethod(MethodNotAllowed)
+	r.GET("/v1/things", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/nothing", nil))
+	if p := decodeProblem(t, w); w.Code != 404 || p.Code != CodeNotFound || !strings.Contains(p.Detail, "/v1/nothing") {
+		t.Errorf("404: %d %+v", w.Code, p)
+	}
+
+	w = httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodPut, "/v1/things", nil))
+	p := decodeProblem(t, w)
+	if w.Code != 405 || p.Code != CodeMethodNotAllowed || w.Header().Get("Allow") == "" || !strings.Contains(p.Detail, "GET") {
+		t.Errorf("405: %d %+v Allow=%q", w.Code, p, w.Header().Get("Allow"))
+	}
+}
+
+func TestRecovery(t *testing.T) {
+	r := gin.New()
+	r.Use(RequestID(), Recovery())
+	r.GET("/panic", func(*gin.Context) { panic("kaboom with secret s3cr3t") })
+	r.GET("/abort", func(*gin.Context) { panic(http.ErrAbortHandler) })
+
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/panic", nil))
+	p := decodeProblem(t, w)
+	if w.Code != 500 || p.Code != CodeInternal || strings.Contains(w.Body.String(), "s3cr3t") || p.TraceID == "" {
+		t.Errorf("panic: %d %s", w.Code, w.Body)
+	}
+
+	defer func() {
+		if r := recover(); r != http.ErrAbortHandler {
+			t.Errorf("recovered %v; want http.ErrAbortHandler to propagate", r)
+		}
+	}()
+	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/abort", nil))
+}
+
+func TestRequestID(t *testing.T) {
+	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name, traceparent, wantTrace, wantFlags string
+	}{
+		{"valid incoming", in, "4bf92f3577b34da6a3ce929d0e0e4736", "01"},
+		{"unsampled incoming", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "4bf92f3577b34da6a3ce929d0e0e4736", "00"},
+		{"future version with extra field", "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", "4bf92f3577b34da6a3ce929d0e0e4736", "01"},
+		{"absent", "", "", "01"},
+		{"uppercase hex is invalid", strings.ToUpper(in), "", "01"},
+		{"zero trace id", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "", "01"},
+		{"garbage", "hello", "", "01"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gin.New()
+			r.Use(RequestID())
+			var seen string
+			r.GET("/", func(c *gin.Context) { seen = TraceID(c) })
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.traceparent != "" {
+				req.Header.Set("traceparent", tc.traceparent)
+			}
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if !traceIDRE.MatchString(seen) || (tc.wantTrace != "" && seen != tc.wantTrace) {
+				t.Fatalf("TraceID = %q; want %q", seen, tc.wantTrace)
+			}
+			if got := w.Header().Get(HeaderRequestID); got != seen {
+				t.Errorf("X-Request-Id = %q; want %q", got, seen)
+			}
+			tp := w.Header().Get(HeaderTraceparent)
+			trace, flags, ok := parseTraceparent(tp)
+			if !ok || trace != seen || flags != tc.wantFlags || tp == tc.traceparent {
+				t.Errorf("response traceparent = %q; want trace %s, flags %s and a new parent id", tp, seen, tc.wantFlags)
+			}
+		})
+	}
+}
+
+func TestParseTraceparent(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true},
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", false},  // version 00 has exactly four fields
+		{"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", true},  // later versions may add fields
+		{"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", false},  // ...after a dash
+		{"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},   // forbidden version
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", false},   // zero parent id
+		{"00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01", false},   // misplaced dash
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", false},   // bad flags
+		{"0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},   // bad version
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", false},      // short
+		{"00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01", false},   // separators
+		{" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},  // leading space
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01", false},   // uppercase
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\n", false}, // trailing newline
+		{"", false},
+	}
+	for _, tc := range tests {
+		if _, _, ok := parseTraceparent(tc.in); ok != tc.ok {
+			t.Errorf("parseTraceparent(%q) ok = %v; want %v", tc.in, ok, tc.ok)
+		}
+	}
+}
+
+func FuzzTraceparent(f *testing.F) {
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	f.Add("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, h string) {
+		trace, flags, ok := parseTraceparent(h)
+		if !ok {
+			if trace != "" || flags != "" {
+				t.Fatalf("invalid %q returned %q %q", h, trace, flags)
+			}
+			return
+		}
+		if !traceIDRE.MatchString(trace) || trace == strings.Repeat("0", 32) || trace != h[3:35] {
+			t.Fatalf("%q: bad trace id %q", h, trace)
+		}
+		if len(flags) != 2 || !isLowerHex(flags) || h[:2] == "ff" {
+			t.Fatalf("%q: bad flags %q", h, flags)
+		}
+		// What we accept we can echo back in a form we accept too.
+		if _, _, ok := parseTraceparent("00-" + trace + "-" + randomHex(8) + "-" + flags); !ok {
+			t.Fatalf("%q: re-encoded header rejected", h)
+		}
+	})
+}

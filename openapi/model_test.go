@@ -1,0 +1,140 @@
+package openapi
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/provider"
+)
+
+// The handlers marshal core/bank and core/provider types directly, so the
+// schemas must describe exactly their JSON: the same field names, and
+// values that validate.
+
+func fullAccount() *bank.Account {
+	at := time.Date(2025, 1, 2, 10, 0, 5, 0, time.UTC)
+	return &bank.Account{
+		ID: "va_1", Tenant: "t1", Provider: "batchva", ProviderAccountID: "1000327642",
+		Status: bank.StatusActive, ProviderStatus: "Active", Currency: "USD",
+		AccountHolderName: "Holder", AccountName: "Name", DOB: "1990-01-31",
+		NativeLanguageName: "名前", ClientReference: "REF-1", CustomerID: "cus_1",
+		BankDetails: []bank.BankDetails{{
+			Type: "NUBAN", BankName: "Bank", AccountHolderName: "Holder", Country: "NG",
+			IBAN: "GB33BUKB20201555555555", BIC: "BUKBGB22", AccountNumber: "0123456789",
+			RoutingCodes: []bank.RoutingCode{{Type: "SORT_CODE", Value: "202015"}},
+			Extra:        map[string]string{"bankCode": "058"},
+		}},
+		Balance:   &bank.Balance{Currency: "USD", Available: "1.00", Pending: "0"},
+		Metadata:  map[string]string{"k": "v"},
+		CreatedAt: at, UpdatedAt: at, AllocatedAt: &at,
+		Raw: json.RawMessage(`{"raw":true}`),
+	}
+}
+
+func TestSchemasMatchModel(t *testing.T) {
+	doc := loadValid(t)
+	acct := fullAccount()
+	done := time.Date(2025, 1, 2, 10, 1, 0, 0, time.UTC)
+	caps := provider.Capabilities{
+		Style: "batchva", Currencies: []string{"USD"}, MaxBatch: 1000, AsyncCreate: true,
+		IdempotentCreate: true, Unallocated: true, Allocate: true, Block: true, Close: true,
+		FindByReference: true, Webhooks: true,
+		Limits: provider.Limits{ClientReference: 35, AccountName: 1, AccountHolderName: 1,
+			NativeLanguageName: 255, CustomHeaders: 10, CustomHeaderKey: 50, CustomHeaderValue: 500},
+	}
+	tests := []struct {
+		schema string
+		value  any
+	}{
+		{"Account", acct},
+		{"BankDetails", acct.BankDetails[0]},
+		{"RoutingCode", acct.BankDetails[0].RoutingCodes[0]},
+		{"Balance", acct.Balance},
+		{"Job", &bank.Job{ID: "job_1", Status: bank.JobCompletedWithErrors, Total: 3, Succeeded: 1,
+			Failed: 1, Cancelled: 1, CreatedAt: done, UpdatedAt: done, CompletedAt: &done}},
+		{"ItemResult", &bank.ItemResult{Index: 0, ClientReference: "REF-1", Provider: "batchva",
+			Outcome: bank.OutcomeCreated, Account: acct,
+			Error: &bank.Problem{Code: bank.InvalidArgument, Message: "bad"}}},
+		{"ItemError", &bank.Problem{Code: bank.DeadlineExceeded, Message: "timeout"}},
+		{"Capabilities", caps},
+		{"Limits", caps.Limits},
+		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.schema, func(t *testing.T) {
+			schema := doc.Components.Schemas[tt.schema].Value
+			b, err := json.Marshal(tt.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v map[string]any
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			if err := schema.VisitJSON(v, openapi3.EnableFormatValidation()); err != nil {
+				t.Errorf("%s does not validate: %v\n%s", tt.schema, err, b)
+			}
+			var goKeys, schemaKeys []string
+			for k := range v {
+				goKeys = append(goKeys, k)
+			}
+			for k := range schema.Properties {
+				schemaKeys = append(schemaKeys, k)
+			}
+			sort.Strings(goKeys)
+			sort.Strings(schemaKeys)
+			for _, k := range goKeys {
+				if !slices.Contains(schemaKeys, k) {
+					t.Errorf("field %q of the Go type is not in schema %s", k, tt.schema)
+				}
+			}
+			for _, k := range schemaKeys {
+				if !slices.Contains(goKeys, k) {
+					t.Errorf("schema %s has %q, which the Go type lacks", tt.schema, k)
+				}
+			}
+		})
+	}
+}
+
+func TestEnumsMatchModel(t *testing.T) {
+	doc := loadValid(t)
+	var codes []string
+	for c := bank.ErrorCode(0); !strings.HasPrefix(c.String(), "ErrorCode("); c++ {
+		codes = append(codes, c.String())
+	}
+	tests := map[string][]string{
+		"Status": {string(bank.StatusPending), string(bank.StatusUnallocated), string(bank.StatusActive),
+			string(bank.StatusBlocked), string(bank.StatusUnblocking), string(bank.StatusClosed), string(bank.StatusFailed)},
+		"JobStatus": {string(bank.JobPending), string(bank.JobInProgress), string(bank.JobCompleted),
+			string(bank.JobCompletedWithErrors), string(bank.JobCancelled)},
+		"Outcome": {string(bank.OutcomePending), string(bank.OutcomeCreated), string(bank.OutcomeFailed),
+			string(bank.OutcomeCancelled), string(bank.OutcomeUnknown)},
+		"ErrorCode": codes,
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, e := range doc.Components.Schemas[name].Value.Enum {
+				got = append(got, e.(string))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("enum %v, want %v", got, want)
+			}
+		})
+	}
+	for _, s := range tests["Status"] {
+		if !bank.Status(s).Valid() {
+			t.Errorf("bank.Status(%q) is not valid", s)
+		}
+	}
+}
