@@ -88,4 +88,63 @@
 //	PUT    /__admin/config                        {pendingDelay, processDelay, itemFailureRate}
 //	DELETE /__admin/reset                         forget all state and faults
 //	/__admin/faults                               fault rules (package fault)
+//
+// # Choices of this implementation
+//
+// These refine the contract above where it leaves room; none changes it.
+//
+// Validation: a 400 lists every problem, "; "-separated, top-level fields
+// first, then the items in index order. Member names match
+// case-insensitively; unknown members of a create body are ignored, but a
+// member given twice (differing in case) is a problem. Lengths count
+// characters, not bytes. Optional strings sent as "" count as absent; names
+// that are blank or the placeholder UNALLOCATED are refused; dob must be
+// YYYY-MM-DD. customHeaders keys must be HTTP header names, distinct ignoring
+// case, and none of the headers a callback sets (Bcb-*, Content-Type,
+// Content-Length, Transfer-Encoding, Host, Connection); values hold no
+// control characters. An empty callbackUrl means no callback. A body over 10
+// MiB is 413 PAYLOAD_TOO_LARGE, a Content-Type other than application/json
+// 415 UNSUPPORTED_MEDIA_TYPE, an unknown route 404 NOT_FOUND and a wrong
+// method 405 METHOD_NOT_ALLOWED, all in the error shape.
+//
+// Order of checks on create: token (401), permission (403), Accept (406),
+// Idempotency-Key format (400), stored key (the stored 202 is returned
+// whatever the body), then the body (413, 415, 400). A key must be in the
+// 36-character form and compares case-insensitively. The stored response is
+// the first 202, byte for byte. Among concurrent requests with one key the
+// first to pass validation creates the job; the others get its response.
+//
+// Tokens: expiresIn is in seconds. A token is 401 when its alg is not HS256,
+// its signature, issuer or expiry is wrong, or its subject is no client.
+//
+// Jobs take the delays and failure rate current when they are created
+// (SetConfig and PUT /__admin/config affect later jobs). Items are processed
+// in index order, in up to ten slices spread over the process delay. Job
+// ids, account numbers (sequential from a seed-derived start) and item
+// failures come from the seeded source. A failed item has status "Failed",
+// error ITEM_REJECTED and no account. Results show each account as created.
+// The job status CSV has the JSON member names as header and one row.
+// DELETE needs create-virtual-account and answers 200 with the job status; a
+// cancelled job sends no callback.
+//
+// Reads: GET /v1/virtual-accounts without clientReference is 400. Account
+// reads answer JSON only (text/csv there is 406); errors are always JSON.
+//
+// PATCH: null members count as absent; {} is 400; identity fields sent as ""
+// are 400; clientReference "" clears it. Validation (400) comes before the
+// lookup (404) and the immutability check (409).
+//
+// Callbacks: 3 attempts in all: the first at once, retries after 100ms and
+// 200ms. Each attempt carries a fresh Bcb-Timestamp, Bcb-Nonce and signature
+// over the same body; redirects are not followed. Every delivery is recorded
+// (Mock.Callbacks, GET /__admin/callbacks).
+//
+// Admin: GET /__admin/config reads the configuration; PUT changes only the
+// members sent (durations as "250ms" or nanoseconds). POST /__admin/clients
+// with "rsa": true generates a 2048-bit key; omitted permissions mean none.
+// DELETE /__admin/reset forgets jobs, accounts, keys, callbacks and fault
+// rules, stops running jobs and restores the options' configuration and
+// seeded sources; clients and the token signing key stay. Request bodies
+// are read before the fault injector runs, so a request held by a "hang"
+// rule ends as soon as its client gives up.
 package batchvamock

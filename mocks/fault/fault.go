@@ -29,6 +29,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -270,6 +271,9 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 			w.WriteHeader(rule.Status)
 			w.Write(body)
 		case ActionHang:
+			// Consume the body so the server watches the connection and
+			// cancels the request context when the client gives up.
+			io.Copy(io.Discard, io.LimitReader(r.Body, 16<<20))
 			t := time.NewTimer(in.opts.MaxHang)
 			defer t.Stop()
 			select {

@@ -1,0 +1,181 @@
+// Command mockbank serves the bundled provider mocks, for QA and docker-compose.
+//
+//	mockbank -mock batchva -listen 127.0.0.1:9101 -seed 1 -pending-delay 20ms -process-delay 50ms
+//	mockbank -mock all -listen 127.0.0.1:9101
+//
+// With -mock all every bundled mock is served on its own port, the first on
+// the -listen port and the next ones on the following ports, in the order of
+// the mocks table (port 0 gives each a free port). One JSON log line per
+// mock on stderr gives its URL. SIGINT or SIGTERM shuts down gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vagate/vagate/mocks/batchvamock"
+)
+
+// settings are the flags every mock receives.
+type settings struct {
+	Seed            uint64
+	PendingDelay    time.Duration
+	ProcessDelay    time.Duration
+	ItemFailureRate float64
+}
+
+// server is what a bundled mock is: a handler with background work to stop.
+type server interface {
+	http.Handler
+	Close()
+}
+
+// mocks are the bundled mocks, in port order; adding one is one line.
+var mocks = []struct {
+	name string
+	open func(s settings) server
+}{
+	{"batchva", func(s settings) server {
+		return batchvamock.New(&batchvamock.Options{Seed: s.Seed, PendingDelay: s.PendingDelay, ProcessDelay: s.ProcessDelay, ItemFailureRate: s.ItemFailureRate})
+	}},
+}
+
+// shutdownTimeout bounds how long in-flight requests may finish after a signal.
+const shutdownTimeout = 5 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "mockbank:", err)
+		os.Exit(2)
+	}
+}
+
+func mockNames() []string {
+	names := make([]string, len(mocks))
+	for i, m := range mocks {
+		names[i] = m.name
+	}
+	return names
+}
+
+// run serves the selected mocks until ctx ends.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mockbank", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("mock", "batchva", "mock to serve: "+strings.Join(mockNames(), ", ")+", or all")
+	listen := fs.String("listen", "127.0.0.1:9101", "host:port of the first mock; with -mock all the others take the next ports")
+	seed := fs.Uint64("seed", 1, "seed of the mocks' random choices")
+	pending := fs.Duration("pending-delay", 20*time.Millisecond, "how long a job stays Pending (0 = none)")
+	process := fs.Duration("process-delay", 50*time.Millisecond, "how long a job stays InProgress (0 = none)")
+	failure := fs.Float64("item-failure-rate", 0, "share of items that fail at processing, 0 to 1")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case *pending < 0:
+		return errors.New("-pending-delay: must not be negative")
+	case *process < 0:
+		return errors.New("-process-delay: must not be negative")
+	case *failure < 0 || *failure > 1:
+		return errors.New("-item-failure-rate: must be between 0 and 1")
+	}
+	host, portText, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return fmt.Errorf("-listen: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("-listen: bad port %q", portText)
+	}
+	selected := mocks[:0:0]
+	for _, m := range mocks {
+		if *name == "all" || *name == m.name {
+			selected = append(selected, m)
+		}
+	}
+	if len(selected) == 0 {
+		return fmt.Errorf("-mock: unknown mock %q (have %s, all)", *name, strings.Join(mockNames(), ", "))
+	}
+	s := settings{Seed: *seed, PendingDelay: noneIfZero(*pending), ProcessDelay: noneIfZero(*process), ItemFailureRate: *failure}
+
+	listeners := make([]net.Listener, 0, len(selected))
+	for i := range selected {
+		p := port
+		if port != 0 {
+			p = port + i
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen for %s: %w", selected[i].name, err)
+		}
+		listeners = append(listeners, ln)
+	}
+
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	type running struct {
+		name string
+		mock server
+		srv  *http.Server
+	}
+	servers := make([]running, len(selected))
+	errc := make(chan error, len(selected))
+	for i, sel := range selected {
+		m := sel.open(s)
+		srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+		servers[i] = running{sel.name, m, srv}
+		go func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", sel.name, err)
+			}
+		}()
+		log.Info("mock listening", "mock", sel.name, "url", "http://"+listeners[i].Addr().String(),
+			"seed", s.Seed, "pending_delay", s.PendingDelay.String(), "process_delay", s.ProcessDelay.String())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, r := range servers {
+		if err := r.srv.Shutdown(sctx); err != nil {
+			r.srv.Close()
+		}
+		r.mock.Close()
+		log.Info("mock stopped", "mock", r.name)
+	}
+	return serveErr
+}
+
+// noneIfZero maps a zero delay flag to the mocks' "no delay" (a negative option).
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}

@@ -1,0 +1,180 @@
+package batchvamock
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"time"
+
+	"github.com/vagate/vagate/mocks/fault"
+)
+
+type adminAccount struct {
+	accountView
+	Owner string `json:"owner"`
+}
+
+type adminJob struct {
+	jobStatus
+	Owner         string            `json:"owner"`
+	CallbackURL   string            `json:"callbackUrl,omitempty"`
+	CustomHeaders map[string]string `json:"customHeaders,omitempty"`
+}
+
+type adminConfig struct {
+	PendingDelay    *fault.Duration `json:"pendingDelay,omitempty"`
+	ProcessDelay    *fault.Duration `json:"processDelay,omitempty"`
+	ItemFailureRate *float64        `json:"itemFailureRate,omitempty"`
+}
+
+type adminClient struct {
+	ID            string   `json:"id"`
+	Secret        string   `json:"secret,omitempty"`
+	Permissions   []string `json:"permissions"`
+	SigningSecret string   `json:"signingSecret,omitempty"`
+	RSA           bool     `json:"rsa"`
+}
+
+func (m *Mock) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__admin/accounts", m.adminAccounts)
+	mux.HandleFunc("GET /__admin/jobs", m.adminJobs)
+	mux.HandleFunc("GET /__admin/callbacks", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"callbacks": m.Callbacks()})
+	})
+	mux.HandleFunc("GET /__admin/signing-key", m.adminSigningKey)
+	mux.HandleFunc("POST /__admin/clients", m.adminAddClient)
+	mux.HandleFunc("GET /__admin/config", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, configJSON(m.config()))
+	})
+	mux.HandleFunc("PUT /__admin/config", m.adminSetConfig)
+	mux.HandleFunc("DELETE /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
+		m.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return withErrorFallback(mux)
+}
+
+func configJSON(c Config) adminConfig {
+	p, q, f := fault.Duration(c.PendingDelay), fault.Duration(c.ProcessDelay), c.ItemFailureRate
+	return adminConfig{PendingDelay: &p, ProcessDelay: &q, ItemFailureRate: &f}
+}
+
+func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref, byRef := q.Get("clientReference"), q.Has("clientReference")
+	out := struct {
+		Accounts         []adminAccount `json:"accounts"`
+		Count            int            `json:"count"`
+		CountByReference *int           `json:"countByReference,omitempty"`
+	}{Accounts: []adminAccount{}}
+	m.mu.Lock()
+	for _, a := range m.accOrder {
+		if !byRef || deref(a.ClientReference) == ref {
+			out.Accounts = append(out.Accounts, adminAccount{a.accountView, a.owner})
+		}
+	}
+	m.mu.Unlock()
+	out.Count = len(out.Accounts)
+	if byRef {
+		out.CountByReference = &out.Count
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (m *Mock) adminJobs(w http.ResponseWriter, r *http.Request) {
+	out := struct {
+		Jobs []adminJob `json:"jobs"`
+	}{Jobs: []adminJob{}}
+	m.mu.Lock()
+	for _, j := range m.jobOrder {
+		out.Jobs = append(out.Jobs, adminJob{j.status(), j.owner, j.callbackURL, j.customHeaders})
+	}
+	m.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (m *Mock) adminSigningKey(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("clientId")
+	c, ok := m.client(id)
+	if !ok || c.RSAKey == nil {
+		writeError(w, http.StatusNotFound, "", "no client "+id+" with response signing enabled")
+		return
+	}
+	der, err := x509.MarshalPKIXPublicKey(&c.RSAKey.PublicKey)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+func (m *Mock) adminAddClient(w http.ResponseWriter, r *http.Request) {
+	var in adminClient
+	if !decodeStrict(w, r, &in) {
+		return
+	}
+	c := Client{ID: in.ID, Secret: in.Secret, Permissions: in.Permissions, SigningSecret: in.SigningSecret}
+	if in.RSA {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "", err.Error())
+			return
+		}
+		c.RSAKey = key
+	}
+	if err := m.AddClient(c); err != nil {
+		writeError(w, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, adminClient{ID: c.ID, Permissions: c.Permissions, RSA: in.RSA})
+}
+
+func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
+	var in adminConfig
+	if !decodeStrict(w, r, &in) {
+		return
+	}
+	var p problems
+	if in.PendingDelay != nil && *in.PendingDelay < 0 {
+		p.add("pendingDelay", "must not be negative")
+	}
+	if in.ProcessDelay != nil && *in.ProcessDelay < 0 {
+		p.add("processDelay", "must not be negative")
+	}
+	if in.ItemFailureRate != nil && (*in.ItemFailureRate < 0 || *in.ItemFailureRate > 1) {
+		p.add("itemFailureRate", "must be between 0 and 1")
+	}
+	if len(p) > 0 {
+		writeError(w, http.StatusBadRequest, "", p.String())
+		return
+	}
+	m.mu.Lock()
+	if in.PendingDelay != nil {
+		m.cfg.PendingDelay = time.Duration(*in.PendingDelay)
+	}
+	if in.ProcessDelay != nil {
+		m.cfg.ProcessDelay = time.Duration(*in.ProcessDelay)
+	}
+	if in.ItemFailureRate != nil {
+		m.cfg.ItemFailureRate = *in.ItemFailureRate
+	}
+	c := m.cfg
+	m.mu.Unlock()
+	writeJSON(w, http.StatusOK, configJSON(c))
+}
+
+// decodeStrict reads a small admin JSON body, refusing unknown fields.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "", "body: "+err.Error())
+		return false
+	}
+	return true
+}
