@@ -53,8 +53,9 @@ type Provider struct {
 	caps provider.Capabilities
 	opts Options
 
-	mu   sync.Mutex
-	kick chan struct{} // closed and replaced when a provider job finishes
+	mu     sync.Mutex
+	kick   chan struct{} // closed and replaced when a provider job finishes
+	health health
 }
 
 // New wraps adapter a under name. It checks that the declared capabilities
@@ -183,7 +184,10 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err := p.ValidateCreate(req); err != nil {
 		return nil, err
 	}
+	done := p.track()
 	res, err := p.a.CreateAccounts(ctx, req)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
@@ -226,7 +230,10 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 	if !ok {
 		return nil, p.unsupported(op, "asynchronous create")
 	}
+	done := p.track()
 	res, err := pl.PollCreate(ctx, operation, req)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
@@ -285,7 +292,10 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 	if ref == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
 	}
+	done := p.track()
 	a, err := p.a.GetAccount(ctx, ref)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
@@ -300,7 +310,10 @@ func (p *Provider) FindByReference(ctx context.Context, clientReference string) 
 	if !ok || !p.caps.FindByReference {
 		return nil, p.unsupported(op, "lookup by client reference")
 	}
+	done := p.track()
 	as, err := f.FindByReference(ctx, clientReference)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
@@ -320,7 +333,10 @@ func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocat
 	if err := p.ValidateAllocation(a); err != nil {
 		return nil, err
 	}
+	done := p.track()
 	acc, err := al.Allocate(ctx, ref, a)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
@@ -343,7 +359,10 @@ func (p *Provider) blocker(ctx context.Context, op, ref string, f func(provider.
 	if !ok || !p.caps.Block {
 		return nil, p.unsupported(op, "block/unblock")
 	}
+	done := p.track()
 	acc, err := f(b, ctx, ref)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
@@ -361,7 +380,10 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 	if r == nil {
 		r = &provider.CloseReason{}
 	}
+	done := p.track()
 	acc, err := c.Close(ctx, ref, r)
+	err = p.wrap(op, err)
+	done(err)
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}

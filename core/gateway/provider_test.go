@@ -31,7 +31,7 @@ func (f *fake) CreateAccounts(_ context.Context, r *provider.CreateRequest) (*pr
 	return f.create(r)
 }
 func (f *fake) GetAccount(_ context.Context, ref string) (*bank.Account, error) { return f.get(ref) }
-func (f *fake) ErrorCode(err error) bank.ErrorCode                               { return provider.ClassifyHTTP(err) }
+func (f *fake) ErrorCode(err error) bank.ErrorCode                              { return provider.ClassifyHTTP(err) }
 
 type asyncFake struct{ *fake }
 
@@ -282,7 +282,9 @@ func TestAwait(t *testing.T) {
 		}
 	})
 	t.Run("context ends the wait", func(t *testing.T) {
-		_, p := newAsync(t, func(int32) (*provider.CreateResult, error) { return &provider.CreateResult{Pending: true, Operation: "op1"}, nil })
+		_, p := newAsync(t, func(int32) (*provider.CreateResult, error) {
+			return &provider.CreateResult{Pending: true, Operation: "op1"}, nil
+		})
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer cancel()
 		if _, err := p.CreateAccounts(ctx, req); bank.Code(err) != bank.DeadlineExceeded {
@@ -340,5 +342,33 @@ func TestRegistry(t *testing.T) {
 	}
 	if all := r.All(); len(all) != 2 || all[0] != b {
 		t.Errorf("All = %v", all)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	f, p := newFake(t)
+	calls := 0
+	f.get = func(string) (*bank.Account, error) {
+		calls++
+		switch calls % 4 {
+		case 0:
+			return nil, &provider.StatusError{StatusCode: 503} // provider-side
+		case 1:
+			return nil, &provider.StatusError{StatusCode: 404} // the caller's doing
+		}
+		return &bank.Account{ProviderAccountID: "r"}, nil
+	}
+	for range 8 {
+		p.GetAccount(t.Context(), "r")
+	}
+	h := p.Health()
+	if h.RecentRequests != 8 || h.RecentErrorRate != 0.25 || h.InFlight != 0 || h.LastErrorAt == nil || !strings.Contains(h.LastError, "503") {
+		t.Errorf("health = %+v, want 8 calls, 25%% provider-side errors", h)
+	}
+	for range 200 {
+		p.GetAccount(t.Context(), "r")
+	}
+	if h := p.Health(); h.RecentRequests != 100 {
+		t.Errorf("window holds %d calls, want 100", h.RecentRequests)
 	}
 }

@@ -73,6 +73,16 @@ func (p *Provider) ValidateItem(prefix string, it *provider.CreateItem) ([]bank.
 	if it.DOB != "" && !validDate(it.DOB) {
 		bad("dob", "must be a past date as YYYY-MM-DD")
 	}
+	if pv, ok := p.a.(provider.ParamsValidator); ok {
+		for _, fe := range pv.ValidateParams(it.Currency, it.Params) {
+			fe.Pointer = prefix + "/providerParams" + fe.Pointer
+			fs = append(fs, fe)
+		}
+	} else {
+		for k := range it.Params {
+			bad("providerParams/"+escapePointer(k), fmt.Sprintf("provider %q takes no providerParams", p.name))
+		}
+	}
 	return fs, nil
 }
 

@@ -185,3 +185,11 @@ type CloseReason struct {
 	RequestedBy    string
 	Notes          string
 }
+
+// ParamsValidator is implemented by adapters that read provider-specific
+// fields (CreateItem.Params). It reports bad or missing keys with pointers
+// relative to the params object ("/parentAccountId"). An adapter that does
+// not implement it takes no params, and any given is refused.
+type ParamsValidator interface {
+	ValidateParams(currency string, params map[string]string) []bank.FieldError
+}

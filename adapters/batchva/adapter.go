@@ -1,0 +1,403 @@
+package batchva
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/provider"
+)
+
+// Style is the provider style name this package implements.
+const Style = "batchva"
+
+// MaxItems is the most items the provider accepts in one job.
+const MaxItems = 1000
+
+// Compile-time guards for the capabilities the adapter declares.
+var (
+	_ provider.Adapter         = (*Adapter)(nil)
+	_ provider.Poller          = (*Adapter)(nil)
+	_ provider.Allocator       = (*Adapter)(nil)
+	_ provider.Finder          = (*Adapter)(nil)
+	_ provider.WebhookVerifier = (*Adapter)(nil)
+)
+
+// Adapter speaks the batch provider's wire format.
+type Adapter struct {
+	cfg    Config
+	base   *url.URL
+	hc     *http.Client
+	now    func() time.Time
+	rsaKey *rsa.PublicKey
+
+	mu       sync.Mutex
+	token    string
+	tokenExp time.Time
+}
+
+// Open validates cfg and returns an adapter.
+func Open(cfg Config, opts *Options) (*Adapter, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("batchva: %w", err)
+	}
+	if len(cfg.Currencies) == 0 {
+		cfg.Currencies = append([]string(nil), DefaultCurrencies...)
+	}
+	if cfg.Country == "" {
+		cfg.Country = "BM"
+	}
+	base, _ := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	a := &Adapter{cfg: cfg, base: base, hc: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
+	if opts != nil && opts.HTTPClient != nil {
+		a.hc = opts.HTTPClient
+	}
+	if opts != nil && opts.Now != nil {
+		a.now = opts.Now
+	}
+	if cfg.RSAPublicKey != "" {
+		a.rsaKey, _ = parsePublicKey(cfg.RSAPublicKey)
+	}
+	return a, nil
+}
+
+// Capabilities declares what the provider supports.
+func (a *Adapter) Capabilities() provider.Capabilities {
+	return provider.Capabilities{
+		Style:            Style,
+		Currencies:       append([]string(nil), a.cfg.Currencies...),
+		MaxBatch:         MaxItems,
+		AsyncCreate:      true,
+		IdempotentCreate: true,
+		Unallocated:      true,
+		Allocate:         true,
+		FindByReference:  true,
+		Webhooks:         true,
+		Limits: provider.Limits{
+			ClientReference:    35,
+			NativeLanguageName: 255,
+			CustomHeaders:      10,
+			CustomHeaderKey:    50,
+			CustomHeaderValue:  500,
+		},
+	}
+}
+
+// ErrorCode classifies the adapter's errors.
+func (a *Adapter) ErrorCode(err error) bank.ErrorCode {
+	var se *provider.StatusError
+	if errors.As(err, &se) && se.StatusCode == http.StatusConflict && se.ProviderCode == "FIELD_IMMUTABLE" {
+		return bank.FailedPrecondition
+	}
+	var ie *ItemError
+	if errors.As(err, &ie) {
+		// The provider examined the item and refused it: nothing was created.
+		return bank.FailedPrecondition
+	}
+	return provider.ClassifyHTTP(err)
+}
+
+// chunkKey derives the Idempotency-Key of chunk i from the request key.
+func chunkKey(key string, i int) string {
+	if key == "" {
+		return ""
+	}
+	ns, err := uuid.Parse(key)
+	if err != nil {
+		ns = uuid.NewSHA1(uuid.NameSpaceOID, []byte(key))
+	}
+	return uuid.NewSHA1(ns, fmt.Appendf(nil, "batchva-chunk-%d", i)).String()
+}
+
+// CreateAccounts submits one provider job per chunk of up to 1000 items and
+// returns a pending result whose operation lists the provider job ids.
+func (a *Adapter) CreateAccounts(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	var jobs []string
+	for start, i := 0, 0; start < len(req.Items); start, i = start+MaxItems, i+1 {
+		end := min(start+MaxItems, len(req.Items))
+		body := createRequest{CallbackURL: a.cfg.CallbackURL, CustomHeaders: req.CustomHeaders}
+		for _, it := range req.Items[start:end] {
+			ci := createItem{Currency: it.Currency, ClientReference: it.ClientReference, Unallocated: it.Unallocated}
+			if !it.Unallocated {
+				ci.AccountHolderName, ci.AccountName = it.AccountHolderName, it.AccountName
+				ci.DOB, ci.NativeLanguageName = it.DOB, it.NativeLanguageName
+			}
+			body.Items = append(body.Items, ci)
+		}
+		hdr := http.Header{}
+		if k := chunkKey(req.IdempotencyKey, i); k != "" {
+			hdr.Set("Idempotency-Key", k)
+		}
+		var acc jobAccepted
+		if _, err := a.do(ctx, http.MethodPost, "/v1/virtual-accounts", hdr, body, http.StatusAccepted, &acc); err != nil {
+			return nil, err
+		}
+		if acc.JobID == "" || strings.Contains(acc.JobID, ",") {
+			return nil, &provider.MalformedError{Op: "create", Err: fmt.Errorf("bad jobId %q", acc.JobID)}
+		}
+		jobs = append(jobs, acc.JobID)
+	}
+	return &provider.CreateResult{Pending: true, Operation: strings.Join(jobs, ",")}, nil
+}
+
+// PollCreate checks every provider job of the operation; once all have
+// finished it fetches their results and maps them back to request items.
+func (a *Adapter) PollCreate(ctx context.Context, operation string, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	jobs := strings.Split(operation, ",")
+	if want := (len(req.Items) + MaxItems - 1) / MaxItems; len(jobs) != want {
+		return nil, fmt.Errorf("batchva: operation has %d jobs, request needs %d", len(jobs), want)
+	}
+	statuses := make([]string, len(jobs))
+	for i, id := range jobs {
+		var st jobStatus
+		if _, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts/jobs/"+url.PathEscape(id), nil, nil, http.StatusOK, &st); err != nil {
+			return nil, err
+		}
+		if !finished(st.Status) {
+			return &provider.CreateResult{Pending: true, Operation: operation}, nil
+		}
+		statuses[i] = st.Status
+	}
+	items := make([]provider.ItemResult, len(req.Items))
+	for i, id := range jobs {
+		start := i * MaxItems
+		end := min(start+MaxItems, len(req.Items))
+		var res jobResults
+		raw, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts/jobs/"+url.PathEscape(id)+"/results", nil, nil, http.StatusOK, &res)
+		if err != nil {
+			return nil, err
+		}
+		rawItems := rawResultItems(raw)
+		seen := make([]bool, end-start)
+		for k, ri := range res.Items {
+			if ri.Index < 0 || ri.Index >= end-start || seen[ri.Index] {
+				return nil, &provider.MalformedError{Op: "results", Err: fmt.Errorf("job %s: bad item index %d", id, ri.Index)}
+			}
+			seen[ri.Index] = true
+			items[start+ri.Index] = a.itemResult(&ri, rawItems, k)
+		}
+		for k, ok := range seen {
+			if ok {
+				continue
+			}
+			if statuses[i] == "Cancelled" {
+				items[start+k] = provider.ItemResult{Err: &ItemError{Code: "CANCELLED", Message: "the provider job was cancelled before this item was processed"}}
+				continue
+			}
+			items[start+k] = provider.ItemResult{Err: &provider.MalformedError{Op: "results", Err: fmt.Errorf("job %s finished without a result for item %d", id, k)}}
+		}
+	}
+	return &provider.CreateResult{Items: items}, nil
+}
+
+func finished(s string) bool {
+	return s == "Completed" || s == "CompletedWithErrors" || s == "Cancelled"
+}
+
+func rawResultItems(raw []byte) []json.RawMessage {
+	var r struct {
+		Items []struct {
+			VirtualAccount json.RawMessage `json:"virtualAccount"`
+		} `json:"items"`
+	}
+	json.Unmarshal(raw, &r)
+	out := make([]json.RawMessage, len(r.Items))
+	for i, it := range r.Items {
+		out[i] = it.VirtualAccount
+	}
+	return out
+}
+
+func (a *Adapter) itemResult(ri *resultItem, raws []json.RawMessage, k int) provider.ItemResult {
+	switch {
+	case ri.Status == "Succeeded" && ri.VirtualAccount != nil && ri.VirtualAccount.VirtualAccountNumber != "":
+		var raw json.RawMessage
+		if k < len(raws) {
+			raw = raws[k]
+		}
+		return provider.ItemResult{Account: a.toAccount(ri.VirtualAccount, raw)}
+	case ri.Status == "Failed":
+		e := &ItemError{Code: "FAILED", Message: "the provider refused the item"}
+		if ri.Error != nil {
+			e.Code, e.Message = ri.Error.Error, ri.Error.Message
+		}
+		return provider.ItemResult{Err: e}
+	}
+	return provider.ItemResult{Err: &provider.MalformedError{Op: "results", Err: fmt.Errorf("item %d: status %q without an account", ri.Index, ri.Status)}}
+}
+
+// ItemError is the provider's refusal of one item of a job.
+type ItemError struct {
+	Code    string
+	Message string
+}
+
+// Error gives the provider's code and message.
+func (e *ItemError) Error() string { return e.Code + ": " + e.Message }
+
+// GetAccount reads one account by its virtual account number.
+func (a *Adapter) GetAccount(ctx context.Context, ref string) (*bank.Account, error) {
+	var w wireAccount
+	raw, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts/"+url.PathEscape(ref), nil, nil, http.StatusOK, &w)
+	if err != nil {
+		return nil, err
+	}
+	return a.account(&w, raw)
+}
+
+func (a *Adapter) account(w *wireAccount, raw []byte) (*bank.Account, error) {
+	if w.VirtualAccountNumber == "" {
+		return nil, &provider.MalformedError{Op: "account", Err: errors.New("no virtualAccountNumber")}
+	}
+	return a.toAccount(w, raw), nil
+}
+
+// FindByReference lists the accounts created with clientReference.
+func (a *Adapter) FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error) {
+	var l accountList
+	q := url.Values{"clientReference": {clientReference}}
+	if _, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts?"+q.Encode(), nil, nil, http.StatusOK, &l); err != nil {
+		return nil, err
+	}
+	out := make([]*bank.Account, 0, len(l.Items))
+	for _, raw := range l.Items {
+		var w wireAccount
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, &provider.MalformedError{Op: "find", Err: err}
+		}
+		acc, err := a.account(&w, raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, acc)
+	}
+	return out, nil
+}
+
+// Allocate sends the one-time allocation or a clientReference change.
+func (a *Adapter) Allocate(ctx context.Context, ref string, al *provider.Allocation) (*bank.Account, error) {
+	body := patchRequest{
+		AccountHolderName: al.AccountHolderName, AccountName: al.AccountName, DOB: al.DOB,
+		NativeLanguageName: al.NativeLanguageName, ClientReference: al.ClientReference,
+	}
+	var w wireAccount
+	raw, err := a.do(ctx, http.MethodPatch, "/v1/virtual-accounts/"+url.PathEscape(ref), nil, body, http.StatusOK, &w)
+	if err != nil {
+		return nil, err
+	}
+	return a.account(&w, raw)
+}
+
+// bearer returns a valid access token, fetching one when needed.
+func (a *Adapter) bearer(ctx context.Context) (string, error) {
+	if a.cfg.Token != "" {
+		return string(a.cfg.Token), nil
+	}
+	a.mu.Lock()
+	if a.token != "" && a.now().Before(a.tokenExp) {
+		t := a.token
+		a.mu.Unlock()
+		return t, nil
+	}
+	a.mu.Unlock()
+	var tr tokenResponse
+	body := tokenRequest{ClientID: a.cfg.ClientID, ClientSecret: string(a.cfg.ClientSecret)}
+	if _, err := a.send(ctx, http.MethodPost, "/v1/auth/token", nil, body, "", http.StatusOK, &tr); err != nil {
+		return "", err
+	}
+	if tr.AccessToken == "" {
+		return "", &provider.MalformedError{Op: "token", Err: errors.New("no accessToken")}
+	}
+	ttl := time.Duration(tr.ExpiresIn) * time.Second
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	a.mu.Lock()
+	a.token, a.tokenExp = tr.AccessToken, a.now().Add(ttl*9/10)
+	a.mu.Unlock()
+	return tr.AccessToken, nil
+}
+
+func (a *Adapter) dropToken() {
+	a.mu.Lock()
+	a.token = ""
+	a.mu.Unlock()
+}
+
+// do sends an authenticated request.
+func (a *Adapter) do(ctx context.Context, method, path string, hdr http.Header, in any, want int, out any) ([]byte, error) {
+	tok, err := a.bearer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := a.send(ctx, method, path, hdr, in, tok, want, out)
+	var se *provider.StatusError
+	if errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized && a.cfg.Token == "" {
+		a.dropToken()
+	}
+	return raw, err
+}
+
+// send performs one HTTP exchange and decodes a success body into out.
+func (a *Adapter) send(ctx context.Context, method, path string, hdr http.Header, in any, tok string, want int, out any) ([]byte, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base.String()+path, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		return nil, provider.ReadStatusError(resp, decodeError)
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
+		}
+	}
+	return raw, nil
+}
+
+func decodeError(body []byte) (string, string) {
+	var e wireError
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	return e.Error, e.Message
+}

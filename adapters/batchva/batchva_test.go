@@ -1,0 +1,333 @@
+package batchva_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/adapters/adaptertest"
+	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/fault"
+)
+
+type harness struct {
+	mock *batchvamock.Mock
+	srv  *httptest.Server
+	p    *gateway.Provider
+}
+
+func newHarness(t *testing.T) adaptertest.Harness {
+	return newHarnessWith(t, nil)
+}
+
+func newHarnessWith(t *testing.T, edit func(*batchva.Config)) *harness {
+	t.Helper()
+	m := batchvamock.New(&batchvamock.Options{PendingDelay: 5 * time.Millisecond, ProcessDelay: 10 * time.Millisecond, Seed: 1})
+	srv := httptest.NewServer(m)
+	t.Cleanup(func() { srv.Close(); m.Close() })
+	def := batchvamock.DefaultClient()
+	cfg := batchva.Config{BaseURL: srv.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := batchva.Open(cfg, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	p, err := gateway.New("bcb", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	return &harness{mock: m, srv: srv, p: p}
+}
+
+func (h *harness) Provider() *gateway.Provider { return h.p }
+
+func (h *harness) Item(ref string) provider.CreateItem {
+	return provider.CreateItem{Currency: "USD", AccountHolderName: "Test Company Ltd", AccountName: "Test Virtual Account", ClientReference: ref}
+}
+
+func (h *harness) MissingRef() string { return "9999999999" }
+
+func (h *harness) Fault(t *testing.T, op adaptertest.Op, r fault.Rule) {
+	t.Helper()
+	switch op {
+	case adaptertest.OpCreate:
+		r.Method, r.Path = http.MethodPost, "/v1/virtual-accounts"
+	case adaptertest.OpGet:
+		r.Method, r.Path = http.MethodGet, "/v1/virtual-accounts/*"
+	case adaptertest.OpAllocate:
+		r.Method, r.Path = http.MethodPatch, "/v1/virtual-accounts/*"
+	default:
+		t.Fatalf("unknown op %q", op)
+	}
+	if _, err := h.mock.Faults().Add(r); err != nil {
+		t.Fatalf("fault: %v", err)
+	}
+}
+
+func (h *harness) ClearFaults(*testing.T) { h.mock.Faults().Reset() }
+
+func (h *harness) Count(_ *testing.T, ref string) int { return h.mock.CountByReference(ref) }
+
+func TestConformance(t *testing.T) {
+	adaptertest.RunConformanceTests(t, newHarness)
+}
+
+// A create of more than 1000 items is split into provider jobs of at most
+// 1000, each with its own deterministic key; a resend creates nothing new.
+func TestChunking(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	items := make([]provider.CreateItem, 1001)
+	for i := range items {
+		items[i] = provider.CreateItem{Currency: "USD", Unallocated: true, ClientReference: fmt.Sprintf("CHUNK-%04d", i)}
+	}
+	req := &provider.CreateRequest{IdempotencyKey: uuid.NewString(), Items: items}
+	sub, err := h.p.Submit(t.Context(), req)
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	if !sub.Pending || len(bytes.Split([]byte(sub.Operation), []byte(","))) != 2 {
+		t.Fatalf("operation = %q, want two provider jobs", sub.Operation)
+	}
+	res, err := h.p.Await(t.Context(), sub.Operation, req)
+	if err != nil {
+		t.Fatalf("Await: %v", err)
+	}
+	for i, r := range res.Items {
+		if r.Err != nil || r.Account.ClientReference != items[i].ClientReference {
+			t.Fatalf("item %d: %v %+v", i, r.Err, r.Account)
+		}
+	}
+	again, err := h.p.Submit(t.Context(), req)
+	if err != nil || again.Operation != sub.Operation {
+		t.Fatalf("resend: %v, operation %q, want %q", err, again.Operation, sub.Operation)
+	}
+	if n := h.mock.AccountCount(); n != 1001 {
+		t.Errorf("mock holds %d accounts, want 1001", n)
+	}
+}
+
+// Items the provider refuses come back as per-item failed preconditions.
+func TestItemFailures(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	h.mock.SetConfig(batchvamock.Config{PendingDelay: 5 * time.Millisecond, ProcessDelay: 10 * time.Millisecond, ItemFailureRate: 1})
+	res, err := h.p.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: uuid.NewString(),
+		Items: []provider.CreateItem{h.Item("F-1"), h.Item("F-2")}})
+	if err != nil {
+		t.Fatalf("CreateAccounts: %v", err)
+	}
+	for i, r := range res {
+		if !errors.Is(r.Err, bank.ErrFailedPrecondition) || r.Account != nil {
+			t.Errorf("item %d: %v, want failed precondition and no account", i, r.Err)
+		}
+	}
+}
+
+type callbackSink struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	body [][]byte
+	got  chan struct{}
+}
+
+func newSink(t *testing.T) (*callbackSink, *httptest.Server) {
+	s := &callbackSink{got: make(chan struct{}, 16)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.reqs = append(s.reqs, r.Clone(r.Context()))
+		s.body = append(s.body, b)
+		s.mu.Unlock()
+		s.got <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func (s *callbackSink) wait(t *testing.T) (*http.Request, []byte) {
+	t.Helper()
+	select {
+	case <-s.got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no callback within 5s")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reqs[len(s.reqs)-1], s.body[len(s.body)-1]
+}
+
+// Callbacks signed by the mock verify with both schemes, a tampered one
+// fails, and a verified callback wakes the waiting create.
+func TestCallbackSignatures(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+
+	tests := []struct {
+		name    string
+		client  batchvamock.Client
+		cfg     func(c *batchva.Config)
+		version string
+	}{
+		{"hmac", batchvamock.Client{ID: "hm", Secret: "s1", SigningSecret: "msg-secret"},
+			func(c *batchva.Config) { c.SigningSecret = "msg-secret" }, ""},
+		{"rsa-pss", batchvamock.Client{ID: "rs", Secret: "s2", RSAKey: key},
+			func(c *batchva.Config) { c.RSAPublicKey = pubPEM }, batchva.SignatureVersionRSA},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sink, sinkSrv := newSink(t)
+			tc.client.Permissions = []string{"create-virtual-account", "read-virtual-account", "update-virtual-account"}
+			h := newHarnessWith(t, func(c *batchva.Config) {
+				c.ClientID, c.ClientSecret, c.CallbackURL = tc.client.ID, batchva.Secret(tc.client.Secret), sinkSrv.URL
+				tc.cfg(c)
+			})
+			if err := h.mock.AddClient(tc.client); err != nil {
+				t.Fatal(err)
+			}
+			req := &provider.CreateRequest{IdempotencyKey: uuid.NewString(), CustomHeaders: map[string]string{"X-Custom-Header-1": "CustomValue1"},
+				Items: []provider.CreateItem{h.Item("CB-1")}}
+			sub, err := h.p.Submit(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, body := sink.wait(t)
+			if got := r.Header.Get(batchva.HeaderSignatureVersion); got != tc.version {
+				t.Errorf("%s = %q, want %q", batchva.HeaderSignatureVersion, got, tc.version)
+			}
+			evs, err := h.p.VerifyWebhook(r, body)
+			if err != nil {
+				t.Fatalf("verify genuine callback: %v", err)
+			}
+			if len(evs) != 1 || evs[0].Type != bank.EventJobFinished || evs[0].ProviderJobID != sub.Operation {
+				t.Errorf("events = %+v, want job %s finished", evs, sub.Operation)
+			}
+			if evs[0].Headers["X-Custom-Header-1"] != "CustomValue1" {
+				t.Errorf("custom header not echoed: %v", evs[0].Headers)
+			}
+
+			tampered := bytes.Replace(body, []byte(`"Completed"`), []byte(`"Cancelled"`), 1)
+			if bytes.Equal(tampered, body) {
+				tampered = append(bytes.Clone(body), ' ')
+			}
+			if _, err := h.p.VerifyWebhook(r, tampered); bank.Code(err) != bank.Unauthenticated {
+				t.Errorf("tampered body: err = %v, want unauthenticated", err)
+			}
+			stale := r.Clone(t.Context())
+			stale.Header.Set(batchva.HeaderTimestamp, strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10))
+			if _, err := h.p.VerifyWebhook(stale, body); bank.Code(err) != bank.Unauthenticated {
+				t.Errorf("stale timestamp: err = %v, want unauthenticated", err)
+			}
+			forged := r.Clone(t.Context())
+			forged.Header.Set(batchva.HeaderSignature, forge(t, tc.version, otherKey, forged, body))
+			if _, err := h.p.VerifyWebhook(forged, body); bank.Code(err) != bank.Unauthenticated {
+				t.Errorf("signature by another key: err = %v, want unauthenticated", err)
+			}
+			downgrade := r.Clone(t.Context())
+			if tc.version == "" {
+				downgrade.Header.Set(batchva.HeaderSignatureVersion, batchva.SignatureVersionRSA)
+			} else {
+				downgrade.Header.Del(batchva.HeaderSignatureVersion)
+			}
+			if _, err := h.p.VerifyWebhook(downgrade, body); bank.Code(err) != bank.Unauthenticated {
+				t.Errorf("scheme switch: err = %v, want unauthenticated", err)
+			}
+		})
+	}
+}
+
+func forge(t *testing.T, version string, key *rsa.PrivateKey, r *http.Request, body []byte) string {
+	msg := batchva.SignedPayload(r.Header.Get(batchva.HeaderTimestamp), r.Header.Get(batchva.HeaderNonce), body)
+	if version == "" {
+		m := hmac.New(sha256.New, []byte("not-the-secret"))
+		m.Write(msg)
+		return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	sum := sha256.Sum256(msg)
+	sig, err := rsa.SignPSS(rand.Reader, key, crypto.SHA256, sum[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(sig)
+}
+
+// A token rejected by the provider is dropped so the next call fetches a new one.
+func TestTokenRefreshAfter401(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	acc, err := h.p.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: uuid.NewString(), Items: []provider.CreateItem{h.Item("TK-1")}})
+	if err != nil || acc[0].Err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	h.Fault(t, adaptertest.OpGet, fault.Rule{Action: fault.ActionError, Status: 401, Times: 1})
+	if _, err := h.p.GetAccount(t.Context(), acc[0].Account.ProviderAccountID); bank.Code(err) != bank.Unauthenticated {
+		t.Fatalf("err = %v, want unauthenticated", err)
+	}
+	if _, err := h.p.GetAccount(t.Context(), acc[0].Account.ProviderAccountID); err != nil {
+		t.Fatalf("after token refresh: %v", err)
+	}
+}
+
+// Secrets in the config never show when formatted or logged.
+func TestSecretsRedacted(t *testing.T) {
+	cfg := batchva.Config{ClientSecret: "hunter2", SigningSecret: "sig", Token: "tok"}
+	b, _ := json.Marshal(map[string]any{"s": fmt.Sprint(cfg.ClientSecret), "v": fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)})
+	for _, s := range []string{"hunter2", "\"sig\"", "tok\""} {
+		if bytes.Contains(b, []byte(s)) {
+			t.Errorf("formatted config leaks %s: %s", s, b)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  batchva.Config
+		want string
+	}{
+		{"no base url", batchva.Config{ClientID: "a", ClientSecret: "b"}, "baseUrl"},
+		{"relative base url", batchva.Config{BaseURL: "/x", ClientID: "a", ClientSecret: "b"}, "baseUrl"},
+		{"no credentials", batchva.Config{BaseURL: "http://x"}, "clientId"},
+		{"callback without secret", batchva.Config{BaseURL: "http://x", Token: "t", CallbackURL: "http://cb"}, "signingSecret"},
+		{"bad rsa key", batchva.Config{BaseURL: "http://x", Token: "t", RSAPublicKey: "nope"}, "rsaPublicKey"},
+		{"bad currency", batchva.Config{BaseURL: "http://x", Token: "t", Currencies: []string{"US"}}, "currencies"},
+		{"ok", batchva.Config{BaseURL: "http://x", Token: "t"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.want != "" && (err == nil || !bytes.HasPrefix([]byte(err.Error()), []byte(tc.want))):
+				t.Fatalf("err = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
