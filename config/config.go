@@ -28,7 +28,8 @@ type Config struct {
 	// Listen is the gateway's address.
 	Listen string `yaml:"listen"`
 	// PublicURL is how clients and providers reach the gateway; it prefixes
-	// statusUrl/resultUrl and the provider callback URLs.
+	// statusUrl/resultUrl and the provider callback URLs (default: the
+	// listen address).
 	PublicURL string      `yaml:"publicUrl"`
 	Auth      Auth        `yaml:"auth"`
 	Store     Store       `yaml:"store"`
@@ -90,7 +91,8 @@ type Route struct {
 
 // Mocks controls the bundled provider mocks run inside the gateway process.
 type Mocks struct {
-	// Embedded starts every bundled mock on loopback ports from BasePort.
+	// Embedded starts every bundled mock on loopback ports from BasePort
+	// (0: ports chosen by the system).
 	Embedded bool `yaml:"embedded"`
 	BasePort int  `yaml:"basePort"`
 }
@@ -150,7 +152,6 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func Default() *Config {
 	c := &Config{
 		Listen:    "127.0.0.1:8080",
-		PublicURL: "http://127.0.0.1:8080",
 		Auth:      Auth{Algorithm: "HS256", Secret: DevSecret},
 		Store:     Store{Driver: "memory"},
 		Mocks:     Mocks{Embedded: true, BasePort: 9101},
@@ -159,21 +160,28 @@ func Default() *Config {
 	return c
 }
 
+// PublicURLFor is PublicURL, or when unset the URL of the bound address
+// (an unspecified host becomes 127.0.0.1).
+func (c *Config) PublicURLFor(addr net.Addr) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // DevSecret signs tokens in the embedded development setup only.
 const DevSecret Secret = "vagate-dev-secret-do-not-use-in-production"
 
 func (c *Config) applyDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
-	}
-	if c.PublicURL == "" {
-		host, port, err := net.SplitHostPort(c.Listen)
-		if err == nil {
-			if host == "" || host == "0.0.0.0" || host == "::" {
-				host = "127.0.0.1"
-			}
-			c.PublicURL = "http://" + net.JoinHostPort(host, port)
-		}
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Auth.Algorithm == "" {
@@ -193,9 +201,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Jobs.MaxPreferWait == 0 {
 		c.Jobs.MaxPreferWait = Duration(60 * time.Second)
-	}
-	if c.Mocks.BasePort == 0 {
-		c.Mocks.BasePort = 9101
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -320,8 +325,10 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return bad("listen", "must be host:port (%v)", err)
 	}
-	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("publicUrl", "must be an absolute http(s) URL")
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("publicUrl", "must be an absolute http(s) URL")
+		}
 	}
 	switch c.Auth.Algorithm {
 	case "HS256":

@@ -32,7 +32,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PublicURL != "http://127.0.0.1:9000" || c.Store.Driver != "memory" || c.Jobs.Workers != 16 || c.Limits.MaxBodyBytes != 10<<20 {
+	if c.PublicURL != "" || c.Store.Driver != "memory" || c.Jobs.Workers != 16 || c.Limits.MaxBodyBytes != 10<<20 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	var pc struct {
@@ -126,5 +126,23 @@ func TestDefault(t *testing.T) {
 	}
 	if !c.Mocks.Embedded || c.Store.Driver != "memory" {
 		t.Errorf("default is not the embedded setup: %+v", c)
+	}
+}
+
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
+
+func TestPublicURLFor(t *testing.T) {
+	c := &config.Config{}
+	for in, want := range map[string]string{"127.0.0.1:9000": "http://127.0.0.1:9000", "[::]:80": "http://127.0.0.1:80", "0.0.0.0:8080": "http://127.0.0.1:8080"} {
+		if got := c.PublicURLFor(addr(in)); got != want {
+			t.Errorf("PublicURLFor(%s) = %s, want %s", in, got, want)
+		}
+	}
+	c.PublicURL = "https://gw.example.com"
+	if got := c.PublicURLFor(addr("127.0.0.1:1")); got != "https://gw.example.com" {
+		t.Errorf("configured publicUrl ignored: %s", got)
 	}
 }

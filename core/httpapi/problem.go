@@ -91,6 +91,9 @@ var titles = map[string]string{
 	CodeIdempotencyUnavailable: "Idempotency unavailable",
 	CodePayloadTooLarge:        "Payload too large",
 	CodeInvalidBody:            "Invalid body",
+	"field_immutable":          "Field immutable",
+	"unsupported_media_type":   "Unsupported media type",
+	"unavailable":              "Unavailable",
 }
 
 // Problem is an RFC 9457 problem detail; it is also an error, so handlers may return one.

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// binPath is the gateway binary the end-to-end tests start.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vagate-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "gateway")
+	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the gateway:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// logBuffer collects the process's stderr and signals lines as they arrive.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+	ch    chan string
+}
+
+func (b *logBuffer) all() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+type gw struct {
+	base, mock string
+	logs       *logBuffer
+	stdout     *bytes.Buffer
+}
+
+var urlField = regexp.MustCompile(`"url":"([^"]+)"`)
+
+// startGateway runs the real binary on loopback ports chosen by the system.
+func startGateway(t *testing.T, args ...string) *gw {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"serve", "-listen", "127.0.0.1:0", "-mock-port", "0"}, args...)...)
+	cmd.Env = append(os.Environ(), "VAGATE_CONFIG=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gw{logs: &logBuffer{ch: make(chan string, 1024)}, stdout: &bytes.Buffer{}}
+	cmd.Stdout = &syncWriter{w: g.stdout}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			g.logs.mu.Lock()
+			g.logs.lines = append(g.logs.lines, sc.Text())
+			g.logs.mu.Unlock()
+			select {
+			case g.logs.ch <- sc.Text():
+			default:
+			}
+		}
+		close(g.logs.ch)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("gateway exited with %v; logs:\n%s", err, g.logs.all())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("gateway did not stop within 20s of SIGINT")
+		}
+	})
+	deadline := time.After(30 * time.Second)
+	for g.base == "" {
+		select {
+		case line, ok := <-g.logs.ch:
+			if !ok {
+				t.Fatalf("gateway exited early:\n%s", g.logs.all())
+			}
+			m := urlField.FindStringSubmatch(line)
+			switch {
+			case m != nil && strings.Contains(line, "embedded mock listening"):
+				g.mock = m[1]
+			case m != nil && strings.Contains(line, "gateway listening"):
+				g.base = m[1]
+			}
+		case <-deadline:
+			t.Fatalf("gateway did not start within 30s:\n%s", g.logs.all())
+		}
+	}
+	return g
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// token mints a token with the binary's own token command.
+func mintToken(t *testing.T, tenant, permissions string) string {
+	t.Helper()
+	args := []string{"token", "-tenant", tenant}
+	if permissions != "" {
+		args = append(args, "-permissions", permissions)
+	}
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), "VAGATE_CONFIG=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gateway token: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("not JSON (%d): %s", r.status, r.body)
+	}
+	return m
+}
+
+func (g *gw) do(t *testing.T, method, path, tok, body string, hdr ...string) *reply {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, g.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func want(t *testing.T, r *reply, status int, what string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: status %d, want %d: %s", what, r.status, status, r.body)
+	}
+}
+
+// mockCount is how many accounts the embedded mock holds (for a reference, if given).
+func (g *gw) mockCount(t *testing.T, ref string) int {
+	t.Helper()
+	url := g.mock + "/__admin/accounts"
+	if ref != "" {
+		url += "?clientReference=" + ref
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Count            int  `json:"count"`
+		CountByReference *int `json:"countByReference"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	if ref != "" && out.CountByReference != nil {
+		return *out.CountByReference
+	}
+	return out.Count
+}
+
+func (g *gw) waitJob(t *testing.T, tok, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := g.do(t, "GET", "/v1/jobs/"+id, tok, "")
+		want(t, r, 200, "get job")
+		j := r.json(t)
+		switch j["status"] {
+		case "Completed", "CompletedWithErrors", "Cancelled":
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %v after 20s", id, j["status"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The walk of a platform's first day, through the real binary.
+func TestEndToEnd(t *testing.T) {
+	g := startGateway(t)
+	dev := mintToken(t, "dev", "")
+	other := mintToken(t, "other", "")
+	readOnly := mintToken(t, "dev", "read-virtual-account")
+
+	// A batch of 3 named and 2 unallocated accounts.
+	create := `{"items":[
+		{"currency":"USD","accountHolderName":"Test Company Ltd","accountName":"Test Virtual Account 001","clientReference":"E2E-1"},
+		{"currency":"USD","accountHolderName":"Test Company Ltd","accountName":"Test Virtual Account 002","clientReference":"E2E-2"},
+		{"currency":"EUR","accountHolderName":"Jane Smith","accountName":"Jane Smith","clientReference":"E2E-3","dob":"1985-05-20"},
+		{"currency":"USD","unallocated":true,"clientReference":"E2E-U1"},
+		{"currency":"USD","unallocated":true,"clientReference":"E2E-U2"}]}`
+	key := uuid.NewString()
+	r := g.do(t, "POST", "/v1/virtual-accounts", dev, create, "Idempotency-Key", key)
+	want(t, r, 202, "create")
+	acc := r.json(t)
+	jobID, _ := acc["jobId"].(string)
+	if acc["status"] != "Pending" || acc["statusUrl"] != g.base+"/v1/jobs/"+jobID || acc["resultUrl"] != g.base+"/v1/jobs/"+jobID+"/results" {
+		t.Fatalf("202 body = %s", r.body)
+	}
+	job := g.waitJob(t, dev, jobID)
+	if job["status"] != "Completed" || job["succeeded"] != 5.0 {
+		t.Fatalf("job = %v", job)
+	}
+
+	// Results as JSON and as CSV.
+	r = g.do(t, "GET", "/v1/jobs/"+jobID+"/results", dev, "")
+	want(t, r, 200, "results")
+	var results struct {
+		Items []struct {
+			Index           int    `json:"index"`
+			ClientReference string `json:"clientReference"`
+			Outcome         string `json:"outcome"`
+			Account         struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"account"`
+		} `json:"items"`
+	}
+	json.Unmarshal(r.body, &results)
+	if len(results.Items) != 5 {
+		t.Fatalf("results: %s", r.body)
+	}
+	for i, it := range results.Items {
+		wantStatus := "ACTIVE"
+		if i >= 3 {
+			wantStatus = "UNALLOCATED"
+		}
+		if it.Index != i || it.Outcome != "created" || it.Account.Status != wantStatus || it.Account.ID == "" {
+			t.Errorf("result %d = %+v", i, it)
+		}
+		if n := g.mockCount(t, it.ClientReference); n != 1 {
+			t.Errorf("mock holds %d accounts for %s, want 1", n, it.ClientReference)
+		}
+	}
+	r = g.do(t, "GET", "/v1/jobs/"+jobID+"/results", dev, "", "Accept", "text/csv")
+	want(t, r, 200, "results csv")
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil || len(rows) != 6 || rows[0][0] != "index" || rows[4][1] != "E2E-U1" || rows[4][3] != "created" {
+		t.Fatalf("csv = %q, %v", r.body, err)
+	}
+
+	// Allocate an unallocated account, then try to rename it.
+	un := results.Items[3].Account.ID
+	r = g.do(t, "PATCH", "/v1/virtual-accounts/"+un, dev, `{"accountHolderName":"Jane Smith","accountName":"Jane Smith","dob":"1985-05-20","clientReference":"USER_ID_98765"}`,
+		"Idempotency-Key", uuid.NewString())
+	want(t, r, 200, "allocate")
+	if a := r.json(t); a["status"] != "ACTIVE" || a["accountName"] != "Jane Smith" || a["allocatedAt"] == nil {
+		t.Fatalf("allocated = %s", r.body)
+	}
+	r = g.do(t, "PATCH", "/v1/virtual-accounts/"+un, dev, `{"accountName":"John Doe"}`)
+	want(t, r, 409, "rename after allocation")
+	if p := r.json(t); p["code"] != "field_immutable" || !strings.Contains(string(r.body), "/accountName") {
+		t.Errorf("problem = %s", r.body)
+	}
+	r = g.do(t, "PATCH", "/v1/virtual-accounts/"+un, dev, `{"clientReference":"USER_ID_11111"}`)
+	want(t, r, 200, "change clientReference")
+	if a := r.json(t); a["clientReference"] != "USER_ID_11111" || a["accountName"] != "Jane Smith" {
+		t.Errorf("after reference change: %s", r.body)
+	}
+
+	// List with a filter, two pages.
+	r = g.do(t, "GET", "/v1/virtual-accounts?currency=USD&limit=2", dev, "")
+	want(t, r, 200, "list page 1")
+	var page struct {
+		Items []struct {
+			ID       string `json:"id"`
+			Currency string `json:"currency"`
+		} `json:"items"`
+		NextCursor string `json:"nextCursor"`
+	}
+	json.Unmarshal(r.body, &page)
+	if len(page.Items) != 2 || page.NextCursor == "" {
+		t.Fatalf("page 1 = %s", r.body)
+	}
+	first := slices.Clone(page.Items)
+	r = g.do(t, "GET", "/v1/virtual-accounts?currency=USD&limit=2&cursor="+page.NextCursor, dev, "")
+	want(t, r, 200, "list page 2")
+	page.Items, page.NextCursor = nil, ""
+	json.Unmarshal(r.body, &page)
+	if len(page.Items) != 2 || page.NextCursor != "" || page.Items[0].ID == first[0].ID || page.Items[0].ID == first[1].ID {
+		t.Fatalf("page 2 = %s (page 1 %v)", r.body, first)
+	}
+	for _, it := range append(first, page.Items...) {
+		if it.Currency != "USD" {
+			t.Errorf("filter let %s through", it.Currency)
+		}
+	}
+
+	// Replays: same key and body → the stored answer; another body → 422.
+	before := g.mockCount(t, "")
+	r = g.do(t, "POST", "/v1/virtual-accounts", dev, create, "Idempotency-Key", key)
+	want(t, r, 202, "replay")
+	if r.header.Get("Idempotent-Replayed") != "true" || r.json(t)["jobId"] != jobID {
+		t.Errorf("replay: %v %s", r.header, r.body)
+	}
+	r = g.do(t, "POST", "/v1/virtual-accounts", dev, `{"items":[{"currency":"USD","unallocated":true}]}`, "Idempotency-Key", key)
+	want(t, r, 422, "key reused with another body")
+	if r.json(t)["code"] != "idempotency_key_reused" {
+		t.Errorf("problem = %s", r.body)
+	}
+
+	// 50 concurrent identical requests: exactly one job.
+	key50 := uuid.NewString()
+	body50 := `{"items":[{"currency":"USD","unallocated":true,"clientReference":"E2E-50"}]}`
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	jobs, statuses := map[string]bool{}, map[int]int{}
+	for range 50 {
+		wg.Go(func() {
+			r := g.do(t, "POST", "/v1/virtual-accounts", dev, body50, "Idempotency-Key", key50)
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[r.status]++
+			if r.status == 202 {
+				var a struct{ JobID string }
+				json.Unmarshal(r.body, &a)
+				jobs[a.JobID] = true
+			}
+		})
+	}
+	wg.Wait()
+	if len(jobs) != 1 || statuses[202]+statuses[409] != 50 {
+		t.Fatalf("50 concurrent identical creates: %d jobs, statuses %v; want one job, the rest 202 replays or 409", len(jobs), statuses)
+	}
+	for id := range jobs {
+		g.waitJob(t, dev, id)
+	}
+	if n := g.mockCount(t, "E2E-50"); n != 1 {
+		t.Errorf("mock holds %d accounts for E2E-50, want 1", n)
+	}
+	if n := g.mockCount(t, ""); n != before+1 {
+		t.Errorf("mock holds %d accounts, want %d: a replay created something", n, before+1)
+	}
+
+	// Tenancy and permissions.
+	r = g.do(t, "GET", "/v1/virtual-accounts/"+un, other, "")
+	want(t, r, 404, "another tenant's account")
+	if bytes.Contains(r.body, []byte("Jane")) {
+		t.Errorf("404 leaks data: %s", r.body)
+	}
+	want(t, g.do(t, "GET", "/v1/jobs/"+jobID, other, ""), 404, "another tenant's job")
+	r = g.do(t, "POST", "/v1/virtual-accounts", readOnly, body50)
+	want(t, r, 403, "create without permission")
+	if !strings.Contains(r.json(t)["detail"].(string), "create-virtual-account") {
+		t.Errorf("403 does not name the permission: %s", r.body)
+	}
+	want(t, g.do(t, "GET", "/v1/virtual-accounts/"+un, "", ""), 401, "no token")
+	want(t, g.do(t, "GET", "/v1/virtual-accounts/"+un, readOnly, ""), 200, "read with read permission")
+
+	// Secrets never reach the logs.
+	logs := g.logs.all()
+	for _, secret := range []string{dev, other, "vagate-secret", "vagate-signing-secret", "1985-05-20"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain a secret or personal data (%.12s...)", secret)
+		}
+	}
+}
+
+// Unknown routes and methods answer problems; health, readiness and the
+// document are served without a token.
+func TestOperationalRoutes(t *testing.T) {
+	g := startGateway(t)
+	dev := mintToken(t, "dev", "")
+	for _, tc := range []struct {
+		method, path, tok string
+		status            int
+		ctype             string
+	}{
+		{"GET", "/healthz", "", 200, "application/json"},
+		{"GET", "/readyz", "", 200, "application/json"},
+		{"GET", "/openapi.yaml", "", 200, "application/yaml"},
+		{"GET", "/nope", dev, 404, "application/problem+json"},
+		{"PUT", "/v1/jobs/x", dev, 405, "application/problem+json"},
+		{"GET", "/v1/pool", dev, 501, "application/problem+json"},
+		{"POST", "/v1/virtual-accounts/x/block", dev, 404, "application/problem+json"},
+		{"GET", "/v1/providers", "", 401, "application/problem+json"},
+		{"POST", "/v1/providers/batchva/webhooks", "", 401, "application/problem+json"},
+	} {
+		r := g.do(t, tc.method, tc.path, tc.tok, "")
+		if r.status != tc.status || !strings.HasPrefix(r.header.Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s %s = %d %s, want %d %s: %s", tc.method, tc.path, r.status, r.header.Get("Content-Type"), tc.status, tc.ctype, r.body)
+		}
+		if strings.HasPrefix(tc.ctype, "application/problem") && !bytes.Contains(r.body, []byte(`"traceId"`)) {
+			t.Errorf("%s %s: problem without traceId: %s", tc.method, tc.path, r.body)
+		}
+	}
+	r := g.do(t, "GET", "/v1/providers", dev, "")
+	want(t, r, 200, "providers")
+	if !bytes.Contains(r.body, []byte(`"name":"batchva"`)) || !bytes.Contains(r.body, []byte(`"breakerState"`)) {
+		t.Errorf("providers = %s", r.body)
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/mocks/batchvamock"
+)
+
+// openers build an adapter of each style from its strictly decoded block.
+// Adding a provider style is one entry here.
+var openers = map[string]func(pc *config.Provider, publicURL string) (provider.Adapter, error){
+	batchva.Style: func(pc *config.Provider, publicURL string) (provider.Adapter, error) {
+		var c batchva.Config
+		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
+			return nil, err
+		}
+		if c.CallbackURL == "" && (c.SigningSecret != "" || c.RSAPublicKey != "") {
+			c.CallbackURL = publicURL + "/v1/providers/" + pc.Name + "/webhooks"
+		}
+		return batchva.Open(c, nil)
+	},
+}
+
+func openProvider(pc *config.Provider, publicURL string) (*gateway.Provider, error) {
+	open, ok := openers[pc.Style]
+	if !ok {
+		return nil, fmt.Errorf("style: unknown provider style %q", pc.Style)
+	}
+	a, err := open(pc, publicURL)
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(pc.Name, a, nil)
+}
+
+// embeddedMock is a bundled provider mock served inside the gateway process.
+type embeddedMock struct {
+	name     string
+	url      string
+	provider *gateway.Provider
+}
+
+// bundled lists the mocks the embedded default starts, each with the
+// provider configured against it. Adding a mock is one entry here.
+var bundled = []struct {
+	style string
+	start func(mockURL, callbackURL string) (http.Handler, func(), provider.Adapter, error)
+}{
+	{batchva.Style, func(mockURL, callbackURL string) (http.Handler, func(), provider.Adapter, error) {
+		m := batchvamock.New(nil)
+		def := batchvamock.DefaultClient()
+		a, err := batchva.Open(batchva.Config{
+			BaseURL: mockURL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret),
+			CallbackURL: callbackURL, SigningSecret: batchva.Secret(def.SigningSecret),
+		}, nil)
+		return m, m.Close, a, err
+	}},
+}
+
+func startMocks(ctx context.Context, bg *sync.WaitGroup, basePort int, publicURL string, log *slog.Logger) ([]*embeddedMock, error) {
+	var out []*embeddedMock
+	for i, b := range bundled {
+		addr := "127.0.0.1:0"
+		if basePort > 0 {
+			addr = "127.0.0.1:" + strconv.Itoa(basePort+i)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("embedded mock %s: listen %s: %w (set mocks.basePort or -mock-port)", b.style, addr, err)
+		}
+		url := "http://" + ln.Addr().String()
+		h, closeMock, a, err := b.start(url, publicURL+"/v1/providers/"+b.style+"/webhooks")
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		p, err := gateway.New(b.style, a, nil)
+		if err != nil {
+			ln.Close()
+			closeMock()
+			return nil, err
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		bg.Go(func() { srv.Serve(ln) })
+		bg.Go(func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+			closeMock()
+		})
+		log.Info("embedded mock listening", "mock", b.style, "url", url)
+		out = append(out, &embeddedMock{name: b.style, url: url, provider: p})
+	}
+	return out, nil
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/httpapi"
+	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/store"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default $VAGATE_CONFIG, else the embedded development setup)")
+	listen := fs.String("listen", "", "listen address, overriding the config (e.g. 127.0.0.1:0)")
+	mockPort := fs.Int("mock-port", -1, "first port of the embedded mocks, overriding the config (0: any free port)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *mockPort >= 0 {
+		cfg.Mocks.BasePort = *mockPort
+	}
+	log := newLogger(stderr, cfg.Log.Level)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	publicURL := cfg.PublicURLFor(ln.Addr())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
+
+	var mocks []*embeddedMock
+	if cfg.Mocks.Embedded {
+		mocks, err = startMocks(ctx, &bg, cfg.Mocks.BasePort, publicURL, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	reg := gateway.NewRegistry()
+	for _, m := range mocks {
+		if err := reg.Register(m.provider); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	for i, pc := range cfg.Providers {
+		p, err := openProvider(&pc, publicURL)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("config: providers[%d] (%s): %w", i, pc.Name, err)
+		}
+		if err := reg.Register(p); err != nil {
+			ln.Close()
+			return fmt.Errorf("config: providers[%d]: %w", i, err)
+		}
+	}
+	var rules []gateway.Rule
+	for _, r := range cfg.Routing {
+		rules = append(rules, gateway.Rule{Currency: r.Currency, Capability: r.Capability, Provider: r.Provider})
+	}
+	router, err := gateway.NewRouter(reg, rules)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("config: %w", err)
+	}
+	ac, err := authConfig(&cfg.Auth)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if cfg.Store.Driver != "memory" {
+		ln.Close()
+		return fmt.Errorf("config: store.driver %q is not available in this build; use memory", cfg.Store.Driver)
+	}
+	mem := store.NewMemory()
+	engine := jobs.New(reg, mem, mem, mem, &jobs.Options{
+		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
+		ItemTimeout: cfg.Jobs.ItemTimeout.D(), Logger: log,
+	})
+	bg.Go(func() { engine.Run(ctx) })
+	h, err := httpapi.NewHandler(httpapi.Deps{
+		Registry: reg, Router: router, Engine: engine, Accounts: mem,
+		Idempotency: idempotency.NewMemory(nil), Auth: ac, Logger: log,
+	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("gateway listening", "url", publicURL, "store", cfg.Store.Driver, "providers", strings.Join(reg.Names(), ","))
+	if cfg.Mocks.Embedded && string(cfg.Auth.Secret) == string(config.DevSecret) {
+		banner(stdout, ac, publicURL, mocks)
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// authConfig turns the config block into the verifier's config.
+func authConfig(a *config.Auth) (*httpapi.AuthConfig, error) {
+	ac := &httpapi.AuthConfig{Algorithm: a.Algorithm, Secret: []byte(a.Secret), Issuer: a.Issuer, Audience: a.Audience}
+	if a.PublicKeyFile != "" {
+		b, err := os.ReadFile(a.PublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: auth.publicKeyFile: %w", err)
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return nil, errors.New("config: auth.publicKeyFile: not PEM")
+		}
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		rk, ok := k.(*rsa.PublicKey)
+		if err != nil || !ok {
+			return nil, errors.New("config: auth.publicKeyFile: not an RSA public key (PKIX PEM)")
+		}
+		ac.PublicKey = rk
+	}
+	if a.PrivateKeyFile != "" {
+		b, err := os.ReadFile(a.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: auth.privateKeyFile: %w", err)
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return nil, errors.New("config: auth.privateKeyFile: not PEM")
+		}
+		var key any
+		if key, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		}
+		rk, ok := key.(*rsa.PrivateKey)
+		if err != nil || !ok {
+			return nil, errors.New("config: auth.privateKeyFile: not an RSA private key")
+		}
+		ac.PrivateKey = rk
+	}
+	if err := ac.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return ac, nil
+}
+
+// banner prints what a newcomer needs to try the embedded gateway.
+func banner(w io.Writer, ac *httpapi.AuthConfig, url string, mocks []*embeddedMock) {
+	tok, err := httpapi.MintToken(ac, "dev", httpapi.AllPermissions(), 24*time.Hour)
+	if err != nil {
+		return
+	}
+	var ms []string
+	for _, m := range mocks {
+		ms = append(ms, m.name+" "+m.url)
+	}
+	fmt.Fprintf(w, `
+vagate is running at %s (embedded: memory store; mocks: %s)
+
+Development token (tenant "dev", every permission, valid 24h):
+  export TOKEN=%s
+
+Try:
+  curl -s -X POST %s/v1/virtual-accounts \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -H 'Prefer: wait=5' \
+    -d '{"items":[{"currency":"USD","accountHolderName":"Jane Smith","accountName":"Jane Smith"}]}'
+
+`, url, strings.Join(ms, ", "), tok, url)
+}

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/openapi"
+)
+
+// maxWebhookBody bounds inbound provider callbacks.
+const maxWebhookBody = 1 << 20
+
+// providerView is one entry of GET /v1/providers.
+type providerView struct {
+	Name         string                `json:"name"`
+	Style        string                `json:"style"`
+	Currencies   []string              `json:"currencies"`
+	Capabilities provider.Capabilities `json:"capabilities"`
+	Health       healthView            `json:"health"`
+}
+
+type healthView struct {
+	BreakerState    string     `json:"breakerState"`
+	RecentErrorRate float64    `json:"recentErrorRate"`
+	RecentRequests  int        `json:"recentRequests"`
+	InFlight        int        `json:"inFlight"`
+	LastErrorAt     *time.Time `json:"lastErrorAt,omitempty"`
+}
+
+// ListProviders lists the providers, their capabilities and recent health.
+func (s *Server) ListProviders(c *gin.Context) {
+	out := []providerView{}
+	for _, p := range s.d.Registry.All() {
+		caps := p.Capabilities()
+		h := p.Health()
+		out = append(out, providerView{
+			Name: p.Name(), Style: caps.Style, Currencies: caps.Currencies, Capabilities: caps,
+			Health: healthView{BreakerState: p.BreakerState(), RecentErrorRate: h.RecentErrorRate,
+				RecentRequests: h.RecentRequests, InFlight: h.InFlight, LastErrorAt: h.LastErrorAt},
+		})
+	}
+	c.JSON(http.StatusOK, gin.H{"items": out})
+}
+
+// ReceiveProviderWebhook verifies an inbound provider callback before
+// believing anything in it; an unverifiable one is 401 and changes nothing.
+func (s *Server) ReceiveProviderWebhook(c *gin.Context, name openapi.ProviderName) {
+	p, ok := s.d.Registry.Get(name)
+	if !ok {
+		WriteProblem(c, NewProblem(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no provider %q", name)))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxWebhookBody+1))
+	if err != nil || len(body) > maxWebhookBody {
+		WriteProblem(c, NewProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "the callback body is too large"))
+		return
+	}
+	events, err := p.VerifyWebhook(c.Request, body)
+	if err != nil {
+		s.d.Logger.Warn("provider callback refused", "provider", name, "code", bank.Code(err).String(), "trace_id", TraceID(c))
+		fail(c, err)
+		return
+	}
+	for _, ev := range events {
+		if ev.Type != bank.EventAccountUpdated || ev.Account == nil {
+			continue
+		}
+		s.applyAccountEvent(c.Request.Context(), name, &ev)
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// applyAccountEvent updates the stored account a verified event describes.
+func (s *Server) applyAccountEvent(ctx context.Context, providerName string, ev *bank.ProviderEvent) {
+	a, err := s.d.Accounts.FindAccount(ctx, providerName, ev.ProviderAccountID)
+	if err != nil {
+		return // not created through this gateway (or not recorded yet)
+	}
+	if !ev.At.IsZero() && ev.At.Before(a.UpdatedAt) {
+		return // an older event arriving late
+	}
+	s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+		merge(x, ev.Account, time.Now().UTC())
+		return nil
+	})
+}
+
+// Healthz answers while the process serves requests.
+func (s *Server) Healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// Readyz answers 200 when the state store is reachable.
+func (s *Server) Readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.d.Ready(ctx); err != nil {
+		WriteProblem(c, NewProblem(http.StatusServiceUnavailable, "unavailable", "store: "+err.Error()))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": gin.H{"store": "ok"}})
+}
+
+// GetOpenAPI serves the OpenAPI document.
+func (s *Server) GetOpenAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/yaml", openapi.Spec())
+}
+
+// Metrics is not built yet.
+func (s *Server) Metrics(c *gin.Context) { notImplemented(c, "Prometheus metrics") }
+
+// GetPool is not built yet.
+func (s *Server) GetPool(c *gin.Context) { notImplemented(c, "the unallocated pool") }
+
+// ClaimFromPool is not built yet.
+func (s *Server) ClaimFromPool(c *gin.Context, _ openapi.ClaimFromPoolParams) {
+	notImplemented(c, "the unallocated pool")
+}
+
+// ReplenishPool is not built yet.
+func (s *Server) ReplenishPool(c *gin.Context, _ openapi.ReplenishPoolParams) {
+	notImplemented(c, "the unallocated pool")
+}
+
+// ListWebhookEndpoints is not built yet.
+func (s *Server) ListWebhookEndpoints(c *gin.Context) { notImplemented(c, "webhook endpoints") }
+
+// CreateWebhookEndpoint is not built yet.
+func (s *Server) CreateWebhookEndpoint(c *gin.Context, _ openapi.CreateWebhookEndpointParams) {
+	notImplemented(c, "webhook endpoints")
+}
+
+// DeleteWebhookEndpoint is not built yet.
+func (s *Server) DeleteWebhookEndpoint(c *gin.Context, _ openapi.WebhookEndpointID, _ openapi.DeleteWebhookEndpointParams) {
+	notImplemented(c, "webhook endpoints")
+}
+
+// ListEvents is not built yet.
+func (s *Server) ListEvents(c *gin.Context, _ openapi.ListEventsParams) {
+	notImplemented(c, "the event log")
+}

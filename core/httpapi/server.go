@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/openapi"
+)
+
+// Deps are what the HTTP API serves from.
+type Deps struct {
+	Registry    *gateway.Registry
+	Router      *gateway.Router
+	Engine      *jobs.Engine
+	Accounts    store.Accounts
+	Idempotency idempotency.Store
+	Auth        *AuthConfig
+	// Ready reports whether the state store is reachable.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+}
+
+// Options tune the HTTP API.
+type Options struct {
+	// PublicURL prefixes statusUrl and resultUrl.
+	PublicURL string
+	// MaxPreferWait caps Prefer: wait=N (default 60s).
+	MaxPreferWait time.Duration
+	// MaxBodyBytes bounds request bodies (default 10 MiB).
+	MaxBodyBytes int64
+}
+
+// Server implements the generated openapi.ServerInterface.
+type Server struct {
+	d    Deps
+	opts Options
+}
+
+var _ openapi.ServerInterface = (*Server)(nil)
+
+// opMeta is what the document says about one route.
+type opMeta struct {
+	permission string
+	public     bool
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// NewHandler builds the gin engine serving the whole API.
+func NewHandler(d Deps, opts Options) (http.Handler, error) {
+	if d.Registry == nil || d.Router == nil || d.Engine == nil || d.Accounts == nil || d.Idempotency == nil || d.Auth == nil {
+		return nil, errors.New("httpapi: missing dependency")
+	}
+	if err := d.Auth.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Ready == nil {
+		d.Ready = func(context.Context) error { return nil }
+	}
+	if opts.MaxPreferWait <= 0 {
+		opts.MaxPreferWait = 60 * time.Second
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 10 << 20
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	ops, err := openapi.Operations()
+	if err != nil {
+		return nil, err
+	}
+	meta := map[string]opMeta{}
+	for _, op := range ops {
+		path := pathParam.ReplaceAllString(op.Path, ":$1")
+		meta[op.Method+" "+path] = opMeta{permission: op.Permission, public: op.Permission == ""}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RemoveExtraSlash = true
+	r.NoRoute(NotFoundRoute)
+	r.NoMethod(MethodNotAllowed)
+	authn := Authenticate(d.Auth)
+	idem := Idempotency(d.Idempotency, &IdempotencyOptions{MaxBody: opts.MaxBodyBytes, Logger: d.Logger})
+	r.Use(RequestID(), Recovery(), accessLog(d.Logger), limitBody(opts.MaxBodyBytes))
+	// Each step is its own handler, so middlewares that call c.Next()
+	// themselves still run in order: authenticate, authorise, deduplicate.
+	protected := func(c *gin.Context) (opMeta, bool) {
+		m, ok := meta[c.Request.Method+" "+c.FullPath()]
+		return m, ok && !m.public
+	}
+	r.Use(func(c *gin.Context) {
+		if _, ok := protected(c); ok {
+			authn(c)
+			return
+		}
+		c.Next()
+	}, func(c *gin.Context) {
+		if m, ok := protected(c); ok && m.permission != "" {
+			Require(m.permission)(c)
+			return
+		}
+		c.Next()
+	}, func(c *gin.Context) {
+		if _, ok := protected(c); ok {
+			idem(c)
+			return
+		}
+		c.Next()
+	})
+	s := &Server{d: d, opts: opts}
+	openapi.RegisterHandlersWithOptions(r, s, openapi.GinServerOptions{ErrorHandler: paramError})
+	return r, nil
+}
+
+// limitBody caps every request body; reading past it fails and the handler
+// answers 413.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
+		c.Next()
+	}
+}
+
+// accessLog writes one line per request, without query strings or headers
+// (which may carry secrets).
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		log.Info("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds(), "trace_id", TraceID(c), "tenant", Tenant(c))
+	}
+}
+
+var paramNameRE = regexp.MustCompile(`parameter ([A-Za-z-]+)`)
+
+// paramError turns the generated wrapper's parameter errors into problems.
+func paramError(c *gin.Context, err error, status int) {
+	p := NewProblem(http.StatusBadRequest, CodeValidationFailed, "a parameter is not valid")
+	if m := paramNameRE.FindStringSubmatch(err.Error()); m != nil {
+		loc := "/query/"
+		switch strings.ToLower(m[1]) {
+		case "idempotency-key", "prefer", "accept":
+			loc = "/headers/"
+		case "id", "name":
+			loc = "/path/"
+		}
+		p.Errors = []FieldError{{Pointer: loc + m[1], Detail: "is not valid: " + strings.TrimPrefix(err.Error(), m[0]+": ")}}
+		p.Detail = fmt.Sprintf("parameter %s is not valid", m[1])
+	}
+	WriteProblem(c, p)
+}
+
+// readRequestBody reads the (already size-limited) body; it writes 413 or 400 and
+// returns false on failure.
+func readRequestBody(c *gin.Context) ([]byte, bool) {
+	if c.Request.Body == nil {
+		return nil, true
+	}
+	b, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			WriteProblem(c, NewProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+				fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)))
+			return nil, false
+		}
+		WriteProblem(c, NewProblem(http.StatusBadRequest, CodeInvalidBody, "the body could not be read"))
+		return nil, false
+	}
+	return b, true
+}
+
+// jsonBody checks the content type and reads the body.
+func jsonBody(c *gin.Context) ([]byte, bool) {
+	if ct := c.ContentType(); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+		WriteProblem(c, NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)))
+		return nil, false
+	}
+	return readRequestBody(c)
+}
+
+func invalid(c *gin.Context, detail string, fs []FieldError) {
+	p := NewProblem(http.StatusBadRequest, CodeValidationFailed, detail)
+	p.Errors = fs
+	WriteProblem(c, p)
+}
+
+func fail(c *gin.Context, err error) { WriteProblem(c, ProblemFromError(err)) }
+
+func notImplemented(c *gin.Context, what string) {
+	WriteProblem(c, NewProblem(http.StatusNotImplemented, CodeNotImplemented, what+" is not available in this version of the gateway"))
+}
