@@ -151,10 +151,10 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Default returns the embedded development configuration.
 func Default() *Config {
 	c := &Config{
-		Listen:    "127.0.0.1:8080",
-		Auth:      Auth{Algorithm: "HS256", Secret: DevSecret},
-		Store:     Store{Driver: "memory"},
-		Mocks:     Mocks{Embedded: true, BasePort: 9101},
+		Listen: "127.0.0.1:8080",
+		Auth:   Auth{Algorithm: "HS256", Secret: DevSecret},
+		Store:  Store{Driver: "memory"},
+		Mocks:  Mocks{Embedded: true, BasePort: 9101},
 	}
 	c.applyDefaults()
 	return c
