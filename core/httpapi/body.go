@@ -168,8 +168,10 @@ type CreateBody struct {
 var itemFields = []string{"currency", "provider", "unallocated", "accountHolderName", "accountName", "dob",
 	"nativeLanguageName", "clientReference", "customerId", "metadata", "providerParams"}
 
-// ParseCreate parses a create request strictly. It returns every bad field,
-// each named by its JSON pointer; nothing is partially accepted.
+// ParseCreate parses a create request strictly and returns every bad field,
+// each named by its JSON pointer. When the body is an object it also returns
+// what it could read, so that provider checks can add their findings; a
+// request with any bad field must not be acted on.
 func ParseCreate(body []byte) (*CreateBody, []FieldError) {
 	var f fields
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -200,27 +202,29 @@ func ParseCreate(body []byte) (*CreateBody, []FieldError) {
 	rawItems, ok := top["items"]
 	if !ok || string(rawItems) == "null" {
 		f.add("/items", "is required")
-		return nil, f
+		return out, f
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(rawItems, &items); err != nil {
 		f.add("/items", "must be an array")
-		return nil, f
+		return out, f
 	}
 	switch {
 	case len(items) == 0:
 		f.add("/items", "must hold at least 1 item")
 	case len(items) > MaxItems:
 		f.add("/items", "must hold at most %d items (got %d)", MaxItems, len(items))
-		return nil, f
+		return out, f
 	}
 	for i, raw := range items {
 		ptr := fmt.Sprintf("/items/%d", i)
+		var it CreateItem
 		m := f.object(ptr, raw, itemFields...)
 		if m == nil {
+			it.Item.Currency = "-" // unreadable: skipped by provider checks
+			out.Items = append(out.Items, it)
 			continue
 		}
-		var it CreateItem
 		cur, ok := f.str(ptr, m, "currency", 3)
 		switch {
 		case !ok && m["currency"] == nil:
@@ -257,10 +261,7 @@ func ParseCreate(body []byte) (*CreateBody, []FieldError) {
 		it.Item.Params = f.strMap(ptr, m, "providerParams", maxParams, maxMetadataKey, maxParamValue)
 		out.Items = append(out.Items, it)
 	}
-	if len(f) > 0 {
-		return nil, f
-	}
-	return out, nil
+	return out, f
 }
 
 func validHeaderName(k string) bool {

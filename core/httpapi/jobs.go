@@ -35,11 +35,13 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	}
 	req, bad := ParseCreate(body)
 	fs = append(fs, bad...)
-	if len(fs) > 0 {
-		invalid(c, fmt.Sprintf("the request has %d invalid field(s); nothing was created", len(fs)), fs)
-		return
+	var spec *jobs.Spec
+	var capErr error
+	if req != nil {
+		var more []FieldError
+		spec, capErr, more = s.route(req)
+		fs = mergeFields(fs, more)
 	}
-	spec, capErr, fs := s.route(req)
 	if len(fs) > 0 {
 		invalid(c, fmt.Sprintf("the request has %d invalid field(s); nothing was created", len(fs)), fs)
 		return
@@ -85,6 +87,9 @@ func (s *Server) route(req *CreateBody) (*jobs.Spec, error, []FieldError) {
 	}
 	for i, it := range req.Items {
 		ptr := fmt.Sprintf("/items/%d", i)
+		if !currencyRE.MatchString(it.Item.Currency) {
+			continue // already reported by the parser
+		}
 		p, fe := s.d.Router.Route(ptr, it.Provider, &it.Item)
 		if fe != nil {
 			fs = append(fs, FieldError{Pointer: fe.Pointer, Detail: fe.Message})
@@ -174,4 +179,19 @@ func safeCell(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// mergeFields appends more to fs, skipping pointers fs already names.
+func mergeFields(fs, more []FieldError) []FieldError {
+	seen := map[string]bool{}
+	for _, f := range fs {
+		seen[f.Pointer] = true
+	}
+	for _, f := range more {
+		if !seen[f.Pointer] {
+			seen[f.Pointer] = true
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }

@@ -1,0 +1,321 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/httpapi"
+	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/openapi"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+type api struct {
+	url     string
+	mockURL string
+	mock    *batchvamock.Mock
+	handler http.Handler
+	auth    *httpapi.AuthConfig
+}
+
+// newAPI serves the real handler over the batchva mock, in process.
+func newAPI(t *testing.T) *api {
+	t.Helper()
+	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: 5 * time.Millisecond})
+	ms := httptest.NewServer(m)
+	def := batchvamock.DefaultClient()
+	a, err := batchva.Open(batchva.Config{BaseURL: ms.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := gateway.New("batchva", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := gateway.NewRegistry()
+	reg.Register(p)
+	router, _ := gateway.NewRouter(reg, nil)
+	mem := store.NewMemory()
+	eng := jobs.New(reg, mem, mem, mem, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { eng.Run(ctx); close(done) }()
+	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
+	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
+		Idempotency: idempotency.NewMemory(nil), Auth: ac}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); cancel(); <-done; ms.Close(); m.Close() })
+	return &api{url: srv.URL, mockURL: ms.URL, mock: m, handler: h, auth: ac}
+}
+
+func (a *api) token(t *testing.T, tenant string, perms ...string) string {
+	if perms == nil {
+		perms = httpapi.AllPermissions()
+	}
+	tok, err := httpapi.MintToken(a.auth, tenant, perms, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (a *api) call(t *testing.T, method, path, tok string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), method, a.url+path, body)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+type problem struct {
+	Type    string                `json:"type"`
+	Title   string                `json:"title"`
+	Status  int                   `json:"status"`
+	Code    string                `json:"code"`
+	Detail  string                `json:"detail"`
+	TraceID string                `json:"traceId"`
+	Errors  []httpapi.FieldError `json:"errors"`
+}
+
+func items(n int, item string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = item
+	}
+	return `{"items":[` + strings.Join(parts, ",") + `]}`
+}
+
+const named = `{"currency":"USD","accountHolderName":"A","accountName":"B"}`
+
+// Bad input is a problem naming every bad field, and creates nothing anywhere.
+func TestBadInput(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	long := strings.Repeat("x", 36)
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		body     string
+		hdr      []string
+		status   int
+		code     string
+		pointers []string
+	}{
+		{"malformed JSON", "POST", "/v1/virtual-accounts", `{"items":[`, nil, 400, "validation_failed", []string{""}},
+		{"not an object", "POST", "/v1/virtual-accounts", `[1,2]`, nil, 400, "validation_failed", []string{""}},
+		{"empty body", "POST", "/v1/virtual-accounts", ``, nil, 400, "validation_failed", []string{""}},
+		{"wrong types", "POST", "/v1/virtual-accounts", `{"items":[{"currency":5,"unallocated":"yes","accountHolderName":["A"],"accountName":"B"}]}`, nil,
+			400, "validation_failed", []string{"/items/0/currency", "/items/0/unallocated", "/items/0/accountHolderName"}},
+		{"unknown fields", "POST", "/v1/virtual-accounts", `{"bogus":1,"items":[{"currency":"USD","accountHolderName":"A","accountName":"B","colour":"red"}]}`, nil,
+			400, "validation_failed", []string{"/bogus", "/items/0/colour"}},
+		{"items missing", "POST", "/v1/virtual-accounts", `{}`, nil, 400, "validation_failed", []string{"/items"}},
+		{"empty items", "POST", "/v1/virtual-accounts", `{"items":[]}`, nil, 400, "validation_failed", []string{"/items"}},
+		{"1001 items", "POST", "/v1/virtual-accounts", items(1001, `{"currency":"USD","unallocated":true}`), nil, 400, "validation_failed", []string{"/items"}},
+		{"unsupported currency", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"JPY","accountHolderName":"A","accountName":"B"}]}`, nil,
+			400, "validation_failed", []string{"/items/0/currency"}},
+		{"lower-case currency", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"usd","accountHolderName":"A","accountName":"B"}]}`, nil,
+			400, "validation_failed", []string{"/items/0/currency"}},
+		{"over-long fields", "POST", "/v1/virtual-accounts", `{"items":[` + named + `,{"currency":"USD","accountHolderName":"A","accountName":"` + strings.Repeat("n", 256) + `","clientReference":"` + long + `"}]}`, nil,
+			400, "validation_failed", []string{"/items/1/accountName", "/items/1/clientReference"}},
+		{"provider limit on clientReference", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"USD","accountHolderName":"A","accountName":"B","clientReference":"` + long + `"}]}`, nil,
+			400, "validation_failed", []string{"/items/0/clientReference"}},
+		{"every bad item listed by index", "POST", "/v1/virtual-accounts", `{"items":[` + named + `,{"currency":"USD"},` + named + `,{"currency":"EUR","accountHolderName":"A","accountName":"B","dob":"1985-13-40"}]}`, nil,
+			400, "validation_failed", []string{"/items/1/accountHolderName", "/items/1/accountName", "/items/3/dob"}},
+		{"names on unallocated", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"USD","unallocated":true,"accountName":"B"}]}`, nil,
+			400, "validation_failed", []string{"/items/0/unallocated"}},
+		{"too many custom headers", "POST", "/v1/virtual-accounts", `{"customHeaders":{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6","g":"7","h":"8","i":"9","j":"10","k":"11"},"items":[` + named + `]}`, nil,
+			400, "validation_failed", []string{"/customHeaders"}},
+		{"callback url not an endpoint", "POST", "/v1/virtual-accounts", `{"callbackUrl":"https://example.com/hook","items":[` + named + `]}`, nil,
+			400, "validation_failed", []string{"/callbackUrl"}},
+		{"provider params the provider does not take", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"USD","accountHolderName":"A","accountName":"B","providerParams":{"parentAccountId":"x"}}]}`, nil,
+			400, "validation_failed", []string{"/items/0/providerParams/parentAccountId"}},
+		{"unknown provider", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"USD","provider":"nobank","accountHolderName":"A","accountName":"B"}]}`, nil,
+			400, "validation_failed", []string{"/items/0/provider"}},
+		{"bad Prefer", "POST", "/v1/virtual-accounts", items(1, named), []string{"Prefer", "wait=soon"}, 400, "validation_failed", []string{"/headers/Prefer"}},
+		{"non-UUID Idempotency-Key", "POST", "/v1/virtual-accounts", items(1, named), []string{"Idempotency-Key", "abc"}, 400, "invalid_idempotency_key", []string{"/headers/Idempotency-Key"}},
+		{"wrong content type", "POST", "/v1/virtual-accounts", items(1, named), []string{"Content-Type", "text/plain"}, 415, "unsupported_media_type", nil},
+		{"huge body", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"USD","accountHolderName":"` + strings.Repeat("x", 2<<20) + `"}]}`, nil, 413, "payload_too_large", nil},
+		{"huge body with a key", "POST", "/v1/virtual-accounts", `{"items":[{"currency":"USD","accountHolderName":"` + strings.Repeat("x", 2<<20) + `"}]}`, []string{"Idempotency-Key", uuid.NewString()}, 413, "payload_too_large", nil},
+		{"bad cursor", "GET", "/v1/virtual-accounts?cursor=bm90LWEtY3Vyc29y", "", nil, 400, "validation_failed", []string{"/query/cursor"}},
+		{"bad limit", "GET", "/v1/virtual-accounts?limit=0", "", nil, 400, "validation_failed", []string{"/query/limit"}},
+		{"limit not a number", "GET", "/v1/virtual-accounts?limit=ten", "", nil, 400, "validation_failed", []string{"/query/limit"}},
+		{"bad status filter", "GET", "/v1/virtual-accounts?status=READY", "", nil, 400, "validation_failed", []string{"/query/status"}},
+		{"bad refresh", "GET", "/v1/virtual-accounts/va_x?refresh=maybe", "", nil, 400, "validation_failed", []string{"/query/refresh"}},
+		{"empty update", "PATCH", "/v1/virtual-accounts/va_x", `{}`, nil, 400, "validation_failed", []string{""}},
+		{"update unknown field", "PATCH", "/v1/virtual-accounts/va_x", `{"currency":"EUR"}`, nil, 400, "validation_failed", []string{"/currency"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := a.call(t, tc.method, tc.path, tok, strings.NewReader(tc.body), tc.hdr...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != httpapi.ProblemContentType {
+				t.Errorf("Content-Type %q, want problem+json", ct)
+			}
+			var p problem
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatalf("not a problem: %s", body)
+			}
+			if p.Code != tc.code || p.Status != tc.status || p.Type != httpapi.ProblemTypeBase+tc.code || p.Title == "" || p.TraceID == "" {
+				t.Errorf("problem = %+v", p)
+			}
+			var got []string
+			for _, e := range p.Errors {
+				got = append(got, e.Pointer)
+				if e.Detail == "" {
+					t.Errorf("field %s has no detail", e.Pointer)
+				}
+			}
+			for _, want := range tc.pointers {
+				if !slices.Contains(got, want) {
+					t.Errorf("errors %v do not name %q: %s", got, want, body)
+				}
+			}
+			if n, j := a.mock.AccountCount(), a.mock.JobCount(); n != 0 || j != 0 {
+				t.Errorf("bad input reached the provider: %d accounts, %d jobs", n, j)
+			}
+		})
+	}
+}
+
+// Every route the handler serves is in the document, and every operation of
+// the document is served.
+func TestRoutesMatchDocument(t *testing.T) {
+	a := newAPI(t)
+	eng, ok := a.handler.(*gin.Engine)
+	if !ok {
+		t.Fatalf("handler is %T", a.handler)
+	}
+	var served []string
+	for _, r := range eng.Routes() {
+		served = append(served, r.Method+" "+r.Path)
+	}
+	ops, err := openapi.Operations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, op := range ops {
+		path := op.Path
+		for strings.Contains(path, "{") {
+			i, j := strings.Index(path, "{"), strings.Index(path, "}")
+			path = path[:i] + ":" + path[i+1:j] + path[j+1:]
+		}
+		documented = append(documented, op.Method+" "+path)
+	}
+	slices.Sort(served)
+	slices.Sort(documented)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("served but not documented: %s", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("documented but not served: %s", r)
+		}
+	}
+}
+
+func TestPreferWaitAndCancel(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	resp, body := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(items(2, named)), "Prefer", "respond-async, wait=10")
+	if resp.StatusCode != 200 || resp.Header.Get("Preference-Applied") != "wait=10" || !strings.Contains(string(body), `"status":"Completed"`) {
+		t.Fatalf("Prefer wait: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	var job struct{ ID string }
+	json.Unmarshal(body, &job)
+	resp, body = a.call(t, "DELETE", "/v1/jobs/"+job.ID, tok, nil)
+	if resp.StatusCode != 409 || !strings.Contains(string(body), "failed_precondition") {
+		t.Errorf("cancel a finished job: %d %s", resp.StatusCode, body)
+	}
+	// A slow provider: the job is still running when cancelled.
+	a.mock.SetConfig(batchvamock.Config{PendingDelay: time.Second, ProcessDelay: time.Millisecond})
+	resp, body = a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(items(1, named)))
+	if resp.StatusCode != 202 {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var acc struct{ JobID string }
+	json.Unmarshal(body, &acc)
+	resp, body = a.call(t, "DELETE", "/v1/jobs/"+acc.JobID, tok, nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("cancel a running job: %d %s", resp.StatusCode, body)
+	}
+	resp, body = a.call(t, "GET", "/v1/jobs/"+fmt.Sprint("job_nope"), tok, nil)
+	if resp.StatusCode != 404 {
+		t.Errorf("unknown job: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	_, body := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(`{"items":[{"currency":"USD","unallocated":true,"clientReference":"RF-1"}]}`), "Prefer", "wait=10")
+	var job struct{ ID string }
+	json.Unmarshal(body, &job)
+	_, body = a.call(t, "GET", "/v1/jobs/"+job.ID+"/results", tok, nil)
+	var res struct {
+		Items []struct{ Account struct{ ID, ProviderAccountID string } }
+	}
+	json.Unmarshal(body, &res)
+	id := res.Items[0].Account.ID
+	// Allocate at the provider behind the gateway's back, then refresh.
+	mt, err := a.mock.Token(batchvamock.DefaultClient().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PATCH", a.mockURL+"/v1/virtual-accounts/"+res.Items[0].Account.ProviderAccountID,
+		strings.NewReader(`{"accountHolderName":"Jane Smith","accountName":"Jane Smith","clientReference":"RF-2"}`))
+	req.Header.Set("Authorization", "Bearer "+mt)
+	req.Header.Set("Content-Type", "application/json")
+	if mresp, err := http.DefaultClient.Do(req); err != nil || mresp.StatusCode != 200 {
+		t.Fatalf("patch at the mock: %v %v", mresp, err)
+	}
+	resp, body := a.call(t, "GET", "/v1/virtual-accounts/"+id, tok, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"UNALLOCATED"`) {
+		t.Fatalf("without refresh the stored copy is served: %d %s", resp.StatusCode, body)
+	}
+	resp, body = a.call(t, "GET", "/v1/virtual-accounts/"+id+"?refresh=true", tok, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"clientReference":"RF-2"`) || !strings.Contains(string(body), `"status":"ACTIVE"`) ||
+		!strings.Contains(string(body), `"allocatedAt"`) {
+		t.Errorf("refresh: %d %s", resp.StatusCode, body)
+	}
+	resp, body = a.call(t, "GET", "/v1/virtual-accounts/"+id, tok, nil)
+	if !strings.Contains(string(body), `"status":"ACTIVE"`) {
+		t.Errorf("refresh did not update the stored copy: %s", body)
+	}
+}
