@@ -99,12 +99,12 @@ func (a *api) call(t *testing.T, method, path, tok string, body io.Reader, hdr .
 }
 
 type problem struct {
-	Type    string                `json:"type"`
-	Title   string                `json:"title"`
-	Status  int                   `json:"status"`
-	Code    string                `json:"code"`
-	Detail  string                `json:"detail"`
-	TraceID string                `json:"traceId"`
+	Type    string               `json:"type"`
+	Title   string               `json:"title"`
+	Status  int                  `json:"status"`
+	Code    string               `json:"code"`
+	Detail  string               `json:"detail"`
+	TraceID string               `json:"traceId"`
 	Errors  []httpapi.FieldError `json:"errors"`
 }
 
@@ -289,7 +289,9 @@ func TestRefresh(t *testing.T) {
 	json.Unmarshal(body, &job)
 	_, body = a.call(t, "GET", "/v1/jobs/"+job.ID+"/results", tok, nil)
 	var res struct {
-		Items []struct{ Account struct{ ID, ProviderAccountID string } }
+		Items []struct {
+			Account struct{ ID, ProviderAccountID string }
+		}
 	}
 	json.Unmarshal(body, &res)
 	id := res.Items[0].Account.ID
