@@ -458,3 +458,35 @@ func TestOperationalRoutes(t *testing.T) {
 		t.Errorf("providers = %s", r.body)
 	}
 }
+
+// The README's curl tour runs as written against the real binary.
+func TestReadmeTour(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatalf("the README tour needs curl: %v", err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	begin, end := strings.Index(s, "<!-- tour:begin -->"), strings.Index(s, "<!-- tour:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README has no tour markers")
+	}
+	block := s[begin:end]
+	block = block[strings.Index(block, "```sh\n")+len("```sh\n") : strings.LastIndex(block, "```")]
+	g := startGateway(t)
+	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", block)
+	cmd.Env = append(os.Environ(), "BASE="+g.base, "TOKEN="+mintToken(t, "dev", ""))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tour failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"status":"Completed"`, "index,clientReference,provider,outcome", `"status":"ACTIVE"`,
+		`"allocatedAt"`, "field_immutable", "HTTP 409", `"clientReference":"USER_ID_11111"`, "HTTP 400",
+		`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"name":"batchva"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("tour output lacks %s:\n%s", want, out)
+		}
+	}
+}

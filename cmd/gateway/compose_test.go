@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vagate/vagate/config"
+)
+
+// docker-compose.yml is kept correct without a Docker engine: its services
+// exist, the gateway's config parses strictly with the environment compose
+// gives it, and every provider opens.
+func TestComposeFile(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Build       string            `yaml:"build"`
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			DependsOn   []string          `yaml:"depends_on"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	gw, ok := compose.Services["gateway"]
+	if !ok || compose.Services["mockbank"].Build == "" {
+		t.Fatalf("services = %v, want gateway and mockbank", compose.Services)
+	}
+	if !strings.Contains(strings.Join(gw.Command, " "), "/etc/vagate/config.yaml") {
+		t.Errorf("gateway command %v does not use /etc/vagate/config.yaml", gw.Command)
+	}
+	df, _ := os.ReadFile("../../Dockerfile")
+	if !strings.Contains(string(df), "COPY config/compose.yaml /etc/vagate/config.yaml") {
+		t.Error("the Dockerfile does not install config/compose.yaml")
+	}
+	cfgBytes, err := os.ReadFile("../../config/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(name string) (string, bool) {
+		if name == "VAGATE_JWT_SECRET" {
+			return strings.Repeat("k", 32), true
+		}
+		v, ok := gw.Environment[name]
+		return v, ok
+	}
+	cfg, err := config.Parse(cfgBytes, env)
+	if err != nil {
+		t.Fatalf("config/compose.yaml: %v", err)
+	}
+	for i := range cfg.Providers {
+		if _, err := openProvider(&cfg.Providers[i], "http://gateway:8080"); err != nil {
+			t.Errorf("provider %s: %v", cfg.Providers[i].Name, err)
+		}
+	}
+	for _, dep := range gw.DependsOn {
+		if _, ok := compose.Services[dep]; !ok {
+			t.Errorf("gateway depends on unknown service %s", dep)
+		}
+	}
+}
