@@ -42,7 +42,7 @@ func newHarness(t *testing.T) adaptertest.Harness {
 	return newHarnessWith(t, nil)
 }
 
-func newHarnessWith(t *testing.T, edit func(*batchva.Config)) *harness {
+func newHarnessWith(t testing.TB, edit func(*batchva.Config)) *harness {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: 5 * time.Millisecond, ProcessDelay: 10 * time.Millisecond, Seed: 1})
 	srv := httptest.NewServer(m)
@@ -330,4 +330,32 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkGetAccount compares a read through the portable wrapper with the
+// bare adapter, against the in-process mock: the wrapper's overhead.
+func BenchmarkGetAccount(b *testing.B) {
+	h := newHarnessWith(b, nil)
+	res, err := h.p.CreateAccounts(b.Context(), &provider.CreateRequest{IdempotencyKey: uuid.NewString(), Items: []provider.CreateItem{h.Item("BENCH-1")}})
+	if err != nil || res[0].Err != nil {
+		b.Fatal(err)
+	}
+	ref := res[0].Account.ProviderAccountID
+	bare := h.p.Adapter()
+	b.Run("bare", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := bare.GetAccount(b.Context(), ref); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("wrapped", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.p.GetAccount(b.Context(), ref); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

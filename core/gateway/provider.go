@@ -142,6 +142,29 @@ func (p *Provider) wrap(op string, err error) error {
 	return e
 }
 
+// call runs one adapter call: the single place every provider call passes
+// through, so that health, and the resilience and telemetry built on it,
+// see all of them. The returned error is wrapped once.
+func (p *Provider) call(op string, f func() error) error {
+	done := p.track()
+	err := p.wrap(op, f())
+	done(err)
+	return err
+}
+
+// accountCall runs an adapter call that answers with one account.
+func (p *Provider) accountCall(op string, f func() (*bank.Account, error)) (*bank.Account, error) {
+	var acc *bank.Account
+	if err := p.call(op, func() (err error) { acc, err = f(); return err }); err != nil {
+		return nil, err
+	}
+	if acc == nil {
+		return nil, p.wrap(op, &provider.MalformedError{Op: op, Err: errors.New("adapter returned no account")})
+	}
+	acc.Provider = p.name
+	return acc, nil
+}
+
 // unsupported is the error for a capability the provider lacks.
 func (p *Provider) unsupported(op, capability string) error {
 	return &bank.Error{
@@ -184,12 +207,9 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err := p.ValidateCreate(req); err != nil {
 		return nil, err
 	}
-	done := p.track()
-	res, err := p.a.CreateAccounts(ctx, req)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
+	var res *provider.CreateResult
+	if err := p.call(op, func() (err error) { res, err = p.a.CreateAccounts(ctx, req); return err }); err != nil {
+		return nil, err
 	}
 	return p.checkResult(op, req, res)
 }
@@ -230,12 +250,9 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 	if !ok {
 		return nil, p.unsupported(op, "asynchronous create")
 	}
-	done := p.track()
-	res, err := pl.PollCreate(ctx, operation, req)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
+	var res *provider.CreateResult
+	if err := p.call(op, func() (err error) { res, err = pl.PollCreate(ctx, operation, req); return err }); err != nil {
+		return nil, err
 	}
 	return p.checkResult(op, req, res)
 }
@@ -292,15 +309,7 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 	if ref == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
 	}
-	done := p.track()
-	a, err := p.a.GetAccount(ctx, ref)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
-	}
-	a.Provider = p.name
-	return a, nil
+	return p.accountCall(op, func() (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
 }
 
 // FindByReference lists the provider's accounts created with clientReference.
@@ -310,12 +319,9 @@ func (p *Provider) FindByReference(ctx context.Context, clientReference string) 
 	if !ok || !p.caps.FindByReference {
 		return nil, p.unsupported(op, "lookup by client reference")
 	}
-	done := p.track()
-	as, err := f.FindByReference(ctx, clientReference)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
+	var as []*bank.Account
+	if err := p.call(op, func() (err error) { as, err = f.FindByReference(ctx, clientReference); return err }); err != nil {
+		return nil, err
 	}
 	for _, a := range as {
 		a.Provider = p.name
@@ -333,15 +339,7 @@ func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocat
 	if err := p.ValidateAllocation(a); err != nil {
 		return nil, err
 	}
-	done := p.track()
-	acc, err := al.Allocate(ctx, ref, a)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
-	}
-	acc.Provider = p.name
-	return acc, nil
+	return p.accountCall(op, func() (*bank.Account, error) { return al.Allocate(ctx, ref, a) })
 }
 
 // Block blocks an account.
@@ -359,15 +357,7 @@ func (p *Provider) blocker(ctx context.Context, op, ref string, f func(provider.
 	if !ok || !p.caps.Block {
 		return nil, p.unsupported(op, "block/unblock")
 	}
-	done := p.track()
-	acc, err := f(b, ctx, ref)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
-	}
-	acc.Provider = p.name
-	return acc, nil
+	return p.accountCall(op, func() (*bank.Account, error) { return f(b, ctx, ref) })
 }
 
 // Close closes an account.
@@ -380,15 +370,7 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 	if r == nil {
 		r = &provider.CloseReason{}
 	}
-	done := p.track()
-	acc, err := c.Close(ctx, ref, r)
-	err = p.wrap(op, err)
-	done(err)
-	if err != nil {
-		return nil, p.wrap(op, err)
-	}
-	acc.Provider = p.name
-	return acc, nil
+	return p.accountCall(op, func() (*bank.Account, error) { return c.Close(ctx, ref, r) })
 }
 
 // VerifyWebhook authenticates an inbound callback and returns what it says.

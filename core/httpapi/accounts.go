@@ -68,6 +68,16 @@ func (s *Server) save(ctx context.Context, a *bank.Account, fresh *bank.Account)
 	})
 }
 
+// answerSaved stores what the provider answered and writes the account.
+func (s *Server) answerSaved(c *gin.Context, a, fresh *bank.Account) {
+	saved, err := s.save(c.Request.Context(), a, fresh)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, saved)
+}
+
 // GetVirtualAccount returns one account, re-read from the provider on refresh.
 func (s *Server) GetVirtualAccount(c *gin.Context, id openapi.AccountID, params openapi.GetVirtualAccountParams) {
 	a, p, ok := s.account(c, id)
@@ -80,10 +90,8 @@ func (s *Server) GetVirtualAccount(c *gin.Context, id openapi.AccountID, params 
 			fail(c, err)
 			return
 		}
-		if a, err = s.save(c.Request.Context(), a, fresh); err != nil {
-			fail(c, err)
-			return
-		}
+		s.answerSaved(c, a, fresh)
+		return
 	}
 	c.JSON(http.StatusOK, a)
 }
@@ -200,11 +208,7 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 		fail(c, err)
 		return
 	}
-	if a, err = s.save(c.Request.Context(), a, fresh); err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, a)
+	s.answerSaved(c, a, fresh)
 }
 
 func immutableChanges(a *bank.Account, u *provider.Allocation) []FieldError {
@@ -241,11 +245,7 @@ func (s *Server) lifecycle(c *gin.Context, id string, call func(*gateway.Provide
 		fail(c, err)
 		return
 	}
-	if a, err = s.save(c.Request.Context(), a, fresh); err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, a)
+	s.answerSaved(c, a, fresh)
 }
 
 // CloseVirtualAccount closes an account where its provider can.
@@ -273,9 +273,5 @@ func (s *Server) CloseVirtualAccount(c *gin.Context, id openapi.AccountID, _ ope
 		fail(c, err)
 		return
 	}
-	if a, err = s.save(c.Request.Context(), a, fresh); err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, a)
+	s.answerSaved(c, a, fresh)
 }

@@ -36,7 +36,10 @@ type api struct {
 }
 
 // newAPI serves the real handler over the batchva mock, in process.
-func newAPI(t *testing.T) *api {
+func newAPI(t *testing.T) *api { return newAPIB(t) }
+
+// newAPIB is newAPI for tests and benchmarks alike.
+func newAPIB(t testing.TB) *api {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: 5 * time.Millisecond})
 	ms := httptest.NewServer(m)
@@ -68,7 +71,9 @@ func newAPI(t *testing.T) *api {
 	return &api{url: srv.URL, mockURL: ms.URL, mock: m, handler: h, auth: ac}
 }
 
-func (a *api) token(t *testing.T, tenant string, perms ...string) string {
+func (a *api) token(t *testing.T, tenant string, perms ...string) string { return a.tokenB(t, tenant, perms...) }
+
+func (a *api) tokenB(t testing.TB, tenant string, perms ...string) string {
 	if perms == nil {
 		perms = httpapi.AllPermissions()
 	}
@@ -80,6 +85,11 @@ func (a *api) token(t *testing.T, tenant string, perms ...string) string {
 }
 
 func (a *api) call(t *testing.T, method, path, tok string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	return a.callB(t, method, path, tok, body, hdr...)
+}
+
+func (a *api) callB(t testing.TB, method, path, tok string, body io.Reader, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), method, a.url+path, body)
 	if tok != "" {
