@@ -71,7 +71,9 @@ func newAPIB(t testing.TB) *api {
 	return &api{url: srv.URL, mockURL: ms.URL, mock: m, handler: h, auth: ac}
 }
 
-func (a *api) token(t *testing.T, tenant string, perms ...string) string { return a.tokenB(t, tenant, perms...) }
+func (a *api) token(t *testing.T, tenant string, perms ...string) string {
+	return a.tokenB(t, tenant, perms...)
+}
 
 func (a *api) tokenB(t testing.TB, tenant string, perms ...string) string {
 	if perms == nil {
