@@ -55,10 +55,15 @@ func (b *logBuffer) all() string {
 }
 
 type gw struct {
-	base, mock string
-	logs       *logBuffer
-	stdout     *bytes.Buffer
+	base string
+	// mock is the batchva mock's URL; mocks holds every embedded mock's URL by style.
+	mock   string
+	mocks  map[string]string
+	logs   *logBuffer
+	stdout *bytes.Buffer
 }
+
+var mockField = regexp.MustCompile(`"mock":"([^"]+)"`)
 
 var urlField = regexp.MustCompile(`"url":"([^"]+)"`)
 
@@ -71,7 +76,7 @@ func startGateway(t *testing.T, args ...string) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gw{logs: &logBuffer{ch: make(chan string, 1024)}, stdout: &bytes.Buffer{}}
+	g := &gw{logs: &logBuffer{ch: make(chan string, 1024)}, stdout: &bytes.Buffer{}, mocks: map[string]string{}}
 	cmd.Stdout = &syncWriter{w: g.stdout}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -114,7 +119,10 @@ func startGateway(t *testing.T, args ...string) *gw {
 			m := urlField.FindStringSubmatch(line)
 			switch {
 			case m != nil && strings.Contains(line, "embedded mock listening"):
-				g.mock = m[1]
+				if name := mockField.FindStringSubmatch(line); name != nil {
+					g.mocks[name[1]] = m[1]
+				}
+				g.mock = g.mocks["batchva"]
 			case m != nil && strings.Contains(line, "gateway listening"):
 				g.base = m[1]
 			}
