@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/events"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/idempotency"
@@ -103,14 +105,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("config: store.driver %q is not available in this build; use memory", cfg.Store.Driver)
 	}
 	mem := store.NewMemory()
+	eventLog := store.NewMemoryEvents()
+	recorder := events.NewRecorder(eventLog, log)
+	changed := recorder.AccountChanged
 	engine := jobs.New(reg, mem, mem, mem, &jobs.Options{
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), Logger: log,
+		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
+		OnFinish:  func(ctx context.Context, j *store.JobRecord) { recorder.JobFinished(ctx, &j.Job) },
 	})
 	bg.Go(func() { engine.Run(ctx) })
 	h, err := httpapi.NewHandler(httpapi.Deps{
 		Registry: reg, Router: router, Engine: engine, Accounts: mem,
 		Idempotency: idempotency.NewMemory(nil), Auth: ac, Logger: log,
+		Events: eventLog, Changed: changed,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes})
 	if err != nil {
 		ln.Close()

@@ -61,11 +61,19 @@ func merge(stored, fresh *bank.Account, now time.Time) {
 	}
 }
 
+// save merges what the provider reported into the stored account and tells
+// Changed what changed.
 func (s *Server) save(ctx context.Context, a *bank.Account, fresh *bank.Account) (*bank.Account, error) {
-	return s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+	var before *bank.Account
+	saved, err := s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+		before = x.Clone()
 		merge(x, fresh, time.Now().UTC())
 		return nil
 	})
+	if err == nil {
+		s.d.Changed(ctx, before, saved)
+	}
+	return saved, err
 }
 
 // answerSaved stores what the provider answered and writes the account.

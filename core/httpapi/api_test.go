@@ -16,6 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/events"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/idempotency"
@@ -56,13 +58,18 @@ func newAPIB(t testing.TB) *api {
 	reg.Register(p)
 	router, _ := gateway.NewRouter(reg, nil)
 	mem := store.NewMemory()
-	eng := jobs.New(reg, mem, mem, mem, nil)
+	evs := store.NewMemoryEvents()
+	rec := events.NewRecorder(evs, nil)
+	eng := jobs.New(reg, mem, mem, mem, &jobs.Options{
+		OnAccount: func(ctx context.Context, a *bank.Account) { rec.AccountChanged(ctx, nil, a) },
+		OnFinish:  func(ctx context.Context, j *store.JobRecord) { rec.JobFinished(ctx, &j.Job) },
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
 	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
-		Idempotency: idempotency.NewMemory(nil), Auth: ac}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
+		Idempotency: idempotency.NewMemory(nil), Auth: ac, Events: evs, Changed: rec.AccountChanged}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,5 +338,70 @@ func TestRefresh(t *testing.T) {
 	resp, body = a.call(t, "GET", "/v1/virtual-accounts/"+id, tok, nil)
 	if !strings.Contains(string(body), `"status":"ACTIVE"`) {
 		t.Errorf("refresh did not update the stored copy: %s", body)
+	}
+}
+
+// Account changes and finished jobs land in the tenant's event log, pageable.
+func TestEvents(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	_, body := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(items(2, `{"currency":"USD","unallocated":true}`)), "Prefer", "wait=10")
+	var job struct{ ID string }
+	json.Unmarshal(body, &job)
+	_, body = a.call(t, "GET", "/v1/jobs/"+job.ID+"/results", tok, nil)
+	var res struct {
+		Items []struct{ Account struct{ ID string } }
+	}
+	json.Unmarshal(body, &res)
+	resp, body := a.call(t, "PATCH", "/v1/virtual-accounts/"+res.Items[0].Account.ID, tok, strings.NewReader(`{"accountHolderName":"Jane","accountName":"Jane"}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("allocate: %d %s", resp.StatusCode, body)
+	}
+	type page struct {
+		Items []struct {
+			ID   string
+			Type string
+			Data struct {
+				PreviousStatus string
+				Account        *struct{ ID, Status string }
+				Job            *struct{ ID, Status string }
+			}
+		}
+		NextCursor string
+	}
+	var all []string
+	cursor := ""
+	for range 10 {
+		_, body = a.call(t, "GET", "/v1/events?limit=2&cursor="+cursor, tok, nil)
+		var p page
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatalf("%s", body)
+		}
+		for _, e := range p.Items {
+			all = append(all, e.Type)
+			if e.Type == "virtual_account.status_updated" && (e.Data.PreviousStatus != "UNALLOCATED" || e.Data.Account.Status != "ACTIVE") {
+				t.Errorf("status_updated = %+v", e)
+			}
+		}
+		if len(p.Items) == 0 {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	want := []string{"virtual_account.created", "virtual_account.created", "job.completed", "virtual_account.status_updated", "virtual_account.allocated"}
+	if fmt.Sprint(all) != fmt.Sprint(want) {
+		t.Errorf("events = %v, want %v", all, want)
+	}
+	_, body = a.call(t, "GET", "/v1/events?type=job.completed", tok, nil)
+	if strings.Count(string(body), `"type":"job.completed"`) != 1 || strings.Contains(string(body), "virtual_account") {
+		t.Errorf("type filter: %s", body)
+	}
+	if resp, _ := a.call(t, "GET", "/v1/events", a.token(t, "t2"), nil); resp.StatusCode != 200 {
+		t.Errorf("other tenant: %d", resp.StatusCode)
+	} else if _, b := a.call(t, "GET", "/v1/events", a.token(t, "t2"), nil); strings.Contains(string(b), "evt_") {
+		t.Errorf("another tenant sees events: %s", b)
+	}
+	if resp, _ := a.call(t, "GET", "/v1/events?type=nope", tok, nil); resp.StatusCode != 400 {
+		t.Errorf("bad type: %d", resp.StatusCode)
 	}
 }

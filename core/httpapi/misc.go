@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
 )
 
@@ -83,14 +85,24 @@ func (s *Server) applyAccountEvent(ctx context.Context, providerName string, ev 
 	if err != nil {
 		return // not created through this gateway (or not recorded yet)
 	}
-	if !ev.At.IsZero() && ev.At.Before(a.UpdatedAt) {
-		return // an older event arriving late
-	}
-	s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+	var before *bank.Account
+	saved, err := s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+		if !ev.At.IsZero() && ev.At.Before(x.UpdatedAt) {
+			return errStale
+		}
+		before = x.Clone()
 		merge(x, ev.Account, time.Now().UTC())
+		if !ev.At.IsZero() {
+			x.UpdatedAt = ev.At.UTC()
+		}
 		return nil
 	})
+	if err == nil {
+		s.d.Changed(ctx, before, saved)
+	}
 }
+
+var errStale = errors.New("event older than the stored state")
 
 // Healthz answers while the process serves requests.
 func (s *Server) Healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
@@ -140,7 +152,38 @@ func (s *Server) DeleteWebhookEndpoint(c *gin.Context, _ openapi.WebhookEndpoint
 	notImplemented(c, "webhook endpoints")
 }
 
-// ListEvents is not built yet.
-func (s *Server) ListEvents(c *gin.Context, _ openapi.ListEventsParams) {
-	notImplemented(c, "the event log")
+// ListEvents pages through the tenant's event log, oldest first.
+func (s *Server) ListEvents(c *gin.Context, params openapi.ListEventsParams) {
+	var fs []FieldError
+	limit := 50
+	if params.Limit != nil {
+		limit = *params.Limit
+		if limit < 1 || limit > 200 {
+			fs = append(fs, FieldError{Pointer: "/query/limit", Detail: "must be from 1 to 200"})
+		}
+	}
+	var t store.EventType
+	if params.Type != nil {
+		t = store.EventType(*params.Type)
+		if !t.Valid() {
+			fs = append(fs, FieldError{Pointer: "/query/type", Detail: "must be a unified event type such as virtual_account.created"})
+		}
+	}
+	cursor := ""
+	if params.Cursor != nil {
+		cursor = *params.Cursor
+	}
+	if len(fs) > 0 {
+		invalid(c, "the query is not valid", fs)
+		return
+	}
+	evs, next, err := s.d.Events.ListEvents(c.Request.Context(), Tenant(c), t, cursor, limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if evs == nil {
+		evs = []*store.Event{}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": evs, "nextCursor": next})
 }

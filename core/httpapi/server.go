@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
@@ -28,6 +29,11 @@ type Deps struct {
 	Accounts    store.Accounts
 	Idempotency idempotency.Store
 	Auth        *AuthConfig
+	// Events is the tenant event log served at GET /v1/events.
+	Events store.Events
+	// Changed is told of every account change the API makes or learns of
+	// (before is the stored state, after the new one); it records events.
+	Changed func(ctx context.Context, before, after *bank.Account)
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -69,6 +75,12 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Events == nil {
+		d.Events = store.NewMemoryEvents()
+	}
+	if d.Changed == nil {
+		d.Changed = func(context.Context, *bank.Account, *bank.Account) {}
 	}
 	if d.Ready == nil {
 		d.Ready = func(context.Context) error { return nil }

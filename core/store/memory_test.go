@@ -10,6 +10,6 @@ import (
 func TestMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		m := store.NewMemory()
-		return storetest.Stores{Accounts: m, Jobs: m, Queue: m}
+		return storetest.Stores{Accounts: m, Jobs: m, Queue: m, Events: store.NewMemoryEvents()}
 	})
 }

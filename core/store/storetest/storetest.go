@@ -18,6 +18,7 @@ type Stores struct {
 	Accounts store.Accounts
 	Jobs     store.Jobs
 	Queue    store.Queue
+	Events   store.Events
 }
 
 // Run runs the contract suite.
@@ -28,6 +29,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("AccountsConcurrentUpdate", func(t *testing.T) { testConcurrentUpdate(t, newStores(t).Accounts) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStores(t).Jobs) })
 	t.Run("Queue", func(t *testing.T) { testQueue(t, newStores(t).Queue) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, newStores(t).Events) })
 }
 
 var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -205,5 +207,59 @@ func testQueue(t *testing.T, q store.Queue) {
 	defer cancel2()
 	if _, _, _, err := q.Dequeue(short); err == nil {
 		t.Error("Dequeue on an empty queue returned without waiting")
+	}
+}
+
+func testEvents(t *testing.T, s store.Events) {
+	ctx := t.Context()
+	types := []store.EventType{store.EventAccountCreated, store.EventJobCompleted, store.EventAccountCreated,
+		store.EventAccountStatusUpdated, store.EventAccountCreated}
+	for i, ty := range types {
+		e := &store.Event{ID: fmt.Sprintf("evt_%d", i), Tenant: "t1", Type: ty, CreatedAt: base.Add(time.Duration(i) * time.Second),
+			Data: store.EventData{Account: acct("t1", i), PreviousStatus: bank.StatusPending}}
+		if err := s.AppendEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.AppendEvent(ctx, &store.Event{ID: "evt_other", Tenant: "t2", Type: store.EventAccountCreated})
+	var ids []string
+	cursor := ""
+	for range 10 {
+		page, next, err := s.ListEvents(ctx, "t1", "", cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			ids = append(ids, e.ID)
+			if e.Data.Account == nil || e.Data.PreviousStatus != bank.StatusPending || e.CreatedAt.IsZero() {
+				t.Errorf("event data lost: %+v", e)
+			}
+		}
+		if len(page) == 0 {
+			if next != cursor {
+				t.Errorf("an empty page moved the cursor")
+			}
+			break
+		}
+		if next == "" {
+			t.Fatal("no cursor to resume from")
+		}
+		cursor = next
+	}
+	if fmt.Sprint(ids) != "[evt_0 evt_1 evt_2 evt_3 evt_4]" {
+		t.Errorf("events = %v, want append order without gaps or repeats", ids)
+	}
+	// A poller resumes from its cursor and sees only what came since.
+	s.AppendEvent(ctx, &store.Event{ID: "evt_5", Tenant: "t1", Type: store.EventJobCompleted})
+	page, _, _ := s.ListEvents(ctx, "t1", "", cursor, 10)
+	if len(page) != 1 || page[0].ID != "evt_5" {
+		t.Errorf("resume = %v", page)
+	}
+	page, _, _ = s.ListEvents(ctx, "t1", store.EventAccountCreated, "", 10)
+	if len(page) != 3 {
+		t.Errorf("type filter gave %d events, want 3", len(page))
+	}
+	if _, _, err := s.ListEvents(ctx, "t1", "", "garbage!", 10); !errors.Is(err, bank.ErrInvalidArgument) {
+		t.Errorf("bad cursor: %v", err)
 	}
 }
