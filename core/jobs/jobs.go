@@ -423,11 +423,75 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 	}
 	cctx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
 	defer cancel()
+	if !p.Capabilities().IdempotentCreate && operation == "" {
+		if cur.Items[idx[0]].Sent {
+			// Sent before an interruption, by a provider without keys: look
+			// before sending again.
+			if res, done := e.reconciled(cctx, p, req); done {
+				e.settle(ctx, rec, idx, res, nil)
+				return
+			}
+		}
+		e.markSent(ctx, rec, idx)
+	}
 	results, err := e.create(cctx, p, req, operation, rec, idx)
 	if ctx.Err() != nil {
 		return // shutting down: leave the items for the next run
 	}
 	e.settle(ctx, rec, idx, results, err)
+}
+
+// reconciled looks a chunk's items up by client reference at a provider that
+// takes no idempotency key. done is true when that settles every item: each
+// found exactly once is created; any item it cannot tell about (no lookup,
+// no reference, several accounts) is unknown. done is false when none was
+// found, so the chunk can be sent.
+func (e *Engine) reconciled(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest) ([]provider.ItemResult, bool) {
+	res := make([]provider.ItemResult, len(req.Items))
+	found, unknown := 0, 0
+	for n, it := range req.Items {
+		if !p.Capabilities().FindByReference || it.ClientReference == "" {
+			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
+				Err: errors.New("sent before an interruption; the provider takes no idempotency key and the item has no clientReference to look it up by")}
+			unknown++
+			continue
+		}
+		accs, err := p.FindByReference(ctx, it.ClientReference)
+		switch {
+		case err != nil:
+			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile", Err: fmt.Errorf("lookup by reference failed: %w", err)}
+			unknown++
+		case len(accs) == 1:
+			res[n].Account = accs[0]
+			found++
+		case len(accs) > 1:
+			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
+				Err: fmt.Errorf("%d accounts at the provider carry clientReference %q", len(accs), it.ClientReference)}
+			unknown++
+		}
+	}
+	if found == 0 && unknown == 0 {
+		return nil, false
+	}
+	for n := range res {
+		if res[n].Account == nil && res[n].Err == nil {
+			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
+				Err: errors.New("not found at the provider, while other items of its request were: not resent")}
+		}
+	}
+	return res, true
+}
+
+func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) {
+	_, err := e.jobs.UpdateJob(ctx, rec.Job.Tenant, rec.Job.ID, func(r *store.JobRecord) error {
+		for _, i := range idx {
+			r.Items[i].Sent = true
+		}
+		return nil
+	})
+	if err != nil {
+		e.opts.Logger.Warn("marking a chunk as sent failed", "job_id", rec.Job.ID, "err", err)
+	}
 }
 
 // create submits (or resumes) a chunk; a submit whose outcome is unknown is
@@ -446,9 +510,18 @@ func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.
 				e.saveOperation(ctx, rec, idx, operation)
 			} else {
 				code := bank.Code(err)
-				resendable := code == bank.Unavailable || code == bank.ResourceExhausted ||
-					(!code.OutcomeKnown() && p.Capabilities().IdempotentCreate && code != bank.Canceled)
-				if !resendable || attempt >= e.opts.ResendAttempts || ctx.Err() != nil {
+				idem := p.Capabilities().IdempotentCreate
+				if !code.OutcomeKnown() && !idem && code != bank.Canceled && ctx.Err() == nil {
+					// No key to resend with: reconcile first, resend only
+					// when the provider holds none of the items.
+					if res, done := e.reconciled(ctx, p, req); done {
+						return res, nil
+					}
+					if attempt >= e.opts.ResendAttempts || !p.Capabilities().FindByReference {
+						return nil, err
+					}
+				} else if !(code == bank.Unavailable || code == bank.ResourceExhausted || (!code.OutcomeKnown() && idem && code != bank.Canceled)) ||
+					attempt >= e.opts.ResendAttempts || ctx.Err() != nil {
 					return nil, err
 				}
 				if ra := bank.RetryAfterOf(err); ra > wait {

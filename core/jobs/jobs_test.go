@@ -286,3 +286,129 @@ func TestDeterministicKeys(t *testing.T) {
 		t.Error("AccountID not deterministic or not unique")
 	}
 }
+
+// finderFake is a provider without idempotency keys that can look accounts
+// up by reference; failBefore fails a call before the provider acts.
+type finderFake struct {
+	*bankFake
+	failBefore func(call int) error
+	byRef      map[string][]*bank.Account
+}
+
+func (f *finderFake) Capabilities() provider.Capabilities {
+	c := f.bankFake.Capabilities()
+	c.FindByReference = true
+	return c
+}
+
+func (f *finderFake) CreateAccounts(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	f.mu.Lock()
+	call := f.calls + 1
+	f.mu.Unlock()
+	if f.failBefore != nil {
+		if err := f.failBefore(call); err != nil {
+			f.mu.Lock()
+			f.calls++
+			f.mu.Unlock()
+			return nil, err
+		}
+	}
+	res, err := f.bankFake.CreateAccounts(ctx, req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.byRef == nil {
+		f.byRef = map[string][]*bank.Account{}
+	}
+	for _, r := range f.bankFake.byKey[req.IdempotencyKey] {
+		if r.Account != nil {
+			f.byRef[r.Account.ClientReference] = append(f.byRef[r.Account.ClientReference], r.Account)
+		}
+	}
+	return res, err
+}
+
+func (f *finderFake) FindByReference(_ context.Context, ref string) ([]*bank.Account, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*bank.Account(nil), f.byRef[ref]...), nil
+}
+
+func newFinderRig(t *testing.T, f *finderFake) *rig {
+	f.maxBatch = 1
+	p, err := gateway.New("fk", f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := gateway.NewRegistry()
+	reg.Register(p)
+	mem := store.NewMemory()
+	return &rig{eng: jobs.New(reg, mem, mem, mem, &jobs.Options{Backoff: time.Millisecond}), mem: mem, fake: f.bankFake}
+}
+
+func TestReconcileWithoutKeys(t *testing.T) {
+	lost := &provider.StatusError{StatusCode: 504}
+	tests := []struct {
+		name     string
+		fake     *finderFake
+		calls    int
+		accounts int
+		status   bank.JobStatus
+	}{
+		{"created, answer lost: found, not resent", &finderFake{bankFake: &bankFake{fail: func(int, *provider.CreateRequest) error { return lost }}},
+			1, 1, bank.JobCompleted},
+		{"not created: looked up, then resent once", &finderFake{bankFake: &bankFake{}, failBefore: func(call int) error {
+			if call == 1 {
+				return lost
+			}
+			return nil
+		}}, 2, 1, bank.JobCompleted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFinderRig(t, tc.fake)
+			r.start(t)
+			rec := r.run(t, 1)
+			if rec.Job.Status != tc.status || r.fake.calls != tc.calls || r.fake.accounts != tc.accounts {
+				t.Errorf("job %s after %d calls with %d accounts at the provider; want %s, %d, %d (%+v)",
+					rec.Job.Status, r.fake.calls, r.fake.accounts, tc.status, tc.calls, tc.accounts, rec.Items[0].Result)
+			}
+		})
+	}
+}
+
+// A job interrupted after sending to a provider without keys is resumed by
+// looking the item up, not by sending it again.
+func TestResumeAfterInterruption(t *testing.T) {
+	f := &finderFake{bankFake: &bankFake{}}
+	r := newFinderRig(t, f)
+	j, err := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first instance sent item 0 and died before recording the outcome.
+	f.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: "lost", Items: []provider.CreateItem{items(1)[0].Request}})
+	r.mem.UpdateJob(t.Context(), "t1", j.ID, func(rec *store.JobRecord) error {
+		rec.Items[0].Sent = true
+		rec.Job.Status = bank.JobInProgress
+		return nil
+	})
+	if err := r.eng.Process(t.Context(), "t1", j.ID); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := r.eng.Get(t.Context(), "t1", j.ID)
+	if rec.Job.Status != bank.JobCompleted || f.accounts != 2 || f.calls != 2 {
+		t.Errorf("job %s, %d accounts at the provider after %d calls; want Completed, 2, 2", rec.Job.Status, f.accounts, f.calls)
+	}
+	// Without a reference to look up, the item stays unknown rather than risk a duplicate.
+	f2 := &finderFake{bankFake: &bankFake{}}
+	r2 := newFinderRig(t, f2)
+	spec := &jobs.Spec{Items: items(1)}
+	spec.Items[0].Request.ClientReference = ""
+	j2, _ := r2.eng.Submit(t.Context(), "t1", spec)
+	r2.mem.UpdateJob(t.Context(), "t1", j2.ID, func(rec *store.JobRecord) error { rec.Items[0].Sent = true; return nil })
+	r2.eng.Process(t.Context(), "t1", j2.ID)
+	rec2, _ := r2.eng.Get(t.Context(), "t1", j2.ID)
+	if rec2.Job.Unknown != 1 || f2.calls != 0 {
+		t.Errorf("job %+v after %d calls; want the item unknown and nothing sent", rec2.Job, f2.calls)
+	}
+}

@@ -58,6 +58,9 @@ type JobItem struct {
 	Chunk int `json:"chunk"`
 	// Operation is the provider handle of a submitted asynchronous create.
 	Operation string `json:"operation,omitempty"`
+	// Sent is set before a create goes to a provider that takes no
+	// idempotency key, so an interrupted job looks before resending.
+	Sent bool `json:"sent,omitempty"`
 }
 
 // JobRecord is a job with its items.

@@ -1,0 +1,523 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vagate/vagate/core/bank"
+)
+
+// Redis key layout (Prefix defaults to "vagate"). Every key of one tenant
+// carries the hash tag {<prefix>:t:<tenant>}, so each multi-key operation
+// (an account and its tenant's index, in one MULTI) stays in one Cluster slot:
+//
+//	{<prefix>:t:<tenant>}:acct:<id>     account JSON
+//	{<prefix>:t:<tenant>}:accts         sorted set of "<createdAt ns>|<id>" (lexicographic paging)
+//	{<prefix>:t:<tenant>}:job:<id>      job record JSON
+//	{<prefix>:t:<tenant>}:events        stream of the tenant's events
+//	<prefix>:ref:<provider>:<ref>       "<tenant>|<id>" (single-key lookup for provider callbacks)
+//	<prefix>:jobq                       stream of queued jobs, consumer group "workers"
+//
+// Nothing on the request path uses KEYS or SCAN. Records are rewritten with
+// optimistic transactions (WATCH/MULTI) so concurrent updates never lose one.
+
+// RedisOptions tune the Redis store.
+type RedisOptions struct {
+	// Prefix starts every key (default "vagate").
+	Prefix string
+	// Visibility is how long a dequeued job may go without a heartbeat before
+	// another instance takes it over (default 30s).
+	Visibility time.Duration
+	// Consumer names this instance in the queue's consumer group (default
+	// host-pid-random).
+	Consumer string
+}
+
+// Redis keeps accounts, jobs, the job queue and events in Redis, shared by
+// every gateway instance.
+type Redis struct {
+	c    redis.UniversalClient
+	opts RedisOptions
+}
+
+var (
+	_ Accounts = (*Redis)(nil)
+	_ Jobs     = (*Redis)(nil)
+	_ Queue    = (*Redis)(nil)
+	_ Events   = (*Redis)(nil)
+)
+
+// NewRedis returns a store over c.
+func NewRedis(c redis.UniversalClient, opts *RedisOptions) *Redis {
+	var o RedisOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Prefix == "" {
+		o.Prefix = "vagate"
+	}
+	if o.Visibility <= 0 {
+		o.Visibility = 30 * time.Second
+	}
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		rand.Read(b)
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	return &Redis{c: c, opts: o}
+}
+
+// Ping checks that Redis answers.
+func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
+
+var tagEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
+func (r *Redis) tenantTag(tenant string) string {
+	return "{" + r.opts.Prefix + ":t:" + tagEscaper.Replace(tenant) + "}"
+}
+
+func (r *Redis) acctKey(tenant, id string) string { return r.tenantTag(tenant) + ":acct:" + id }
+func (r *Redis) acctIndex(tenant string) string   { return r.tenantTag(tenant) + ":accts" }
+func (r *Redis) jobKey(tenant, id string) string  { return r.tenantTag(tenant) + ":job:" + id }
+func (r *Redis) eventsKey(tenant string) string   { return r.tenantTag(tenant) + ":events" }
+func (r *Redis) refKey(p, ref string) string      { return r.opts.Prefix + ":ref:" + p + ":" + ref }
+func (r *Redis) queueKey() string                 { return r.opts.Prefix + ":jobq" }
+
+const queueGroup = "workers"
+
+// storedAccount keeps the fields bank.Account leaves out of its JSON.
+type storedAccount struct {
+	*bank.Account
+	Tenant string          `json:"tenant"`
+	Raw    json.RawMessage `json:"raw,omitempty"`
+}
+
+func encodeAccount(a *bank.Account) ([]byte, error) {
+	return json.Marshal(storedAccount{Account: a, Tenant: a.Tenant, Raw: a.Raw})
+}
+
+func decodeAccount(b []byte) (*bank.Account, error) {
+	s := storedAccount{Account: &bank.Account{}}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	s.Account.Tenant, s.Account.Raw = s.Tenant, s.Raw
+	return s.Account, nil
+}
+
+// PutAccount inserts or replaces a.
+func (r *Redis) PutAccount(ctx context.Context, a *bank.Account) error {
+	_, err := r.updateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+		*x = *a.Clone()
+		return nil
+	}, true)
+	return err
+}
+
+// GetAccount returns the tenant's account.
+func (r *Redis) GetAccount(ctx context.Context, tenant, id string) (*bank.Account, error) {
+	b, err := r.c.Get(ctx, r.acctKey(tenant, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, NotFound("account", id)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return decodeAccount(b)
+}
+
+// FindAccount finds an account by its provider reference.
+func (r *Redis) FindAccount(ctx context.Context, providerName, ref string) (*bank.Account, error) {
+	v, err := r.c.Get(ctx, r.refKey(providerName, ref)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, NotFound("account", providerName+"/"+ref)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	tenant, id, _ := strings.Cut(v, "|")
+	return r.GetAccount(ctx, tenant, id)
+}
+
+// UpdateAccount applies fn atomically.
+func (r *Redis) UpdateAccount(ctx context.Context, tenant, id string, fn func(*bank.Account) error) (*bank.Account, error) {
+	return r.updateAccount(ctx, tenant, id, fn, false)
+}
+
+// updateAccount applies fn atomically; with upsert a missing account starts
+// empty instead of being NotFound.
+func (r *Redis) updateAccount(ctx context.Context, tenant, id string, fn func(*bank.Account) error, upsert bool) (*bank.Account, error) {
+	key, index := r.acctKey(tenant, id), r.acctIndex(tenant)
+	var out *bank.Account
+	var oldRef string
+	err := r.retryWatch(ctx, func(tx *redis.Tx) error {
+		var cur *bank.Account
+		b, err := tx.Get(ctx, key).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			if !upsert {
+				return NotFound("account", id)
+			}
+			cur = &bank.Account{}
+		case err != nil:
+			return err
+		default:
+			if cur, err = decodeAccount(b); err != nil {
+				return err
+			}
+		}
+		oldKey, hadOld := sortKey(cur), b != nil
+		oldRef = ""
+		if hadOld {
+			oldRef = r.refKey(cur.Provider, cur.ProviderAccountID)
+		}
+		if err := fn(cur); err != nil {
+			return err
+		}
+		cur.Tenant, cur.ID = tenant, id
+		nb, err := encodeAccount(cur)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, nb, 0)
+			if hadOld && oldKey != sortKey(cur) {
+				p.ZRem(ctx, index, oldKey)
+			}
+			p.ZAdd(ctx, index, redis.Z{Member: sortKey(cur)})
+			return nil
+		})
+		out = cur
+		return err
+	}, key)
+	if err != nil {
+		return nil, err
+	}
+	// The provider index lives outside the tenant's slot: a single-key write.
+	newRef := r.refKey(out.Provider, out.ProviderAccountID)
+	if oldRef != "" && oldRef != newRef {
+		r.c.Del(ctx, oldRef)
+	}
+	if err := r.c.Set(ctx, newRef, tenant+"|"+id, 0).Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	return out.Clone(), nil
+}
+
+// retryWatch runs fn in a WATCH transaction, retrying when another writer
+// got in between.
+func (r *Redis) retryWatch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
+	for range 50 {
+		err := r.c.Watch(ctx, fn, keys...)
+		if !errors.Is(err, redis.TxFailedErr) {
+			var be *bank.Error
+			if err != nil && !errors.As(err, &be) && !isCallerError(err) {
+				return unavailable(err)
+			}
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return &bank.Error{Code: bank.Unavailable, Err: errors.New("store: too much contention on one record")}
+}
+
+// isCallerError tells errors returned by an update function apart from Redis
+// failures: anything that is not a network or Redis error is the caller's.
+func isCallerError(err error) bool {
+	var re redis.Error
+	return !errors.As(err, &re) && !isNetErr(err)
+}
+
+func isNetErr(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "connection") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "EOF")
+}
+
+func unavailable(err error) error {
+	return &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("store: redis: %w", err)}
+}
+
+// ListAccounts pages through the tenant's accounts in creation order.
+func (r *Redis) ListAccounts(ctx context.Context, tenant string, f AccountFilter, cursor string, limit int) ([]*bank.Account, string, error) {
+	after, err := DecodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	min := "-"
+	if after != "" {
+		min = "(" + after
+	}
+	var out []*bank.Account
+	batch := int64(max(limit*2, 50))
+	for {
+		keys, err := r.c.ZRangeByLex(ctx, r.acctIndex(tenant), &redis.ZRangeBy{Min: min, Max: "+", Count: batch}).Result()
+		if err != nil {
+			return nil, "", unavailable(err)
+		}
+		if len(keys) == 0 {
+			return out, "", nil
+		}
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = r.acctKey(tenant, idOf(k))
+		}
+		vals, err := r.c.MGet(ctx, ids...).Result()
+		if err != nil {
+			return nil, "", unavailable(err)
+		}
+		for _, v := range vals {
+			s, ok := v.(string)
+			if !ok {
+				continue
+			}
+			a, err := decodeAccount([]byte(s))
+			if err != nil || !f.Match(a) {
+				continue
+			}
+			if len(out) == limit {
+				return out, EncodeCursor(sortKey(out[len(out)-1])), nil
+			}
+			out = append(out, a)
+		}
+		min = "(" + keys[len(keys)-1]
+	}
+}
+
+// CreateJob stores a new job record.
+func (r *Redis) CreateJob(ctx context.Context, j *JobRecord) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	ok, err := r.c.SetNX(ctx, r.jobKey(j.Job.Tenant, j.Job.ID), b, 0).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	if !ok {
+		return &bank.Error{Code: bank.AlreadyExists, Err: fmt.Errorf("job %q exists", j.Job.ID)}
+	}
+	return nil
+}
+
+// GetJob returns the tenant's job record.
+func (r *Redis) GetJob(ctx context.Context, tenant, id string) (*JobRecord, error) {
+	b, err := r.c.Get(ctx, r.jobKey(tenant, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, NotFound("job", id)
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return decodeJob(b, tenant)
+}
+
+// UpdateJob applies fn atomically.
+func (r *Redis) UpdateJob(ctx context.Context, tenant, id string, fn func(*JobRecord) error) (*JobRecord, error) {
+	key := r.jobKey(tenant, id)
+	var out *JobRecord
+	err := r.retryWatch(ctx, func(tx *redis.Tx) error {
+		b, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return NotFound("job", id)
+		}
+		if err != nil {
+			return err
+		}
+		j, err := decodeJob(b, tenant)
+		if err != nil {
+			return err
+		}
+		if err := fn(j); err != nil {
+			return err
+		}
+		nb, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, nb, 0)
+			return nil
+		})
+		out = j
+		return err
+	}, key)
+	return out, err
+}
+
+// Enqueue adds the job to the shared stream.
+func (r *Redis) Enqueue(ctx context.Context, tenant, jobID string) error {
+	err := r.c.XAdd(ctx, &redis.XAddArgs{Stream: r.queueKey(), Values: map[string]any{"tenant": tenant, "job": jobID}}).Err()
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+var groupOnce sync.Map
+
+func (r *Redis) ensureGroup(ctx context.Context) error {
+	if _, ok := groupOnce.Load(r.queueKey()); ok {
+		return nil
+	}
+	err := r.c.XGroupCreateMkStream(ctx, r.queueKey(), queueGroup, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return unavailable(err)
+	}
+	groupOnce.Store(r.queueKey(), true)
+	return nil
+}
+
+// Dequeue takes a job: first one whose worker stopped heartbeating for the
+// visibility timeout (XAUTOCLAIM), else a new one (XREADGROUP). Until ack, a
+// heartbeat keeps the job from being taken over.
+func (r *Redis) Dequeue(ctx context.Context) (string, string, func(), error) {
+	if err := r.ensureGroup(ctx); err != nil {
+		return "", "", nil, err
+	}
+	for {
+		msgs, _, err := r.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: r.queueKey(), Group: queueGroup, Consumer: r.opts.Consumer,
+			MinIdle: r.opts.Visibility, Start: "0-0", Count: 1,
+		}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if ctx.Err() != nil {
+				return "", "", nil, ctx.Err()
+			}
+			if strings.Contains(err.Error(), "NOGROUP") {
+				groupOnce.Delete(r.queueKey())
+				if err := r.ensureGroup(ctx); err != nil {
+					return "", "", nil, err
+				}
+				continue
+			}
+			return "", "", nil, unavailable(err)
+		}
+		if len(msgs) == 0 {
+			streams, err := r.c.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: queueGroup, Consumer: r.opts.Consumer, Streams: []string{r.queueKey(), ">"},
+				Count: 1, Block: min(r.opts.Visibility/2, time.Second),
+			}).Result()
+			if ctx.Err() != nil {
+				return "", "", nil, ctx.Err()
+			}
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				if strings.Contains(err.Error(), "NOGROUP") {
+					groupOnce.Delete(r.queueKey())
+					continue
+				}
+				return "", "", nil, unavailable(err)
+			}
+			if len(streams) == 0 || len(streams[0].Messages) == 0 {
+				continue
+			}
+			msgs = streams[0].Messages
+		}
+		m := msgs[0]
+		tenant, _ := m.Values["tenant"].(string)
+		job, _ := m.Values["job"].(string)
+		return tenant, job, r.hold(m.ID), nil
+	}
+}
+
+// hold heartbeats message id until the returned ack is called, which
+// acknowledges and deletes it.
+func (r *Redis) hold(id string) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.opts.Visibility / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), r.opts.Visibility/3)
+				r.c.XClaimJustID(ctx, &redis.XClaimArgs{Stream: r.queueKey(), Group: queueGroup,
+					Consumer: r.opts.Consumer, MinIdle: 0, Messages: []string{id}})
+				cancel()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			r.c.XAck(ctx, r.queueKey(), queueGroup, id)
+			r.c.XDel(ctx, r.queueKey(), id)
+		})
+	}
+}
+
+// AppendEvent adds e to its tenant's stream.
+func (r *Redis) AppendEvent(ctx context.Context, e *Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	err = r.c.XAdd(ctx, &redis.XAddArgs{Stream: r.eventsKey(e.Tenant), Values: map[string]any{"e": b}}).Err()
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// ListEvents pages through the tenant's stream.
+func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, cursor string, limit int) ([]*Event, string, error) {
+	after, err := DecodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	start := "-"
+	if after != "" {
+		sid, _, _ := strings.Cut(after, "|")
+		start = "(" + sid
+	}
+	var out []*Event
+	next := cursor
+	for len(out) < limit {
+		msgs, err := r.c.XRangeN(ctx, r.eventsKey(tenant), start, "+", int64(limit-len(out))).Result()
+		if err != nil {
+			if strings.Contains(err.Error(), "Invalid stream ID") {
+				return nil, "", NotFoundCursor()
+			}
+			return nil, "", unavailable(err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			s, _ := m.Values["e"].(string)
+			var e Event
+			if err := json.Unmarshal([]byte(s), &e); err != nil {
+				continue
+			}
+			e.Tenant = tenant
+			next = EncodeCursor(m.ID + "|" + e.ID)
+			if t != "" && e.Type != t {
+				continue
+			}
+			out = append(out, &e)
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+	}
+	return out, next, nil
+}
