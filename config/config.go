@@ -61,6 +61,9 @@ type Store struct {
 	// Driver is memory (one process) or redis (shared by many instances).
 	Driver   string `yaml:"driver"`
 	RedisURL Secret `yaml:"redisUrl"`
+	// Prefix starts every Redis key (default "vagate"); instances that share
+	// state use the same prefix.
+	Prefix string `yaml:"prefix"`
 }
 
 // Jobs tunes the job engine.
@@ -73,6 +76,9 @@ type Jobs struct {
 	ItemTimeout Duration `yaml:"itemTimeout"`
 	// MaxPreferWait caps Prefer: wait=N.
 	MaxPreferWait Duration `yaml:"maxPreferWait"`
+	// VisibilityTimeout is how long a job may go without its instance's
+	// heartbeat before another instance takes it over (redis store).
+	VisibilityTimeout Duration `yaml:"visibilityTimeout"`
 }
 
 // Provider is one configured provider; Config is its adapter's own block.
@@ -201,6 +207,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Jobs.MaxPreferWait == 0 {
 		c.Jobs.MaxPreferWait = Duration(60 * time.Second)
+	}
+	if c.Jobs.VisibilityTimeout == 0 {
+		c.Jobs.VisibilityTimeout = Duration(30 * time.Second)
+	}
+	if c.Store.Prefix == "" {
+		c.Store.Prefix = "vagate"
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -356,6 +368,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.ItemTimeout.D() < time.Second {
 		return bad("jobs.itemTimeout", "must be at least 1s")
+	}
+	if c.Jobs.VisibilityTimeout.D() < 300*time.Millisecond {
+		return bad("jobs.visibilityTimeout", "must be at least 300ms")
+	}
+	if strings.ContainsAny(c.Store.Prefix, "{}: ") {
+		return bad("store.prefix", "must not contain braces, colons or spaces")
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return bad("limits.maxBodyBytes", "must be at least 1024")

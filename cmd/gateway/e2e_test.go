@@ -55,7 +55,10 @@ func (b *logBuffer) all() string {
 }
 
 type gw struct {
-	base string
+	cmd  *exec.Cmd
+	// killed is set when a test kills the process on purpose.
+	killed bool
+	base   string
 	// mock is the batchva mock's URL; mocks holds every embedded mock's URL by style.
 	mock   string
 	mocks  map[string]string
@@ -71,12 +74,13 @@ var urlField = regexp.MustCompile(`"url":"([^"]+)"`)
 func startGateway(t *testing.T, args ...string) *gw {
 	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "-listen", "127.0.0.1:0", "-mock-port", "0"}, args...)...)
+	cmd.Stdin = nil
 	cmd.Env = append(os.Environ(), "VAGATE_CONFIG=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gw{logs: &logBuffer{ch: make(chan string, 1024)}, stdout: &bytes.Buffer{}, mocks: map[string]string{}}
+	g := &gw{cmd: cmd, logs: &logBuffer{ch: make(chan string, 1024)}, stdout: &bytes.Buffer{}, mocks: map[string]string{}}
 	cmd.Stdout = &syncWriter{w: g.stdout}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,6 +100,9 @@ func startGateway(t *testing.T, args ...string) *gw {
 		close(g.logs.ch)
 	}()
 	t.Cleanup(func() {
+		if g.killed {
+			return
+		}
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -144,10 +151,10 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// token mints a token with the binary's own token command.
-func mintToken(t *testing.T, tenant, permissions string) string {
+// mintToken mints a token with the binary's own token command.
+func mintToken(t *testing.T, tenant, permissions string, configArgs ...string) string {
 	t.Helper()
-	args := []string{"token", "-tenant", tenant}
+	args := append([]string{"token", "-tenant", tenant}, configArgs...)
 	if permissions != "" {
 		args = append(args, "-permissions", permissions)
 	}
@@ -173,6 +180,16 @@ func (r *reply) json(t *testing.T) map[string]any {
 		t.Fatalf("not JSON (%d): %s", r.status, r.body)
 	}
 	return m
+}
+
+// kill stops the process at once (SIGKILL), as a crash would.
+func (g *gw) kill(t *testing.T) {
+	t.Helper()
+	g.killed = true
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	g.cmd.Wait()
 }
 
 func (g *gw) do(t *testing.T, method, path, tok, body string, hdr ...string) *reply {

@@ -22,7 +22,6 @@ import (
 	"github.com/vagate/vagate/core/events"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
-	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/store"
 )
@@ -100,15 +99,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	if cfg.Store.Driver != "memory" {
+	st, err := openState(ctx, cfg, log)
+	if err != nil {
 		ln.Close()
-		return fmt.Errorf("config: store.driver %q is not available in this build; use memory", cfg.Store.Driver)
+		return err
 	}
-	mem := store.NewMemory()
-	eventLog := store.NewMemoryEvents()
+	// On return: stop the workers, wait for them, then close the store.
+	defer func() { cancel(); bg.Wait(); st.close() }()
+	eventLog := st.events
 	recorder := events.NewRecorder(eventLog, log)
 	changed := recorder.AccountChanged
-	engine := jobs.New(reg, mem, mem, mem, &jobs.Options{
+	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), Logger: log,
 		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
@@ -116,8 +117,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	bg.Go(func() { engine.Run(ctx) })
 	h, err := httpapi.NewHandler(httpapi.Deps{
-		Registry: reg, Router: router, Engine: engine, Accounts: mem,
-		Idempotency: idempotency.NewMemory(nil), Auth: ac, Logger: log,
+		Registry: reg, Router: router, Engine: engine, Accounts: st.accounts,
+		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
 		Events: eventLog, Changed: changed,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes})
 	if err != nil {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/store"
+)
+
+// state is where one gateway instance keeps everything.
+type state struct {
+	accounts    store.Accounts
+	jobs        store.Jobs
+	queue       store.Queue
+	events      store.Events
+	idempotency idempotency.Store
+	ready       func(context.Context) error
+	close       func()
+}
+
+// openState opens the configured store. In Redis mode it refuses to start
+// when Redis does not answer, and warns when its eviction policy could drop
+// idempotency or job keys.
+func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (*state, error) {
+	if cfg.Store.Driver == "memory" {
+		mem := store.NewMemory()
+		return &state{accounts: mem, jobs: mem, queue: mem, events: store.NewMemoryEvents(),
+			idempotency: idempotency.NewMemory(nil), ready: func(context.Context) error { return nil }, close: func() {}}, nil
+	}
+	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
+	if err != nil {
+		return nil, fmt.Errorf("config: store.redisUrl: %v", redactURLError(err))
+	}
+	c := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("store: redis at %s is unreachable: %v; start it or fix store.redisUrl / VAGATE_REDIS_URL", redactURL(string(cfg.Store.RedisURL)), err)
+	}
+	checkEviction(pctx, c, log)
+	r := store.NewRedis(c, &store.RedisOptions{Prefix: cfg.Store.Prefix, Visibility: cfg.Jobs.VisibilityTimeout.D()})
+	log.Info("state in redis", "redis", redactURL(string(cfg.Store.RedisURL)), "prefix", cfg.Store.Prefix)
+	return &state{accounts: r, jobs: r, queue: r, events: r,
+		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
+		ready:       r.Ping, close: func() { c.Close() }}, nil
+}
+
+// checkEviction warns when Redis may evict keys the gateway relies on.
+func checkEviction(ctx context.Context, c *redis.Client, log *slog.Logger) {
+	v, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		log.Warn("could not read redis maxmemory-policy; make sure it is noeviction, or idempotency keys and jobs may be lost", "err", err)
+		return
+	}
+	if p := v["maxmemory-policy"]; p != "noeviction" {
+		log.Warn("REDIS MAY EVICT GATEWAY STATE: maxmemory-policy is not noeviction; under memory pressure idempotency keys (which expire) and job records can be dropped, so retries could act twice. Set maxmemory-policy noeviction.",
+			"maxmemory-policy", p)
+	}
+}
+
+// redactURL hides credentials in a Redis URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
+
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return errors.New("not a valid redis:// URL")
+	}
+	return err
+}
