@@ -55,7 +55,7 @@ func (b *logBuffer) all() string {
 }
 
 type gw struct {
-	cmd  *exec.Cmd
+	cmd *exec.Cmd
 	// killed is set when a test kills the process on purpose.
 	killed bool
 	base   string
