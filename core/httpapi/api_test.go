@@ -41,7 +41,24 @@ type api struct {
 func newAPI(t *testing.T) *api { return newAPIB(t) }
 
 // newAPIB is newAPI for tests and benchmarks alike.
-func newAPIB(t testing.TB) *api {
+func newAPIB(t testing.TB) *api { return newAPIState(t, memoryState()) }
+
+// apiState is the state an in-process API runs on.
+type apiState struct {
+	accounts store.Accounts
+	jobs     store.Jobs
+	queue    store.Queue
+	events   store.Events
+	idem     idempotency.Store
+}
+
+func memoryState() apiState {
+	mem := store.NewMemory()
+	return apiState{accounts: mem, jobs: mem, queue: mem, events: store.NewMemoryEvents(), idem: idempotency.NewMemory(nil)}
+}
+
+// newAPIState serves the real handler over the batchva mock with st.
+func newAPIState(t testing.TB, st apiState) *api {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: 5 * time.Millisecond})
 	ms := httptest.NewServer(m)
@@ -57,10 +74,9 @@ func newAPIB(t testing.TB) *api {
 	reg := gateway.NewRegistry()
 	reg.Register(p)
 	router, _ := gateway.NewRouter(reg, nil)
-	mem := store.NewMemory()
-	evs := store.NewMemoryEvents()
+	mem, evs := st.accounts, st.events
 	rec := events.NewRecorder(evs, nil)
-	eng := jobs.New(reg, mem, mem, mem, &jobs.Options{
+	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		OnAccount: func(ctx context.Context, a *bank.Account) { rec.AccountChanged(ctx, nil, a) },
 		OnFinish:  func(ctx context.Context, j *store.JobRecord) { rec.JobFinished(ctx, &j.Job) },
 	})
@@ -69,7 +85,7 @@ func newAPIB(t testing.TB) *api {
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
 	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
-		Idempotency: idempotency.NewMemory(nil), Auth: ac, Events: evs, Changed: rec.AccountChanged}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
+		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
