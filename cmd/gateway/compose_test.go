@@ -20,10 +20,13 @@ func TestComposeFile(t *testing.T) {
 	}
 	var compose struct {
 		Services map[string]struct {
-			Build       string            `yaml:"build"`
-			Command     []string          `yaml:"command"`
-			Environment map[string]string `yaml:"environment"`
-			DependsOn   []string          `yaml:"depends_on"`
+			Build       string               `yaml:"build"`
+			Environment map[string]string    `yaml:"environment"`
+			DependsOn   map[string]yaml.Node `yaml:"depends_on"`
+			Command     []string             `yaml:"command"`
+			Deploy      struct {
+				Replicas int `yaml:"replicas"`
+			} `yaml:"deploy"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(b, &compose); err != nil {
@@ -60,9 +63,16 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("provider %s: %v", cfg.Providers[i].Name, err)
 		}
 	}
-	for _, dep := range gw.DependsOn {
+	for dep := range gw.DependsOn {
 		if _, ok := compose.Services[dep]; !ok {
 			t.Errorf("gateway depends on unknown service %s", dep)
 		}
+	}
+	if gw.Deploy.Replicas < 2 || cfg.Store.Driver != "redis" {
+		t.Errorf("want at least 2 gateway replicas sharing a redis store; got %d, %s", gw.Deploy.Replicas, cfg.Store.Driver)
+	}
+	redisCmd := strings.Join(compose.Services["redis"].Command, " ")
+	if !strings.Contains(redisCmd, "--appendonly yes") || !strings.Contains(redisCmd, "noeviction") {
+		t.Errorf("redis runs %q, want AOF on and noeviction", redisCmd)
 	}
 }
