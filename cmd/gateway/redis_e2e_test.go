@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,4 +180,60 @@ func TestConcurrentIdempotencyAcrossInstances(t *testing.T) {
 	if n := mock.CountByReference("IDEM-200"); n != 1 {
 		t.Errorf("%d accounts at the provider, want 1", n)
 	}
+}
+
+// In Redis mode the gateway refuses to start without Redis, and says why.
+func TestRefusesUnreachableRedis(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "vagate.yaml")
+	os.WriteFile(cfg, []byte("auth:\n  secret: shared-state-test-secret-0123456789abcdef\nstore:\n  driver: redis\n  redisUrl: redis://:hunter2@127.0.0.1:1/0\nmocks:\n  embedded: true\n"), 0o600)
+	cmd := exec.Command(binPath, "serve", "-config", cfg, "-listen", "127.0.0.1:0", "-mock-port", "0")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("started without Redis:\n%s", out)
+	}
+	if !strings.Contains(string(out), "unreachable") || !strings.Contains(string(out), "127.0.0.1:1") {
+		t.Errorf("the refusal does not say what is wrong:\n%s", out)
+	}
+	if strings.Contains(string(out), "hunter2") {
+		t.Errorf("the refusal shows the Redis password:\n%s", out)
+	}
+}
+
+// A Redis that may evict keys gets a loud warning at start-up.
+func TestWarnsOnEvictingRedis(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is needed for this test (apt-get install -y redis-server): %v", err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	srv := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--maxmemory-policy", "allkeys-lru", "--dir", t.TempDir())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	opt, _ := redis.ParseURL(url)
+	c := redis.NewClient(opt)
+	defer c.Close()
+	for i := 0; c.Ping(t.Context()).Err() != nil; i++ {
+		if i > 100 {
+			t.Fatal("throwaway redis-server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cfg := filepath.Join(t.TempDir(), "vagate.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("auth:\n  secret: shared-state-test-secret-0123456789abcdef\nstore:\n  driver: redis\n  redisUrl: %s\nmocks:\n  embedded: true\n", url)), 0o600)
+	g := startGateway(t, "-config", cfg)
+	if logs := g.logs.all(); !strings.Contains(logs, "REDIS MAY EVICT GATEWAY STATE") || !strings.Contains(logs, "allkeys-lru") {
+		t.Errorf("no eviction warning:\n%s", logs)
+	}
+	r := g.do(t, "GET", "/readyz", "", "")
+	want(t, r, 200, "readyz with redis up")
+	srv.Process.Kill()
+	srv.Wait()
+	r = g.do(t, "GET", "/readyz", "", "")
+	want(t, r, 503, "readyz with redis down")
 }

@@ -47,17 +47,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.Log.Level)
 
+	// The store first: in Redis mode nothing starts without it.
+	st, err := openState(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	// On return: stop the workers, wait for them, then close the store.
+	defer func() { cancel(); bg.Wait(); st.close() }()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	publicURL := cfg.PublicURLFor(ln.Addr())
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var bg sync.WaitGroup
-	defer bg.Wait()
-	defer cancel()
 
 	var mocks []*embeddedMock
 	if cfg.Mocks.Embedded {
@@ -99,13 +103,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	st, err := openState(ctx, cfg, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	// On return: stop the workers, wait for them, then close the store.
-	defer func() { cancel(); bg.Wait(); st.close() }()
 	eventLog := st.events
 	recorder := events.NewRecorder(eventLog, log)
 	changed := recorder.AccountChanged
