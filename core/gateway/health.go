@@ -90,6 +90,18 @@ func (p *Provider) Health() Health {
 }
 
 // BreakerState is the provider's circuit breaker state: closed, half-open or
-// open. Calls pass straight through until a breaker is configured, so it is
-// closed.
-func (p *Provider) BreakerState() string { return "closed" }
+// open. A provider without a resilient client has no breaker: closed.
+func (p *Provider) BreakerState() string {
+	if p.opts.Client == nil {
+		return "closed"
+	}
+	return p.opts.Client.Breaker().State
+}
+
+// Breaker reports the breaker in detail, if the provider has one.
+func (p *Provider) Breaker() (BreakerStatus, bool) {
+	if p.opts.Client == nil {
+		return BreakerStatus{}, false
+	}
+	return p.opts.Client.Breaker(), true
+}

@@ -23,6 +23,9 @@ import (
 
 // Options tune a Provider; the zero value is usable.
 type Options struct {
+	// Client is the resilient HTTP client the adapter was opened with; the
+	// provider reports its breaker and installs the adapter's Signer on it.
+	Client *Client
 	// PollInterval is the first wait between polls of an asynchronous create
 	// (default 200ms); it doubles up to MaxPollInterval (default 5s).
 	PollInterval    time.Duration
@@ -71,7 +74,11 @@ func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
 	if err := checkCapabilities(a, caps); err != nil {
 		return nil, fmt.Errorf("gateway: provider %q: %w", name, err)
 	}
-	return &Provider{name: name, a: a, caps: caps, opts: opts.withDefaults(), kick: make(chan struct{})}, nil
+	p := &Provider{name: name, a: a, caps: caps, opts: opts.withDefaults(), kick: make(chan struct{})}
+	if s, ok := a.(Signer); ok && p.opts.Client != nil {
+		p.opts.Client.SetSigner(s)
+	}
+	return p, nil
 }
 
 func checkCapabilities(a provider.Adapter, c provider.Capabilities) error {
@@ -207,6 +214,9 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err := p.ValidateCreate(req); err != nil {
 		return nil, err
 	}
+	if p.caps.IdempotentCreate {
+		ctx = AllowResend(ctx)
+	}
 	var res *provider.CreateResult
 	if err := p.call(op, func() (err error) { res, err = p.a.CreateAccounts(ctx, req); return err }); err != nil {
 		return nil, err
@@ -250,6 +260,7 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 	if !ok {
 		return nil, p.unsupported(op, "asynchronous create")
 	}
+	ctx = AllowResend(ctx)
 	var res *provider.CreateResult
 	if err := p.call(op, func() (err error) { res, err = pl.PollCreate(ctx, operation, req); return err }); err != nil {
 		return nil, err
@@ -309,6 +320,7 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 	if ref == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
 	}
+	ctx = AllowResend(ctx)
 	return p.accountCall(op, func() (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
 }
 
@@ -319,6 +331,7 @@ func (p *Provider) FindByReference(ctx context.Context, clientReference string) 
 	if !ok || !p.caps.FindByReference {
 		return nil, p.unsupported(op, "lookup by client reference")
 	}
+	ctx = AllowResend(ctx)
 	var as []*bank.Account
 	if err := p.call(op, func() (err error) { as, err = f.FindByReference(ctx, clientReference); return err }); err != nil {
 		return nil, err
@@ -339,6 +352,8 @@ func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocat
 	if err := p.ValidateAllocation(a); err != nil {
 		return nil, err
 	}
+	// Setting the same fields again changes nothing: safe to resend.
+	ctx = AllowResend(ctx)
 	return p.accountCall(op, func() (*bank.Account, error) { return al.Allocate(ctx, ref, a) })
 }
 

@@ -1,0 +1,387 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/provider"
+)
+
+// Limits is one provider's resilience policy. Zero fields take defaults.
+type Limits struct {
+	// AttemptTimeout bounds one HTTP attempt (default 10s).
+	AttemptTimeout time.Duration
+	// CallTimeout bounds one call, every attempt and wait included (default 30s).
+	CallTimeout time.Duration
+	// MaxAttempts bounds the attempts of a call that may be resent (default 3).
+	MaxAttempts int
+	// BackoffMin and BackoffMax bound the full-jitter backoff (100ms, 5s).
+	BackoffMin, BackoffMax time.Duration
+	// MaxConcurrent bounds the attempts in flight to the provider (default 16).
+	MaxConcurrent int
+	// RatePerSecond limits attempts per second; 0 means no limit.
+	RatePerSecond float64
+	// Burst is the rate limiter's burst (default: RatePerSecond, at least 1).
+	Burst int
+	// Breaker configures the circuit breaker.
+	Breaker BreakerLimits
+}
+
+// BreakerLimits configure the circuit breaker. It opens when, over the
+// rolling Window, at least MinRequests attempts were made and the share of
+// provider-side failures reached FailureRatio.
+type BreakerLimits struct {
+	FailureRatio float64       // default 0.5
+	MinRequests  uint32        // default 10
+	Window       time.Duration // default 30s, in 10 buckets
+	// OpenFor is how long it fails fast before letting probes through (default 10s).
+	OpenFor time.Duration
+	// Probes is how many attempts half-open lets through (default 3).
+	Probes uint32
+}
+
+func (l *Limits) withDefaults() Limits {
+	var r Limits
+	if l != nil {
+		r = *l
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&r.AttemptTimeout, 10*time.Second)
+	def(&r.CallTimeout, 30*time.Second)
+	def(&r.BackoffMin, 100*time.Millisecond)
+	def(&r.BackoffMax, 5*time.Second)
+	def(&r.Breaker.Window, 30*time.Second)
+	def(&r.Breaker.OpenFor, 10*time.Second)
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = 3
+	}
+	if r.MaxConcurrent <= 0 {
+		r.MaxConcurrent = 16
+	}
+	if r.Burst <= 0 {
+		r.Burst = max(1, int(r.RatePerSecond))
+	}
+	if r.Breaker.FailureRatio <= 0 || r.Breaker.FailureRatio > 1 {
+		r.Breaker.FailureRatio = 0.5
+	}
+	if r.Breaker.MinRequests == 0 {
+		r.Breaker.MinRequests = 10
+	}
+	if r.Breaker.Probes == 0 {
+		r.Breaker.Probes = 3
+	}
+	return r
+}
+
+// Signer is implemented by adapters whose requests must be signed anew for
+// every attempt (a fresh nonce and date); the client calls it just before
+// each attempt is sent.
+type Signer interface {
+	SignAttempt(r *http.Request) error
+}
+
+// Client is the HTTP client one provider's adapter sends through: per
+// attempt a rate limit, a bulkhead, a circuit breaker and a timeout; per call
+// an overall deadline and retries (go-retryablehttp) of requests that are
+// safe to resend.
+type Client struct {
+	name    string
+	limits  Limits
+	log     *slog.Logger
+	breaker *gobreaker.CircuitBreaker[*http.Response]
+	sem     chan struct{}
+	limiter *rate.Limiter
+	http    *http.Client
+	signer  atomic.Pointer[Signer]
+
+	mu       sync.Mutex
+	since    time.Time // when the breaker last changed state
+	changes  int
+	attempts atomic.Int64
+	retries  atomic.Int64
+}
+
+// NewClient builds the client for provider name over base (nil: a clone of
+// http.DefaultTransport).
+func NewClient(name string, l *Limits, base http.RoundTripper, log *slog.Logger) *Client {
+	lim := l.withDefaults()
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{name: name, limits: lim, log: log, sem: make(chan struct{}, lim.MaxConcurrent), since: time.Now()}
+	if lim.RatePerSecond > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(lim.RatePerSecond), lim.Burst)
+	}
+	b := lim.Breaker
+	c.breaker = gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
+		Name:         name,
+		MaxRequests:  b.Probes,
+		Interval:     b.Window,
+		BucketPeriod: b.Window / 10,
+		Timeout:      b.OpenFor,
+		ReadyToTrip: func(n gobreaker.Counts) bool {
+			valid := n.TotalSuccesses + n.TotalFailures
+			return valid >= b.MinRequests && float64(n.TotalFailures) >= b.FailureRatio*float64(valid)
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			c.mu.Lock()
+			c.since, c.changes = time.Now(), c.changes+1
+			c.mu.Unlock()
+			log.Warn("provider circuit breaker changed state", "provider", name, "from", from.String(), "to", to.String())
+		},
+	})
+	rc := &retryablehttp.Client{
+		HTTPClient:   &http.Client{Transport: &attemptTransport{c: c, base: base}},
+		RetryWaitMin: lim.BackoffMin,
+		RetryWaitMax: lim.BackoffMax,
+		RetryMax:     lim.MaxAttempts - 1,
+		CheckRetry:   c.checkRetry,
+		Backoff:      FullJitterBackoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	c.http = &http.Client{Transport: &callTransport{c: c, next: &retryablehttp.RoundTripper{Client: rc}}}
+	return c
+}
+
+// HTTP is the client to hand to the adapter.
+func (c *Client) HTTP() *http.Client { return c.http }
+
+// SetSigner installs the adapter's per-attempt signer.
+func (c *Client) SetSigner(s Signer) { c.signer.Store(&s) }
+
+// BreakerStatus is a snapshot of the breaker.
+type BreakerStatus struct {
+	State    string
+	Since    time.Time
+	Changes  int
+	Requests uint32
+	Failures uint32
+	Attempts int64
+	Retries  int64
+}
+
+// Breaker reports the breaker's state and its rolling counts.
+func (c *Client) Breaker() BreakerStatus {
+	n := c.breaker.Counts()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return BreakerStatus{State: c.breaker.State().String(), Since: c.since, Changes: c.changes,
+		Requests: n.TotalSuccesses + n.TotalFailures, Failures: n.TotalFailures,
+		Attempts: c.attempts.Load(), Retries: c.retries.Load()}
+}
+
+// Limits returns the policy in force.
+func (c *Client) Limits() Limits { return c.limits }
+
+type callInfoKey struct{}
+
+// callInfo travels with a call's context through every attempt.
+type callInfo struct {
+	method   string
+	resend   bool
+	attempts atomic.Int32
+}
+
+type resendKey struct{}
+
+// AllowResend marks calls made with ctx as safe to resend: reads, and writes
+// the provider deduplicates by an idempotency key.
+func AllowResend(ctx context.Context) context.Context {
+	return context.WithValue(ctx, resendKey{}, true)
+}
+
+func resendAllowed(ctx context.Context, r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	ok, _ := ctx.Value(resendKey{}).(bool)
+	return ok || r.Header.Get("Idempotency-Key") != ""
+}
+
+// callTransport bounds the whole call and records what may be resent.
+type callTransport struct {
+	c    *Client
+	next http.RoundTripper
+}
+
+func (t *callTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	info := &callInfo{method: r.Method, resend: resendAllowed(r.Context(), r)}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), callInfoKey{}, info), t.c.limits.CallTimeout)
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// attemptTransport sends one attempt through the limiter, the bulkhead and
+// the breaker, with its own timeout.
+type attemptTransport struct {
+	c    *Client
+	base http.RoundTripper
+}
+
+// errFailedStatus lets the breaker count a 5xx or 429 answer as a failure.
+type errFailedStatus struct{ resp *http.Response }
+
+func (e *errFailedStatus) Error() string { return fmt.Sprintf("provider answered %d", e.resp.StatusCode) }
+
+func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c := t.c
+	ctx := r.Context()
+	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		if info.attempts.Add(1) > 1 {
+			c.retries.Add(1)
+		}
+	}
+	c.attempts.Add(1)
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: "rate-limit", Err: err, RetryAfter: time.Second}
+		}
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if s := c.signer.Load(); s != nil {
+		if err := (*s).SignAttempt(r); err != nil {
+			<-c.sem
+			return nil, err
+		}
+	}
+	resp, err := c.breaker.Execute(func() (*http.Response, error) {
+		actx, cancel := context.WithTimeout(ctx, c.limits.AttemptTimeout)
+		resp, err := t.base.RoundTrip(r.WithContext(actx))
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return resp, &errFailedStatus{resp}
+		}
+		return resp, nil
+	})
+	var fs *errFailedStatus
+	switch {
+	case errors.As(err, &fs):
+		resp, err = fs.resp, nil
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		<-c.sem
+		return nil, &bank.Error{Code: bank.Unavailable, Provider: c.name, Op: "breaker", RetryAfter: c.openRemaining(),
+			Err: fmt.Errorf("circuit breaker for provider %q is %s: failing fast", c.name, c.breaker.State())}
+	}
+	if err != nil {
+		<-c.sem
+		return nil, err
+	}
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { <-c.sem }}
+	return resp, nil
+}
+
+// openRemaining is how long the breaker stays open, at least a second.
+func (c *Client) openRemaining() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.limits.Breaker.OpenFor - time.Since(c.since)
+	return max(d, time.Second).Round(time.Second)
+}
+
+// ShouldRetry decides whether an attempt may be resent: only requests that
+// are safe to resend (reads, and writes deduplicated by an idempotency key),
+// and only after a transport failure or a 408, 429, 500, 502, 503 or 504.
+// A fast-failing breaker and a caller that gave up are final.
+func ShouldRetry(resendable bool, status int, err error) bool {
+	if !resendable {
+		return false
+	}
+	if err != nil {
+		var be *bank.Error
+		if errors.Is(err, context.Canceled) || (errors.As(err, &be) && be.Op == "breaker") {
+			return false
+		}
+		return true
+	}
+	switch status {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	info, _ := ctx.Value(callInfoKey{}).(*callInfo)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	return ShouldRetry(info != nil && info.resend, status, err), nil
+}
+
+// FullJitterBackoff waits a random time up to min·2^attempt (capped at max),
+// or what the provider's Retry-After asks for on a 429 or 503.
+func FullJitterBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d := provider.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); d > 0 {
+			return d
+		}
+	}
+	ceil := lo << min(attempt, 30)
+	if ceil <= 0 || ceil > hi {
+		ceil = hi
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+type releaseBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
