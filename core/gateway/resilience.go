@@ -248,7 +248,9 @@ type attemptTransport struct {
 // errFailedStatus lets the breaker count a 5xx or 429 answer as a failure.
 type errFailedStatus struct{ resp *http.Response }
 
-func (e *errFailedStatus) Error() string { return fmt.Sprintf("provider answered %d", e.resp.StatusCode) }
+func (e *errFailedStatus) Error() string {
+	return fmt.Sprintf("provider answered %d", e.resp.StatusCode)
+}
 
 func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c := t.c
