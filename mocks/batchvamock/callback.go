@@ -2,6 +2,7 @@ package batchvamock
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
@@ -52,20 +53,20 @@ func sign(c *Client, msg []byte) (sig, version string, err error) {
 
 // deliver POSTs the finished job's status to its callbackUrl, retrying
 // until a 2xx answer or CallbackAttempts attempts.
-func (m *Mock) deliver(j *job, body []byte) {
+func (m *Mock) deliver(ctx context.Context, j *job, body []byte) {
 	rec := &CallbackRecord{JobID: j.id, ClientID: j.owner, URL: j.callbackURL, Body: body}
 	m.mu.Lock()
-	if j.ctx.Err() != nil {
+	if ctx.Err() != nil {
 		m.mu.Unlock()
 		return
 	}
 	m.callbacks = append(m.callbacks, rec)
 	m.mu.Unlock()
 	for attempt := range CallbackAttempts {
-		if attempt > 0 && !sleep(j.ctx, callbackBackoff[attempt-1]) {
+		if attempt > 0 && !sleep(ctx, callbackBackoff[attempt-1]) {
 			return
 		}
-		status, errText, hdr := m.attempt(j, body)
+		status, errText, hdr := m.attempt(ctx, j, body)
 		m.mu.Lock()
 		rec.Attempts++
 		rec.LastStatus, rec.LastError, rec.Headers = status, errText, hdr
@@ -79,12 +80,12 @@ func (m *Mock) deliver(j *job, body []byte) {
 
 // attempt sends one signed callback; it returns the answer's status (0 if
 // none), the error and the headers sent.
-func (m *Mock) attempt(j *job, body []byte) (int, string, http.Header) {
+func (m *Mock) attempt(ctx context.Context, j *job, body []byte) (int, string, http.Header) {
 	c, ok := m.client(j.owner)
 	if !ok {
 		return 0, "client " + j.owner + " no longer exists", nil
 	}
-	req, err := http.NewRequestWithContext(j.ctx, http.MethodPost, j.callbackURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.callbackURL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err.Error(), nil
 	}

@@ -162,7 +162,12 @@ func (m *Mock) run(j *job) {
 		m.mu.Unlock()
 	}
 	if callback != nil {
-		m.deliver(j, callback)
+		// Through the webhook faults QA scripted: drop, duplicate, reorder, delay.
+		// Deliveries outlive the job's run, not the mock.
+		m.mu.Lock()
+		ctx := m.ctx
+		m.mu.Unlock()
+		m.faults.Deliver(func() { m.deliver(ctx, j, callback) })
 	}
 }
 
