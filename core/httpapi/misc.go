@@ -30,10 +30,14 @@ type providerView struct {
 
 type healthView struct {
 	BreakerState    string     `json:"breakerState"`
+	BreakerSince    *time.Time `json:"breakerSince,omitempty"`
 	RecentErrorRate float64    `json:"recentErrorRate"`
 	RecentRequests  int        `json:"recentRequests"`
+	RecentFailures  int        `json:"recentFailures"`
+	Retries         int64      `json:"retries"`
 	InFlight        int        `json:"inFlight"`
 	LastErrorAt     *time.Time `json:"lastErrorAt,omitempty"`
+	LastError       string     `json:"lastError,omitempty"`
 }
 
 // ListProviders lists the providers, their capabilities and recent health.
@@ -42,11 +46,19 @@ func (s *Server) ListProviders(c *gin.Context) {
 	for _, p := range s.d.Registry.All() {
 		caps := p.Capabilities()
 		h := p.Health()
-		out = append(out, providerView{
-			Name: p.Name(), Style: caps.Style, Currencies: caps.Currencies, Capabilities: caps,
-			Health: healthView{BreakerState: p.BreakerState(), RecentErrorRate: h.RecentErrorRate,
-				RecentRequests: h.RecentRequests, InFlight: h.InFlight, LastErrorAt: h.LastErrorAt},
-		})
+		hv := healthView{BreakerState: p.BreakerState(), RecentErrorRate: h.RecentErrorRate,
+			RecentRequests: h.RecentRequests, InFlight: h.InFlight, LastErrorAt: h.LastErrorAt, LastError: h.LastError}
+		hv.RecentFailures = int(h.RecentErrorRate*float64(h.RecentRequests) + 0.5)
+		if b, ok := p.Breaker(); ok {
+			since := b.Since.UTC()
+			hv.BreakerSince, hv.Retries = &since, b.Retries
+			hv.RecentRequests, hv.RecentFailures = int(b.Requests), int(b.Failures)
+			hv.RecentErrorRate = 0
+			if b.Requests > 0 {
+				hv.RecentErrorRate = float64(b.Failures) / float64(b.Requests)
+			}
+		}
+		out = append(out, providerView{Name: p.Name(), Style: caps.Style, Currencies: caps.Currencies, Capabilities: caps, Health: hv})
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }
