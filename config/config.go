@@ -83,9 +83,44 @@ type Jobs struct {
 
 // Provider is one configured provider; Config is its adapter's own block.
 type Provider struct {
-	Name   string    `yaml:"name"`
-	Style  string    `yaml:"style"`
-	Config yaml.Node `yaml:"config"`
+	Name       string     `yaml:"name"`
+	Style      string     `yaml:"style"`
+	Resilience Resilience `yaml:"resilience"`
+	Config     yaml.Node  `yaml:"config"`
+}
+
+// Resilience is a provider's timeouts, retries, limits and breaker; zero
+// values take the gateway's defaults.
+type Resilience struct {
+	// AttemptTimeout bounds one HTTP attempt (default 10s).
+	AttemptTimeout Duration `yaml:"attemptTimeout"`
+	// CallTimeout bounds a call with all its attempts (default 30s).
+	CallTimeout Duration `yaml:"callTimeout"`
+	// MaxAttempts bounds attempts of resendable calls (default 3).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// BackoffMin and BackoffMax bound the full-jitter backoff (100ms, 5s).
+	BackoffMin Duration `yaml:"backoffMin"`
+	BackoffMax Duration `yaml:"backoffMax"`
+	// MaxConcurrent bounds attempts in flight (default 16).
+	MaxConcurrent int `yaml:"maxConcurrent"`
+	// RatePerSecond limits attempts per second (0: none); Burst its burst.
+	RatePerSecond float64 `yaml:"ratePerSecond"`
+	Burst         int     `yaml:"burst"`
+	Breaker       Breaker `yaml:"breaker"`
+}
+
+// Breaker configures a provider's circuit breaker.
+type Breaker struct {
+	// FailureRatio of provider-side failures over Window that opens it (default 0.5).
+	FailureRatio float64 `yaml:"failureRatio"`
+	// MinRequests in the window before it may open (default 10).
+	MinRequests int `yaml:"minRequests"`
+	// Window is the rolling window (default 30s).
+	Window Duration `yaml:"window"`
+	// OpenFor is how long it fails fast before probing (default 10s).
+	OpenFor Duration `yaml:"openFor"`
+	// Probes let through when half-open (default 3).
+	Probes int `yaml:"probes"`
 }
 
 // Route sends items of a currency (and, optionally, needing a capability) to a provider.
@@ -396,6 +431,21 @@ func (c *Config) Validate() error {
 		names[p.Name] = true
 		if p.Style == "" {
 			return bad(f+".style", "required")
+		}
+		r := p.Resilience
+		switch {
+		case r.MaxAttempts < 0 || r.MaxAttempts > 10:
+			return bad(f+".resilience.maxAttempts", "must be from 1 to 10")
+		case r.MaxConcurrent < 0:
+			return bad(f+".resilience.maxConcurrent", "must not be negative")
+		case r.RatePerSecond < 0 || r.Burst < 0:
+			return bad(f+".resilience.ratePerSecond", "must not be negative")
+		case r.Breaker.FailureRatio < 0 || r.Breaker.FailureRatio > 1:
+			return bad(f+".resilience.breaker.failureRatio", "must be between 0 and 1")
+		case r.Breaker.MinRequests < 0 || r.Breaker.Probes < 0:
+			return bad(f+".resilience.breaker", "minRequests and probes must not be negative")
+		case r.AttemptTimeout < 0 || r.CallTimeout < 0 || (r.CallTimeout > 0 && r.AttemptTimeout > r.CallTimeout):
+			return bad(f+".resilience.callTimeout", "must not be shorter than attemptTimeout")
 		}
 	}
 	if len(c.Providers) == 0 && !c.Mocks.Embedded {

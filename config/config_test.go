@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vagate/vagate/config"
 )
@@ -144,5 +145,25 @@ func TestPublicURLFor(t *testing.T) {
 	c.PublicURL = "https://gw.example.com"
 	if got := c.PublicURLFor(addr("127.0.0.1:1")); got != "https://gw.example.com" {
 		t.Errorf("configured publicUrl ignored: %s", got)
+	}
+}
+
+func TestResilienceValidation(t *testing.T) {
+	base := strings.Replace(good, "    style: batchva\n", "    style: batchva\n    resilience:\n      %s\n", 1)
+	for _, tc := range []struct{ block, want string }{
+		{"maxAttempts: 11", "resilience.maxAttempts"},
+		{"breaker:\n        failureRatio: 1.5", "resilience.breaker.failureRatio"},
+		{"attemptTimeout: 10s\n      callTimeout: 5s", "resilience.callTimeout"},
+		{"ratePerSecond: -1", "resilience.ratePerSecond"},
+		{"bogus: 1", "bogus"},
+	} {
+		_, err := config.Parse([]byte(fmt.Sprintf(base, tc.block)), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want one naming %s", tc.block, err, tc.want)
+		}
+	}
+	c, err := config.Parse([]byte(fmt.Sprintf(base, "maxAttempts: 5\n      breaker:\n        openFor: 2s")), env(nil))
+	if err != nil || c.Providers[0].Resilience.MaxAttempts != 5 || c.Providers[0].Resilience.Breaker.OpenFor.D() != 2*time.Second {
+		t.Errorf("parsed %+v, %v", c.Providers[0].Resilience, err)
 	}
 }
