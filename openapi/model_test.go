@@ -62,7 +62,7 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"ItemResult", &bank.ItemResult{Index: 0, ClientReference: "REF-1", Provider: "batchva",
 			Outcome: bank.OutcomeCreated, Account: acct,
 			Error: &bank.Problem{Code: bank.InvalidArgument, Message: "bad"}}},
-		{"ItemError", &bank.Problem{Code: bank.DeadlineExceeded, Message: "timeout"}},
+		{"ItemError", &bank.Problem{Code: bank.InvalidArgument, Message: "refused", Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "bad"}}}},
 		{"Capabilities", caps},
 		{"Limits", caps.Limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},

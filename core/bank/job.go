@@ -56,6 +56,9 @@ type ItemResult struct {
 type Problem struct {
 	Code    ErrorCode `json:"code"`
 	Message string    `json:"message"`
+	// Fields names the request fields at fault, as JSON pointers into the
+	// create request ("/items/3/providerParams/settlementAccountId").
+	Fields []FieldError `json:"errors,omitempty"`
 }
 
 // Job is a unified batch job.

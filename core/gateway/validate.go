@@ -73,6 +73,12 @@ func (p *Provider) ValidateItem(prefix string, it *provider.CreateItem) ([]bank.
 	if it.DOB != "" && !validDate(it.DOB) {
 		bad("dob", "must be a past date as YYYY-MM-DD")
 	}
+	if iv, ok := p.a.(provider.ItemValidator); ok {
+		for _, fe := range iv.ValidateItem(it) {
+			fe.Pointer = prefix + fe.Pointer
+			fs = append(fs, fe)
+		}
+	}
 	if pv, ok := p.a.(provider.ParamsValidator); ok {
 		for _, fe := range pv.ValidateParams(it.Currency, it.Params) {
 			fe.Pointer = prefix + "/providerParams" + fe.Pointer

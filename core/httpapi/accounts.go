@@ -41,11 +41,18 @@ func (s *Server) account(c *gin.Context, id string) (*bank.Account, *gateway.Pro
 func merge(stored, fresh *bank.Account, now time.Time) {
 	wasUnallocated := stored.Status == bank.StatusUnallocated
 	stored.Status, stored.ProviderStatus = fresh.Status, fresh.ProviderStatus
-	stored.AccountHolderName, stored.AccountName = fresh.AccountHolderName, fresh.AccountName
-	stored.DOB, stored.NativeLanguageName = fresh.DOB, fresh.NativeLanguageName
-	stored.ClientReference = fresh.ClientReference
-	if fresh.Currency != "" {
-		stored.Currency = fresh.Currency
+	// A provider that does not report a field leaves the stored value.
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{
+		{&stored.AccountHolderName, fresh.AccountHolderName}, {&stored.AccountName, fresh.AccountName},
+		{&stored.DOB, fresh.DOB}, {&stored.NativeLanguageName, fresh.NativeLanguageName},
+		{&stored.ClientReference, fresh.ClientReference}, {&stored.Currency, fresh.Currency},
+	} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
 	}
 	if fresh.BankDetails != nil {
 		stored.BankDetails = fresh.BankDetails

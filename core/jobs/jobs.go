@@ -629,6 +629,11 @@ func (e *Engine) settle(ctx context.Context, rec *store.JobRecord, idx []int, re
 			}
 			code := bank.Code(outs[n].err)
 			res.Error = &bank.Problem{Code: code, Message: outs[n].err.Error()}
+			for _, f := range bank.FieldsOf(outs[n].err) {
+				// Adapters name fields relative to the item.
+				f.Pointer = fmt.Sprintf("/items/%d%s", i, f.Pointer)
+				res.Error.Fields = append(res.Error.Fields, f)
+			}
 			if code.OutcomeKnown() {
 				res.Outcome = bank.OutcomeFailed
 			} else {

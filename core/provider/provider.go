@@ -193,3 +193,11 @@ type CloseReason struct {
 type ParamsValidator interface {
 	ValidateParams(currency string, params map[string]string) []bank.FieldError
 }
+
+// ItemValidator is implemented by adapters with rules on a whole item (a
+// field the provider requires in a given form, combinations of fields). It
+// reports bad fields with pointers relative to the item ("/customerId"),
+// before anything is sent.
+type ItemValidator interface {
+	ValidateItem(it *CreateItem) []bank.FieldError
+}
