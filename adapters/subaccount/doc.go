@@ -1,0 +1,80 @@
+// Package subaccount is the adapter for the "sub-account with settlement"
+// provider style (shared/seeds 004): POST /v2/sub-accounts creates one
+// institution or customer sub-account, optionally settling into a main
+// account of the same currency, and answers 201 with its NUBAN deposit
+// address, balance and state (ACTIVE, or PENDING_DEPOSIT_ADDRESS until the
+// address is generated). The wire contract, including the read routes the
+// document leaves open, is that of mocks/subaccountmock.
+//
+// # Config
+//
+//	baseUrl             provider base URL (required)
+//	apiKey              API key, sent as "Authorization: Bearer <apiKey>" (required; secret, never logged)
+//	settlementAccounts  currency → main account id (UUID) to settle into, e.g. {NGN: 5e77...a9a1};
+//	                    used for items of that currency that name no settlement account
+//	currencies          accepted currencies (default NGN, USD, EUR, GBP); every
+//	                    settlementAccounts key must be one of them
+//	country             country reported on NUBAN bank details (default NG)
+//
+// # Choices
+//
+// Unified item → provider body. The classification is "customer" when the
+// item has a customerId, else "institution"; providerParams.classification
+// overrides it. A customer sub-account sends customerId as customer_id, so
+// it must be the provider's customer id, a UUID (checked before sending,
+// /customerId). An institution sub-account sends providerParams.identifier
+// as identifier or, when absent, the item's accountName (so accountName is
+// limited to 64 characters, the identifier's limit). clientReference is
+// client_reference (≤ 64). settlement_account_id is
+// providerParams.settlementAccountId, else settlementAccounts[currency],
+// else omitted. accountHolderName, dob, nativeLanguageName and metadata have
+// no provider field and are not sent (the gateway keeps customerId and
+// metadata itself).
+//
+// providerParams accepted: classification, identifier, settlementAccountId.
+// ValidateParams refuses any other key, a blank or over-long identifier, an
+// identifier on a customer sub-account, a settlementAccountId that is not a
+// UUID, and — up front, with a 400 naming
+// /items/i/providerParams/settlementAccountId — a settlementAccountId that
+// the config names as the settlement account of another currency. A
+// settlement account unknown to the config is checked by the provider: its
+// 422 SETTLEMENT_ACCOUNT_INVALID (and every other refusal whose error
+// details name fields: 400 VALIDATION_ERROR, 409 DUPLICATE_IDENTIFIER)
+// becomes a *bank.Error whose Fields carry unified pointers relative to the
+// item (/providerParams/settlementAccountId, /providerParams/identifier or
+// /accountName, /customerId, /currency, /clientReference) and whose message
+// names them (RefusalError), so a job's item error reads e.g. "subaccount:
+// create: /providerParams/settlementAccountId (provider field
+// settlement_account_id): ...". A refusal of a settlement account taken
+// from the config is FailedPrecondition: the client cannot fix it. A
+// duplicate identifier is AlreadyExists; other statuses follow
+// provider.CodeForStatus.
+//
+// Provider → unified account. state ACTIVE is ACTIVE; PENDING_DEPOSIT_ADDRESS
+// (and any state the document does not name) is PENDING; providerStatus
+// keeps the raw state. name is accountName; the first deposit address's
+// account_name is accountHolderName (empty while no address exists). Each
+// NUBAN deposit address is a bankDetails entry {type NUBAN, bankName,
+// accountHolderName (account_name), accountNumber, country, extra {bankCode,
+// nipCode}}; other address types keep their string members. Balance amounts
+// are integers of minor units (the mock's documented choice):
+// available/pending are rendered as decimal strings with currency_precision
+// places (150000 at precision 2 is "1500.00"). The raw provider object is
+// kept. settlement_account_id and parent_account_id stay in the raw payload.
+//
+// Lifecycle. Creates are synchronous (201), so AsyncCreate is false. A
+// PENDING account becomes ACTIVE at the provider by itself; the provider
+// sends no events, so the gateway learns it by reading the account again
+// (GET /v1/virtual-accounts/{id}?refresh=true). The provider has no
+// unallocated accounts, allocation, block, unblock or close: Capabilities
+// declares none, and the gateway refuses them as capability_not_supported.
+//
+// Duplicates. The provider takes one account per call (MaxBatch 1) and no
+// idempotency key (IdempotentCreate false; CreateRequest.IdempotencyKey is
+// not sent). The adapter never retries; a create whose outcome is unknown is
+// reconciled by FindByReference, which reads GET
+// /v2/sub-accounts?client_reference=R page by page. Given several items, the
+// adapter creates them in order: a refused item fails alone, any other
+// failure ends the call and the items after it are reported not sent
+// (Unavailable).
+package subaccount

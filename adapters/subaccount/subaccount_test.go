@@ -1,0 +1,489 @@
+package subaccount_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/adapters/adaptertest"
+	"github.com/vagate/vagate/adapters/subaccount"
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/gateway"
+	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/subaccountmock"
+)
+
+var (
+	mainNGN = subaccountmock.DefaultMainAccounts()[0].ID
+	mainUSD = subaccountmock.DefaultMainAccounts()[1].ID
+)
+
+type harness struct {
+	mock *subaccountmock.Mock
+	srv  *httptest.Server
+	p    *gateway.Provider
+}
+
+func newHarness(t *testing.T) adaptertest.Harness {
+	return newHarnessWith(t, nil)
+}
+
+func newHarnessWith(t testing.TB, edit func(*subaccount.Config)) *harness {
+	t.Helper()
+	m := subaccountmock.New(&subaccountmock.Options{Seed: 1})
+	srv := httptest.NewServer(m)
+	t.Cleanup(func() { srv.Close(); m.Close() })
+	cfg := subaccount.Config{BaseURL: srv.URL, APIKey: subaccount.Secret(subaccountmock.DefaultAPIKey), SettlementAccounts: m.SettlementAccounts()}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := subaccount.Open(cfg, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	p, err := gateway.New("subaccount", a, nil)
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	return &harness{mock: m, srv: srv, p: p}
+}
+
+func (h *harness) Provider() *gateway.Provider { return h.p }
+
+// Item is an institution sub-account whose identifier is its account name,
+// so the names the provider reports (name, and the NUBAN account_name
+// "Institution - <name>") are the item's.
+func (h *harness) Item(ref string) provider.CreateItem {
+	return provider.CreateItem{Currency: "NGN", AccountName: "dept-" + ref, AccountHolderName: "Institution - dept-" + ref, ClientReference: ref}
+}
+
+func (h *harness) MissingRef() string { return "00000000-0000-4000-8000-000000000000" }
+
+func (h *harness) Fault(t *testing.T, op adaptertest.Op, r fault.Rule) {
+	t.Helper()
+	switch op {
+	case adaptertest.OpCreate:
+		r.Method, r.Path = http.MethodPost, "/v2/sub-accounts"
+	case adaptertest.OpGet:
+		r.Method, r.Path = http.MethodGet, "/v2/sub-accounts/*"
+	default:
+		t.Fatalf("op %q has no route at this provider", op)
+	}
+	if _, err := h.mock.Faults().Add(r); err != nil {
+		t.Fatalf("fault: %v", err)
+	}
+}
+
+func (h *harness) ClearFaults(*testing.T) { h.mock.Faults().Reset() }
+
+func (h *harness) Count(_ *testing.T, ref string) int { return h.mock.CountByReference(ref) }
+
+func TestConformance(t *testing.T) {
+	adaptertest.RunConformanceTests(t, newHarness)
+}
+
+func createOne(t *testing.T, h *harness, it provider.CreateItem) (*bank.Account, error) {
+	t.Helper()
+	res, err := h.p.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: uuid.NewString(), Items: []provider.CreateItem{it}})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Account, res[0].Err
+}
+
+func pointers(err error) []string {
+	var out []string
+	for _, f := range bank.FieldsOf(err) {
+		out = append(out, f.Pointer)
+	}
+	return out
+}
+
+// A settlement account in another currency is refused, naming the field:
+// up front when the config knows the account, by the provider otherwise.
+func TestSettlementCurrencyMismatch(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      func(*subaccount.Config)
+		settle   func(h *harness) string
+		code     bank.ErrorCode
+		pointers string
+		message  string
+	}{
+		{"configured account of another currency", nil, func(*harness) string { return mainUSD },
+			bank.InvalidArgument, "[/items/0/providerParams/settlementAccountId]", "USD settlement account"},
+		{"refused by the provider", nil, func(h *harness) string {
+			a, err := h.mock.AddMainAccount(subaccountmock.MainAccount{Currency: "USD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a.ID
+		}, bank.InvalidArgument, "[/providerParams/settlementAccountId]", "/providerParams/settlementAccountId (provider field settlement_account_id)"},
+		{"configured for the wrong currency", func(c *subaccount.Config) { c.SettlementAccounts = map[string]string{"NGN": mainUSD} },
+			func(*harness) string { return "" }, bank.FailedPrecondition, "[]", "from config settlementAccounts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, tc.cfg)
+			it := h.Item("MISMATCH-1")
+			if id := tc.settle(h); id != "" {
+				it.Params = map[string]string{subaccount.ParamSettlementAccountID: id}
+			}
+			_, err := createOne(t, h, it)
+			if bank.Code(err) != tc.code {
+				t.Fatalf("err = %v (%s), want %s", err, bank.Code(err), tc.code)
+			}
+			if got := fmt.Sprint(pointers(err)); got != tc.pointers && !(got == "[]" && tc.pointers == "[]") {
+				t.Errorf("fields = %s, want %s", got, tc.pointers)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("message %q does not contain %q", err, tc.message)
+			}
+			if n := h.mock.CountByReference(it.ClientReference); n != 0 {
+				t.Errorf("refused create left %d accounts", n)
+			}
+		})
+	}
+}
+
+// A second institution sub-account with an identifier in use is refused as
+// already existing, naming the unified field the identifier came from.
+func TestDuplicateIdentifier(t *testing.T) {
+	tests := []struct {
+		name    string
+		params  map[string]string
+		pointer string
+	}{
+		{"identifier param", map[string]string{subaccount.ParamIdentifier: "procurement-123"}, "/providerParams/identifier"},
+		{"from accountName", nil, "/accountName"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, nil)
+			first := h.Item("DUP-1")
+			first.Params = tc.params
+			if _, err := createOne(t, h, first); err != nil {
+				t.Fatalf("first: %v", err)
+			}
+			second := first
+			second.ClientReference = "DUP-2"
+			_, err := createOne(t, h, second)
+			if !errors.Is(err, bank.ErrAlreadyExists) || fmt.Sprint(pointers(err)) != "["+tc.pointer+"]" {
+				t.Fatalf("err = %v, fields %v; want already exists naming %s", err, pointers(err), tc.pointer)
+			}
+			if !strings.Contains(err.Error(), tc.pointer) || !strings.Contains(err.Error(), "DUPLICATE_IDENTIFIER") {
+				t.Errorf("message = %q", err)
+			}
+			if h.mock.CountByReference("DUP-2") != 0 {
+				t.Errorf("duplicate created")
+			}
+		})
+	}
+}
+
+// PENDING_DEPOSIT_ADDRESS surfaces as PENDING without bank details, then
+// reads ACTIVE with them once the provider has generated the address.
+func TestPendingThenActive(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	h.mock.SetConfig(subaccountmock.Config{AddressDelay: 80 * time.Millisecond})
+	acc, err := createOne(t, h, h.Item("PEND-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Status != bank.StatusPending || acc.ProviderStatus != "PENDING_DEPOSIT_ADDRESS" || len(acc.BankDetails) != 0 || acc.AccountHolderName != "" {
+		t.Fatalf("created = %+v", acc)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got, err := h.p.GetAccount(t.Context(), acc.ProviderAccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == bank.StatusActive {
+			if got.ProviderStatus != "ACTIVE" || len(got.BankDetails) != 1 || got.AccountHolderName != "Institution - dept-PEND-1" {
+				t.Errorf("active = %+v", got)
+			}
+			return
+		}
+		if got.Status != bank.StatusPending || time.Now().After(deadline) {
+			t.Fatalf("status %s", got.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Deposit addresses and balances map into the unified model; a deposit to a
+// sub-account with a settlement account lands on the settlement account.
+func TestMappingAndDeposits(t *testing.T) {
+	h := newHarnessWith(t, func(c *subaccount.Config) { c.SettlementAccounts = map[string]string{"USD": mainUSD} })
+	customer := "abcdef12-3456-7890-abcd-ef1234567890"
+	tests := []struct {
+		name       string
+		item       provider.CreateItem
+		deposits   []subaccountmock.Deposit
+		wantName   string
+		wantHolder string
+		available  string
+		pending    string
+		settledTo  string
+	}{
+		{"customer, own balance", provider.CreateItem{Currency: "NGN", AccountHolderName: "Ada", AccountName: "Ada", CustomerID: customer, ClientReference: "MAP-1"},
+			[]subaccountmock.Deposit{{Amount: 150000}, {Amount: 25, Pending: true}}, "Customer abcdef12", "Customer - Customer abcdef12", "1500.00", "0.25", ""},
+		{"institution settled by config", provider.CreateItem{Currency: "USD", AccountHolderName: "Ops", AccountName: "Ops", ClientReference: "MAP-2",
+			Params: map[string]string{subaccount.ParamIdentifier: "ops-usd"}},
+			[]subaccountmock.Deposit{{Amount: 5}}, "ops-usd", "Institution - ops-usd", "0.00", "0.00", mainUSD},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			acc, err := createOne(t, h, tc.item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var payments []subaccountmock.Payment
+			for _, d := range tc.deposits {
+				d.AccountID = acc.ProviderAccountID
+				p, err := h.mock.Deposit(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				payments = append(payments, p)
+			}
+			got, err := h.p.GetAccount(t.Context(), acc.ProviderAccountID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.AccountName != tc.wantName || got.AccountHolderName != tc.wantHolder || got.Currency != tc.item.Currency || got.ClientReference != tc.item.ClientReference {
+				t.Errorf("account = %+v", got)
+			}
+			if got.Balance == nil || *got.Balance != (bank.Balance{Currency: tc.item.Currency, Available: tc.available, Pending: tc.pending}) {
+				t.Errorf("balance = %+v, want %s/%s", got.Balance, tc.available, tc.pending)
+			}
+			if len(got.BankDetails) != 1 {
+				t.Fatalf("bank details = %+v", got.BankDetails)
+			}
+			d := got.BankDetails[0]
+			if d.Type != "NUBAN" || d.BankName != subaccountmock.BankName || d.AccountHolderName != tc.wantHolder || d.Country != "NG" ||
+				len(d.AccountNumber) != 10 || d.Extra["bankCode"] != subaccountmock.BankCode || d.Extra["nipCode"] != subaccountmock.NIPCode {
+				t.Errorf("bank details = %+v", d)
+			}
+			if got.CreatedAt.IsZero() || got.UpdatedAt.IsZero() || len(got.Raw) == 0 {
+				t.Errorf("times or raw missing: %+v", got)
+			}
+			if tc.settledTo == "" {
+				return
+			}
+			txs, err := h.mock.Transactions(tc.settledTo)
+			if err != nil || len(txs) != 1 || txs[0].ID != payments[0].ID || txs[0].OnBehalfOfAccountID != acc.ProviderAccountID || txs[0].AccountID != tc.settledTo {
+				t.Errorf("settlement account transactions = %+v, %v; want the deposit on behalf of %s", txs, err, acc.ProviderAccountID)
+			}
+		})
+	}
+}
+
+// Items the adapter can check are refused before anything is sent.
+func TestItemChecks(t *testing.T) {
+	tests := []struct {
+		name     string
+		mutate   func(*provider.CreateItem)
+		code     bank.ErrorCode
+		pointers string
+	}{
+		{"customer id not a uuid", func(it *provider.CreateItem) { it.CustomerID = "cust-1" }, bank.InvalidArgument, "[/customerId]"},
+		{"customer classification without customer", func(it *provider.CreateItem) { it.Params = map[string]string{"classification": "customer"} }, bank.InvalidArgument, "[/customerId]"},
+		{"institution classification keeps a platform customer id", func(it *provider.CreateItem) {
+			it.CustomerID, it.Params = "cust-1", map[string]string{"classification": "institution"}
+		}, bank.OK, "[]"},
+		{"unknown param", func(it *provider.CreateItem) { it.Params = map[string]string{"parentAccountId": "x"} }, bank.InvalidArgument, "[/items/0/providerParams/parentAccountId]"},
+		{"bad classification", func(it *provider.CreateItem) { it.Params = map[string]string{"classification": "person"} }, bank.InvalidArgument, "[/items/0/providerParams/classification]"},
+		{"blank identifier", func(it *provider.CreateItem) { it.Params = map[string]string{"identifier": " "} }, bank.InvalidArgument, "[/items/0/providerParams/identifier]"},
+		{"identifier over 64", func(it *provider.CreateItem) { it.Params = map[string]string{"identifier": strings.Repeat("x", 65)} }, bank.InvalidArgument, "[/items/0/providerParams/identifier]"},
+		{"identifier on customer", func(it *provider.CreateItem) {
+			it.Params = map[string]string{"classification": "customer", "identifier": "x"}
+		}, bank.InvalidArgument, "[/items/0/providerParams/identifier]"},
+		{"settlement not a uuid", func(it *provider.CreateItem) { it.Params = map[string]string{"settlementAccountId": "main"} }, bank.InvalidArgument, "[/items/0/providerParams/settlementAccountId]"},
+		{"accountName over 64", func(it *provider.CreateItem) { it.AccountName = strings.Repeat("n", 65) }, bank.InvalidArgument, "[/items/0/accountName]"},
+		{"clientReference over 64", func(it *provider.CreateItem) { it.ClientReference = strings.Repeat("r", 65) }, bank.InvalidArgument, "[/items/0/clientReference]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, nil)
+			it := h.Item("CHK-1")
+			tc.mutate(&it)
+			_, err := createOne(t, h, it)
+			if bank.Code(err) != tc.code || (fmt.Sprint(pointers(err)) != tc.pointers && tc.pointers != "[]") {
+				t.Fatalf("err = %v (%s), fields %v; want %s %s", err, bank.Code(err), pointers(err), tc.code, tc.pointers)
+			}
+			want := 0
+			if tc.code == bank.OK {
+				want = 1
+			}
+			if n := h.mock.AccountCount(); n != want {
+				t.Errorf("mock holds %d accounts, want %d", n, want)
+			}
+		})
+	}
+}
+
+// Several items in one call: a refused item fails alone; a provider failure
+// ends the call and the rest are reported not sent; at the first item it is
+// the call's error.
+func TestSeveralItems(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	a := h.p.Adapter()
+	item := func(ref string) provider.CreateItem { return h.Item(ref) }
+	dup := item("MULTI-0")
+
+	res, err := a.CreateAccounts(t.Context(), &provider.CreateRequest{Items: []provider.CreateItem{dup, dup, item("MULTI-2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Items[0].Account == nil || a.ErrorCode(res.Items[1].Err) != bank.AlreadyExists || res.Items[2].Account == nil {
+		t.Errorf("refused middle item: %+v", res.Items)
+	}
+
+	bad := item("MULTI-3")
+	bad.CustomerID = "not-a-uuid"
+	h.Fault(t, adaptertest.OpCreate, fault.Rule{Action: fault.ActionError, Status: 503, Times: 1})
+	res, err = a.CreateAccounts(t.Context(), &provider.CreateRequest{Items: []provider.CreateItem{bad, item("MULTI-4"), item("MULTI-5")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := []bank.ErrorCode{a.ErrorCode(res.Items[0].Err), a.ErrorCode(res.Items[1].Err), bank.Code(res.Items[2].Err)}
+	if fmt.Sprint(codes) != fmt.Sprint([]bank.ErrorCode{bank.InvalidArgument, bank.Unavailable, bank.Unavailable}) || h.mock.CountByReference("MULTI-5") != 0 {
+		t.Errorf("codes = %v, want invalid, unavailable, unavailable (not sent)", codes)
+	}
+
+	h.Fault(t, adaptertest.OpCreate, fault.Rule{Action: fault.ActionError, Status: 503, Times: 1})
+	if _, err := a.CreateAccounts(t.Context(), &provider.CreateRequest{Items: []provider.CreateItem{item("MULTI-6"), item("MULTI-7")}}); a.ErrorCode(err) != bank.Unavailable {
+		t.Errorf("failure at the first item: err = %v, want the call's error", err)
+	}
+	if h.mock.CountByReference("MULTI-7") != 0 {
+		t.Errorf("an item after a failure was sent")
+	}
+}
+
+// FindByReference reads every page of the provider's list.
+func TestFindByReferencePages(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	const n = 103
+	for i := range n {
+		it := h.Item("PAGED")
+		it.AccountName = fmt.Sprint("paged-", i)
+		if _, err := createOne(t, h, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := h.p.FindByReference(t.Context(), "PAGED")
+	if err != nil || len(got) != n {
+		t.Fatalf("found %d, %v; want %d", len(got), err, n)
+	}
+	seen := map[string]bool{}
+	for _, a := range got {
+		if seen[a.ProviderAccountID] || a.Provider != "subaccount" {
+			t.Fatalf("account %s twice or unnamed provider", a.ProviderAccountID)
+		}
+		seen[a.ProviderAccountID] = true
+	}
+}
+
+// Balances render minor units with the account's precision; a body the
+// adapter cannot read is Unknown.
+func TestBalanceRendering(t *testing.T) {
+	tests := []struct {
+		name      string
+		balance   string
+		precision string
+		available string
+		pending   string
+		code      bank.ErrorCode
+	}{
+		{"precision 2", `{"available":150000,"pending":5}`, "2", "1500.00", "0.05", bank.OK},
+		{"precision 0", `{"available":150000,"pending":0}`, "0", "150000", "0", bank.OK},
+		{"precision 3", `{"available":-1234,"pending":1}`, "3", "-1.234", "0.001", bank.OK},
+		{"precision absent", `{"available":7}`, "null", "7", "0", bank.OK},
+		{"min int64", `{"available":-9223372036854775808,"pending":0}`, "2", "-92233720368547758.08", "0.00", bank.OK},
+		{"fraction", `{"available":1.5,"pending":0}`, "2", "", "", bank.Unknown},
+		{"too precise", `{"available":1,"pending":0}`, "19", "", "", bank.Unknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer k" {
+					w.WriteHeader(401)
+					return
+				}
+				fmt.Fprintf(w, `{"data":{"id":"x","state":"ACTIVE","currency":"NGN","currency_precision":%s,"name":"n","balance":%s,"deposit_addresses":[]}}`, tc.precision, tc.balance)
+			}))
+			t.Cleanup(srv.Close)
+			a, err := subaccount.Open(subaccount.Config{BaseURL: srv.URL, APIKey: "k"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc, err := a.GetAccount(t.Context(), "x")
+			if got := a.ErrorCode(err); (err == nil && tc.code != bank.OK) || (err != nil && got != tc.code) {
+				t.Fatalf("err = %v (%s), want %s", err, got, tc.code)
+			}
+			if err == nil && (acc.Balance.Available != tc.available || acc.Balance.Pending != tc.pending) {
+				t.Errorf("balance = %+v, want %s/%s", acc.Balance, tc.available, tc.pending)
+			}
+		})
+	}
+}
+
+// Secrets in the config never show when formatted or logged.
+func TestSecretsRedacted(t *testing.T) {
+	cfg := subaccount.Config{BaseURL: "http://x", APIKey: "sk_live_hunter2"}
+	b, _ := json.Marshal(map[string]any{"s": fmt.Sprint(cfg.APIKey), "v": fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)})
+	if bytes.Contains(b, []byte("hunter2")) {
+		t.Errorf("formatted config leaks the API key: %s", b)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := func(c subaccount.Config) subaccount.Config {
+		if c.BaseURL == "" {
+			c.BaseURL = "http://x"
+		}
+		if c.APIKey == "" {
+			c.APIKey = "k"
+		}
+		return c
+	}
+	tests := []struct {
+		name string
+		cfg  subaccount.Config
+		want string
+	}{
+		{"no base url", subaccount.Config{APIKey: "k"}, "baseUrl"},
+		{"relative base url", subaccount.Config{BaseURL: "/x", APIKey: "k"}, "baseUrl"},
+		{"no api key", subaccount.Config{BaseURL: "http://x"}, "apiKey"},
+		{"bad currency", ok(subaccount.Config{Currencies: []string{"ngn"}}), "currencies"},
+		{"bad country", ok(subaccount.Config{Country: "NGA"}), "country"},
+		{"settlement key", ok(subaccount.Config{SettlementAccounts: map[string]string{"naira": mainNGN}}), "settlementAccounts"},
+		{"settlement id", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": "main"}}), "settlementAccounts.NGN"},
+		{"settlement twice", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": mainNGN, "USD": mainNGN}}), "settlementAccounts.USD"},
+		{"settlement currency not accepted", ok(subaccount.Config{Currencies: []string{"NGN"}, SettlementAccounts: map[string]string{"USD": mainUSD}}), "settlementAccounts.USD"},
+		{"settlement currency not default", ok(subaccount.Config{SettlementAccounts: map[string]string{"KES": mainUSD}}), "settlementAccounts.KES"},
+		{"ok", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": mainNGN, "USD": mainUSD}}), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}

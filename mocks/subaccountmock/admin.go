@@ -1,0 +1,142 @@
+package subaccountmock
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/vagate/vagate/mocks/fault"
+)
+
+type adminAccount struct {
+	accountView
+	Classification string `json:"classification"`
+	Identifier     string `json:"identifier,omitempty"`
+	CustomerID     string `json:"customer_id,omitempty"`
+}
+
+type adminConfig struct {
+	AddressDelay *fault.Duration `json:"addressDelay,omitempty"`
+}
+
+func (m *Mock) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /__admin/accounts", m.adminAccounts)
+	mux.HandleFunc("GET /__admin/accounts/{id}/transactions", m.adminTransactions)
+	mux.HandleFunc("GET /__admin/main-accounts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"accounts": m.MainAccounts()})
+	})
+	mux.HandleFunc("POST /__admin/main-accounts", m.adminAddMain)
+	mux.HandleFunc("POST /__admin/deposits", m.adminDeposit)
+	mux.HandleFunc("GET /__admin/config", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, configJSON(m.Config()))
+	})
+	mux.HandleFunc("PUT /__admin/config", m.adminSetConfig)
+	mux.HandleFunc("DELETE /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
+		m.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return withErrorFallback(mux)
+}
+
+func configJSON(c Config) adminConfig {
+	d := fault.Duration(c.AddressDelay)
+	return adminConfig{AddressDelay: &d}
+}
+
+func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ref, byRef := q.Get("clientReference"), q.Has("clientReference")
+	out := struct {
+		Accounts         []adminAccount `json:"accounts"`
+		Count            int            `json:"count"`
+		CountByReference *int           `json:"countByReference,omitempty"`
+	}{Accounts: []adminAccount{}}
+	m.mu.Lock()
+	for _, s := range m.subList {
+		if !byRef || s.clientReference == ref {
+			m.settle(s)
+			out.Accounts = append(out.Accounts, adminAccount{s.view(), s.classification, s.identifier, s.customerID})
+		}
+	}
+	m.mu.Unlock()
+	out.Count = len(out.Accounts)
+	if byRef {
+		out.CountByReference = &out.Count
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (m *Mock) adminTransactions(w http.ResponseWriter, r *http.Request) {
+	ps, err := m.Transactions(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": ps})
+}
+
+func (m *Mock) adminAddMain(w http.ResponseWriter, r *http.Request) {
+	var in MainAccount
+	if !decodeStrict(w, r, &in) {
+		return
+	}
+	if in.Available != 0 || in.Pending != 0 {
+		writeError(w, http.StatusBadRequest, "", "balances start at zero; use POST /__admin/deposits", nil)
+		return
+	}
+	a, err := m.AddMainAccount(in)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "", err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusCreated, a)
+}
+
+func (m *Mock) adminDeposit(w http.ResponseWriter, r *http.Request) {
+	var in Deposit
+	if !decodeStrict(w, r, &in) {
+		return
+	}
+	p, err := m.Deposit(in)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "", err.Error(), nil)
+	case errors.Is(err, ErrNoAddress):
+		writeError(w, http.StatusConflict, CodeNoDepositAddress, err.Error(), nil)
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "", err.Error(), nil)
+	default:
+		writeJSON(w, http.StatusCreated, map[string]any{"data": p})
+	}
+}
+
+func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
+	var in adminConfig
+	if !decodeStrict(w, r, &in) {
+		return
+	}
+	if in.AddressDelay != nil && *in.AddressDelay < 0 {
+		writeError(w, http.StatusBadRequest, "", "addressDelay: must not be negative", nil)
+		return
+	}
+	m.mu.Lock()
+	if in.AddressDelay != nil {
+		m.cfg.AddressDelay = time.Duration(*in.AddressDelay)
+	}
+	c := m.cfg
+	m.mu.Unlock()
+	writeJSON(w, http.StatusOK, configJSON(c))
+}
+
+// decodeStrict reads a small admin JSON body, refusing unknown fields.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "", "body: "+err.Error(), nil)
+		return false
+	}
+	return true
+}
