@@ -11,10 +11,14 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/adapters/parentprimary"
+	"github.com/vagate/vagate/adapters/subaccount"
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/parentprimarymock"
+	"github.com/vagate/vagate/mocks/subaccountmock"
 )
 
 // openers build an adapter of each style from its strictly decoded block.
@@ -29,6 +33,20 @@ var openers = map[string]func(pc *config.Provider, publicURL string) (provider.A
 			c.CallbackURL = publicURL + "/v1/providers/" + pc.Name + "/webhooks"
 		}
 		return batchva.Open(c, nil)
+	},
+	subaccount.Style: func(pc *config.Provider, _ string) (provider.Adapter, error) {
+		var c subaccount.Config
+		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
+			return nil, err
+		}
+		return subaccount.Open(c, nil)
+	},
+	parentprimary.Style: func(pc *config.Provider, _ string) (provider.Adapter, error) {
+		var c parentprimary.Config
+		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
+			return nil, err
+		}
+		return parentprimary.Open(c, nil)
 	},
 }
 
@@ -63,6 +81,22 @@ var bundled = []struct {
 		a, err := batchva.Open(batchva.Config{
 			BaseURL: mockURL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret),
 			CallbackURL: callbackURL, SigningSecret: batchva.Secret(def.SigningSecret),
+		}, nil)
+		return m, m.Close, a, err
+	}},
+	{subaccount.Style, func(mockURL, _ string) (http.Handler, func(), provider.Adapter, error) {
+		m := subaccountmock.New(&subaccountmock.Options{MainAccounts: subaccountmock.DefaultMainAccounts()})
+		a, err := subaccount.Open(subaccount.Config{
+			BaseURL: mockURL, APIKey: subaccount.Secret(subaccountmock.DefaultAPIKey), SettlementAccounts: m.SettlementAccounts(),
+		}, nil)
+		return m, m.Close, a, err
+	}},
+	{parentprimary.Style, func(mockURL, _ string) (http.Handler, func(), provider.Adapter, error) {
+		m := parentprimarymock.New(&parentprimarymock.Options{PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
+		def := parentprimarymock.DefaultPartner()
+		a, err := parentprimary.Open(parentprimary.Config{
+			BaseURL: mockURL, APIToken: parentprimary.Secret(def.APIToken), SigningSecret: parentprimary.Secret(def.SigningSecret),
+			ParentAccounts: m.ParentAccounts(def.ID), ProductCodes: m.ProductCodes(),
 		}, nil)
 		return m, m.Close, a, err
 	}},

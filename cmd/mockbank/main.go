@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/parentprimarymock"
+	"github.com/vagate/vagate/mocks/subaccountmock"
 )
 
 // settings are the flags every mock receives.
@@ -49,6 +51,12 @@ var mocks = []struct {
 }{
 	{"batchva", func(s settings) server {
 		return batchvamock.New(&batchvamock.Options{Seed: s.Seed, PendingDelay: s.PendingDelay, ProcessDelay: s.ProcessDelay, ItemFailureRate: s.ItemFailureRate})
+	}},
+	{"subaccount", func(s settings) server {
+		return subaccountmock.New(&subaccountmock.Options{Seed: s.Seed})
+	}},
+	{"parentprimary", func(s settings) server {
+		return parentprimarymock.New(&parentprimarymock.Options{Seed: s.Seed, PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
 	}},
 }
 
