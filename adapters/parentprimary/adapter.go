@@ -48,6 +48,7 @@ const (
 
 // Compile-time guards for the capabilities the adapter declares.
 var (
+	_ provider.AttemptSigner = (*Adapter)(nil)
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.Closer          = (*Adapter)(nil)
 	_ provider.ParamsValidator = (*Adapter)(nil)
@@ -346,11 +347,12 @@ func (a *Adapter) Close(ctx context.Context, ref string, r *provider.CloseReason
 	if strings.TrimSpace(r.Notes) != "" {
 		body.Notes = &r.Notes
 	}
-	_, err := a.do(ctx, http.MethodDelete, PathVirtual+"/"+url.PathEscape(ref), body, nil)
-	var se *provider.StatusError
-	if err != nil && !(errors.As(err, &se) && se.StatusCode == http.StatusConflict && se.ProviderCode == CodeAccountDeleted) {
+	// The same key again is idempotent at the provider; a deleted account
+	// refuses any other key (409 ACCOUNT_DELETED: FailedPrecondition).
+	if _, err := a.do(ctx, http.MethodDelete, PathVirtual+"/"+url.PathEscape(ref), body, nil); err != nil {
 		return nil, err
 	}
+	var se *provider.StatusError
 	acc, err := a.GetAccount(ctx, ref)
 	if err != nil {
 		if errors.As(err, &se) && (se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusGone) {
@@ -386,6 +388,43 @@ func Sign(secret []byte, method, target, date, nonce string, body []byte) string
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// sign sets a fresh date, nonce and signature on req.
+func (a *Adapter) sign(req *http.Request, body []byte) {
+	date := a.now().UTC().Format(http.TimeFormat)
+	nonce := a.nonce()
+	req.Header.Set(HeaderDate, date)
+	req.Header.Set(HeaderNonce, nonce)
+	req.Header.Set(HeaderSignature, Sign([]byte(a.cfg.SigningSecret), req.Method, req.URL.RequestURI(), date, nonce, body))
+}
+
+// SignAttempt signs one attempt anew: a retried request must not reuse the
+// nonce or the date of an earlier one.
+func (a *Adapter) SignAttempt(req *http.Request) error {
+	var body []byte
+	switch {
+	case req.GetBody != nil:
+		rc, err := req.GetBody()
+		if err != nil {
+			return err
+		}
+		body, err = io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	case req.Body != nil && req.Body != http.NoBody:
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return err
+		}
+		body = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	a.sign(req, body)
+	return nil
+}
+
 // do sends one signed request and decodes a success body into out.
 func (a *Adapter) do(ctx context.Context, method, path string, in, out any) ([]byte, error) {
 	var body []byte
@@ -403,16 +442,12 @@ func (a *Adapter) do(ctx context.Context, method, path string, in, out any) ([]b
 	if body == nil {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
-	date := a.now().UTC().Format(http.TimeFormat)
-	nonce := a.nonce()
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set(HeaderAuthorization, "Bearer "+string(a.cfg.APIToken))
-	req.Header.Set(HeaderDate, date)
-	req.Header.Set(HeaderNonce, nonce)
-	req.Header.Set(HeaderSignature, Sign([]byte(a.cfg.SigningSecret), method, req.URL.RequestURI(), date, nonce, body))
+	a.sign(req, body)
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		return nil, err

@@ -74,8 +74,9 @@
 // Close. DELETE /v1/partner/accounts/virtual/{id} with idempotencyKey (the
 // close's key if a UUID, else a UUID v5 of it or of the account id:
 // CloseKey), requestedBy, reason and notes (null when empty); then the
-// account is read back and returned (CLOSED). A 409 ACCOUNT_DELETED (deleted
-// before, with another key) is treated as done; 409 BALANCE_NOT_ZERO (the
-// account holds funds) is FailedPrecondition. If the account can no longer
+// account is read back and returned (CLOSED). A resend with the same key is
+// idempotent at the provider; a close of an account deleted before with
+// another key (409 ACCOUNT_DELETED) is FailedPrecondition, as is closing an
+// account that holds funds (409 BALANCE_NOT_ZERO). If the account can no longer
 // be read (404), a CLOSED account holding only its id is returned.
 package parentprimary

@@ -417,7 +417,7 @@ func TestClose(t *testing.T) {
 		{"same key again", "", &provider.CloseReason{IdempotencyKey: "k-1", Reason: "r"},
 			&provider.CloseReason{IdempotencyKey: "k-1", Reason: "r"}, nil, "r", nil},
 		{"another key on a deleted account", "", &provider.CloseReason{IdempotencyKey: uuid.NewString(), Reason: "r"},
-			&provider.CloseReason{IdempotencyKey: uuid.NewString(), Reason: "again"}, nil, "r", nil},
+			&provider.CloseReason{IdempotencyKey: uuid.NewString(), Reason: "again"}, bank.ErrFailedPrecondition, "r", nil},
 		{"account holds funds", "12.50", &provider.CloseReason{Reason: "r"}, nil, bank.ErrFailedPrecondition, "", nil},
 	}
 	for _, tc := range tests {
@@ -436,8 +436,12 @@ func TestClose(t *testing.T) {
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("err = %v, want %v", err, tc.want)
 				}
-				if rec, _ := h.mock.Account(acc.ProviderAccountID); rec.State != parentprimarymock.StateReady {
-					t.Errorf("refused close left state %s", rec.State)
+				want := parentprimarymock.StateReady // a refused first close changes nothing
+				if tc.repeat != nil {
+					want = parentprimarymock.StateDeleted // the first close stands
+				}
+				if rec, _ := h.mock.Account(acc.ProviderAccountID); rec.State != want {
+					t.Errorf("state %s after a refused close, want %s", rec.State, want)
 				}
 				return
 			}

@@ -147,8 +147,8 @@ func TestEndToEndParentPrimary(t *testing.T) {
 			t.Errorf("replay: %v %s", again.header, again.body)
 		}
 		fresh := g.do(t, "DELETE", "/v1/virtual-accounts/"+id, dev, `{"reason":"again"}`, "Idempotency-Key", uuid.NewString())
-		want(t, fresh, 200, "close with a new key")
-		if a := fresh.json(t); a["status"] != "CLOSED" {
+		want(t, fresh, 409, "close a closed account with a new key")
+		if p := fresh.json(t); p["code"] != "failed_precondition" {
 			t.Errorf("closed again = %s", fresh.body)
 		}
 		if after := mock.accounts(t, "PP-E2E-1"); after.Accounts[0].Deletion.IdempotencyKey != d.IdempotencyKey || after.Accounts[0].Deletion.Reason != "Customer left" {

@@ -24,7 +24,8 @@ import (
 // Options tune a Provider; the zero value is usable.
 type Options struct {
 	// Client is the resilient HTTP client the adapter was opened with; the
-	// provider reports its breaker and installs the adapter's Signer on it.
+	// provider reports its breaker and installs the adapter's AttemptSigner
+	// on it.
 	Client *Client
 	// PollInterval is the first wait between polls of an asynchronous create
 	// (default 200ms); it doubles up to MaxPollInterval (default 5s).
@@ -75,7 +76,7 @@ func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
 		return nil, fmt.Errorf("gateway: provider %q: %w", name, err)
 	}
 	p := &Provider{name: name, a: a, caps: caps, opts: opts.withDefaults(), kick: make(chan struct{})}
-	if s, ok := a.(Signer); ok && p.opts.Client != nil {
+	if s, ok := a.(provider.AttemptSigner); ok && p.opts.Client != nil {
 		p.opts.Client.SetSigner(s)
 	}
 	return p, nil

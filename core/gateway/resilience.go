@@ -90,13 +90,6 @@ func (l *Limits) withDefaults() Limits {
 	return r
 }
 
-// Signer is implemented by adapters whose requests must be signed anew for
-// every attempt (a fresh nonce and date); the client calls it just before
-// each attempt is sent.
-type Signer interface {
-	SignAttempt(r *http.Request) error
-}
-
 // Client is the HTTP client one provider's adapter sends through: per
 // attempt a rate limit, a bulkhead, a circuit breaker and a timeout; per call
 // an overall deadline and retries (go-retryablehttp) of requests that are
@@ -109,7 +102,7 @@ type Client struct {
 	sem     chan struct{}
 	limiter *rate.Limiter
 	http    *http.Client
-	signer  atomic.Pointer[Signer]
+	signer  atomic.Pointer[provider.AttemptSigner]
 
 	mu       sync.Mutex
 	since    time.Time // when the breaker last changed state
@@ -168,7 +161,7 @@ func NewClient(name string, l *Limits, base http.RoundTripper, log *slog.Logger)
 func (c *Client) HTTP() *http.Client { return c.http }
 
 // SetSigner installs the adapter's per-attempt signer.
-func (c *Client) SetSigner(s Signer) { c.signer.Store(&s) }
+func (c *Client) SetSigner(s provider.AttemptSigner) { c.signer.Store(&s) }
 
 // BreakerStatus is a snapshot of the breaker.
 type BreakerStatus struct {

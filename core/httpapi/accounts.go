@@ -278,6 +278,12 @@ func (s *Server) CloseVirtualAccount(c *gin.Context, id openapi.AccountID, _ ope
 	if !ok {
 		return
 	}
+	if a.Status == bank.StatusClosed {
+		// Terminal: a retry of the same close is answered by its
+		// Idempotency-Key; any other close is refused.
+		WriteProblem(c, NewProblem(http.StatusConflict, CodeFailedPrecondition, "the account is already closed"))
+		return
+	}
 	if reason.RequestedBy == "" {
 		reason.RequestedBy = Tenant(c)
 	}

@@ -201,3 +201,10 @@ type ParamsValidator interface {
 type ItemValidator interface {
 	ValidateItem(it *CreateItem) []bank.FieldError
 }
+
+// AttemptSigner is implemented by adapters whose requests must be signed
+// anew for every attempt (a fresh nonce and date). The portable layer's HTTP
+// client calls it just before each attempt, retries included.
+type AttemptSigner interface {
+	SignAttempt(r *http.Request) error
+}
