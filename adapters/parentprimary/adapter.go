@@ -48,7 +48,7 @@ const (
 
 // Compile-time guards for the capabilities the adapter declares.
 var (
-	_ provider.AttemptSigner = (*Adapter)(nil)
+	_ provider.AttemptSigner   = (*Adapter)(nil)
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.Closer          = (*Adapter)(nil)
 	_ provider.ParamsValidator = (*Adapter)(nil)
