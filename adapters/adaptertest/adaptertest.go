@@ -64,6 +64,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 	t.Run("IdempotentCreate", func(t *testing.T) { testIdempotentCreate(t, newHarness(t)) })
 	t.Run("FindByReference", func(t *testing.T) { testFindByReference(t, newHarness(t)) })
 	t.Run("UnsupportedCapabilities", func(t *testing.T) { testUnsupported(t, newHarness(t)) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, newHarness) })
 	t.Run("Validation", func(t *testing.T) { testValidation(t, newHarness(t)) })
 	t.Run("ErrorCodes", func(t *testing.T) { testErrorCodes(t, newHarness) })
 }
@@ -432,4 +433,148 @@ func testErrorCodes(t *testing.T, newHarness HarnessMaker) {
 			})
 		}
 	}
+}
+
+// LifecycleTimeout bounds how long the lifecycle cases wait for an
+// asynchronous provider to bring an account to a status.
+const LifecycleTimeout = 5 * time.Second
+
+// testLifecycle runs the block/unblock cases when the provider can block,
+// and the close cases when it can close; UnsupportedCapabilities checks the
+// refusals of the others.
+func testLifecycle(t *testing.T, newHarness HarnessMaker) {
+	h := newHarness(t)
+	c := h.Provider().Capabilities()
+	if !c.Block && !c.Close {
+		t.Skipf("provider %s can neither block nor close", h.Provider().Name())
+	}
+	if c.Block {
+		t.Run("BlockUnblock", func(t *testing.T) { testBlockUnblock(t, h) })
+	}
+	if c.Close {
+		t.Run("Close", func(t *testing.T) { testClose(t, h) })
+	}
+}
+
+// waitStatus polls the account until its status is want (bounded by
+// LifecycleTimeout), tolerating providers that get there asynchronously.
+func waitStatus(t *testing.T, h Harness, providerAccountID string, want bank.Status) *bank.Account {
+	t.Helper()
+	deadline := time.Now().Add(LifecycleTimeout)
+	for {
+		acc, err := h.Provider().GetAccount(ctx(t), providerAccountID)
+		if err == nil && acc.Status == want {
+			return acc
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("account %s: %v; want status %s within %s", providerAccountID, err, want, LifecycleTimeout)
+			}
+			t.Fatalf("account %s is %s (provider %q); want %s within %s", providerAccountID, acc.Status, acc.ProviderStatus, want, LifecycleTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// activeAccount creates a named account and waits until it is ACTIVE.
+func activeAccount(t *testing.T, h Harness) *bank.Account {
+	t.Helper()
+	acc := create(t, h, h.Item(ref(t)))[0].Account
+	if acc.Status == bank.StatusActive {
+		return acc
+	}
+	return waitStatus(t, h, acc.ProviderAccountID, bank.StatusActive)
+}
+
+func wantLifecycle(t *testing.T, h Harness, what string, acc *bank.Account, err error, id string, want ...bank.Status) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if acc.ProviderAccountID != id || acc.Provider != h.Provider().Name() || acc.ProviderStatus == "" {
+		t.Errorf("%s answered %+v, want account %s of provider %s with its raw status", what, acc, id, h.Provider().Name())
+	}
+	for _, s := range want {
+		if acc.Status == s {
+			return
+		}
+	}
+	t.Fatalf("%s: status %s, want one of %v", what, acc.Status, want)
+}
+
+func wantPrecondition(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, bank.ErrFailedPrecondition) {
+		t.Errorf("%s: err = %v (code %s), want failed precondition", what, err, bank.Code(err))
+	}
+}
+
+// testBlockUnblock: ACTIVE → BLOCKED; blocking a BLOCKED account answers it
+// unchanged; unblock → UNBLOCKING or ACTIVE, then ACTIVE; unblocking an
+// ACTIVE account answers it unchanged (the unified API's rules).
+func testBlockUnblock(t *testing.T, h Harness) {
+	p := h.Provider()
+	id := activeAccount(t, h).ProviderAccountID
+	acc, err := p.Block(ctx(t), id)
+	wantLifecycle(t, h, "block", acc, err, id, bank.StatusBlocked)
+	waitStatus(t, h, id, bank.StatusBlocked)
+	acc, err = p.Block(ctx(t), id)
+	wantLifecycle(t, h, "block a BLOCKED account", acc, err, id, bank.StatusBlocked)
+	acc, err = p.Unblock(ctx(t), id)
+	wantLifecycle(t, h, "unblock", acc, err, id, bank.StatusUnblocking, bank.StatusActive)
+	waitStatus(t, h, id, bank.StatusActive)
+	acc, err = p.Unblock(ctx(t), id)
+	wantLifecycle(t, h, "unblock an ACTIVE account", acc, err, id, bank.StatusActive)
+}
+
+func closeReason() *provider.CloseReason {
+	return &provider.CloseReason{IdempotencyKey: newKey(), Reason: "conformance test", RequestedBy: "adaptertest",
+		Notes: "closed by the conformance suite"}
+}
+
+// testClose: an ACTIVE account (and a BLOCKED one, where the provider can
+// block) closes; CLOSED is terminal: closing again, blocking or unblocking
+// it is a failed precondition and leaves it CLOSED.
+func testClose(t *testing.T, h Harness) {
+	p := h.Provider()
+	canBlock := p.Capabilities().Block
+	closeIt := func(t *testing.T, id string) {
+		t.Helper()
+		acc, err := p.Close(ctx(t), id, closeReason())
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		if acc.ProviderAccountID != id || acc.Provider != p.Name() {
+			t.Errorf("close answered %+v, want account %s of provider %s", acc, id, p.Name())
+		}
+		if acc.Status != bank.StatusClosed {
+			waitStatus(t, h, id, bank.StatusClosed)
+		}
+	}
+	t.Run("Active", func(t *testing.T) {
+		id := activeAccount(t, h).ProviderAccountID
+		closeIt(t, id)
+		_, err := p.Close(ctx(t), id, closeReason())
+		wantPrecondition(t, "close a CLOSED account", err)
+		if canBlock {
+			_, err = p.Block(ctx(t), id)
+			wantPrecondition(t, "block a CLOSED account", err)
+			_, err = p.Unblock(ctx(t), id)
+			wantPrecondition(t, "unblock a CLOSED account", err)
+		}
+		if acc, err := p.GetAccount(ctx(t), id); err != nil || acc.Status != bank.StatusClosed {
+			t.Errorf("after refused changes: %+v, %v; want it still CLOSED", acc, err)
+		}
+	})
+	if !canBlock {
+		return
+	}
+	t.Run("Blocked", func(t *testing.T) {
+		id := activeAccount(t, h).ProviderAccountID
+		if _, err := p.Block(ctx(t), id); err != nil {
+			t.Fatalf("block: %v", err)
+		}
+		waitStatus(t, h, id, bank.StatusBlocked)
+		closeIt(t, id)
+	})
 }

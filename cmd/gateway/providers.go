@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/adapters/masterfiat"
 	"github.com/vagate/vagate/adapters/parentprimary"
 	"github.com/vagate/vagate/adapters/subaccount"
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/masterfiatmock"
 	"github.com/vagate/vagate/mocks/parentprimarymock"
 	"github.com/vagate/vagate/mocks/subaccountmock"
 )
@@ -47,6 +49,13 @@ var openers = map[string]func(pc *config.Provider, publicURL string) (provider.A
 			return nil, err
 		}
 		return parentprimary.Open(c, nil)
+	},
+	masterfiat.Style: func(pc *config.Provider, _ string) (provider.Adapter, error) {
+		var c masterfiat.Config
+		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
+			return nil, err
+		}
+		return masterfiat.Open(c, nil)
 	},
 }
 
@@ -98,6 +107,23 @@ var bundled = []struct {
 			BaseURL: mockURL, APIToken: parentprimary.Secret(def.APIToken), SigningSecret: parentprimary.Secret(def.SigningSecret),
 			ParentAccounts: m.ParentAccounts(def.ID), ProductCodes: m.ProductCodes(),
 		}, nil)
+		return m, m.Close, a, err
+	}},
+	{masterfiat.Style, func(mockURL, callbackURL string) (http.Handler, func(), provider.Adapter, error) {
+		m := masterfiatmock.New(&masterfiatmock.Options{ActivationDelay: 200 * time.Millisecond, UnblockDelay: 200 * time.Millisecond,
+			FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}})
+		wh, err := m.AddWebhook(callbackURL, []string{masterfiatmock.EventStatusUpdated}, "")
+		if err != nil {
+			m.Close()
+			return nil, nil, nil, err
+		}
+		cfg := masterfiat.Config{BaseURL: mockURL, ClientID: masterfiatmock.DefaultClient().ID,
+			ClientSecret: masterfiat.Secret(masterfiatmock.DefaultClient().Secret), WebhookSecret: masterfiat.Secret(wh.SecretKey),
+			MasterFiatAccounts: map[string]string{}}
+		for _, f := range m.FiatAccounts() {
+			cfg.MasterFiatAccounts[f.Currency] = f.ID
+		}
+		a, err := masterfiat.Open(cfg, nil)
 		return m, m.Close, a, err
 	}},
 }

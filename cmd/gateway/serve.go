@@ -106,6 +106,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	eventLog := st.events
 	recorder := events.NewRecorder(eventLog, log)
 	changed := recorder.AccountChanged
+	changed = startReconciler(ctx, &bg, reg, st.accounts, changed, log)
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), Logger: log,

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/masterfiatmock"
 	"github.com/vagate/vagate/mocks/parentprimarymock"
 	"github.com/vagate/vagate/mocks/subaccountmock"
 )
@@ -57,6 +58,10 @@ var mocks = []struct {
 	}},
 	{"parentprimary", func(s settings) server {
 		return parentprimarymock.New(&parentprimarymock.Options{Seed: s.Seed, PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
+	}},
+	{"masterfiat", func(s settings) server {
+		return masterfiatmock.New(&masterfiatmock.Options{Seed: s.Seed,
+			FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}})
 	}},
 }
 

@@ -1,0 +1,102 @@
+package masterfiat
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Secret is a credential that never appears in logs or formatted output.
+type Secret string
+
+// LogValue redacts the secret.
+func (s Secret) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+
+// String redacts the secret.
+func (s Secret) String() string { return "[REDACTED]" }
+
+// GoString redacts the secret.
+func (s Secret) GoString() string { return "[REDACTED]" }
+
+// Config is the adapter's configuration block.
+type Config struct {
+	BaseURL      string `yaml:"baseUrl" json:"baseUrl"`
+	ClientID     string `yaml:"clientId" json:"clientId"`
+	ClientSecret Secret `yaml:"clientSecret" json:"clientSecret"`
+	// Scope is the OAuth scope requested (default PAYMENTS).
+	Scope string `yaml:"scope" json:"scope"`
+	Token Secret `yaml:"token" json:"token"`
+	// WebhookSecret is the Secret Key of the webhook endpoint that points at the gateway.
+	WebhookSecret Secret `yaml:"webhookSecret" json:"webhookSecret"`
+	// WebhookTolerance is how far a webhook's created time may be from now (default 2h).
+	WebhookTolerance string `yaml:"webhookTolerance" json:"webhookTolerance"`
+	// MasterFiatAccounts maps a currency to the master fiat account (fac_...) its accounts are created under.
+	MasterFiatAccounts map[string]string `yaml:"masterFiatAccounts" json:"masterFiatAccounts"`
+	Currencies         []string          `yaml:"currencies" json:"currencies"`
+}
+
+// DefaultCurrencies are accepted when neither currencies nor masterFiatAccounts name any.
+var DefaultCurrencies = []string{"GBP", "EUR", "USD"}
+
+// DefaultWebhookTolerance covers the provider's documented retries (10, ten minutes apart).
+const DefaultWebhookTolerance = 2 * time.Hour
+
+var (
+	facRE = regexp.MustCompile(`^fac_[A-Za-z0-9]{1,64}$`)
+	eusRE = regexp.MustCompile(`^eus_[A-Za-z0-9]{1,64}$`)
+)
+
+// Validate checks the config and names the first bad field.
+func (c *Config) Validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("baseUrl: must be an absolute http(s) URL")
+	}
+	if c.Token == "" && (c.ClientID == "" || c.ClientSecret == "") {
+		return errors.New("clientId/clientSecret: required unless token is set")
+	}
+	if c.WebhookTolerance != "" {
+		d, err := time.ParseDuration(c.WebhookTolerance)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("webhookTolerance: %q is not a positive duration (e.g. 2h)", c.WebhookTolerance)
+		}
+	}
+	for cur, fac := range c.MasterFiatAccounts {
+		if !isCurrency(cur) {
+			return fmt.Errorf("masterFiatAccounts: %q is not an ISO 4217 code", cur)
+		}
+		if !facRE.MatchString(fac) {
+			return fmt.Errorf("masterFiatAccounts.%s: %q is not a fiat account id (fac_...)", cur, fac)
+		}
+	}
+	for _, cur := range c.Currencies {
+		if !isCurrency(cur) {
+			return fmt.Errorf("currencies: %q is not an ISO 4217 code", cur)
+		}
+	}
+	return nil
+}
+
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := range 3 {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Options are run-time dependencies; nil means defaults.
+type Options struct {
+	// HTTPClient sends every provider request (default: 30s timeout).
+	HTTPClient *http.Client
+	// Now is the clock used to check webhook timestamps.
+	Now func() time.Time
+}

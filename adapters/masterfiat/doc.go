@@ -1,0 +1,78 @@
+// Package masterfiat is the adapter for the "master fiat account with
+// statuses" provider style (shared/seeds 002): virtual accounts created one
+// at a time under a MASTER fiat account, owned by the member or an end user,
+// activated asynchronously (CREATED → ACTIVE or ACTIVATION_FAILED), blocked
+// and unblocked (BLOCKED → UNBLOCKING → ACTIVE), closed for good (CLOSED),
+// and reported by the signed webhook VIRTUAL_ACCOUNT.STATUS_UPDATED.
+//
+// # Config
+//
+//	baseUrl             provider base URL, e.g. https://sandbox.fiatrepublic.com (required)
+//	clientId            OAuth client id for POST /passport/oauth/token (required unless token is set)
+//	clientSecret        OAuth client secret (secret; never logged)
+//	scope               OAuth scope requested (default PAYMENTS)
+//	token               a static bearer token instead of client credentials (secret)
+//	webhookSecret       the Secret Key of the webhook endpoint registered at the provider
+//	                    for the gateway's /v1/providers/{name}/webhooks URL (secret); empty =
+//	                    no webhooks, status changes are learnt by polling only
+//	webhookTolerance    how far a webhook's signed created time may be from now (default 2h)
+//	masterFiatAccounts  currency → master fiat account id (fac_...) accounts are created under
+//	currencies          accepted currencies (default: the keys of masterFiatAccounts, else GBP, EUR, USD)
+//
+// # Choices
+//
+// Wire: POST /api/v1/virtual-accounts {masterFiatAccountId, currency,
+// endUserId?, label?, metadata?} answers the account (CREATED); GET
+// /api/v1/virtual-accounts/{id}; POST .../{id}/block, .../{id}/unblock and
+// .../{id}/close (body {"reason"} when the close has one) answer the
+// account; GET /api/v1/virtual-accounts?metadata[clientReference]=R lists
+// by reference, {"data", "nextCursor"}. Authentication is OAuth 2.0 client
+// credentials (form-encoded, scope PAYMENTS); a 401 drops the cached token
+// so the next call fetches a new one. The adapter never retries.
+//
+// Mapping an item: currency; masterFiatAccountId from providerParams, else
+// masterFiatAccounts[currency]; label from providerParams label, else
+// accountName; owner END_USER with endUserId from providerParams, else from
+// customerId when it is an end user id (eus_...), else no endUserId (owner
+// MEMBER). The provider has no fields for the client reference and the
+// account holder name, so they travel in metadata under the reserved keys
+// clientReference and accountHolderName, beside the item's own metadata;
+// dob and nativeLanguageName are not sent (the end user object holds
+// identity at this provider). ValidateParams accepts exactly endUserId,
+// masterFiatAccountId and label.
+//
+// Mapping an account: CREATED → PENDING, ACTIVE → ACTIVE, ACTIVATION_FAILED
+// → FAILED, BLOCKED, UNBLOCKING and CLOSED as they are; the raw status is
+// kept in providerStatus and the whole object in Raw. label → accountName;
+// metadata clientReference and accountHolderName back to their fields (the
+// holder name falls back to the bank details'); each bankDetails entry →
+// one BankDetails with its routing codes; createdAt/updatedAt (epoch ms) →
+// times. An unknown status is a malformed answer.
+//
+// Creates are one account per call (MaxBatch 1). The document has no
+// idempotency key, so IdempotentCreate is false and FindByReference lets the
+// gateway reconcile a create whose outcome is unknown instead of resending
+// it. There are no unallocated accounts and no allocation: both are refused
+// as unsupported capabilities.
+//
+// Lifecycle follows the unified contract: blocking a BLOCKED account and
+// unblocking an ACTIVE or UNBLOCKING one answer it unchanged; any transition
+// the status does not allow (the provider's 409 INVALID_STATUS_TRANSITION,
+// e.g. anything after CLOSED) is FailedPrecondition. Unblock answers
+// UNBLOCKING; ACTIVE follows by webhook (or the gateway's polling fallback).
+//
+// Webhooks are verified by the provider's documented scheme before anything
+// in them is believed: Digest must be the hex SHA-1 of the body,
+// Signature-Input exactly fr1=("digest");created=<seconds>, and Signature
+// fr1=:<hex>: the HMAC-SHA256, keyed by webhookSecret, of
+// "\"digest\": <digest>\n@signature-params: (\"digest\");created=<seconds>",
+// compared in constant time; created must be within webhookTolerance of now
+// and equal the event's createdAt. The tolerance is wide (2h) because the
+// provider retries a webhook for 100 minutes with the original signature; a
+// replay inside it is harmless, since every event is a full snapshot and the
+// gateway ignores one older than the account it holds. The provider's
+// scheme signs the body's SHA-1 digest, not the body itself: that is its
+// weakness, not the adapter's choice. A VIRTUAL_ACCOUNT.* event yields one
+// account update whose At is the account's updatedAt; verified events about
+// other objects yield nothing.
+package masterfiat

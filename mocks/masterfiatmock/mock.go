@@ -1,0 +1,527 @@
+package masterfiatmock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vagate/vagate/mocks/fault"
+)
+
+// Virtual account statuses, as the document lists them.
+const (
+	StatusCreated          = "CREATED"
+	StatusActive           = "ACTIVE"
+	StatusActivationFailed = "ACTIVATION_FAILED"
+	StatusBlocked          = "BLOCKED"
+	StatusUnblocking       = "UNBLOCKING"
+	StatusClosed           = "CLOSED"
+)
+
+// Owner types.
+const (
+	OwnerMember  = "MEMBER"
+	OwnerEndUser = "END_USER"
+)
+
+// Routing code types.
+const (
+	RoutingSortCode = "SORT_CODE"
+	RoutingABA      = "ABA"
+	RoutingWire     = "WIRE"
+)
+
+// Webhook events the mock emits.
+const (
+	EventCreated       = "VIRTUAL_ACCOUNT.CREATED"
+	EventStatusUpdated = "VIRTUAL_ACCOUNT.STATUS_UPDATED"
+)
+
+// Scope is the OAuth scope every API call needs.
+const Scope = "PAYMENTS"
+
+// Limits of the mock's create body.
+const (
+	MaxLabel         = 255
+	MaxMetadata      = 50
+	MaxMetadataKey   = 40
+	MaxMetadataValue = 500
+	MaxBody          = 1 << 20
+	MaxListLimit     = 100
+)
+
+// Webhook delivery: attempts in all, and the first wait before a retry (doubling).
+const (
+	WebhookAttempts = 3
+	webhookBackoff  = 100 * time.Millisecond
+)
+
+// idPattern is the shape of every object id: a prefix and 18 lower-case alphanumerics.
+var idPattern = regexp.MustCompile(`^[a-z]{3}_[a-z0-9]{1,64}$`)
+
+// Client is one API client (OAuth client credentials) of the mock's member.
+type Client struct {
+	ID, Secret string
+}
+
+// DefaultClient is the client a mock holds when Options.Clients is nil.
+func DefaultClient() Client { return Client{ID: "vagate", Secret: "vagate-secret"} }
+
+// The member and business every client of the mock acts for.
+const (
+	MemberID   = "mbr_vagate000000000001"
+	BusinessID = "biz_vagate000000000001"
+)
+
+// FiatAccount is a MASTER fiat account that virtual accounts are created under.
+type FiatAccount struct {
+	ID       string `json:"id"`
+	Currency string `json:"currency"`
+	// Country is where its virtual accounts are held (default by currency: GB, DE, US).
+	Country string `json:"country"`
+	Label   string `json:"label,omitempty"`
+	// BankName is the underlying banking provider of its virtual accounts.
+	BankName string `json:"bankName"`
+	// AccountHolderName is the name on statements for member-owned virtual accounts.
+	AccountHolderName string `json:"accountHolderName"`
+}
+
+// EndUser is an end user virtual accounts can be created for.
+type EndUser struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// DefaultFiatAccounts are master fiat accounts in GBP, EUR and USD with fixed ids.
+func DefaultFiatAccounts() []FiatAccount {
+	return []FiatAccount{
+		{ID: "fac_gbp000000000000001", Currency: "GBP", Country: "GB", Label: "GBP master"},
+		{ID: "fac_eur000000000000001", Currency: "EUR", Country: "DE", Label: "EUR master"},
+		{ID: "fac_usd000000000000001", Currency: "USD", Country: "US", Label: "USD master"},
+	}
+}
+
+// DefaultEndUser is an end user with a fixed id.
+func DefaultEndUser() EndUser {
+	return EndUser{ID: "eus_vagate000000000001", Name: "Jane Smith"}
+}
+
+// Options configure a Mock; the zero value gives the defaults.
+type Options struct {
+	// Clients are the API clients; nil means []Client{DefaultClient()}.
+	Clients []Client
+	// FiatAccounts and EndUsers are seeded at start (and kept by Reset).
+	FiatAccounts []FiatAccount
+	EndUsers     []EndUser
+	// ActivationDelay is how long an account stays CREATED (0 = 50ms, negative = none).
+	ActivationDelay time.Duration
+	// UnblockDelay is how long an account stays UNBLOCKING (0 = 50ms, negative = none).
+	UnblockDelay time.Duration
+	// ActivationFailureRate is the share of activations that end ACTIVATION_FAILED.
+	ActivationFailureRate float64
+	// Seed makes ids, bank details, activation failures and faults reproducible.
+	Seed uint64
+	// TokenTTL is the access token lifetime (0 = 3599s).
+	TokenTTL time.Duration
+	// WebhookClient sends webhooks (default: 5s timeout, redirects not followed).
+	WebhookClient *http.Client
+}
+
+// Config is the part of the options QA can change at run time.
+type Config struct {
+	ActivationDelay       time.Duration
+	UnblockDelay          time.Duration
+	ActivationFailureRate float64
+}
+
+func (c Config) clean() Config {
+	c.ActivationDelay = max(c.ActivationDelay, 0)
+	c.UnblockDelay = max(c.UnblockDelay, 0)
+	c.ActivationFailureRate = min(max(c.ActivationFailureRate, 0), 1)
+	return c
+}
+
+// Mock is the in-memory provider; it is an http.Handler.
+type Mock struct {
+	opts      Options
+	defaults  Config
+	faults    *fault.Injector
+	handler   http.Handler
+	whClient  *http.Client
+	ownClient bool
+	wg        sync.WaitGroup
+	root      context.Context // cancelled by Close: stops webhook workers
+	stop      context.CancelFunc
+
+	mu         sync.Mutex
+	closed     bool
+	gen        context.Context // cancelled by Reset and Close: stops transitions and deliveries
+	genCancel  context.CancelFunc
+	cfg        Config
+	clients    map[string]Client
+	tokens     map[string]token
+	fiat       map[string]*FiatAccount
+	fiatOrder  []string
+	endUsers   map[string]*EndUser
+	euOrder    []string
+	accounts   map[string]*account
+	accOrder   []*account
+	webhooks   map[string]*webhook
+	whOrder    []*webhook
+	deliveries []*Delivery
+	whRules    []*WebhookFault
+	timers     map[*time.Timer]struct{}
+	rng        *mrand.Rand
+	whRNG      *mrand.Rand
+	lastMS     int64
+}
+
+type token struct {
+	client  string
+	expires time.Time
+}
+
+// New returns a running mock; it panics if the seeded objects in opts are invalid.
+func New(opts *Options) *Mock {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Clients == nil {
+		o.Clients = []Client{DefaultClient()}
+	}
+	o.ActivationDelay = orDefault(o.ActivationDelay, 50*time.Millisecond)
+	o.UnblockDelay = orDefault(o.UnblockDelay, 50*time.Millisecond)
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 3599 * time.Second
+	}
+	m := &Mock{
+		opts:     o,
+		defaults: Config{ActivationDelay: o.ActivationDelay, UnblockDelay: o.UnblockDelay, ActivationFailureRate: o.ActivationFailureRate}.clean(),
+		whClient: o.WebhookClient,
+		clients:  map[string]Client{},
+		tokens:   map[string]token{},
+		fiat:     map[string]*FiatAccount{},
+		endUsers: map[string]*EndUser{},
+		webhooks: map[string]*webhook{},
+		timers:   map[*time.Timer]struct{}{},
+	}
+	m.root, m.stop = context.WithCancel(context.Background())
+	if m.whClient == nil {
+		m.ownClient = true
+		m.whClient = &http.Client{
+			Timeout:       5 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	for _, c := range o.Clients {
+		if c.ID == "" || c.Secret == "" {
+			panic("masterfiatmock: a client needs an id and a secret")
+		}
+		m.clients[c.ID] = c
+	}
+	m.faults = fault.New(&fault.Options{Seed: o.Seed, ErrorBody: faultBody})
+	m.handler = m.routes()
+	m.mu.Lock()
+	m.resetLocked()
+	m.mu.Unlock()
+	for _, f := range o.FiatAccounts {
+		if _, err := m.AddFiatAccount(f); err != nil {
+			panic(err)
+		}
+	}
+	for _, u := range o.EndUsers {
+		if _, err := m.AddEndUser(u); err != nil {
+			panic(err)
+		}
+	}
+	return m
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// resetLocked forgets virtual accounts, deliveries and webhook faults,
+// stops pending transitions and restores the configuration and random
+// sources of the options; m.mu must be held.
+func (m *Mock) resetLocked() {
+	if m.genCancel != nil {
+		m.genCancel()
+	}
+	m.gen, m.genCancel = context.WithCancel(m.root)
+	for t := range m.timers {
+		if t.Stop() {
+			m.wg.Done()
+		}
+	}
+	m.timers = map[*time.Timer]struct{}{}
+	m.cfg = m.defaults
+	m.accounts = map[string]*account{}
+	m.accOrder = nil
+	m.deliveries = nil
+	m.whRules = nil
+	for _, w := range m.whOrder {
+		w.queue = nil
+	}
+	m.rng = mrand.New(mrand.NewPCG(m.opts.Seed, m.opts.Seed^0x6d61737465726669))
+	m.whRNG = mrand.New(mrand.NewPCG(m.opts.Seed, m.opts.Seed^0x776562686f6f6b73))
+}
+
+// ServeHTTP serves the provider API behind the fault injector, and the admin API.
+func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// Close stops transitions and webhook delivery and waits for them; it is idempotent.
+func (m *Mock) Close() {
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		m.genCancel()
+		for t := range m.timers {
+			if t.Stop() {
+				m.wg.Done()
+			}
+		}
+		m.timers = map[*time.Timer]struct{}{}
+		m.stop()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+	if m.ownClient {
+		m.whClient.CloseIdleConnections()
+	}
+}
+
+// Reset forgets every virtual account, webhook delivery, webhook fault and
+// fault rule, stops pending transitions and restores the configuration of
+// the options. Clients, tokens, fiat accounts, end users and registered
+// webhooks are kept.
+func (m *Mock) Reset() {
+	m.mu.Lock()
+	m.resetLocked()
+	m.mu.Unlock()
+	m.faults.Reset()
+}
+
+// Faults returns the mock's fault injector (HTTP faults of the API routes).
+func (m *Mock) Faults() *fault.Injector { return m.faults }
+
+// SetConfig changes the delays and activation failure rate from now on.
+func (m *Mock) SetConfig(c Config) {
+	m.mu.Lock()
+	m.cfg = c.clean()
+	m.mu.Unlock()
+}
+
+// CurrentConfig returns the run-time configuration.
+func (m *Mock) CurrentConfig() Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
+
+// defaultCountry is where virtual accounts of a currency are held unless set.
+func defaultCountry(currency string) string {
+	switch currency {
+	case "GBP":
+		return "GB"
+	case "USD":
+		return "US"
+	case "EUR":
+		return "DE"
+	}
+	return ""
+}
+
+var supportedCountries = map[string]bool{"GB": true, "DE": true, "DK": true, "LU": true, "US": true}
+
+// AddFiatAccount adds a MASTER fiat account; an empty id is generated.
+func (m *Mock) AddFiatAccount(f FiatAccount) (FiatAccount, error) {
+	if !isCurrency(f.Currency) {
+		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account currency %q is not an ISO 4217 code", f.Currency)
+	}
+	if f.Country == "" {
+		f.Country = defaultCountry(f.Currency)
+	}
+	if !supportedCountries[f.Country] {
+		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account country %q is not one of GB, DE, DK, LU, US", f.Country)
+	}
+	if f.BankName == "" {
+		f.BankName = "Mock Partner Bank"
+	}
+	if f.AccountHolderName == "" {
+		f.AccountHolderName = "Vagate Member Ltd"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f.ID == "" {
+		f.ID = m.newID("fac")
+	}
+	if !strings.HasPrefix(f.ID, "fac_") || !idPattern.MatchString(f.ID) {
+		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account id %q does not look like fac_...", f.ID)
+	}
+	if _, dup := m.fiat[f.ID]; dup {
+		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account %s exists", f.ID)
+	}
+	c := f
+	m.fiat[f.ID] = &c
+	m.fiatOrder = append(m.fiatOrder, f.ID)
+	return f, nil
+}
+
+// AddEndUser adds an end user; an empty id is generated.
+func (m *Mock) AddEndUser(u EndUser) (EndUser, error) {
+	if strings.TrimSpace(u.Name) == "" {
+		return EndUser{}, errors.New("masterfiatmock: end user name is empty")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if u.ID == "" {
+		u.ID = m.newID("eus")
+	}
+	if !strings.HasPrefix(u.ID, "eus_") || !idPattern.MatchString(u.ID) {
+		return EndUser{}, fmt.Errorf("masterfiatmock: end user id %q does not look like eus_...", u.ID)
+	}
+	if _, dup := m.endUsers[u.ID]; dup {
+		return EndUser{}, fmt.Errorf("masterfiatmock: end user %s exists", u.ID)
+	}
+	c := u
+	m.endUsers[u.ID] = &c
+	m.euOrder = append(m.euOrder, u.ID)
+	return u, nil
+}
+
+// FiatAccounts returns the master fiat accounts, in the order added.
+func (m *Mock) FiatAccounts() []FiatAccount {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]FiatAccount, 0, len(m.fiatOrder))
+	for _, id := range m.fiatOrder {
+		out = append(out, *m.fiat[id])
+	}
+	return out
+}
+
+// EndUsers returns the end users, in the order added.
+func (m *Mock) EndUsers() []EndUser {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]EndUser, 0, len(m.euOrder))
+	for _, id := range m.euOrder {
+		out = append(out, *m.endUsers[id])
+	}
+	return out
+}
+
+// CountByReference counts the virtual accounts whose metadata clientReference is ref.
+func (m *Mock) CountByReference(ref string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, a := range m.accOrder {
+		if v, ok := a.Metadata[ReferenceKey]; ok && v == ref {
+			n++
+		}
+	}
+	return n
+}
+
+// AccountCount counts the virtual accounts held.
+func (m *Mock) AccountCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.accOrder)
+}
+
+// Account returns the virtual account with id as the API shows it.
+func (m *Mock) Account(id string) (VirtualAccount, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	if !ok {
+		return VirtualAccount{}, false
+	}
+	return a.view(), true
+}
+
+// ReferenceKey is the metadata key counted by CountByReference and the
+// admin API: the one the vagate adapter stores its client reference under.
+const ReferenceKey = "clientReference"
+
+const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+// newID returns prefix_ and 18 characters from the seeded source; m.mu must be held.
+func (m *Mock) newID(prefix string) string {
+	b := make([]byte, 0, len(prefix)+19)
+	b = append(b, prefix...)
+	b = append(b, '_')
+	for range 18 {
+		b = append(b, idAlphabet[m.rng.IntN(len(idAlphabet))])
+	}
+	return string(b)
+}
+
+// nowMS returns the current epoch milliseconds, strictly greater than any
+// returned before, so every change has its own updatedAt; m.mu must be held.
+func (m *Mock) nowMS() int64 {
+	ms := time.Now().UnixMilli()
+	if ms <= m.lastMS {
+		ms = m.lastMS + 1
+	}
+	m.lastMS = ms
+	return ms
+}
+
+// after runs f once d has passed, unless Reset or Close come first; m.mu must be held.
+func (m *Mock) after(d time.Duration, f func()) {
+	if m.closed {
+		return
+	}
+	m.wg.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		defer m.wg.Done()
+		m.mu.Lock()
+		_, live := m.timers[t]
+		delete(m.timers, t)
+		m.mu.Unlock()
+		if live {
+			f()
+		}
+	})
+	m.timers[t] = struct{}{}
+}
+
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := range 3 {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
