@@ -23,52 +23,71 @@ import (
 	"github.com/vagate/vagate/mocks/subaccountmock"
 )
 
+// openEnv is what an opener gets besides its block: the gateway's public URL
+// and the resilient HTTP client the adapter must send through.
+type openEnv struct {
+	publicURL string
+	http      *http.Client
+}
+
 // openers build an adapter of each style from its strictly decoded block.
 // Adding a provider style is one entry here.
-var openers = map[string]func(pc *config.Provider, publicURL string) (provider.Adapter, error){
-	batchva.Style: func(pc *config.Provider, publicURL string) (provider.Adapter, error) {
+var openers = map[string]func(pc *config.Provider, env openEnv) (provider.Adapter, error){
+	batchva.Style: func(pc *config.Provider, env openEnv) (provider.Adapter, error) {
 		var c batchva.Config
 		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
 			return nil, err
 		}
 		if c.CallbackURL == "" && (c.SigningSecret != "" || c.RSAPublicKey != "") {
-			c.CallbackURL = publicURL + "/v1/providers/" + pc.Name + "/webhooks"
+			c.CallbackURL = env.publicURL + "/v1/providers/" + pc.Name + "/webhooks"
 		}
-		return batchva.Open(c, nil)
+		return batchva.Open(c, &batchva.Options{HTTPClient: env.http})
 	},
-	subaccount.Style: func(pc *config.Provider, _ string) (provider.Adapter, error) {
+	subaccount.Style: func(pc *config.Provider, env openEnv) (provider.Adapter, error) {
 		var c subaccount.Config
 		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
 			return nil, err
 		}
-		return subaccount.Open(c, nil)
+		return subaccount.Open(c, &subaccount.Options{HTTPClient: env.http})
 	},
-	parentprimary.Style: func(pc *config.Provider, _ string) (provider.Adapter, error) {
+	parentprimary.Style: func(pc *config.Provider, env openEnv) (provider.Adapter, error) {
 		var c parentprimary.Config
 		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
 			return nil, err
 		}
-		return parentprimary.Open(c, nil)
+		return parentprimary.Open(c, &parentprimary.Options{HTTPClient: env.http})
 	},
-	masterfiat.Style: func(pc *config.Provider, _ string) (provider.Adapter, error) {
+	masterfiat.Style: func(pc *config.Provider, env openEnv) (provider.Adapter, error) {
 		var c masterfiat.Config
 		if err := config.DecodeStrict(&pc.Config, &c); err != nil {
 			return nil, err
 		}
-		return masterfiat.Open(c, nil)
+		return masterfiat.Open(c, &masterfiat.Options{HTTPClient: env.http})
 	},
 }
 
-func openProvider(pc *config.Provider, publicURL string) (*gateway.Provider, error) {
+func openProvider(pc *config.Provider, publicURL string, log *slog.Logger) (*gateway.Provider, error) {
 	open, ok := openers[pc.Style]
 	if !ok {
 		return nil, fmt.Errorf("style: unknown provider style %q", pc.Style)
 	}
-	a, err := open(pc, publicURL)
+	client := gateway.NewClient(pc.Name, limits(&pc.Resilience), nil, log)
+	a, err := open(pc, openEnv{publicURL: publicURL, http: client.HTTP()})
 	if err != nil {
 		return nil, err
 	}
-	return gateway.New(pc.Name, a, nil)
+	return gateway.New(pc.Name, a, &gateway.Options{Client: client})
+}
+
+// limits turns a provider's resilience block into the client's policy.
+func limits(r *config.Resilience) *gateway.Limits {
+	return &gateway.Limits{
+		AttemptTimeout: r.AttemptTimeout.D(), CallTimeout: r.CallTimeout.D(), MaxAttempts: r.MaxAttempts,
+		BackoffMin: r.BackoffMin.D(), BackoffMax: r.BackoffMax.D(), MaxConcurrent: r.MaxConcurrent,
+		RatePerSecond: r.RatePerSecond, Burst: r.Burst,
+		Breaker: gateway.BreakerLimits{FailureRatio: r.Breaker.FailureRatio, MinRequests: uint32(r.Breaker.MinRequests),
+			Window: r.Breaker.Window.D(), OpenFor: r.Breaker.OpenFor.D(), Probes: uint32(r.Breaker.Probes)},
+	}
 }
 
 // embeddedMock is a bundled provider mock served inside the gateway process.
@@ -82,34 +101,34 @@ type embeddedMock struct {
 // provider configured against it. Adding a mock is one entry here.
 var bundled = []struct {
 	style string
-	start func(mockURL, callbackURL string) (http.Handler, func(), provider.Adapter, error)
+	start func(mockURL, callbackURL string, hc *http.Client) (http.Handler, func(), provider.Adapter, error)
 }{
-	{batchva.Style, func(mockURL, callbackURL string) (http.Handler, func(), provider.Adapter, error) {
+	{batchva.Style, func(mockURL, callbackURL string, hc *http.Client) (http.Handler, func(), provider.Adapter, error) {
 		m := batchvamock.New(nil)
 		def := batchvamock.DefaultClient()
 		a, err := batchva.Open(batchva.Config{
 			BaseURL: mockURL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret),
 			CallbackURL: callbackURL, SigningSecret: batchva.Secret(def.SigningSecret),
-		}, nil)
+		}, &batchva.Options{HTTPClient: hc})
 		return m, m.Close, a, err
 	}},
-	{subaccount.Style, func(mockURL, _ string) (http.Handler, func(), provider.Adapter, error) {
+	{subaccount.Style, func(mockURL, _ string, hc *http.Client) (http.Handler, func(), provider.Adapter, error) {
 		m := subaccountmock.New(&subaccountmock.Options{MainAccounts: subaccountmock.DefaultMainAccounts()})
 		a, err := subaccount.Open(subaccount.Config{
 			BaseURL: mockURL, APIKey: subaccount.Secret(subaccountmock.DefaultAPIKey), SettlementAccounts: m.SettlementAccounts(),
-		}, nil)
+		}, &subaccount.Options{HTTPClient: hc})
 		return m, m.Close, a, err
 	}},
-	{parentprimary.Style, func(mockURL, _ string) (http.Handler, func(), provider.Adapter, error) {
+	{parentprimary.Style, func(mockURL, _ string, hc *http.Client) (http.Handler, func(), provider.Adapter, error) {
 		m := parentprimarymock.New(&parentprimarymock.Options{PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
 		def := parentprimarymock.DefaultPartner()
 		a, err := parentprimary.Open(parentprimary.Config{
 			BaseURL: mockURL, APIToken: parentprimary.Secret(def.APIToken), SigningSecret: parentprimary.Secret(def.SigningSecret),
 			ParentAccounts: m.ParentAccounts(def.ID), ProductCodes: m.ProductCodes(),
-		}, nil)
+		}, &parentprimary.Options{HTTPClient: hc})
 		return m, m.Close, a, err
 	}},
-	{masterfiat.Style, func(mockURL, callbackURL string) (http.Handler, func(), provider.Adapter, error) {
+	{masterfiat.Style, func(mockURL, callbackURL string, hc *http.Client) (http.Handler, func(), provider.Adapter, error) {
 		m := masterfiatmock.New(&masterfiatmock.Options{ActivationDelay: 200 * time.Millisecond, UnblockDelay: 200 * time.Millisecond,
 			FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}})
 		wh, err := m.AddWebhook(callbackURL, []string{masterfiatmock.EventStatusUpdated}, "")
@@ -123,7 +142,7 @@ var bundled = []struct {
 		for _, f := range m.FiatAccounts() {
 			cfg.MasterFiatAccounts[f.Currency] = f.ID
 		}
-		a, err := masterfiat.Open(cfg, nil)
+		a, err := masterfiat.Open(cfg, &masterfiat.Options{HTTPClient: hc})
 		return m, m.Close, a, err
 	}},
 }
@@ -140,12 +159,13 @@ func startMocks(ctx context.Context, bg *sync.WaitGroup, basePort int, publicURL
 			return nil, fmt.Errorf("embedded mock %s: listen %s: %w (set mocks.basePort or -mock-port)", b.style, addr, err)
 		}
 		url := "http://" + ln.Addr().String()
-		h, closeMock, a, err := b.start(url, publicURL+"/v1/providers/"+b.style+"/webhooks")
+		client := gateway.NewClient(b.style, nil, nil, log)
+		h, closeMock, a, err := b.start(url, publicURL+"/v1/providers/"+b.style+"/webhooks", client.HTTP())
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
-		p, err := gateway.New(b.style, a, nil)
+		p, err := gateway.New(b.style, a, &gateway.Options{Client: client})
 		if err != nil {
 			ln.Close()
 			closeMock()

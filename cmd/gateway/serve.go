@@ -79,7 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for i, pc := range cfg.Providers {
-		p, err := openProvider(&pc, publicURL)
+		p, err := openProvider(&pc, publicURL, log)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("config: providers[%d] (%s): %w", i, pc.Name, err)
