@@ -517,8 +517,14 @@ func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.
 					if res, done := e.reconciled(ctx, p, req); done {
 						return res, nil
 					}
-					if attempt >= e.opts.ResendAttempts || !p.Capabilities().FindByReference {
+					if !p.Capabilities().FindByReference {
 						return nil, err
+					}
+					if attempt >= e.opts.ResendAttempts {
+						// The lookup just found none of the items: that is
+						// the evidence that this last attempt created nothing.
+						return nil, &bank.Error{Code: bank.Unavailable, Provider: p.Name(), Op: "create",
+							Err: fmt.Errorf("%w; looked up by clientReference afterwards: not at the provider, so not created", err)}
 					}
 				} else if !(code == bank.Unavailable || code == bank.ResourceExhausted || (!code.OutcomeKnown() && idem && code != bank.Canceled)) ||
 					attempt >= e.opts.ResendAttempts || ctx.Err() != nil {

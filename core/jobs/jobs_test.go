@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -362,12 +363,17 @@ func TestReconcileWithoutKeys(t *testing.T) {
 			}
 			return nil
 		}}, 2, 1, bank.JobCompleted},
+		{"never created: failed on the evidence of the lookup", &finderFake{bankFake: &bankFake{}, failBefore: func(int) error { return lost }},
+			3, 0, bank.JobCompletedWithErrors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newFinderRig(t, tc.fake)
 			r.start(t)
 			rec := r.run(t, 1)
+			if tc.accounts == 0 && (rec.Items[0].Result.Outcome != bank.OutcomeFailed || !strings.Contains(rec.Items[0].Result.Error.Message, "not at the provider")) {
+				t.Errorf("item = %+v, want failed with the lookup as its reason", rec.Items[0].Result)
+			}
 			if rec.Job.Status != tc.status || r.fake.calls != tc.calls || r.fake.accounts != tc.accounts {
 				t.Errorf("job %s after %d calls with %d accounts at the provider; want %s, %d, %d (%+v)",
 					rec.Job.Status, r.fake.calls, r.fake.accounts, tc.status, tc.calls, tc.accounts, rec.Items[0].Result)
