@@ -359,3 +359,51 @@ func BenchmarkGetAccount(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkResilienceOverhead reads one account b.N times through the bare
+// adapter (plain HTTP client) and b.N times through the portable layer with
+// the resilient client (breaker, retry policy, bulkhead, timeouts), in the
+// same run, and reports the ratio of their costs per call.
+func BenchmarkResilienceOverhead(b *testing.B) {
+	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: time.Millisecond})
+	srv := httptest.NewServer(m)
+	b.Cleanup(func() { srv.Close(); m.Close() })
+	def := batchvamock.DefaultClient()
+	cfg := batchva.Config{BaseURL: srv.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}
+	bare, err := batchva.Open(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := gateway.NewClient("bcb", nil, nil, nil)
+	wa, err := batchva.Open(cfg, &batchva.Options{HTTPClient: client.HTTP()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := gateway.New("bcb", wa, &gateway.Options{Client: client, PollInterval: time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := p.CreateAccounts(b.Context(), &provider.CreateRequest{IdempotencyKey: uuid.NewString(), Items: []provider.CreateItem{
+		{Currency: "USD", AccountHolderName: "Bench", AccountName: "Bench", ClientReference: "BENCH"}}})
+	if err != nil || res[0].Err != nil {
+		b.Fatal(err)
+	}
+	ref := res[0].Account.ProviderAccountID
+	n := max(b.N, 50)
+	measure := func(get func() error) time.Duration {
+		start := time.Now()
+		for range n {
+			if err := get(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / time.Duration(n)
+	}
+	b.ResetTimer()
+	bareCost := measure(func() error { _, err := bare.GetAccount(b.Context(), ref); return err })
+	wrappedCost := measure(func() error { _, err := p.GetAccount(b.Context(), ref); return err })
+	b.ReportMetric(float64(bareCost.Nanoseconds()), "bare-ns/call")
+	b.ReportMetric(float64(wrappedCost.Nanoseconds()), "resilient-ns/call")
+	b.ReportMetric(float64(wrappedCost)/float64(bareCost), "resilient/bare")
+	b.ReportMetric(0, "ns/op")
+}

@@ -10,7 +10,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,12 +22,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/fault"
 	"github.com/vagate/vagate/mocks/masterfiatmock"
 	"github.com/vagate/vagate/mocks/parentprimarymock"
 	"github.com/vagate/vagate/mocks/subaccountmock"
@@ -98,6 +102,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	pending := fs.Duration("pending-delay", 20*time.Millisecond, "how long a job stays Pending (0 = none)")
 	process := fs.Duration("process-delay", 50*time.Millisecond, "how long a job stays InProgress (0 = none)")
 	failure := fs.Float64("item-failure-rate", 0, "share of items that fail at processing, 0 to 1")
+	faultsFile := fs.String("faults", "", `JSON file of faults to script at start: {"<mock>" or "*": {"rules": [fault rules], "webhooks": {webhook rule}}}`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -130,6 +135,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("-mock: unknown mock %q (have %s, all)", *name, strings.Join(mockNames(), ", "))
 	}
 	s := settings{Seed: *seed, PendingDelay: noneIfZero(*pending), ProcessDelay: noneIfZero(*process), ItemFailureRate: *failure}
+	script, err := loadFaults(*faultsFile)
+	if err != nil {
+		return err
+	}
 
 	listeners := make([]net.Listener, 0, len(selected))
 	for i := range selected {
@@ -157,6 +166,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	errc := make(chan error, len(selected))
 	for i, sel := range selected {
 		m := sel.open(s)
+		if err := script.apply(sel.name, m); err != nil {
+			for _, r := range servers[:i] {
+				r.mock.Close()
+			}
+			m.Close()
+			return err
+		}
 		srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
 		servers[i] = running{sel.name, m, srv}
 		go func() {
@@ -183,6 +199,70 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("mock stopped", "mock", r.name)
 	}
 	return serveErr
+}
+
+// faultScript is what -faults installs, per mock name or "*" for all.
+type faultScript map[string]struct {
+	Rules    []fault.Rule       `json:"rules"`
+	Webhooks *fault.WebhookRule `json:"webhooks"`
+}
+
+// loadFaults reads and checks a -faults file; "" means none.
+func loadFaults(path string) (faultScript, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-faults: %w", err)
+	}
+	var fs faultScript
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fs); err != nil {
+		return nil, fmt.Errorf("-faults %s: %w", path, err)
+	}
+	for name, f := range fs {
+		if name != "*" && !slices.Contains(mockNames(), name) {
+			return nil, fmt.Errorf("-faults %s: unknown mock %q (have %s, *)", path, name, strings.Join(mockNames(), ", "))
+		}
+		for i := range f.Rules {
+			if err := f.Rules[i].Validate(); err != nil {
+				return nil, fmt.Errorf("-faults %s: %s.rules[%d].%v", path, name, i, err)
+			}
+		}
+		if f.Webhooks != nil {
+			if err := f.Webhooks.Validate(); err != nil {
+				return nil, fmt.Errorf("-faults %s: %s.webhooks.%v", path, name, err)
+			}
+		}
+	}
+	return fs, nil
+}
+
+// apply installs the script's faults for mock name on m.
+func (fs faultScript) apply(name string, m server) error {
+	fm, ok := m.(interface{ Faults() *fault.Injector })
+	if !ok {
+		return fmt.Errorf("mock %s has no fault injector", name)
+	}
+	for _, key := range []string{"*", name} {
+		f, ok := fs[key]
+		if !ok {
+			continue
+		}
+		for _, r := range f.Rules {
+			if _, err := fm.Faults().Add(r); err != nil {
+				return fmt.Errorf("-faults: %s: %w", name, err)
+			}
+		}
+		if f.Webhooks != nil {
+			if err := fm.Faults().SetWebhooks(*f.Webhooks); err != nil {
+				return fmt.Errorf("-faults: %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // noneIfZero maps a zero delay flag to the mocks' "no delay" (a negative option).

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -120,5 +122,58 @@ func TestRunRefusesBadFlags(t *testing.T) {
 				t.Errorf("err = %v, want one naming %s", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestFaultsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	good := write("good.json", `{"*":{"rules":[{"method":"GET","path":"/nowhere","action":"error","status":500}]},
+		"batchva":{"rules":[{"method":"POST","path":"/v1/auth/token","action":"error","status":503,"retryAfter":"2"}],"webhooks":{"dropRate":1}}}`)
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-mock", "all", "-listen", "127.0.0.1:0", "-faults", good}, &logs) }()
+	urls := logs.urls(t, len(mocks))
+	res, err := http.Post(urls["batchva"]+"/v1/auth/token", "application/json", strings.NewReader(`{"clientId":"vagate","clientSecret":"vagate-secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "2" {
+		t.Errorf("scripted fault not applied: %d %v", res.StatusCode, res.Header)
+	}
+	for name, url := range urls {
+		r, err := http.Get(url + "/__admin/faults")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Rules []json.RawMessage }
+		json.NewDecoder(r.Body).Decode(&got)
+		r.Body.Close()
+		want := 1
+		if name == "batchva" {
+			want = 2
+		}
+		if len(got.Rules) != want {
+			t.Errorf("%s has %d rules, want %d", name, len(got.Rules), want)
+		}
+	}
+	cancel()
+	<-done
+	for name, body := range map[string]string{
+		"unknown mock": `{"nobank":{"rules":[]}}`,
+		"bad rule":     `{"*":{"rules":[{"action":"explode"}]}}`,
+		"bad webhooks": `{"*":{"webhooks":{"dropRate":3}}}`,
+		"unknown key":  `{"*":{"rulez":[]}}`,
+	} {
+		err := run(t.Context(), []string{"-faults", write(name+".json", body)}, &logs)
+		if err == nil || !strings.Contains(err.Error(), "-faults") {
+			t.Errorf("%s: err = %v, want one naming -faults", name, err)
+		}
 	}
 }
