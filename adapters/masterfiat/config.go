@@ -3,24 +3,16 @@ package masterfiat
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/vagate/vagate/core/provider"
 )
 
-// Secret is a credential that never appears in logs or formatted output.
-type Secret string
-
-// LogValue redacts the secret.
-func (s Secret) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
-
-// String redacts the secret.
-func (s Secret) String() string { return "[REDACTED]" }
-
-// GoString redacts the secret.
-func (s Secret) GoString() string { return "[REDACTED]" }
+// Secret is a credential that never shows in logs, formatted output or JSON.
+type Secret = provider.Secret
 
 // Config is the adapter's configuration block.
 type Config struct {

@@ -3,26 +3,18 @@ package subaccount
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
 
 	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/core/provider"
 )
 
-// Secret is a credential that never appears in logs or formatted output.
-type Secret string
-
-// LogValue redacts the secret.
-func (s Secret) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
-
-// String redacts the secret.
-func (s Secret) String() string { return "[REDACTED]" }
-
-// GoString redacts the secret.
-func (s Secret) GoString() string { return "[REDACTED]" }
+// Secret is a credential that never shows in logs, formatted output or JSON.
+type Secret = provider.Secret
 
 // Config is the adapter's configuration block.
 type Config struct {
