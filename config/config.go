@@ -40,6 +40,20 @@ type Config struct {
 	Log       Log         `yaml:"log"`
 	Limits    HTTPLimits  `yaml:"limits"`
 	Webhooks  WebhookOpts `yaml:"webhooks"`
+	Telemetry Telemetry   `yaml:"telemetry"`
+}
+
+// Telemetry configures traces (metrics are always served at /metrics).
+type Telemetry struct {
+	// OTLPEndpoint is an OTLP/HTTP collector (host:port); empty: traces are
+	// not exported (and cost next to nothing).
+	OTLPEndpoint string `yaml:"otlpEndpoint"`
+	// Insecure talks to the collector without TLS.
+	Insecure bool `yaml:"insecure"`
+	// SampleRatio is the share of new traces recorded (default 1).
+	SampleRatio float64 `yaml:"sampleRatio"`
+	// ServiceName names the gateway in traces (default "vagate").
+	ServiceName string `yaml:"serviceName"`
 }
 
 // Auth configures bearer-token verification.
@@ -340,6 +354,7 @@ const (
 	EnvRedisURL   = "VAGATE_REDIS_URL"
 	EnvAuthSecret = "VAGATE_AUTH_SECRET"
 	EnvLogLevel   = "VAGATE_LOG_LEVEL"
+	EnvOTLP       = "VAGATE_OTLP_ENDPOINT"
 )
 
 func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
@@ -352,6 +367,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	set(EnvPublicURL, &c.PublicURL)
 	set(EnvStore, &c.Store.Driver)
 	set(EnvLogLevel, &c.Log.Level)
+	set(EnvOTLP, &c.Telemetry.OTLPEndpoint)
 	var redisURL, secret string
 	set(EnvRedisURL, &redisURL)
 	set(EnvAuthSecret, &secret)
@@ -412,6 +428,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return bad("limits.maxBodyBytes", "must be at least 1024")
+	}
+	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
+		return bad("telemetry.sampleRatio", "must be between 0 and 1")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -59,7 +59,7 @@ func TestComposeFile(t *testing.T) {
 		t.Fatalf("config/compose.yaml: %v", err)
 	}
 	for i := range cfg.Providers {
-		if _, err := openProvider(&cfg.Providers[i], "http://gateway:8080", nil); err != nil {
+		if _, err := openProvider(&cfg.Providers[i], "http://gateway:8080", nil, nil); err != nil {
 			t.Errorf("provider %s: %v", cfg.Providers[i].Name, err)
 		}
 	}

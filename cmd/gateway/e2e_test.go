@@ -515,3 +515,44 @@ func TestReadmeTour(t *testing.T) {
 		}
 	}
 }
+
+// After traffic, /metrics exposes request, provider, breaker and job metrics
+// with their labels; every request's log line carries its trace id.
+func TestMetricsAndLogCorrelation(t *testing.T) {
+	g := startGateway(t)
+	dev := mintToken(t, "dev", "")
+	parent := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	r := g.do(t, "POST", "/v1/virtual-accounts", dev, `{"items":[{"currency":"USD","accountHolderName":"M","accountName":"M"}]}`,
+		"Prefer", "wait=10", "traceparent", parent)
+	want(t, r, 200, "create")
+	want(t, g.do(t, "GET", "/v1/jobs/nope", dev, ""), 404, "missing job")
+	r = g.do(t, "GET", "/metrics", "", "")
+	want(t, r, 200, "metrics")
+	m := string(r.body)
+	for _, line := range []string{
+		`vagate_http_requests_total{http_request_method="POST",http_response_status_code="200",http_route="/v1/virtual-accounts"`,
+		`vagate_http_requests_total{http_request_method="GET",http_response_status_code="404",http_route="/v1/jobs/:id"`,
+		`vagate_provider_calls_total{vagate_error_code="ok",vagate_operation="create",vagate_provider="batchva"`,
+		`vagate_provider_call_duration_seconds_bucket{vagate_error_code="ok",vagate_operation="poll",vagate_provider="batchva"`,
+		`vagate_provider_attempts_total{outcome="ok",vagate_operation="create",vagate_provider="batchva"`,
+		`vagate_provider_breaker_state{vagate_provider="batchva"} 0`,
+		`vagate_jobs_duration_seconds_count{status="Completed"`,
+	} {
+		if !strings.Contains(m, line) {
+			t.Errorf("/metrics lacks %s", line)
+		}
+	}
+	// The access log line of the create carries the caller's trace id.
+	found := false
+	for _, l := range strings.Split(g.logs.all(), "\n") {
+		if strings.Contains(l, `"msg":"request"`) && strings.Contains(l, `"route":"/v1/virtual-accounts"`) {
+			found = true
+			if !strings.Contains(l, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) || !strings.Contains(l, `"span_id"`) {
+				t.Errorf("request log line without the request's trace_id/span_id: %s", l)
+			}
+		}
+	}
+	if !found {
+		t.Error("no access log line for the create")
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/vagate/vagate/adapters/batchva"
 	"github.com/vagate/vagate/adapters/masterfiat"
 	"github.com/vagate/vagate/adapters/parentprimary"
@@ -17,6 +20,7 @@ import (
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/telemetry"
 	"github.com/vagate/vagate/mocks/batchvamock"
 	"github.com/vagate/vagate/mocks/masterfiatmock"
 	"github.com/vagate/vagate/mocks/parentprimarymock"
@@ -66,17 +70,24 @@ var openers = map[string]func(pc *config.Provider, env openEnv) (provider.Adapte
 	},
 }
 
-func openProvider(pc *config.Provider, publicURL string, log *slog.Logger) (*gateway.Provider, error) {
+func openProvider(pc *config.Provider, publicURL string, log *slog.Logger, tel *telemetry.Telemetry) (*gateway.Provider, error) {
 	open, ok := openers[pc.Style]
 	if !ok {
 		return nil, fmt.Errorf("style: unknown provider style %q", pc.Style)
 	}
 	client := gateway.NewClient(pc.Name, limits(&pc.Resilience), nil, log)
+	if tel != nil {
+		client.Instrument(tel.Tracer, tel.Meter)
+	}
 	a, err := open(pc, openEnv{publicURL: publicURL, http: client.HTTP()})
 	if err != nil {
 		return nil, err
 	}
-	return gateway.New(pc.Name, a, &gateway.Options{Client: client})
+	opts := &gateway.Options{Client: client}
+	if tel != nil {
+		opts.Tracer, opts.Meter = tel.Tracer, tel.Meter
+	}
+	return gateway.New(pc.Name, a, opts)
 }
 
 // limits turns a provider's resilience block into the client's policy.
@@ -147,7 +158,7 @@ var bundled = []struct {
 	}},
 }
 
-func startMocks(ctx context.Context, bg *sync.WaitGroup, basePort int, publicURL string, log *slog.Logger) ([]*embeddedMock, error) {
+func startMocks(ctx context.Context, bg *sync.WaitGroup, basePort int, publicURL string, log *slog.Logger, tel *telemetry.Telemetry) ([]*embeddedMock, error) {
 	var out []*embeddedMock
 	for i, b := range bundled {
 		addr := "127.0.0.1:0"
@@ -160,18 +171,21 @@ func startMocks(ctx context.Context, bg *sync.WaitGroup, basePort int, publicURL
 		}
 		url := "http://" + ln.Addr().String()
 		client := gateway.NewClient(b.style, nil, nil, log)
+		client.Instrument(tel.Tracer, tel.Meter)
 		h, closeMock, a, err := b.start(url, publicURL+"/v1/providers/"+b.style+"/webhooks", client.HTTP())
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
-		p, err := gateway.New(b.style, a, &gateway.Options{Client: client})
+		p, err := gateway.New(b.style, a, &gateway.Options{Client: client, Tracer: tel.Tracer, Meter: tel.Meter})
 		if err != nil {
 			ln.Close()
 			closeMock()
 			return nil, err
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		// The mock joins the caller's trace, as a real provider would.
+		srv := &http.Server{Handler: otelhttp.NewHandler(h, "mock "+b.style, otelhttp.WithTracerProvider(tel.Tracer),
+			otelhttp.WithPropagators(propagation.TraceContext{}), otelhttp.WithSpanNameFormatter(mockSpanName)), ReadHeaderTimeout: 10 * time.Second}
 		bg.Go(func() { srv.Serve(ln) })
 		bg.Go(func() {
 			<-ctx.Done()
@@ -185,3 +199,6 @@ func startMocks(ctx context.Context, bg *sync.WaitGroup, basePort int, publicURL
 	}
 	return out, nil
 }
+
+// mockSpanName names a mock's server spans after the mock.
+func mockSpanName(op string, _ *http.Request) string { return op }

@@ -24,6 +24,7 @@ import (
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/telemetry"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,9 +47,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Mocks.BasePort = *mockPort
 	}
 	log := newLogger(stderr, cfg.Log.Level)
+	tel, err := telemetry.New(ctx, telemetry.Config{ServiceName: cfg.Telemetry.ServiceName,
+		OTLPEndpoint: cfg.Telemetry.OTLPEndpoint, Insecure: cfg.Telemetry.Insecure, SampleRatio: cfg.Telemetry.SampleRatio})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tel.Shutdown(sctx)
+	}()
 
 	// The store first: in Redis mode nothing starts without it.
-	st, err := openState(ctx, cfg, log)
+	st, err := openState(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -65,7 +76,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var mocks []*embeddedMock
 	if cfg.Mocks.Embedded {
-		mocks, err = startMocks(ctx, &bg, cfg.Mocks.BasePort, publicURL, log)
+		mocks, err = startMocks(ctx, &bg, cfg.Mocks.BasePort, publicURL, log, tel)
 		if err != nil {
 			ln.Close()
 			return err
@@ -79,7 +90,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for i, pc := range cfg.Providers {
-		p, err := openProvider(&pc, publicURL, log)
+		p, err := openProvider(&pc, publicURL, log, tel)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("config: providers[%d] (%s): %w", i, pc.Name, err)
@@ -108,6 +119,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	changed := recorder.AccountChanged
 	changed = startReconciler(ctx, &bg, reg, st.accounts, changed, log)
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
+		Tracer: tel.Tracer, Meter: tel.Meter,
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), Logger: log,
 		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
@@ -115,6 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	bg.Go(func() { engine.Run(ctx) })
 	h, err := httpapi.NewHandler(httpapi.Deps{
+		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
 		Registry: reg, Router: router, Engine: engine, Accounts: st.accounts,
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
 		Events: eventLog, Changed: changed,
@@ -147,7 +160,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // authConfig turns the config block into the verifier's config.

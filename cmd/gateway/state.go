@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/telemetry"
 )
 
 // state is where one gateway instance keeps everything.
@@ -29,7 +31,7 @@ type state struct {
 // openState opens the configured store. In Redis mode it refuses to start
 // when Redis does not answer, and warns when its eviction policy could drop
 // idempotency or job keys.
-func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (*state, error) {
+func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*state, error) {
 	if cfg.Store.Driver == "memory" {
 		mem := store.NewMemory()
 		return &state{accounts: mem, jobs: mem, queue: mem, events: store.NewMemoryEvents(),
@@ -47,6 +49,9 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stat
 		return nil, fmt.Errorf("store: redis at %s is unreachable: %v; start it or fix store.redisUrl / VAGATE_REDIS_URL", redactURL(string(cfg.Store.RedisURL)), err)
 	}
 	checkEviction(pctx, c, log)
+	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tel.Tracer)); err != nil {
+		log.Warn("redis tracing not available", "err", err)
+	}
 	r := store.NewRedis(c, &store.RedisOptions{Prefix: cfg.Store.Prefix, Visibility: cfg.Jobs.VisibilityTimeout.D()})
 	log.Info("state in redis", "redis", redactURL(string(cfg.Store.RedisURL)), "prefix", cfg.Store.Prefix)
 	return &state{accounts: r, jobs: r, queue: r, events: r,

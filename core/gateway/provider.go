@@ -17,12 +17,18 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
 )
 
 // Options tune a Provider; the zero value is usable.
 type Options struct {
+	// Tracer and Meter record a span and metrics per call (nil: none).
+	Tracer trace.TracerProvider
+	Meter  metric.MeterProvider
 	// Client is the resilient HTTP client the adapter was opened with; the
 	// provider reports its breaker and installs the adapter's AttemptSigner
 	// on it.
@@ -60,6 +66,7 @@ type Provider struct {
 	mu     sync.Mutex
 	kick   chan struct{} // closed and replaced when a provider job finishes
 	health health
+	tel    *providerTelemetry
 }
 
 // New wraps adapter a under name. It checks that the declared capabilities
@@ -76,6 +83,7 @@ func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
 		return nil, fmt.Errorf("gateway: provider %q: %w", name, err)
 	}
 	p := &Provider{name: name, a: a, caps: caps, opts: opts.withDefaults(), kick: make(chan struct{})}
+	p.tel = newProviderTelemetry(p.opts.Tracer, p.opts.Meter)
 	if s, ok := a.(provider.AttemptSigner); ok && p.opts.Client != nil {
 		p.opts.Client.SetSigner(s)
 	}
@@ -153,17 +161,19 @@ func (p *Provider) wrap(op string, err error) error {
 // call runs one adapter call: the single place every provider call passes
 // through, so that health, and the resilience and telemetry built on it,
 // see all of them. The returned error is wrapped once.
-func (p *Provider) call(op string, f func() error) error {
+func (p *Provider) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
+	ctx, end := p.startCall(ctx, op)
 	done := p.track()
-	err := p.wrap(op, f())
+	err := p.wrap(op, f(ctx))
 	done(err)
+	end(err)
 	return err
 }
 
 // accountCall runs an adapter call that answers with one account.
-func (p *Provider) accountCall(op string, f func() (*bank.Account, error)) (*bank.Account, error) {
+func (p *Provider) accountCall(ctx context.Context, op string, f func(ctx context.Context) (*bank.Account, error)) (*bank.Account, error) {
 	var acc *bank.Account
-	if err := p.call(op, func() (err error) { acc, err = f(); return err }); err != nil {
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) { acc, err = f(ctx); return err }); err != nil {
 		return nil, err
 	}
 	if acc == nil {
@@ -219,7 +229,7 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 		ctx = AllowResend(ctx)
 	}
 	var res *provider.CreateResult
-	if err := p.call(op, func() (err error) { res, err = p.a.CreateAccounts(ctx, req); return err }); err != nil {
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) { res, err = p.a.CreateAccounts(ctx, req); return err }); err != nil {
 		return nil, err
 	}
 	return p.checkResult(op, req, res)
@@ -263,7 +273,7 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 	}
 	ctx = AllowResend(ctx)
 	var res *provider.CreateResult
-	if err := p.call(op, func() (err error) { res, err = pl.PollCreate(ctx, operation, req); return err }); err != nil {
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) { res, err = pl.PollCreate(ctx, operation, req); return err }); err != nil {
 		return nil, err
 	}
 	return p.checkResult(op, req, res)
@@ -322,7 +332,7 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
 	}
 	ctx = AllowResend(ctx)
-	return p.accountCall(op, func() (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
+	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
 }
 
 // FindByReference lists the provider's accounts created with clientReference.
@@ -334,7 +344,7 @@ func (p *Provider) FindByReference(ctx context.Context, clientReference string) 
 	}
 	ctx = AllowResend(ctx)
 	var as []*bank.Account
-	if err := p.call(op, func() (err error) { as, err = f.FindByReference(ctx, clientReference); return err }); err != nil {
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) { as, err = f.FindByReference(ctx, clientReference); return err }); err != nil {
 		return nil, err
 	}
 	for _, a := range as {
@@ -355,7 +365,7 @@ func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocat
 	}
 	// Setting the same fields again changes nothing: safe to resend.
 	ctx = AllowResend(ctx)
-	return p.accountCall(op, func() (*bank.Account, error) { return al.Allocate(ctx, ref, a) })
+	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return al.Allocate(ctx, ref, a) })
 }
 
 // Block blocks an account.
@@ -373,7 +383,7 @@ func (p *Provider) blocker(ctx context.Context, op, ref string, f func(provider.
 	if !ok || !p.caps.Block {
 		return nil, p.unsupported(op, "block/unblock")
 	}
-	return p.accountCall(op, func() (*bank.Account, error) { return f(b, ctx, ref) })
+	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return f(b, ctx, ref) })
 }
 
 // Close closes an account.
@@ -386,7 +396,7 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 	if r == nil {
 		r = &provider.CloseReason{}
 	}
-	return p.accountCall(op, func() (*bank.Account, error) { return c.Close(ctx, ref, r) })
+	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return c.Close(ctx, ref, r) })
 }
 
 // VerifyWebhook authenticates an inbound callback and returns what it says.

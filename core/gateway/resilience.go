@@ -103,6 +103,8 @@ type Client struct {
 	limiter *rate.Limiter
 	http    *http.Client
 	signer  atomic.Pointer[provider.AttemptSigner]
+	attempt *attemptTransport
+	tel     *clientTelemetry
 
 	mu       sync.Mutex
 	since    time.Time // when the breaker last changed state
@@ -144,8 +146,9 @@ func NewClient(name string, l *Limits, base http.RoundTripper, log *slog.Logger)
 			log.Warn("provider circuit breaker changed state", "provider", name, "from", from.String(), "to", to.String())
 		},
 	})
+	c.attempt = &attemptTransport{c: c, base: base}
 	rc := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Transport: &attemptTransport{c: c, base: base}},
+		HTTPClient:   &http.Client{Transport: c.attempt},
 		RetryWaitMin: lim.BackoffMin,
 		RetryWaitMax: lim.BackoffMax,
 		RetryMax:     lim.MaxAttempts - 1,
@@ -248,12 +251,22 @@ func (e *errFailedStatus) Error() string {
 func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c := t.c
 	ctx := r.Context()
+	var n int32 = 1
 	if info, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
-		if info.attempts.Add(1) > 1 {
+		if n = info.attempts.Add(1); n > 1 {
 			c.retries.Add(1)
 		}
 	}
 	c.attempts.Add(1)
+	ctx, span := c.startAttempt(ctx, n)
+	resp, err := t.send(ctx, r.WithContext(ctx))
+	c.endAttempt(ctx, span, n, resp, err)
+	return resp, err
+}
+
+// send is one attempt through the limiter, the bulkhead and the breaker.
+func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Response, error) {
+	c := t.c
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: "rate-limit", Err: err, RetryAfter: time.Second}

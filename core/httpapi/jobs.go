@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
@@ -50,7 +51,10 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 		fail(c, capErr)
 		return
 	}
-	spec.TraceParent = c.GetHeader("traceparent")
+	// The job continues this request's trace, whichever instance runs it.
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(c.Request.Context(), carrier)
+	spec.TraceParent = carrier["traceparent"]
 	tenant := Tenant(c)
 	job, err := s.d.Engine.Submit(c.Request.Context(), tenant, spec)
 	if err != nil {

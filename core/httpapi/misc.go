@@ -135,8 +135,14 @@ func (s *Server) GetOpenAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/yaml", openapi.Spec())
 }
 
-// Metrics is not built yet.
-func (s *Server) Metrics(c *gin.Context) { notImplemented(c, "Prometheus metrics") }
+// Metrics serves the Prometheus metrics.
+func (s *Server) Metrics(c *gin.Context) {
+	if s.d.Metrics == nil {
+		notImplemented(c, "Prometheus metrics")
+		return
+	}
+	s.d.Metrics.ServeHTTP(c.Writer, c.Request)
+}
 
 // GetPool is not built yet.
 func (s *Server) GetPool(c *gin.Context) { notImplemented(c, "the unallocated pool") }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
@@ -374,6 +375,16 @@ const (
 // RequestID takes the trace id from a valid W3C traceparent or makes one, and echoes it in X-Request-Id and traceparent.
 func RequestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+			// The server span's own ids, so the answer names this request's span.
+			traceID := sc.TraceID().String()
+			c.Set(traceIDKey, traceID)
+			h := c.Writer.Header()
+			h.Set(HeaderRequestID, traceID)
+			h.Set(HeaderTraceparent, "00-"+traceID+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
+			c.Next()
+			return
+		}
 		traceID, flags, ok := parseTraceparent(c.GetHeader(HeaderTraceparent))
 		if !ok {
 			traceID, flags = randomHex(16), "01"

@@ -12,6 +12,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
@@ -37,6 +42,11 @@ type Deps struct {
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Tracer and Meter trace every request and count it (nil: none).
+	Tracer trace.TracerProvider
+	Meter  metric.MeterProvider
+	// Metrics serves GET /metrics (nil: 501).
+	Metrics http.Handler
 }
 
 // Options tune the HTTP API.
@@ -109,7 +119,11 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	r.NoMethod(MethodNotAllowed)
 	authn := Authenticate(d.Auth)
 	idem := Idempotency(d.Idempotency, &IdempotencyOptions{MaxBody: opts.MaxBodyBytes, Logger: d.Logger})
-	r.Use(RequestID(), Recovery(), accessLog(d.Logger), limitBody(opts.MaxBodyBytes))
+	if d.Tracer != nil {
+		r.Use(otelgin.Middleware("vagate", otelgin.WithTracerProvider(d.Tracer),
+			otelgin.WithPropagators(propagation.TraceContext{})))
+	}
+	r.Use(RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes))
 	// Each step is its own handler, so middlewares that call c.Next()
 	// themselves still run in order: authenticate, authorise, deduplicate.
 	protected := func(c *gin.Context) (opMeta, bool) {
@@ -135,6 +149,16 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 		}
 		c.Next()
 	})
+	if d.Meter != nil {
+		hits, _ := d.Meter.Meter(instrumentation).Int64Counter("vagate.idempotency.replays",
+			metric.WithDescription("answers replayed for a repeated Idempotency-Key"))
+		r.Use(func(c *gin.Context) {
+			c.Next()
+			if c.Writer.Header().Get(HeaderIdempotentReplayed) == "true" {
+				hits.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
+			}
+		})
+	}
 	s := &Server{d: d, opts: opts}
 	openapi.RegisterHandlersWithOptions(r, s, openapi.GinServerOptions{ErrorHandler: paramError})
 	return r, nil
@@ -151,6 +175,30 @@ func limitBody(n int64) gin.HandlerFunc {
 	}
 }
 
+const instrumentation = "github.com/vagate/vagate/core/httpapi"
+
+// requestMetrics counts requests and their latency by route, method and status.
+func requestMetrics(mp metric.MeterProvider) gin.HandlerFunc {
+	if mp == nil {
+		return func(c *gin.Context) { c.Next() }
+	}
+	m := mp.Meter(instrumentation)
+	count, _ := m.Int64Counter("vagate.http.requests", metric.WithDescription("requests served, by route, method and status"))
+	latency, _ := m.Float64Histogram("vagate.http.request.duration", metric.WithUnit("s"), metric.WithDescription("request latency"))
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		attrs := metric.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", c.Request.Method),
+			attribute.Int("http.response.status_code", c.Writer.Status()))
+		count.Add(c.Request.Context(), 1, attrs)
+		latency.Record(c.Request.Context(), time.Since(start).Seconds(), attrs)
+	}
+}
+
 // accessLog writes one line per request, without query strings or headers
 // (which may carry secrets).
 func accessLog(log *slog.Logger) gin.HandlerFunc {
@@ -161,7 +209,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		log.Info("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		log.InfoContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "trace_id", TraceID(c), "tenant", Tenant(c))
 	}
 }

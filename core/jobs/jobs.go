@@ -20,6 +20,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
@@ -46,6 +53,9 @@ type Options struct {
 	OnAccount func(ctx context.Context, a *bank.Account)
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Tracer and Meter record spans per job, chunk and item, and job metrics.
+	Tracer trace.TracerProvider
+	Meter  metric.MeterProvider
 }
 
 // Engine accepts and processes jobs.
@@ -59,6 +69,10 @@ type Engine struct {
 	mu      sync.Mutex
 	sems    map[string]chan struct{}
 	waiters map[string][]chan struct{}
+
+	tracer   trace.Tracer
+	inFlight metric.Int64UpDownCounter
+	duration metric.Float64Histogram
 }
 
 // New returns an engine; call Run to start its workers.
@@ -88,8 +102,36 @@ func New(reg *gateway.Registry, jobs store.Jobs, accounts store.Accounts, queue 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Engine{reg: reg, jobs: jobs, accounts: accounts, queue: queue, opts: o,
-		sems: map[string]chan struct{}{}, waiters: map[string][]chan struct{}{}}
+	if o.Tracer == nil {
+		o.Tracer = tracenoop.NewTracerProvider()
+	}
+	if o.Meter == nil {
+		o.Meter = metricnoop.NewMeterProvider()
+	}
+	e := &Engine{reg: reg, jobs: jobs, accounts: accounts, queue: queue, opts: o,
+		sems: map[string]chan struct{}{}, waiters: map[string][]chan struct{}{}, tracer: o.Tracer.Tracer(instrumentation)}
+	m := o.Meter.Meter(instrumentation)
+	e.inFlight, _ = m.Int64UpDownCounter("vagate.jobs.in_flight", metric.WithDescription("jobs being processed by this instance"))
+	e.duration, _ = m.Float64Histogram("vagate.jobs.duration", metric.WithUnit("s"),
+		metric.WithDescription("from acceptance to completion, by final status"))
+	return e
+}
+
+const instrumentation = "github.com/vagate/vagate/core/jobs"
+
+// jobContext continues the trace of the request that accepted the job: the
+// job span is its child, and links to it, so work picked up by another
+// instance still leads back to the request.
+func (e *Engine) jobContext(ctx context.Context, rec *store.JobRecord) (context.Context, trace.Span) {
+	carrier := propagation.MapCarrier{"traceparent": rec.TraceParent}
+	parent := propagation.TraceContext{}.Extract(context.Background(), carrier)
+	var opts []trace.SpanStartOption
+	if sc := trace.SpanContextFromContext(parent); sc.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	opts = append(opts, trace.WithAttributes(attribute.String("vagate.job_id", rec.Job.ID), attribute.Int("vagate.items", len(rec.Items))))
+	return e.tracer.Start(ctx, "job", opts...)
 }
 
 // Item is one routed item of a job.
@@ -297,6 +339,13 @@ type chunkRef struct {
 // a job that was interrupted: submitted chunks are resumed by operation, and
 // resent chunks carry the same provider idempotency key.
 func (e *Engine) Process(ctx context.Context, tenant, id string) error {
+	if cur, err := e.jobs.GetJob(ctx, tenant, id); err == nil && !cur.Job.Status.Finished() {
+		var span trace.Span
+		ctx, span = e.jobContext(ctx, cur)
+		defer span.End()
+		e.inFlight.Add(ctx, 1)
+		defer e.inFlight.Add(context.WithoutCancel(ctx), -1)
+	}
 	rec, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
 		if !r.Job.Status.Finished() && r.Job.Status == bank.JobPending {
 			r.Job.Status = bank.JobInProgress
@@ -353,6 +402,10 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 
 func (e *Engine) finished(ctx context.Context, rec *store.JobRecord) {
 	e.wake(rec.Job.ID)
+	if rec.Job.CompletedAt != nil {
+		e.duration.Record(ctx, rec.Job.CompletedAt.Sub(rec.Job.CreatedAt).Seconds(),
+			metric.WithAttributes(attribute.String("status", string(rec.Job.Status))))
+	}
 	if e.opts.OnFinish != nil && rec.Job.Status.Finished() {
 		e.opts.OnFinish(ctx, rec)
 	}
@@ -421,6 +474,10 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 	for _, i := range idx {
 		req.Items = append(req.Items, rec.Items[i].Request)
 	}
+	ctx, chunkSpan := e.tracer.Start(ctx, "job chunk", trace.WithAttributes(attribute.String("vagate.provider", k.provider),
+		attribute.Int("vagate.chunk", k.chunk), attribute.Int("vagate.items", len(idx)), attribute.String("vagate.job_id", rec.Job.ID)))
+	defer chunkSpan.End()
+	defer e.endItemSpans(ctx, rec, idx)
 	cctx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
 	defer cancel()
 	if !p.Capabilities().IdempotentCreate && operation == "" {
@@ -439,6 +496,26 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 		return // shutting down: leave the items for the next run
 	}
 	e.settle(ctx, rec, idx, results, err)
+}
+
+// endItemSpans records one span per item of a chunk with its outcome.
+func (e *Engine) endItemSpans(ctx context.Context, rec *store.JobRecord, idx []int) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return
+	}
+	cur, err := e.jobs.GetJob(context.WithoutCancel(ctx), rec.Job.Tenant, rec.Job.ID)
+	if err != nil {
+		return
+	}
+	for _, i := range idx {
+		r := cur.Items[i].Result
+		_, span := e.tracer.Start(ctx, "job item", trace.WithAttributes(attribute.Int("vagate.item", i),
+			attribute.String("vagate.outcome", string(r.Outcome)), attribute.String("vagate.provider", cur.Items[i].Provider)))
+		if r.Error != nil {
+			span.SetStatus(codes.Error, r.Error.Code.String())
+		}
+		span.End()
+	}
 }
 
 // reconciled looks a chunk's items up by client reference at a provider that

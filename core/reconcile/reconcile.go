@@ -151,6 +151,8 @@ func (w *Watcher) Run(ctx context.Context) {
 			w.mu.Lock()
 			w.stopped = true
 			w.queue = nil
+			// Queued accounts no goroutine took are not watched any more.
+			clear(w.watching)
 			w.mu.Unlock()
 			return
 		case <-w.wake:

@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/vagate/vagate/core/bank"
+)
+
+// Span attribute keys of vagate's own.
+const (
+	AttrProvider     = attribute.Key("vagate.provider")
+	AttrOperation    = attribute.Key("vagate.operation")
+	AttrAttempt      = attribute.Key("vagate.attempt")
+	AttrBreakerState = attribute.Key("vagate.breaker_state")
+	AttrJobID        = attribute.Key("vagate.job_id")
+	AttrErrorCode    = attribute.Key("vagate.error_code")
+)
+
+const instrumentation = "github.com/vagate/vagate/core/gateway"
+
+type opKey struct{}
+
+// operationOf is the provider operation a context's call is for.
+func operationOf(ctx context.Context) string {
+	op, _ := ctx.Value(opKey{}).(string)
+	return op
+}
+
+// clientTelemetry is what a Client records.
+type clientTelemetry struct {
+	tracer   trace.Tracer
+	attempts metric.Int64Counter
+	retries  metric.Int64Counter
+}
+
+// Instrument makes the client trace every attempt (a span with the
+// provider, operation, attempt number and breaker state, and an HTTP client
+// span whose traceparent goes to the provider) and count attempts, retries
+// and breaker state. Call it before the client is used.
+func (c *Client) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) {
+	m := mp.Meter(instrumentation)
+	ct := &clientTelemetry{tracer: tp.Tracer(instrumentation)}
+	ct.attempts, _ = m.Int64Counter("vagate.provider.attempts", metric.WithDescription("HTTP attempts sent to providers, by outcome"))
+	ct.retries, _ = m.Int64Counter("vagate.provider.retries", metric.WithDescription("attempts that were retries"))
+	g, _ := m.Int64ObservableGauge("vagate.provider.breaker_state",
+		metric.WithDescription("circuit breaker state: 0 closed, 1 half-open, 2 open"))
+	m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		state := map[string]int64{"closed": 0, "half-open": 1, "open": 2}[c.breaker.State().String()]
+		o.ObserveInt64(g, state, metric.WithAttributes(AttrProvider.String(c.name)))
+		return nil
+	}, g)
+	c.attempt.base = otelhttp.NewTransport(c.attempt.base, otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(propagation.TraceContext{}), otelhttp.WithMeterProvider(mp))
+	c.tel = ct
+}
+
+// startAttempt opens the span of one attempt.
+func (c *Client) startAttempt(ctx context.Context, n int32) (context.Context, trace.Span) {
+	if c.tel == nil {
+		return ctx, noop.Span{}
+	}
+	return c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)),
+			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String())))
+}
+
+// endAttempt records the attempt's outcome.
+func (c *Client) endAttempt(ctx context.Context, span trace.Span, n int32, resp *http.Response, err error) {
+	if c.tel == nil {
+		return
+	}
+	outcome := "error"
+	switch {
+	case err == nil && resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		outcome = "ok"
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	case err == nil && resp != nil:
+		outcome = "provider_failure"
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		span.SetStatus(codes.Error, resp.Status)
+	default:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	attrs := metric.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)), attribute.String("outcome", outcome))
+	c.tel.attempts.Add(ctx, 1, attrs)
+	if n > 1 {
+		c.tel.retries.Add(ctx, 1, metric.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx))))
+	}
+	span.End()
+}
+
+// providerTelemetry is what a Provider records per call.
+type providerTelemetry struct {
+	tracer  trace.Tracer
+	calls   metric.Int64Counter
+	latency metric.Float64Histogram
+}
+
+func newProviderTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) *providerTelemetry {
+	if tp == nil || mp == nil {
+		return nil
+	}
+	m := mp.Meter(instrumentation)
+	pt := &providerTelemetry{tracer: tp.Tracer(instrumentation)}
+	pt.calls, _ = m.Int64Counter("vagate.provider.calls", metric.WithDescription("provider calls, by provider, operation and error code"))
+	pt.latency, _ = m.Float64Histogram("vagate.provider.call.duration", metric.WithUnit("s"),
+		metric.WithDescription("provider call latency, every attempt and wait included"))
+	return pt
+}
+
+// startCall opens the span of one provider call and marks its operation.
+func (p *Provider) startCall(ctx context.Context, op string) (context.Context, func(error)) {
+	ctx = context.WithValue(ctx, opKey{}, op)
+	pt := p.tel
+	if pt == nil {
+		return ctx, func(error) {}
+	}
+	start := time.Now()
+	ctx, span := pt.tracer.Start(ctx, "provider "+op, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrBreakerState.String(p.BreakerState())))
+	return ctx, func(err error) {
+		code := bank.Code(err)
+		attrs := metric.WithAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrErrorCode.String(code.String()))
+		pt.calls.Add(ctx, 1, attrs)
+		pt.latency.Record(ctx, time.Since(start).Seconds(), attrs)
+		if err != nil {
+			span.SetAttributes(AttrErrorCode.String(code.String()))
+			span.RecordError(err)
+			span.SetStatus(codes.Error, code.String())
+		}
+		span.End()
+	}
+}
