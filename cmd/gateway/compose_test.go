@@ -71,6 +71,20 @@ func TestComposeFile(t *testing.T) {
 	if gw.Deploy.Replicas < 2 || cfg.Store.Driver != "redis" {
 		t.Errorf("want at least 2 gateway replicas sharing a redis store; got %d, %s", gw.Deploy.Replicas, cfg.Store.Driver)
 	}
+	if gw.Environment["VAGATE_OTLP_ENDPOINT"] == "" || compose.Services["otel-collector"].Command == nil {
+		t.Errorf("the gateway does not send traces to the otel-collector service")
+	}
+	if _, ok := compose.Services["jaeger"]; !ok {
+		t.Error("no jaeger service to see traces in")
+	}
+	col, err := os.ReadFile("../../deploy/otel-collector.yaml")
+	if err != nil || !strings.Contains(string(col), "jaeger:4317") {
+		t.Errorf("deploy/otel-collector.yaml does not export to jaeger: %v", err)
+	}
+	var colCfg map[string]any
+	if err := yaml.Unmarshal(col, &colCfg); err != nil {
+		t.Errorf("deploy/otel-collector.yaml: %v", err)
+	}
 	redisCmd := strings.Join(compose.Services["redis"].Command, " ")
 	if !strings.Contains(redisCmd, "--appendonly yes") || !strings.Contains(redisCmd, "noeviction") {
 		t.Errorf("redis runs %q, want AOF on and noeviction", redisCmd)

@@ -28,6 +28,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/vagate/vagate/core/telemetry"
 	"github.com/vagate/vagate/mocks/batchvamock"
 	"github.com/vagate/vagate/mocks/fault"
 	"github.com/vagate/vagate/mocks/masterfiatmock"
@@ -102,6 +106,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	pending := fs.Duration("pending-delay", 20*time.Millisecond, "how long a job stays Pending (0 = none)")
 	process := fs.Duration("process-delay", 50*time.Millisecond, "how long a job stays InProgress (0 = none)")
 	failure := fs.Float64("item-failure-rate", 0, "share of items that fail at processing, 0 to 1")
+	otlp := fs.String("otlp-endpoint", os.Getenv("VAGATE_OTLP_ENDPOINT"), "OTLP/HTTP collector (host:port) for the mocks' spans; empty: not exported")
 	faultsFile := fs.String("faults", "", `JSON file of faults to script at start: {"<mock>" or "*": {"rules": [fault rules], "webhooks": {webhook rule}}}`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -156,7 +161,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		listeners = append(listeners, ln)
 	}
 
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	tel, err := telemetry.New(ctx, telemetry.Config{ServiceName: "mockbank", OTLPEndpoint: *otlp, Insecure: true})
+	if err != nil {
+		return fmt.Errorf("-otlp-endpoint: %w", err)
+	}
+	defer tel.Shutdown(context.Background())
+	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(stderr, nil)))
 	type running struct {
 		name string
 		mock server
@@ -173,7 +183,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			m.Close()
 			return err
 		}
-		srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+		// Each mock extracts traceparent, so its spans join the caller's trace.
+		h := otelhttp.NewHandler(m, "mock "+sel.name, otelhttp.WithTracerProvider(tel.Tracer),
+			otelhttp.WithPropagators(propagation.TraceContext{}),
+			otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }))
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		servers[i] = running{sel.name, m, srv}
 		go func() {
 			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
