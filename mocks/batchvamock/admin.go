@@ -4,12 +4,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 type adminAccount struct {
@@ -51,11 +51,8 @@ func (m *Mock) adminRoutes() http.Handler {
 		writeJSON(w, http.StatusOK, configJSON(m.config()))
 	})
 	mux.HandleFunc("PUT /__admin/config", m.adminSetConfig)
-	mux.HandleFunc("DELETE /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
-		m.Reset()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	return withErrorFallback(mux)
+	mux.HandleFunc("DELETE /__admin/reset", mockhttp.NoContent(m.Reset))
+	return mockhttp.Fallback(mux, writeStatusError)
 }
 
 func configJSON(c Config) adminConfig {
@@ -66,23 +63,15 @@ func configJSON(c Config) adminConfig {
 func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ref, byRef := q.Get("clientReference"), q.Has("clientReference")
-	out := struct {
-		Accounts         []adminAccount `json:"accounts"`
-		Count            int            `json:"count"`
-		CountByReference *int           `json:"countByReference,omitempty"`
-	}{Accounts: []adminAccount{}}
+	var accs []adminAccount
 	m.mu.Lock()
 	for _, a := range m.accOrder {
 		if !byRef || deref(a.ClientReference) == ref {
-			out.Accounts = append(out.Accounts, adminAccount{a.accountView, a.owner})
+			accs = append(accs, adminAccount{a.accountView, a.owner})
 		}
 	}
 	m.mu.Unlock()
-	out.Count = len(out.Accounts)
-	if byRef {
-		out.CountByReference = &out.Count
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, mockhttp.NewAccountList(accs, byRef))
 }
 
 func (m *Mock) adminJobs(w http.ResponseWriter, r *http.Request) {
@@ -170,11 +159,5 @@ func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 
 // decodeStrict reads a small admin JSON body, refusing unknown fields.
 func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "", "body: "+err.Error())
-		return false
-	}
-	return true
+	return mockhttp.DecodeStrict(w, r, v, writeStatusError)
 }

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // problems collects validation failures as "field: reason".
@@ -347,7 +349,7 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 		stored := m.idem[key]
 		m.mu.Unlock()
 		if stored != nil {
-			writeRaw(w, http.StatusAccepted, stored)
+			mockhttp.WriteRawJSON(w, http.StatusAccepted, stored)
 			return
 		}
 	}
@@ -365,7 +367,7 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	if stored := m.idem[key]; key != "" && stored != nil {
 		m.mu.Unlock()
-		writeRaw(w, http.StatusAccepted, stored)
+		mockhttp.WriteRawJSON(w, http.StatusAccepted, stored)
 		return
 	}
 	if m.closed {
@@ -382,5 +384,5 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	m.wg.Add(1)
 	m.mu.Unlock()
 	go m.run(j)
-	writeRaw(w, http.StatusAccepted, resp)
+	mockhttp.WriteRawJSON(w, http.StatusAccepted, resp)
 }

@@ -1,15 +1,12 @@
 package batchvamock
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // apiError is the provider's error body.
@@ -59,36 +56,26 @@ func errorCode(status int) string {
 }
 
 // faultBody renders injected errors in the provider's shape.
-func faultBody(status int) (string, []byte) {
-	msg := http.StatusText(status)
-	if msg == "" {
-		msg = "injected error"
-	}
-	b, _ := json.Marshal(apiError{Error: errorCode(status), Message: msg})
-	return "application/json", b
-}
+var faultBody = mockhttp.FaultBody(func(status int, msg string) any {
+	return apiError{Error: errorCode(status), Message: msg}
+})
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	if err := mockhttp.WriteJSON(w, status, v); err != nil {
 		writeError(w, http.StatusInternalServerError, "INTERNAL_ERROR", err.Error())
-		return
 	}
-	writeRaw(w, status, b)
-}
-
-func writeRaw(w http.ResponseWriter, status int, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	if code == "" {
 		code = errorCode(status)
 	}
-	b, _ := json.Marshal(apiError{Error: code, Message: msg})
-	writeRaw(w, status, b)
+	mockhttp.WriteJSON(w, status, apiError{Error: code, Message: msg})
+}
+
+// writeStatusError answers status with msg and the status's default code.
+func writeStatusError(w http.ResponseWriter, status int, msg string) {
+	writeError(w, status, "", msg)
 }
 
 // routes builds the whole handler: admin routes unguarded, the API behind the fault injector.
@@ -102,77 +89,9 @@ func (m *Mock) routes() http.Handler {
 	api.HandleFunc("GET /v1/virtual-accounts/jobs/{jobId}", m.handleJob)
 	api.HandleFunc("DELETE /v1/virtual-accounts/jobs/{jobId}", m.handleCancel)
 	api.HandleFunc("GET /v1/virtual-accounts/jobs/{jobId}/results", m.handleResults)
-	guarded := bufferBody(m.faults.Middleware(withErrorFallback(api)))
-	admin := m.adminRoutes()
-	faults := m.faults.AdminHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case p == "/__admin/faults" || strings.HasPrefix(p, "/__admin/faults/"):
-			faults.ServeHTTP(w, r)
-		case p == "/__admin" || strings.HasPrefix(p, "/__admin/"):
-			admin.ServeHTTP(w, r)
-		default:
-			guarded.ServeHTTP(w, r)
-		}
-	})
+	return mockhttp.Assemble(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), m.faults,
+		mockhttp.BufferBody(MaxBody, writeStatusError))
 }
-
-// bufferBody reads the request body before the fault injector runs: once a
-// body is read to its end the server watches the connection, so a client
-// that gives up on a held ("hang") request cancels it instead of leaving it
-// for the fault's full hang time. A body over MaxBody is left for the
-// handler to refuse.
-func bufferBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "", "body: "+err.Error())
-				return
-			}
-			rest := r.Body
-			if len(b) <= MaxBody {
-				rest = http.NoBody
-			}
-			r.Body = readCloser{io.MultiReader(bytes.NewReader(b), rest), r.Body}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// withErrorFallback answers unknown routes and methods in the provider's error shape.
-func withErrorFallback(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		rec := &headerRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
-			return
-		}
-		writeError(w, http.StatusNotFound, "", "no route for "+r.URL.Path)
-	})
-}
-
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) WriteHeader(s int)           { h.status = s }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 
 // Response formats.
 const (
@@ -245,24 +164,7 @@ func negotiate(w http.ResponseWriter, r *http.Request, csv bool) (string, bool) 
 
 // readJSONBody checks the content type and reads the body within MaxBody.
 func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
-			return nil, false
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("body exceeds %d bytes", MaxBody))
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, "", "body: "+err.Error())
-		return nil, false
-	}
-	return body, true
+	return mockhttp.ReadJSONBody(w, r, MaxBody, writeStatusError)
 }
 
 // baseURL is the absolute base of the URLs the mock hands out.

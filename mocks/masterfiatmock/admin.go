@@ -1,11 +1,11 @@
 package masterfiatmock
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 type adminConfig struct {
@@ -84,33 +84,22 @@ func (m *Mock) adminRoutes() http.Handler {
 		writeJSON(w, http.StatusOK, configJSON(m.CurrentConfig()))
 	})
 	mux.HandleFunc("PUT /__admin/config", m.adminSetConfig)
-	mux.HandleFunc("DELETE /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
-		m.Reset()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	return withErrorFallback(mux)
+	mux.HandleFunc("DELETE /__admin/reset", mockhttp.NoContent(m.Reset))
+	return mockhttp.Fallback(mux, writeStatusError)
 }
 
 func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ref, byRef := q.Get(ReferenceKey), q.Has(ReferenceKey)
-	out := struct {
-		Accounts         []VirtualAccount `json:"accounts"`
-		Count            int              `json:"count"`
-		CountByReference *int             `json:"countByReference,omitempty"`
-	}{Accounts: []VirtualAccount{}}
+	var accs []VirtualAccount
 	m.mu.Lock()
 	for _, a := range m.accOrder {
 		if v, ok := a.Metadata[ReferenceKey]; !byRef || (ok && v == ref) {
-			out.Accounts = append(out.Accounts, a.view())
+			accs = append(accs, a.view())
 		}
 	}
 	m.mu.Unlock()
-	out.Count = len(out.Accounts)
-	if byRef {
-		out.CountByReference = &out.Count
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, mockhttp.NewAccountList(accs, byRef))
 }
 
 func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
@@ -149,11 +138,5 @@ func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 
 // decodeStrict reads a small admin JSON body, refusing unknown fields.
 func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "body: "+err.Error())
-		return false
-	}
-	return true
+	return mockhttp.DecodeStrict(w, r, v, writeStatusError)
 }

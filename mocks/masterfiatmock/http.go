@@ -1,12 +1,10 @@
 package masterfiatmock
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -16,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // apiError is the provider's error body.
@@ -75,24 +75,14 @@ func errorCode(status int) string {
 }
 
 // faultBody renders injected errors in the provider's shape.
-func faultBody(status int) (string, []byte) {
-	msg := http.StatusText(status)
-	if msg == "" {
-		msg = "injected error"
-	}
-	b, _ := json.Marshal(apiError{Code: errorCode(status), Message: msg})
-	return "application/json", b
-}
+var faultBody = mockhttp.FaultBody(func(status int, msg string) any {
+	return apiError{Code: errorCode(status), Message: msg}
+})
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	if err := mockhttp.WriteJSON(w, status, v); err != nil {
 		writeError(w, http.StatusInternalServerError, "", err.Error())
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -100,6 +90,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 		code = errorCode(status)
 	}
 	writeJSON(w, status, apiError{Code: code, Message: msg})
+}
+
+// writeStatusError answers status with msg and the status's default code.
+func writeStatusError(w http.ResponseWriter, status int, msg string) {
+	writeError(w, status, "", msg)
 }
 
 func writeProblems(w http.ResponseWriter, p problems) {
@@ -121,95 +116,13 @@ func (m *Mock) routes() http.Handler {
 	api.HandleFunc("POST /api/v1/webhooks", m.auth(m.handleCreateWebhook))
 	api.HandleFunc("GET /api/v1/webhooks", m.auth(m.handleListWebhooks))
 	api.HandleFunc("DELETE /api/v1/webhooks/{id}", m.auth(m.handleDeleteWebhook))
-	guarded := bufferBody(m.faults.Middleware(withErrorFallback(api)))
-	admin := m.adminRoutes()
-	faults := m.faults.AdminHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case p == "/__admin/faults" || strings.HasPrefix(p, "/__admin/faults/"):
-			faults.ServeHTTP(w, r)
-		case p == "/__admin" || strings.HasPrefix(p, "/__admin/"):
-			admin.ServeHTTP(w, r)
-		default:
-			guarded.ServeHTTP(w, r)
-		}
-	})
+	return mockhttp.Assemble(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), m.faults,
+		mockhttp.BufferBody(MaxBody, writeStatusError))
 }
-
-// bufferBody reads the request body before the fault injector runs, so a
-// client that gives up on a held ("hang") request cancels it.
-func bufferBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "", "body: "+err.Error())
-				return
-			}
-			rest := r.Body
-			if len(b) <= MaxBody {
-				rest = http.NoBody
-			}
-			r.Body = readCloser{io.MultiReader(bytes.NewReader(b), rest), r.Body}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// withErrorFallback answers unknown routes and methods in the provider's error shape.
-func withErrorFallback(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		rec := &headerRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
-			return
-		}
-		writeError(w, http.StatusNotFound, "", "no route for "+r.URL.Path)
-	})
-}
-
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) WriteHeader(s int)           { h.status = s }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 
 // readJSONBody checks the content type and reads the body within MaxBody.
 func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
-			return nil, false
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("body exceeds %d bytes", MaxBody))
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, "", "body: "+err.Error())
-		return nil, false
-	}
-	return body, true
+	return mockhttp.ReadJSONBody(w, r, MaxBody, writeStatusError)
 }
 
 // auth admits requests with a valid bearer token.

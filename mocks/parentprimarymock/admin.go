@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // Transfer is a movement of funds between a virtual account and its parent
@@ -165,10 +166,7 @@ func (m *Mock) adminRoutes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, configJSON(m.Config()))
 	})
 	mux.HandleFunc("PUT /__admin/config", m.adminSetConfig)
-	mux.HandleFunc("DELETE /__admin/reset", func(w http.ResponseWriter, r *http.Request) {
-		m.Reset()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	mux.HandleFunc("DELETE /__admin/reset", mockhttp.NoContent(m.Reset))
 	return mux
 }
 

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // apiError is the provider's error body.
@@ -88,24 +89,14 @@ func errorCode(status int) string {
 }
 
 // faultBody renders injected errors in the provider's shape.
-func faultBody(status int) (string, []byte) {
-	msg := http.StatusText(status)
-	if msg == "" {
-		msg = "injected error"
-	}
-	b, _ := json.Marshal(apiError{Code: errorCode(status), Message: msg})
-	return "application/json", b
-}
+var faultBody = mockhttp.FaultBody(func(status int, msg string) any {
+	return apiError{Code: errorCode(status), Message: msg}
+})
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	if err := mockhttp.WriteJSON(w, status, v); err != nil {
 		writeError(w, http.StatusInternalServerError, "", err.Error())
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -116,10 +107,12 @@ func writeErrorFields(w http.ResponseWriter, status int, code, msg string, p pro
 	if code == "" {
 		code = errorCode(status)
 	}
-	b, _ := json.Marshal(apiError{Code: code, Message: msg, Errors: p})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b)
+	mockhttp.WriteJSON(w, status, apiError{Code: code, Message: msg, Errors: p})
+}
+
+// writeStatusError answers status with msg and the status's default code.
+func writeStatusError(w http.ResponseWriter, status int, msg string) {
+	writeError(w, status, "", msg)
 }
 
 // routes builds the whole handler: admin routes unguarded, the API behind
@@ -129,20 +122,8 @@ func (m *Mock) routes() http.Handler {
 	api.HandleFunc("POST /v1/partner/accounts/virtual", m.handleCreate)
 	api.HandleFunc("GET /v1/partner/accounts/virtual/{accountId}", m.handleGet)
 	api.HandleFunc("DELETE /v1/partner/accounts/virtual/{accountId}", m.handleDelete)
-	guarded := bufferBody(m.faults.Middleware(withErrorFallback(api, m.authenticate)))
-	admin := bufferBody(withErrorFallback(m.adminRoutes(), nil))
-	faults := m.faults.AdminHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case p == "/__admin/faults" || strings.HasPrefix(p, "/__admin/faults/"):
-			faults.ServeHTTP(w, r)
-		case p == "/__admin" || strings.HasPrefix(p, "/__admin/"):
-			admin.ServeHTTP(w, r)
-		default:
-			guarded.ServeHTTP(w, r)
-		}
-	})
+	return mockhttp.Assemble(mockhttp.GuardedFallback(api, m.authenticate, writeStatusError),
+		bufferBody(mockhttp.Fallback(m.adminRoutes(), writeStatusError)), m.faults, bufferBody)
 }
 
 // bodyKey carries the buffered request body in the request context.
@@ -172,48 +153,11 @@ func bufferBody(next http.Handler) http.Handler {
 	})
 }
 
-// withErrorFallback answers unknown routes and methods in the provider's
-// error shape; known routes go through guard first (when not nil).
-func withErrorFallback(mux *http.ServeMux, guard func(http.Handler) http.Handler) http.Handler {
-	var inner http.Handler = mux
-	if guard != nil {
-		inner = guard(mux)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			inner.ServeHTTP(w, r)
-			return
-		}
-		rec := &headerRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, http.StatusMethodNotAllowed, "", fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
-			return
-		}
-		writeError(w, http.StatusNotFound, "", "no route for "+r.URL.Path)
-	})
-}
-
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (h *headerRecorder) Header() http.Header         { return h.header }
-func (h *headerRecorder) WriteHeader(s int)           { h.status = s }
-func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
-
 // jsonBody checks the content type of a request that must carry JSON and
 // returns its buffered body.
 func jsonBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
-			return nil, false
-		}
+	if !mockhttp.RequireJSON(w, r, writeStatusError) {
+		return nil, false
 	}
 	return bodyOf(r), true
 }
