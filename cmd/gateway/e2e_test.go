@@ -270,6 +270,7 @@ func (g *gw) waitJob(t *testing.T, tok, id string) map[string]any {
 
 // The walk of a platform's first day, through the real binary.
 func TestEndToEnd(t *testing.T) {
+	t.Setenv("VAGATE_LOG_LEVEL", "debug") // the most the gateway logs: still no secret
 	g := startGateway(t)
 	dev := mintToken(t, "dev", "")
 	other := mintToken(t, "other", "")
@@ -440,8 +441,13 @@ func TestEndToEnd(t *testing.T) {
 	want(t, g.do(t, "GET", "/v1/virtual-accounts/"+un, "", ""), 401, "no token")
 	want(t, g.do(t, "GET", "/v1/virtual-accounts/"+un, readOnly, ""), 200, "read with read permission")
 
-	// Secrets never reach the logs.
+	// Secrets never reach the logs, and every request line has its trace id.
 	logs := g.logs.all()
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"msg":"request"`) && !strings.Contains(l, `"trace_id"`) {
+			t.Errorf("request log line without trace_id: %s", l)
+		}
+	}
 	for _, secret := range []string{dev, other, "vagate-secret", "vagate-signing-secret", "1985-05-20"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain a secret or personal data (%.12s...)", secret)
