@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,24 +16,7 @@ type mfMock struct{ url string }
 
 func (m mfMock) do(t *testing.T, method, path, body string, out any) int {
 	t.Helper()
-	// Not t.Context(): cleanups reset faults after it is cancelled.
-	req, err := http.NewRequestWithContext(context.Background(), method, m.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-	}
-	return resp.StatusCode
+	return adminDo(t, m.url, method, path, body, out)
 }
 
 // webhookFaults replaces the mock's webhook fault rules.
