@@ -379,19 +379,7 @@ func (a *Adapter) send(ctx context.Context, method, path string, hdr http.Header
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		return nil, provider.ReadStatusError(resp, decodeError)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
-		}
-	}
-	return raw, nil
+	return provider.ReadJSON(resp, resp.StatusCode == want, out, decodeError)
 }
 
 func decodeError(body []byte) (string, string) {

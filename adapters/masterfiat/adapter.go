@@ -361,23 +361,7 @@ func (a *Adapter) exchange(req *http.Request, out any) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, provider.ReadStatusError(resp, decodeError)
-	}
-	op := req.Method + " " + req.URL.Path
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, &provider.MalformedError{Op: op, Err: err}
-	}
-	if !json.Valid(raw) {
-		return nil, &provider.MalformedError{Op: op, Err: errors.New("answer is not JSON")}
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return nil, &provider.MalformedError{Op: op, Err: err}
-		}
-	}
-	return raw, nil
+	return provider.ReadJSON(resp, resp.StatusCode >= 200 && resp.StatusCode <= 299, out, decodeError)
 }
 
 func decodeError(body []byte) (string, string) {

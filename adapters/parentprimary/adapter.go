@@ -453,19 +453,7 @@ func (a *Adapter) do(ctx context.Context, method, path string, in, out any) ([]b
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, provider.ReadStatusError(resp, decodeError)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
-		}
-	}
-	return raw, nil
+	return provider.ReadJSON(resp, resp.StatusCode >= 200 && resp.StatusCode <= 299, out, decodeError)
 }
 
 func decodeError(body []byte) (string, string) {

@@ -393,15 +393,5 @@ func (a *Adapter) do(ctx context.Context, method, path string, in any, want int,
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		return nil, provider.ReadStatusError(resp, decodeError)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, &provider.MalformedError{Op: method + " " + path, Err: err}
-	}
-	return raw, nil
+	return provider.ReadJSON(resp, resp.StatusCode == want, out, decodeError)
 }

@@ -113,14 +113,7 @@ func (s *Server) GetVirtualAccount(c *gin.Context, id openapi.AccountID, params 
 
 // ListVirtualAccounts pages through the tenant's accounts.
 func (s *Server) ListVirtualAccounts(c *gin.Context, params openapi.ListVirtualAccountsParams) {
-	var fs []FieldError
-	limit := 50
-	if params.Limit != nil {
-		limit = *params.Limit
-		if limit < 1 || limit > 200 {
-			fs = append(fs, FieldError{Pointer: "/query/limit", Detail: "must be from 1 to 200"})
-		}
-	}
+	limit, fs := pageLimit(params.Limit)
 	var f store.AccountFilter
 	if params.Provider != nil {
 		f.Provider = *params.Provider

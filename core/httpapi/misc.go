@@ -172,14 +172,7 @@ func (s *Server) DeleteWebhookEndpoint(c *gin.Context, _ openapi.WebhookEndpoint
 
 // ListEvents pages through the tenant's event log, oldest first.
 func (s *Server) ListEvents(c *gin.Context, params openapi.ListEventsParams) {
-	var fs []FieldError
-	limit := 50
-	if params.Limit != nil {
-		limit = *params.Limit
-		if limit < 1 || limit > 200 {
-			fs = append(fs, FieldError{Pointer: "/query/limit", Detail: "must be from 1 to 200"})
-		}
-	}
+	limit, fs := pageLimit(params.Limit)
 	var t store.EventType
 	if params.Type != nil {
 		t = store.EventType(*params.Type)

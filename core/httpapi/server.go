@@ -274,3 +274,14 @@ func fail(c *gin.Context, err error) { WriteProblem(c, ProblemFromError(err)) }
 func notImplemented(c *gin.Context, what string) {
 	WriteProblem(c, NewProblem(http.StatusNotImplemented, CodeNotImplemented, what+" is not available in this version of the gateway"))
 }
+
+// pageLimit reads a list's limit: 1 to 200, default 50.
+func pageLimit(l *int) (int, []FieldError) {
+	if l == nil {
+		return 50, nil
+	}
+	if *l < 1 || *l > 200 {
+		return 50, []FieldError{{Pointer: "/query/limit", Detail: "must be from 1 to 200"}}
+	}
+	return *l, nil
+}

@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,4 +177,34 @@ func ReadStatusError(resp *http.Response, decode func(body []byte) (code, msg st
 		se.Message = http.StatusText(resp.StatusCode)
 	}
 	return se
+}
+
+// MaxResponseBody bounds how much of a provider's answer is read.
+const MaxResponseBody = 64 << 20
+
+// ReadJSON reads a provider's answer. When ok is false it is a StatusError
+// (decode extracts the provider's code and message). Otherwise the body is
+// decoded into out (unless nil); a success body that cannot be read or is
+// not JSON is a MalformedError: the provider acted, but what it did is not
+// known.
+func ReadJSON(resp *http.Response, ok bool, out any, decode func(body []byte) (code, msg string)) ([]byte, error) {
+	if !ok {
+		return nil, ReadStatusError(resp, decode)
+	}
+	op := resp.Request.Method + " " + resp.Request.URL.Path
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+	switch {
+	case err != nil:
+		return nil, &MalformedError{Op: op, Err: err}
+	case len(raw) > MaxResponseBody:
+		return nil, &MalformedError{Op: op, Err: errors.New("answer larger than 64 MiB")}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, &MalformedError{Op: op, Err: err}
+		}
+	} else if len(bytes.TrimSpace(raw)) > 0 && !json.Valid(raw) {
+		return nil, &MalformedError{Op: op, Err: errors.New("answer is not JSON")}
+	}
+	return raw, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -87,6 +88,48 @@ func TestClassifyHTTP(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := provider.ClassifyHTTP(tc.err); got != tc.want {
 				t.Errorf("ClassifyHTTP = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadJSON(t *testing.T) {
+	decode := func(b []byte) (string, string) { return "CODE", string(b) }
+	resp := func(status int, body string) *http.Response {
+		req, _ := http.NewRequest("GET", "http://p/x", nil)
+		return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{}, Request: req}
+	}
+	tests := []struct {
+		name   string
+		resp   *http.Response
+		ok     bool
+		out    bool
+		want   bank.ErrorCode
+		status int
+	}{
+		{"success decoded", resp(200, `{"a":1}`), true, true, bank.OK, 0},
+		{"refusal", resp(409, `taken`), false, true, bank.AlreadyExists, 409},
+		{"malformed success", resp(200, `{"a":`), true, true, bank.Unknown, 0},
+		{"malformed success, nothing to decode into", resp(200, `<html>`), true, false, bank.Unknown, 0},
+		{"empty success, nothing to decode into", resp(204, ``), true, false, bank.OK, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out map[string]any
+			var dst any
+			if tc.out {
+				dst = &out
+			}
+			_, err := provider.ReadJSON(tc.resp, tc.ok, dst, decode)
+			if got := provider.ClassifyHTTP(err); got != tc.want {
+				t.Fatalf("err %v classified %s, want %s", err, got, tc.want)
+			}
+			var se *provider.StatusError
+			if tc.status != 0 && (!errors.As(err, &se) || se.StatusCode != tc.status || se.ProviderCode != "CODE") {
+				t.Errorf("err = %#v, want a StatusError %d with the provider's code", err, tc.status)
+			}
+			if tc.want == bank.OK && tc.out && out["a"] != 1.0 {
+				t.Errorf("decoded %v", out)
 			}
 		})
 	}
