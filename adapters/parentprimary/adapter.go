@@ -212,6 +212,19 @@ func CloseKey(ref, key string) string {
 	return uuid.NewSHA1(closeNamespace, []byte("account:"+ref)).String()
 }
 
+// ValidateItem refuses, in the create's 400 and before anything is sent, an
+// item without the UUID customerId this provider requires.
+func (a *Adapter) ValidateItem(it *provider.CreateItem) []bank.FieldError {
+	switch {
+	case it.CustomerID == "":
+		return []bank.FieldError{{Pointer: "/customerId",
+			Message: "is required by provider " + Style + ": the provider's customer id (a UUID) who will own the account"}}
+	case !isUUID(it.CustomerID):
+		return []bank.FieldError{{Pointer: "/customerId", Message: "must be a UUID for provider " + Style}}
+	}
+	return nil
+}
+
 // CreateAccounts creates each item with its own POST (the provider makes one
 // account per call). Items are checked first; a bad customerId or param is
 // an InvalidArgument naming every bad field, and nothing is sent. With one

@@ -44,6 +44,7 @@ var (
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.Finder          = (*Adapter)(nil)
 	_ provider.ParamsValidator = (*Adapter)(nil)
+	_ provider.ItemValidator   = (*Adapter)(nil)
 )
 
 // Adapter speaks the sub-account provider's wire format.
@@ -197,6 +198,17 @@ type request struct {
 func invalid(pointer, msg string) error {
 	return &bank.Error{Code: bank.InvalidArgument, Fields: []bank.FieldError{{Pointer: pointer, Message: msg}},
 		Err: fmt.Errorf("%s: %s", pointer, msg)}
+}
+
+// ValidateItem refuses, in the create's 400 and before anything is sent, an
+// item this provider cannot take: a customer sub-account without a UUID
+// customerId, an institution without an identifier, a classification it
+// does not know.
+func (a *Adapter) ValidateItem(it *provider.CreateItem) []bank.FieldError {
+	if _, err := a.build(it); err != nil {
+		return bank.FieldsOf(err)
+	}
+	return nil
 }
 
 // build translates a unified item.

@@ -297,8 +297,8 @@ func TestItemChecks(t *testing.T) {
 		code     bank.ErrorCode
 		pointers string
 	}{
-		{"customer id not a uuid", func(it *provider.CreateItem) { it.CustomerID = "cust-1" }, bank.InvalidArgument, "[/customerId]"},
-		{"customer classification without customer", func(it *provider.CreateItem) { it.Params = map[string]string{"classification": "customer"} }, bank.InvalidArgument, "[/customerId]"},
+		{"customer id not a uuid", func(it *provider.CreateItem) { it.CustomerID = "cust-1" }, bank.InvalidArgument, "[/items/0/customerId]"},
+		{"customer classification without customer", func(it *provider.CreateItem) { it.Params = map[string]string{"classification": "customer"} }, bank.InvalidArgument, "[/items/0/customerId]"},
 		{"institution classification keeps a platform customer id", func(it *provider.CreateItem) {
 			it.CustomerID, it.Params = "cust-1", map[string]string{"classification": "institution"}
 		}, bank.OK, "[]"},
@@ -306,9 +306,9 @@ func TestItemChecks(t *testing.T) {
 		{"bad classification", func(it *provider.CreateItem) { it.Params = map[string]string{"classification": "person"} }, bank.InvalidArgument, "[/items/0/providerParams/classification]"},
 		{"blank identifier", func(it *provider.CreateItem) { it.Params = map[string]string{"identifier": " "} }, bank.InvalidArgument, "[/items/0/providerParams/identifier]"},
 		{"identifier over 64", func(it *provider.CreateItem) { it.Params = map[string]string{"identifier": strings.Repeat("x", 65)} }, bank.InvalidArgument, "[/items/0/providerParams/identifier]"},
-		{"identifier on customer", func(it *provider.CreateItem) {
+		{"identifier on customer, and no customer", func(it *provider.CreateItem) {
 			it.Params = map[string]string{"classification": "customer", "identifier": "x"}
-		}, bank.InvalidArgument, "[/items/0/providerParams/identifier]"},
+		}, bank.InvalidArgument, "[/items/0/customerId /items/0/providerParams/identifier]"},
 		{"settlement not a uuid", func(it *provider.CreateItem) { it.Params = map[string]string{"settlementAccountId": "main"} }, bank.InvalidArgument, "[/items/0/providerParams/settlementAccountId]"},
 		{"accountName over 64", func(it *provider.CreateItem) { it.AccountName = strings.Repeat("n", 65) }, bank.InvalidArgument, "[/items/0/accountName]"},
 		{"clientReference over 64", func(it *provider.CreateItem) { it.ClientReference = strings.Repeat("r", 65) }, bank.InvalidArgument, "[/items/0/clientReference]"},

@@ -197,9 +197,12 @@ func TestEndToEndParentPrimary(t *testing.T) {
 				t.Errorf("problem does not name %s: %s", p, r.body)
 			}
 		}
-		res := ppCreate(t, g, dev, strings.Replace(ppItem("PP-E2E-CID"), "a2b9649e-df7f-4349-adff-1c57283fef10", "customer-42", 1))
-		if res.Outcome != "failed" || res.Error == nil || res.Error.Code != "invalid_argument" || !strings.Contains(res.Error.Message, "customerId") {
-			t.Errorf("bad customerId = %+v %+v", res, res.Error)
+		// A customerId the provider cannot take is refused before anything is sent.
+		bad := g.do(t, "POST", "/v1/virtual-accounts", dev, `{"items":[`+
+			strings.Replace(ppItem("PP-E2E-CID"), "a2b9649e-df7f-4349-adff-1c57283fef10", "customer-42", 1)+`]}`)
+		want(t, bad, 400, "customerId not a UUID")
+		if !strings.Contains(string(bad.body), `"/items/0/customerId"`) {
+			t.Errorf("problem does not name /items/0/customerId: %s", bad.body)
 		}
 		if n := mock.accounts(t, "PP-E2E-CID").Count; n != 0 {
 			t.Errorf("a refused item reached the mock")

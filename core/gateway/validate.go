@@ -89,7 +89,21 @@ func (p *Provider) ValidateItem(prefix string, it *provider.CreateItem) ([]bank.
 			bad("providerParams/"+escapePointer(k), fmt.Sprintf("provider %q takes no providerParams", p.name))
 		}
 	}
-	return fs, nil
+	return firstPerPointer(fs), nil
+}
+
+// firstPerPointer keeps the first error about each field: the gateway's
+// checks and the adapter's may both find the same one.
+func firstPerPointer(fs []bank.FieldError) []bank.FieldError {
+	seen := map[string]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		if !seen[f.Pointer] {
+			seen[f.Pointer] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // ValidateHeaders checks custom headers against the provider's limits.
