@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,9 +42,7 @@ type Adapter struct {
 	now    func() time.Time
 	rsaKey *rsa.PublicKey
 
-	mu       sync.Mutex
-	token    string
-	tokenExp time.Time
+	tokens provider.TokenCache
 }
 
 // Open validates cfg and returns an adapter.
@@ -70,6 +67,7 @@ func Open(cfg Config, opts *Options) (*Adapter, error) {
 	if cfg.RSAPublicKey != "" {
 		a.rsaKey, _ = parsePublicKey(cfg.RSAPublicKey)
 	}
+	a.tokens.Now = a.now
 	return a, nil
 }
 
@@ -305,36 +303,17 @@ func (a *Adapter) bearer(ctx context.Context) (string, error) {
 	if a.cfg.Token != "" {
 		return string(a.cfg.Token), nil
 	}
-	a.mu.Lock()
-	if a.token != "" && a.now().Before(a.tokenExp) {
-		t := a.token
-		a.mu.Unlock()
-		return t, nil
-	}
-	a.mu.Unlock()
-	var tr tokenResponse
-	body := tokenRequest{ClientID: a.cfg.ClientID, ClientSecret: string(a.cfg.ClientSecret)}
-	if _, err := a.send(ctx, http.MethodPost, "/v1/auth/token", nil, body, "", http.StatusOK, &tr); err != nil {
-		return "", err
-	}
-	if tr.AccessToken == "" {
-		return "", &provider.MalformedError{Op: "token", Err: errors.New("no accessToken")}
-	}
-	ttl := time.Duration(tr.ExpiresIn) * time.Second
-	if ttl <= 0 {
-		ttl = 5 * time.Minute
-	}
-	a.mu.Lock()
-	a.token, a.tokenExp = tr.AccessToken, a.now().Add(ttl*9/10)
-	a.mu.Unlock()
-	return tr.AccessToken, nil
+	return a.tokens.Get(func() (string, time.Duration, error) {
+		var tr tokenResponse
+		body := tokenRequest{ClientID: a.cfg.ClientID, ClientSecret: string(a.cfg.ClientSecret)}
+		if _, err := a.send(ctx, http.MethodPost, "/v1/auth/token", nil, body, "", http.StatusOK, &tr); err != nil {
+			return "", 0, err
+		}
+		return tr.AccessToken, time.Duration(tr.ExpiresIn) * time.Second, nil
+	})
 }
 
-func (a *Adapter) dropToken() {
-	a.mu.Lock()
-	a.token = ""
-	a.mu.Unlock()
-}
+func (a *Adapter) dropToken() { a.tokens.Drop() }
 
 // do sends an authenticated request.
 func (a *Adapter) do(ctx context.Context, method, path string, hdr http.Header, in any, want int, out any) ([]byte, error) {

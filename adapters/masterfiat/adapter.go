@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,9 +59,7 @@ type Adapter struct {
 	now       func() time.Time
 	tolerance time.Duration
 
-	mu       sync.Mutex
-	token    string
-	tokenExp time.Time
+	tokens provider.TokenCache
 }
 
 // Open validates cfg and returns an adapter.
@@ -91,6 +88,7 @@ func Open(cfg Config, opts *Options) (*Adapter, error) {
 	if opts != nil && opts.Now != nil {
 		a.now = opts.Now
 	}
+	a.tokens.Now = a.now
 	return a, nil
 }
 
@@ -289,36 +287,21 @@ func (a *Adapter) bearer(ctx context.Context) (string, error) {
 	if a.cfg.Token != "" {
 		return string(a.cfg.Token), nil
 	}
-	a.mu.Lock()
-	if a.token != "" && a.now().Before(a.tokenExp) {
-		t := a.token
-		a.mu.Unlock()
-		return t, nil
-	}
-	a.mu.Unlock()
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {a.cfg.Scope},
-		"client_id": {a.cfg.ClientID}, "client_secret": {string(a.cfg.ClientSecret)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/passport/oauth/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	var tr tokenResponse
-	if _, err := a.exchange(req, &tr); err != nil {
-		return "", err
-	}
-	if tr.AccessToken == "" {
-		return "", &provider.MalformedError{Op: "token", Err: errors.New("no access_token")}
-	}
-	ttl := time.Duration(tr.ExpiresIn) * time.Second
-	if ttl <= 0 {
-		ttl = 5 * time.Minute
-	}
-	a.mu.Lock()
-	a.token, a.tokenExp = tr.AccessToken, a.now().Add(ttl*9/10)
-	a.mu.Unlock()
-	return tr.AccessToken, nil
+	return a.tokens.Get(func() (string, time.Duration, error) {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {a.cfg.Scope},
+			"client_id": {a.cfg.ClientID}, "client_secret": {string(a.cfg.ClientSecret)}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/passport/oauth/token", strings.NewReader(form.Encode()))
+		if err != nil {
+			return "", 0, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		var tr tokenResponse
+		if _, err := a.exchange(req, &tr); err != nil {
+			return "", 0, err
+		}
+		return tr.AccessToken, time.Duration(tr.ExpiresIn) * time.Second, nil
+	})
 }
 
 // do sends an authenticated JSON request and returns the success body.
@@ -347,9 +330,7 @@ func (a *Adapter) do(ctx context.Context, method, path string, in, out any) ([]b
 	raw, err := a.exchange(req, out)
 	var se *provider.StatusError
 	if errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized && a.cfg.Token == "" {
-		a.mu.Lock()
-		a.token = ""
-		a.mu.Unlock()
+		a.tokens.Drop()
 	}
 	return raw, err
 }
