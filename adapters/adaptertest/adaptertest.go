@@ -578,3 +578,38 @@ func testClose(t *testing.T, h Harness) {
 		closeIt(t, id)
 	})
 }
+
+// Mock is what the suite needs of a bundled mock.
+type Mock interface {
+	Faults() *fault.Injector
+	CountByReference(clientReference string) int
+}
+
+// Route is the method and path.Match pattern of an operation at a mock.
+type Route struct{ Method, Path string }
+
+// MockHarness implements Fault, ClearFaults and Count over a bundled mock;
+// an adapter's harness embeds it and adds the rest.
+type MockHarness struct {
+	Mock   Mock
+	Routes map[Op]Route
+}
+
+// Fault installs r on the route of op.
+func (h MockHarness) Fault(t *testing.T, op Op, r fault.Rule) {
+	t.Helper()
+	route, ok := h.Routes[op]
+	if !ok {
+		t.Fatalf("op %q has no route at this provider", op)
+	}
+	r.Method, r.Path = route.Method, route.Path
+	if _, err := h.Mock.Faults().Add(r); err != nil {
+		t.Fatalf("fault: %v", err)
+	}
+}
+
+// ClearFaults removes every fault rule.
+func (h MockHarness) ClearFaults(*testing.T) { h.Mock.Faults().Reset() }
+
+// Count returns how many accounts the mock holds with clientReference.
+func (h MockHarness) Count(_ *testing.T, ref string) int { return h.Mock.CountByReference(ref) }

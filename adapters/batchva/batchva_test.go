@@ -33,9 +33,17 @@ import (
 )
 
 type harness struct {
+	adaptertest.MockHarness
 	mock *batchvamock.Mock
 	srv  *httptest.Server
 	p    *gateway.Provider
+}
+
+// routes are the mock routes of the operations the suite faults.
+var routes = map[adaptertest.Op]adaptertest.Route{
+	adaptertest.OpCreate:   {Method: http.MethodPost, Path: "/v1/virtual-accounts"},
+	adaptertest.OpGet:      {Method: http.MethodGet, Path: "/v1/virtual-accounts/*"},
+	adaptertest.OpAllocate: {Method: http.MethodPatch, Path: "/v1/virtual-accounts/*"},
 }
 
 func newHarness(t *testing.T) adaptertest.Harness {
@@ -60,7 +68,7 @@ func newHarnessWith(t testing.TB, edit func(*batchva.Config)) *harness {
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	return &harness{mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
 }
 
 func (h *harness) Provider() *gateway.Provider { return h.p }
@@ -70,27 +78,6 @@ func (h *harness) Item(ref string) provider.CreateItem {
 }
 
 func (h *harness) MissingRef() string { return "9999999999" }
-
-func (h *harness) Fault(t *testing.T, op adaptertest.Op, r fault.Rule) {
-	t.Helper()
-	switch op {
-	case adaptertest.OpCreate:
-		r.Method, r.Path = http.MethodPost, "/v1/virtual-accounts"
-	case adaptertest.OpGet:
-		r.Method, r.Path = http.MethodGet, "/v1/virtual-accounts/*"
-	case adaptertest.OpAllocate:
-		r.Method, r.Path = http.MethodPatch, "/v1/virtual-accounts/*"
-	default:
-		t.Fatalf("unknown op %q", op)
-	}
-	if _, err := h.mock.Faults().Add(r); err != nil {
-		t.Fatalf("fault: %v", err)
-	}
-}
-
-func (h *harness) ClearFaults(*testing.T) { h.mock.Faults().Reset() }
-
-func (h *harness) Count(_ *testing.T, ref string) int { return h.mock.CountByReference(ref) }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)

@@ -27,9 +27,16 @@ import (
 const webhookSecret = "whsec_test"
 
 type harness struct {
+	adaptertest.MockHarness
 	mock *masterfiatmock.Mock
 	srv  *httptest.Server
 	p    *gateway.Provider
+}
+
+// routes are the mock routes of the operations the suite faults.
+var routes = map[adaptertest.Op]adaptertest.Route{
+	adaptertest.OpCreate: {Method: http.MethodPost, Path: "/api/v1/virtual-accounts"},
+	adaptertest.OpGet:    {Method: http.MethodGet, Path: "/api/v1/virtual-accounts/*"},
 }
 
 func newHarness(t *testing.T) adaptertest.Harness { return newHarnessWith(t, nil, nil) }
@@ -61,7 +68,7 @@ func newHarnessWith(t testing.TB, edit func(*masterfiat.Config), opts *masterfia
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	return &harness{mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
 }
 
 func (h *harness) Provider() *gateway.Provider { return h.p }
@@ -71,25 +78,6 @@ func (h *harness) Item(ref string) provider.CreateItem {
 }
 
 func (h *harness) MissingRef() string { return "vac_000000000000000000" }
-
-func (h *harness) Fault(t *testing.T, op adaptertest.Op, r fault.Rule) {
-	t.Helper()
-	switch op {
-	case adaptertest.OpCreate:
-		r.Method, r.Path = http.MethodPost, "/api/v1/virtual-accounts"
-	case adaptertest.OpGet:
-		r.Method, r.Path = http.MethodGet, "/api/v1/virtual-accounts/*"
-	default:
-		t.Fatalf("op %q has no route at this provider", op)
-	}
-	if _, err := h.mock.Faults().Add(r); err != nil {
-		t.Fatalf("fault: %v", err)
-	}
-}
-
-func (h *harness) ClearFaults(*testing.T) { h.mock.Faults().Reset() }
-
-func (h *harness) Count(_ *testing.T, ref string) int { return h.mock.CountByReference(ref) }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)

@@ -24,9 +24,16 @@ import (
 )
 
 type harness struct {
+	adaptertest.MockHarness
 	mock *parentprimarymock.Mock
 	srv  *httptest.Server
 	p    *gateway.Provider
+}
+
+// routes are the mock routes of the operations the suite faults.
+var routes = map[adaptertest.Op]adaptertest.Route{
+	adaptertest.OpCreate: {Method: http.MethodPost, Path: parentprimary.PathVirtual},
+	adaptertest.OpGet:    {Method: http.MethodGet, Path: parentprimary.PathVirtual + "/*"},
 }
 
 func newHarness(t *testing.T) adaptertest.Harness {
@@ -72,7 +79,7 @@ func newHarnessWith(t testing.TB, edit func(*parentprimary.Config), opts *parent
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	return &harness{mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
 }
 
 func (h *harness) Provider() *gateway.Provider { return h.p }
@@ -83,25 +90,6 @@ func (h *harness) Item(ref string) provider.CreateItem {
 }
 
 func (h *harness) MissingRef() string { return "00000000-0000-4000-8000-000000000000" }
-
-func (h *harness) Fault(t *testing.T, op adaptertest.Op, r fault.Rule) {
-	t.Helper()
-	switch op {
-	case adaptertest.OpCreate:
-		r.Method, r.Path = http.MethodPost, parentprimary.PathVirtual
-	case adaptertest.OpGet:
-		r.Method, r.Path = http.MethodGet, parentprimary.PathVirtual+"/*"
-	default:
-		t.Fatalf("unknown op %q", op)
-	}
-	if _, err := h.mock.Faults().Add(r); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (h *harness) ClearFaults(*testing.T) { h.mock.Faults().Reset() }
-
-func (h *harness) Count(_ *testing.T, ref string) int { return h.mock.CountByReference(ref) }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)

@@ -28,9 +28,16 @@ var (
 )
 
 type harness struct {
+	adaptertest.MockHarness
 	mock *subaccountmock.Mock
 	srv  *httptest.Server
 	p    *gateway.Provider
+}
+
+// routes are the mock routes of the operations the suite faults.
+var routes = map[adaptertest.Op]adaptertest.Route{
+	adaptertest.OpCreate: {Method: http.MethodPost, Path: "/v2/sub-accounts"},
+	adaptertest.OpGet:    {Method: http.MethodGet, Path: "/v2/sub-accounts/*"},
 }
 
 func newHarness(t *testing.T) adaptertest.Harness {
@@ -54,7 +61,7 @@ func newHarnessWith(t testing.TB, edit func(*subaccount.Config)) *harness {
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	return &harness{mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
 }
 
 func (h *harness) Provider() *gateway.Provider { return h.p }
@@ -67,25 +74,6 @@ func (h *harness) Item(ref string) provider.CreateItem {
 }
 
 func (h *harness) MissingRef() string { return "00000000-0000-4000-8000-000000000000" }
-
-func (h *harness) Fault(t *testing.T, op adaptertest.Op, r fault.Rule) {
-	t.Helper()
-	switch op {
-	case adaptertest.OpCreate:
-		r.Method, r.Path = http.MethodPost, "/v2/sub-accounts"
-	case adaptertest.OpGet:
-		r.Method, r.Path = http.MethodGet, "/v2/sub-accounts/*"
-	default:
-		t.Fatalf("op %q has no route at this provider", op)
-	}
-	if _, err := h.mock.Faults().Add(r); err != nil {
-		t.Fatalf("fault: %v", err)
-	}
-}
-
-func (h *harness) ClearFaults(*testing.T) { h.mock.Faults().Reset() }
-
-func (h *harness) Count(_ *testing.T, ref string) int { return h.mock.CountByReference(ref) }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)
