@@ -20,6 +20,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/masterfiatmock"
+	"github.com/vagate/vagate/mocks/parentprimarymock"
+	"github.com/vagate/vagate/mocks/subaccountmock"
 )
 
 // binPath is the gateway binary the end-to-end tests start.
@@ -101,6 +107,8 @@ func startGateway(t *testing.T, args ...string) *gw {
 		close(g.logs.ch)
 	}()
 	t.Cleanup(func() {
+		// Enforced for every gateway the tests run, whatever they did.
+		defer noSecretsIn(t, g.logs)
 		if g.killed {
 			return
 		}
@@ -165,7 +173,45 @@ func mintToken(t *testing.T, tenant, permissions string, configArgs ...string) s
 	if err != nil {
 		t.Fatalf("gateway token: %v", err)
 	}
-	return strings.TrimSpace(string(out))
+	tok := strings.TrimSpace(string(out))
+	mintedMu.Lock()
+	minted = append(minted, tok)
+	mintedMu.Unlock()
+	return tok
+}
+
+// minted holds every token the tests minted, to look for in logs.
+var (
+	mintedMu sync.Mutex
+	minted   []string
+)
+
+// noSecretsIn fails the test when a log line holds a secret.
+func noSecretsIn(t *testing.T, logs *logBuffer) {
+	for _, l := range strings.Split(logs.all(), "\n") {
+		for _, secret := range secrets() {
+			if secret != "" && strings.Contains(l, secret) {
+				t.Errorf("a log line contains a secret, token or date of birth (%.6s...): %.200s", secret, l)
+			}
+		}
+	}
+}
+
+// secrets are what no gateway log line may contain: every token minted,
+// every bundled mock's default credentials, the development signing secret,
+// and the dates of birth the tests send.
+func secrets() []string {
+	mintedMu.Lock()
+	defer mintedMu.Unlock()
+	s := append([]string{
+		string(config.DevSecret),
+		batchvamock.DefaultClient().Secret, batchvamock.DefaultClient().SigningSecret,
+		masterfiatmock.DefaultClient().Secret,
+		parentprimarymock.DefaultPartner().APIToken, parentprimarymock.DefaultPartner().SigningSecret,
+		subaccountmock.DefaultAPIKey,
+		"1985-05-20",
+	}, minted...)
+	return s
 }
 
 type reply struct {
