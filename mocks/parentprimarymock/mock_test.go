@@ -41,7 +41,9 @@ func TestSignatureChecks(t *testing.T) {
 		{"wrong secret", &signed{secret: "not-the-secret"}, parentprimarymock.CodeInvalidSignature},
 		{"no signature", &signed{after: func(r *http.Request) { r.Header.Del("X-Alg-Signature") }}, parentprimarymock.CodeInvalidSignature},
 		{"date changed after signing", &signed{after: func(r *http.Request) {
-			r.Header.Set("Date", now.Add(time.Second).Format(http.TimeFormat))
+			// A minute after the signed date: still fresh, but not what was signed.
+			d, _ := http.ParseTime(r.Header.Get("Date"))
+			r.Header.Set("Date", d.Add(time.Minute).Format(http.TimeFormat))
 		}}, parentprimarymock.CodeInvalidSignature},
 		{"nonce changed after signing", &signed{after: func(r *http.Request) { r.Header.Set("X-Alg-Nonce", "another-nonce-0123456") }}, parentprimarymock.CodeInvalidSignature},
 		{"path changed after signing", &signed{after: func(r *http.Request) { r.URL.RawQuery = "x=1" }}, parentprimarymock.CodeInvalidSignature},
