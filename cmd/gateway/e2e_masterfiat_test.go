@@ -97,24 +97,14 @@ func mfCreate(t *testing.T, g *gw, tok, currency, ref string) mfAccount {
 	t.Helper()
 	item := `{"provider":"masterfiat","currency":"` + currency + `","accountHolderName":"Jane Smith","accountName":"Jane ` + currency +
 		`","clientReference":"` + ref + `"}`
-	r := g.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+item+`]}`, "Idempotency-Key", uuid.NewString())
-	want(t, r, 202, "create")
-	id, _ := r.json(t)["jobId"].(string)
-	if j := g.waitJob(t, tok, id); j["status"] != "Completed" {
-		t.Fatalf("job = %v", j)
+	res := runOneItem[struct {
+		Outcome string    `json:"outcome"`
+		Account mfAccount `json:"account"`
+	}](t, g, tok, item)
+	if res.Outcome != "created" {
+		t.Fatalf("item = %+v, want created", res)
 	}
-	r = g.do(t, "GET", "/v1/jobs/"+id+"/results", tok, "")
-	want(t, r, 200, "results")
-	var res struct {
-		Items []struct {
-			Outcome string    `json:"outcome"`
-			Account mfAccount `json:"account"`
-		}
-	}
-	if err := json.Unmarshal(r.body, &res); err != nil || len(res.Items) != 1 || res.Items[0].Outcome != "created" {
-		t.Fatalf("results: %s", r.body)
-	}
-	return res.Items[0].Account
+	return res.Account
 }
 
 func mfRead(t *testing.T, r *reply, what string) mfAccount {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -61,17 +60,7 @@ type ppResult struct {
 // ppCreate runs a one-item job and returns its result.
 func ppCreate(t *testing.T, g *gw, tok, item string) ppResult {
 	t.Helper()
-	r := g.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+item+`]}`, "Idempotency-Key", uuid.NewString())
-	want(t, r, 202, "create")
-	id, _ := r.json(t)["jobId"].(string)
-	g.waitJob(t, tok, id)
-	r = g.do(t, "GET", "/v1/jobs/"+id+"/results", tok, "")
-	want(t, r, 200, "results")
-	var res struct{ Items []ppResult }
-	if err := json.Unmarshal(r.body, &res); err != nil || len(res.Items) != 1 {
-		t.Fatalf("results: %s", r.body)
-	}
-	return res.Items[0]
+	return runOneItem[ppResult](t, g, tok, item)
 }
 
 func ppItem(ref string) string {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // subaccountMock talks to the embedded subaccount mock's admin API.
@@ -55,17 +53,7 @@ type saAccount struct {
 // runSubaccountJob creates one item at the subaccount provider and returns its result.
 func runSubaccountJob(t *testing.T, g *gw, tok, item string) saResult {
 	t.Helper()
-	r := g.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+item+`]}`, "Idempotency-Key", uuid.NewString())
-	want(t, r, 202, "create")
-	id, _ := r.json(t)["jobId"].(string)
-	g.waitJob(t, tok, id)
-	r = g.do(t, "GET", "/v1/jobs/"+id+"/results", tok, "")
-	want(t, r, 200, "results")
-	var res struct{ Items []saResult }
-	if err := json.Unmarshal(r.body, &res); err != nil || len(res.Items) != 1 {
-		t.Fatalf("results = %s", r.body)
-	}
-	return res.Items[0]
+	return runOneItem[saResult](t, g, tok, item)
 }
 
 // The subaccount provider through the real binary: settlement, refusals

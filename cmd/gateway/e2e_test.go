@@ -634,3 +634,19 @@ func adminDo(t *testing.T, base, method, path, body string, out any) int {
 	}
 	return resp.StatusCode
 }
+
+// runOneItem creates one item, waits for its job, and decodes its result into T.
+func runOneItem[T any](t *testing.T, g *gw, tok, item string) T {
+	t.Helper()
+	r := g.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+item+`]}`, "Idempotency-Key", uuid.NewString())
+	want(t, r, 202, "create")
+	id, _ := r.json(t)["jobId"].(string)
+	g.waitJob(t, tok, id)
+	r = g.do(t, "GET", "/v1/jobs/"+id+"/results", tok, "")
+	want(t, r, 200, "results")
+	var res struct{ Items []T }
+	if err := json.Unmarshal(r.body, &res); err != nil || len(res.Items) != 1 {
+		t.Fatalf("results: %s", r.body)
+	}
+	return res.Items[0]
+}

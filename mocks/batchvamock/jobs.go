@@ -244,17 +244,24 @@ func writeCSV(w http.ResponseWriter, header []string, rows [][]string) {
 	cw.WriteAll(rows)
 }
 
-// handleJob serves GET /v1/virtual-accounts/jobs/{jobId}.
-func (m *Mock) handleJob(w http.ResponseWriter, r *http.Request) {
+// readJob is the start of both job reads: the caller's permission, the
+// format it accepts, and its own job; on failure the answer is written.
+func (m *Mock) readJob(w http.ResponseWriter, r *http.Request) (*job, string, bool) {
 	owner, ok := m.authorize(w, r, PermissionRead, PermissionCreate)
 	if !ok {
-		return
+		return nil, "", false
 	}
 	format, ok := negotiate(w, r, true)
 	if !ok {
-		return
+		return nil, "", false
 	}
 	j, ok := m.lookupJob(w, r, owner)
+	return j, format, ok
+}
+
+// handleJob serves GET /v1/virtual-accounts/jobs/{jobId}.
+func (m *Mock) handleJob(w http.ResponseWriter, r *http.Request) {
+	j, format, ok := m.readJob(w, r)
 	if !ok {
 		return
 	}
@@ -266,15 +273,7 @@ func (m *Mock) handleJob(w http.ResponseWriter, r *http.Request) {
 
 // handleResults serves GET /v1/virtual-accounts/jobs/{jobId}/results.
 func (m *Mock) handleResults(w http.ResponseWriter, r *http.Request) {
-	owner, ok := m.authorize(w, r, PermissionRead, PermissionCreate)
-	if !ok {
-		return
-	}
-	format, ok := negotiate(w, r, true)
-	if !ok {
-		return
-	}
-	j, ok := m.lookupJob(w, r, owner)
+	j, format, ok := m.readJob(w, r)
 	if !ok {
 		return
 	}
