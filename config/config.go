@@ -93,6 +93,12 @@ type Jobs struct {
 	// VisibilityTimeout is how long a job may go without its instance's
 	// heartbeat before another instance takes it over (redis store).
 	VisibilityTimeout Duration `yaml:"visibilityTimeout"`
+	// DrainTimeout is how long, on SIGTERM, jobs in progress may go on
+	// before they are interrupted and handed back to the queue.
+	DrainTimeout Duration `yaml:"drainTimeout"`
+	// Checks is how often an item of unknown outcome is checked again
+	// before its job finishes with it flagged as needing attention.
+	Checks int `yaml:"checks"`
 }
 
 // Provider is one configured provider; Config is its adapter's own block.
@@ -260,6 +266,12 @@ func (c *Config) applyDefaults() {
 	if c.Jobs.VisibilityTimeout == 0 {
 		c.Jobs.VisibilityTimeout = Duration(30 * time.Second)
 	}
+	if c.Jobs.DrainTimeout == 0 {
+		c.Jobs.DrainTimeout = Duration(20 * time.Second)
+	}
+	if c.Jobs.Checks == 0 {
+		c.Jobs.Checks = 8
+	}
 	if c.Store.Prefix == "" {
 		c.Store.Prefix = "vagate"
 	}
@@ -422,6 +434,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.VisibilityTimeout.D() < 300*time.Millisecond {
 		return bad("jobs.visibilityTimeout", "must be at least 300ms")
+	}
+	if c.Jobs.DrainTimeout.D() < 0 || c.Jobs.DrainTimeout.D() > 10*time.Minute {
+		return bad("jobs.drainTimeout", "must be between 0s and 10m")
+	}
+	if c.Jobs.Checks < 1 || c.Jobs.Checks > 100 {
+		return bad("jobs.checks", "must be between 1 and 100")
 	}
 	if strings.ContainsAny(c.Store.Prefix, "{}: ") {
 		return bad("store.prefix", "must not contain braces, colons or spaces")

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,8 +80,22 @@ func ctx(t *testing.T) context.Context {
 
 func newKey() string { return uuid.NewString() }
 
+// withReferences gives each item without one a gateway reference, as the job
+// engine does. The suite uses the item's unique clientReference for it, so
+// Count finds the account whichever of the two the provider keeps.
+func withReferences(items []provider.CreateItem) []provider.CreateItem {
+	out := slices.Clone(items)
+	for i := range out {
+		if out[i].Reference == "" {
+			out[i].Reference = out[i].ClientReference
+		}
+	}
+	return out
+}
+
 func create(t *testing.T, h Harness, items ...provider.CreateItem) []provider.ItemResult {
 	t.Helper()
+	items = withReferences(items)
 	res, err := h.Provider().CreateAccounts(ctx(t), &provider.CreateRequest{IdempotencyKey: newKey(), Items: items})
 	if err != nil {
 		t.Fatalf("CreateAccounts: %v", err)
@@ -110,7 +125,7 @@ func checkCreated(t *testing.T, h Harness, item provider.CreateItem, acc *bank.A
 		t.Errorf("status %q is not a unified status", acc.Status)
 	case acc.ProviderStatus == "":
 		t.Errorf("raw providerStatus is empty")
-	case acc.ClientReference != item.ClientReference:
+	case acc.ClientReference != item.ClientReference && !keepsOnlyReference(item, acc):
 		t.Errorf("clientReference = %q, want %q", acc.ClientReference, item.ClientReference)
 	}
 	if !item.Unallocated {
@@ -121,6 +136,16 @@ func checkCreated(t *testing.T, h Harness, item provider.CreateItem, acc *bank.A
 			t.Errorf("new named account status = %s, want ACTIVE or PENDING", acc.Status)
 		}
 	}
+}
+
+// keepsOnlyReference says whether acc, read back from a provider that has a
+// single reference field, carries the gateway's reference there instead of
+// the client's (which the gateway keeps).
+func keepsOnlyReference(item provider.CreateItem, acc *bank.Account) bool {
+	if item.Reference == "" {
+		item.Reference = item.ClientReference // as withReferences sets it
+	}
+	return acc.ClientReference == "" && acc.Reference == item.Reference
 }
 
 func testCreateSingle(t *testing.T, h Harness) {
@@ -156,7 +181,7 @@ func testCreateUnallocated(t *testing.T, h Harness) {
 	item := h.Item(ref(t))
 	item.Unallocated, item.AccountHolderName, item.AccountName = true, "", ""
 	if !p.Capabilities().Unallocated {
-		_, err := p.CreateAccounts(ctx(t), &provider.CreateRequest{IdempotencyKey: newKey(), Items: []provider.CreateItem{item}})
+		_, err := p.CreateAccounts(ctx(t), &provider.CreateRequest{IdempotencyKey: newKey(), Items: withReferences([]provider.CreateItem{item})})
 		wantCapability(t, err)
 		if n := h.Count(t, item.ClientReference); n != 0 {
 			t.Errorf("refused unallocated create left %d accounts at the mock", n)
@@ -315,14 +340,30 @@ func testFindByReference(t *testing.T, h Harness) {
 		wantCapability(t, err)
 		return
 	}
-	item := h.Item(ref(t))
-	created := create(t, h, item)[0].Account
-	got, err := p.FindByReference(ctx(t), item.ClientReference)
-	if err != nil {
-		t.Fatalf("FindByReference: %v", err)
+	// Two items with the same clientReference (two tenants may well use the
+	// same one), each with its own gateway reference.
+	shared := ref(t)
+	first, second := h.Item(ref(t)), h.Item(ref(t))
+	first.ClientReference, second.ClientReference = shared, shared
+	first.Reference, second.Reference = "vgr-"+ref(t), "vgr-"+ref(t)
+	res := create(t, h, first)
+	res = append(res, create(t, h, second)...)
+	for i, it := range []provider.CreateItem{first, second} {
+		got, err := p.FindByReference(ctx(t), it.Reference)
+		if err != nil {
+			t.Fatalf("FindByReference: %v", err)
+		}
+		if len(got) != 1 || got[0].ProviderAccountID != res[i].Account.ProviderAccountID {
+			t.Errorf("FindByReference(item %d's reference) = %d accounts, want exactly %s", i, len(got), res[i].Account.ProviderAccountID)
+			continue
+		}
+		if got[0].Reference != it.Reference {
+			t.Errorf("found account carries reference %q, want %q", got[0].Reference, it.Reference)
+		}
 	}
-	if len(got) != 1 || got[0].ProviderAccountID != created.ProviderAccountID {
-		t.Errorf("FindByReference = %d accounts, want exactly %s", len(got), created.ProviderAccountID)
+	// The client's own reference is never a lookup key.
+	if got, err := p.FindByReference(ctx(t), shared); err != nil || len(got) != 0 {
+		t.Errorf("FindByReference(clientReference) = %d, %v; want none: only the gateway reference finds an account", len(got), err)
 	}
 	none, err := p.FindByReference(ctx(t), ref(t))
 	if err != nil || len(none) != 0 {
@@ -362,7 +403,7 @@ func testValidation(t *testing.T, h Harness) {
 			it := good
 			it.ClientReference = ref(t)
 			mutate(&it)
-			_, err := p.CreateAccounts(ctx(t), &provider.CreateRequest{IdempotencyKey: newKey(), Items: []provider.CreateItem{it}})
+			_, err := p.CreateAccounts(ctx(t), &provider.CreateRequest{IdempotencyKey: newKey(), Items: withReferences([]provider.CreateItem{it})})
 			if !errors.Is(err, bank.ErrInvalidArgument) || len(bank.FieldsOf(err)) == 0 {
 				t.Fatalf("err = %v, want invalid argument naming the field", err)
 			}
@@ -413,7 +454,7 @@ func testErrorCodes(t *testing.T, newHarness HarnessMaker) {
 				case OpGet:
 					_, err = h.Provider().GetAccount(c, existing)
 				case OpCreate:
-					_, err = h.Provider().Submit(c, &provider.CreateRequest{IdempotencyKey: newKey(), Items: []provider.CreateItem{item}})
+					_, err = h.Provider().Submit(c, &provider.CreateRequest{IdempotencyKey: newKey(), Items: withReferences([]provider.CreateItem{item})})
 				}
 				if got := bank.Code(err); got != fc.want {
 					t.Fatalf("err = %v: code %s, want %s", err, got, fc.want)

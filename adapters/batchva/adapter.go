@@ -30,7 +30,6 @@ var (
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.Poller          = (*Adapter)(nil)
 	_ provider.Allocator       = (*Adapter)(nil)
-	_ provider.Finder          = (*Adapter)(nil)
 	_ provider.WebhookVerifier = (*Adapter)(nil)
 )
 
@@ -81,7 +80,6 @@ func (a *Adapter) Capabilities() provider.Capabilities {
 		IdempotentCreate: true,
 		Unallocated:      true,
 		Allocate:         true,
-		FindByReference:  true,
 		Webhooks:         true,
 		Limits: provider.Limits{
 			ClientReference:    35,
@@ -260,28 +258,6 @@ func (a *Adapter) account(w *wireAccount, raw []byte) (*bank.Account, error) {
 		return nil, &provider.MalformedError{Op: "account", Err: errors.New("no virtualAccountNumber")}
 	}
 	return a.toAccount(w, raw), nil
-}
-
-// FindByReference lists the accounts created with clientReference.
-func (a *Adapter) FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error) {
-	var l accountList
-	q := url.Values{"clientReference": {clientReference}}
-	if _, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts?"+q.Encode(), nil, nil, http.StatusOK, &l); err != nil {
-		return nil, err
-	}
-	out := make([]*bank.Account, 0, len(l.Items))
-	for _, raw := range l.Items {
-		var w wireAccount
-		if err := json.Unmarshal(raw, &w); err != nil {
-			return nil, &provider.MalformedError{Op: "find", Err: err}
-		}
-		acc, err := a.account(&w, raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, acc)
-	}
-	return out, nil
 }
 
 // Allocate sends the one-time allocation or a clientReference change.

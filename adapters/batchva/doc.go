@@ -39,4 +39,9 @@
 // "<timestamp>.<nonce>.<body>" by HMAC-SHA256 or, when rsaPublicKey is set,
 // RSA-PSS/SHA-256 with Bcb-Signature-Version rsa-v1 (a callback of the other
 // scheme is refused, so a downgrade is impossible).
+//
+// No lookup by reference (no provider.Finder). The provider lists accounts
+// only by clientReference, the client's own value, which two tenants may
+// share; creates carry an Idempotency-Key instead, so a create whose outcome
+// is unknown is settled by resending it with the same key.
 package batchva

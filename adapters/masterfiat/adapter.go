@@ -183,6 +183,11 @@ func (a *Adapter) createBody(it *provider.CreateItem) *createRequest {
 	if it.AccountHolderName != "" {
 		md[MetaAccountHolderName] = it.AccountHolderName
 	}
+	if it.Reference != "" {
+		md[MetaReference] = it.Reference
+	} else {
+		delete(md, MetaReference) // only the gateway sets it
+	}
 	if len(md) > 0 {
 		body.Metadata = md
 	}
@@ -235,9 +240,11 @@ func (a *Adapter) Close(ctx context.Context, ref string, r *provider.CloseReason
 	return a.accountCall(ctx, "close", http.MethodPost, "/api/v1/virtual-accounts/"+url.PathEscape(ref)+"/close", body)
 }
 
-// FindByReference lists the accounts whose metadata carries clientReference.
-func (a *Adapter) FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error) {
-	q := url.Values{"metadata[" + MetaClientReference + "]": {clientReference}, "limit": {"100"}}
+// FindByReference lists the accounts whose metadata carries the gateway's
+// item reference; accounts the filter returns with another reference are
+// dropped.
+func (a *Adapter) FindByReference(ctx context.Context, reference string) ([]*bank.Account, error) {
+	q := url.Values{"metadata[" + MetaReference + "]": {reference}, "limit": {"100"}}
 	out := []*bank.Account{}
 	for range maxFindPages {
 		var l accountList
@@ -249,7 +256,7 @@ func (a *Adapter) FindByReference(ctx context.Context, clientReference string) (
 			if err != nil {
 				return nil, err
 			}
-			if acc.ClientReference == clientReference {
+			if acc.Reference == reference {
 				out = append(out, acc)
 			}
 		}

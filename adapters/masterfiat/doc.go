@@ -37,6 +37,9 @@
 // MEMBER). The provider has no fields for the client reference and the
 // account holder name, so they travel in metadata under the reserved keys
 // clientReference and accountHolderName, beside the item's own metadata;
+// the gateway's own item reference (provider.CreateItem.Reference, never
+// the client's clientReference) travels under the reserved key
+// vagateReference, and only it is used to look an account up;
 // dob and nativeLanguageName are not sent (the end user object holds
 // identity at this provider). ValidateParams accepts exactly endUserId,
 // masterFiatAccountId and label.
@@ -50,7 +53,9 @@
 // times. An unknown status is a malformed answer.
 //
 // Creates are one account per call (MaxBatch 1). The document has no
-// idempotency key, so IdempotentCreate is false and FindByReference lets the
+// idempotency key, so IdempotentCreate is false and FindByReference (the
+// list filter metadata[vagateReference]=R, so a lookup can only find the
+// account of the one tenant's item that reference was made for) lets the
 // gateway reconcile a create whose outcome is unknown instead of resending
 // it. There are no unallocated accounts and no allocation: both are refused
 // as unsupported capabilities.

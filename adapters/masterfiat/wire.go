@@ -34,6 +34,9 @@ var statusMap = map[string]bank.Status{
 const (
 	MetaClientReference   = "clientReference"
 	MetaAccountHolderName = "accountHolderName"
+	// MetaReference carries the gateway's own item reference, the only key
+	// FindByReference looks accounts up by.
+	MetaReference = "vagateReference"
 )
 
 type createRequest struct {
@@ -256,6 +259,8 @@ func toAccount(w *wireAccount, raw []byte) (*bank.Account, error) {
 			acc.ClientReference = v
 		case MetaAccountHolderName:
 			acc.AccountHolderName = v
+		case MetaReference:
+			acc.Reference = v
 		default:
 			if acc.Metadata == nil {
 				acc.Metadata = map[string]string{}

@@ -214,8 +214,8 @@ func (a *Adapter) ValidateItem(it *provider.CreateItem) []bank.FieldError {
 // build translates a unified item.
 func (a *Adapter) build(it *provider.CreateItem) (*request, error) {
 	r := &request{
-		body: createBody{Currency: it.Currency, ClientReference: it.ClientReference},
-		from: map[string]string{"currency": "/currency", "client_reference": "/clientReference", "customer_id": "/customerId"},
+		body: createBody{Currency: it.Currency, ClientReference: it.Reference},
+		from: map[string]string{"currency": "/currency", "customer_id": "/customerId"},
 	}
 	class := it.Params[ParamClassification]
 	r.from["classification"] = "/providerParams/classification"
@@ -354,12 +354,13 @@ func (a *Adapter) GetAccount(ctx context.Context, ref string) (*bank.Account, er
 	return a.toAccount("get", env.Data)
 }
 
-// FindByReference lists the sub-accounts created with clientReference,
-// reading every page of the filtered list.
-func (a *Adapter) FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error) {
+// FindByReference lists the sub-accounts created with the gateway's item
+// reference (sent as client_reference), reading every page of the filtered
+// list.
+func (a *Adapter) FindByReference(ctx context.Context, reference string) ([]*bank.Account, error) {
 	out := []*bank.Account{}
 	for page := 1; page <= findMaxPages; page++ {
-		q := url.Values{"client_reference": {clientReference}, "page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(findPageSize)}}
+		q := url.Values{"client_reference": {reference}, "page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(findPageSize)}}
 		var l listEnvelope
 		if _, err := a.do(ctx, http.MethodGet, "/v2/sub-accounts?"+q.Encode(), nil, http.StatusOK, &l); err != nil {
 			return nil, err
@@ -369,8 +370,8 @@ func (a *Adapter) FindByReference(ctx context.Context, clientReference string) (
 			if err != nil {
 				return nil, err
 			}
-			if acc.ClientReference != clientReference {
-				return nil, &provider.MalformedError{Op: "find", Err: fmt.Errorf("list filtered by %q returned account %s with %q", clientReference, acc.ProviderAccountID, acc.ClientReference)}
+			if acc.Reference != reference {
+				return nil, &provider.MalformedError{Op: "find", Err: fmt.Errorf("list filtered by %q returned account %s with %q", reference, acc.ProviderAccountID, acc.Reference)}
 			}
 			out = append(out, acc)
 		}

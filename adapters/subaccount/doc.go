@@ -24,8 +24,13 @@
 // it must be the provider's customer id, a UUID (checked before sending,
 // /customerId). An institution sub-account sends providerParams.identifier
 // as identifier or, when absent, the item's accountName (so accountName is
-// limited to 64 characters, the identifier's limit). clientReference is
-// client_reference (≤ 64). settlement_account_id is
+// limited to 64 characters, the identifier's limit). client_reference
+// carries the gateway's own item reference (provider.CreateItem.Reference),
+// never the client's clientReference: it is the only field the provider
+// lists by, and a lookup after an unknown outcome must never find another
+// tenant's account. The client's clientReference (still limited to 64
+// characters) is kept by the gateway; accounts read back carry
+// client_reference as bank.Account.Reference. settlement_account_id is
 // providerParams.settlementAccountId, else settlementAccounts[currency],
 // else omitted. accountHolderName, dob, nativeLanguageName and metadata have
 // no provider field and are not sent (the gateway keeps customerId and
@@ -73,7 +78,8 @@
 // idempotency key (IdempotentCreate false; CreateRequest.IdempotencyKey is
 // not sent). The adapter never retries; a create whose outcome is unknown is
 // reconciled by FindByReference, which reads GET
-// /v2/sub-accounts?client_reference=R page by page. Given several items, the
+// /v2/sub-accounts?client_reference=R (R the gateway's reference) page by
+// page. Given several items, the
 // adapter creates them in order: a refused item fails alone, any other
 // failure ends the call and the items after it are reported not sent
 // (Unavailable).

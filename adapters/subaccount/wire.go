@@ -140,7 +140,7 @@ func (a *Adapter) toAccount(op string, raw json.RawMessage) (*bank.Account, erro
 		Raw:               append(json.RawMessage(nil), raw...),
 	}
 	if w.ClientReference != nil {
-		acc.ClientReference = *w.ClientReference
+		acc.Reference = *w.ClientReference // the gateway's reference, not the client's
 	}
 	if w.CreatedDate != nil {
 		acc.CreatedAt = w.CreatedDate.UTC()

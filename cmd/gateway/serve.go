@@ -121,7 +121,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		Tracer: tel.Tracer, Meter: tel.Meter,
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
-		ItemTimeout: cfg.Jobs.ItemTimeout.D(), Logger: log,
+		ItemTimeout: cfg.Jobs.ItemTimeout.D(), DrainTimeout: cfg.Jobs.DrainTimeout.D(), Checks: cfg.Jobs.Checks, Logger: log,
 		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
 		OnFinish:  func(ctx context.Context, j *store.JobRecord) { recorder.JobFinished(ctx, &j.Job) },
 	})

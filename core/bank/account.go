@@ -79,6 +79,10 @@ type Account struct {
 	CreatedAt          time.Time         `json:"createdAt"`
 	UpdatedAt          time.Time         `json:"updatedAt"`
 	AllocatedAt        *time.Time        `json:"allocatedAt,omitempty"`
+	// Reference is the gateway's own reconciliation key the account was
+	// created with at a provider without idempotency keys (see
+	// provider.CreateItem.Reference), as a lookup at the provider reported it.
+	Reference string `json:"-"`
 	// Raw is the provider's own representation, kept verbatim.
 	Raw json.RawMessage `json:"-"`
 }

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -225,6 +227,16 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err := p.ValidateCreate(req); err != nil {
 		return nil, err
 	}
+	if !p.caps.IdempotentCreate {
+		// Without a key, an unknown outcome is settled by looking the item up
+		// by a reference only the gateway makes: an item sent without one
+		// gets a random one here (set in req, so the caller can look it up).
+		for i := range req.Items {
+			if req.Items[i].Reference == "" {
+				req.Items[i].Reference = "vgr-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:24]
+			}
+		}
+	}
 	if p.caps.IdempotentCreate {
 		ctx = AllowResend(ctx)
 	}
@@ -260,6 +272,10 @@ func (p *Provider) checkResult(op string, req *provider.CreateRequest, res *prov
 			continue
 		}
 		it.Account.Provider = p.name
+		if it.Account.ClientReference == "" {
+			// Kept by the gateway where the provider has no place for it.
+			it.Account.ClientReference = req.Items[i].ClientReference
+		}
 	}
 	return res, nil
 }
@@ -335,8 +351,10 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
 }
 
-// FindByReference lists the provider's accounts created with clientReference.
-func (p *Provider) FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error) {
+// FindByReference lists the provider's accounts created with the gateway
+// reference (provider.CreateItem.Reference); an account the adapter returns
+// with any other reference is dropped, never bound.
+func (p *Provider) FindByReference(ctx context.Context, reference string) ([]*bank.Account, error) {
 	const op = "find"
 	f, ok := p.a.(provider.Finder)
 	if !ok || !p.caps.FindByReference {
@@ -344,13 +362,21 @@ func (p *Provider) FindByReference(ctx context.Context, clientReference string) 
 	}
 	ctx = AllowResend(ctx)
 	var as []*bank.Account
-	if err := p.call(ctx, op, func(ctx context.Context) (err error) { as, err = f.FindByReference(ctx, clientReference); return err }); err != nil {
+	if reference == "" {
+		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty reference")}
+	}
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) { as, err = f.FindByReference(ctx, reference); return err }); err != nil {
 		return nil, err
 	}
+	out := as[:0]
 	for _, a := range as {
+		if a == nil || a.Reference != reference {
+			continue
+		}
 		a.Provider = p.name
+		out = append(out, a)
 	}
-	return as, nil
+	return out, nil
 }
 
 // Allocate updates holder details or the client reference of an account.

@@ -115,9 +115,21 @@ func Idempotency(store idempotency.Store, opts *IdempotencyOptions) gin.HandlerF
 			replay(c, rec)
 			return
 		}
+		// Handlers derive what they create from the key and body, so that
+		// even a lost record cannot make a second one.
+		c.Set(requestIdentityKey, scope+"\n"+key+"\n"+fp)
 		runClaimed(c, store, claim, log)
 	}
 }
+
+// requestIdentityKey holds the tenant, route, Idempotency-Key and body
+// fingerprint of a keyed request.
+const requestIdentityKey = "vagate.requestIdentity"
+
+// RequestIdentity is a stable identity of a request that carried an
+// Idempotency-Key: the same for every retry with that key and body (scoped
+// to the tenant and route), empty for a request without a key.
+func RequestIdentity(c *gin.Context) string { return c.GetString(requestIdentityKey) }
 
 // canonicalUUID accepts only the 36-character hyphenated form and lowercases it.
 func canonicalUUID(s string) (string, bool) {
@@ -178,16 +190,23 @@ func runClaimed(c *gin.Context, store idempotency.Store, claim *idempotency.Clai
 	w := &capture{ResponseWriter: c.Writer}
 	c.Writer = w
 	settled := false
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), storeTimeout)
-	defer cancel()
+	// The store's deadline starts when the handler is done, however long it
+	// ran (Prefer: wait may hold a request longer than storeTimeout).
+	storeCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(c.Request.Context()), storeTimeout)
+	}
 	defer func() {
 		if !settled { // the handler panicked: let a retry run
+			ctx, cancel := storeCtx()
+			defer cancel()
 			_ = store.Release(ctx, claim)
 		}
 	}()
 	c.Next()
 	c.Writer = w.ResponseWriter
 	settled = true
+	ctx, cancel := storeCtx()
+	defer cancel()
 
 	status := w.Status()
 	if status >= 500 || status == http.StatusTooManyRequests || c.GetBool(inFlightKey) {

@@ -55,6 +55,7 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(c.Request.Context(), carrier)
 	spec.TraceParent = carrier["traceparent"]
+	spec.Identity = RequestIdentity(c)
 	tenant := Tenant(c)
 	job, err := s.d.Engine.Submit(c.Request.Context(), tenant, spec)
 	if err != nil {

@@ -13,9 +13,12 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +50,17 @@ type Options struct {
 	ResendAttempts int
 	// Backoff is the first wait before a resend (default 200ms, doubling).
 	Backoff time.Duration
+	// Checks is how often an item of unknown outcome is checked again (by
+	// lookup, or by a resend with the same idempotency key) before the job
+	// finishes with it unknown, flagged as needing attention (default 8).
+	Checks int
+	// CheckBackoff is the first wait before a check (default 1s, doubling
+	// up to 30s).
+	CheckBackoff time.Duration
+	// DrainTimeout is how long Run lets jobs in progress go on after its
+	// context ends, before it interrupts them and hands them back to the
+	// queue (default 20s).
+	DrainTimeout time.Duration
 	// OnFinish is called once per finished job.
 	OnFinish func(ctx context.Context, j *store.JobRecord)
 	// OnAccount is called once per account a job creates.
@@ -95,6 +109,15 @@ func New(reg *gateway.Registry, jobs store.Jobs, accounts store.Accounts, queue 
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = 200 * time.Millisecond
+	}
+	if o.Checks <= 0 {
+		o.Checks = 8
+	}
+	if o.CheckBackoff <= 0 {
+		o.CheckBackoff = time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 20 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -146,6 +169,11 @@ type Spec struct {
 	CallbackURL   string
 	CustomHeaders map[string]string
 	TraceParent   string
+	// Identity, when set, identifies the request that asked for the job
+	// (its tenant, Idempotency-Key and body): the job id, and so every
+	// provider key and reference of its items, derive from it, so the same
+	// request accepted twice makes one job.
+	Identity string
 }
 
 // Submit stores a new Pending job and queues it.
@@ -157,6 +185,9 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
+	}
+	if spec.Identity != "" {
+		id = uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:job:%s\n%s", tenant, spec.Identity))
 	}
 	rec := &store.JobRecord{
 		Job: bank.Job{ID: "job_" + id.String(), Tenant: tenant, Status: bank.JobPending,
@@ -175,40 +206,94 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 			counts[it.Provider] = 0
 		}
 		counts[it.Provider]++
+		req := it.Request
+		req.Reference = ItemReference(tenant, rec.Job.ID, i)
 		rec.Items = append(rec.Items, store.JobItem{
-			Provider: it.Provider, Request: it.Request, Chunk: chunks[it.Provider],
+			Provider: it.Provider, Request: req, Chunk: chunks[it.Provider],
 			Result: bank.ItemResult{Index: i, ClientReference: it.Request.ClientReference, Provider: it.Provider, Outcome: bank.OutcomePending},
 		})
 	}
 	if err := e.jobs.CreateJob(ctx, rec); err != nil {
-		return nil, err
+		if spec.Identity == "" || bank.Code(err) != bank.AlreadyExists {
+			return nil, err
+		}
+		// The same request was accepted before (its idempotency record
+		// was lost): answer that job, never start a second one.
+		cur, gerr := e.jobs.GetJob(ctx, tenant, rec.Job.ID)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if cur.Queued {
+			j := cur.Job
+			return &j, nil
+		}
+		rec = cur // accepted, but its queueing failed: queue it now
 	}
 	if err := e.queue.Enqueue(ctx, tenant, rec.Job.ID); err != nil {
 		return nil, err
+	}
+	if _, err := e.jobs.UpdateJob(ctx, tenant, rec.Job.ID, func(r *store.JobRecord) error { r.Queued = true; return nil }); err != nil {
+		// Queued all the same; a retry of the request that finds the flag
+		// unset queues it again, and Process is safe to run twice.
+		e.opts.Logger.Warn("marking a job queued failed", "job_id", rec.Job.ID, "err", err)
 	}
 	j := rec.Job
 	return &j, nil
 }
 
-// Run processes queued jobs until ctx ends.
+// Run processes queued jobs until ctx ends. Then it takes no new job, lets
+// the jobs in progress go on for DrainTimeout, interrupts what is still
+// running, and hands every unfinished job back to the queue (Release), so
+// another instance, or this one after a restart, finishes it. A job is
+// acknowledged only once it has finished.
 func (e *Engine) Run(ctx context.Context) {
+	work, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-work.Done():
+			return
+		}
+		e.opts.Logger.Info("draining jobs in progress", "grace", e.opts.DrainTimeout.String())
+		t := time.NewTimer(e.opts.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			stop()
+		case <-work.Done():
+		}
+	}()
 	var wg sync.WaitGroup
 	for range e.opts.Workers {
 		wg.Go(func() {
 			for {
-				tenant, id, ack, err := e.queue.Dequeue(ctx)
+				l, err := e.queue.Dequeue(ctx)
 				if err != nil {
 					if ctx.Err() != nil {
 						return
 					}
 					e.opts.Logger.Error("dequeue failed", "err", err)
-					time.Sleep(100 * time.Millisecond)
+					sleep(ctx, 100*time.Millisecond)
 					continue
 				}
-				if err := e.Process(ctx, tenant, id); err != nil && ctx.Err() == nil {
-					e.opts.Logger.Error("job failed", "job_id", id, "err", err)
+				err = e.Process(work, l.Tenant, l.JobID)
+				switch {
+				case err == nil:
+					l.Ack()
+				case bank.Code(err) == bank.NotFound:
+					// The job is gone (its record expired or never was): nothing to do.
+					e.opts.Logger.Error("queued job not found", "job_id", l.JobID, "err", err)
+					l.Ack()
+				default:
+					if work.Err() == nil {
+						e.opts.Logger.Error("job unfinished; handing it back to the queue", "job_id", l.JobID, "err", err)
+						sleep(ctx, e.opts.Backoff) // no hot loop on a failing store
+					} else {
+						e.opts.Logger.Info("job interrupted by shutdown; handing it back to the queue", "job_id", l.JobID)
+					}
+					l.Release()
 				}
-				ack()
 			}
 		})
 	}
@@ -324,6 +409,15 @@ func ChunkKey(jobID, providerName string, chunk int) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:%s:%s:%d", jobID, providerName, chunk)).String()
 }
 
+// ItemReference is the gateway's own reference of a job item, sent to
+// providers without idempotency keys and the only key an unknown outcome is
+// looked up by. It is unique per tenant, job and item, and short enough for
+// every provider's reference field (28 characters).
+func ItemReference(tenant, jobID string, index int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "vagate:item-reference:%s\n%s\n%d", tenant, jobID, index))
+	return "vgr-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+}
+
 // AccountID is the gateway id of the account a job item creates; it is the
 // same however often the item is processed.
 func AccountID(jobID string, index int) string {
@@ -360,10 +454,81 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 		e.finished(ctx, rec)
 		return nil
 	}
+	// Rounds: the first sends every pending item; each later one, after a
+	// growing wait, checks again the items whose outcome is unknown.
+	wait := e.opts.CheckBackoff
+	for round := 0; ; round++ {
+		order, groups := e.open(rec)
+		if len(order) == 0 {
+			break
+		}
+		if round > 0 {
+			if !sleep(ctx, wait) {
+				return ctx.Err()
+			}
+			wait = min(2*wait, 30*time.Second)
+		}
+		var wg sync.WaitGroup
+		for _, k := range order {
+			wg.Go(func() { e.runChunk(ctx, rec, k, groups[k]) })
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if rec, err = e.jobs.GetJob(ctx, tenant, id); err != nil {
+			return err
+		}
+		if round > 0 && len(e.pending(rec)) > 0 {
+			// A store error left items unsettled: hand the job back.
+			return fmt.Errorf("job %s: %d item(s) not settled", id, len(e.pending(rec)))
+		}
+	}
+	final, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
+		if p := e.pending(r); len(p) > 0 {
+			if !r.CancelRequested {
+				// Never settle an item without evidence: try again later.
+				return fmt.Errorf("job %s: %d item(s) not settled", id, len(p))
+			}
+			// A cancel that raced the last chunk: these were never sent.
+			for _, i := range p {
+				r.Items[i].Result.Outcome = bank.OutcomeCancelled
+			}
+		}
+		e.tally(r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, it := range final.Items {
+		if it.Result.Outcome == bank.OutcomeUnknown {
+			e.opts.Logger.Error("item outcome still unknown after every check: needs attention",
+				"job_id", id, "item", it.Result.Index, "provider", it.Provider, "checks", it.Checks)
+		}
+	}
+	e.finished(ctx, final)
+	return nil
+}
+
+// pending lists the items that were never settled (no outcome yet).
+func (e *Engine) pending(r *store.JobRecord) []int {
+	var out []int
+	for i, it := range r.Items {
+		if it.Result.Outcome == bank.OutcomePending {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// open groups by chunk the items still to work on: pending ones, and unknown
+// ones with checks left.
+func (e *Engine) open(r *store.JobRecord) ([]chunkRef, map[chunkRef][]int) {
 	var order []chunkRef
 	groups := map[chunkRef][]int{}
-	for i, it := range rec.Items {
-		if it.Result.Outcome.Final() {
+	for i, it := range r.Items {
+		if !e.unsettled(&it) {
 			continue
 		}
 		k := chunkRef{it.Provider, it.Chunk}
@@ -372,32 +537,18 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 		}
 		groups[k] = append(groups[k], i)
 	}
-	var wg sync.WaitGroup
-	for _, k := range order {
-		wg.Go(func() { e.runChunk(ctx, rec, k, groups[k]) })
+	return order, groups
+}
+
+// unsettled says whether an item is still to be worked on.
+func (e *Engine) unsettled(it *store.JobItem) bool {
+	switch it.Result.Outcome {
+	case bank.OutcomePending:
+		return true
+	case bank.OutcomeUnknown:
+		return it.Checks < e.opts.Checks
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	final, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
-		e.tally(r)
-		if !r.Job.Status.Finished() {
-			// Items still pending here were left by a cancel race; settle them.
-			for i := range r.Items {
-				if r.Items[i].Result.Outcome == bank.OutcomePending {
-					r.Items[i].Result.Outcome = bank.OutcomeCancelled
-				}
-			}
-			e.tally(r)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	e.finished(ctx, final)
-	return nil
+	return false
 }
 
 func (e *Engine) finished(ctx context.Context, rec *store.JobRecord) {
@@ -424,6 +575,9 @@ func (e *Engine) tally(r *store.JobRecord) {
 			cancelled++
 		case bank.OutcomeUnknown:
 			unknown++
+			if e.unsettled(&it) {
+				pending++ // still being checked: the job is not finished
+			}
 		default:
 			pending++
 		}
@@ -465,8 +619,10 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 	if err != nil {
 		return
 	}
-	operation := cur.Items[idx[0]].Operation
-	if cur.CancelRequested && operation == "" {
+	first := cur.Items[idx[0]]
+	operation := first.Operation
+	if cur.CancelRequested && operation == "" && !first.Sent && first.Checks == 0 {
+		// Never sent: the cancel stops it. Sent items are seen through.
 		e.cancelItems(ctx, rec, idx)
 		return
 	}
@@ -481,7 +637,7 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 	cctx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
 	defer cancel()
 	if !p.Capabilities().IdempotentCreate && operation == "" {
-		if cur.Items[idx[0]].Sent {
+		if first.Sent {
 			// Sent before an interruption, by a provider without keys: look
 			// before sending again.
 			if res, done := e.reconciled(cctx, p, req); done {
@@ -489,7 +645,11 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 				return
 			}
 		}
-		e.markSent(ctx, rec, idx)
+		if err := e.markSent(ctx, rec, idx); err != nil {
+			// Unrecorded, a send could be repeated blindly: don't send.
+			e.opts.Logger.Warn("marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
+			return
+		}
 	}
 	results, err := e.create(cctx, p, req, operation, rec, idx)
 	if ctx.Err() != nil {
@@ -518,22 +678,23 @@ func (e *Engine) endItemSpans(ctx context.Context, rec *store.JobRecord, idx []i
 	}
 }
 
-// reconciled looks a chunk's items up by client reference at a provider that
-// takes no idempotency key. done is true when that settles every item: each
-// found exactly once is created; any item it cannot tell about (no lookup,
-// no reference, several accounts) is unknown. done is false when none was
-// found, so the chunk can be sent.
+// reconciled looks a chunk's items up by their gateway reference (never the
+// client's clientReference, which another tenant may share) at a provider
+// that takes no idempotency key. done is true when that settles every item:
+// each found exactly once is created; any item it cannot tell about (no
+// lookup, no reference, several accounts) is unknown. done is false when
+// none was found, so the chunk can be sent.
 func (e *Engine) reconciled(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest) ([]provider.ItemResult, bool) {
 	res := make([]provider.ItemResult, len(req.Items))
 	found, unknown := 0, 0
 	for n, it := range req.Items {
-		if !p.Capabilities().FindByReference || it.ClientReference == "" {
+		if !p.Capabilities().FindByReference || it.Reference == "" {
 			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
-				Err: errors.New("sent before an interruption; the provider takes no idempotency key and the item has no clientReference to look it up by")}
+				Err: errors.New("sent before an interruption; the provider takes no idempotency key and cannot be searched by the gateway reference")}
 			unknown++
 			continue
 		}
-		accs, err := p.FindByReference(ctx, it.ClientReference)
+		accs, err := p.FindByReference(ctx, it.Reference)
 		switch {
 		case err != nil:
 			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile", Err: fmt.Errorf("lookup by reference failed: %w", err)}
@@ -543,7 +704,7 @@ func (e *Engine) reconciled(ctx context.Context, p *gateway.Provider, req *provi
 			found++
 		case len(accs) > 1:
 			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
-				Err: fmt.Errorf("%d accounts at the provider carry clientReference %q", len(accs), it.ClientReference)}
+				Err: fmt.Errorf("%d accounts at the provider carry the gateway reference %q", len(accs), it.Reference)}
 			unknown++
 		}
 	}
@@ -559,16 +720,14 @@ func (e *Engine) reconciled(ctx context.Context, p *gateway.Provider, req *provi
 	return res, true
 }
 
-func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) {
+func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) error {
 	_, err := e.jobs.UpdateJob(ctx, rec.Job.Tenant, rec.Job.ID, func(r *store.JobRecord) error {
 		for _, i := range idx {
 			r.Items[i].Sent = true
 		}
 		return nil
 	})
-	if err != nil {
-		e.opts.Logger.Warn("marking a chunk as sent failed", "job_id", rec.Job.ID, "err", err)
-	}
+	return err
 }
 
 // create submits (or resumes) a chunk; a submit whose outcome is unknown is
@@ -576,6 +735,7 @@ func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) 
 // honours one; otherwise it is left unknown for reconciliation.
 func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest, operation string, rec *store.JobRecord, idx []int) ([]provider.ItemResult, error) {
 	wait := e.opts.Backoff
+	uncertain := false // an earlier attempt may have created
 	for attempt := 1; ; attempt++ {
 		if operation == "" {
 			res, err := p.Submit(ctx, req)
@@ -586,7 +746,13 @@ func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.
 				operation = res.Operation
 				e.saveOperation(ctx, rec, idx, operation)
 			} else {
+				if uncertain && bank.Code(err).OutcomeKnown() && !refusal(bank.Code(err)) {
+					// This attempt failing says nothing of the earlier one.
+					err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "create",
+						Err: fmt.Errorf("an earlier attempt's outcome is unknown; the last one: %w", err)}
+				}
 				code := bank.Code(err)
+				uncertain = uncertain || !code.OutcomeKnown()
 				idem := p.Capabilities().IdempotentCreate
 				if !code.OutcomeKnown() && !idem && code != bank.Canceled && ctx.Err() == nil {
 					// No key to resend with: reconcile first, resend only
@@ -601,7 +767,7 @@ func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.
 						// The lookup just found none of the items: that is
 						// the evidence that this last attempt created nothing.
 						return nil, &bank.Error{Code: bank.Unavailable, Provider: p.Name(), Op: "create",
-							Err: fmt.Errorf("%w; looked up by clientReference afterwards: not at the provider, so not created", err)}
+							Err: fmt.Errorf("%w; looked up by the gateway reference afterwards: not at the provider, so not created", err)}
 					}
 				} else if !(code == bank.Unavailable || code == bank.ResourceExhausted || (!code.OutcomeKnown() && idem && code != bank.Canceled)) ||
 					attempt >= e.opts.ResendAttempts || ctx.Err() != nil {
@@ -623,6 +789,17 @@ func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.
 		}
 		return res.Items, nil
 	}
+}
+
+// refusal says whether a provider's answer refuses the request as such (so
+// no attempt of it, with the same key, can have created anything), as
+// opposed to failing this attempt only.
+func refusal(c bank.ErrorCode) bool {
+	switch c {
+	case bank.InvalidArgument, bank.FailedPrecondition, bank.AlreadyExists, bank.PermissionDenied, bank.NotFound:
+		return true
+	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -682,6 +859,9 @@ func (e *Engine) settle(ctx context.Context, rec *store.JobRecord, idx []int, re
 			if a.CustomerID == "" {
 				a.CustomerID = item.CustomerID
 			}
+			if a.ClientReference == "" {
+				a.ClientReference = item.ClientReference
+			}
 			if a.Metadata == nil && item.Metadata != nil {
 				a.Metadata = item.Metadata
 			}
@@ -721,6 +901,7 @@ func (e *Engine) settle(ctx context.Context, rec *store.JobRecord, idx []int, re
 				res.Outcome = bank.OutcomeFailed
 			} else {
 				res.Outcome = bank.OutcomeUnknown
+				r.Items[i].Checks++
 			}
 		}
 		e.tally(r)

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,7 +66,7 @@ func (f *bankFake) CreateAccounts(ctx context.Context, req *provider.CreateReque
 		}
 		f.accounts++
 		res = append(res, provider.ItemResult{Account: &bank.Account{ProviderAccountID: fmt.Sprint(f.accounts), Status: bank.StatusActive,
-			Currency: it.Currency, ClientReference: it.ClientReference}})
+			Currency: it.Currency, ClientReference: it.ClientReference, Reference: it.Reference}})
 	}
 	if f.byKey == nil {
 		f.byKey = map[string][]provider.ItemResult{}
@@ -103,6 +104,9 @@ func newRig(t *testing.T, f *bankFake, opts *jobs.Options) *rig {
 		opts = &jobs.Options{}
 	}
 	opts.Backoff = time.Millisecond
+	if opts.CheckBackoff == 0 {
+		opts.CheckBackoff = time.Millisecond
+	}
 	eng := jobs.New(reg, mem, mem, mem, opts)
 	return &rig{eng: eng, mem: mem, fake: f}
 }
@@ -321,8 +325,10 @@ func (f *finderFake) CreateAccounts(ctx context.Context, req *provider.CreateReq
 		f.byRef = map[string][]*bank.Account{}
 	}
 	for _, r := range f.bankFake.byKey[req.IdempotencyKey] {
-		if r.Account != nil {
-			f.byRef[r.Account.ClientReference] = append(f.byRef[r.Account.ClientReference], r.Account)
+		if r.Account != nil && !slices.ContainsFunc(f.byRef[r.Account.Reference], func(a *bank.Account) bool {
+			return a.ProviderAccountID == r.Account.ProviderAccountID // a replay, not a new account
+		}) {
+			f.byRef[r.Account.Reference] = append(f.byRef[r.Account.Reference], r.Account)
 		}
 	}
 	return res, err
@@ -331,7 +337,11 @@ func (f *finderFake) CreateAccounts(ctx context.Context, req *provider.CreateReq
 func (f *finderFake) FindByReference(_ context.Context, ref string) ([]*bank.Account, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]*bank.Account(nil), f.byRef[ref]...), nil
+	var out []*bank.Account
+	for _, a := range f.byRef[ref] {
+		out = append(out, a.Clone())
+	}
+	return out, nil
 }
 
 func newFinderRig(t *testing.T, f *finderFake) *rig {
@@ -343,7 +353,7 @@ func newFinderRig(t *testing.T, f *finderFake) *rig {
 	reg := gateway.NewRegistry()
 	reg.Register(p)
 	mem := store.NewMemory()
-	return &rig{eng: jobs.New(reg, mem, mem, mem, &jobs.Options{Backoff: time.Millisecond}), mem: mem, fake: f.bankFake}
+	return &rig{eng: jobs.New(reg, mem, mem, mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond}), mem: mem, fake: f.bankFake}
 }
 
 func TestReconcileWithoutKeys(t *testing.T) {
@@ -392,7 +402,8 @@ func TestResumeAfterInterruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first instance sent item 0 and died before recording the outcome.
-	f.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: "lost", Items: []provider.CreateItem{items(1)[0].Request}})
+	stored, _ := r.eng.Get(t.Context(), "t1", j.ID)
+	f.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: "lost", Items: []provider.CreateItem{stored.Items[0].Request}})
 	r.mem.UpdateJob(t.Context(), "t1", j.ID, func(rec *store.JobRecord) error {
 		rec.Items[0].Sent = true
 		rec.Job.Status = bank.JobInProgress
@@ -405,16 +416,246 @@ func TestResumeAfterInterruption(t *testing.T) {
 	if rec.Job.Status != bank.JobCompleted || f.accounts != 2 || f.calls != 2 {
 		t.Errorf("job %s, %d accounts at the provider after %d calls; want Completed, 2, 2", rec.Job.Status, f.accounts, f.calls)
 	}
-	// Without a reference to look up, the item stays unknown rather than risk a duplicate.
-	f2 := &finderFake{bankFake: &bankFake{}}
-	r2 := newFinderRig(t, f2)
+	// A provider that can neither dedupe nor be searched: the item stays
+	// unknown rather than risk a duplicate.
+	f2 := &bankFake{}
+	r2 := newRig(t, f2, nil)
 	spec := &jobs.Spec{Items: items(1)}
-	spec.Items[0].Request.ClientReference = ""
 	j2, _ := r2.eng.Submit(t.Context(), "t1", spec)
 	r2.mem.UpdateJob(t.Context(), "t1", j2.ID, func(rec *store.JobRecord) error { rec.Items[0].Sent = true; return nil })
 	r2.eng.Process(t.Context(), "t1", j2.ID)
 	rec2, _ := r2.eng.Get(t.Context(), "t1", j2.ID)
 	if rec2.Job.Unknown != 1 || f2.calls != 0 {
 		t.Errorf("job %+v after %d calls; want the item unknown and nothing sent", rec2.Job, f2.calls)
+	}
+}
+
+// Two tenants use the same clientReference at a provider without keys. A's
+// create is lost after the provider acted; B's item must never be bound to
+// A's account: lookups go by the gateway's per-tenant, per-item reference.
+func TestLookupNeverCrossesTenants(t *testing.T) {
+	f := &finderFake{bankFake: &bankFake{fail: func(call int, _ *provider.CreateRequest) error {
+		if call == 1 {
+			return &provider.StatusError{StatusCode: 504} // A's account made, answer lost
+		}
+		return nil
+	}}}
+	r := newFinderRig(t, f)
+	r.start(t)
+	submit := func(tenant string) *store.JobRecord {
+		j, err := r.eng.Submit(t.Context(), tenant, &jobs.Spec{Items: items(1)}) // both: clientReference R0
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if _, err := r.eng.Wait(ctx, tenant, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		rec, _ := r.eng.Get(t.Context(), tenant, j.ID)
+		return rec
+	}
+	a := submit("tenant-a")
+	b := submit("tenant-b")
+	accA, accB := a.Items[0].Result.Account, b.Items[0].Result.Account
+	if accA == nil || accB == nil {
+		t.Fatalf("items: A %+v, B %+v; want both created", a.Items[0].Result, b.Items[0].Result)
+	}
+	if accA.ProviderAccountID == accB.ProviderAccountID {
+		t.Fatalf("tenant B bound to tenant A's provider account %s", accA.ProviderAccountID)
+	}
+	if f.accounts != 2 || a.Items[0].Request.Reference == b.Items[0].Request.Reference {
+		t.Errorf("%d accounts at the provider, references %q / %q; want 2 and distinct", f.accounts,
+			a.Items[0].Request.Reference, b.Items[0].Request.Reference)
+	}
+}
+
+// A resend that gets 503 after an attempt whose answer was lost does not
+// prove nothing was created: the item stays unknown, is checked again, and
+// ends created (the provider replays the first attempt's account).
+func TestUnavailableAfterLostAnswerIsNotFailure(t *testing.T) {
+	f := &bankFake{idempotent: true, fail: func(call int, _ *provider.CreateRequest) error {
+		switch call {
+		case 1:
+			return &provider.StatusError{StatusCode: 504} // created, answer lost
+		case 2, 3:
+			return &provider.StatusError{StatusCode: 503}
+		}
+		return nil
+	}}
+	r := newRig(t, f, &jobs.Options{ResendAttempts: 2})
+	r.start(t)
+	rec := r.run(t, 1)
+	if it := rec.Items[0]; it.Result.Outcome != bank.OutcomeCreated || f.accounts != 1 {
+		t.Fatalf("item %+v with %d accounts at the provider; want created, 1", it.Result, f.accounts)
+	}
+}
+
+// An unknown item whose lookups fail is looked up again, with backoff, until
+// the lookup answers; then it is settled on that evidence.
+func TestUnknownIsCheckedUntilResolved(t *testing.T) {
+	f := &flakyFinder{finderFake: &finderFake{bankFake: &bankFake{fail: func(call int, _ *provider.CreateRequest) error {
+		return &provider.StatusError{StatusCode: 504} // every create acts, every answer is lost
+	}}}, failLookups: 4}
+	f.maxBatch = 1
+	r := &rig{mem: store.NewMemory(), fake: f.bankFake}
+	reg := gateway.NewRegistry()
+	p, _ := gateway.New("fk", f, nil)
+	reg.Register(p)
+	r.eng = jobs.New(reg, r.mem, r.mem, r.mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond, ResendAttempts: 1})
+	r.start(t)
+	rec := r.run(t, 1)
+	if it := rec.Items[0]; it.Result.Outcome != bank.OutcomeCreated || f.accounts != 1 || rec.Job.Status != bank.JobCompleted {
+		t.Fatalf("job %s, item %+v, %d accounts at the provider; want Completed, created, 1", rec.Job.Status, it.Result, f.accounts)
+	}
+	if f.lookups <= 4 {
+		t.Errorf("%d lookups; want more than the 4 that failed", f.lookups)
+	}
+}
+
+// flakyFinder fails its first failLookups lookups.
+type flakyFinder struct {
+	*finderFake
+	failLookups int
+	lookups     int
+}
+
+func (f *flakyFinder) FindByReference(ctx context.Context, ref string) ([]*bank.Account, error) {
+	f.mu.Lock()
+	f.lookups++
+	n := f.lookups
+	f.mu.Unlock()
+	if n <= f.failLookups {
+		return nil, &provider.StatusError{StatusCode: 503}
+	}
+	return f.finderFake.FindByReference(ctx, ref)
+}
+
+// The same request accepted twice (its idempotency record was lost) makes
+// one job, and so at most one account per item at the provider.
+func TestSameIdentityMakesOneJob(t *testing.T) {
+	f := &bankFake{}
+	r := newRig(t, f, nil)
+	r.start(t)
+	spec := func() *jobs.Spec {
+		return &jobs.Spec{Items: items(2), Identity: "tenant POST /v1/virtual-accounts\nkey\nfingerprint"}
+	}
+	first, err := r.eng.Submit(t.Context(), "t1", spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := r.eng.Wait(ctx, "t1", first.ID); err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.eng.Submit(t.Context(), "t1", spec())
+	if err != nil || second.ID != first.ID {
+		t.Fatalf("second submit = %+v, %v; want job %s again", second, err, first.ID)
+	}
+	other, err := r.eng.Submit(t.Context(), "t2", spec())
+	if err != nil || other.ID == first.ID {
+		t.Fatalf("another tenant's submit = %+v, %v; want a job of its own", other, err)
+	}
+	if _, err := r.eng.Wait(ctx, "t2", other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if f.accounts != 4 {
+		t.Errorf("%d accounts at the provider, want 2 per tenant", f.accounts)
+	}
+}
+
+// failingJobs is a job store whose reads and writes fail on chosen calls.
+type failingJobs struct {
+	*store.Memory
+	mu                  sync.Mutex
+	gets, updates       int
+	failGet, failUpdate func(n int) bool
+}
+
+func (s *failingJobs) GetJob(ctx context.Context, tenant, id string) (*store.JobRecord, error) {
+	s.mu.Lock()
+	s.gets++
+	fail := s.failGet != nil && s.failGet(s.gets)
+	s.mu.Unlock()
+	if fail {
+		return nil, &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("injected store read failure")}
+	}
+	return s.Memory.GetJob(ctx, tenant, id)
+}
+
+func (s *failingJobs) UpdateJob(ctx context.Context, tenant, id string, fn func(*store.JobRecord) error) (*store.JobRecord, error) {
+	s.mu.Lock()
+	s.updates++
+	fail := s.failUpdate != nil && s.failUpdate(s.updates)
+	s.mu.Unlock()
+	if fail {
+		return nil, &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("injected store write failure")}
+	}
+	return s.Memory.UpdateJob(ctx, tenant, id, fn)
+}
+
+// A store error never decides an item's outcome: with reads and writes
+// failing on chosen calls, every item of every job still ends created,
+// exactly once at the provider, none cancelled or failed.
+func TestStoreErrorsNeverDecideOutcomes(t *testing.T) {
+	for _, idempotent := range []bool{true, false} {
+		t.Run(fmt.Sprintf("idempotent=%v", idempotent), func(t *testing.T) {
+			ff := &finderFake{bankFake: &bankFake{idempotent: idempotent, maxBatch: 1}}
+			p, err := gateway.New("fk", ff, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := gateway.NewRegistry()
+			reg.Register(p)
+			mem := store.NewMemory()
+			js := &failingJobs{Memory: mem, failGet: func(n int) bool { return n%5 == 0 }, failUpdate: func(n int) bool { return n%4 == 0 }}
+			eng := jobs.New(reg, js, mem, mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond})
+			r := &rig{eng: eng, mem: mem, fake: ff.bankFake}
+			r.start(t)
+			const jobsN, itemsN = 5, 6
+			var ids []string
+			for range jobsN {
+				var j *bank.Job
+				for { // Submit itself may meet the failing store: the client retries
+					if j, err = eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(itemsN)}); err == nil {
+						break
+					}
+				}
+				ids = append(ids, j.ID)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			for _, id := range ids {
+				var rec *store.JobRecord
+				for {
+					if rec, err = mem.GetJob(ctx, "t1", id); err != nil {
+						t.Fatal(err)
+					}
+					if rec.Job.Status.Finished() {
+						break
+					}
+					if ctx.Err() != nil {
+						t.Fatalf("job %s still %s: %+v", id, rec.Job.Status, rec.Job)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				for i, it := range rec.Items {
+					if it.Result.Outcome != bank.OutcomeCreated {
+						t.Errorf("job %s item %d: %s (%+v), want created", id, i, it.Result.Outcome, it.Result.Error)
+					}
+				}
+			}
+			ff.mu.Lock()
+			defer ff.mu.Unlock()
+			if ff.accounts != jobsN*itemsN {
+				t.Errorf("%d accounts at the provider, want exactly %d", ff.accounts, jobsN*itemsN)
+			}
+			for ref, accs := range ff.byRef {
+				if len(accs) != 1 {
+					t.Errorf("reference %s: %d accounts at the provider", ref, len(accs))
+				}
+			}
+		})
 	}
 }

@@ -56,11 +56,12 @@ type Closer interface {
 	Close(ctx context.Context, ref string, r *CloseReason) (*bank.Account, error)
 }
 
-// Finder is implemented by adapters that can look accounts up by the client
-// reference they were created with; the gateway uses it to reconcile creates
-// whose outcome is unknown.
+// Finder is implemented by adapters that can look accounts up by the gateway
+// reference (CreateItem.Reference) they were created with; the gateway uses
+// it to reconcile creates whose outcome is unknown. Every account returned
+// carries that reference in bank.Account.Reference.
 type Finder interface {
-	FindByReference(ctx context.Context, clientReference string) ([]*bank.Account, error)
+	FindByReference(ctx context.Context, reference string) ([]*bank.Account, error)
 }
 
 // WebhookVerifier is implemented by adapters whose provider calls back. It
@@ -92,7 +93,7 @@ type Capabilities struct {
 	Block bool `json:"block"`
 	// Close means accounts can be closed (Closer).
 	Close bool `json:"close"`
-	// FindByReference means accounts can be looked up by client reference (Finder).
+	// FindByReference means accounts can be looked up by the gateway's item reference (Finder).
 	FindByReference bool `json:"findByReference"`
 	// Webhooks means the provider sends verified callbacks (WebhookVerifier).
 	Webhooks bool `json:"webhooks"`
@@ -143,6 +144,12 @@ type CreateItem struct {
 	ClientReference    string
 	CustomerID         string
 	Metadata           map[string]string
+	// Reference is the gateway's own key for this item, unique per tenant,
+	// job and item (never the client's free-form clientReference). Adapters
+	// of providers without an idempotency key carry it in a provider field
+	// they can list by, so Finder can tell this item's account from any
+	// other tenant's.
+	Reference string `json:"reference,omitempty"`
 	// Params carries provider-specific fields (parentAccountId, ...).
 	Params map[string]string
 }

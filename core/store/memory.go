@@ -225,21 +225,26 @@ func (m *Memory) Enqueue(_ context.Context, tenant, jobID string) error {
 	return nil
 }
 
-// Dequeue takes the oldest queued job, waiting for one if needed.
-func (m *Memory) Dequeue(ctx context.Context) (string, string, func(), error) {
+// Dequeue takes the oldest queued job, waiting for one if needed. A released
+// job goes to the back of the queue.
+func (m *Memory) Dequeue(ctx context.Context) (*Lease, error) {
 	for {
 		m.qmu.Lock()
 		if len(m.queue) > 0 {
 			q := m.queue[0]
 			m.queue = m.queue[1:]
 			m.qmu.Unlock()
-			return q.tenant, q.id, func() {}, nil
+			var once sync.Once
+			return &Lease{Tenant: q.tenant, JobID: q.id,
+				Ack:     func() { once.Do(func() {}) },
+				Release: func() { once.Do(func() { _ = m.Enqueue(context.Background(), q.tenant, q.id) }) },
+			}, nil
 		}
 		wait := m.qcond
 		m.qmu.Unlock()
 		select {
 		case <-ctx.Done():
-			return "", "", nil, ctx.Err()
+			return nil, ctx.Err()
 		case <-wait:
 		}
 	}

@@ -381,9 +381,9 @@ func (r *Redis) ensureGroup(ctx context.Context) error {
 // Dequeue takes a job: first one whose worker stopped heartbeating for the
 // visibility timeout (XAUTOCLAIM), else a new one (XREADGROUP). Until ack, a
 // heartbeat keeps the job from being taken over.
-func (r *Redis) Dequeue(ctx context.Context) (string, string, func(), error) {
+func (r *Redis) Dequeue(ctx context.Context) (*Lease, error) {
 	if err := r.ensureGroup(ctx); err != nil {
-		return "", "", nil, err
+		return nil, err
 	}
 	for {
 		msgs, _, err := r.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{
@@ -392,16 +392,16 @@ func (r *Redis) Dequeue(ctx context.Context) (string, string, func(), error) {
 		}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
-				return "", "", nil, ctx.Err()
+				return nil, ctx.Err()
 			}
 			if strings.Contains(err.Error(), "NOGROUP") {
 				groupOnce.Delete(r.queueKey())
 				if err := r.ensureGroup(ctx); err != nil {
-					return "", "", nil, err
+					return nil, err
 				}
 				continue
 			}
-			return "", "", nil, unavailable(err)
+			return nil, unavailable(err)
 		}
 		if len(msgs) == 0 {
 			streams, err := r.c.XReadGroup(ctx, &redis.XReadGroupArgs{
@@ -409,7 +409,7 @@ func (r *Redis) Dequeue(ctx context.Context) (string, string, func(), error) {
 				Count: 1, Block: min(r.opts.Visibility/2, time.Second),
 			}).Result()
 			if ctx.Err() != nil {
-				return "", "", nil, ctx.Err()
+				return nil, ctx.Err()
 			}
 			if errors.Is(err, redis.Nil) {
 				continue
@@ -419,7 +419,7 @@ func (r *Redis) Dequeue(ctx context.Context) (string, string, func(), error) {
 					groupOnce.Delete(r.queueKey())
 					continue
 				}
-				return "", "", nil, unavailable(err)
+				return nil, unavailable(err)
 			}
 			if len(streams) == 0 || len(streams[0].Messages) == 0 {
 				continue
@@ -429,13 +429,15 @@ func (r *Redis) Dequeue(ctx context.Context) (string, string, func(), error) {
 		m := msgs[0]
 		tenant, _ := m.Values["tenant"].(string)
 		job, _ := m.Values["job"].(string)
-		return tenant, job, r.hold(m.ID), nil
+		return r.hold(m.ID, tenant, job), nil
 	}
 }
 
-// hold heartbeats message id until the returned ack is called, which
-// acknowledges and deletes it.
-func (r *Redis) hold(id string) func() {
+// hold heartbeats message id until the lease is acked (the message is
+// acknowledged and deleted) or released (in one transaction, the job is
+// queued again as a new message and the old one acknowledged and deleted,
+// so any instance can take it at once).
+func (r *Redis) hold(id, tenant, jobID string) *Lease {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -455,16 +457,25 @@ func (r *Redis) hold(id string) func() {
 		}
 	}()
 	var once sync.Once
-	return func() {
+	end := func(requeue bool) {
 		once.Do(func() {
 			close(stop)
 			<-done
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			r.c.XAck(ctx, r.queueKey(), queueGroup, id)
-			r.c.XDel(ctx, r.queueKey(), id)
+			// If this fails the message stays pending without a heartbeat,
+			// and is claimed again after the visibility timeout.
+			_, _ = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				if requeue {
+					p.XAdd(ctx, &redis.XAddArgs{Stream: r.queueKey(), Values: map[string]any{"tenant": tenant, "job": jobID}})
+				}
+				p.XAck(ctx, r.queueKey(), queueGroup, id)
+				p.XDel(ctx, r.queueKey(), id)
+				return nil
+			})
 		})
 	}
+	return &Lease{Tenant: tenant, JobID: jobID, Ack: func() { end(false) }, Release: func() { end(true) }}
 }
 
 // AppendEvent adds e to its tenant's stream.

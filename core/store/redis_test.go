@@ -73,7 +73,7 @@ func TestRedisQueueReclaim(t *testing.T) {
 	a.Enqueue(ctx, "t1", "job_live")
 	a.Enqueue(ctx, "t1", "job_dead")
 
-	_, live, ackLive, err := a.Dequeue(ctx) // a keeps heartbeating this one
+	la, err := a.Dequeue(ctx) // a keeps heartbeating this one
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,22 +83,23 @@ func TestRedisQueueReclaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, got, ackB, err := b.Dequeue(ctx)
+	lb, err := b.Dequeue(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	live, got := la.JobID, lb.JobID
 	if got != "job_dead" || live != "job_live" {
 		t.Fatalf("b took %s (a holds %s), want the dead worker's job_dead", got, live)
 	}
 	if d := time.Since(start); d < vis/2 {
 		t.Errorf("taken over after %s, before the visibility timeout", d)
 	}
-	ackB()
+	lb.Ack()
 	// Nothing else is up for grabs: the live job is still heartbeated.
 	short, cancel2 := context.WithTimeout(ctx, 3*vis)
 	defer cancel2()
-	if _, id, _, err := b.Dequeue(short); err == nil {
-		t.Errorf("b took %s while its worker was alive", id)
+	if l, err := b.Dequeue(short); err == nil {
+		t.Errorf("b took %s while its worker was alive", l.JobID)
 	}
-	ackLive()
+	la.Ack()
 }

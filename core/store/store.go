@@ -61,6 +61,9 @@ type JobItem struct {
 	// Sent is set before a create goes to a provider that takes no
 	// idempotency key, so an interrupted job looks before resending.
 	Sent bool `json:"sent,omitempty"`
+	// Checks counts the times the item's outcome was found unknown; the job
+	// checks it again until it is settled or Checks reaches the engine's cap.
+	Checks int `json:"checks,omitempty"`
 }
 
 // JobRecord is a job with its items.
@@ -70,7 +73,9 @@ type JobRecord struct {
 	CustomHeaders   map[string]string `json:"customHeaders,omitempty"`
 	Items           []JobItem         `json:"items"`
 	CancelRequested bool              `json:"cancelRequested,omitempty"`
-	TraceParent     string            `json:"traceParent,omitempty"`
+	// Queued is set once the job is on the queue.
+	Queued      bool   `json:"queued,omitempty"`
+	TraceParent string `json:"traceParent,omitempty"`
 }
 
 // Jobs stores job records, scoped by tenant.
@@ -87,9 +92,21 @@ type Jobs interface {
 type Queue interface {
 	// Enqueue schedules a job for processing.
 	Enqueue(ctx context.Context, tenant, jobID string) error
-	// Dequeue blocks until a job is available or ctx ends. The worker calls
-	// ack once it has finished the job.
-	Dequeue(ctx context.Context) (tenant, jobID string, ack func(), err error)
+	// Dequeue blocks until a job is available or ctx ends. The worker holds
+	// the job until it calls the lease's Ack or Release.
+	Dequeue(ctx context.Context) (*Lease, error)
+}
+
+// Lease is a dequeued job, held by one worker. Ack when the job is finished;
+// Release when it is not (shutting down, or a store error left items
+// unsettled), so that another worker, here or on another instance, takes it
+// up. A worker that dies without either loses nothing: the job becomes
+// claimable after the queue's visibility timeout.
+type Lease struct {
+	Tenant, JobID string
+	// Ack removes the job from the queue; Release hands it back. Either may
+	// be called once; later calls do nothing.
+	Ack, Release func()
 }
 
 // NotFound is the error for a missing record.

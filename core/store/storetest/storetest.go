@@ -193,20 +193,45 @@ func testQueue(t *testing.T, q store.Queue) {
 	}
 	seen := map[string]bool{}
 	for range 3 {
-		tenant, id, ack, err := q.Dequeue(ctx)
-		if err != nil || tenant != "t1" {
-			t.Fatalf("Dequeue = %s %s %v", tenant, id, err)
+		l, err := q.Dequeue(ctx)
+		if err != nil || l.Tenant != "t1" {
+			t.Fatalf("Dequeue = %+v %v", l, err)
 		}
-		seen[id] = true
-		ack()
+		seen[l.JobID] = true
+		l.Ack()
+		l.Ack() // a second call does nothing
 	}
 	if len(seen) != 3 {
 		t.Errorf("dequeued %v, want 3 distinct jobs", seen)
 	}
 	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel2()
-	if _, _, _, err := q.Dequeue(short); err == nil {
+	if _, err := q.Dequeue(short); err == nil {
 		t.Error("Dequeue on an empty queue returned without waiting")
+	}
+
+	// A released job (its worker is shutting down) is handed out again at
+	// once, exactly once.
+	if err := q.Enqueue(ctx, "t2", "job_released"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := q.Dequeue(ctx)
+	if err != nil || l.JobID != "job_released" {
+		t.Fatalf("Dequeue = %+v %v", l, err)
+	}
+	l.Release()
+	l.Ack() // too late: the lease is already released
+	again, cancel3 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel3()
+	l2, err := q.Dequeue(again)
+	if err != nil || l2.JobID != "job_released" || l2.Tenant != "t2" {
+		t.Fatalf("after Release, Dequeue = %+v %v; want job_released of t2 again", l2, err)
+	}
+	l2.Ack()
+	short3, cancel4 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel4()
+	if l3, err := q.Dequeue(short3); err == nil {
+		t.Errorf("released job handed out twice: %+v", l3)
 	}
 }
 
