@@ -27,8 +27,8 @@ const (
 // DefaultMaxIdempotentBody is the default IdempotencyOptions.MaxBody (10 MiB).
 const DefaultMaxIdempotentBody = 10 << 20
 
-// storeTimeout bounds Complete and Release, which run even if the client left.
-const storeTimeout = 5 * time.Second
+// DefaultIdempotencyStoreTimeout is the default IdempotencyOptions.StoreTimeout.
+const DefaultIdempotencyStoreTimeout = 5 * time.Second
 
 // inFlightKey marks a response that is our own 409 in-flight problem.
 const inFlightKey = "vagate.idempotencyInFlight"
@@ -39,6 +39,10 @@ type IdempotencyOptions struct {
 	MaxBody int64
 	// Logger reports store failures after the response was written (default slog.Default()).
 	Logger *slog.Logger
+	// StoreTimeout bounds recording the response (Complete or Release),
+	// which runs even if the client left; it starts when the handler has
+	// finished, however long that took (default 5s).
+	StoreTimeout time.Duration
 }
 
 // Idempotency makes POST, PATCH and DELETE requests carrying an Idempotency-Key (UUID) run at most once per tenant, route and key.
@@ -51,9 +55,13 @@ type IdempotencyOptions struct {
 func Idempotency(store idempotency.Store, opts *IdempotencyOptions) gin.HandlerFunc {
 	maxBody := int64(DefaultMaxIdempotentBody)
 	log := slog.Default()
+	storeTimeout := DefaultIdempotencyStoreTimeout
 	if opts != nil {
 		if opts.MaxBody > 0 {
 			maxBody = opts.MaxBody
+		}
+		if opts.StoreTimeout > 0 {
+			storeTimeout = opts.StoreTimeout
 		}
 		if opts.Logger != nil {
 			log = opts.Logger
@@ -118,7 +126,7 @@ func Idempotency(store idempotency.Store, opts *IdempotencyOptions) gin.HandlerF
 		// Handlers derive what they create from the key and body, so that
 		// even a lost record cannot make a second one.
 		c.Set(requestIdentityKey, scope+"\n"+key+"\n"+fp)
-		runClaimed(c, store, claim, log)
+		runClaimed(c, store, claim, log, storeTimeout)
 	}
 }
 
@@ -186,7 +194,7 @@ func replay(c *gin.Context, rec *idempotency.Record) {
 }
 
 // runClaimed runs the rest of the chain under claim and stores or releases it.
-func runClaimed(c *gin.Context, store idempotency.Store, claim *idempotency.Claim, log *slog.Logger) {
+func runClaimed(c *gin.Context, store idempotency.Store, claim *idempotency.Claim, log *slog.Logger, storeTimeout time.Duration) {
 	w := &capture{ResponseWriter: c.Writer}
 	c.Writer = w
 	settled := false

@@ -405,3 +405,49 @@ func TestIdempotencyRedis(t *testing.T) {
 		t.Fatalf("mismatch: %d", w.Code)
 	}
 }
+
+// A request that runs longer than the store timeout (Prefer: wait=8 against
+// a 5 s timeout) is still recorded, and its retry is a replay, not a rerun.
+func TestIdempotencyRecordsRequestsLongerThanStoreTimeout(t *testing.T) {
+	s := newIdemServer(t, memStore(), &IdempotencyOptions{StoreTimeout: 50 * time.Millisecond})
+	next := s.handler
+	s.handler = func(c *gin.Context, body []byte) {
+		time.Sleep(200 * time.Millisecond) // four store timeouts
+		next(c, body)
+	}
+	first := s.do(req{key: key1, body: `{"a":1}`})
+	second := s.do(req{key: key1, body: `{"a":1}`})
+	if s.runs.Load() != 1 || second.Header().Get(HeaderIdempotentReplayed) != "true" || !bytes.Equal(first.Body.Bytes(), second.Body.Bytes()) {
+		t.Fatalf("handler ran %d times, second replayed=%q; want one run and a replay", s.runs.Load(), second.Header().Get(HeaderIdempotentReplayed))
+	}
+}
+
+// RequestIdentity is the same for a retry of a keyed request, whatever
+// became of its record, and differs by tenant, key and body.
+func TestRequestIdentity(t *testing.T) {
+	var ids []string
+	run := func(r req) {
+		s := newIdemServer(t, memStore(), nil) // a fresh store: the record is lost
+		s.handler = func(c *gin.Context, _ []byte) { ids = append(ids, RequestIdentity(c)); c.Status(http.StatusAccepted) }
+		s.do(r)
+	}
+	run(req{key: key1, body: `{"a":1}`})
+	run(req{key: key1, body: `{"a":1}`})
+	run(req{key: key1, body: `{"a":1}`, tenant: "tenant-b"})
+	run(req{key: key2, body: `{"a":1}`})
+	run(req{key: key1, body: `{"a":2}`})
+	run(req{body: `{"a":1}`})
+	if ids[0] == "" || ids[0] != ids[1] {
+		t.Fatalf("identity of a retry: %q then %q; want the same, non-empty", ids[0], ids[1])
+	}
+	seen := map[string]bool{ids[0]: true}
+	for i, id := range ids[2:5] {
+		if seen[id] {
+			t.Errorf("case %d: identity %q repeats another request's", i+2, id)
+		}
+		seen[id] = true
+	}
+	if ids[5] != "" {
+		t.Errorf("identity without a key = %q, want empty", ids[5])
+	}
+}
