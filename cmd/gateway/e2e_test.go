@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,6 +238,29 @@ func (g *gw) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.cmd.Wait()
+}
+
+// term sends SIGTERM, as a deploy does, waits for the process to exit,
+// fails the test unless it exits 0, and returns how long it took.
+func (g *gw) term(t *testing.T) time.Duration {
+	t.Helper()
+	g.killed = true // stopped here, not by the cleanup
+	start := time.Now()
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("gateway exited with %v after SIGTERM; logs:\n%s", err, g.logs.all())
+		}
+	case <-time.After(60 * time.Second):
+		g.cmd.Process.Kill()
+		t.Fatalf("gateway did not stop within 60s of SIGTERM")
+	}
+	return time.Since(start)
 }
 
 func (g *gw) do(t *testing.T, method, path, tok, body string, hdr ...string) *reply {

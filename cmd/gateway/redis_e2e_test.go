@@ -73,6 +73,7 @@ store:
   prefix: %s
 jobs:
   visibilityTimeout: 1s
+  drainTimeout: 500ms
 providers:
   - name: batchva
     style: batchva
@@ -144,6 +145,62 @@ func TestKilledInstanceJobsFinishElsewhere(t *testing.T) {
 	}
 	if n := mock.AccountCount(); n != jobsN*itemsN {
 		t.Errorf("provider holds %d accounts, want %d", n, jobsN*itemsN)
+	}
+}
+
+// SIGTERM mid-job (a rolling deploy): the instance drains for its grace
+// period, hands what it could not finish back to the queue and exits 0; the
+// other instance finishes every item, with one account each at the provider.
+func TestSIGTERMHandsUnfinishedJobsToAnotherInstance(t *testing.T) {
+	cfg, mock := sharedSetup(t, &batchvamock.Options{PendingDelay: 1500 * time.Millisecond, ProcessDelay: 300 * time.Millisecond})
+	tok := mintToken(t, "dev", "", "-config", cfg)
+	a := startGateway(t, "-config", cfg)
+
+	const jobsN, itemsN = 10, 4
+	var ids []string
+	for j := range jobsN {
+		var items []string
+		for i := range itemsN {
+			items = append(items, fmt.Sprintf(`{"currency":"USD","unallocated":true,"clientReference":"TERM-%d-%d"}`, j, i))
+		}
+		r := a.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+strings.Join(items, ",")+`]}`, "Idempotency-Key", uuid.NewString())
+		want(t, r, 202, "create on A")
+		ids = append(ids, r.json(t)["jobId"].(string))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for {
+			var j struct{ Status string }
+			json.Unmarshal(a.do(t, "GET", "/v1/jobs/"+id, tok, "").body, &j)
+			if j.Status == "InProgress" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s is %s, not in progress on A", id, j.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	b := startGateway(t, "-config", cfg)
+	took := a.term(t)
+	if took > 15*time.Second {
+		t.Errorf("A took %s to stop after SIGTERM", took)
+	}
+	if logs := a.logs.all(); !strings.Contains(logs, "handing it back to the queue") {
+		t.Errorf("A interrupted no job: the test did not catch jobs mid-way:\n%s", logs)
+	}
+	for _, id := range ids {
+		j := b.waitJob(t, tok, id)
+		if j["status"] != "Completed" || j["succeeded"] != float64(itemsN) {
+			t.Errorf("job %s on B: %v", id, j)
+		}
+	}
+	for j := range jobsN {
+		for i := range itemsN {
+			if n := mock.CountByReference(fmt.Sprintf("TERM-%d-%d", j, i)); n != 1 {
+				t.Errorf("TERM-%d-%d: %d accounts at the provider, want exactly 1", j, i, n)
+			}
+		}
 	}
 }
 
