@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -15,9 +14,6 @@ import (
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
 )
-
-// maxWebhookBody bounds inbound provider callbacks.
-const maxWebhookBody = 1 << 20
 
 // providerView is one entry of GET /v1/providers.
 type providerView struct {
@@ -71,9 +67,8 @@ func (s *Server) ReceiveProviderWebhook(c *gin.Context, name openapi.ProviderNam
 		WriteProblem(c, NewProblem(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no provider %q", name)))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxWebhookBody+1))
-	if err != nil || len(body) > maxWebhookBody {
-		WriteProblem(c, NewProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "the callback body is too large"))
+	body, ok := readRequestBody(c) // limited to MaxWebhookBodyBytes
+	if !ok {
 		return
 	}
 	events, err := p.VerifyWebhook(c.Request, body)

@@ -57,6 +57,9 @@ type Options struct {
 	MaxPreferWait time.Duration
 	// MaxBodyBytes bounds request bodies (default 10 MiB).
 	MaxBodyBytes int64
+	// MaxWebhookBodyBytes bounds provider callback bodies on the public
+	// webhook route (default 256 KiB).
+	MaxWebhookBodyBytes int64
 }
 
 // Server implements the generated openapi.ServerInterface.
@@ -101,6 +104,9 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 10 << 20
 	}
+	if opts.MaxWebhookBodyBytes <= 0 {
+		opts.MaxWebhookBodyBytes = 256 << 10
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	ops, err := openapi.Operations()
 	if err != nil {
@@ -123,7 +129,7 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 		r.Use(otelgin.Middleware("vagate", otelgin.WithTracerProvider(d.Tracer),
 			otelgin.WithPropagators(propagation.TraceContext{})))
 	}
-	r.Use(RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes))
+	r.Use(RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes, opts.MaxWebhookBodyBytes))
 	// Each step is its own handler, so middlewares that call c.Next()
 	// themselves still run in order: authenticate, authorise, deduplicate.
 	protected := func(c *gin.Context) (opMeta, bool) {
@@ -164,12 +170,20 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	return r, nil
 }
 
-// limitBody caps every request body; reading past it fails and the handler
-// answers 413.
-func limitBody(n int64) gin.HandlerFunc {
+// webhookRoute is the public route providers post their callbacks to.
+const webhookRoute = "/v1/providers/:name/webhooks"
+
+// limitBody caps every request body, the public webhook route's at
+// webhook bytes, the others' at n; reading past it fails, the handler
+// answers 413 and the connection is closed.
+func limitBody(n, webhook int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+			limit := n
+			if c.FullPath() == webhookRoute {
+				limit = webhook
+			}
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
 	}
