@@ -114,12 +114,16 @@ var errStale = errors.New("event older than the stored state")
 // Healthz answers while the process serves requests.
 func (s *Server) Healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
-// Readyz answers 200 when the state store is reachable.
+// Readyz answers 200 when the state store is reachable. It is public, so
+// the reason it is not stays in the log: errors name addresses.
 func (s *Server) Readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.d.Ready(ctx); err != nil {
-		WriteProblem(c, NewProblem(http.StatusServiceUnavailable, "unavailable", "store: "+err.Error()))
+		s.d.Logger.WarnContext(ctx, "not ready: the state store is not reachable", "err", err, "trace_id", TraceID(c))
+		p := NewProblem(http.StatusServiceUnavailable, CodeStoreUnavailable, "the gateway's state store is not reachable")
+		p.RetryAfter = defaultUnavailableRetryWait
+		WriteProblem(c, p)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": gin.H{"store": "ok"}})
