@@ -193,7 +193,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // authConfig turns the config block into the verifier's config.
 func authConfig(a *config.Auth) (*httpapi.AuthConfig, error) {
-	ac := &httpapi.AuthConfig{Algorithm: a.Algorithm, Secret: []byte(a.Secret), Issuer: a.Issuer, Audience: a.Audience}
+	ac := &httpapi.AuthConfig{Algorithm: a.Algorithm, Secret: []byte(a.Secret), Issuer: a.Issuer, Audience: a.Audience,
+		MaxTokenLifetime: a.MaxTokenLifetime.D()}
 	if a.PublicKeyFile != "" {
 		b, err := os.ReadFile(a.PublicKeyFile)
 		if err != nil {
