@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
 		Events: eventLog, Changed: changed,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
-		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes})
+		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {
 		ln.Close()
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/telemetry"
 )
 
 func TestWebhookRouteHasItsOwnSmallBodyLimit(t *testing.T) {
@@ -64,4 +66,61 @@ func TestReadyzNeverShowsTheStoreAddress(t *testing.T) {
 			t.Errorf("/readyz shows %q: %s", leak, body)
 		}
 	}
+}
+
+func TestEveryAnswerIsNoStoreAndNoSniff(t *testing.T) {
+	a := newAPIState(t, memoryState())
+	tok := a.token(t, "t1")
+	for _, tc := range []struct{ method, path, tok string }{
+		{http.MethodGet, "/v1/virtual-accounts", tok},                     // 200
+		{http.MethodGet, "/v1/virtual-accounts", ""},                      // 401
+		{http.MethodGet, "/v1/virtual-accounts/" + uuid.NewString(), tok}, // 404
+		{http.MethodGet, "/v1/nothing-here", tok},                         // unmatched
+		{http.MethodPost, "/v1/providers/batchva/webhooks", ""},           // public, refused
+		{http.MethodGet, "/healthz", ""},
+	} {
+		resp, body := a.call(t, tc.method, tc.path, tc.tok, nil)
+		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: %d %.80s: Cache-Control %q, X-Content-Type-Options %q", tc.method, tc.path, resp.StatusCode, body,
+				resp.Header.Get("Cache-Control"), resp.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}
+
+func TestMetricsMethodLabelIsBoundedAndTokenRestrictsMetrics(t *testing.T) {
+	tel, err := telemetry.New(t.Context(), telemetry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tel.Shutdown(context.Background()) })
+	const metricsToken = "metrics-secret-0123456789"
+	a := newAPIState(t, memoryState(), func(d *httpapi.Deps, o *httpapi.Options) {
+		d.Meter, d.Metrics = tel.Meter, tel.MetricsHandler()
+		o.MetricsToken = metricsToken
+	})
+	for i := range 5 {
+		a.call(t, fmt.Sprintf("MADEUP%d", i), "/healthz", "", nil)
+	}
+	for _, tok := range []string{"", "wrong-token"} {
+		if resp, body := a.call(t, http.MethodGet, "/metrics", tok, nil); resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "vagate_http") {
+			t.Errorf("/metrics with token %q: %d, want 401 without metrics", tok, resp.StatusCode)
+		}
+	}
+	resp, body := a.call(t, http.MethodGet, "/metrics", metricsToken, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics with the token: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "MADEUP") || !strings.Contains(string(body), `http_request_method="OTHER"`) {
+		t.Errorf("made-up methods are not folded into OTHER:\n%s", grepLines(string(body), "http_request_method"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -134,8 +136,16 @@ func (s *Server) GetOpenAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/yaml", openapi.Spec())
 }
 
-// Metrics serves the Prometheus metrics.
+// Metrics serves the Prometheus metrics, to holders of the metrics token
+// when one is configured.
 func (s *Server) Metrics(c *gin.Context) {
+	if s.opts.MetricsToken != "" {
+		scheme, tok, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.opts.MetricsToken)) != 1 {
+			unauthenticated(c, tok != "", "GET /metrics needs the metrics token as a bearer token")
+			return
+		}
+	}
 	if s.d.Metrics == nil {
 		notImplemented(c, "Prometheus metrics")
 		return
