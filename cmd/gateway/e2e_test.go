@@ -653,7 +653,7 @@ func runOneItem[T any](t *testing.T, g *gw, tok, item string) T {
 
 func TestDevSecretInConfigFileRefusesToStart(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "vagate.yaml")
-	doc := fmt.Sprintf("auth:\n  secret: %s\nmocks:\n  embedded: true\n", config.DevSecret)
+	doc := fmt.Sprintf("auth:\n  secret: %s\nmocks:\n  embedded: true\n", string(config.DevSecret))
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
