@@ -556,6 +556,9 @@ func (c *Config) Validate() error {
 			return bad(f+".resilience.breaker", "minRequests and probes must not be negative")
 		case r.AttemptTimeout < 0 || r.CallTimeout < 0 || (r.CallTimeout > 0 && r.AttemptTimeout > r.CallTimeout):
 			return bad(f+".resilience.callTimeout", "must not be shorter than attemptTimeout")
+		case r.CallTimeout >= c.Limits.WriteTimeout:
+			return bad(f+".resilience.callTimeout", "must be shorter than limits.writeTimeout (%s), or answers of calls made while a client waits are cut off",
+				c.Limits.WriteTimeout.D())
 		}
 	}
 	if len(c.Providers) == 0 && !c.Mocks.Embedded {

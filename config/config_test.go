@@ -225,8 +225,12 @@ func TestLimitDefaultsAndValidation(t *testing.T) {
 		{"limits:\n  readTimeout: 1ms", "limits.readTimeout"},
 		{"limits:\n  writeTimeout: 30s", "limits.writeTimeout"},
 		{"auth:\n  maxTokenLifetime: 1s", "auth.maxTokenLifetime"},
+		{"limits:\n  writeTimeout: 90s", "resilience.callTimeout"},
 	} {
 		doc := good + tc.block + "\n"
+		if tc.want == "resilience.callTimeout" {
+			doc = strings.Replace(doc, "    style: batchva\n", "    style: batchva\n    resilience:\n      callTimeout: 2m\n", 1)
+		}
 		if strings.HasPrefix(tc.block, "auth:") {
 			doc = strings.Replace(good, "auth:\n", "auth:\n  maxTokenLifetime: 1s\n", 1)
 		}
