@@ -41,9 +41,21 @@ type Config struct {
 	Limits    HTTPLimits  `yaml:"limits"`
 	Webhooks  WebhookOpts `yaml:"webhooks"`
 	Telemetry Telemetry   `yaml:"telemetry"`
+	Metrics   Metrics     `yaml:"metrics"`
+
+	// development marks the embedded development setup, the only one that
+	// may sign tokens with DevSecret.
+	development bool
 }
 
-// Telemetry configures traces (metrics are always served at /metrics).
+// Metrics configures GET /metrics.
+type Metrics struct {
+	// Token, when set, is the bearer secret GET /metrics requires
+	// (Authorization: Bearer <token>); empty: /metrics is open.
+	Token Secret `yaml:"token"`
+}
+
+// Telemetry configures traces (metrics are served at /metrics; see Metrics).
 type Telemetry struct {
 	// OTLPEndpoint is an OTLP/HTTP collector (host:port); empty: traces are
 	// not exported (and cost next to nothing).
@@ -68,6 +80,9 @@ type Auth struct {
 	PrivateKeyFile string `yaml:"privateKeyFile"`
 	Issuer         string `yaml:"issuer"`
 	Audience       string `yaml:"audience"`
+	// MaxTokenLifetime is the longest lifetime a token may have: exp minus
+	// iat, or exp minus now without iat (default 24h).
+	MaxTokenLifetime Duration `yaml:"maxTokenLifetime"`
 }
 
 // Store selects where state lives.
@@ -164,10 +179,22 @@ type Log struct {
 	Level string `yaml:"level"`
 }
 
-// HTTPLimits bound inbound requests.
+// HTTPLimits bound inbound connections and requests.
 type HTTPLimits struct {
 	// MaxBodyBytes is the largest request body accepted (413 beyond).
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxWebhookBodyBytes is the largest provider callback body accepted on
+	// the public webhook route (default 256 KiB).
+	MaxWebhookBodyBytes int64 `yaml:"maxWebhookBodyBytes"`
+	// MaxConnections caps the connections served at once; more wait to be
+	// accepted (default 4096).
+	MaxConnections int `yaml:"maxConnections"`
+	// ReadTimeout bounds reading one request, headers and body (default 30s).
+	ReadTimeout Duration `yaml:"readTimeout"`
+	// WriteTimeout bounds one request from the end of its headers to the end
+	// of its answer; it must exceed jobs.maxPreferWait, which a create with
+	// Prefer: wait=N may spend waiting (default jobs.maxPreferWait + 60s).
+	WriteTimeout Duration `yaml:"writeTimeout"`
 }
 
 // WebhookOpts configures outbound event delivery.
@@ -212,14 +239,40 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Default returns the embedded development configuration.
 func Default() *Config {
 	c := &Config{
-		Listen: "127.0.0.1:8080",
-		Auth:   Auth{Algorithm: "HS256", Secret: DevSecret},
-		Store:  Store{Driver: "memory"},
-		Mocks:  Mocks{Embedded: true, BasePort: 9101},
+		Listen:      "127.0.0.1:8080",
+		Auth:        Auth{Algorithm: "HS256", Secret: DevSecret},
+		Store:       Store{Driver: "memory"},
+		Mocks:       Mocks{Embedded: true, BasePort: 9101},
+		development: true,
 	}
 	c.applyDefaults()
 	return c
 }
+
+// developmentDoc is the embedded development setup as a document.
+const developmentDoc = "mocks:\n  embedded: true\n  basePort: 9101\n"
+
+// Development returns the embedded development setup with the environment
+// overrides applied: the one configuration that may use DevSecret, which
+// signs its tokens unless VAGATE_AUTH_SECRET gives another secret.
+func Development(getenv func(string) (string, bool)) (*Config, error) {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	withDev := func(name string) (string, bool) {
+		if v, ok := getenv(name); ok {
+			return v, true
+		}
+		if name == EnvAuthSecret {
+			return string(DevSecret), true
+		}
+		return "", false
+	}
+	return parse([]byte(developmentDoc), withDev, true)
+}
+
+// IsDevelopment reports whether c is the embedded development setup.
+func (c *Config) IsDevelopment() bool { return c.development }
 
 // PublicURLFor is PublicURL, or when unset the URL of the bound address
 // (an unspecified host becomes 127.0.0.1).
@@ -281,6 +334,21 @@ func (c *Config) applyDefaults() {
 	if c.Limits.MaxBodyBytes == 0 {
 		c.Limits.MaxBodyBytes = 10 << 20
 	}
+	if c.Limits.MaxWebhookBodyBytes == 0 {
+		c.Limits.MaxWebhookBodyBytes = 256 << 10
+	}
+	if c.Limits.MaxConnections == 0 {
+		c.Limits.MaxConnections = 4096
+	}
+	if c.Limits.ReadTimeout == 0 {
+		c.Limits.ReadTimeout = Duration(30 * time.Second)
+	}
+	if c.Limits.WriteTimeout == 0 {
+		c.Limits.WriteTimeout = c.Jobs.MaxPreferWait + Duration(60*time.Second)
+	}
+	if c.Auth.MaxTokenLifetime == 0 {
+		c.Auth.MaxTokenLifetime = Duration(24 * time.Hour)
+	}
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -322,6 +390,10 @@ func expand(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
 // Parse decodes a YAML document strictly, applies environment overrides and
 // defaults, and validates the result.
 func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
+	return parse(data, getenv, false)
+}
+
+func parse(data []byte, getenv func(string) (string, bool), development bool) (*Config, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
@@ -329,7 +401,7 @@ func Parse(data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{}
+	c := &Config{development: development}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
@@ -410,12 +482,18 @@ func (c *Config) Validate() error {
 		if len(c.Auth.Secret) < 32 {
 			return bad("auth.secret", "HS256 needs a secret of at least 32 bytes")
 		}
+		if c.Auth.Secret == DevSecret && !c.development {
+			return bad("auth.secret", "is the published development secret, which anyone can sign tokens with; set your own (e.g. openssl rand -base64 48)")
+		}
 	case "RS256":
 		if c.Auth.PublicKeyFile == "" {
 			return bad("auth.publicKeyFile", "required for RS256")
 		}
 	default:
 		return bad("auth.algorithm", "must be HS256 or RS256, not %q", c.Auth.Algorithm)
+	}
+	if d := c.Auth.MaxTokenLifetime.D(); d < time.Minute {
+		return bad("auth.maxTokenLifetime", "must be at least 1m")
 	}
 	switch c.Store.Driver {
 	case "memory":
@@ -446,6 +524,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return bad("limits.maxBodyBytes", "must be at least 1024")
+	}
+	if c.Limits.MaxWebhookBodyBytes < 1024 {
+		return bad("limits.maxWebhookBodyBytes", "must be at least 1024")
+	}
+	if c.Limits.MaxConnections < 1 {
+		return bad("limits.maxConnections", "must be at least 1")
+	}
+	if c.Limits.ReadTimeout.D() < 100*time.Millisecond {
+		return bad("limits.readTimeout", "must be at least 100ms")
+	}
+	if c.Limits.WriteTimeout <= c.Jobs.MaxPreferWait {
+		return bad("limits.writeTimeout", "must be longer than jobs.maxPreferWait (%s), which a create with Prefer: wait may take",
+			c.Jobs.MaxPreferWait.D())
 	}
 	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
 		return bad("telemetry.sampleRatio", "must be between 0 and 1")
@@ -483,6 +574,9 @@ func (c *Config) Validate() error {
 			return bad(f+".resilience.breaker", "minRequests and probes must not be negative")
 		case r.AttemptTimeout < 0 || r.CallTimeout < 0 || (r.CallTimeout > 0 && r.AttemptTimeout > r.CallTimeout):
 			return bad(f+".resilience.callTimeout", "must not be shorter than attemptTimeout")
+		case r.CallTimeout >= c.Limits.WriteTimeout:
+			return bad(f+".resilience.callTimeout", "must be shorter than limits.writeTimeout (%s), or answers of calls made while a client waits are cut off",
+				c.Limits.WriteTimeout.D())
 		}
 	}
 	if len(c.Providers) == 0 && !c.Mocks.Embedded {

@@ -112,7 +112,7 @@ func TestExampleFileIsValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = config.Parse(b, env(map[string]string{
-		"VAGATE_JWT_SECRET": "0123456789abcdef0123456789abcdef", "REDIS_URL": "redis://127.0.0.1:6379/0",
+		"VAGATE_JWT_SECRET": "0123456789abcdef0123456789abcdef", "REDIS_URL": "redis://127.0.0.1:6379/0", "VAGATE_METRICS_TOKEN": "m",
 		"BCB_CLIENT_ID": "id", "BCB_CLIENT_SECRET": "s", "BCB_SIGNING_SECRET": "x",
 	}))
 	if err != nil {
@@ -165,5 +165,77 @@ func TestResilienceValidation(t *testing.T) {
 	c, err := config.Parse([]byte(fmt.Sprintf(base, "maxAttempts: 5\n      breaker:\n        openFor: 2s")), env(nil))
 	if err != nil || c.Providers[0].Resilience.MaxAttempts != 5 || c.Providers[0].Resilience.Breaker.OpenFor.D() != 2*time.Second {
 		t.Errorf("parsed %+v, %v", c.Providers[0].Resilience, err)
+	}
+}
+
+func TestDevSecretRefusedOutsideDevelopment(t *testing.T) {
+	dev := string(config.DevSecret)
+	withSecret := strings.Replace(good, "0123456789abcdef0123456789abcdef", "${JWT_SECRET}", 1)
+	for _, tc := range []struct {
+		name string
+		doc  string
+		env  map[string]string
+	}{
+		{"in the file", strings.Replace(good, "0123456789abcdef0123456789abcdef", dev, 1), nil},
+		{"through ${VAR}", withSecret, map[string]string{"JWT_SECRET": dev}},
+		{"through " + config.EnvAuthSecret, good, map[string]string{config.EnvAuthSecret: dev}},
+		{"embedded mocks in a file", "mocks:\n  embedded: true\n", map[string]string{config.EnvAuthSecret: dev}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.doc), env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), "auth.secret") {
+				t.Fatalf("err = %v, want one naming auth.secret", err)
+			}
+		})
+	}
+}
+
+func TestDevelopmentSetupKeepsTheDevSecret(t *testing.T) {
+	c, err := config.Development(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.Secret != config.DevSecret || !c.IsDevelopment() || !c.Mocks.Embedded {
+		t.Errorf("development setup: %+v", c)
+	}
+	own := "my-own-secret-of-at-least-32-bytes-long"
+	c, err = config.Development(env(map[string]string{config.EnvAuthSecret: own}))
+	if err != nil || string(c.Auth.Secret) != own {
+		t.Errorf("VAGATE_AUTH_SECRET not applied to the development setup: %v", err)
+	}
+}
+
+func TestLimitDefaultsAndValidation(t *testing.T) {
+	c, err := config.Parse([]byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.MaxWebhookBodyBytes != 256<<10 || l.MaxConnections != 4096 || l.ReadTimeout.D() != 30*time.Second ||
+		l.WriteTimeout.D() != 2*time.Minute || c.Auth.MaxTokenLifetime.D() != 24*time.Hour {
+		t.Errorf("defaults: %+v, maxTokenLifetime %s", l, c.Auth.MaxTokenLifetime.D())
+	}
+	c, err = config.Parse([]byte(good+"jobs:\n  maxPreferWait: 5m\n"), env(nil))
+	if err != nil || c.Limits.WriteTimeout.D() != 6*time.Minute {
+		t.Errorf("writeTimeout does not follow maxPreferWait: %v, %v", c.Limits.WriteTimeout.D(), err)
+	}
+	for _, tc := range []struct{ block, want string }{
+		{"limits:\n  maxConnections: -1", "limits.maxConnections"},
+		{"limits:\n  maxWebhookBodyBytes: 10", "limits.maxWebhookBodyBytes"},
+		{"limits:\n  readTimeout: 1ms", "limits.readTimeout"},
+		{"limits:\n  writeTimeout: 30s", "limits.writeTimeout"},
+		{"auth:\n  maxTokenLifetime: 1s", "auth.maxTokenLifetime"},
+		{"limits:\n  writeTimeout: 90s", "resilience.callTimeout"},
+	} {
+		doc := good + tc.block + "\n"
+		if tc.want == "resilience.callTimeout" {
+			doc = strings.Replace(doc, "    style: batchva\n", "    style: batchva\n    resilience:\n      callTimeout: 2m\n", 1)
+		}
+		if strings.HasPrefix(tc.block, "auth:") {
+			doc = strings.Replace(good, "auth:\n", "auth:\n  maxTokenLifetime: 1s\n", 1)
+		}
+		if _, err := config.Parse([]byte(doc), env(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want one naming %s", tc.block, err, tc.want)
+		}
 	}
 }

@@ -674,3 +674,18 @@ func runOneItem[T any](t *testing.T, g *gw, tok, item string) T {
 	}
 	return res.Items[0]
 }
+
+func TestDevSecretInConfigFileRefusesToStart(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "vagate.yaml")
+	doc := fmt.Sprintf("auth:\n  secret: %s\nmocks:\n  embedded: true\n", string(config.DevSecret))
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, "serve", "-config", cfg, "-listen", "127.0.0.1:0", "-mock-port", "0")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "auth.secret") {
+		t.Fatalf("gateway with the development secret in its file: err %v, output:\n%s", err, out)
+	}
+}

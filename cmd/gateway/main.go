@@ -51,27 +51,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // loadConfig reads -config (or $VAGATE_CONFIG); without one it is the
-// embedded default.
+// embedded development setup, the only one the development secret works in.
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		path = os.Getenv("VAGATE_CONFIG")
 	}
 	if path == "" {
-		return config.Parse([]byte("mocks:\n  embedded: true\n  basePort: 9101\n"), overlayDev)
+		return config.Development(nil)
 	}
 	return config.Load(path)
-}
-
-// overlayDev supplies the development secret to the embedded default unless
-// VAGATE_AUTH_SECRET overrides it.
-func overlayDev(name string) (string, bool) {
-	if v, ok := os.LookupEnv(name); ok {
-		return v, true
-	}
-	if name == config.EnvAuthSecret {
-		return string(config.DevSecret), true
-	}
-	return "", false
 }
 
 func token(args []string, stdout, stderr io.Writer) error {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/events"
@@ -131,14 +133,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Registry: reg, Router: router, Engine: engine, Accounts: st.accounts,
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
 		Events: eventLog, Changed: changed,
-	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes})
+	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv, limited := httpServer(ln, h, &cfg.Limits)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	log.Info("gateway listening", "url", publicURL, "store", cfg.Store.Driver, "providers", strings.Join(reg.Names(), ","))
 	if cfg.Mocks.Embedded && string(cfg.Auth.Secret) == string(config.DevSecret) {
 		banner(stdout, ac, publicURL, mocks)
@@ -157,6 +160,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// httpServer is the gateway's HTTP server and the listener it serves,
+// bounded so that slow or numerous clients cannot exhaust it:
+//
+//   - ReadTimeout bounds reading a request, headers and body, so a client
+//     trickling a body is cut off;
+//   - WriteTimeout bounds a request from the end of its headers to the end of
+//     its answer. It is one server-wide bound rather than a per-route one, and
+//     config validation keeps it longer than jobs.maxPreferWait, the longest a
+//     create with Prefer: wait=N waits before answering;
+//   - at most MaxConnections connections are served at once: further ones wait
+//     in the listen backlog until one closes, so the process keeps file
+//     descriptors for its own work (state store, providers) and connections
+//     it has accepted keep being served.
+func httpServer(ln net.Listener, h http.Handler, l *config.HTTPLimits) (*http.Server, net.Listener) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout.D()),
+		ReadTimeout:       l.ReadTimeout.D(),
+		WriteTimeout:      l.WriteTimeout.D(),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	return srv, netutil.LimitListener(ln, l.MaxConnections)
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
@@ -165,7 +193,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // authConfig turns the config block into the verifier's config.
 func authConfig(a *config.Auth) (*httpapi.AuthConfig, error) {
-	ac := &httpapi.AuthConfig{Algorithm: a.Algorithm, Secret: []byte(a.Secret), Issuer: a.Issuer, Audience: a.Audience}
+	ac := &httpapi.AuthConfig{Algorithm: a.Algorithm, Secret: []byte(a.Secret), Issuer: a.Issuer, Audience: a.Audience,
+		MaxTokenLifetime: a.MaxTokenLifetime.D()}
 	if a.PublicKeyFile != "" {
 		b, err := os.ReadFile(a.PublicKeyFile)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -30,7 +31,7 @@ type state struct {
 
 // openState opens the configured store. In Redis mode it refuses to start
 // when Redis does not answer, and warns when its eviction policy could drop
-// idempotency or job keys.
+// idempotency or job keys or when it keeps nothing on disk.
 func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*state, error) {
 	if cfg.Store.Driver == "memory" {
 		mem := store.NewMemory()
@@ -49,6 +50,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 		return nil, fmt.Errorf("store: redis at %s is unreachable: %v; start it or fix store.redisUrl / VAGATE_REDIS_URL", redactURL(string(cfg.Store.RedisURL)), err)
 	}
 	checkEviction(pctx, c, log)
+	checkPersistence(pctx, c, log)
 	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tel.Tracer)); err != nil {
 		log.Warn("redis tracing not available", "err", err)
 	}
@@ -70,6 +72,27 @@ func checkEviction(ctx context.Context, c *redis.Client, log *slog.Logger) {
 		log.Warn("REDIS MAY EVICT GATEWAY STATE: maxmemory-policy is not noeviction; under memory pressure idempotency keys (which expire) and job records can be dropped, so retries could act twice. Set maxmemory-policy noeviction.",
 			"maxmemory-policy", p)
 	}
+}
+
+// checkPersistence warns when Redis keeps nothing on disk (neither AOF nor
+// RDB snapshots): a Redis restart would then lose the jobs and idempotency
+// keys of requests already accepted, while their accounts exist at the
+// providers. It reports whether it warned.
+func checkPersistence(ctx context.Context, c *redis.Client, log *slog.Logger) bool {
+	aof, err := c.ConfigGet(ctx, "appendonly").Result()
+	if err == nil {
+		var rdb map[string]string
+		if rdb, err = c.ConfigGet(ctx, "save").Result(); err == nil {
+			if aof["appendonly"] == "yes" || strings.TrimSpace(rdb["save"]) != "" {
+				return false
+			}
+			log.Warn("REDIS DOES NOT PERSIST GATEWAY STATE: neither AOF (appendonly) nor RDB snapshots (save) are on; if Redis restarts, accepted jobs and idempotency keys are lost while their accounts exist at the providers. Set appendonly yes.",
+				"appendonly", aof["appendonly"], "save", rdb["save"])
+			return true
+		}
+	}
+	log.Warn("could not read redis persistence settings; make sure AOF (appendonly yes) or RDB snapshots are on, or a Redis restart loses accepted jobs and idempotency keys", "err", err)
+	return true
 }
 
 // redactURL hides credentials in a Redis URL.

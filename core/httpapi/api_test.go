@@ -57,8 +57,9 @@ func memoryState() apiState {
 	return apiState{accounts: mem, jobs: mem, queue: mem, events: store.NewMemoryEvents(), idem: idempotency.NewMemory(nil)}
 }
 
-// newAPIState serves the real handler over the batchva mock with st.
-func newAPIState(t testing.TB, st apiState) *api {
+// newAPIState serves the real handler over the batchva mock with st; each
+// tune may change the dependencies and options first.
+func newAPIState(t testing.TB, st apiState, tune ...func(*httpapi.Deps, *httpapi.Options)) *api {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: 5 * time.Millisecond})
 	ms := httptest.NewServer(m)
@@ -84,8 +85,13 @@ func newAPIState(t testing.TB, st apiState) *api {
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
-	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
-		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
+	deps := httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
+		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged}
+	opts := httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20}
+	for _, f := range tune {
+		f(&deps, &opts)
+	}
+	h, err := httpapi.NewHandler(deps, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

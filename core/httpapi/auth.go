@@ -41,6 +41,10 @@ const DefaultPermissionsClaim = "permissions"
 // jwtLeeway is the clock skew tolerated on exp, nbf and iat.
 const jwtLeeway = 30 * time.Second
 
+// DefaultMaxTokenLifetime is the longest token lifetime accepted when
+// AuthConfig.MaxTokenLifetime is zero.
+const DefaultMaxTokenLifetime = 24 * time.Hour
+
 // minHMACSecret is the shortest accepted HS256 secret (RFC 7518 §3.2).
 const minHMACSecret = 32
 
@@ -58,6 +62,9 @@ type AuthConfig struct {
 	Issuer, Audience string
 	// PermissionsClaim names the permissions claim (default "permissions").
 	PermissionsClaim string
+	// MaxTokenLifetime is the longest lifetime a token may have: exp minus
+	// iat, or exp minus now when it has no iat (default 24h).
+	MaxTokenLifetime time.Duration
 }
 
 // Validate reports the first configuration error, naming the field.
@@ -84,7 +91,17 @@ func (c *AuthConfig) Validate() error {
 	default:
 		return fmt.Errorf("auth: algorithm: must be %q or %q, got %q", AlgHS256, AlgRS256, c.Algorithm)
 	}
+	if c.MaxTokenLifetime < 0 {
+		return errors.New("auth: maxTokenLifetime: must not be negative")
+	}
 	return nil
+}
+
+func (c *AuthConfig) maxLifetime() time.Duration {
+	if c.MaxTokenLifetime == 0 {
+		return DefaultMaxTokenLifetime
+	}
+	return c.MaxTokenLifetime
 }
 
 // LogValue logs the configuration without its keys.
@@ -97,6 +114,7 @@ func (c *AuthConfig) LogValue() slog.Value {
 		slog.String("issuer", c.Issuer),
 		slog.String("audience", c.Audience),
 		slog.String("permissionsClaim", c.permissionsClaim()),
+		slog.Duration("maxTokenLifetime", c.maxLifetime()),
 	)
 }
 
@@ -128,6 +146,7 @@ func (c *AuthConfig) parser() *jwt.Parser {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{c.Algorithm}),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(jwtLeeway),
 	}
 	if c.Issuer != "" {
@@ -183,7 +202,10 @@ func authenticate(cfg *AuthConfig, p *jwt.Parser, header string) (tenant string,
 	claims := jwt.MapClaims{}
 	token, err := p.ParseWithClaims(tok, claims, cfg.keyFunc)
 	if err != nil {
-		return "", nil, true, describeTokenError(cfg, token, err)
+		return "", nil, true, describeTokenError(cfg, token, claims, err)
+	}
+	if detail := lifetimeProblem(cfg, claims, time.Now()); detail != "" {
+		return "", nil, true, detail
 	}
 	sub, err := claims.GetSubject()
 	if err != nil || sub == "" {
@@ -196,7 +218,24 @@ func authenticate(cfg *AuthConfig, p *jwt.Parser, header string) (tenant string,
 	return sub, perms, true, ""
 }
 
-func describeTokenError(cfg *AuthConfig, token *jwt.Token, err error) string {
+// lifetimeProblem refuses a token meant to live longer than the configured
+// maximum: exp minus iat, or exp minus now when it has no iat.
+func lifetimeProblem(cfg *AuthConfig, claims jwt.MapClaims, now time.Time) string {
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return "token has no expiry (exp)"
+	}
+	from := now
+	if iat, err := claims.GetIssuedAt(); err == nil && iat != nil {
+		from = iat.Time
+	}
+	if exp.Sub(from) > cfg.maxLifetime()+jwtLeeway {
+		return fmt.Sprintf("token lifetime is longer than the %s accepted (exp is too far after iat)", cfg.maxLifetime())
+	}
+	return ""
+}
+
+func describeTokenError(cfg *AuthConfig, token *jwt.Token, claims jwt.MapClaims, err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "malformed bearer token"
@@ -209,8 +248,10 @@ func describeTokenError(cfg *AuthConfig, token *jwt.Token, err error) string {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token has expired"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "token has no expiry (exp)"
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return missingClaim(cfg, claims)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token is issued in the future (iat)"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return "token is not valid yet"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
 		return "token issuer is not accepted"
@@ -218,6 +259,24 @@ func describeTokenError(cfg *AuthConfig, token *jwt.Token, err error) string {
 		return "token audience is not accepted"
 	}
 	return "token is invalid"
+}
+
+// missingClaim names the required claim a token lacks.
+func missingClaim(cfg *AuthConfig, claims jwt.MapClaims) string {
+	var missing []string
+	if exp, err := claims.GetExpirationTime(); err == nil && exp == nil {
+		missing = append(missing, "no expiry (exp)")
+	}
+	if iss, err := claims.GetIssuer(); cfg.Issuer != "" && err == nil && iss == "" {
+		missing = append(missing, "no issuer (iss)")
+	}
+	if aud, err := claims.GetAudience(); cfg.Audience != "" && err == nil && len(slices.DeleteFunc(aud, func(a string) bool { return a == "" })) == 0 {
+		missing = append(missing, "no audience (aud)")
+	}
+	if len(missing) == 0 {
+		return "token lacks a required claim"
+	}
+	return "token has " + strings.Join(missing, " and ")
 }
 
 // permissionsOf reads a permissions claim: a JSON array of strings or a
@@ -288,6 +347,9 @@ func MintToken(cfg *AuthConfig, tenant string, permissions []string, ttl time.Du
 	}
 	if ttl <= 0 {
 		return "", errors.New("auth: mint: ttl must be positive")
+	}
+	if ttl > cfg.maxLifetime() {
+		return "", fmt.Errorf("auth: mint: ttl %s is longer than the %s tokens may live (auth.maxTokenLifetime)", ttl, cfg.maxLifetime())
 	}
 	now := time.Now()
 	claims := jwt.MapClaims{

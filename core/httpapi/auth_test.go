@@ -351,3 +351,49 @@ func TestAuthConfigRedacted(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenLifetimeAndIssuedAtAreBounded(t *testing.T) {
+	now := time.Now()
+	withIss := &AuthConfig{Algorithm: AlgHS256, Secret: testSecret, Issuer: "https://issuer.example", Audience: "vagate"}
+	tests := []struct {
+		name   string
+		cfg    *AuthConfig
+		claims jwt.MapClaims
+		detail string // "" means accepted
+	}{
+		{"iat an hour in the future", hsConfig(), jwt.MapClaims{"sub": "t", "iat": now.Add(time.Hour).Unix()}, "issued in the future (iat)"},
+		{"iat within the leeway", hsConfig(), jwt.MapClaims{"sub": "t", "iat": now.Add(10 * time.Second).Unix()}, ""},
+		{"ten-year exp after iat", hsConfig(), jwt.MapClaims{"sub": "t", "iat": now.Unix(), "exp": now.AddDate(10, 0, 0).Unix()}, "lifetime"},
+		{"ten-year exp without iat", hsConfig(), jwt.MapClaims{"sub": "t", "exp": now.AddDate(10, 0, 0).Unix()}, "lifetime"},
+		{"24h token", hsConfig(), jwt.MapClaims{"sub": "t", "iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()}, ""},
+		{"48h token under a 72h maximum", &AuthConfig{Algorithm: AlgHS256, Secret: testSecret, MaxTokenLifetime: 72 * time.Hour},
+			jwt.MapClaims{"sub": "t", "iat": now.Unix(), "exp": now.Add(48 * time.Hour).Unix()}, ""},
+		{"missing iss is named", withIss, jwt.MapClaims{"sub": "t", "aud": "vagate"}, "no issuer (iss)"},
+		{"missing aud is named", withIss, jwt.MapClaims{"sub": "t", "iss": "https://issuer.example"}, "no audience (aud)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := call(whoami(tc.cfg), "Bearer "+sign(t, jwt.SigningMethodHS256, testSecret, tc.claims))
+			if tc.detail == "" {
+				if w.Code != http.StatusOK {
+					t.Errorf("refused: %d %s", w.Code, w.Body)
+				}
+				return
+			}
+			if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), tc.detail) || strings.Contains(w.Body.String(), "expiry") {
+				t.Errorf("got %d %s, want 401 saying %q", w.Code, w.Body, tc.detail)
+			}
+		})
+	}
+	// The development banner's 24h token is accepted; longer ones are not minted.
+	tok, err := MintToken(hsConfig(), "dev", AllPermissions(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := call(whoami(hsConfig()), "Bearer "+tok); w.Code != http.StatusOK {
+		t.Errorf("24h minted token refused: %d %s", w.Code, w.Body)
+	}
+	if _, err := MintToken(hsConfig(), "dev", nil, 25*time.Hour); err == nil {
+		t.Error("minted a token longer-lived than the maximum")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/vagate/vagate/core/provider"
@@ -71,6 +72,15 @@ func escape(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "
 // str reads an optional string field; present reports whether it was given
 // (a JSON null counts as absent).
 func (f *fields) str(ptr string, m map[string]json.RawMessage, key string, max int) (v string, present bool) {
+	return f.textField(ptr, m, key, max, false)
+}
+
+// multiline is str for free text that may span lines (newlines and tabs).
+func (f *fields) multiline(ptr string, m map[string]json.RawMessage, key string, max int) (v string, present bool) {
+	return f.textField(ptr, m, key, max, true)
+}
+
+func (f *fields) textField(ptr string, m map[string]json.RawMessage, key string, max int, newlines bool) (v string, present bool) {
 	raw, ok := m[key]
 	if !ok || string(raw) == "null" {
 		return "", false
@@ -79,9 +89,7 @@ func (f *fields) str(ptr string, m map[string]json.RawMessage, key string, max i
 		f.add(ptr+"/"+key, "must be a string")
 		return "", false
 	}
-	if !utf8.ValidString(v) {
-		f.add(ptr+"/"+key, "must be valid UTF-8")
-	}
+	f.text(ptr+"/"+key, raw, v, newlines)
 	if n := utf8.RuneCountInString(v); max > 0 && n > max {
 		f.add(ptr+"/"+key, "must be at most %d characters (got %d)", max, n)
 	}
@@ -128,6 +136,10 @@ func (f *fields) strMap(ptr string, m map[string]json.RawMessage, key string, ma
 			f.add(kp, "must be a string")
 			continue
 		}
+		f.text(kp, obj[k], v, false)
+		if textProblem(k, false) != "" {
+			f.add(kp, "key must be printable UTF-8 text")
+		}
 		if k == "" || utf8.RuneCountInString(k) > maxK {
 			f.add(kp, "key must be 1 to %d characters", maxK)
 		}
@@ -137,6 +149,42 @@ func (f *fields) strMap(ptr string, m map[string]json.RawMessage, key string, ma
 		out[k] = v
 	}
 	return out
+}
+
+// text refuses what must not reach a provider in a string field: bytes
+// that are not UTF-8, and characters that are not printable text (see
+// textProblem). raw is the field's JSON, which still holds bytes that
+// decoding replaced.
+func (f *fields) text(ptr string, raw json.RawMessage, v string, newlines bool) {
+	if !utf8.Valid(raw) {
+		f.add(ptr, "must be valid UTF-8")
+		return
+	}
+	if p := textProblem(v, newlines); p != "" {
+		f.add(ptr, "%s", p)
+	}
+}
+
+// textProblem says why s is not printable text, or "" when it is: it must
+// hold no replacement character U+FFFD (the mark of a broken encoding or a
+// lone surrogate escape), no control character (NUL, ESC, CR, LF, tab...;
+// newlines and tabs only when newlines is true), no line or paragraph
+// separator, and no invisible format character (bidirectional overrides and
+// isolates, zero-width spaces, BOM...) except the zero-width joiner and
+// non-joiner, which Persian and Indic names need.
+func textProblem(s string, newlines bool) string {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			return "must be valid UTF-8 (it holds U+FFFD, an invalid sequence or lone surrogate)"
+		case newlines && (r == '\n' || r == '\t'):
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+			return fmt.Sprintf("must not contain control characters (found U+%04X)", r)
+		case unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d':
+			return fmt.Sprintf("must not contain invisible formatting characters such as bidirectional overrides (found U+%04X)", r)
+		}
+	}
+	return ""
 }
 
 var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -341,7 +389,7 @@ func ParseClose(body []byte) (*provider.CloseReason, []FieldError) {
 	}
 	r.Reason, _ = f.str("", m, "reason", 255)
 	r.RequestedBy, _ = f.str("", m, "requestedBy", 255)
-	r.Notes, _ = f.str("", m, "notes", 1000)
+	r.Notes, _ = f.multiline("", m, "notes", 1000)
 	if len(f) > 0 {
 		return nil, f
 	}

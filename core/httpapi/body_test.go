@@ -139,3 +139,64 @@ func FuzzParseCreate(f *testing.F) {
 		}
 	})
 }
+
+func TestNamesWithInvalidUTF8OrControlCharactersAreRefused(t *testing.T) {
+	item := func(field, value string) []byte {
+		v, _ := json.Marshal(value)
+		if !utf8.ValidString(value) {
+			v = []byte(`"` + value + `"`) // json.Marshal would repair it
+		}
+		switch field {
+		case "metadata":
+			return []byte(`{"items":[{"currency":"USD","accountHolderName":"A","accountName":"B","metadata":{"k":` + string(v) + `}}]}`)
+		case "customHeaders":
+			return []byte(`{"customHeaders":{"X-Batch":` + string(v) + `},"items":[{"currency":"USD","accountHolderName":"A","accountName":"B"}]}`)
+		}
+		return []byte(`{"items":[{"currency":"USD","accountHolderName":"A","accountName":"B","` + field + `":` + string(v) + `}]}`)
+	}
+	pointer := map[string]string{"metadata": "/items/0/metadata/k", "customHeaders": "/customHeaders/X-Batch"}
+	for _, field := range []string{"accountHolderName", "accountName", "nativeLanguageName", "clientReference", "metadata", "customHeaders"} {
+		for name, value := range map[string]string{
+			"invalid UTF-8":       "Jane \xff Smith",
+			"lone surrogate":      `Jane \ud800 Smith`,
+			"NUL":                 "Jane\x00Smith",
+			"ESC":                 "Jane\x1b[31mSmith",
+			"CRLF":                "Jane\r\nX-Injected: 1",
+			"bidi override":       "Jane \u202eoG htimS",
+			"zero-width no-break": "\ufeffJane",
+			"line separator":      "Jane\u2028Smith",
+		} {
+			t.Run(field+"/"+name, func(t *testing.T) {
+				body := item(field, value)
+				if name == "lone surrogate" {
+					body = []byte(strings.Replace(string(body), `\\ud800`, `\ud800`, 1))
+				}
+				_, fs := httpapi.ParseCreate(body)
+				want := pointer[field]
+				if want == "" {
+					want = "/items/0/" + field
+				}
+				found := false
+				for _, e := range fs {
+					found = found || e.Pointer == want
+				}
+				if !found {
+					t.Errorf("%q: errors %+v, want one at %s", body, fs, want)
+				}
+			})
+		}
+	}
+	// Real names in any script still pass, ZWNJ (Persian) included.
+	for _, ok := range []string{"Zoë Ångström-O'Brien", "محمد\u200cرضا", "山田 太郎", "Ünal & Söhne GmbH"} {
+		if _, fs := httpapi.ParseCreate(item("accountHolderName", ok)); len(fs) != 0 {
+			t.Errorf("%q refused: %+v", ok, fs)
+		}
+	}
+	// Close notes may span lines.
+	if _, fs := httpapi.ParseClose([]byte(`{"reason":"fraud","notes":"line one\nline two"}`)); len(fs) != 0 {
+		t.Errorf("multi-line notes refused: %+v", fs)
+	}
+	if _, fs := httpapi.ParseUpdate([]byte(`{"accountName":"A\u202eB"}`)); len(fs) != 1 || fs[0].Pointer != "/accountName" {
+		t.Errorf("update with a bidi override: %+v", fs)
+	}
+}

@@ -2,10 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,9 +16,6 @@ import (
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
 )
-
-// maxWebhookBody bounds inbound provider callbacks.
-const maxWebhookBody = 1 << 20
 
 // providerView is one entry of GET /v1/providers.
 type providerView struct {
@@ -71,9 +69,8 @@ func (s *Server) ReceiveProviderWebhook(c *gin.Context, name openapi.ProviderNam
 		WriteProblem(c, NewProblem(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no provider %q", name)))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxWebhookBody+1))
-	if err != nil || len(body) > maxWebhookBody {
-		WriteProblem(c, NewProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "the callback body is too large"))
+	body, ok := readRequestBody(c) // limited to MaxWebhookBodyBytes
+	if !ok {
 		return
 	}
 	events, err := p.VerifyWebhook(c.Request, body)
@@ -119,12 +116,16 @@ var errStale = errors.New("event older than the stored state")
 // Healthz answers while the process serves requests.
 func (s *Server) Healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
-// Readyz answers 200 when the state store is reachable.
+// Readyz answers 200 when the state store is reachable. It is public, so
+// the reason it is not stays in the log: errors name addresses.
 func (s *Server) Readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.d.Ready(ctx); err != nil {
-		WriteProblem(c, NewProblem(http.StatusServiceUnavailable, "unavailable", "store: "+err.Error()))
+		s.d.Logger.WarnContext(ctx, "not ready: the state store is not reachable", "err", err, "trace_id", TraceID(c))
+		p := NewProblem(http.StatusServiceUnavailable, CodeStoreUnavailable, "the gateway's state store is not reachable")
+		p.RetryAfter = defaultUnavailableRetryWait
+		WriteProblem(c, p)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": gin.H{"store": "ok"}})
@@ -135,8 +136,16 @@ func (s *Server) GetOpenAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/yaml", openapi.Spec())
 }
 
-// Metrics serves the Prometheus metrics.
+// Metrics serves the Prometheus metrics, to holders of the metrics token
+// when one is configured.
 func (s *Server) Metrics(c *gin.Context) {
+	if s.opts.MetricsToken != "" {
+		scheme, tok, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.opts.MetricsToken)) != 1 {
+			unauthenticated(c, tok != "", "GET /metrics needs the metrics token as a bearer token")
+			return
+		}
+	}
 	if s.d.Metrics == nil {
 		notImplemented(c, "Prometheus metrics")
 		return

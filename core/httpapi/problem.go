@@ -28,6 +28,7 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/store"
 )
 
 // ProblemTypeBase prefixes every problem code to form the problem type URI.
@@ -58,6 +59,7 @@ const (
 	CodeIdempotencyKeyReused   = "idempotency_key_reused"
 	CodeIdempotencyKeyInFlight = "idempotency_key_in_flight"
 	CodeIdempotencyUnavailable = "idempotency_unavailable"
+	CodeStoreUnavailable       = "store_unavailable"
 	CodePayloadTooLarge        = "payload_too_large"
 	CodeInvalidBody            = "invalid_body"
 )
@@ -90,11 +92,11 @@ var titles = map[string]string{
 	CodeIdempotencyKeyReused:   "Idempotency key reused",
 	CodeIdempotencyKeyInFlight: "Idempotency key in flight",
 	CodeIdempotencyUnavailable: "Idempotency unavailable",
+	CodeStoreUnavailable:       "State store unavailable",
 	CodePayloadTooLarge:        "Payload too large",
 	CodeInvalidBody:            "Invalid body",
 	"field_immutable":          "Field immutable",
 	"unsupported_media_type":   "Unsupported media type",
-	"unavailable":              "Unavailable",
 }
 
 // Problem is an RFC 9457 problem detail; it is also an error, so handlers may return one.
@@ -188,6 +190,11 @@ func ProblemFromError(err error) *Problem {
 	if errors.As(err, &p) {
 		q := *p
 		return &q
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		q := NewProblem(http.StatusServiceUnavailable, CodeStoreUnavailable, "the gateway's state store is temporarily unavailable; retry later")
+		q.RetryAfter = defaultUnavailableRetryWait
+		return q
 	}
 	var be *bank.Error
 	errors.As(err, &be)

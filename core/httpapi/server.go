@@ -57,6 +57,12 @@ type Options struct {
 	MaxPreferWait time.Duration
 	// MaxBodyBytes bounds request bodies (default 10 MiB).
 	MaxBodyBytes int64
+	// MaxWebhookBodyBytes bounds provider callback bodies on the public
+	// webhook route (default 256 KiB).
+	MaxWebhookBodyBytes int64
+	// MetricsToken, when set, is the bearer secret GET /metrics requires;
+	// empty: /metrics is open.
+	MetricsToken string
 }
 
 // Server implements the generated openapi.ServerInterface.
@@ -101,6 +107,9 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 10 << 20
 	}
+	if opts.MaxWebhookBodyBytes <= 0 {
+		opts.MaxWebhookBodyBytes = 256 << 10
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	ops, err := openapi.Operations()
 	if err != nil {
@@ -123,7 +132,7 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 		r.Use(otelgin.Middleware("vagate", otelgin.WithTracerProvider(d.Tracer),
 			otelgin.WithPropagators(propagation.TraceContext{})))
 	}
-	r.Use(RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes))
+	r.Use(answerHeaders, RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes, opts.MaxWebhookBodyBytes))
 	// Each step is its own handler, so middlewares that call c.Next()
 	// themselves still run in order: authenticate, authorise, deduplicate.
 	protected := func(c *gin.Context) (opMeta, bool) {
@@ -164,12 +173,40 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	return r, nil
 }
 
-// limitBody caps every request body; reading past it fails and the handler
-// answers 413.
-func limitBody(n int64) gin.HandlerFunc {
+// answerHeaders marks every answer as not to be stored by caches (they
+// carry tenant data) nor content-sniffed by browsers.
+func answerHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	c.Next()
+}
+
+// methodLabel is r's method as a metric label: a standard method, else
+// "OTHER", so that made-up methods cannot grow the series without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// webhookRoute is the public route providers post their callbacks to.
+const webhookRoute = "/v1/providers/:name/webhooks"
+
+// limitBody caps every request body, the public webhook route's at
+// webhook bytes, the others' at n; reading past it fails, the handler
+// answers 413 and the connection is closed.
+func limitBody(n, webhook int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+			limit := n
+			if c.FullPath() == webhookRoute {
+				limit = webhook
+			}
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
 	}
@@ -192,7 +229,7 @@ func requestMetrics(mp metric.MeterProvider) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		attrs := metric.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", c.Request.Method),
+		attrs := metric.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", methodLabel(c.Request.Method)),
 			attribute.Int("http.response.status_code", c.Writer.Status()))
 		count.Add(c.Request.Context(), 1, attrs)
 		latency.Record(c.Request.Context(), time.Since(start).Seconds(), attrs)
@@ -209,7 +246,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		log.InfoContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		log.InfoContext(c.Request.Context(), "request", "method", methodLabel(c.Request.Method), "route", route, "status", c.Writer.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "trace_id", TraceID(c), "tenant", Tenant(c))
 	}
 }

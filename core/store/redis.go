@@ -229,7 +229,7 @@ func (r *Redis) retryWatch(ctx context.Context, fn func(*redis.Tx) error, keys .
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return &bank.Error{Code: bank.Unavailable, Err: errors.New("store: too much contention on one record")}
+	return &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("store: %w: too much contention on one record", ErrUnavailable)}
 }
 
 // isCallerError tells errors returned by an update function apart from Redis
@@ -245,7 +245,7 @@ func isNetErr(err error) bool {
 }
 
 func unavailable(err error) error {
-	return &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("store: redis: %w", err)}
+	return &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("store: redis: %w: %w", ErrUnavailable, err)}
 }
 
 // ListAccounts pages through the tenant's accounts in creation order.

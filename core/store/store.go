@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +14,11 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
 )
+
+// ErrUnavailable is in every error a store returns when the store itself
+// failed (could not be reached, did not answer), so that callers can tell a
+// state-store outage from a provider's: errors.Is(err, store.ErrUnavailable).
+var ErrUnavailable = errors.New("state store unavailable")
 
 // AccountFilter selects accounts in a list; empty fields match everything.
 type AccountFilter struct {
