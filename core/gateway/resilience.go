@@ -106,6 +106,9 @@ type Client struct {
 	attempt *attemptTransport
 	tel     *clientTelemetry
 
+	// mu guards since and changes. It is a leaf lock: OnStateChange takes it
+	// while the breaker holds its own lock, so nothing may call into the
+	// breaker (or anything else) while holding mu.
 	mu       sync.Mutex
 	since    time.Time // when the breaker last changed state
 	changes  int
@@ -139,6 +142,8 @@ func NewClient(name string, l *Limits, base http.RoundTripper, log *slog.Logger)
 			return valid >= b.MinRequests && float64(n.TotalFailures) >= b.FailureRatio*float64(valid)
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		// OnStateChange runs under the breaker's lock: it must not call the
+		// breaker, and takes only the leaf lock c.mu.
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			c.mu.Lock()
 			c.since, c.changes = time.Now(), c.changes+1
@@ -178,11 +183,17 @@ type BreakerStatus struct {
 }
 
 // Breaker reports the breaker's state and its rolling counts.
+//
+// The breaker is read before c.mu is taken, never under it: reading its state
+// may move it from open to half-open, and that transition calls back into
+// OnStateChange, which takes c.mu.
 func (c *Client) Breaker() BreakerStatus {
+	state := c.breaker.State()
 	n := c.breaker.Counts()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return BreakerStatus{State: c.breaker.State().String(), Since: c.since, Changes: c.changes,
+	since, changes := c.since, c.changes
+	c.mu.Unlock()
+	return BreakerStatus{State: state.String(), Since: since, Changes: changes,
 		Requests: n.TotalSuccesses + n.TotalFailures, Failures: n.TotalFailures,
 		Attempts: c.attempts.Load(), Retries: c.retries.Load()}
 }

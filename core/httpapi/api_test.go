@@ -14,6 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/adapters/batchva"
 	"github.com/vagate/vagate/core/bank"
@@ -58,16 +60,32 @@ func memoryState() apiState {
 }
 
 // newAPIState serves the real handler over the batchva mock with st.
-func newAPIState(t testing.TB, st apiState) *api {
+func newAPIState(t testing.TB, st apiState) *api { return newAPIWith(t, st, apiWiring{}) }
+
+// apiWiring is the optional production wiring of an in-process API.
+type apiWiring struct {
+	client  *gateway.Client // the provider's resilient client (nil: none)
+	tracer  trace.TracerProvider
+	meter   metric.MeterProvider
+	metrics http.Handler // serves GET /metrics (nil: 501)
+}
+
+// newAPIWith serves the real handler over the batchva mock with st, wired as w says.
+func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: 5 * time.Millisecond})
 	ms := httptest.NewServer(m)
 	def := batchvamock.DefaultClient()
-	a, err := batchva.Open(batchva.Config{BaseURL: ms.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}, nil)
+	var ao *batchva.Options
+	if w.client != nil {
+		ao = &batchva.Options{HTTPClient: w.client.HTTP()}
+	}
+	a, err := batchva.Open(batchva.Config{BaseURL: ms.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}, ao)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := gateway.New("batchva", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
+	p, err := gateway.New("batchva", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
+		Client: w.client, Tracer: w.tracer, Meter: w.meter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +103,8 @@ func newAPIState(t testing.TB, st apiState) *api {
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
 	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
-		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
+		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged,
+		Tracer: w.tracer, Meter: w.meter, Metrics: w.metrics}, httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
