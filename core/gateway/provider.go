@@ -37,6 +37,11 @@ type Options struct {
 	// (default 200ms); it doubles up to MaxPollInterval (default 5s).
 	PollInterval    time.Duration
 	MaxPollInterval time.Duration
+	// TenantAccounts lists, per tenant, the provider-side money accounts
+	// (see provider.MoneyAccounts) that tenant may name in providerParams
+	// besides the adapter's defaults. A tenant not listed may name only the
+	// defaults.
+	TenantAccounts map[string][]string
 }
 
 func (o *Options) withDefaults() Options {

@@ -68,6 +68,7 @@ type apiWiring struct {
 	tracer  trace.TracerProvider
 	meter   metric.MeterProvider
 	metrics http.Handler // serves GET /metrics (nil: 501)
+	extra   []*gateway.Provider // registered after batchva
 }
 
 // newAPIWith serves the real handler over the batchva mock with st, wired as w says.
@@ -91,6 +92,9 @@ func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	}
 	reg := gateway.NewRegistry()
 	reg.Register(p)
+	for _, x := range w.extra {
+		reg.Register(x)
+	}
 	router, _ := gateway.NewRouter(reg, nil)
 	mem, evs := st.accounts, st.events
 	rec := events.NewRecorder(evs, nil)
