@@ -67,7 +67,7 @@ type apiWiring struct {
 	client  *gateway.Client // the provider's resilient client (nil: none)
 	tracer  trace.TracerProvider
 	meter   metric.MeterProvider
-	metrics http.Handler // serves GET /metrics (nil: 501)
+	metrics http.Handler        // serves GET /metrics (nil: 501)
 	extra   []*gateway.Provider // registered after batchva
 }
 
