@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,7 +123,12 @@ type Provider struct {
 	Name       string     `yaml:"name"`
 	Style      string     `yaml:"style"`
 	Resilience Resilience `yaml:"resilience"`
-	Config     yaml.Node  `yaml:"config"`
+	// TenantAccounts lists, per tenant id, the provider-side money accounts
+	// (settlement, master or parent accounts) that tenant may name in an
+	// item's providerParams besides the defaults of the adapter's config. A
+	// tenant not listed may name only those defaults.
+	TenantAccounts map[string][]string `yaml:"tenantAccounts"`
+	Config         yaml.Node           `yaml:"config"`
 }
 
 // Resilience is a provider's timeouts, retries, limits and breaker; zero
@@ -559,6 +566,22 @@ func (c *Config) Validate() error {
 		names[p.Name] = true
 		if p.Style == "" {
 			return bad(f+".style", "required")
+		}
+		for _, tenant := range slices.Sorted(maps.Keys(p.TenantAccounts)) {
+			tf := fmt.Sprintf("%s.tenantAccounts[%q]", f, tenant)
+			if strings.TrimSpace(tenant) == "" || strings.ContainsAny(tenant, " \t\r\n") {
+				return bad(tf, "a tenant id must be non-empty and contain no whitespace")
+			}
+			seen := map[string]bool{}
+			for j, id := range p.TenantAccounts[tenant] {
+				switch {
+				case strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t\r\n"):
+					return bad(fmt.Sprintf("%s[%d]", tf, j), "an account id must be non-empty and contain no whitespace")
+				case seen[id]:
+					return bad(fmt.Sprintf("%s[%d]", tf, j), "%q is listed twice", id)
+				}
+				seen[id] = true
+			}
 		}
 		r := p.Resilience
 		switch {

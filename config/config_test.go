@@ -239,3 +239,22 @@ func TestLimitDefaultsAndValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantAccountsValidation(t *testing.T) {
+	base := strings.Replace(good, "    style: batchva\n", "    style: batchva\n    tenantAccounts:\n      %s\n", 1)
+	for _, tc := range []struct{ block, want string }{
+		{`tenant-a: [""]`, `tenantAccounts["tenant-a"][0]`},
+		{`tenant-a: [acc-1, acc-1]`, `tenantAccounts["tenant-a"][1]`},
+		{`"a b": [acc-1]`, `tenantAccounts["a b"]`},
+		{`tenant-a: acc-1`, "cannot unmarshal"},
+	} {
+		_, err := config.Parse([]byte(fmt.Sprintf(base, tc.block)), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want one naming %s", tc.block, err, tc.want)
+		}
+	}
+	c, err := config.Parse([]byte(fmt.Sprintf(base, "tenant-a: [acc-1, acc-2]")), env(nil))
+	if err != nil || len(c.Providers[0].TenantAccounts["tenant-a"]) != 2 {
+		t.Errorf("parsed %+v, %v", c.Providers[0].TenantAccounts, err)
+	}
+}

@@ -44,6 +44,7 @@ const (
 // Compile-time guards for the capabilities the adapter declares.
 var (
 	_ provider.Adapter         = (*Adapter)(nil)
+	_ provider.MoneyAccounts   = (*Adapter)(nil)
 	_ provider.Blocker         = (*Adapter)(nil)
 	_ provider.Closer          = (*Adapter)(nil)
 	_ provider.Finder          = (*Adapter)(nil)
@@ -361,4 +362,17 @@ func decodeError(body []byte) (string, string) {
 		return e.Error, e.Description
 	}
 	return e.Code, e.Message
+}
+
+// MoneyAccountParams names the providerParams key that chooses a provider-side
+// money account: MasterFiatAccountID.
+func (a *Adapter) MoneyAccountParams() []string { return []string{ParamMasterFiatAccountID} }
+
+// DefaultMoneyAccounts lists the configured master fiat accounts (masterFiatAccounts): any tenant may name them.
+func (a *Adapter) DefaultMoneyAccounts() []string {
+	ids := make([]string, 0, len(a.cfg.MasterFiatAccounts))
+	for _, id := range a.cfg.MasterFiatAccounts {
+		ids = append(ids, id)
+	}
+	return ids
 }

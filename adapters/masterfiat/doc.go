@@ -19,6 +19,13 @@
 //	masterFiatAccounts  currency → master fiat account id (fac_...) accounts are created under
 //	currencies          accepted currencies (default: the keys of masterFiatAccounts, else GBP, EUR, USD)
 //
+// Provider accounts a tenant may name: providerParams.masterFiatAccountId chooses a
+// provider-side money account, so the adapter implements
+// provider.MoneyAccounts. The gateway accepts only the accounts of
+// masterFiatAccounts and those the provider block's tenantAccounts list for the
+// request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
+// refused with 403 account_not_allowed before anything is sent.
+//
 // # Choices
 //
 // Wire: POST /api/v1/virtual-accounts {masterFiatAccountId, currency,

@@ -68,6 +68,8 @@ type Adapter struct {
 	nonce      func() string
 }
 
+var _ provider.MoneyAccounts = (*Adapter)(nil)
+
 // Open validates cfg and returns an adapter.
 func Open(cfg Config, opts *Options) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
@@ -475,4 +477,17 @@ func decodeError(body []byte) (string, string) {
 		return "", ""
 	}
 	return e.Code, e.Message
+}
+
+// MoneyAccountParams names the providerParams key that chooses a provider-side
+// money account: ParentAccountID.
+func (a *Adapter) MoneyAccountParams() []string { return []string{ParamParentAccountID} }
+
+// DefaultMoneyAccounts lists the configured parent accounts (parentAccounts): any tenant may name them.
+func (a *Adapter) DefaultMoneyAccounts() []string {
+	ids := make([]string, 0, len(a.cfg.ParentAccounts))
+	for _, id := range a.cfg.ParentAccounts {
+		ids = append(ids, id)
+	}
+	return ids
 }

@@ -26,6 +26,13 @@
 // productCode (overrides the configured product) and productParameters.<name>
 // (one string member of productParameters). Any other key is refused.
 //
+// Provider accounts a tenant may name: providerParams.parentAccountId chooses a
+// provider-side money account, so the adapter implements
+// provider.MoneyAccounts. The gateway accepts only the accounts of
+// parentAccounts and those the provider block's tenantAccounts list for the
+// request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
+// refused with 403 account_not_allowed before anything is sent.
+//
 // # Choices
 //
 // Signing. Every request carries authorization "Bearer <apiToken>", date (an

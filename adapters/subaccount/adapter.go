@@ -42,6 +42,7 @@ const (
 // Compile-time guards for the capabilities the adapter declares.
 var (
 	_ provider.Adapter         = (*Adapter)(nil)
+	_ provider.MoneyAccounts   = (*Adapter)(nil)
 	_ provider.Finder          = (*Adapter)(nil)
 	_ provider.ParamsValidator = (*Adapter)(nil)
 	_ provider.ItemValidator   = (*Adapter)(nil)
@@ -407,4 +408,17 @@ func (a *Adapter) do(ctx context.Context, method, path string, in any, want int,
 	}
 	defer resp.Body.Close()
 	return provider.ReadJSON(resp, resp.StatusCode == want, out, decodeError)
+}
+
+// MoneyAccountParams names the providerParams key that chooses a provider-side
+// money account: SettlementAccountID.
+func (a *Adapter) MoneyAccountParams() []string { return []string{ParamSettlementAccountID} }
+
+// DefaultMoneyAccounts lists the configured settlement accounts (settlementAccounts): any tenant may name them.
+func (a *Adapter) DefaultMoneyAccounts() []string {
+	ids := make([]string, 0, len(a.cfg.SettlementAccounts))
+	for _, id := range a.cfg.SettlementAccounts {
+		ids = append(ids, id)
+	}
+	return ids
 }

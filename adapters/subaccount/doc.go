@@ -16,6 +16,13 @@
 //	                    settlementAccounts key must be one of them
 //	country             country reported on NUBAN bank details (default NG)
 //
+// Provider accounts a tenant may name: providerParams.settlementAccountId chooses a
+// provider-side money account, so the adapter implements
+// provider.MoneyAccounts. The gateway accepts only the accounts of
+// settlementAccounts and those the provider block's tenantAccounts list for the
+// request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
+// refused with 403 account_not_allowed before anything is sent.
+//
 // # Choices
 //
 // Unified item → provider body. The classification is "customer" when the

@@ -124,16 +124,16 @@ func TestSubaccountEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("settlement currency mismatch refused by the provider", func(t *testing.T) {
+	t.Run("settlement account not allowed to the tenant refused up front", func(t *testing.T) {
 		var usd struct{ ID string }
 		if st := m.do(t, "POST", "/__admin/main-accounts", `{"currency":"USD","name":"Other USD"}`, &usd); st != 201 {
 			t.Fatalf("seed main account: %d", st)
 		}
-		res := runSubaccountJob(t, g, dev, `{"provider":"subaccount","currency":"NGN","accountHolderName":"A","accountName":"mismatch-2",
-			"clientReference":"SA-E2E-3","providerParams":{"settlementAccountId":"`+usd.ID+`"}}`)
-		if res.Outcome != "failed" || res.Error == nil || res.Error.Code != "invalid_argument" ||
-			!strings.Contains(res.Error.Message, "/providerParams/settlementAccountId") || !strings.Contains(res.Error.Message, "settlement_account_id") {
-			t.Fatalf("result = %+v %+v", res, res.Error)
+		r := g.do(t, "POST", "/v1/virtual-accounts", dev, `{"items":[{"provider":"subaccount","currency":"NGN","accountHolderName":"A",
+			"accountName":"mismatch-2","clientReference":"SA-E2E-3","providerParams":{"settlementAccountId":"`+usd.ID+`"}}]}`)
+		want(t, r, 403, "a settlement account neither configured nor allowed to the tenant")
+		if !strings.Contains(string(r.body), `"account_not_allowed"`) || !strings.Contains(string(r.body), `"pointer":"/items/0/providerParams/settlementAccountId"`) {
+			t.Errorf("problem = %s", r.body)
 		}
 		var count struct{ CountByReference *int }
 		m.do(t, "GET", "/__admin/accounts?clientReference=SA-E2E-3", "", &count)

@@ -83,7 +83,10 @@ func openProvider(pc *config.Provider, publicURL string, log *slog.Logger, tel *
 	if err != nil {
 		return nil, err
 	}
-	opts := &gateway.Options{Client: client}
+	if _, ok := a.(provider.MoneyAccounts); !ok && len(pc.TenantAccounts) > 0 {
+		return nil, fmt.Errorf("tenantAccounts: provider style %q takes no provider account in providerParams", pc.Style)
+	}
+	opts := &gateway.Options{Client: client, TenantAccounts: pc.TenantAccounts}
 	if tel != nil {
 		opts.Tracer, opts.Meter = tel.Tracer, tel.Meter
 	}

@@ -52,6 +52,10 @@ func (p *Provider) track() func(err error) {
 	h.mu.Unlock()
 	return func(err error) {
 		failed := err != nil && providerSide(bank.Code(err))
+		var msg string
+		if failed {
+			msg = err.Error() // outside the lock: it calls into the error
+		}
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.inFlight--
@@ -62,7 +66,7 @@ func (p *Provider) track() func(err error) {
 		}
 		if failed {
 			h.lastAt = time.Now().UTC()
-			h.lastErr = err.Error()
+			h.lastErr = msg
 		}
 	}
 }

@@ -39,6 +39,11 @@ type Options struct {
 	// (default 200ms); it doubles up to MaxPollInterval (default 5s).
 	PollInterval    time.Duration
 	MaxPollInterval time.Duration
+	// TenantAccounts lists, per tenant, the provider-side money accounts
+	// (see provider.MoneyAccounts) that tenant may name in providerParams
+	// besides the adapter's defaults. A tenant not listed may name only the
+	// defaults.
+	TenantAccounts map[string][]string
 }
 
 func (o *Options) withDefaults() Options {
@@ -133,16 +138,25 @@ func (p *Provider) Capabilities() provider.Capabilities { return p.caps }
 // Adapter returns the wrapped adapter, for As-style access in tests.
 func (p *Provider) Adapter() provider.Adapter { return p.a }
 
-// wrap classifies err once and names the provider and operation.
+// wrap classifies err once and names the provider and operation. The
+// message keeps no provider URL or address: they are internal, and the
+// error reaches job results and GET /v1/providers.
 func (p *Provider) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var be *bank.Error
 	if errors.As(err, &be) && be.Provider != "" {
-		return err
+		if error(be) == err {
+			return err
+		}
+		// Classified by the client below a wrapper such as *url.Error
+		// that names the URL: keep the classification, drop the wrapper.
+		e := *be
+		e.Err = withoutURLs(be.Err)
+		return &e
 	}
-	e := &bank.Error{Code: p.a.ErrorCode(err), Provider: p.name, Op: op, Err: err}
+	e := &bank.Error{Code: p.a.ErrorCode(err), Provider: p.name, Op: op, Err: withoutURLs(err)}
 	if errors.As(err, &be) {
 		e.Fields = be.Fields
 		e.RetryAfter = be.RetryAfter
@@ -163,13 +177,32 @@ func (p *Provider) wrap(op string, err error) error {
 // call runs one adapter call: the single place every provider call passes
 // through, so that health, and the resilience and telemetry built on it,
 // see all of them. The returned error is wrapped once.
+//
+// A call that failed after one of its writes may have reached the provider
+// (see OutcomeUnknownError) is Unknown, whatever its last attempt said: a
+// later 503 does not undo what an earlier attempt may have done.
 func (p *Provider) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
 	ctx, end := p.startCall(ctx, op)
 	done := p.track()
-	err := p.wrap(op, f(ctx))
+	o := &callOutcome{}
+	err := p.settle(op, p.wrap(op, f(context.WithValue(ctx, outcomeKey{}, o))), o)
 	done(err)
 	end(err)
 	return err
+}
+
+// settle reports err as Unknown when it claims a known outcome but an
+// earlier attempt of the call left the outcome unknown.
+func (p *Provider) settle(op string, err error, o *callOutcome) error {
+	earlier := o.get()
+	if err == nil || earlier == nil || !bank.Code(err).OutcomeKnown() {
+		return err
+	}
+	last := err
+	if be, ok := err.(*bank.Error); ok && be.Err != nil {
+		last = be.Err
+	}
+	return &bank.Error{Code: bank.Unknown, Provider: p.name, Op: op, Err: &OutcomeUnknownError{Earlier: earlier, Err: last}}
 }
 
 // accountCall runs an adapter call that answers with one account.

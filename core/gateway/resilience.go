@@ -106,6 +106,9 @@ type Client struct {
 	attempt *attemptTransport
 	tel     *clientTelemetry
 
+	// mu guards since and changes. It is a leaf lock: OnStateChange takes it
+	// while the breaker holds its own lock, so nothing may call into the
+	// breaker (or anything else) while holding mu.
 	mu       sync.Mutex
 	since    time.Time // when the breaker last changed state
 	changes  int
@@ -139,6 +142,8 @@ func NewClient(name string, l *Limits, base http.RoundTripper, log *slog.Logger)
 			return valid >= b.MinRequests && float64(n.TotalFailures) >= b.FailureRatio*float64(valid)
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		// OnStateChange runs under the breaker's lock: it must not call the
+		// breaker, and takes only the leaf lock c.mu.
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			c.mu.Lock()
 			c.since, c.changes = time.Now(), c.changes+1
@@ -178,11 +183,17 @@ type BreakerStatus struct {
 }
 
 // Breaker reports the breaker's state and its rolling counts.
+//
+// The breaker is read before c.mu is taken, never under it: reading its state
+// may move it from open to half-open, and that transition calls back into
+// OnStateChange, which takes c.mu.
 func (c *Client) Breaker() BreakerStatus {
+	state := c.breaker.State()
 	n := c.breaker.Counts()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return BreakerStatus{State: c.breaker.State().String(), Since: c.since, Changes: c.changes,
+	since, changes := c.since, c.changes
+	c.mu.Unlock()
+	return BreakerStatus{State: state.String(), Since: since, Changes: changes,
 		Requests: n.TotalSuccesses + n.TotalFailures, Failures: n.TotalFailures,
 		Attempts: c.attempts.Load(), Retries: c.retries.Load()}
 }
@@ -192,12 +203,107 @@ func (c *Client) Limits() Limits { return c.limits }
 
 type callInfoKey struct{}
 
-// callInfo travels with a call's context through every attempt.
+// callInfo travels with a request's context through every attempt.
 type callInfo struct {
 	method   string
 	resend   bool
 	attempts atomic.Int32
+
+	mu      sync.Mutex
+	unknown error // the first attempt of a write whose outcome is unknown
 }
+
+// writes reports whether the request can change state at the provider.
+func (i *callInfo) writes() bool {
+	switch i.method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// attempted records one attempt that reached the transport: a write whose
+// attempt failed after the request may have been sent (a timeout, a reset
+// connection, a 500 or 504) leaves the request's outcome unknown until a
+// later attempt settles it.
+func (i *callInfo) attempted(resp *http.Response, err error) {
+	if i == nil || !i.writes() {
+		return
+	}
+	var why error
+	switch {
+	case err != nil && !provider.TransportCode(err).OutcomeKnown():
+		why = withoutURLs(err)
+	case err == nil && !provider.CodeForStatus(resp.StatusCode).OutcomeKnown() && resp.StatusCode >= 500:
+		why = fmt.Errorf("provider answered %d", resp.StatusCode)
+	default:
+		return
+	}
+	i.mu.Lock()
+	if i.unknown == nil {
+		i.unknown = why
+	}
+	i.mu.Unlock()
+}
+
+// unsettled is the unknown attempt, if the request's final answer does not
+// settle it: a success or a refusal settles it, a failure does not.
+func (i *callInfo) unsettled(resp *http.Response, err error) error {
+	if i == nil {
+		return nil
+	}
+	if err == nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		return nil
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.unknown
+}
+
+type outcomeKey struct{}
+
+// callOutcome collects, over one provider call, the requests that failed
+// after an attempt whose outcome is unknown.
+type callOutcome struct {
+	mu      sync.Mutex
+	unknown error
+}
+
+func (o *callOutcome) record(err error) {
+	if o == nil || err == nil {
+		return
+	}
+	o.mu.Lock()
+	if o.unknown == nil {
+		o.unknown = err
+	}
+	o.mu.Unlock()
+}
+
+func (o *callOutcome) get() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.unknown
+}
+
+// OutcomeUnknownError is the final error of a call one of whose earlier
+// attempts may have reached the provider (it timed out, its connection
+// dropped after the request was sent, or the provider answered 500 or 504):
+// whatever the last attempt said, the provider may have acted.
+type OutcomeUnknownError struct {
+	// Earlier describes the attempt whose outcome is unknown.
+	Earlier error
+	// Err is the call's last error.
+	Err error
+}
+
+// Error names both the earlier attempt and the last error.
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("outcome unknown: an earlier attempt failed after it may have reached the provider (%v); the last: %v", e.Earlier, e.Err)
+}
+
+// Unwrap returns the last error.
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 type resendKey struct{}
 
@@ -226,6 +332,9 @@ func (t *callTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	info := &callInfo{method: r.Method, resend: resendAllowed(r.Context(), r)}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), callInfoKey{}, info), t.c.limits.CallTimeout)
 	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if o, ok := r.Context().Value(outcomeKey{}).(*callOutcome); ok {
+		o.record(info.unsettled(resp, err))
+	}
 	if err != nil {
 		cancel()
 		return nil, err
@@ -283,9 +392,11 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 			return nil, err
 		}
 	}
+	info, _ := ctx.Value(callInfoKey{}).(*callInfo)
 	resp, err := c.breaker.Execute(func() (*http.Response, error) {
 		actx, cancel := context.WithTimeout(ctx, c.limits.AttemptTimeout)
 		resp, err := t.base.RoundTrip(r.WithContext(actx))
+		info.attempted(resp, err)
 		if err != nil {
 			cancel()
 			return nil, err

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -90,6 +91,29 @@ func (p *Provider) ValidateItem(prefix string, it *provider.CreateItem) ([]bank.
 		}
 	}
 	return firstPerPointer(fs), nil
+}
+
+// CheckAccounts reports the providerParams of item it (prefix is its JSON
+// pointer, e.g. "/items/3") that name a provider-side money account tenant
+// may not use: only the adapter's default accounts and those the provider's
+// TenantAccounts allow tenant are accepted. The create handler calls it with
+// the request's tenant and refuses the request with 403 when it reports
+// anything, before anything is sent.
+func (p *Provider) CheckAccounts(tenant, prefix string, it *provider.CreateItem) []bank.FieldError {
+	ma, ok := p.a.(provider.MoneyAccounts)
+	if !ok || len(it.Params) == 0 {
+		return nil
+	}
+	var fs []bank.FieldError
+	for _, param := range ma.MoneyAccountParams() {
+		id, named := it.Params[param]
+		if !named || id == "" || slices.Contains(ma.DefaultMoneyAccounts(), id) || slices.Contains(p.opts.TenantAccounts[tenant], id) {
+			continue
+		}
+		fs = append(fs, bank.FieldError{Pointer: prefix + "/providerParams/" + escapePointer(param),
+			Message: fmt.Sprintf("this tenant may not use provider %q account %q", p.name, id)})
+	}
+	return fs
 }
 
 // firstPerPointer keeps the first error about each field: the gateway's

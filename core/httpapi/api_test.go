@@ -14,6 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/adapters/batchva"
 	"github.com/vagate/vagate/core/bank"
@@ -60,20 +62,43 @@ func memoryState() apiState {
 // newAPIState serves the real handler over the batchva mock with st; each
 // tune may change the dependencies and options first.
 func newAPIState(t testing.TB, st apiState, tune ...func(*httpapi.Deps, *httpapi.Options)) *api {
+	return newAPIWith(t, st, apiWiring{tune: tune})
+}
+
+// apiWiring is the optional production wiring of an in-process API.
+type apiWiring struct {
+	client  *gateway.Client // the provider's resilient client (nil: none)
+	tracer  trace.TracerProvider
+	meter   metric.MeterProvider
+	metrics http.Handler        // serves GET /metrics (nil: 501)
+	extra   []*gateway.Provider // registered after batchva
+	tune    []func(*httpapi.Deps, *httpapi.Options)
+}
+
+// newAPIWith serves the real handler over the batchva mock with st, wired as w says.
+func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Millisecond, ProcessDelay: 5 * time.Millisecond})
 	ms := httptest.NewServer(m)
 	def := batchvamock.DefaultClient()
-	a, err := batchva.Open(batchva.Config{BaseURL: ms.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}, nil)
+	var ao *batchva.Options
+	if w.client != nil {
+		ao = &batchva.Options{HTTPClient: w.client.HTTP()}
+	}
+	a, err := batchva.Open(batchva.Config{BaseURL: ms.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}, ao)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := gateway.New("batchva", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
+	p, err := gateway.New("batchva", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond,
+		Client: w.client, Tracer: w.tracer, Meter: w.meter})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := gateway.NewRegistry()
 	reg.Register(p)
+	for _, x := range w.extra {
+		reg.Register(x)
+	}
 	router, _ := gateway.NewRouter(reg, nil)
 	mem, evs := st.accounts, st.events
 	rec := events.NewRecorder(evs, nil)
@@ -86,9 +111,10 @@ func newAPIState(t testing.TB, st apiState, tune ...func(*httpapi.Deps, *httpapi
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
 	deps := httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
-		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged}
+		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged,
+		Tracer: w.tracer, Meter: w.meter, Metrics: w.metrics}
 	opts := httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20}
-	for _, f := range tune {
+	for _, f := range w.tune {
 		f(&deps, &opts)
 	}
 	h, err := httpapi.NewHandler(deps, opts)

@@ -38,9 +38,11 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	fs = append(fs, bad...)
 	var spec *jobs.Spec
 	var capErr error
+	var denied []FieldError
+	tenant := Tenant(c)
 	if req != nil {
 		var more []FieldError
-		spec, capErr, more = s.route(req)
+		spec, capErr, more, denied = s.route(tenant, req)
 		fs = mergeFields(fs, more)
 	}
 	if len(fs) > 0 {
@@ -51,12 +53,19 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 		fail(c, capErr)
 		return
 	}
+	// Only a request valid in every other way learns which accounts it may not use.
+	if len(denied) > 0 {
+		p := NewProblem(http.StatusForbidden, CodeAccountNotAllowed,
+			fmt.Sprintf("%d item(s) name a provider account this tenant may not use; nothing was created", len(denied)))
+		p.Errors = denied
+		WriteProblem(c, p)
+		return
+	}
 	// The job continues this request's trace, whichever instance runs it.
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(c.Request.Context(), carrier)
 	spec.TraceParent = carrier["traceparent"]
 	spec.Identity = RequestIdentity(c)
-	tenant := Tenant(c)
 	job, err := s.d.Engine.Submit(c.Request.Context(), tenant, spec)
 	if err != nil {
 		fail(c, err)
@@ -80,11 +89,10 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 }
 
 // route picks each item's provider and checks it against that provider's
-// capabilities and limits.
-func (s *Server) route(req *CreateBody) (*jobs.Spec, error, []FieldError) {
-	spec := &jobs.Spec{CustomHeaders: req.CustomHeaders}
-	var fs []FieldError
-	var capErr error
+// capabilities and limits, and against the provider accounts tenant may
+// name (denied lists the items' params naming others).
+func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, capErr error, fs, denied []FieldError) {
+	spec = &jobs.Spec{CustomHeaders: req.CustomHeaders}
 	used := map[string]*gateway.Provider{}
 	if req.CallbackURL != "" {
 		fs = append(fs, FieldError{Pointer: "/callbackUrl",
@@ -101,6 +109,9 @@ func (s *Server) route(req *CreateBody) (*jobs.Spec, error, []FieldError) {
 			continue
 		}
 		used[p.Name()] = p
+		for _, d := range p.CheckAccounts(tenant, ptr, &it.Item) {
+			denied = append(denied, FieldError{Pointer: d.Pointer, Detail: d.Message})
+		}
 		bad, err := p.ValidateItem(ptr, &it.Item)
 		if err != nil && capErr == nil {
 			capErr = err
@@ -115,7 +126,7 @@ func (s *Server) route(req *CreateBody) (*jobs.Spec, error, []FieldError) {
 			fs = append(fs, FieldError{Pointer: b.Pointer, Detail: fmt.Sprintf("%s (provider %s)", b.Message, p.Name())})
 		}
 	}
-	return spec, capErr, fs
+	return spec, capErr, fs, denied
 }
 
 // GetJob returns a job's status and counts.

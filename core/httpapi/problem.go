@@ -52,6 +52,7 @@ const (
 	CodeProviderAuthFailed     = "provider_auth_failed"
 	CodeUnauthenticated        = "unauthenticated"
 	CodePermissionDenied       = "permission_denied"
+	CodeAccountNotAllowed      = "account_not_allowed"
 	CodeRequestCanceled        = "request_canceled"
 	CodeInternal               = "internal"
 	CodeMethodNotAllowed       = "method_not_allowed"
@@ -85,6 +86,7 @@ var titles = map[string]string{
 	CodeProviderAuthFailed:     "Provider authentication failed",
 	CodeUnauthenticated:        "Unauthenticated",
 	CodePermissionDenied:       "Permission denied",
+	CodeAccountNotAllowed:      "Account not allowed",
 	CodeRequestCanceled:        "Request canceled",
 	CodeInternal:               "Internal error",
 	CodeMethodNotAllowed:       "Method not allowed",

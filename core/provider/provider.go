@@ -215,3 +215,15 @@ type ItemValidator interface {
 type AttemptSigner interface {
 	SignAttempt(r *http.Request) error
 }
+
+// MoneyAccounts is implemented by adapters whose providerParams may name a
+// provider-side money account (a settlement, master or parent account at the
+// provider). The gateway lets a tenant name only the accounts the adapter's
+// config sets as defaults and those the provider's tenantAccounts allow it,
+// and refuses any other before anything is sent.
+type MoneyAccounts interface {
+	// MoneyAccountParams lists the providerParams keys that name a money account.
+	MoneyAccountParams() []string
+	// DefaultMoneyAccounts lists the account ids the adapter's config sets as defaults.
+	DefaultMoneyAccounts() []string
+}
