@@ -2,7 +2,7 @@ GO        ?= go
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 
-.PHONY: run test lint generate mocks bench redis
+.PHONY: run test lint generate mocks bench chaos redis
 
 ## run: the gateway with its embedded default (memory store + every bundled mock)
 run:
@@ -29,6 +29,10 @@ mocks:
 ## bench: Go benchmarks
 bench: redis
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+## chaos: the two-instance chaos run at 2000 items (SIGKILL, SIGTERM, 50% faults, default breakers)
+chaos: redis
+	VAGATE_CHAOS_ITEMS=2000 $(GO) test -race -count=1 -timeout 40m -run 'TestChaosAcrossInstances' -v ./cmd/gateway/
 
 ## redis: make sure Redis answers at REDIS_URL (starts a local one if needed)
 redis:

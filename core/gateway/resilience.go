@@ -414,7 +414,7 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		<-c.sem
 		return nil, &bank.Error{Code: bank.Unavailable, Provider: c.name, Op: "breaker", RetryAfter: c.openRemaining(),
-			Err: fmt.Errorf("circuit breaker for provider %q is %s: failing fast", c.name, c.breaker.State())}
+			Err: fmt.Errorf("circuit breaker for provider %q is %s: %w", c.name, c.breaker.State(), ErrFailFast)}
 	}
 	if err != nil {
 		<-c.sem
@@ -431,6 +431,10 @@ func (c *Client) openRemaining() time.Duration {
 	d := c.limits.Breaker.OpenFor - time.Since(c.since)
 	return max(d, time.Second).Round(time.Second)
 }
+
+// ErrFailFast is wrapped by the errors of calls the client refused without
+// sending anything to the provider (an open circuit breaker).
+var ErrFailFast = errors.New("failing fast")
 
 // ShouldRetry decides whether an attempt may be resent: only requests that
 // are safe to resend (reads, and writes deduplicated by an idempotency key),

@@ -278,9 +278,12 @@ func (e *Engine) Run(ctx context.Context) {
 					continue
 				}
 				err = e.Process(work, l.Tenant, l.JobID)
+				var re *RecheckError
 				switch {
 				case err == nil:
 					l.Ack()
+				case errors.As(err, &re) && work.Err() == nil:
+					l.Defer(re.After)
 				case bank.Code(err) == bank.NotFound:
 					// The job is gone (its record expired or never was): nothing to do.
 					e.opts.Logger.Error("queued job not found", "job_id", l.JobID, "err", err)
@@ -454,20 +457,8 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 		e.finished(ctx, rec)
 		return nil
 	}
-	// Rounds: the first sends every pending item; each later one, after a
-	// growing wait, checks again the items whose outcome is unknown.
-	wait := e.opts.CheckBackoff
-	for round := 0; ; round++ {
-		order, groups := e.open(rec)
-		if len(order) == 0 {
-			break
-		}
-		if round > 0 {
-			if !sleep(ctx, wait) {
-				return ctx.Err()
-			}
-			wait = min(2*wait, 30*time.Second)
-		}
+	// One round: send every pending item, check again every unknown one.
+	if order, groups := e.open(rec); len(order) > 0 {
 		var wg sync.WaitGroup
 		for _, k := range order {
 			wg.Go(func() { e.runChunk(ctx, rec, k, groups[k]) })
@@ -479,9 +470,12 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 		if rec, err = e.jobs.GetJob(ctx, tenant, id); err != nil {
 			return err
 		}
-		if round > 0 && len(e.pending(rec)) > 0 {
+		if n := len(e.pending(rec)); n > 0 && !rec.CancelRequested {
 			// A store error left items unsettled: hand the job back.
-			return fmt.Errorf("job %s: %d item(s) not settled", id, len(e.pending(rec)))
+			return fmt.Errorf("job %s: %d item(s) not settled", id, n)
+		}
+		if after, ok := e.recheck(rec); ok {
+			return &RecheckError{JobID: id, After: after}
 		}
 	}
 	final, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
@@ -509,6 +503,36 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 	}
 	e.finished(ctx, final)
 	return nil
+}
+
+// RecheckError says a job has items of unknown outcome to check again after
+// a wait; Run defers the job that long, freeing its worker meanwhile.
+type RecheckError struct {
+	JobID string
+	After time.Duration
+}
+
+// Error says when the job is checked again.
+func (e *RecheckError) Error() string {
+	return fmt.Sprintf("job %s: items of unknown outcome are checked again in %s", e.JobID, e.After)
+}
+
+// recheck says whether unknown items with checks left remain, and how long
+// to wait before the next check: CheckBackoff doubling per check made, up
+// to 30s.
+func (e *Engine) recheck(r *store.JobRecord) (time.Duration, bool) {
+	checks, any := 0, false
+	for _, it := range r.Items {
+		if it.Result.Outcome == bank.OutcomeUnknown && e.unsettled(&it) {
+			any = true
+			checks = max(checks, it.Checks)
+		}
+	}
+	wait := e.opts.CheckBackoff
+	for i := 1; i < checks && wait < 30*time.Second; i++ {
+		wait *= 2
+	}
+	return min(wait, 30*time.Second), any
 }
 
 // pending lists the items that were never settled (no outcome yet).
@@ -636,8 +660,11 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 	defer e.endItemSpans(ctx, rec, idx)
 	cctx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
 	defer cancel()
-	if !p.Capabilities().IdempotentCreate && operation == "" {
-		if first.Sent {
+	// sentBefore: an earlier run sent this chunk and may have created it,
+	// so no later failure alone proves it was not created.
+	sentBefore := first.Sent || first.Checks > 0
+	if operation == "" {
+		if first.Sent && !p.Capabilities().IdempotentCreate {
 			// Sent before an interruption, by a provider without keys: look
 			// before sending again.
 			if res, done := e.reconciled(cctx, p, req); done {
@@ -645,13 +672,15 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 				return
 			}
 		}
-		if err := e.markSent(ctx, rec, idx); err != nil {
-			// Unrecorded, a send could be repeated blindly: don't send.
-			e.opts.Logger.Warn("marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
-			return
+		if !first.Sent {
+			if err := e.markSent(ctx, rec, idx); err != nil {
+				// Unrecorded, a send could be repeated blindly: don't send.
+				e.opts.Logger.Warn("marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
+				return
+			}
 		}
 	}
-	results, err := e.create(cctx, p, req, operation, rec, idx)
+	results, err := e.create(cctx, p, req, operation, sentBefore, rec, idx)
 	if ctx.Err() != nil {
 		return // shutting down: leave the items for the next run
 	}
@@ -733,9 +762,9 @@ func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) 
 // create submits (or resumes) a chunk; a submit whose outcome is unknown is
 // resent only with the same idempotency key, and only where the provider
 // honours one; otherwise it is left unknown for reconciliation.
-func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest, operation string, rec *store.JobRecord, idx []int) ([]provider.ItemResult, error) {
+func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest, operation string, sentBefore bool, rec *store.JobRecord, idx []int) ([]provider.ItemResult, error) {
 	wait := e.opts.Backoff
-	uncertain := false // an earlier attempt may have created
+	uncertain := sentBefore // an earlier attempt may have created
 	for attempt := 1; ; attempt++ {
 		if operation == "" {
 			res, err := p.Submit(ctx, req)
@@ -901,7 +930,11 @@ func (e *Engine) settle(ctx context.Context, rec *store.JobRecord, idx []int, re
 				res.Outcome = bank.OutcomeFailed
 			} else {
 				res.Outcome = bank.OutcomeUnknown
-				r.Items[i].Checks++
+				if !errors.Is(outs[n].err, gateway.ErrFailFast) {
+					// A check counts when it reached the provider; one the
+					// breaker refused learned nothing.
+					r.Items[i].Checks++
+				}
 			}
 		}
 		e.tally(r)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/vagate/vagate/core/bank"
 )
@@ -235,9 +236,11 @@ func (m *Memory) Dequeue(ctx context.Context) (*Lease, error) {
 			m.queue = m.queue[1:]
 			m.qmu.Unlock()
 			var once sync.Once
+			requeue := func() { _ = m.Enqueue(context.Background(), q.tenant, q.id) }
 			return &Lease{Tenant: q.tenant, JobID: q.id,
 				Ack:     func() { once.Do(func() {}) },
-				Release: func() { once.Do(func() { _ = m.Enqueue(context.Background(), q.tenant, q.id) }) },
+				Release: func() { once.Do(requeue) },
+				Defer:   func(d time.Duration) { once.Do(func() { time.AfterFunc(d, requeue) }) },
 			}, nil
 		}
 		wait := m.qcond

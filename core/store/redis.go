@@ -26,7 +26,9 @@ import (
 //	{<prefix>:t:<tenant>}:job:<id>      job record JSON
 //	{<prefix>:t:<tenant>}:events        stream of the tenant's events
 //	<prefix>:ref:<provider>:<ref>       "<tenant>|<id>" (single-key lookup for provider callbacks)
-//	<prefix>:jobq                       stream of queued jobs, consumer group "workers"
+//	{<prefix>:q}:jobq                   stream of queued jobs, consumer group "workers"
+//	{<prefix>:q}:delayed                sorted set of deferred jobs "<tenant>\n<job>" by due time (ms);
+//	                                    moved to the stream by a script when due
 //
 // Nothing on the request path uses KEYS or SCAN. Records are rewritten with
 // optimistic transactions (WATCH/MULTI) so concurrent updates never lose one.
@@ -92,7 +94,19 @@ func (r *Redis) acctIndex(tenant string) string   { return r.tenantTag(tenant) +
 func (r *Redis) jobKey(tenant, id string) string  { return r.tenantTag(tenant) + ":job:" + id }
 func (r *Redis) eventsKey(tenant string) string   { return r.tenantTag(tenant) + ":events" }
 func (r *Redis) refKey(p, ref string) string      { return r.opts.Prefix + ":ref:" + p + ":" + ref }
-func (r *Redis) queueKey() string                 { return r.opts.Prefix + ":jobq" }
+func (r *Redis) queueKey() string                 { return "{" + r.opts.Prefix + ":q}:jobq" }
+func (r *Redis) delayedKey() string               { return "{" + r.opts.Prefix + ":q}:delayed" }
+
+// promoteScript moves due deferred jobs to the stream, atomically, so a job
+// is never in both or neither.
+var promoteScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+for _, m in ipairs(due) do
+  local nl = string.find(m, "\n", 1, true)
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('XADD', KEYS[2], '*', 'tenant', string.sub(m, 1, nl - 1), 'job', string.sub(m, nl + 1))
+end
+return #due`)
 
 const queueGroup = "workers"
 
@@ -386,6 +400,12 @@ func (r *Redis) Dequeue(ctx context.Context) (*Lease, error) {
 		return nil, err
 	}
 	for {
+		if err := promoteScript.Run(ctx, r.c, []string{r.delayedKey(), r.queueKey()}, time.Now().UnixMilli()).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, unavailable(err)
+		}
 		msgs, _, err := r.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{
 			Stream: r.queueKey(), Group: queueGroup, Consumer: r.opts.Consumer,
 			MinIdle: r.opts.Visibility, Start: "0-0", Count: 1,
@@ -457,7 +477,9 @@ func (r *Redis) hold(id, tenant, jobID string) *Lease {
 		}
 	}()
 	var once sync.Once
-	end := func(requeue bool) {
+	// end acknowledges the message and, when requeue, queues the job again
+	// at once (after 0) or deferred (after > 0), in one transaction.
+	end := func(requeue bool, after time.Duration) {
 		once.Do(func() {
 			close(stop)
 			<-done
@@ -466,7 +488,10 @@ func (r *Redis) hold(id, tenant, jobID string) *Lease {
 			// If this fails the message stays pending without a heartbeat,
 			// and is claimed again after the visibility timeout.
 			_, _ = r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				if requeue {
+				switch {
+				case requeue && after > 0:
+					p.ZAdd(ctx, r.delayedKey(), redis.Z{Score: float64(time.Now().Add(after).UnixMilli()), Member: tenant + "\n" + jobID})
+				case requeue:
 					p.XAdd(ctx, &redis.XAddArgs{Stream: r.queueKey(), Values: map[string]any{"tenant": tenant, "job": jobID}})
 				}
 				p.XAck(ctx, r.queueKey(), queueGroup, id)
@@ -475,7 +500,8 @@ func (r *Redis) hold(id, tenant, jobID string) *Lease {
 			})
 		})
 	}
-	return &Lease{Tenant: tenant, JobID: jobID, Ack: func() { end(false) }, Release: func() { end(true) }}
+	return &Lease{Tenant: tenant, JobID: jobID, Ack: func() { end(false, 0) }, Release: func() { end(true, 0) },
+		Defer: func(d time.Duration) { end(true, max(d, time.Millisecond)) }}
 }
 
 // AppendEvent adds e to its tenant's stream.

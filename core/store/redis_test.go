@@ -64,7 +64,7 @@ func TestRedis(t *testing.T) {
 func TestRedisQueueReclaim(t *testing.T) {
 	c := redisClient(t)
 	prefix := fmt.Sprintf("vagate-test-%08x", rand.Uint32())
-	t.Cleanup(func() { c.Del(context.Background(), prefix+":jobq") })
+	t.Cleanup(func() { c.Del(context.Background(), "{"+prefix+":q}:jobq", "{"+prefix+":q}:delayed") })
 	vis := 600 * time.Millisecond
 	a := store.NewRedis(c, &store.RedisOptions{Prefix: prefix, Visibility: vis, Consumer: "a"})
 	b := store.NewRedis(c, &store.RedisOptions{Prefix: prefix, Visibility: vis, Consumer: "b"})
@@ -79,7 +79,7 @@ func TestRedisQueueReclaim(t *testing.T) {
 	}
 	// Simulate a worker that died holding job_dead: read it with a raw
 	// consumer that never heartbeats or acks.
-	if err := c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{prefix + ":jobq", ">"}, Count: 1}).Err(); err != nil {
+	if err := c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{"{" + prefix + ":q}:jobq", ">"}, Count: 1}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

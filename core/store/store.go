@@ -64,8 +64,10 @@ type JobItem struct {
 	Chunk int `json:"chunk"`
 	// Operation is the provider handle of a submitted asynchronous create.
 	Operation string `json:"operation,omitempty"`
-	// Sent is set before a create goes to a provider that takes no
-	// idempotency key, so an interrupted job looks before resending.
+	// Sent is set before a create is first sent, so an interrupted job knows
+	// the provider may hold the item: it looks it up before resending (no
+	// idempotency key), or resends with the same key and settles it only on
+	// an answer that is evidence.
 	Sent bool `json:"sent,omitempty"`
 	// Checks counts the times the item's outcome was found unknown; the job
 	// checks it again until it is settled or Checks reaches the engine's cap.
@@ -110,9 +112,12 @@ type Queue interface {
 // claimable after the queue's visibility timeout.
 type Lease struct {
 	Tenant, JobID string
-	// Ack removes the job from the queue; Release hands it back. Either may
-	// be called once; later calls do nothing.
+	// Ack removes the job from the queue; Release hands it back. Only the
+	// first call of Ack, Release or Defer counts.
 	Ack, Release func()
+	// Defer hands the job back to be taken again after d, freeing the worker
+	// meanwhile (a job waiting to check items of unknown outcome again).
+	Defer func(d time.Duration)
 }
 
 // NotFound is the error for a missing record.

@@ -233,6 +233,31 @@ func testQueue(t *testing.T, q store.Queue) {
 	if l3, err := q.Dequeue(short3); err == nil {
 		t.Errorf("released job handed out twice: %+v", l3)
 	}
+
+	// A deferred job comes back once it is due, not before, and once.
+	if err := q.Enqueue(ctx, "t3", "job_deferred"); err != nil {
+		t.Fatal(err)
+	}
+	l, err = q.Dequeue(ctx)
+	if err != nil || l.JobID != "job_deferred" {
+		t.Fatalf("Dequeue = %+v %v", l, err)
+	}
+	deferred := time.Now()
+	l.Defer(300 * time.Millisecond)
+	l.Release() // too late: the lease is already deferred
+	l4, err := q.Dequeue(ctx)
+	if err != nil || l4.JobID != "job_deferred" || l4.Tenant != "t3" {
+		t.Fatalf("after Defer, Dequeue = %+v %v", l4, err)
+	}
+	if d := time.Since(deferred); d < 250*time.Millisecond {
+		t.Errorf("deferred job back after %s, before it was due", d)
+	}
+	l4.Ack()
+	short5, cancel5 := context.WithTimeout(ctx, 400*time.Millisecond)
+	defer cancel5()
+	if l5, err := q.Dequeue(short5); err == nil {
+		t.Errorf("deferred job handed out twice: %+v", l5)
+	}
 }
 
 func testEvents(t *testing.T, s store.Events) {
