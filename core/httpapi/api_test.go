@@ -453,3 +453,39 @@ func TestEvents(t *testing.T) {
 		t.Errorf("bad type: %d", resp.StatusCode)
 	}
 }
+
+// A lost idempotency record (expired here; a crash or eviction elsewhere)
+// does not make a second create: the retry with the same key and body gets
+// the same job, and the provider holds one account per item.
+func TestLostIdempotencyRecordDoesNotCreateTwice(t *testing.T) {
+	st := memoryState()
+	st.idem = idempotency.NewMemory(&idempotency.Options{TTL: 50 * time.Millisecond, ClaimTTL: 50 * time.Millisecond})
+	a := newAPIState(t, st)
+	tok := a.token(t, "tenant-a")
+	key := uuid.NewString()
+	body := `{"items":[{"currency":"USD","accountHolderName":"Lost Record","accountName":"Lost Record","clientReference":"LOST-REC-1"}]}`
+	create := func() string {
+		resp, b := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(body), "Idempotency-Key", key, "Prefer", "wait=5")
+		if resp.StatusCode != 200 && resp.StatusCode != 202 {
+			t.Fatalf("create: %d %s", resp.StatusCode, b)
+		}
+		if resp.Header.Get(httpapi.HeaderIdempotentReplayed) != "" {
+			t.Fatalf("a replay: the record was not lost")
+		}
+		var j struct {
+			JobID string `json:"jobId"`
+			ID    string `json:"id"`
+		}
+		json.Unmarshal(b, &j)
+		return j.JobID + j.ID
+	}
+	first := create()
+	time.Sleep(150 * time.Millisecond) // the record expires
+	second := create()
+	if first == "" || first != second {
+		t.Fatalf("jobs %q then %q; want the same job", first, second)
+	}
+	if n := a.mock.CountByReference("LOST-REC-1"); n != 1 {
+		t.Errorf("%d accounts at the provider, want 1", n)
+	}
+}
