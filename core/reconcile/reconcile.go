@@ -284,7 +284,9 @@ func merge(stored, fresh *bank.Account, now time.Time) {
 	stored.Status, stored.ProviderStatus = fresh.Status, fresh.ProviderStatus
 	stored.AccountHolderName, stored.AccountName = fresh.AccountHolderName, fresh.AccountName
 	stored.DOB, stored.NativeLanguageName = fresh.DOB, fresh.NativeLanguageName
-	stored.ClientReference = fresh.ClientReference
+	if fresh.ClientReference != "" { // a provider that keeps none leaves the client's
+		stored.ClientReference = fresh.ClientReference
+	}
 	if fresh.Currency != "" {
 		stored.Currency = fresh.Currency
 	}

@@ -166,7 +166,7 @@ func TestWatcher(t *testing.T) {
 			}
 			reg.Register(p)
 			acc := &bank.Account{ID: "va_1", Tenant: "t1", Provider: "fake", ProviderAccountID: "pa_1", Status: tc.initial,
-				ProviderStatus: "RAW", Currency: "USD", CreatedAt: base, UpdatedAt: base}
+				ProviderStatus: "RAW", Currency: "USD", CreatedAt: base, UpdatedAt: base, ClientReference: "CLIENT-REF"}
 			if !tc.noAccount {
 				if err := mem.PutAccount(t.Context(), acc); err != nil {
 					t.Fatal(err)
@@ -208,7 +208,9 @@ func TestWatcher(t *testing.T) {
 				t.Fatalf("stored status %s, want %s", got.Status, tc.want)
 			}
 			if len(tc.changes) > 0 {
-				if got.ProviderStatus != "RAW_"+string(tc.want) || got.AccountName != "Named" || len(got.BankDetails) != 1 ||
+				// The provider keeps no client reference (subaccount keeps only the
+				// gateway's): the client's stays.
+				if got.ProviderStatus != "RAW_"+string(tc.want) || got.AccountName != "Named" || len(got.BankDetails) != 1 || got.ClientReference != "CLIENT-REF" ||
 					!got.UpdatedAt.Equal(base.Add(time.Duration(tc.reads)*time.Minute)) || !got.CreatedAt.Equal(base) {
 					t.Errorf("merged account %+v", got)
 				}
