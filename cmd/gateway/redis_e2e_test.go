@@ -89,6 +89,38 @@ providers:
 	return cfgPath, mock
 }
 
+// submitInProgress creates jobsN jobs of itemsN unallocated batchva items
+// (clientReference <prefix>-<job>-<item>) on g and waits until g is working
+// on every one of them.
+func submitInProgress(t *testing.T, g *gw, tok, prefix string, jobsN, itemsN int) []string {
+	t.Helper()
+	var ids []string
+	for j := range jobsN {
+		var items []string
+		for i := range itemsN {
+			items = append(items, fmt.Sprintf(`{"currency":"USD","unallocated":true,"clientReference":"%s-%d-%d"}`, prefix, j, i))
+		}
+		r := g.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+strings.Join(items, ",")+`]}`, "Idempotency-Key", uuid.NewString())
+		want(t, r, 202, "create")
+		ids = append(ids, r.json(t)["jobId"].(string))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for {
+			var j struct{ Status string }
+			json.Unmarshal(g.do(t, "GET", "/v1/jobs/"+id, tok, "").body, &j)
+			if j.Status == "InProgress" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s is %s, not in progress", id, j.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return ids
+}
+
 // A job accepted by an instance that dies finishes on another, with exactly
 // one account per item at the provider.
 func TestKilledInstanceJobsFinishElsewhere(t *testing.T) {
@@ -97,36 +129,8 @@ func TestKilledInstanceJobsFinishElsewhere(t *testing.T) {
 	a := startGateway(t, "-config", cfg)
 
 	const jobsN, itemsN = 4, 5
-	var ids []string
-	for j := range jobsN {
-		body := `{"items":[`
-		for i := range itemsN {
-			if i > 0 {
-				body += ","
-			}
-			body += fmt.Sprintf(`{"currency":"USD","unallocated":true,"clientReference":"KILL-%d-%d"}`, j, i)
-		}
-		r := a.do(t, "POST", "/v1/virtual-accounts", tok, body+"]}", "Idempotency-Key", uuid.NewString())
-		want(t, r, 202, "create on A")
-		var acc struct{ JobID string }
-		json.Unmarshal(r.body, &acc)
-		ids = append(ids, acc.JobID)
-	}
-	// Wait until A is working on every job, then kill it without warning.
-	deadline := time.Now().Add(10 * time.Second)
-	for _, id := range ids {
-		for {
-			var j struct{ Status string }
-			json.Unmarshal(a.do(t, "GET", "/v1/jobs/"+id, tok, "").body, &j)
-			if j.Status == "InProgress" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job %s is %s, not in progress on A", id, j.Status)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	ids := submitInProgress(t, a, tok, "KILL", jobsN, itemsN)
+	// A is working on every job: kill it without warning.
 	b := startGateway(t, "-config", cfg)
 	a.kill(t)
 
@@ -157,30 +161,7 @@ func TestSIGTERMHandsUnfinishedJobsToAnotherInstance(t *testing.T) {
 	a := startGateway(t, "-config", cfg)
 
 	const jobsN, itemsN = 10, 4
-	var ids []string
-	for j := range jobsN {
-		var items []string
-		for i := range itemsN {
-			items = append(items, fmt.Sprintf(`{"currency":"USD","unallocated":true,"clientReference":"TERM-%d-%d"}`, j, i))
-		}
-		r := a.do(t, "POST", "/v1/virtual-accounts", tok, `{"items":[`+strings.Join(items, ",")+`]}`, "Idempotency-Key", uuid.NewString())
-		want(t, r, 202, "create on A")
-		ids = append(ids, r.json(t)["jobId"].(string))
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, id := range ids {
-		for {
-			var j struct{ Status string }
-			json.Unmarshal(a.do(t, "GET", "/v1/jobs/"+id, tok, "").body, &j)
-			if j.Status == "InProgress" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job %s is %s, not in progress on A", id, j.Status)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	ids := submitInProgress(t, a, tok, "TERM", jobsN, itemsN)
 	b := startGateway(t, "-config", cfg)
 	took := a.term(t)
 	if took > 15*time.Second {
