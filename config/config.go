@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vagate/vagate/core/provider"
 )
 
 // Config is the whole gateway configuration.
@@ -213,19 +215,9 @@ type WebhookOpts struct {
 // Capabilities a route may require.
 var routeCapabilities = map[string]bool{"": true, "unallocated": true, "allocate": true, "block": true, "close": true}
 
-// Secret is a string that never shows in logs or formatted output.
-type Secret string
-
-// String redacts the secret.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[REDACTED]"
-}
-
-// GoString redacts the secret.
-func (s Secret) GoString() string { return s.String() }
+// Secret is the one redacting secret type (provider.Secret): it reads from
+// YAML like a string and never shows in slog, fmt or JSON output.
+type Secret = provider.Secret
 
 // Duration reads "250ms", "5s", "1m" from YAML.
 type Duration time.Duration

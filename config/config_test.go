@@ -1,7 +1,10 @@
 package config_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -256,5 +259,34 @@ func TestTenantAccountsValidation(t *testing.T) {
 	c, err := config.Parse([]byte(fmt.Sprintf(base, "tenant-a: [acc-1, acc-2]")), env(nil))
 	if err != nil || len(c.Providers[0].TenantAccounts["tenant-a"]) != 2 {
 		t.Errorf("parsed %+v, %v", c.Providers[0].TenantAccounts, err)
+	}
+}
+
+// Every secret of a parsed config stays redacted however the config is
+// printed or logged: slog's JSON and text handlers, fmt verbs and JSON.
+func TestSecretsNeverShow(t *testing.T) {
+	const authSecret, redisPass, metricsTok = "auth-secret-0123456789abcdef-XYZW", "redis-pass-QQQ", "metrics-token-RRR"
+	doc := strings.Replace(good, "0123456789abcdef0123456789abcdef", authSecret, 1) +
+		"store:\n  driver: redis\n  redisUrl: redis://:" + redisPass + "@127.0.0.1:6379/0\nmetrics:\n  token: " + metricsTok + "\n"
+	c, err := config.Parse([]byte(doc), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})).Debug("config", "config", c, "auth", c.Auth, "secret", c.Auth.Secret)
+	slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})).Debug("config", "config", c, "auth", c.Auth, "secret", c.Auth.Secret)
+	fmt.Fprintf(&out, "%v %+v %#v %s", c, c, c, c.Auth.Secret)
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Write(b)
+	for _, s := range []string{authSecret, redisPass, metricsTok} {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("secret %q shows in:\n%s", s, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "[REDACTED]") {
+		t.Errorf("no redaction marker: the secrets may not have been printed at all:\n%s", out.String())
 	}
 }
