@@ -220,7 +220,9 @@ jobs: {visibilityTimeout: 3s, drainTimeout: 2s}
 	reasons := map[string]int{}
 	owner := map[string]string{} // provider/account id → tenant, job, item
 	var mu sync.Mutex
-	deadline := time.Now().Add(5 * time.Minute)
+	// Items of unknown outcome are checked again for minutes (1 s doubling
+	// to 30 s, and a check the breaker refuses does not count).
+	deadline := time.Now().Add(3*time.Minute + time.Duration(total)*300*time.Millisecond)
 	for _, j := range jobsSent {
 		var st map[string]any
 		for {
