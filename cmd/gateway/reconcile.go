@@ -5,19 +5,35 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/vagate/vagate/core/accounts"
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/reconcile"
-	"github.com/vagate/vagate/core/store"
 )
 
-// startReconciler starts the polling fallback for provider webhooks (it
-// stops with ctx, waited for by bg) and returns next composed with it: every
-// account change is reported to next, then accounts left PENDING or
-// UNBLOCKING are re-read from their provider until they move on. What the
-// fallback finds is stored and reported to next.
-func startReconciler(ctx context.Context, bg *sync.WaitGroup, reg *gateway.Registry, accounts store.Accounts,
-	next reconcile.ChangeFunc, log *slog.Logger) reconcile.ChangeFunc {
-	w := reconcile.New(reg, accounts, next, &reconcile.Options{Logger: log})
+// startAccounts returns the accounts service and the change hook it reports
+// to: every account change goes to next, then to the polling fallback for
+// provider webhooks, which re-reads accounts left PENDING or UNBLOCKING from
+// their provider until they move on (it stops with ctx, waited for by bg).
+// Accounts an earlier run left transitional in the store, on this instance
+// or one that died, are watched again from the start.
+func startAccounts(ctx context.Context, bg *sync.WaitGroup, reg *gateway.Registry, st accounts.Store,
+	next accounts.ChangeFunc, log *slog.Logger) (*accounts.Service, accounts.ChangeFunc) {
+	var w *reconcile.Watcher
+	changed := func(ctx context.Context, before, after *bank.Account) {
+		if next != nil {
+			next(ctx, before, after)
+		}
+		w.Observe(ctx, before, after)
+	}
+	svc := accounts.New(reg, st, &accounts.Options{Changed: changed, Logger: log})
+	w = reconcile.New(svc, &reconcile.Options{Logger: log})
+	switch n, err := w.Resume(ctx); {
+	case err != nil:
+		log.Warn("reconcile: could not list the accounts left transitional; only new ones are watched", "err", err)
+	case n > 0:
+		log.Info("reconcile: watching accounts left transitional", "accounts", n)
+	}
 	bg.Go(func() { w.Run(ctx) })
-	return w.Hook(next)
+	return svc, changed
 }

@@ -118,8 +118,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	eventLog := st.events
 	recorder := events.NewRecorder(eventLog, log)
-	changed := recorder.AccountChanged
-	changed = startReconciler(ctx, &bg, reg, st.accounts, changed, log)
+	svc, changed := startAccounts(ctx, &bg, reg, st.accounts, recorder.AccountChanged, log)
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		Tracer: tel.Tracer, Meter: tel.Meter,
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
@@ -130,9 +129,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bg.Go(func() { engine.Run(ctx) })
 	h, err := httpapi.NewHandler(httpapi.Deps{
 		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
-		Registry: reg, Router: router, Engine: engine, Accounts: st.accounts,
+		Registry: reg, Router: router, Engine: engine, Accounts: svc,
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
-		Events: eventLog, Changed: changed,
+		Events: eventLog,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {

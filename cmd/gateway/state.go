@@ -13,14 +13,22 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
 )
 
+// accountStore is what the job engine and the accounts service keep
+// accounts in.
+type accountStore interface {
+	store.Accounts
+	accounts.Store
+}
+
 // state is where one gateway instance keeps everything.
 type state struct {
-	accounts    store.Accounts
+	accounts    accountStore
 	jobs        store.Jobs
 	queue       store.Queue
 	events      store.Events

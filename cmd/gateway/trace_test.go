@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/events"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
@@ -70,7 +71,7 @@ func newTracedRig(t testing.TB, tel *telemetry.Telemetry) *tracedRig {
 	go func() { eng.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	rig.auth = &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: []byte("trace-test-secret-0123456789abcdef")}
-	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem, Events: evs,
+	h, err := httpapi.NewHandler(httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: accounts.New(reg, mem, nil), Events: evs,
 		Idempotency: idempotency.NewMemory(nil), Auth: rig.auth, Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler()},
 		httpapi.Options{PublicURL: "http://gw.test"})
 	if err != nil {

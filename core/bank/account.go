@@ -32,6 +32,13 @@ func (s Status) Valid() bool {
 // Terminal reports whether no further transition can leave s.
 func (s Status) Terminal() bool { return s == StatusClosed || s == StatusFailed }
 
+// Transitional reports whether an account in status s is expected to move on
+// by itself (PENDING, UNBLOCKING), so that a missed webhook would leave it stale.
+func (s Status) Transitional() bool { return s == StatusPending || s == StatusUnblocking }
+
+// TransitionalStatuses lists the statuses for which Transitional is true.
+func TransitionalStatuses() []Status { return []Status{StatusPending, StatusUnblocking} }
+
 // RoutingCode is one national routing identifier of an account (sort code, ABA, ...).
 type RoutingCode struct {
 	Type  string `json:"type"`
@@ -85,6 +92,13 @@ type Account struct {
 	Reference string `json:"-"`
 	// Raw is the provider's own representation, kept verbatim.
 	Raw json.RawMessage `json:"-"`
+	// Version counts the writes of the stored record: a store saves an
+	// account over the version it was read at only (compare-and-set).
+	Version int64 `json:"-"`
+	// ProviderAt is when, by the provider's own clock where it says, the
+	// newest state merged into the account held at the provider; an answer
+	// or event about an older state never overwrites it.
+	ProviderAt time.Time `json:"-"`
 }
 
 // Clone returns a deep copy of a, safe to mutate.

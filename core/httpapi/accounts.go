@@ -1,16 +1,13 @@
 package httpapi
 
 import (
-	"context"
-	"fmt"
+	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
-	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
@@ -20,95 +17,24 @@ import (
 // of an allocated account.
 const CodeFieldImmutable = "field_immutable"
 
-// account loads the tenant's account and its provider.
-func (s *Server) account(c *gin.Context, id string) (*bank.Account, *gateway.Provider, bool) {
-	a, err := s.d.Accounts.GetAccount(c.Request.Context(), Tenant(c), id)
-	if err != nil {
-		fail(c, err)
-		return nil, nil, false
-	}
-	p, ok := s.d.Registry.Get(a.Provider)
-	if !ok {
-		WriteProblem(c, NewProblem(http.StatusConflict, CodeFailedPrecondition,
-			fmt.Sprintf("the account's provider %q is no longer configured", a.Provider)))
-		return nil, nil, false
-	}
-	return a, p, true
-}
-
-// merge copies what the provider reports onto the stored account, keeping
-// the gateway's own fields (id, tenant, customer, metadata, creation time).
-func merge(stored, fresh *bank.Account, now time.Time) {
-	wasUnallocated := stored.Status == bank.StatusUnallocated
-	stored.Status, stored.ProviderStatus = fresh.Status, fresh.ProviderStatus
-	// A provider that does not report a field leaves the stored value.
-	for _, f := range []struct {
-		dst *string
-		src string
-	}{
-		{&stored.AccountHolderName, fresh.AccountHolderName}, {&stored.AccountName, fresh.AccountName},
-		{&stored.DOB, fresh.DOB}, {&stored.NativeLanguageName, fresh.NativeLanguageName},
-		{&stored.ClientReference, fresh.ClientReference}, {&stored.Currency, fresh.Currency},
-	} {
-		if f.src != "" {
-			*f.dst = f.src
-		}
-	}
-	if fresh.BankDetails != nil {
-		stored.BankDetails = fresh.BankDetails
-	}
-	if fresh.Balance != nil {
-		stored.Balance = fresh.Balance
-	}
-	stored.Raw = fresh.Raw
-	stored.UpdatedAt = now
-	if wasUnallocated && fresh.Status != bank.StatusUnallocated && stored.AllocatedAt == nil {
-		t := now
-		stored.AllocatedAt = &t
-	}
-}
-
-// save merges what the provider reported into the stored account and tells
-// Changed what changed.
-func (s *Server) save(ctx context.Context, a *bank.Account, fresh *bank.Account) (*bank.Account, error) {
-	var before *bank.Account
-	saved, err := s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
-		before = x.Clone()
-		merge(x, fresh, time.Now().UTC())
-		return nil
-	})
-	if err == nil {
-		s.d.Changed(ctx, before, saved)
-	}
-	return saved, err
-}
-
-// answerSaved stores what the provider answered and writes the account.
-func (s *Server) answerSaved(c *gin.Context, a, fresh *bank.Account) {
-	saved, err := s.save(c.Request.Context(), a, fresh)
+// answer writes the account a service call returned, or its error.
+func answer(c *gin.Context, a *bank.Account, err error) {
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, saved)
+	c.JSON(http.StatusOK, a)
 }
 
 // GetVirtualAccount returns one account, re-read from the provider on refresh.
 func (s *Server) GetVirtualAccount(c *gin.Context, id openapi.AccountID, params openapi.GetVirtualAccountParams) {
-	a, p, ok := s.account(c, id)
-	if !ok {
-		return
-	}
 	if params.Refresh != nil && *params.Refresh {
-		fresh, err := p.GetAccount(c.Request.Context(), a.ProviderAccountID)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		s.answerSaved(c, a, fresh)
+		a, err := s.d.Accounts.Refresh(c.Request.Context(), Tenant(c), id)
+		answer(c, a, err)
 		return
 	}
-	c.JSON(http.StatusOK, a)
+	a, err := s.d.Accounts.Get(c.Request.Context(), Tenant(c), id)
+	answer(c, a, err)
 }
 
 // ListVirtualAccounts pages through the tenant's accounts.
@@ -147,7 +73,7 @@ func (s *Server) ListVirtualAccounts(c *gin.Context, params openapi.ListVirtualA
 		invalid(c, "the query is not valid", fs)
 		return
 	}
-	items, next, err := s.d.Accounts.ListAccounts(c.Request.Context(), Tenant(c), f, cursor, limit)
+	items, next, err := s.d.Accounts.List(c.Request.Context(), Tenant(c), f, cursor, limit)
 	if err != nil {
 		fail(c, err)
 		return
@@ -174,8 +100,9 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 		invalid(c, "the update is not valid; nothing was changed", fs)
 		return
 	}
-	a, p, ok := s.account(c, id)
-	if !ok {
+	a, err := s.d.Accounts.Get(c.Request.Context(), Tenant(c), id)
+	if err != nil {
+		fail(c, err)
 		return
 	}
 	if upd.Identity() {
@@ -206,9 +133,9 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 			}
 		}
 	}
-	fresh, err := p.Allocate(c.Request.Context(), a.ProviderAccountID, upd)
+	saved, err := s.d.Accounts.Allocate(c.Request.Context(), a.Tenant, a.ID, upd)
 	if err != nil {
-		if bank.Code(err) == bank.FailedPrecondition {
+		if bank.Code(err) == bank.FailedPrecondition && !errors.Is(err, accounts.ErrNoProvider) {
 			pr := NewProblem(http.StatusConflict, CodeFieldImmutable, "the provider refused to change an identity field of an allocated account")
 			WriteProblem(c, pr)
 			return
@@ -216,7 +143,7 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 		fail(c, err)
 		return
 	}
-	s.answerSaved(c, a, fresh)
+	c.JSON(http.StatusOK, saved)
 }
 
 func immutableChanges(a *bank.Account, u *provider.Allocation) []FieldError {
@@ -235,28 +162,19 @@ func immutableChanges(a *bank.Account, u *provider.Allocation) []FieldError {
 
 // BlockVirtualAccount blocks an account where its provider can.
 func (s *Server) BlockVirtualAccount(c *gin.Context, id openapi.AccountID, _ openapi.BlockVirtualAccountParams) {
-	s.lifecycle(c, id, (*gateway.Provider).Block)
+	a, err := s.d.Accounts.Block(c.Request.Context(), Tenant(c), id)
+	answer(c, a, err)
 }
 
 // UnblockVirtualAccount unblocks an account where its provider can.
 func (s *Server) UnblockVirtualAccount(c *gin.Context, id openapi.AccountID, _ openapi.UnblockVirtualAccountParams) {
-	s.lifecycle(c, id, (*gateway.Provider).Unblock)
+	a, err := s.d.Accounts.Unblock(c.Request.Context(), Tenant(c), id)
+	answer(c, a, err)
 }
 
-func (s *Server) lifecycle(c *gin.Context, id string, call func(*gateway.Provider, context.Context, string) (*bank.Account, error)) {
-	a, p, ok := s.account(c, id)
-	if !ok {
-		return
-	}
-	fresh, err := call(p, c.Request.Context(), a.ProviderAccountID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	s.answerSaved(c, a, fresh)
-}
-
-// CloseVirtualAccount closes an account where its provider can.
+// CloseVirtualAccount closes an account where its provider can; a retry of
+// the same close is answered by its Idempotency-Key, any other close of a
+// closed account is refused.
 func (s *Server) CloseVirtualAccount(c *gin.Context, id openapi.AccountID, _ openapi.CloseVirtualAccountParams) {
 	body, ok := jsonBody(c)
 	if !ok {
@@ -267,25 +185,6 @@ func (s *Server) CloseVirtualAccount(c *gin.Context, id openapi.AccountID, _ ope
 		invalid(c, "the close request is not valid; nothing was changed", fs)
 		return
 	}
-	a, p, ok := s.account(c, id)
-	if !ok {
-		return
-	}
-	if a.Status == bank.StatusClosed {
-		// Terminal: a retry of the same close is answered by its
-		// Idempotency-Key; any other close is refused.
-		WriteProblem(c, NewProblem(http.StatusConflict, CodeFailedPrecondition, "the account is already closed"))
-		return
-	}
-	if reason.RequestedBy == "" {
-		reason.RequestedBy = Tenant(c)
-	}
-	// One close per account: a resend carries the same provider key.
-	reason.IdempotencyKey = uuid.NewSHA1(uuid.NameSpaceURL, []byte("vagate:close:"+a.Tenant+":"+a.ID)).String()
-	fresh, err := p.Close(c.Request.Context(), a.ProviderAccountID, reason)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	s.answerSaved(c, a, fresh)
+	a, err := s.d.Accounts.Close(c.Request.Context(), Tenant(c), id, reason)
+	answer(c, a, err)
 }

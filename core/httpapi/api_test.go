@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/adapters/batchva"
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/events"
 	"github.com/vagate/vagate/core/gateway"
@@ -47,11 +48,14 @@ func newAPIB(t testing.TB) *api { return newAPIState(t, memoryState()) }
 
 // apiState is the state an in-process API runs on.
 type apiState struct {
-	accounts store.Accounts
-	jobs     store.Jobs
-	queue    store.Queue
-	events   store.Events
-	idem     idempotency.Store
+	accounts interface {
+		store.Accounts
+		accounts.Store
+	}
+	jobs   store.Jobs
+	queue  store.Queue
+	events store.Events
+	idem   idempotency.Store
 }
 
 func memoryState() apiState {
@@ -110,8 +114,9 @@ func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
-	deps := httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: mem,
-		Idempotency: st.idem, Auth: ac, Events: evs, Changed: rec.AccountChanged,
+	svc := accounts.New(reg, mem, &accounts.Options{Changed: rec.AccountChanged})
+	deps := httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: svc,
+		Idempotency: st.idem, Auth: ac, Events: evs,
 		Tracer: w.tracer, Meter: w.meter, Metrics: w.metrics}
 	opts := httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20}
 	for _, f := range w.tune {

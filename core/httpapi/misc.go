@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -80,38 +79,16 @@ func (s *Server) ReceiveProviderWebhook(c *gin.Context, name openapi.ProviderNam
 		return
 	}
 	for _, ev := range events {
-		if ev.Type != bank.EventAccountUpdated || ev.Account == nil {
-			continue
+		// An event for an account this gateway does not hold (not created
+		// through it, or not recorded yet) changes nothing; a store that
+		// fails is an error, so that the provider delivers again.
+		if _, err := s.d.Accounts.ApplyEvent(c.Request.Context(), name, &ev); err != nil && bank.Code(err) != bank.NotFound {
+			fail(c, err)
+			return
 		}
-		s.applyAccountEvent(c.Request.Context(), name, &ev)
 	}
 	c.Status(http.StatusNoContent)
 }
-
-// applyAccountEvent updates the stored account a verified event describes.
-func (s *Server) applyAccountEvent(ctx context.Context, providerName string, ev *bank.ProviderEvent) {
-	a, err := s.d.Accounts.FindAccount(ctx, providerName, ev.ProviderAccountID)
-	if err != nil {
-		return // not created through this gateway (or not recorded yet)
-	}
-	var before *bank.Account
-	saved, err := s.d.Accounts.UpdateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
-		if !ev.At.IsZero() && ev.At.Before(x.UpdatedAt) {
-			return errStale
-		}
-		before = x.Clone()
-		merge(x, ev.Account, time.Now().UTC())
-		if !ev.At.IsZero() {
-			x.UpdatedAt = ev.At.UTC()
-		}
-		return nil
-	})
-	if err == nil {
-		s.d.Changed(ctx, before, saved)
-	}
-}
-
-var errStale = errors.New("event older than the stored state")
 
 // Healthz answers while the process serves requests.
 func (s *Server) Healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

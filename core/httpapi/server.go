@@ -18,7 +18,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
@@ -28,17 +28,15 @@ import (
 
 // Deps are what the HTTP API serves from.
 type Deps struct {
-	Registry    *gateway.Registry
-	Router      *gateway.Router
-	Engine      *jobs.Engine
-	Accounts    store.Accounts
+	Registry *gateway.Registry
+	Router   *gateway.Router
+	Engine   *jobs.Engine
+	// Accounts reads and changes accounts; it reports their changes.
+	Accounts    *accounts.Service
 	Idempotency idempotency.Store
 	Auth        *AuthConfig
 	// Events is the tenant event log served at GET /v1/events.
 	Events store.Events
-	// Changed is told of every account change the API makes or learns of
-	// (before is the stored state, after the new one); it records events.
-	Changed func(ctx context.Context, before, after *bank.Account)
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -94,9 +92,6 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	}
 	if d.Events == nil {
 		d.Events = store.NewMemoryEvents()
-	}
-	if d.Changed == nil {
-		d.Changed = func(context.Context, *bank.Account, *bank.Account) {}
 	}
 	if d.Ready == nil {
 		d.Ready = func(context.Context) error { return nil }

@@ -3,7 +3,10 @@
 // (PENDING, UNBLOCKING) is re-read from its provider with backoff until it
 // leaves it, and the new state is stored and reported like any other change.
 // Webhooks stay the fast path: when one moves the account on first, the
-// watch ends without a provider call.
+// watch ends without a provider call. What the provider reports is saved
+// through the accounts service (core/accounts), which owns the merge and
+// its order. After a restart, Resume finds the accounts left transitional
+// in the store and watches them again.
 package reconcile
 
 import (
@@ -13,10 +16,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
-	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/store"
 )
+
+// Accounts is what the watcher reads and refreshes accounts through:
+// *accounts.Service.
+type Accounts interface {
+	// Get returns the stored account.
+	Get(ctx context.Context, tenant, id string) (*bank.Account, error)
+	// Refresh re-reads the account from its provider and saves what it
+	// reports (reporting the change to the service's change hook).
+	Refresh(ctx context.Context, tenant, id string) (*bank.Account, error)
+	// Transitional lists the stored accounts in a transitional status.
+	Transitional(ctx context.Context) ([]store.AccountKey, error)
+}
+
+var _ Accounts = (*accounts.Service)(nil)
 
 // ChangeFunc is told of an account change (before is nil for a new account).
 type ChangeFunc func(ctx context.Context, before, after *bank.Account)
@@ -64,15 +81,11 @@ func (o *Options) withDefaults() Options {
 
 // Transitional reports whether an account in status s is expected to move on
 // by itself, so that a missed webhook would leave it stale.
-func Transitional(s bank.Status) bool {
-	return s == bank.StatusPending || s == bank.StatusUnblocking
-}
+func Transitional(s bank.Status) bool { return s.Transitional() }
 
 // Watcher re-reads accounts in a transitional status until they leave it.
 type Watcher struct {
-	reg      *gateway.Registry
-	accounts store.Accounts
-	changed  ChangeFunc
+	accounts Accounts
 	opts     Options
 	sem      chan struct{}
 	wake     chan struct{}
@@ -89,11 +102,11 @@ type key struct{ tenant, id string }
 // in a transitional status again while the watch runs.
 type watch struct{ renewed bool }
 
-// New returns a watcher that stores through accounts and reports the
-// changes it makes to changed (which may be nil). Call Run to start it.
-func New(reg *gateway.Registry, accounts store.Accounts, changed ChangeFunc, opts *Options) *Watcher {
+// New returns a watcher that refreshes accounts through accounts (whose
+// change hook should call Observe). Call Run to start it.
+func New(accounts Accounts, opts *Options) *Watcher {
 	o := opts.withDefaults()
-	return &Watcher{reg: reg, accounts: accounts, changed: changed, opts: o,
+	return &Watcher{accounts: accounts, opts: o,
 		sem: make(chan struct{}, o.Concurrency), wake: make(chan struct{}, 1), watching: map[key]*watch{}}
 }
 
@@ -103,7 +116,25 @@ func (w *Watcher) Observe(_ context.Context, _, after *bank.Account) {
 	if after == nil || !Transitional(after.Status) {
 		return
 	}
-	k := key{after.Tenant, after.ID}
+	w.watch(key{after.Tenant, after.ID})
+}
+
+// Resume watches every account the store holds in a transitional status:
+// those an earlier run (on this instance or one that died) left watched.
+// It returns the number found.
+func (w *Watcher) Resume(ctx context.Context) (int, error) {
+	ks, err := w.accounts.Transitional(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range ks {
+		w.watch(key{k.Tenant, k.ID})
+	}
+	return len(ks), nil
+}
+
+// watch starts watching k, or marks a running watch renewed.
+func (w *Watcher) watch(k key) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.stopped {
@@ -188,8 +219,6 @@ func (w *Watcher) finish(k key, force bool) bool {
 	return true
 }
 
-var errMoved = errors.New("the account moved on while the provider was read")
-
 // run re-reads one account with backoff until it leaves its transitional
 // status, its watch is exhausted, or ctx ends.
 func (w *Watcher) run(ctx context.Context, k key) {
@@ -212,7 +241,7 @@ func (w *Watcher) run(ctx context.Context, k key) {
 		wait = min(wait*2, w.opts.Max)
 		idle++
 		w.beginRead(k)
-		cur, err := w.accounts.GetAccount(ctx, k.tenant, k.id)
+		cur, err := w.accounts.Get(ctx, k.tenant, k.id)
 		if err != nil {
 			if bank.Code(err) == bank.NotFound {
 				w.finish(k, true)
@@ -227,85 +256,36 @@ func (w *Watcher) run(ctx context.Context, k key) {
 			idle, wait = 0, w.opts.Initial
 			continue
 		}
-		p, ok := w.reg.Get(cur.Provider)
-		if !ok {
+		saved, err := w.refresh(ctx, k)
+		if errors.Is(err, accounts.ErrNoProvider) {
 			log.Warn("reconcile: provider no longer configured", "provider", cur.Provider)
 			w.finish(k, true)
 			return
 		}
-		fresh, err := w.read(ctx, p, cur.ProviderAccountID)
 		if err != nil {
 			log.Debug("reconcile: provider read failed", "provider", cur.Provider, "code", bank.Code(err).String())
 			continue
 		}
-		if fresh.Status == cur.Status {
+		if saved.Status == cur.Status {
 			continue
 		}
-		var before *bank.Account
-		saved, err := w.accounts.UpdateAccount(ctx, k.tenant, k.id, func(x *bank.Account) error {
-			if x.Status != cur.Status {
-				return errMoved
-			}
-			before = x.Clone()
-			merge(x, fresh, w.opts.Now().UTC())
-			return nil
-		})
-		if err == nil {
-			log.Info("reconcile: account updated from its provider", "provider", cur.Provider,
-				"from", string(before.Status), "to", string(saved.Status))
-			if w.changed != nil {
-				w.changed(ctx, before, saved)
-			}
-			if !Transitional(saved.Status) && w.finish(k, false) {
-				return
-			}
+		log.Info("reconcile: account updated from its provider", "provider", cur.Provider,
+			"from", string(cur.Status), "to", string(saved.Status))
+		if !Transitional(saved.Status) && w.finish(k, false) {
+			return
 		}
 		idle, wait = 0, w.opts.Initial
 	}
 }
 
-// read asks the provider, within the concurrency bound.
-func (w *Watcher) read(ctx context.Context, p *gateway.Provider, ref string) (*bank.Account, error) {
+// refresh re-reads the account from its provider, within the concurrency
+// bound.
+func (w *Watcher) refresh(ctx context.Context, k key) (*bank.Account, error) {
 	select {
 	case w.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-w.sem }()
-	return p.GetAccount(ctx, ref)
-}
-
-// merge copies what the provider reports onto the stored account, keeping
-// the gateway's own fields, as core/httpapi does for provider answers. The
-// stored updatedAt never goes back: it becomes the provider's updatedAt
-// when later (so older webhooks are recognised as stale), else now.
-func merge(stored, fresh *bank.Account, now time.Time) {
-	wasUnallocated := stored.Status == bank.StatusUnallocated
-	stored.Status, stored.ProviderStatus = fresh.Status, fresh.ProviderStatus
-	stored.AccountHolderName, stored.AccountName = fresh.AccountHolderName, fresh.AccountName
-	stored.DOB, stored.NativeLanguageName = fresh.DOB, fresh.NativeLanguageName
-	if fresh.ClientReference != "" { // a provider that keeps none leaves the client's
-		stored.ClientReference = fresh.ClientReference
-	}
-	if fresh.Currency != "" {
-		stored.Currency = fresh.Currency
-	}
-	if fresh.BankDetails != nil {
-		stored.BankDetails = fresh.BankDetails
-	}
-	if fresh.Balance != nil {
-		stored.Balance = fresh.Balance
-	}
-	stored.Raw = fresh.Raw
-	at := fresh.UpdatedAt
-	if at.IsZero() {
-		at = now
-	}
-	if at.After(stored.UpdatedAt) {
-		stored.UpdatedAt = at.UTC()
-	}
-	if wasUnallocated && fresh.Status != bank.StatusUnallocated && stored.AllocatedAt == nil {
-		t := now
-		stored.AllocatedAt = &t
-	}
+	return w.accounts.Refresh(ctx, k.tenant, k.id)
 }

@@ -2,10 +2,12 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
@@ -63,6 +65,9 @@ type recorder struct {
 }
 
 func (r *recorder) changed(_ context.Context, before, after *bank.Account) {
+	if before.Status == after.Status {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, [2]bank.Status{before.Status, after.Status})
@@ -74,10 +79,34 @@ func (r *recorder) changes() [][2]bank.Status {
 	return append([][2]bank.Status(nil), r.got...)
 }
 
+// newWatcher wires a watcher the production way: the accounts service
+// reports its changes to rec and to the watcher.
+func newWatcher(t *testing.T, mem *store.Memory, f *fake, o *reconcile.Options) (*accounts.Service, *reconcile.Watcher, *recorder) {
+	p, err := gateway.New("fake", f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := gateway.NewRegistry()
+	reg.Register(p)
+	rec := &recorder{}
+	var w *reconcile.Watcher
+	svc := accounts.New(reg, mem, &accounts.Options{Changed: func(ctx context.Context, before, after *bank.Account) {
+		rec.changed(ctx, before, after)
+		w.Observe(ctx, before, after)
+	}})
+	w = reconcile.New(svc, o)
+	return svc, w, rec
+}
+
 var opts = reconcile.Options{Initial: 2 * time.Millisecond, Max: 10 * time.Millisecond, Attempts: 5}
 
+// setStatus stores st as a state the provider dated after its first answer
+// (a webhook, or the answer to a write, saved while the watcher reads).
 func setStatus(t *testing.T, mem *store.Memory, st bank.Status) *bank.Account {
-	a, err := mem.UpdateAccount(context.Background(), "t1", "va_1", func(a *bank.Account) error { a.Status = st; return nil })
+	a, err := mem.UpdateAccount(context.Background(), "t1", "va_1", func(a *bank.Account) error {
+		a.Status, a.ProviderAt = st, base.Add(90*time.Second)
+		return nil
+	})
 	if err != nil {
 		t.Error(err)
 	}
@@ -158,13 +187,8 @@ func TestWatcher(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := store.NewMemory()
-			reg := gateway.NewRegistry()
 			f := &fake{script: tc.script}
-			p, err := gateway.New("fake", f, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			reg.Register(p)
+			_, w, rec := newWatcher(t, mem, f, &opts)
 			acc := &bank.Account{ID: "va_1", Tenant: "t1", Provider: "fake", ProviderAccountID: "pa_1", Status: tc.initial,
 				ProviderStatus: "RAW", Currency: "USD", CreatedAt: base, UpdatedAt: base, ClientReference: "CLIENT-REF"}
 			if !tc.noAccount {
@@ -172,8 +196,6 @@ func TestWatcher(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var rec recorder
-			w := reconcile.New(reg, mem, rec.changed, &opts)
 			if tc.onRead != nil {
 				f.onRead = func(n int) { tc.onRead(t, mem, w, n) }
 			}
@@ -223,11 +245,8 @@ func TestWatcher(t *testing.T) {
 // backoff; later observations are ignored.
 func TestWatcherStops(t *testing.T) {
 	mem := store.NewMemory()
-	reg := gateway.NewRegistry()
 	f := &fake{script: func(int) (bank.Status, error) { return bank.StatusPending, nil }}
-	p, _ := gateway.New("fake", f, nil)
-	reg.Register(p)
-	w := reconcile.New(reg, mem, nil, &reconcile.Options{Initial: time.Hour})
+	_, w, _ := newWatcher(t, mem, f, &reconcile.Options{Initial: time.Hour})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -257,7 +276,7 @@ func TestWatcherStops(t *testing.T) {
 
 // Hook reports the change to next, then watches it.
 func TestHook(t *testing.T) {
-	w := reconcile.New(gateway.NewRegistry(), store.NewMemory(), nil, &opts)
+	_, w, _ := newWatcher(t, store.NewMemory(), &fake{}, &opts)
 	var rec recorder
 	h := w.Hook(rec.changed)
 	a := &bank.Account{ID: "va_1", Tenant: "t1", Status: bank.StatusUnblocking}
@@ -274,5 +293,40 @@ func TestHook(t *testing.T) {
 		if reconcile.Transitional(s) {
 			t.Errorf("%s transitional", s)
 		}
+	}
+}
+
+// After a restart, Resume finds the accounts the store holds in a
+// transitional status and watches them until they move on; the others are
+// not read.
+func TestResume(t *testing.T) {
+	mem := store.NewMemory()
+	f := &fake{script: func(int) (bank.Status, error) { return bank.StatusActive, nil }}
+	_, w, rec := newWatcher(t, mem, f, &opts)
+	for i, st := range []bank.Status{bank.StatusPending, bank.StatusActive, bank.StatusUnblocking, bank.StatusBlocked, bank.StatusPending} {
+		a := &bank.Account{ID: fmt.Sprintf("va_%d", i), Tenant: fmt.Sprintf("t%d", i%2), Provider: "fake", ProviderAccountID: fmt.Sprintf("pa_%d", i),
+			Status: st, CreatedAt: base, UpdatedAt: base}
+		if err := mem.PutAccount(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := w.Resume(t.Context())
+	if err != nil || n != 3 {
+		t.Fatalf("Resume = %d, %v; want 3 accounts", n, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Watching() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if f.count() != 3 || len(rec.changes()) != 3 {
+		t.Errorf("provider read %d times, %d changes; want 3 and 3", f.count(), len(rec.changes()))
+	}
+	if left, _ := mem.TransitionalAccounts(t.Context()); len(left) != 0 {
+		t.Errorf("still transitional: %v", left)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ type Memory struct {
 	accounts map[string]map[string]*bank.Account // tenant → id → account
 	order    map[string][]string                 // tenant → sorted sort keys
 	byRef    map[string]*bank.Account            // provider|providerAccountID → account
+	transit  map[AccountKey]bool                 // accounts in a transitional status
 	jobs     map[string]map[string][]byte        // tenant → id → JSON record
 
 	qmu   sync.Mutex
@@ -50,15 +52,26 @@ func (m *Memory) PutAccount(_ context.Context, a *bank.Account) error {
 	return nil
 }
 
+// put stores a as the next version of its record and indexes it.
 func (m *Memory) put(a *bank.Account) {
 	t := m.accounts[a.Tenant]
 	if t == nil {
 		t = map[string]*bank.Account{}
 		m.accounts[a.Tenant] = t
 	}
+	a.Version = 1
 	if old, ok := t[a.ID]; ok {
 		m.removeKey(a.Tenant, sortKey(old))
 		delete(m.byRef, old.Provider+"|"+old.ProviderAccountID)
+		a.Version = old.Version + 1
+	}
+	if m.transit == nil {
+		m.transit = map[AccountKey]bool{}
+	}
+	if k := (AccountKey{a.Tenant, a.ID}); a.Status.Transitional() {
+		m.transit[k] = true
+	} else {
+		delete(m.transit, k)
 	}
 	t[a.ID] = a
 	k := sortKey(a)
@@ -112,6 +125,41 @@ func (m *Memory) UpdateAccount(_ context.Context, tenant, id string, fn func(*ba
 	c.Tenant, c.ID = tenant, id
 	m.put(c)
 	return c.Clone(), nil
+}
+
+// SwapAccount saves a if the stored record is still at a.Version, else
+// returns a *ConflictError; the saved copy has the next version.
+func (m *Memory) SwapAccount(_ context.Context, a *bank.Account) (*bank.Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.accounts[a.Tenant][a.ID]
+	if !ok {
+		return nil, NotFound("account", a.ID)
+	}
+	if old.Version != a.Version {
+		return nil, &ConflictError{Tenant: a.Tenant, ID: a.ID, Want: a.Version, Have: old.Version}
+	}
+	c := a.Clone()
+	m.put(c)
+	return c.Clone(), nil
+}
+
+// TransitionalAccounts lists the accounts, of every tenant, in a
+// transitional status (bank.Status.Transitional).
+func (m *Memory) TransitionalAccounts(context.Context) ([]AccountKey, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]AccountKey, 0, len(m.transit))
+	for k := range m.transit {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b AccountKey) int {
+		if a.Tenant != b.Tenant {
+			return strings.Compare(a.Tenant, b.Tenant)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
 }
 
 // ListAccounts pages through the tenant's accounts in creation order.

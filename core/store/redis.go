@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,9 @@ import (
 //
 //	{<prefix>:t:<tenant>}:acct:<id>     account JSON
 //	{<prefix>:t:<tenant>}:accts         sorted set of "<createdAt ns>|<id>" (lexicographic paging)
+//	{<prefix>:t:<tenant>}:status:<s>    set of the ids of accounts in transitional status s
+//	<prefix>:transit-tenants            set of tenants that had an account in a transitional
+//	                                    status (added to before the account is written)
 //	{<prefix>:t:<tenant>}:job:<id>      job record JSON
 //	{<prefix>:t:<tenant>}:events        stream of the tenant's events
 //	<prefix>:ref:<provider>:<ref>       "<tenant>|<id>" (single-key lookup for provider callbacks)
@@ -94,8 +98,12 @@ func (r *Redis) acctIndex(tenant string) string   { return r.tenantTag(tenant) +
 func (r *Redis) jobKey(tenant, id string) string  { return r.tenantTag(tenant) + ":job:" + id }
 func (r *Redis) eventsKey(tenant string) string   { return r.tenantTag(tenant) + ":events" }
 func (r *Redis) refKey(p, ref string) string      { return r.opts.Prefix + ":ref:" + p + ":" + ref }
-func (r *Redis) queueKey() string                 { return "{" + r.opts.Prefix + ":q}:jobq" }
-func (r *Redis) delayedKey() string               { return "{" + r.opts.Prefix + ":q}:delayed" }
+func (r *Redis) transitKey(tenant string, s bank.Status) string {
+	return r.tenantTag(tenant) + ":status:" + string(s)
+}
+func (r *Redis) transitTenants() string { return r.opts.Prefix + ":transit-tenants" }
+func (r *Redis) queueKey() string       { return "{" + r.opts.Prefix + ":q}:jobq" }
+func (r *Redis) delayedKey() string     { return "{" + r.opts.Prefix + ":q}:delayed" }
 
 // promoteScript moves due deferred jobs to the stream, atomically, so a job
 // is never in both or neither.
@@ -113,12 +121,14 @@ const queueGroup = "workers"
 // storedAccount keeps the fields bank.Account leaves out of its JSON.
 type storedAccount struct {
 	*bank.Account
-	Tenant string          `json:"tenant"`
-	Raw    json.RawMessage `json:"raw,omitempty"`
+	Tenant     string          `json:"tenant"`
+	Raw        json.RawMessage `json:"raw,omitempty"`
+	Version    int64           `json:"version,omitempty"`
+	ProviderAt time.Time       `json:"providerAt,omitzero"`
 }
 
 func encodeAccount(a *bank.Account) ([]byte, error) {
-	return json.Marshal(storedAccount{Account: a, Tenant: a.Tenant, Raw: a.Raw})
+	return json.Marshal(storedAccount{Account: a, Tenant: a.Tenant, Raw: a.Raw, Version: a.Version, ProviderAt: a.ProviderAt})
 }
 
 func decodeAccount(b []byte) (*bank.Account, error) {
@@ -126,7 +136,7 @@ func decodeAccount(b []byte) (*bank.Account, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
-	s.Account.Tenant, s.Account.Raw = s.Tenant, s.Raw
+	s.Account.Tenant, s.Account.Raw, s.Account.Version, s.Account.ProviderAt = s.Tenant, s.Raw, s.Version, s.ProviderAt
 	return s.Account, nil
 }
 
@@ -164,6 +174,43 @@ func (r *Redis) FindAccount(ctx context.Context, providerName, ref string) (*ban
 	return r.GetAccount(ctx, tenant, id)
 }
 
+// SwapAccount saves a if the stored record is still at a.Version, else
+// returns a *ConflictError; the saved copy has the next version.
+func (r *Redis) SwapAccount(ctx context.Context, a *bank.Account) (*bank.Account, error) {
+	return r.updateAccount(ctx, a.Tenant, a.ID, func(x *bank.Account) error {
+		if x.Version != a.Version {
+			return &ConflictError{Tenant: a.Tenant, ID: a.ID, Want: a.Version, Have: x.Version}
+		}
+		*x = *a.Clone()
+		return nil
+	}, false)
+}
+
+// TransitionalAccounts lists the accounts, of every tenant, in a
+// transitional status (bank.Status.Transitional): one set per tenant and
+// status, each read alone (no multi-key operation across tenants).
+func (r *Redis) TransitionalAccounts(ctx context.Context) ([]AccountKey, error) {
+	tenants, err := r.c.SMembers(ctx, r.transitTenants()).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	slices.Sort(tenants)
+	var out []AccountKey
+	for _, t := range tenants {
+		for _, s := range bank.TransitionalStatuses() {
+			ids, err := r.c.SMembers(ctx, r.transitKey(t, s)).Result()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			slices.Sort(ids)
+			for _, id := range ids {
+				out = append(out, AccountKey{Tenant: t, ID: id})
+			}
+		}
+	}
+	return out, nil
+}
+
 // UpdateAccount applies fn atomically.
 func (r *Redis) UpdateAccount(ctx context.Context, tenant, id string, fn func(*bank.Account) error) (*bank.Account, error) {
 	return r.updateAccount(ctx, tenant, id, fn, false)
@@ -192,6 +239,7 @@ func (r *Redis) updateAccount(ctx context.Context, tenant, id string, fn func(*b
 			}
 		}
 		oldKey, hadOld := sortKey(cur), b != nil
+		oldStatus, version := cur.Status, cur.Version
 		oldRef = ""
 		if hadOld {
 			oldRef = r.refKey(cur.Provider, cur.ProviderAccountID)
@@ -199,10 +247,17 @@ func (r *Redis) updateAccount(ctx context.Context, tenant, id string, fn func(*b
 		if err := fn(cur); err != nil {
 			return err
 		}
-		cur.Tenant, cur.ID = tenant, id
+		cur.Tenant, cur.ID, cur.Version = tenant, id, version+1
 		nb, err := encodeAccount(cur)
 		if err != nil {
 			return err
+		}
+		if cur.Status.Transitional() {
+			// The tenant directory lives outside the tenant's slot: a
+			// single-key write, made first so that it never misses one.
+			if err := r.c.SAdd(ctx, r.transitTenants(), tenant).Err(); err != nil {
+				return err
+			}
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, key, nb, 0)
@@ -210,6 +265,12 @@ func (r *Redis) updateAccount(ctx context.Context, tenant, id string, fn func(*b
 				p.ZRem(ctx, index, oldKey)
 			}
 			p.ZAdd(ctx, index, redis.Z{Member: sortKey(cur)})
+			if hadOld && oldStatus != cur.Status && oldStatus.Transitional() {
+				p.SRem(ctx, r.transitKey(tenant, oldStatus), id)
+			}
+			if cur.Status.Transitional() {
+				p.SAdd(ctx, r.transitKey(tenant, cur.Status), id)
+			}
 			return nil
 		})
 		out = cur

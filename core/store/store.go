@@ -54,6 +54,22 @@ type Accounts interface {
 	ListAccounts(ctx context.Context, tenant string, f AccountFilter, cursor string, limit int) ([]*bank.Account, string, error)
 }
 
+// AccountKey names one stored account.
+type AccountKey struct{ Tenant, ID string }
+
+// ConflictError is the error of a compare-and-set account write
+// (SwapAccount) when the stored record is no longer at the version the
+// caller read: read it again and redo the change.
+type ConflictError struct {
+	Tenant, ID string
+	// Want is the version the caller read; Have the stored one.
+	Want, Have int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("account %q was written meanwhile (version %d, read at %d)", e.ID, e.Have, e.Want)
+}
+
 // JobItem is one item of a job: what was asked and what became of it.
 type JobItem struct {
 	Provider string              `json:"provider"`

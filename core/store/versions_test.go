@@ -1,0 +1,22 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/storetest"
+)
+
+var (
+	_ storetest.Versioned = (*store.Memory)(nil)
+	_ storetest.Versioned = (*store.Redis)(nil)
+)
+
+func TestMemoryVersions(t *testing.T) {
+	storetest.RunVersions(t, func(t *testing.T) storetest.Versioned { return store.NewMemory() })
+}
+
+func TestRedisVersions(t *testing.T) {
+	storetest.RunVersions(t, func(t *testing.T) storetest.Versioned { return newRedis(t, 5*time.Second) })
+}
