@@ -688,20 +688,25 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 		e.settle(ctx, rec, idx, nil, &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("provider %q is no longer configured", k.provider)})
 		return
 	}
+	// The items' state is read before waiting for a turn, the cancel flag
+	// once it is this chunk's turn; only provider calls hold the turn, not
+	// the store's reads and writes of the outcome.
+	cur, err := e.jobs.Items(ctx, rec.Job.Tenant, rec.Job.ID, idx)
+	if err != nil {
+		return
+	}
 	sem := e.sem(k.provider)
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return
 	}
-	defer func() { <-sem }()
+	var once sync.Once
+	release := func() { once.Do(func() { <-sem }) }
+	defer release()
 
 	// A cancel that arrived before this chunk was sent stops it.
 	hdr, err := e.jobs.Header(ctx, rec.Job.Tenant, rec.Job.ID)
-	if err != nil {
-		return
-	}
-	cur, err := e.jobs.Items(ctx, rec.Job.Tenant, rec.Job.ID, idx)
 	if err != nil {
 		return
 	}
@@ -743,6 +748,7 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 		}
 	}
 	results, err := e.create(cctx, p, req, operation, sentBefore, rec, idx)
+	release()
 	if ctx.Err() != nil {
 		return // shutting down: leave the items for the next run
 	}
