@@ -13,6 +13,7 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/mocks/fault"
@@ -119,7 +120,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	mem := store.NewMemory()
-	eng := jobs.New(reg, mem, mem, mem, &jobs.Options{Workers: 8, ConcurrencyPerProvider: 8, ResendAttempts: 6,
+	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Workers: 8, ConcurrencyPerProvider: 8, ResendAttempts: 6,
 		Backoff: 10 * time.Millisecond, ItemTimeout: 30 * time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -195,7 +196,7 @@ func TestChaos(t *testing.T) {
 // mockKey is the reference a mock counts an item's accounts by: the
 // subaccount provider keeps only the gateway's reference (client_reference),
 // the others the client's clientReference.
-func mockKey(it store.JobItem) string {
+func mockKey(it jobs.ItemRecord) string {
 	if it.Provider == "subaccount" {
 		return it.Request.Reference
 	}

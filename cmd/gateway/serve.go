@@ -25,7 +25,6 @@ import (
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/jobs"
-	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
 )
 
@@ -124,7 +123,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), DrainTimeout: cfg.Jobs.DrainTimeout.D(), Checks: cfg.Jobs.Checks, Logger: log,
 		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
-		OnFinish:  func(ctx context.Context, j *store.JobRecord) { recorder.JobFinished(ctx, &j.Job) },
+		OnFinish:  recorder.JobFinished,
 	})
 	bg.Go(func() { engine.Run(ctx) })
 	h, err := httpapi.NewHandler(httpapi.Deps{

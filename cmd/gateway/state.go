@@ -15,6 +15,9 @@ import (
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/jobs/jobsmem"
+	"github.com/vagate/vagate/core/jobs/jobsredis"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
 )
@@ -29,7 +32,7 @@ type accountStore interface {
 // state is where one gateway instance keeps everything.
 type state struct {
 	accounts    accountStore
-	jobs        store.Jobs
+	jobs        jobs.Store
 	queue       store.Queue
 	events      store.Events
 	idempotency idempotency.Store
@@ -43,7 +46,7 @@ type state struct {
 func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*state, error) {
 	if cfg.Store.Driver == "memory" {
 		mem := store.NewMemory()
-		return &state{accounts: mem, jobs: mem, queue: mem, events: store.NewMemoryEvents(),
+		return &state{accounts: mem, jobs: jobsmem.New(), queue: mem, events: store.NewMemoryEvents(),
 			idempotency: idempotency.NewMemory(nil), ready: func(context.Context) error { return nil }, close: func() {}}, nil
 	}
 	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
@@ -64,7 +67,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	}
 	r := store.NewRedis(c, &store.RedisOptions{Prefix: cfg.Store.Prefix, Visibility: cfg.Jobs.VisibilityTimeout.D()})
 	log.Info("state in redis", "redis", redactURL(string(cfg.Store.RedisURL)), "prefix", cfg.Store.Prefix)
-	return &state{accounts: r, jobs: r, queue: r, events: r,
+	return &state{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: cfg.Store.Prefix}), queue: r, events: r,
 		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
 		ready:       r.Ping, close: func() { c.Close() }}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
 	"github.com/vagate/vagate/mocks/fault"
@@ -64,8 +65,8 @@ func newTracedRig(t testing.TB, tel *telemetry.Telemetry) *tracedRig {
 	mem := store.NewMemory()
 	evs := store.NewMemoryEvents()
 	rec := events.NewRecorder(evs, nil)
-	eng := jobs.New(reg, mem, mem, mem, &jobs.Options{Tracer: tel.Tracer, Meter: tel.Meter,
-		OnFinish: func(ctx context.Context, j *store.JobRecord) { rec.JobFinished(ctx, &j.Job) }})
+	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Tracer: tel.Tracer, Meter: tel.Meter,
+		OnFinish: rec.JobFinished})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()

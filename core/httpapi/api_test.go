@@ -25,6 +25,7 @@ import (
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/mocks/batchvamock"
 	"github.com/vagate/vagate/openapi"
@@ -52,7 +53,7 @@ type apiState struct {
 		store.Accounts
 		accounts.Store
 	}
-	jobs   store.Jobs
+	jobs   jobs.Store
 	queue  store.Queue
 	events store.Events
 	idem   idempotency.Store
@@ -60,7 +61,7 @@ type apiState struct {
 
 func memoryState() apiState {
 	mem := store.NewMemory()
-	return apiState{accounts: mem, jobs: mem, queue: mem, events: store.NewMemoryEvents(), idem: idempotency.NewMemory(nil)}
+	return apiState{accounts: mem, jobs: jobsmem.New(), queue: mem, events: store.NewMemoryEvents(), idem: idempotency.NewMemory(nil)}
 }
 
 // newAPIState serves the real handler over the batchva mock with st; each
@@ -108,7 +109,7 @@ func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	rec := events.NewRecorder(evs, nil)
 	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		OnAccount: func(ctx context.Context, a *bank.Account) { rec.AccountChanged(ctx, nil, a) },
-		OnFinish:  func(ctx context.Context, j *store.JobRecord) { rec.JobFinished(ctx, &j.Job) },
+		OnFinish:  rec.JobFinished,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/idempotency"
+	"github.com/vagate/vagate/core/jobs/jobsredis"
 	"github.com/vagate/vagate/core/store"
 )
 
@@ -79,7 +80,7 @@ func redisState(b *testing.B) apiState {
 		c.Close()
 	})
 	r := store.NewRedis(c, &store.RedisOptions{Prefix: prefix})
-	return apiState{accounts: r, jobs: r, queue: r, events: r, idem: idempotency.NewRedis(c, &idempotency.Options{Prefix: prefix})}
+	return apiState{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: prefix}), queue: r, events: r, idem: idempotency.NewRedis(c, &idempotency.Options{Prefix: prefix})}
 }
 
 // throughput runs op n times with 8 concurrent clients and returns ops/s.

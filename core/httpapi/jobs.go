@@ -131,12 +131,12 @@ func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, capErr 
 
 // GetJob returns a job's status and counts.
 func (s *Server) GetJob(c *gin.Context, id openapi.JobID) {
-	rec, err := s.d.Engine.Get(c.Request.Context(), Tenant(c), id)
+	job, err := s.d.Engine.Job(c.Request.Context(), Tenant(c), id)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rec.Job)
+	c.JSON(http.StatusOK, job)
 }
 
 // CancelJob cancels the items of a job not yet sent.

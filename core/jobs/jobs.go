@@ -61,9 +61,12 @@ type Options struct {
 	// context ends, before it interrupts them and hands them back to the
 	// queue (default 20s).
 	DrainTimeout time.Duration
-	// OnFinish is called once per finished job.
-	OnFinish func(ctx context.Context, j *store.JobRecord)
-	// OnAccount is called once per account a job creates.
+	// OnFinish is called once per finished job, after OnAccount returned
+	// for every account the job reports and before the job is stored as
+	// finished: whoever sees the job finished can count on both.
+	OnFinish func(ctx context.Context, j *bank.Job)
+	// OnAccount is called once per account a job creates, after the item
+	// is stored as created.
 	OnAccount func(ctx context.Context, a *bank.Account)
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -75,7 +78,7 @@ type Options struct {
 // Engine accepts and processes jobs.
 type Engine struct {
 	reg      *gateway.Registry
-	jobs     store.Jobs
+	jobs     Store
 	accounts store.Accounts
 	queue    store.Queue
 	opts     Options
@@ -90,7 +93,7 @@ type Engine struct {
 }
 
 // New returns an engine; call Run to start its workers.
-func New(reg *gateway.Registry, jobs store.Jobs, accounts store.Accounts, queue store.Queue, opts *Options) *Engine {
+func New(reg *gateway.Registry, jobs Store, accounts store.Accounts, queue store.Queue, opts *Options) *Engine {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -145,7 +148,7 @@ const instrumentation = "github.com/vagate/vagate/core/jobs"
 // jobContext continues the trace of the request that accepted the job: the
 // job span is its child, and links to it, so work picked up by another
 // instance still leads back to the request.
-func (e *Engine) jobContext(ctx context.Context, rec *store.JobRecord) (context.Context, trace.Span) {
+func (e *Engine) jobContext(ctx context.Context, rec *Header) (context.Context, trace.Span) {
 	carrier := propagation.MapCarrier{"traceparent": rec.TraceParent}
 	parent := propagation.TraceContext{}.Extract(context.Background(), carrier)
 	var opts []trace.SpanStartOption
@@ -153,7 +156,7 @@ func (e *Engine) jobContext(ctx context.Context, rec *store.JobRecord) (context.
 		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
-	opts = append(opts, trace.WithAttributes(attribute.String("vagate.job_id", rec.Job.ID), attribute.Int("vagate.items", len(rec.Items))))
+	opts = append(opts, trace.WithAttributes(attribute.String("vagate.job_id", rec.Job.ID), attribute.Int("vagate.items", rec.Job.Total)))
 	return e.tracer.Start(ctx, "job", opts...)
 }
 
@@ -189,11 +192,11 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 	if spec.Identity != "" {
 		id = uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:job:%s\n%s", tenant, spec.Identity))
 	}
-	rec := &store.JobRecord{
+	rec := &Record{Header: Header{
 		Job: bank.Job{ID: "job_" + id.String(), Tenant: tenant, Status: bank.JobPending,
 			Total: len(spec.Items), CreatedAt: now, UpdatedAt: now},
 		CallbackURL: spec.CallbackURL, CustomHeaders: spec.CustomHeaders, TraceParent: spec.TraceParent,
-	}
+	}}
 	chunks := map[string]int{}
 	counts := map[string]int{}
 	for i, it := range spec.Items {
@@ -208,18 +211,19 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 		counts[it.Provider]++
 		req := it.Request
 		req.Reference = ItemReference(tenant, rec.Job.ID, i)
-		rec.Items = append(rec.Items, store.JobItem{
+		rec.Items = append(rec.Items, ItemRecord{
 			Provider: it.Provider, Request: req, Chunk: chunks[it.Provider],
 			Result: bank.ItemResult{Index: i, ClientReference: it.Request.ClientReference, Provider: it.Provider, Outcome: bank.OutcomePending},
 		})
 	}
-	if err := e.jobs.CreateJob(ctx, rec); err != nil {
+	hdr := &rec.Header
+	if err := e.jobs.Create(ctx, rec); err != nil {
 		if spec.Identity == "" || bank.Code(err) != bank.AlreadyExists {
 			return nil, err
 		}
 		// The same request was accepted before (its idempotency record
 		// was lost): answer that job, never start a second one.
-		cur, gerr := e.jobs.GetJob(ctx, tenant, rec.Job.ID)
+		cur, gerr := e.jobs.Header(ctx, tenant, rec.Job.ID)
 		if gerr != nil {
 			return nil, gerr
 		}
@@ -227,17 +231,17 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 			j := cur.Job
 			return &j, nil
 		}
-		rec = cur // accepted, but its queueing failed: queue it now
+		hdr = cur // accepted, but its queueing failed: queue it now
 	}
-	if err := e.queue.Enqueue(ctx, tenant, rec.Job.ID); err != nil {
+	if err := e.queue.Enqueue(ctx, tenant, hdr.Job.ID); err != nil {
 		return nil, err
 	}
-	if _, err := e.jobs.UpdateJob(ctx, tenant, rec.Job.ID, func(r *store.JobRecord) error { r.Queued = true; return nil }); err != nil {
+	if _, err := e.jobs.UpdateHeader(ctx, tenant, hdr.Job.ID, func(h *Header) error { h.Queued = true; return nil }); err != nil {
 		// Queued all the same; a retry of the request that finds the flag
 		// unset queues it again, and Process is safe to run twice.
-		e.opts.Logger.Warn("marking a job queued failed", "job_id", rec.Job.ID, "err", err)
+		e.opts.Logger.Warn("marking a job queued failed", "job_id", hdr.Job.ID, "err", err)
 	}
-	j := rec.Job
+	j := hdr.Job
 	return &j, nil
 }
 
@@ -303,43 +307,78 @@ func (e *Engine) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Get returns the job record.
-func (e *Engine) Get(ctx context.Context, tenant, id string) (*store.JobRecord, error) {
-	return e.jobs.GetJob(ctx, tenant, id)
+// Get returns the job with its items.
+func (e *Engine) Get(ctx context.Context, tenant, id string) (*Record, error) {
+	return e.jobs.Get(ctx, tenant, id)
+}
+
+// Job returns the job's status and counts, without reading its items.
+func (e *Engine) Job(ctx context.Context, tenant, id string) (*bank.Job, error) {
+	h, err := e.jobs.Header(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	j := h.Job
+	return &j, nil
 }
 
 // Cancel asks the job to stop sending items. Items not yet sent end
 // cancelled; items already sent keep their outcome. Cancelling a finished job
 // is a FailedPrecondition error.
 func (e *Engine) Cancel(ctx context.Context, tenant, id string) (*bank.Job, error) {
-	rec, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
-		if r.Job.Status.Finished() {
-			return &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("job %s is already %s", id, r.Job.Status)}
+	var claimed bool
+	h, err := e.jobs.UpdateHeader(ctx, tenant, id, func(h *Header) error {
+		claimed = false
+		if h.Job.Status.Finished() {
+			return &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("job %s is already %s", id, h.Job.Status)}
 		}
-		r.CancelRequested = true
-		if r.Job.Status == bank.JobPending {
-			e.finishPendingCancel(r)
+		h.CancelRequested = true
+		if h.Job.Status == bank.JobPending {
+			// No worker has started it: it ends here, and no worker
+			// starts it any more.
+			now := e.opts.Now().UTC()
+			h.Job.Status, h.Job.UpdatedAt, h.Job.CompletedAt = bank.JobCancelled, now, &now
+			claimed = true
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if rec.Job.Status.Finished() {
-		e.finished(ctx, rec)
+	if claimed {
+		if cur, err := e.cancelPending(ctx, h); err != nil {
+			// The worker that takes the job up cancels them.
+			e.opts.Logger.Warn("recording the items of a cancelled job failed", "job_id", id, "err", err)
+		} else {
+			h = cur
+		}
+		j := h.Job
+		e.finished(ctx, &j)
+		if e.opts.OnFinish != nil {
+			e.opts.OnFinish(ctx, &j)
+		}
 	}
-	j := rec.Job
+	j := h.Job
 	return &j, nil
 }
 
-// finishPendingCancel cancels a job no worker has started.
-func (e *Engine) finishPendingCancel(r *store.JobRecord) {
-	for i := range r.Items {
-		if r.Items[i].Result.Outcome == bank.OutcomePending {
-			r.Items[i].Result.Outcome = bank.OutcomeCancelled
-		}
+// cancelPending records every pending item of a job cancelled.
+func (e *Engine) cancelPending(ctx context.Context, h *Header) (*Header, error) {
+	idx := make([]int, h.Job.Total)
+	for i := range idx {
+		idx[i] = i
 	}
-	e.tally(r)
+	if _, err := e.jobs.UpdateItems(ctx, h.Job.Tenant, h.Job.ID, idx, cancelIfPending); err != nil {
+		return nil, err
+	}
+	return e.jobs.Header(ctx, h.Job.Tenant, h.Job.ID)
+}
+
+func cancelIfPending(it *ItemRecord) error {
+	if it.Result.Outcome == bank.OutcomePending {
+		it.Result.Outcome = bank.OutcomeCancelled
+	}
+	return nil
 }
 
 // Wait blocks until the job finishes or ctx ends, and returns it.
@@ -350,7 +389,7 @@ func (e *Engine) Wait(ctx context.Context, tenant, id string) (*bank.Job, error)
 	e.mu.Unlock()
 	defer e.dropWaiter(id, ch)
 	for {
-		rec, err := e.jobs.GetJob(ctx, tenant, id)
+		rec, err := e.jobs.Header(ctx, tenant, id)
 		if err != nil {
 			return nil, err
 		}
@@ -435,27 +474,47 @@ type chunkRef struct {
 // Process runs every unfinished item of a job. It is safe to call again for
 // a job that was interrupted: submitted chunks are resumed by operation, and
 // resent chunks carry the same provider idempotency key.
+//
+// Each item is read and written on its own; the whole job is read once at
+// the start of a round and once at its end.
 func (e *Engine) Process(ctx context.Context, tenant, id string) error {
-	if cur, err := e.jobs.GetJob(ctx, tenant, id); err == nil && !cur.Job.Status.Finished() {
+	hdr, err := e.jobs.Header(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if !hdr.Job.Status.Finished() {
 		var span trace.Span
-		ctx, span = e.jobContext(ctx, cur)
+		ctx, span = e.jobContext(ctx, hdr)
 		defer span.End()
 		e.inFlight.Add(ctx, 1)
 		defer e.inFlight.Add(context.WithoutCancel(ctx), -1)
 	}
-	rec, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
-		if !r.Job.Status.Finished() && r.Job.Status == bank.JobPending {
-			r.Job.Status = bank.JobInProgress
-			r.Job.UpdatedAt = e.opts.Now().UTC()
+	if hdr.Job.Status == bank.JobPending {
+		hdr, err = e.jobs.UpdateHeader(ctx, tenant, id, func(h *Header) error {
+			if h.Job.Status == bank.JobPending {
+				h.Job.Status = bank.JobInProgress
+				h.Job.UpdatedAt = e.opts.Now().UTC()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
+	}
+	if hdr.Job.Status.Finished() {
+		if hdr.CancelRequested && Settled(&hdr.Job) < hdr.Job.Total {
+			// Cancelled before it started, and recording its items
+			// cancelled failed then: record them now.
+			if _, err := e.cancelPending(ctx, hdr); err != nil {
+				return err
+			}
+		}
+		e.wake(id)
 		return nil
-	})
+	}
+	rec, err := e.jobs.Get(ctx, tenant, id)
 	if err != nil {
 		return err
-	}
-	if rec.Job.Status.Finished() {
-		e.finished(ctx, rec)
-		return nil
 	}
 	// One round: send every pending item, check again every unknown one.
 	if order, groups := e.open(rec); len(order) > 0 {
@@ -467,7 +526,7 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if rec, err = e.jobs.GetJob(ctx, tenant, id); err != nil {
+		if rec, err = e.jobs.Get(ctx, tenant, id); err != nil {
 			return err
 		}
 		if n := len(e.pending(rec)); n > 0 && !rec.CancelRequested {
@@ -478,30 +537,67 @@ func (e *Engine) Process(ctx context.Context, tenant, id string) error {
 			return &RecheckError{JobID: id, After: after}
 		}
 	}
-	final, err := e.jobs.UpdateJob(ctx, tenant, id, func(r *store.JobRecord) error {
-		if p := e.pending(r); len(p) > 0 {
-			if !r.CancelRequested {
-				// Never settle an item without evidence: try again later.
-				return fmt.Errorf("job %s: %d item(s) not settled", id, len(p))
-			}
-			// A cancel that raced the last chunk: these were never sent.
-			for _, i := range p {
-				r.Items[i].Result.Outcome = bank.OutcomeCancelled
-			}
+	return e.finish(ctx, rec)
+}
+
+// finish concludes a job none of whose items is left to work on: items a
+// cancel stopped before they were sent end cancelled; then OnFinish learns
+// of the job, and only then is it stored as finished, so that its
+// job.completed event follows the events of its accounts (recorded as each
+// item settled, by the runs of this Process that have all returned) and
+// precedes anything done by whoever saw it finished.
+func (e *Engine) finish(ctx context.Context, rec *Record) error {
+	tenant, id := rec.Job.Tenant, rec.Job.ID
+	if p := e.pending(rec); len(p) > 0 {
+		if !rec.CancelRequested {
+			// Never settle an item without evidence: try again later.
+			return fmt.Errorf("job %s: %d item(s) not settled", id, len(p))
 		}
-		e.tally(r)
-		return nil
-	})
+		// A cancel that raced the last chunk: these were never sent.
+		if _, err := e.jobs.UpdateItems(ctx, tenant, id, p, cancelIfPending); err != nil {
+			return err
+		}
+	}
+	h, err := e.jobs.Header(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
-	for _, it := range final.Items {
+	if h.Job.Status.Finished() {
+		e.wake(id)
+		return nil
+	}
+	if n := h.Job.Total - Settled(&h.Job); n > 0 {
+		return fmt.Errorf("job %s: %d item(s) not settled", id, n)
+	}
+	for _, it := range rec.Items {
 		if it.Result.Outcome == bank.OutcomeUnknown {
 			e.opts.Logger.Error("item outcome still unknown after every check: needs attention",
 				"job_id", id, "item", it.Result.Index, "provider", it.Provider, "checks", it.Checks)
 		}
 	}
-	e.finished(ctx, final)
+	final := h.Job
+	now := e.opts.Now().UTC()
+	switch {
+	case h.CancelRequested && final.Cancelled > 0:
+		final.Status = bank.JobCancelled
+	case final.Succeeded == final.Total:
+		final.Status = bank.JobCompleted
+	default:
+		final.Status = bank.JobCompletedWithErrors
+	}
+	final.UpdatedAt, final.CompletedAt = now, &now
+	if e.opts.OnFinish != nil {
+		e.opts.OnFinish(ctx, &final)
+	}
+	if _, err := e.jobs.UpdateHeader(ctx, tenant, id, func(h *Header) error {
+		if !h.Job.Status.Finished() {
+			h.Job.Status, h.Job.UpdatedAt, h.Job.CompletedAt = final.Status, final.UpdatedAt, final.CompletedAt
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	e.finished(ctx, &final)
 	return nil
 }
 
@@ -520,7 +616,7 @@ func (e *RecheckError) Error() string {
 // recheck says whether unknown items with checks left remain, and how long
 // to wait before the next check: CheckBackoff doubling per check made, up
 // to 30s.
-func (e *Engine) recheck(r *store.JobRecord) (time.Duration, bool) {
+func (e *Engine) recheck(r *Record) (time.Duration, bool) {
 	checks, any := 0, false
 	for _, it := range r.Items {
 		if it.Result.Outcome == bank.OutcomeUnknown && e.unsettled(&it) {
@@ -536,7 +632,7 @@ func (e *Engine) recheck(r *store.JobRecord) (time.Duration, bool) {
 }
 
 // pending lists the items that were never settled (no outcome yet).
-func (e *Engine) pending(r *store.JobRecord) []int {
+func (e *Engine) pending(r *Record) []int {
 	var out []int
 	for i, it := range r.Items {
 		if it.Result.Outcome == bank.OutcomePending {
@@ -548,7 +644,7 @@ func (e *Engine) pending(r *store.JobRecord) []int {
 
 // open groups by chunk the items still to work on: pending ones, and unknown
 // ones with checks left.
-func (e *Engine) open(r *store.JobRecord) ([]chunkRef, map[chunkRef][]int) {
+func (e *Engine) open(r *Record) ([]chunkRef, map[chunkRef][]int) {
 	var order []chunkRef
 	groups := map[chunkRef][]int{}
 	for i, it := range r.Items {
@@ -565,7 +661,7 @@ func (e *Engine) open(r *store.JobRecord) ([]chunkRef, map[chunkRef][]int) {
 }
 
 // unsettled says whether an item is still to be worked on.
-func (e *Engine) unsettled(it *store.JobItem) bool {
+func (e *Engine) unsettled(it *ItemRecord) bool {
 	switch it.Result.Outcome {
 	case bank.OutcomePending:
 		return true
@@ -575,59 +671,28 @@ func (e *Engine) unsettled(it *store.JobItem) bool {
 	return false
 }
 
-func (e *Engine) finished(ctx context.Context, rec *store.JobRecord) {
-	e.wake(rec.Job.ID)
-	if rec.Job.CompletedAt != nil {
-		e.duration.Record(ctx, rec.Job.CompletedAt.Sub(rec.Job.CreatedAt).Seconds(),
-			metric.WithAttributes(attribute.String("status", string(rec.Job.Status))))
+// finished wakes the waiters of a job now stored as finished and records
+// how long it took.
+func (e *Engine) finished(ctx context.Context, j *bank.Job) {
+	e.wake(j.ID)
+	if j.CompletedAt != nil {
+		e.duration.Record(ctx, j.CompletedAt.Sub(j.CreatedAt).Seconds(),
+			metric.WithAttributes(attribute.String("status", string(j.Status))))
 	}
-	if e.opts.OnFinish != nil && rec.Job.Status.Finished() {
-		e.opts.OnFinish(ctx, rec)
-	}
-}
-
-// tally recomputes counts and, when no item is pending, the final status.
-func (e *Engine) tally(r *store.JobRecord) {
-	var created, failed, cancelled, unknown, pending int
-	for _, it := range r.Items {
-		switch it.Result.Outcome {
-		case bank.OutcomeCreated:
-			created++
-		case bank.OutcomeFailed:
-			failed++
-		case bank.OutcomeCancelled:
-			cancelled++
-		case bank.OutcomeUnknown:
-			unknown++
-			if e.unsettled(&it) {
-				pending++ // still being checked: the job is not finished
-			}
-		default:
-			pending++
-		}
-	}
-	now := e.opts.Now().UTC()
-	r.Job.Succeeded, r.Job.Failed, r.Job.Cancelled, r.Job.Unknown = created, failed, cancelled, unknown
-	r.Job.UpdatedAt = now
-	if pending > 0 {
-		return
-	}
-	switch {
-	case r.CancelRequested && cancelled > 0:
-		r.Job.Status = bank.JobCancelled
-	case created == len(r.Items):
-		r.Job.Status = bank.JobCompleted
-	default:
-		r.Job.Status = bank.JobCompletedWithErrors
-	}
-	r.Job.CompletedAt = &now
 }
 
 // runChunk sends one chunk (or resumes it) and records its outcomes.
-func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef, idx []int) {
+func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []int) {
 	p, ok := e.reg.Get(k.provider)
 	if !ok {
 		e.settle(ctx, rec, idx, nil, &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("provider %q is no longer configured", k.provider)})
+		return
+	}
+	// The items' state is read before waiting for a turn, the cancel flag
+	// once it is this chunk's turn; only provider calls hold the turn, not
+	// the store's reads and writes of the outcome.
+	cur, err := e.jobs.Items(ctx, rec.Job.Tenant, rec.Job.ID, idx)
+	if err != nil {
 		return
 	}
 	sem := e.sem(k.provider)
@@ -636,16 +701,18 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 	case <-ctx.Done():
 		return
 	}
-	defer func() { <-sem }()
+	var once sync.Once
+	release := func() { once.Do(func() { <-sem }) }
+	defer release()
 
 	// A cancel that arrived before this chunk was sent stops it.
-	cur, err := e.jobs.GetJob(ctx, rec.Job.Tenant, rec.Job.ID)
+	hdr, err := e.jobs.Header(ctx, rec.Job.Tenant, rec.Job.ID)
 	if err != nil {
 		return
 	}
-	first := cur.Items[idx[0]]
+	first := cur[0]
 	operation := first.Operation
-	if cur.CancelRequested && operation == "" && !first.Sent && first.Checks == 0 {
+	if hdr.CancelRequested && operation == "" && !first.Sent && first.Checks == 0 {
 		// Never sent: the cancel stops it. Sent items are seen through.
 		e.cancelItems(ctx, rec, idx)
 		return
@@ -681,6 +748,7 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 		}
 	}
 	results, err := e.create(cctx, p, req, operation, sentBefore, rec, idx)
+	release()
 	if ctx.Err() != nil {
 		return // shutting down: leave the items for the next run
 	}
@@ -688,18 +756,18 @@ func (e *Engine) runChunk(ctx context.Context, rec *store.JobRecord, k chunkRef,
 }
 
 // endItemSpans records one span per item of a chunk with its outcome.
-func (e *Engine) endItemSpans(ctx context.Context, rec *store.JobRecord, idx []int) {
+func (e *Engine) endItemSpans(ctx context.Context, rec *Record, idx []int) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
-	cur, err := e.jobs.GetJob(context.WithoutCancel(ctx), rec.Job.Tenant, rec.Job.ID)
+	cur, err := e.jobs.Items(context.WithoutCancel(ctx), rec.Job.Tenant, rec.Job.ID, idx)
 	if err != nil {
 		return
 	}
-	for _, i := range idx {
-		r := cur.Items[i].Result
+	for n, i := range idx {
+		r := cur[n].Result
 		_, span := e.tracer.Start(ctx, "job item", trace.WithAttributes(attribute.Int("vagate.item", i),
-			attribute.String("vagate.outcome", string(r.Outcome)), attribute.String("vagate.provider", cur.Items[i].Provider)))
+			attribute.String("vagate.outcome", string(r.Outcome)), attribute.String("vagate.provider", cur[n].Provider)))
 		if r.Error != nil {
 			span.SetStatus(codes.Error, r.Error.Code.String())
 		}
@@ -749,11 +817,9 @@ func (e *Engine) reconciled(ctx context.Context, p *gateway.Provider, req *provi
 	return res, true
 }
 
-func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) error {
-	_, err := e.jobs.UpdateJob(ctx, rec.Job.Tenant, rec.Job.ID, func(r *store.JobRecord) error {
-		for _, i := range idx {
-			r.Items[i].Sent = true
-		}
+func (e *Engine) markSent(ctx context.Context, rec *Record, idx []int) error {
+	_, err := e.jobs.UpdateItems(ctx, rec.Job.Tenant, rec.Job.ID, idx, func(it *ItemRecord) error {
+		it.Sent = true
 		return nil
 	})
 	return err
@@ -762,7 +828,7 @@ func (e *Engine) markSent(ctx context.Context, rec *store.JobRecord, idx []int) 
 // create submits (or resumes) a chunk; a submit whose outcome is unknown is
 // resent only with the same idempotency key, and only where the provider
 // honours one; otherwise it is left unknown for reconciliation.
-func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest, operation string, sentBefore bool, rec *store.JobRecord, idx []int) ([]provider.ItemResult, error) {
+func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest, operation string, sentBefore bool, rec *Record, idx []int) ([]provider.ItemResult, error) {
 	wait := e.opts.Backoff
 	uncertain := sentBefore // an earlier attempt may have created
 	for attempt := 1; ; attempt++ {
@@ -842,11 +908,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (e *Engine) saveOperation(ctx context.Context, rec *store.JobRecord, idx []int, op string) {
-	_, err := e.jobs.UpdateJob(ctx, rec.Job.Tenant, rec.Job.ID, func(r *store.JobRecord) error {
-		for _, i := range idx {
-			r.Items[i].Operation = op
-		}
+func (e *Engine) saveOperation(ctx context.Context, rec *Record, idx []int, op string) {
+	_, err := e.jobs.UpdateItems(ctx, rec.Job.Tenant, rec.Job.ID, idx, func(it *ItemRecord) error {
+		it.Operation = op
 		return nil
 	})
 	if err != nil {
@@ -854,21 +918,15 @@ func (e *Engine) saveOperation(ctx context.Context, rec *store.JobRecord, idx []
 	}
 }
 
-func (e *Engine) cancelItems(ctx context.Context, rec *store.JobRecord, idx []int) {
-	e.jobs.UpdateJob(ctx, rec.Job.Tenant, rec.Job.ID, func(r *store.JobRecord) error {
-		for _, i := range idx {
-			if r.Items[i].Result.Outcome == bank.OutcomePending {
-				r.Items[i].Result.Outcome = bank.OutcomeCancelled
-			}
-		}
-		e.tally(r)
-		return nil
-	})
+func (e *Engine) cancelItems(ctx context.Context, rec *Record, idx []int) {
+	if _, err := e.jobs.UpdateItems(ctx, rec.Job.Tenant, rec.Job.ID, idx, cancelIfPending); err != nil {
+		e.opts.Logger.Warn("recording cancelled items failed", "job_id", rec.Job.ID, "err", err)
+	}
 }
 
 // settle records the outcome of a chunk: accounts are stored before the job
 // says created, so a job never points at an account the store lacks.
-func (e *Engine) settle(ctx context.Context, rec *store.JobRecord, idx []int, results []provider.ItemResult, chunkErr error) {
+func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []provider.ItemResult, chunkErr error) {
 	now := e.opts.Now().UTC()
 	type outcome struct {
 		acc *bank.Account
@@ -909,35 +967,41 @@ func (e *Engine) settle(ctx context.Context, rec *store.JobRecord, idx []int, re
 			outs[n].err = errors.New("no result for item")
 		}
 	}
-	_, err := e.jobs.UpdateJob(ctx, rec.Job.Tenant, rec.Job.ID, func(r *store.JobRecord) error {
-		for n, i := range idx {
-			res := &r.Items[i].Result
-			if res.Outcome.Final() {
-				continue
-			}
-			if outs[n].acc != nil {
-				res.Outcome, res.Account, res.Error = bank.OutcomeCreated, outs[n].acc, nil
-				continue
-			}
-			code := bank.Code(outs[n].err)
-			res.Error = &bank.Problem{Code: code, Message: outs[n].err.Error()}
-			for _, f := range bank.FieldsOf(outs[n].err) {
-				// Adapters name fields relative to the item.
-				f.Pointer = fmt.Sprintf("/items/%d%s", i, f.Pointer)
-				res.Error.Fields = append(res.Error.Fields, f)
-			}
-			if code.OutcomeKnown() {
-				res.Outcome = bank.OutcomeFailed
-			} else {
-				res.Outcome = bank.OutcomeUnknown
-				if !errors.Is(outs[n].err, gateway.ErrFailFast) {
-					// A check counts when it reached the provider; one the
-					// breaker refused learned nothing.
-					r.Items[i].Checks++
-				}
+	pos := make(map[int]int, len(idx))
+	for n, i := range idx {
+		pos[i] = n
+	}
+	_, err := e.jobs.UpdateItems(ctx, rec.Job.Tenant, rec.Job.ID, idx, func(it *ItemRecord) error {
+		i := it.Result.Index
+		n, ok := pos[i]
+		if !ok {
+			return fmt.Errorf("job %s: stored item %d is not where it belongs", rec.Job.ID, i)
+		}
+		res := &it.Result
+		if res.Outcome.Final() {
+			return nil
+		}
+		if outs[n].acc != nil {
+			res.Outcome, res.Account, res.Error = bank.OutcomeCreated, outs[n].acc, nil
+			return nil
+		}
+		code := bank.Code(outs[n].err)
+		res.Error = &bank.Problem{Code: code, Message: outs[n].err.Error()}
+		for _, f := range bank.FieldsOf(outs[n].err) {
+			// Adapters name fields relative to the item.
+			f.Pointer = fmt.Sprintf("/items/%d%s", i, f.Pointer)
+			res.Error.Fields = append(res.Error.Fields, f)
+		}
+		if code.OutcomeKnown() {
+			res.Outcome = bank.OutcomeFailed
+		} else {
+			res.Outcome = bank.OutcomeUnknown
+			if !errors.Is(outs[n].err, gateway.ErrFailFast) {
+				// A check counts when it reached the provider; one the
+				// breaker refused learned nothing.
+				it.Checks++
 			}
 		}
-		e.tally(r)
 		return nil
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
 )
@@ -84,6 +86,7 @@ func (f *bankFake) CreateAccounts(ctx context.Context, req *provider.CreateReque
 type rig struct {
 	eng   *jobs.Engine
 	mem   *store.Memory
+	js    *jobsmem.Store
 	fake  *bankFake
 	runMu sync.Mutex
 }
@@ -107,8 +110,9 @@ func newRig(t *testing.T, f *bankFake, opts *jobs.Options) *rig {
 	if opts.CheckBackoff == 0 {
 		opts.CheckBackoff = time.Millisecond
 	}
-	eng := jobs.New(reg, mem, mem, mem, opts)
-	return &rig{eng: eng, mem: mem, fake: f}
+	js := jobsmem.New()
+	eng := jobs.New(reg, js, mem, mem, opts)
+	return &rig{eng: eng, mem: mem, js: js, fake: f}
 }
 
 func (r *rig) start(t *testing.T) {
@@ -126,7 +130,7 @@ func items(n int) []jobs.Item {
 	return out
 }
 
-func (r *rig) run(t *testing.T, n int) *store.JobRecord {
+func (r *rig) run(t *testing.T, n int) *jobs.Record {
 	t.Helper()
 	j, err := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(n)})
 	if err != nil {
@@ -352,8 +356,8 @@ func newFinderRig(t *testing.T, f *finderFake) *rig {
 	}
 	reg := gateway.NewRegistry()
 	reg.Register(p)
-	mem := store.NewMemory()
-	return &rig{eng: jobs.New(reg, mem, mem, mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond}), mem: mem, fake: f.bankFake}
+	mem, js := store.NewMemory(), jobsmem.New()
+	return &rig{eng: jobs.New(reg, js, mem, mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond}), mem: mem, js: js, fake: f.bankFake}
 }
 
 func TestReconcileWithoutKeys(t *testing.T) {
@@ -404,11 +408,8 @@ func TestResumeAfterInterruption(t *testing.T) {
 	// The first instance sent item 0 and died before recording the outcome.
 	stored, _ := r.eng.Get(t.Context(), "t1", j.ID)
 	f.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: "lost", Items: []provider.CreateItem{stored.Items[0].Request}})
-	r.mem.UpdateJob(t.Context(), "t1", j.ID, func(rec *store.JobRecord) error {
-		rec.Items[0].Sent = true
-		rec.Job.Status = bank.JobInProgress
-		return nil
-	})
+	r.js.UpdateItems(t.Context(), "t1", j.ID, []int{0}, func(it *jobs.ItemRecord) error { it.Sent = true; return nil })
+	r.js.UpdateHeader(t.Context(), "t1", j.ID, func(h *jobs.Header) error { h.Job.Status = bank.JobInProgress; return nil })
 	if err := r.eng.Process(t.Context(), "t1", j.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 	r2 := newRig(t, f2, nil)
 	spec := &jobs.Spec{Items: items(1)}
 	j2, _ := r2.eng.Submit(t.Context(), "t1", spec)
-	r2.mem.UpdateJob(t.Context(), "t1", j2.ID, func(rec *store.JobRecord) error { rec.Items[0].Sent = true; return nil })
+	r2.js.UpdateItems(t.Context(), "t1", j2.ID, []int{0}, func(it *jobs.ItemRecord) error { it.Sent = true; return nil })
 	r2.eng.Process(t.Context(), "t1", j2.ID)
 	rec2, _ := r2.eng.Get(t.Context(), "t1", j2.ID)
 	if rec2.Job.Unknown != 1 || f2.calls != 0 {
@@ -442,7 +443,7 @@ func TestLookupNeverCrossesTenants(t *testing.T) {
 	}}}
 	r := newFinderRig(t, f)
 	r.start(t)
-	submit := func(tenant string) *store.JobRecord {
+	submit := func(tenant string) *jobs.Record {
 		j, err := r.eng.Submit(t.Context(), tenant, &jobs.Spec{Items: items(1)}) // both: clientReference R0
 		if err != nil {
 			t.Fatal(err)
@@ -498,11 +499,11 @@ func TestUnknownIsCheckedUntilResolved(t *testing.T) {
 		return &provider.StatusError{StatusCode: 504} // every create acts, every answer is lost
 	}}}, failLookups: 4}
 	f.maxBatch = 1
-	r := &rig{mem: store.NewMemory(), fake: f.bankFake}
+	r := &rig{mem: store.NewMemory(), js: jobsmem.New(), fake: f.bankFake}
 	reg := gateway.NewRegistry()
 	p, _ := gateway.New("fk", f, nil)
 	reg.Register(p)
-	r.eng = jobs.New(reg, r.mem, r.mem, r.mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond, ResendAttempts: 1})
+	r.eng = jobs.New(reg, r.js, r.mem, r.mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond, ResendAttempts: 1})
 	r.start(t)
 	rec := r.run(t, 1)
 	if it := rec.Items[0]; it.Result.Outcome != bank.OutcomeCreated || f.accounts != 1 || rec.Job.Status != bank.JobCompleted {
@@ -565,34 +566,82 @@ func TestSameIdentityMakesOneJob(t *testing.T) {
 	}
 }
 
-// failingJobs is a job store whose reads and writes fail on chosen calls.
+// failingJobs is a job store whose calls fail on chosen calls: reads (of
+// the header, the whole job or some items) before reading; writes (of the
+// header or of items) before writing, or after the write was applied, as
+// when the store's answer is lost, or as a write that met too much
+// contention to be applied.
 type failingJobs struct {
-	*store.Memory
+	*jobsmem.Store
 	mu                  sync.Mutex
-	gets, updates       int
-	failGet, failUpdate func(n int) bool
+	reads, writes       int
+	failRead, failWrite func(n int) bool
+	lostWrite           func(n int) bool
 }
 
-func (s *failingJobs) GetJob(ctx context.Context, tenant, id string) (*store.JobRecord, error) {
+var errInjected = &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("injected store failure: %w", store.ErrUnavailable)}
+
+func (s *failingJobs) read() error {
 	s.mu.Lock()
-	s.gets++
-	fail := s.failGet != nil && s.failGet(s.gets)
-	s.mu.Unlock()
-	if fail {
-		return nil, &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("injected store read failure")}
+	defer s.mu.Unlock()
+	s.reads++
+	if s.failRead != nil && s.failRead(s.reads) {
+		return errInjected
 	}
-	return s.Memory.GetJob(ctx, tenant, id)
+	return nil
 }
 
-func (s *failingJobs) UpdateJob(ctx context.Context, tenant, id string, fn func(*store.JobRecord) error) (*store.JobRecord, error) {
+// write says whether to fail the write before it, or after it was applied.
+func (s *failingJobs) write() (before, after bool) {
 	s.mu.Lock()
-	s.updates++
-	fail := s.failUpdate != nil && s.failUpdate(s.updates)
-	s.mu.Unlock()
-	if fail {
-		return nil, &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("injected store write failure")}
+	defer s.mu.Unlock()
+	s.writes++
+	return s.failWrite != nil && s.failWrite(s.writes), s.lostWrite != nil && s.lostWrite(s.writes)
+}
+
+func (s *failingJobs) Get(ctx context.Context, tenant, id string) (*jobs.Record, error) {
+	if err := s.read(); err != nil {
+		return nil, err
 	}
-	return s.Memory.UpdateJob(ctx, tenant, id, fn)
+	return s.Store.Get(ctx, tenant, id)
+}
+
+func (s *failingJobs) Header(ctx context.Context, tenant, id string) (*jobs.Header, error) {
+	if err := s.read(); err != nil {
+		return nil, err
+	}
+	return s.Store.Header(ctx, tenant, id)
+}
+
+func (s *failingJobs) Items(ctx context.Context, tenant, id string, idx []int) ([]jobs.ItemRecord, error) {
+	if err := s.read(); err != nil {
+		return nil, err
+	}
+	return s.Store.Items(ctx, tenant, id, idx)
+}
+
+func (s *failingJobs) UpdateHeader(ctx context.Context, tenant, id string, fn func(*jobs.Header) error) (*jobs.Header, error) {
+	before, after := s.write()
+	if before {
+		return nil, errInjected
+	}
+	h, err := s.Store.UpdateHeader(ctx, tenant, id, fn)
+	if after && err == nil {
+		return nil, errInjected
+	}
+	return h, err
+}
+
+func (s *failingJobs) UpdateItems(ctx context.Context, tenant, id string, idx []int, fn func(*jobs.ItemRecord) error) ([]jobs.ItemRecord, error) {
+	before, after := s.write()
+	if before {
+		return nil, errInjected
+	}
+	its, err := s.Store.UpdateItems(ctx, tenant, id, idx, fn)
+	if after && err == nil {
+		return nil, errInjected
+	}
+	return its, err
 }
 
 // A store error never decides an item's outcome: with reads and writes
@@ -608,10 +657,15 @@ func TestStoreErrorsNeverDecideOutcomes(t *testing.T) {
 			}
 			reg := gateway.NewRegistry()
 			reg.Register(p)
-			mem := store.NewMemory()
-			js := &failingJobs{Memory: mem, failGet: func(n int) bool { return n%5 == 0 }, failUpdate: func(n int) bool { return n%4 == 0 }}
+			mem, inner := store.NewMemory(), jobsmem.New()
+			// Failures at random, not every nth call: a job retried alone
+			// makes the same calls each round, and would meet the same
+			// failure every time.
+			rnd := rand.New(rand.NewPCG(13, 2))
+			js := &failingJobs{Store: inner, failRead: func(int) bool { return rnd.IntN(5) == 0 },
+				failWrite: func(int) bool { return rnd.IntN(4) == 0 }, lostWrite: func(int) bool { return rnd.IntN(7) == 0 }}
 			eng := jobs.New(reg, js, mem, mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond})
-			r := &rig{eng: eng, mem: mem, fake: ff.bankFake}
+			r := &rig{eng: eng, mem: mem, js: inner, fake: ff.bankFake}
 			r.start(t)
 			const jobsN, itemsN = 5, 6
 			var ids []string
@@ -627,9 +681,9 @@ func TestStoreErrorsNeverDecideOutcomes(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
 			for _, id := range ids {
-				var rec *store.JobRecord
+				var rec *jobs.Record
 				for {
-					if rec, err = mem.GetJob(ctx, "t1", id); err != nil {
+					if rec, err = inner.Get(ctx, "t1", id); err != nil {
 						t.Fatal(err)
 					}
 					if rec.Job.Status.Finished() {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -11,14 +10,13 @@ import (
 	"github.com/vagate/vagate/core/bank"
 )
 
-// Memory keeps accounts, jobs and the job queue in one process.
+// Memory keeps accounts and the job queue in one process.
 type Memory struct {
 	mu       sync.RWMutex
 	accounts map[string]map[string]*bank.Account // tenant → id → account
 	order    map[string][]string                 // tenant → sorted sort keys
 	byRef    map[string]*bank.Account            // provider|providerAccountID → account
 	transit  map[AccountKey]bool                 // accounts in a transitional status
-	jobs     map[string]map[string][]byte        // tenant → id → JSON record
 
 	qmu   sync.Mutex
 	queue []queued
@@ -33,14 +31,12 @@ func NewMemory() *Memory {
 		accounts: map[string]map[string]*bank.Account{},
 		order:    map[string][]string{},
 		byRef:    map[string]*bank.Account{},
-		jobs:     map[string]map[string][]byte{},
 		qcond:    make(chan struct{}),
 	}
 }
 
 var (
 	_ Accounts = (*Memory)(nil)
-	_ Jobs     = (*Memory)(nil)
 	_ Queue    = (*Memory)(nil)
 )
 
@@ -199,69 +195,6 @@ func idOf(key string) string {
 		}
 	}
 	return key
-}
-
-// CreateJob stores a new job record.
-func (m *Memory) CreateJob(_ context.Context, j *JobRecord) error {
-	b, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t := m.jobs[j.Job.Tenant]
-	if t == nil {
-		t = map[string][]byte{}
-		m.jobs[j.Job.Tenant] = t
-	}
-	if _, dup := t[j.Job.ID]; dup {
-		return &bank.Error{Code: bank.AlreadyExists, Err: NotFound("job", j.Job.ID)}
-	}
-	t[j.Job.ID] = b
-	return nil
-}
-
-// GetJob returns a copy of the tenant's job record.
-func (m *Memory) GetJob(_ context.Context, tenant, id string) (*JobRecord, error) {
-	m.mu.RLock()
-	b, ok := m.jobs[tenant][id]
-	m.mu.RUnlock()
-	if !ok {
-		return nil, NotFound("job", id)
-	}
-	return decodeJob(b, tenant)
-}
-
-func decodeJob(b []byte, tenant string) (*JobRecord, error) {
-	var j JobRecord
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, err
-	}
-	j.Job.Tenant = tenant
-	return &j, nil
-}
-
-// UpdateJob applies fn under the store's lock.
-func (m *Memory) UpdateJob(_ context.Context, tenant, id string, fn func(*JobRecord) error) (*JobRecord, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.jobs[tenant][id]
-	if !ok {
-		return nil, NotFound("job", id)
-	}
-	j, err := decodeJob(b, tenant)
-	if err != nil {
-		return nil, err
-	}
-	if err := fn(j); err != nil {
-		return nil, err
-	}
-	nb, err := json.Marshal(j)
-	if err != nil {
-		return nil, err
-	}
-	m.jobs[tenant][id] = nb
-	return j, nil
 }
 
 // Enqueue schedules a job.

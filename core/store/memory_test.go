@@ -3,6 +3,7 @@ package store_test
 import (
 	"testing"
 
+	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/store/storetest"
 )
@@ -10,6 +11,6 @@ import (
 func TestMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		m := store.NewMemory()
-		return storetest.Stores{Accounts: m, Jobs: m, Queue: m, Events: store.NewMemoryEvents()}
+		return storetest.Stores{Accounts: m, Jobs: jobsmem.New(), Queue: m, Events: store.NewMemoryEvents()}
 	})
 }

@@ -27,7 +27,7 @@ import (
 //	{<prefix>:t:<tenant>}:status:<s>    set of the ids of accounts in transitional status s
 //	<prefix>:transit-tenants            set of tenants that had an account in a transitional
 //	                                    status (added to before the account is written)
-//	{<prefix>:t:<tenant>}:job:<id>      job record JSON
+//	{<prefix>:t:<tenant>}:job…          jobs (see core/jobs/jobsredis)
 //	{<prefix>:t:<tenant>}:events        stream of the tenant's events
 //	<prefix>:ref:<provider>:<ref>       "<tenant>|<id>" (single-key lookup for provider callbacks)
 //	{<prefix>:q}:jobq                   stream of queued jobs, consumer group "workers"
@@ -49,7 +49,7 @@ type RedisOptions struct {
 	Consumer string
 }
 
-// Redis keeps accounts, jobs, the job queue and events in Redis, shared by
+// Redis keeps accounts, the job queue and events in Redis, shared by
 // every gateway instance.
 type Redis struct {
 	c    redis.UniversalClient
@@ -58,7 +58,6 @@ type Redis struct {
 
 var (
 	_ Accounts = (*Redis)(nil)
-	_ Jobs     = (*Redis)(nil)
 	_ Queue    = (*Redis)(nil)
 	_ Events   = (*Redis)(nil)
 )
@@ -89,13 +88,16 @@ func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
 
 var tagEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
 
-func (r *Redis) tenantTag(tenant string) string {
-	return "{" + r.opts.Prefix + ":t:" + tagEscaper.Replace(tenant) + "}"
+// TenantTag is the hash tag that starts every Redis key of one tenant under
+// prefix, so that a tenant's keys share one Cluster slot.
+func TenantTag(prefix, tenant string) string {
+	return "{" + prefix + ":t:" + tagEscaper.Replace(tenant) + "}"
 }
+
+func (r *Redis) tenantTag(tenant string) string { return TenantTag(r.opts.Prefix, tenant) }
 
 func (r *Redis) acctKey(tenant, id string) string { return r.tenantTag(tenant) + ":acct:" + id }
 func (r *Redis) acctIndex(tenant string) string   { return r.tenantTag(tenant) + ":accts" }
-func (r *Redis) jobKey(tenant, id string) string  { return r.tenantTag(tenant) + ":job:" + id }
 func (r *Redis) eventsKey(tenant string) string   { return r.tenantTag(tenant) + ":events" }
 func (r *Redis) refKey(p, ref string) string      { return r.opts.Prefix + ":ref:" + p + ":" + ref }
 func (r *Redis) transitKey(tenant string, s bank.Status) string {
@@ -319,9 +321,13 @@ func isNetErr(err error) bool {
 	return strings.Contains(msg, "connection") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "EOF")
 }
 
-func unavailable(err error) error {
+// Unavailable wraps a Redis failure as an Unavailable error that carries
+// ErrUnavailable.
+func Unavailable(err error) error {
 	return &bank.Error{Code: bank.Unavailable, Err: fmt.Errorf("store: redis: %w: %w", ErrUnavailable, err)}
 }
+
+func unavailable(err error) error { return Unavailable(err) }
 
 // ListAccounts pages through the tenant's accounts in creation order.
 func (r *Redis) ListAccounts(ctx context.Context, tenant string, f AccountFilter, cursor string, limit int) ([]*bank.Account, string, error) {
@@ -367,67 +373,6 @@ func (r *Redis) ListAccounts(ctx context.Context, tenant string, f AccountFilter
 		}
 		min = "(" + keys[len(keys)-1]
 	}
-}
-
-// CreateJob stores a new job record.
-func (r *Redis) CreateJob(ctx context.Context, j *JobRecord) error {
-	b, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	ok, err := r.c.SetNX(ctx, r.jobKey(j.Job.Tenant, j.Job.ID), b, 0).Result()
-	if err != nil {
-		return unavailable(err)
-	}
-	if !ok {
-		return &bank.Error{Code: bank.AlreadyExists, Err: fmt.Errorf("job %q exists", j.Job.ID)}
-	}
-	return nil
-}
-
-// GetJob returns the tenant's job record.
-func (r *Redis) GetJob(ctx context.Context, tenant, id string) (*JobRecord, error) {
-	b, err := r.c.Get(ctx, r.jobKey(tenant, id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, NotFound("job", id)
-	}
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return decodeJob(b, tenant)
-}
-
-// UpdateJob applies fn atomically.
-func (r *Redis) UpdateJob(ctx context.Context, tenant, id string, fn func(*JobRecord) error) (*JobRecord, error) {
-	key := r.jobKey(tenant, id)
-	var out *JobRecord
-	err := r.retryWatch(ctx, func(tx *redis.Tx) error {
-		b, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return NotFound("job", id)
-		}
-		if err != nil {
-			return err
-		}
-		j, err := decodeJob(b, tenant)
-		if err != nil {
-			return err
-		}
-		if err := fn(j); err != nil {
-			return err
-		}
-		nb, err := json.Marshal(j)
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, nb, 0)
-			return nil
-		})
-		out = j
-		return err
-	}, key)
-	return out, err
 }
 
 // Enqueue adds the job to the shared stream.
@@ -619,3 +564,9 @@ func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, curs
 	}
 	return out, next, nil
 }
+
+// Client is the Redis client the store uses.
+func (r *Redis) Client() redis.UniversalClient { return r.c }
+
+// Prefix is the prefix of every key the store writes.
+func (r *Redis) Prefix() string { return r.opts.Prefix }

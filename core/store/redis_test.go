@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vagate/vagate/core/jobs/jobsredis"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/store/storetest"
 )
@@ -55,7 +56,7 @@ func newRedis(t *testing.T, visibility time.Duration) *store.Redis {
 func TestRedis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		r := newRedis(t, 5*time.Second)
-		return storetest.Stores{Accounts: r, Jobs: r, Queue: r, Events: r}
+		return storetest.Stores{Accounts: r, Jobs: jobsredis.New(r.Client(), &jobsredis.Options{Prefix: r.Prefix()}), Queue: r, Events: r}
 	})
 }
 

@@ -1,5 +1,6 @@
 // Package store defines where vagate keeps its state, one interface per
 // concern, and the in-memory implementation used by the embedded default.
+// Jobs are kept by the stores of core/jobs (jobs.Store).
 // Every implementation passes the same contract suite (storetest).
 package store
 
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/core/bank"
-	"github.com/vagate/vagate/core/provider"
 )
 
 // ErrUnavailable is in every error a store returns when the store itself
@@ -68,48 +68,6 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("account %q was written meanwhile (version %d, read at %d)", e.ID, e.Have, e.Want)
-}
-
-// JobItem is one item of a job: what was asked and what became of it.
-type JobItem struct {
-	Provider string              `json:"provider"`
-	Request  provider.CreateItem `json:"request"`
-	Result   bank.ItemResult     `json:"result"`
-	// Chunk is the item's provider call within the job; items of one chunk
-	// share one provider idempotency key.
-	Chunk int `json:"chunk"`
-	// Operation is the provider handle of a submitted asynchronous create.
-	Operation string `json:"operation,omitempty"`
-	// Sent is set before a create is first sent, so an interrupted job knows
-	// the provider may hold the item: it looks it up before resending (no
-	// idempotency key), or resends with the same key and settles it only on
-	// an answer that is evidence.
-	Sent bool `json:"sent,omitempty"`
-	// Checks counts the times the item's outcome was found unknown; the job
-	// checks it again until it is settled or Checks reaches the engine's cap.
-	Checks int `json:"checks,omitempty"`
-}
-
-// JobRecord is a job with its items.
-type JobRecord struct {
-	Job             bank.Job          `json:"job"`
-	CallbackURL     string            `json:"callbackUrl,omitempty"`
-	CustomHeaders   map[string]string `json:"customHeaders,omitempty"`
-	Items           []JobItem         `json:"items"`
-	CancelRequested bool              `json:"cancelRequested,omitempty"`
-	// Queued is set once the job is on the queue.
-	Queued      bool   `json:"queued,omitempty"`
-	TraceParent string `json:"traceParent,omitempty"`
-}
-
-// Jobs stores job records, scoped by tenant.
-type Jobs interface {
-	// CreateJob stores a new record; an existing id is an AlreadyExists error.
-	CreateJob(ctx context.Context, j *JobRecord) error
-	// GetJob returns the tenant's job or a NotFound error.
-	GetJob(ctx context.Context, tenant, id string) (*JobRecord, error)
-	// UpdateJob applies fn atomically to the stored record and saves it.
-	UpdateJob(ctx context.Context, tenant, id string, fn func(*JobRecord) error) (*JobRecord, error)
 }
 
 // Queue hands accepted jobs to workers.

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
 )
 
 // Stores are the implementations under test, built fresh per test.
 type Stores struct {
 	Accounts store.Accounts
-	Jobs     store.Jobs
+	Jobs     jobs.Store
 	Queue    store.Queue
 	Events   store.Events
 }
@@ -28,6 +30,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("AccountsTenantIsolation", func(t *testing.T) { testIsolation(t, newStores(t).Accounts) })
 	t.Run("AccountsConcurrentUpdate", func(t *testing.T) { testConcurrentUpdate(t, newStores(t).Accounts) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStores(t).Jobs) })
+	t.Run("JobsConcurrentWrites", func(t *testing.T) { testJobsConcurrent(t, newStores(t).Jobs) })
 	t.Run("Queue", func(t *testing.T) { testQueue(t, newStores(t).Queue) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStores(t).Events) })
 }
@@ -152,34 +155,178 @@ func testConcurrentUpdate(t *testing.T, s store.Accounts) {
 	}
 }
 
-func testJobs(t *testing.T, s store.Jobs) {
+func jobRecord(tenant, id string, n int) *jobs.Record {
+	rec := &jobs.Record{Header: jobs.Header{Job: bank.Job{ID: id, Tenant: tenant, Status: bank.JobPending, Total: n, CreatedAt: base},
+		CustomHeaders: map[string]string{"X-A": "1"}, TraceParent: "00-trace"}}
+	for i := range n {
+		rec.Items = append(rec.Items, jobs.ItemRecord{Provider: "p", Chunk: i / 2,
+			Request: provider.CreateItem{Currency: "USD", ClientReference: fmt.Sprintf("R%d", i), Metadata: map[string]string{"i": fmt.Sprint(i)}},
+			Result:  bank.ItemResult{Index: i, Outcome: bank.OutcomePending}})
+	}
+	return rec
+}
+
+func counts(j *bank.Job) string {
+	return fmt.Sprintf("created %d failed %d cancelled %d unknown %d", j.Succeeded, j.Failed, j.Cancelled, j.Unknown)
+}
+
+func testJobs(t *testing.T, s jobs.Store) {
 	ctx := t.Context()
-	rec := &store.JobRecord{Job: bank.Job{ID: "job_1", Tenant: "t1", Status: bank.JobPending, Total: 1},
-		Items: []store.JobItem{{Provider: "p", Result: bank.ItemResult{Outcome: bank.OutcomePending}}}}
-	if err := s.CreateJob(ctx, rec); err != nil {
+	rec := jobRecord("t1", "job_1", 4)
+	rec.Items[3].Result.Outcome = bank.OutcomeCreated // counts derive from the items
+	if err := s.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateJob(ctx, rec); !errors.Is(err, bank.ErrAlreadyExists) {
+	if err := s.Create(ctx, rec); !errors.Is(err, bank.ErrAlreadyExists) {
 		t.Errorf("duplicate job id: %v, want already exists", err)
 	}
-	got, err := s.GetJob(ctx, "t1", "job_1")
-	if err != nil || got.Job.Status != bank.JobPending || len(got.Items) != 1 || got.Job.Tenant != "t1" {
-		t.Fatalf("GetJob = %+v, %v", got, err)
+	rec.Items[0].Request.Metadata["i"] = "mutated after create"
+	got, err := s.Get(ctx, "t1", "job_1")
+	if err != nil || got.Job.Status != bank.JobPending || len(got.Items) != 4 || got.Job.Tenant != "t1" || got.Job.Total != 4 ||
+		got.CustomHeaders["X-A"] != "1" || got.TraceParent != "00-trace" {
+		t.Fatalf("Get = %+v, %v", got, err)
 	}
-	if _, err := s.GetJob(ctx, "t2", "job_1"); !errors.Is(err, bank.ErrNotFound) {
+	for i, it := range got.Items {
+		if it.Result.Index != i || it.Request.ClientReference != fmt.Sprintf("R%d", i) || it.Chunk != i/2 {
+			t.Errorf("item %d = %+v", i, it)
+		}
+	}
+	if got.Items[0].Request.Metadata["i"] != "0" {
+		t.Errorf("the store shares the caller's item")
+	}
+	if c := counts(&got.Job); c != "created 1 failed 0 cancelled 0 unknown 0" {
+		t.Errorf("counts after create: %s", c)
+	}
+	h, err := s.Header(ctx, "t1", "job_1")
+	if err != nil || h.Job != got.Job || h.TraceParent != "00-trace" {
+		t.Errorf("Header = %+v, %v; want %+v", h, err, got.Job)
+	}
+
+	// Tenants are apart.
+	if _, err := s.Get(ctx, "t2", "job_1"); !errors.Is(err, bank.ErrNotFound) {
 		t.Errorf("other tenant read the job: %v", err)
 	}
-	up, err := s.UpdateJob(ctx, "t1", "job_1", func(r *store.JobRecord) error {
-		r.Job.Status = bank.JobInProgress
-		r.Items[0].Operation = "op-1"
+	if _, err := s.Header(ctx, "t2", "job_1"); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("other tenant read the header: %v", err)
+	}
+	if _, err := s.Items(ctx, "t2", "job_1", []int{0}); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("other tenant read an item: %v", err)
+	}
+	if _, err := s.UpdateHeader(ctx, "t2", "job_1", func(*jobs.Header) error { return nil }); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("other tenant updated the header: %v", err)
+	}
+	if _, err := s.UpdateItems(ctx, "t2", "job_1", []int{0}, func(*jobs.ItemRecord) error { return nil }); !errors.Is(err, bank.ErrNotFound) {
+		t.Errorf("other tenant updated an item: %v", err)
+	}
+
+	// Header updates are saved; the counts are the store's.
+	up, err := s.UpdateHeader(ctx, "t1", "job_1", func(h *jobs.Header) error {
+		h.Job.Status, h.Queued = bank.JobInProgress, true
+		h.Job.Succeeded = 99
 		return nil
 	})
-	if err != nil || up.Job.Status != bank.JobInProgress {
-		t.Fatalf("UpdateJob = %+v, %v", up, err)
+	if err != nil || up.Job.Status != bank.JobInProgress || !up.Queued || up.Job.Succeeded != 1 {
+		t.Fatalf("UpdateHeader = %+v, %v", up, err)
 	}
-	got, _ = s.GetJob(ctx, "t1", "job_1")
-	if got.Items[0].Operation != "op-1" {
-		t.Errorf("update not saved")
+	boom := errors.New("boom")
+	if _, err := s.UpdateHeader(ctx, "t1", "job_1", func(h *jobs.Header) error { h.CancelRequested = true; return boom }); !errors.Is(err, boom) {
+		t.Errorf("header update error not returned: %v", err)
+	}
+	h, _ = s.Header(ctx, "t1", "job_1")
+	if h.Job.Status != bank.JobInProgress || !h.Queued || h.CancelRequested || h.Job.Succeeded != 1 {
+		t.Errorf("header = %+v", h)
+	}
+
+	// Items are read and written by index; the counts follow their outcomes.
+	its, err := s.Items(ctx, "t1", "job_1", []int{2, 0})
+	if err != nil || len(its) != 2 || its[0].Result.Index != 2 || its[1].Result.Index != 0 {
+		t.Fatalf("Items = %+v, %v", its, err)
+	}
+	if _, err := s.Items(ctx, "t1", "job_1", []int{4}); !errors.Is(err, bank.ErrInvalidArgument) {
+		t.Errorf("item out of range: %v", err)
+	}
+	saved, err := s.UpdateItems(ctx, "t1", "job_1", []int{0, 1}, func(it *jobs.ItemRecord) error {
+		it.Sent, it.Operation = true, "op-1"
+		if it.Result.Index == 0 {
+			it.Result.Outcome = bank.OutcomeCreated
+		} else {
+			it.Result.Outcome, it.Checks = bank.OutcomeUnknown, 1
+		}
+		return nil
+	})
+	if err != nil || len(saved) != 2 || saved[0].Result.Outcome != bank.OutcomeCreated || saved[1].Checks != 1 {
+		t.Fatalf("UpdateItems = %+v, %v", saved, err)
+	}
+	if _, err := s.UpdateItems(ctx, "t1", "job_1", []int{2, 3}, func(it *jobs.ItemRecord) error {
+		it.Result.Outcome = bank.OutcomeFailed
+		if it.Result.Index == 3 {
+			return boom
+		}
+		return nil
+	}); !errors.Is(err, boom) {
+		t.Errorf("item update error not returned: %v", err)
+	}
+	if _, err := s.UpdateItems(ctx, "t1", "job_1", []int{1, 4}, func(*jobs.ItemRecord) error { return nil }); err == nil {
+		t.Errorf("item out of range updated")
+	}
+	got, _ = s.Get(ctx, "t1", "job_1")
+	if c := counts(&got.Job); c != "created 2 failed 0 cancelled 0 unknown 1" {
+		t.Errorf("counts = %s, want created 2 unknown 1 (a failed update counts nothing)", c)
+	}
+	if it := got.Items[1]; !it.Sent || it.Operation != "op-1" || it.Result.Outcome != bank.OutcomeUnknown || it.Checks != 1 {
+		t.Errorf("item 1 = %+v", it)
+	}
+	if got.Items[2].Result.Outcome != bank.OutcomePending {
+		t.Errorf("a failed update changed item 2: %s", got.Items[2].Result.Outcome)
+	}
+	if got.Job.Status != bank.JobInProgress || !got.Queued {
+		t.Errorf("item writes changed the header: %+v", got.Header)
+	}
+}
+
+// Concurrent writers of one job lose nothing: each item written by its own
+// writer, and one item written by all of them.
+func testJobsConcurrent(t *testing.T, s jobs.Store) {
+	ctx := t.Context()
+	const n = 40
+	if err := s.Create(ctx, jobRecord("t1", "job_c", n)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			if _, err := s.UpdateItems(ctx, "t1", "job_c", []int{i}, func(it *jobs.ItemRecord) error {
+				it.Result.Outcome = bank.OutcomeCreated
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+			if _, err := s.UpdateItems(ctx, "t1", "job_c", []int{0}, func(it *jobs.ItemRecord) error {
+				it.Checks++
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+			if _, err := s.UpdateHeader(ctx, "t1", "job_c", func(h *jobs.Header) error {
+				h.Job.Status = bank.JobInProgress
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.Get(ctx, "t1", "job_c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Items[0].Checks != n-1 || got.Job.Succeeded != n-1 {
+		t.Errorf("item 0 checked %d times, %d created; want %d and %d: writes were lost", got.Items[0].Checks, got.Job.Succeeded, n-1, n-1)
+	}
+	for i := 1; i < n; i++ {
+		if got.Items[i].Result.Outcome != bank.OutcomeCreated {
+			t.Errorf("item %d: %s", i, got.Items[i].Result.Outcome)
+		}
 	}
 }
 
