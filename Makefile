@@ -12,11 +12,14 @@ run:
 test: lint redis
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet, go.mod tidy, staticcheck (generated code's error-string style excepted)
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	@out="$$($(GO) tool staticcheck ./... 2>&1 | grep -v '^openapi/api.gen.go:[0-9:]* error strings should not be capitalized (ST1005)$$')"; \
+	if [ -n "$$out" ]; then echo "staticcheck:"; echo "$$out"; exit 1; fi
 
 ## generate: regenerate code from openapi/openapi.yaml
 generate:

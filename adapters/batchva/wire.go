@@ -82,10 +82,6 @@ type wireAccount struct {
 	UpdatedAt            *time.Time   `json:"updatedAt"`
 }
 
-type accountList struct {
-	Items []json.RawMessage `json:"items"`
-}
-
 type patchRequest struct {
 	AccountHolderName  *string `json:"accountHolderName,omitempty"`
 	AccountName        *string `json:"accountName,omitempty"`

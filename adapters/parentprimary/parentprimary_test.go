@@ -557,6 +557,7 @@ func TestSecretsRedacted(t *testing.T) {
 
 func ExampleItemKey() {
 	k := "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-	fmt.Println(parentprimary.ItemKey(k, 0) == parentprimary.ItemKey(k, 0), parentprimary.ItemKey(k, 0) == parentprimary.ItemKey(k, 1))
+	first, again, next := parentprimary.ItemKey(k, 0), parentprimary.ItemKey(k, 0), parentprimary.ItemKey(k, 1)
+	fmt.Println(first == again, first == next)
 	// Output: true false
 }

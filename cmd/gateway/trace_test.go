@@ -157,7 +157,7 @@ func TestOneTraceAcrossProviders(t *testing.T) {
 	attr := func(s tracetest.SpanStub, key string) string {
 		for _, a := range s.Attributes {
 			if string(a.Key) == key {
-				return a.Value.Emit()
+				return a.Value.String()
 			}
 		}
 		return ""

@@ -348,7 +348,7 @@ func TestPreferWaitAndCancel(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("cancel a running job: %d %s", resp.StatusCode, body)
 	}
-	resp, body = a.call(t, "GET", "/v1/jobs/"+fmt.Sprint("job_nope"), tok, nil)
+	resp, body = a.call(t, "GET", "/v1/jobs/job_nope", tok, nil)
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown job: %d %s", resp.StatusCode, body)
 	}
@@ -390,7 +390,7 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("refresh: %d %s", resp.StatusCode, body)
 	}
 	resp, body = a.call(t, "GET", "/v1/virtual-accounts/"+id, tok, nil)
-	if !strings.Contains(string(body), `"status":"ACTIVE"`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ACTIVE"`) {
 		t.Errorf("refresh did not update the stored copy: %s", body)
 	}
 }

@@ -42,7 +42,7 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	tenant := Tenant(c)
 	if req != nil {
 		var more []FieldError
-		spec, capErr, more, denied = s.route(tenant, req)
+		spec, more, denied, capErr = s.route(tenant, req)
 		fs = mergeFields(fs, more)
 	}
 	if len(fs) > 0 {
@@ -91,7 +91,7 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 // route picks each item's provider and checks it against that provider's
 // capabilities and limits, and against the provider accounts tenant may
 // name (denied lists the items' params naming others).
-func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, capErr error, fs, denied []FieldError) {
+func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, fs, denied []FieldError, capErr error) {
 	spec = &jobs.Spec{CustomHeaders: req.CustomHeaders}
 	used := map[string]*gateway.Provider{}
 	if req.CallbackURL != "" {
@@ -126,7 +126,7 @@ func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, capErr 
 			fs = append(fs, FieldError{Pointer: b.Pointer, Detail: fmt.Sprintf("%s (provider %s)", b.Message, p.Name())})
 		}
 	}
-	return spec, capErr, fs, denied
+	return spec, fs, denied, capErr
 }
 
 // GetJob returns a job's status and counts.

@@ -84,11 +84,10 @@ func (f *bankFake) CreateAccounts(ctx context.Context, req *provider.CreateReque
 }
 
 type rig struct {
-	eng   *jobs.Engine
-	mem   *store.Memory
-	js    *jobsmem.Store
-	fake  *bankFake
-	runMu sync.Mutex
+	eng  *jobs.Engine
+	mem  *store.Memory
+	js   *jobsmem.Store
+	fake *bankFake
 }
 
 func newRig(t *testing.T, f *bankFake, opts *jobs.Options) *rig {
@@ -285,13 +284,13 @@ func (r *rig) calls() int {
 }
 
 func TestDeterministicKeys(t *testing.T) {
-	if jobs.ChunkKey("job_1", "p", 0) != jobs.ChunkKey("job_1", "p", 0) {
+	if a, b := jobs.ChunkKey("job_1", "p", 0), jobs.ChunkKey("job_1", "p", 0); a != b {
 		t.Error("ChunkKey is not deterministic")
 	}
 	if jobs.ChunkKey("job_1", "p", 0) == jobs.ChunkKey("job_1", "p", 1) || jobs.ChunkKey("job_1", "p", 0) == jobs.ChunkKey("job_2", "p", 0) {
 		t.Error("ChunkKey collides across chunks or jobs")
 	}
-	if jobs.AccountID("job_1", 3) != jobs.AccountID("job_1", 3) || jobs.AccountID("job_1", 3) == jobs.AccountID("job_1", 4) {
+	if a, b := jobs.AccountID("job_1", 3), jobs.AccountID("job_1", 3); a != b || a == jobs.AccountID("job_1", 4) {
 		t.Error("AccountID not deterministic or not unique")
 	}
 }

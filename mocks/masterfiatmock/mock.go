@@ -371,7 +371,7 @@ func (m *Mock) AddFiatAccount(f FiatAccount) (FiatAccount, error) {
 		f.ID = m.newID("fac")
 	}
 	if !strings.HasPrefix(f.ID, "fac_") || !idPattern.MatchString(f.ID) {
-		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account id %q does not look like fac_...", f.ID)
+		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account id %q does not look like fac_<id>", f.ID)
 	}
 	if _, dup := m.fiat[f.ID]; dup {
 		return FiatAccount{}, fmt.Errorf("masterfiatmock: fiat account %s exists", f.ID)
@@ -393,7 +393,7 @@ func (m *Mock) AddEndUser(u EndUser) (EndUser, error) {
 		u.ID = m.newID("eus")
 	}
 	if !strings.HasPrefix(u.ID, "eus_") || !idPattern.MatchString(u.ID) {
-		return EndUser{}, fmt.Errorf("masterfiatmock: end user id %q does not look like eus_...", u.ID)
+		return EndUser{}, fmt.Errorf("masterfiatmock: end user id %q does not look like eus_<id>", u.ID)
 	}
 	if _, dup := m.endUsers[u.ID]; dup {
 		return EndUser{}, fmt.Errorf("masterfiatmock: end user %s exists", u.ID)

@@ -112,9 +112,9 @@ func TestWebhookFaults(t *testing.T) {
 			e.do(http.MethodPost, "/api/v1/virtual-accounts/"+v.ID+"/block", "-", "")
 			e.do(http.MethodPost, "/api/v1/virtual-accounts/"+v.ID+"/unblock", "-", "")
 			e.waitStatus(v.ID, "ACTIVE")
-			evs, reqs, bodies := s.events(t, len(tc.want))
+			_, reqs, bodies := s.events(t, len(tc.want))
 			time.Sleep(50 * time.Millisecond) // nothing more arrives
-			evs, _, _ = s.events(t, len(tc.want))
+			evs, _, _ := s.events(t, len(tc.want))
 			var got []string
 			var last int64
 			for i, ev := range evs {
