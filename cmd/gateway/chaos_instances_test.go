@@ -141,6 +141,9 @@ jobs: {visibilityTimeout: 3s, drainTimeout: 2s}
 	for name, m := range mocks {
 		path := createPath[name]
 		for _, r := range []fault.Rule{
+			// The first create of each provider is made and its answer
+			// dropped, whatever the rates draw (batchva gets few calls).
+			{Method: "POST", Path: path, Action: fault.ActionDropResponse, Times: 1},
 			{Method: "POST", Path: path, Action: fault.ActionError, Status: 503, Rate: 0.30},
 			{Method: "POST", Path: path, Action: fault.ActionHang, Rate: 0.10 / 0.70},
 			{Method: "POST", Path: path, Action: fault.ActionDropResponse, Rate: 0.10 / 0.60},
