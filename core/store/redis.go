@@ -7,10 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -316,9 +320,13 @@ func isCallerError(err error) bool {
 	return !errors.As(err, &re) && !isNetErr(err)
 }
 
+// isNetErr reports a failure to reach Redis: a network error, a connection
+// closed under the call, or a closed client.
 func isNetErr(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "connection") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "EOF")
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, redis.ErrClosed) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET)
 }
 
 // Unavailable wraps a Redis failure as an Unavailable error that carries
@@ -391,7 +399,7 @@ func (r *Redis) ensureGroup(ctx context.Context) error {
 		return nil
 	}
 	err := r.c.XGroupCreateMkStream(ctx, r.queueKey(), queueGroup, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
 		return unavailable(err)
 	}
 	groupOnce.Store(r.queueKey(), true)
@@ -420,7 +428,7 @@ func (r *Redis) Dequeue(ctx context.Context) (*Lease, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if strings.Contains(err.Error(), "NOGROUP") {
+			if redis.HasErrorPrefix(err, "NOGROUP") {
 				groupOnce.Delete(r.queueKey())
 				if err := r.ensureGroup(ctx); err != nil {
 					return nil, err
@@ -441,7 +449,7 @@ func (r *Redis) Dequeue(ctx context.Context) (*Lease, error) {
 				continue
 			}
 			if err != nil {
-				if strings.Contains(err.Error(), "NOGROUP") {
+				if redis.HasErrorPrefix(err, "NOGROUP") {
 					groupOnce.Delete(r.queueKey())
 					continue
 				}
@@ -523,6 +531,9 @@ func (r *Redis) AppendEvent(ctx context.Context, e *Event) error {
 	return nil
 }
 
+// streamID is the form of a Redis stream entry id.
+var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
+
 // ListEvents pages through the tenant's stream.
 func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, cursor string, limit int) ([]*Event, string, error) {
 	after, err := DecodeCursor(cursor)
@@ -532,6 +543,9 @@ func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, curs
 	start := "-"
 	if after != "" {
 		sid, _, _ := strings.Cut(after, "|")
+		if !streamID.MatchString(sid) {
+			return nil, "", NotFoundCursor()
+		}
 		start = "(" + sid
 	}
 	var out []*Event
@@ -539,9 +553,6 @@ func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, curs
 	for len(out) < limit {
 		msgs, err := r.c.XRangeN(ctx, r.eventsKey(tenant), start, "+", int64(limit-len(out))).Result()
 		if err != nil {
-			if strings.Contains(err.Error(), "Invalid stream ID") {
-				return nil, "", NotFoundCursor()
-			}
 			return nil, "", unavailable(err)
 		}
 		if len(msgs) == 0 {

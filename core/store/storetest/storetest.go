@@ -459,4 +459,9 @@ func testEvents(t *testing.T, s store.Events) {
 	if _, _, err := s.ListEvents(ctx, "t1", "", "garbage!", 10); !errors.Is(err, bank.ErrInvalidArgument) {
 		t.Errorf("bad cursor: %v", err)
 	}
+	// Well-formed as a cursor, but no position this store made: a bad
+	// cursor too, never a store outage.
+	if _, _, err := s.ListEvents(ctx, "t1", "", store.EncodeCursor("x-y|evt_0"), 10); !errors.Is(err, bank.ErrInvalidArgument) {
+		t.Errorf("forged cursor: %v, want invalid argument", err)
+	}
 }
