@@ -325,11 +325,6 @@ func validHeaderName(k string) bool {
 	return true
 }
 
-// UpdateBody is a parsed PATCH of an account.
-type UpdateBody struct {
-	Allocation provider.Allocation
-}
-
 // ParseUpdate parses an account update strictly.
 func ParseUpdate(body []byte) (*provider.Allocation, []FieldError) {
 	var f fields
