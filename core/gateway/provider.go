@@ -271,7 +271,7 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 		}
 	}
 	if p.caps.IdempotentCreate {
-		ctx = AllowResend(ctx)
+		ctx = withResend(ctx)
 	}
 	var res *provider.CreateResult
 	if err := p.call(ctx, op, func(ctx context.Context) (err error) { res, err = p.a.CreateAccounts(ctx, req); return err }); err != nil {
@@ -320,7 +320,7 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 	if !ok {
 		return nil, p.unsupported(op, "asynchronous create")
 	}
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	var res *provider.CreateResult
 	if err := p.call(ctx, op, func(ctx context.Context) (err error) { res, err = pl.PollCreate(ctx, operation, req); return err }); err != nil {
 		return nil, err
@@ -380,7 +380,7 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 	if ref == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
 	}
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
 }
 
@@ -393,7 +393,7 @@ func (p *Provider) FindByReference(ctx context.Context, reference string) ([]*ba
 	if !ok || !p.caps.FindByReference {
 		return nil, p.unsupported(op, "lookup by client reference")
 	}
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	var as []*bank.Account
 	if reference == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty reference")}
@@ -423,7 +423,7 @@ func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocat
 		return nil, err
 	}
 	// Setting the same fields again changes nothing: safe to resend.
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return al.Allocate(ctx, ref, a) })
 }
 

@@ -307,19 +307,25 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 type resendKey struct{}
 
-// AllowResend marks calls made with ctx as safe to resend: reads, and writes
-// the provider deduplicates by an idempotency key.
-func AllowResend(ctx context.Context) context.Context {
+// withResend marks the requests of a call made with ctx as safe to resend.
+// Only the Provider sets it, per operation: for reads, and for writes the
+// provider deduplicates by an idempotency key. The transport decides
+// nothing by itself beyond HTTP's safe methods: a header such as
+// Idempotency-Key on a request does not make it resendable.
+func withResend(ctx context.Context) context.Context {
 	return context.WithValue(ctx, resendKey{}, true)
 }
 
-func resendAllowed(ctx context.Context, r *http.Request) bool {
-	switch r.Method {
+// resendable says whether the requests of a call made with ctx may be
+// resent: those that cannot change state (GET, HEAD, OPTIONS), and any of
+// a call the Provider marked with withResend.
+func resendable(ctx context.Context, method string) bool {
+	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
 	}
 	ok, _ := ctx.Value(resendKey{}).(bool)
-	return ok || r.Header.Get("Idempotency-Key") != ""
+	return ok
 }
 
 // callTransport bounds the whole call and records what may be resent.
@@ -329,7 +335,7 @@ type callTransport struct {
 }
 
 func (t *callTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	info := &callInfo{method: r.Method, resend: resendAllowed(r.Context(), r)}
+	info := &callInfo{method: r.Method, resend: resendable(r.Context(), r.Method)}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), callInfoKey{}, info), t.c.limits.CallTimeout)
 	resp, err := t.next.RoundTrip(r.WithContext(ctx))
 	if o, ok := r.Context().Value(outcomeKey{}).(*callOutcome); ok {
@@ -436,8 +442,9 @@ func (c *Client) openRemaining() time.Duration {
 // sending anything to the provider (an open circuit breaker).
 var ErrFailFast = errors.New("failing fast")
 
-// ShouldRetry decides whether an attempt may be resent: only requests that
-// are safe to resend (reads, and writes deduplicated by an idempotency key),
+// ShouldRetry decides whether an attempt may be resent: only requests the
+// Provider marked safe to resend (reads, and writes deduplicated by an
+// idempotency key),
 // and only after a transport failure or a 408, 429, 500, 502, 503 or 504.
 // A fast-failing breaker and a caller that gave up are final.
 func ShouldRetry(resendable bool, status int, err error) bool {
