@@ -26,11 +26,14 @@ type Limits struct {
 	AttemptTimeout time.Duration
 	// CallTimeout bounds one call, every attempt and wait included (default 30s).
 	CallTimeout time.Duration
-	// MaxAttempts bounds the attempts of a call that may be resent (default 3).
+	// MaxAttempts bounds the attempts of a call that may be resent, and the
+	// sends of a create (see Provider.Create) (default 3).
 	MaxAttempts int
 	// BackoffMin and BackoffMax bound the full-jitter backoff (100ms, 5s).
 	BackoffMin, BackoffMax time.Duration
-	// MaxConcurrent bounds the attempts in flight to the provider (default 16).
+	// MaxConcurrent bounds the attempts in flight to the provider, and the
+	// creates being sent: a create holds one slot for all its sends and
+	// lookups (default 16). It is the provider's only bulkhead.
 	MaxConcurrent int
 	// RatePerSecond limits attempts per second; 0 means no limit.
 	RatePerSecond float64
@@ -379,22 +382,27 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// send is one attempt through the limiter, the bulkhead and the breaker.
+// send is one attempt through the limiter, the bulkhead (unless its call
+// holds a slot already, see holdSlot) and the breaker.
 func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Response, error) {
 	c := t.c
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: "rate-limit", Err: err, RetryAfter: time.Second}
+			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: opRateLimit, Err: err, RetryAfter: time.Second}
 		}
 	}
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	release := func() {}
+	if held, _ := ctx.Value(slotKey{}).(*Client); held != c {
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		release = func() { <-c.sem }
 	}
 	if s := c.signer.Load(); s != nil {
 		if err := (*s).SignAttempt(r); err != nil {
-			<-c.sem
+			release()
 			return nil, err
 		}
 	}
@@ -418,16 +426,34 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	case errors.As(err, &fs):
 		resp, err = fs.resp, nil
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		<-c.sem
+		release()
 		return nil, &bank.Error{Code: bank.Unavailable, Provider: c.name, Op: "breaker", RetryAfter: c.openRemaining(),
 			Err: fmt.Errorf("circuit breaker for provider %q is %s: %w", c.name, c.breaker.State(), ErrFailFast)}
 	}
 	if err != nil {
-		<-c.sem
+		release()
 		return nil, err
 	}
-	resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { <-c.sem }}
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
 	return resp, nil
+}
+
+// opRateLimit names the refusals of the rate limiter: nothing was sent.
+const opRateLimit = "rate-limit"
+
+type slotKey struct{}
+
+// holdSlot takes one slot of the bulkhead for a sequence of calls (a
+// create's sends and lookups), until release is called. Attempts made with
+// the returned context take no slot of their own: a sequence holding one
+// while waiting for a second could deadlock the bulkhead.
+func (c *Client) holdSlot(ctx context.Context) (_ context.Context, release func(), _ error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx, nil, ctx.Err()
+	}
+	return context.WithValue(ctx, slotKey{}, c), sync.OnceFunc(func() { <-c.sem }), nil
 }
 
 // openRemaining is how long the breaker stays open, at least a second.
