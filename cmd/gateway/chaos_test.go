@@ -120,7 +120,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	mem := store.NewMemory()
-	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Workers: 8, ConcurrencyPerProvider: 8,
+	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Workers: 8,
 		Backoff: 10 * time.Millisecond, ItemTimeout: 30 * time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

@@ -1,6 +1,7 @@
 // Package jobs runs batch create jobs: it accepts a validated, routed job,
-// stores it, and processes it in the background, one provider call per chunk
-// of items, with bounded concurrency per provider. Each chunk carries a
+// stores it, and processes it in the background, one provider create per
+// chunk of items (gateway.Provider.Create, whose client's bulkhead bounds the
+// creates in flight per provider). Each chunk carries a
 // provider idempotency key derived from the job id, the provider and the
 // chunk index, so processing the same job again can never create twice.
 //
@@ -41,8 +42,6 @@ import (
 type Options struct {
 	// Workers is how many jobs run at once (default 16).
 	Workers int
-	// ConcurrencyPerProvider bounds concurrent provider calls (default 8).
-	ConcurrencyPerProvider int
 	// ItemTimeout bounds one chunk's create including async completion (default 5m).
 	ItemTimeout time.Duration
 	// Backoff is the pause before a worker takes the next job after one it
@@ -83,7 +82,6 @@ type Engine struct {
 	opts     Options
 
 	mu      sync.Mutex
-	sems    map[string]chan struct{}
 	waiters map[string][]chan struct{}
 
 	tracer   trace.Tracer
@@ -99,9 +97,6 @@ func New(reg *gateway.Registry, jobs Store, accounts store.Accounts, queue store
 	}
 	if o.Workers <= 0 {
 		o.Workers = 16
-	}
-	if o.ConcurrencyPerProvider <= 0 {
-		o.ConcurrencyPerProvider = 8
 	}
 	if o.ItemTimeout <= 0 {
 		o.ItemTimeout = 5 * time.Minute
@@ -131,7 +126,7 @@ func New(reg *gateway.Registry, jobs Store, accounts store.Accounts, queue store
 		o.Meter = metricnoop.NewMeterProvider()
 	}
 	e := &Engine{reg: reg, jobs: jobs, accounts: accounts, queue: queue, opts: o,
-		sems: map[string]chan struct{}{}, waiters: map[string][]chan struct{}{}, tracer: o.Tracer.Tracer(instrumentation)}
+		waiters: map[string][]chan struct{}{}, tracer: o.Tracer.Tracer(instrumentation)}
 	m := o.Meter.Meter(instrumentation)
 	e.inFlight, _ = m.Int64UpDownCounter("vagate.jobs.in_flight", metric.WithDescription("jobs being processed by this instance"))
 	e.duration, _ = m.Float64Histogram("vagate.jobs.duration", metric.WithUnit("s"),
@@ -431,17 +426,6 @@ func (e *Engine) wake(id string) {
 	delete(e.waiters, id)
 }
 
-func (e *Engine) sem(providerName string) chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, ok := e.sems[providerName]
-	if !ok {
-		s = make(chan struct{}, e.opts.ConcurrencyPerProvider)
-		e.sems[providerName] = s
-	}
-	return s
-}
-
 // ChunkKey is the provider idempotency key of one chunk of a job.
 func ChunkKey(jobID, providerName string, chunk int) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:%s:%s:%d", jobID, providerName, chunk)).String()
@@ -684,35 +668,11 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 		e.settle(ctx, rec, idx, nil, &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("provider %q is no longer configured", k.provider)})
 		return
 	}
-	// The items' state is read before waiting for a turn, the cancel flag
-	// once it is this chunk's turn; only provider calls hold the turn, not
-	// the store's reads and writes of the outcome.
 	cur, err := e.jobs.Items(ctx, rec.Job.Tenant, rec.Job.ID, idx)
 	if err != nil {
 		return
 	}
-	sem := e.sem(k.provider)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	var once sync.Once
-	release := func() { once.Do(func() { <-sem }) }
-	defer release()
-
-	// A cancel that arrived before this chunk was sent stops it.
-	hdr, err := e.jobs.Header(ctx, rec.Job.Tenant, rec.Job.ID)
-	if err != nil {
-		return
-	}
 	first := cur[0]
-	operation := first.Operation
-	if hdr.CancelRequested && operation == "" && !first.Sent && first.Checks == 0 {
-		// Never sent: the cancel stops it. Sent items are seen through.
-		e.cancelItems(ctx, rec, idx)
-		return
-	}
 	req := &provider.CreateRequest{IdempotencyKey: ChunkKey(rec.Job.ID, k.provider, k.chunk), CustomHeaders: rec.CustomHeaders}
 	for _, i := range idx {
 		req.Items = append(req.Items, rec.Items[i].Request)
@@ -723,19 +683,33 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 	defer e.endItemSpans(ctx, rec, idx)
 	cctx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
 	defer cancel()
-	// sentBefore: an earlier run sent this chunk and may have created it,
+	// SentBefore: an earlier run sent this chunk and may have created it,
 	// so no later failure alone proves it was not created.
-	sentBefore := first.Sent || first.Checks > 0
-	opts := &gateway.CreateOptions{Operation: operation, SentBefore: sentBefore,
+	opts := &gateway.CreateOptions{Operation: first.Operation, SentBefore: first.Sent || first.Checks > 0,
 		OnOperation: func(op string) { e.saveOperation(ctx, rec, idx, op) }}
-	if operation == "" && !first.Sent {
-		opts.BeforeSend = func() error { return e.markSent(ctx, rec, idx) }
+	if first.Operation == "" && !first.Sent {
+		// Never sent: once the provider's bulkhead lets it through, a
+		// cancel that arrived meanwhile stops it; otherwise it is recorded
+		// as sent before it is. Sent items are seen through.
+		opts.BeforeSend = func() error {
+			hdr, err := e.jobs.Header(ctx, rec.Job.Tenant, rec.Job.ID)
+			if err != nil {
+				return err
+			}
+			if hdr.CancelRequested {
+				return errCancelled
+			}
+			return e.markSent(ctx, rec, idx)
+		}
 	}
 	results, err := p.Create(cctx, req, opts)
-	release()
-	if errors.Is(err, gateway.ErrNotSent) {
+	switch {
+	case errors.Is(err, errCancelled):
+		e.cancelItems(ctx, rec, idx)
+		return
+	case errors.Is(err, gateway.ErrNotSent):
 		// Unrecorded, a send could be repeated blindly: don't send.
-		e.opts.Logger.Warn("marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
+		e.opts.Logger.Warn("checking or marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
 		return
 	}
 	if ctx.Err() != nil {
@@ -743,6 +717,9 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 	}
 	e.settle(ctx, rec, idx, results, err)
 }
+
+// errCancelled stops a chunk whose job was cancelled before it was sent.
+var errCancelled = errors.New("job cancelled before the chunk was sent")
 
 // endItemSpans records one span per item of a chunk with its outcome.
 func (e *Engine) endItemSpans(ctx context.Context, rec *Record, idx []int) {

@@ -269,7 +269,7 @@ func TestCancel(t *testing.T) {
 		}
 	})
 	t.Run("mid job", func(t *testing.T) {
-		r := newRig(t, &bankFake{idempotent: true, maxBatch: 1, delay: 50 * time.Millisecond}, &jobs.Options{ConcurrencyPerProvider: 1})
+		r := newRigLimits(t, &bankFake{idempotent: true, maxBatch: 1, delay: 50 * time.Millisecond}, nil, gateway.Limits{MaxConcurrent: 1})
 		r.start(t)
 		j, _ := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(20)})
 		deadline := time.Now().Add(5 * time.Second)
