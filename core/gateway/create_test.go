@@ -252,3 +252,34 @@ func TestCreateHoldsOneBulkheadSlot(t *testing.T) {
 		t.Errorf("%d creates marked sent before their turn, %d requests in flight at once, %d sent; want 0, 1, 4", early.Load(), b.peak.Load(), b.posts)
 	}
 }
+
+// A request the breaker refused was not sent: Create tries it again after
+// the Retry-After the refusal carries, counting it toward MaxAttempts.
+func TestCreateRetriesFailFast(t *testing.T) {
+	b := &refBank{script: []string{"503", "503", "ok"}}
+	p := newRefBank(t, b, false, gateway.Limits{MaxAttempts: 4,
+		Breaker: gateway.BreakerLimits{FailureRatio: 0.5, MinRequests: 2, OpenFor: 100 * time.Millisecond, Probes: 1}})
+	res, err := p.Create(t.Context(), refRequest("vgr-1"), nil)
+	if err == nil {
+		err = res[0].Err
+	}
+	if err != nil || b.posts != 3 || b.byRef["vgr-1"] != 1 {
+		t.Errorf("err %v after %d sends, %d accounts; want created by the third send, after a refusal", err, b.posts, b.byRef["vgr-1"])
+	}
+}
+
+// After a send that may have created the items, a later refusal by the
+// breaker is Unknown, and still recognisable as a fail-fast refusal (the
+// job engine counts no check for it).
+func TestCreateFailFastAfterUnknownIsUnknown(t *testing.T) {
+	b := &refBank{script: []string{"503"}}
+	p := newRefBank(t, b, true, gateway.Limits{MaxAttempts: 1,
+		Breaker: gateway.BreakerLimits{FailureRatio: 0.5, MinRequests: 1, OpenFor: time.Minute}})
+	if _, err := p.Create(t.Context(), refRequest("vgr-1"), nil); bank.Code(err) != bank.Unavailable {
+		t.Fatalf("first create: %v, want Unavailable", err)
+	}
+	_, err := p.Create(t.Context(), refRequest("vgr-1"), &gateway.CreateOptions{SentBefore: true})
+	if bank.Code(err) != bank.Unknown || !errors.Is(err, gateway.ErrFailFast) || b.posts != 1 {
+		t.Errorf("err %v (code %v) after %d sends; want Unknown wrapping ErrFailFast, nothing more sent", err, bank.Code(err), b.posts)
+	}
+}
