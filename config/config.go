@@ -101,8 +101,6 @@ type Store struct {
 
 // Jobs tunes the job engine.
 type Jobs struct {
-	// ConcurrencyPerProvider bounds the provider calls one instance makes at once per provider.
-	ConcurrencyPerProvider int `yaml:"concurrencyPerProvider"`
 	// Workers is how many jobs one instance processes at once.
 	Workers int `yaml:"workers"`
 	// ItemTimeout bounds how long one provider create (including async completion) may take.
@@ -303,9 +301,6 @@ func (c *Config) applyDefaults() {
 	if c.Store.Driver == "" {
 		c.Store.Driver = "memory"
 	}
-	if c.Jobs.ConcurrencyPerProvider == 0 {
-		c.Jobs.ConcurrencyPerProvider = 8
-	}
 	if c.Jobs.Workers == 0 {
 		c.Jobs.Workers = 16
 	}
@@ -503,8 +498,8 @@ func (c *Config) Validate() error {
 	default:
 		return bad("store.driver", "must be memory or redis, not %q", c.Store.Driver)
 	}
-	if c.Jobs.ConcurrencyPerProvider < 1 || c.Jobs.Workers < 1 {
-		return bad("jobs", "concurrencyPerProvider and workers must be at least 1")
+	if c.Jobs.Workers < 1 {
+		return bad("jobs.workers", "must be at least 1")
 	}
 	if c.Jobs.ItemTimeout.D() < time.Second {
 		return bad("jobs.itemTimeout", "must be at least 1s")

@@ -63,6 +63,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"bad store", good, map[string]string{config.EnvStore: "etcd"}, "store.driver"},
 		{"redis without url", good, map[string]string{config.EnvStore: "redis"}, "store.redisUrl"},
 		{"bad duration", good + "jobs:\n  itemTimeout: soon\n", nil, "duration"},
+		// The provider's resilience.maxConcurrent is the one bulkhead now.
+		{"removed jobs.concurrencyPerProvider", good + "jobs:\n  concurrencyPerProvider: 8\n", nil, "concurrencyPerProvider"},
 		{"duplicate provider", strings.Replace(good, "providers:\n", "providers:\n  - name: bcb\n    style: batchva\n", 1), nil, "configured twice"},
 		{"route to unknown provider", good + "  - currency: EUR\n    provider: nobody\n", nil, "routing[1].provider"},
 		{"route capability", good + "  - currency: EUR\n    capability: teleport\n    provider: bcb\n", nil, "routing[1].capability"},

@@ -101,7 +101,7 @@ func bundledRig(t *testing.T, l *gateway.Limits) (*gateway.Registry, []*rigProvi
 // created item and nothing else.
 func TestChaos(t *testing.T) {
 	reg, provs := bundledRig(t, &gateway.Limits{
-		AttemptTimeout: 250 * time.Millisecond, CallTimeout: 2 * time.Second, MaxAttempts: 3,
+		AttemptTimeout: 250 * time.Millisecond, CallTimeout: 2 * time.Second, MaxAttempts: 6,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		Breaker: gateway.BreakerLimits{FailureRatio: 1, MinRequests: 1 << 20}, // this test is about duplicates, not fail-fast
 	})
@@ -120,7 +120,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	mem := store.NewMemory()
-	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Workers: 8, ConcurrencyPerProvider: 8, ResendAttempts: 6,
+	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Workers: 8,
 		Backoff: 10 * time.Millisecond, ItemTimeout: 30 * time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

@@ -120,7 +120,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	svc, changed := startAccounts(ctx, &bg, reg, st.accounts, recorder.AccountChanged, log)
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		Tracer: tel.Tracer, Meter: tel.Meter,
-		Workers: cfg.Jobs.Workers, ConcurrencyPerProvider: cfg.Jobs.ConcurrencyPerProvider,
+		Workers:     cfg.Jobs.Workers,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), DrainTimeout: cfg.Jobs.DrainTimeout.D(), Checks: cfg.Jobs.Checks, Logger: log,
 		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
 		OnFinish:  recorder.JobFinished,

@@ -14,11 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -237,41 +235,30 @@ func (e *CapabilityError) Error() string {
 	return fmt.Sprintf("provider %q does not support %s", e.Provider, e.Capability)
 }
 
-// CreateAccounts validates req, sends it, and for asynchronous providers waits
-// until the provider finishes or ctx ends. Per-item errors are wrapped.
+// CreateAccounts validates req, creates its items and, for asynchronous
+// providers, waits until the provider finishes or ctx ends: Create with no
+// history. Per-item errors are wrapped.
 func (p *Provider) CreateAccounts(ctx context.Context, req *provider.CreateRequest) ([]provider.ItemResult, error) {
-	res, err := p.Submit(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if res.Pending {
-		res, err = p.Await(ctx, res.Operation, req)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res.Items, nil
+	return p.Create(ctx, req, nil)
 }
 
-// Submit validates req and sends it without waiting for an asynchronous
-// provider to finish. A pending result carries the operation to Await.
+// Submit validates req and sends it once, without waiting for an
+// asynchronous provider to finish, and without Create's resends and
+// lookups. A pending result carries the operation to Await.
 func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
-	const op = "create"
 	if err := p.ValidateCreate(req); err != nil {
 		return nil, err
 	}
-	if !p.caps.IdempotentCreate {
-		// Without a key, an unknown outcome is settled by looking the item up
-		// by a reference only the gateway makes: an item sent without one
-		// gets a random one here (set in req, so the caller can look it up).
-		for i := range req.Items {
-			if req.Items[i].Reference == "" {
-				req.Items[i].Reference = "vgr-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:24]
-			}
-		}
-	}
+	withReferences(req, p.caps.IdempotentCreate)
+	return p.submit(ctx, req)
+}
+
+// submit sends a validated request once. Only a provider that deduplicates
+// creates by idempotency key has its transport resend it.
+func (p *Provider) submit(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	const op = "create"
 	if p.caps.IdempotentCreate {
-		ctx = AllowResend(ctx)
+		ctx = withResend(ctx)
 	}
 	var res *provider.CreateResult
 	if err := p.call(ctx, op, func(ctx context.Context) (err error) { res, err = p.a.CreateAccounts(ctx, req); return err }); err != nil {
@@ -320,7 +307,7 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 	if !ok {
 		return nil, p.unsupported(op, "asynchronous create")
 	}
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	var res *provider.CreateResult
 	if err := p.call(ctx, op, func(ctx context.Context) (err error) { res, err = pl.PollCreate(ctx, operation, req); return err }); err != nil {
 		return nil, err
@@ -380,7 +367,7 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 	if ref == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty account reference")}
 	}
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return p.a.GetAccount(ctx, ref) })
 }
 
@@ -393,7 +380,7 @@ func (p *Provider) FindByReference(ctx context.Context, reference string) ([]*ba
 	if !ok || !p.caps.FindByReference {
 		return nil, p.unsupported(op, "lookup by client reference")
 	}
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	var as []*bank.Account
 	if reference == "" {
 		return nil, &bank.Error{Code: bank.InvalidArgument, Provider: p.name, Op: op, Err: errors.New("empty reference")}
@@ -423,7 +410,7 @@ func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocat
 		return nil, err
 	}
 	// Setting the same fields again changes nothing: safe to resend.
-	ctx = AllowResend(ctx)
+	ctx = withResend(ctx)
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return al.Allocate(ctx, ref, a) })
 }
 

@@ -26,11 +26,14 @@ type Limits struct {
 	AttemptTimeout time.Duration
 	// CallTimeout bounds one call, every attempt and wait included (default 30s).
 	CallTimeout time.Duration
-	// MaxAttempts bounds the attempts of a call that may be resent (default 3).
+	// MaxAttempts bounds the attempts of a call that may be resent, and the
+	// sends of a create (see Provider.Create) (default 3).
 	MaxAttempts int
 	// BackoffMin and BackoffMax bound the full-jitter backoff (100ms, 5s).
 	BackoffMin, BackoffMax time.Duration
-	// MaxConcurrent bounds the attempts in flight to the provider (default 16).
+	// MaxConcurrent bounds the attempts in flight to the provider, and the
+	// creates being sent: a create holds one slot for all its sends and
+	// lookups (default 16). It is the provider's only bulkhead.
 	MaxConcurrent int
 	// RatePerSecond limits attempts per second; 0 means no limit.
 	RatePerSecond float64
@@ -307,19 +310,25 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 type resendKey struct{}
 
-// AllowResend marks calls made with ctx as safe to resend: reads, and writes
-// the provider deduplicates by an idempotency key.
-func AllowResend(ctx context.Context) context.Context {
+// withResend marks the requests of a call made with ctx as safe to resend.
+// Only the Provider sets it, per operation: for reads, and for writes the
+// provider deduplicates by an idempotency key. The transport decides
+// nothing by itself beyond HTTP's safe methods: a header such as
+// Idempotency-Key on a request does not make it resendable.
+func withResend(ctx context.Context) context.Context {
 	return context.WithValue(ctx, resendKey{}, true)
 }
 
-func resendAllowed(ctx context.Context, r *http.Request) bool {
-	switch r.Method {
+// resendable says whether the requests of a call made with ctx may be
+// resent: those that cannot change state (GET, HEAD, OPTIONS), and any of
+// a call the Provider marked with withResend.
+func resendable(ctx context.Context, method string) bool {
+	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
 	}
 	ok, _ := ctx.Value(resendKey{}).(bool)
-	return ok || r.Header.Get("Idempotency-Key") != ""
+	return ok
 }
 
 // callTransport bounds the whole call and records what may be resent.
@@ -329,7 +338,7 @@ type callTransport struct {
 }
 
 func (t *callTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	info := &callInfo{method: r.Method, resend: resendAllowed(r.Context(), r)}
+	info := &callInfo{method: r.Method, resend: resendable(r.Context(), r.Method)}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), callInfoKey{}, info), t.c.limits.CallTimeout)
 	resp, err := t.next.RoundTrip(r.WithContext(ctx))
 	if o, ok := r.Context().Value(outcomeKey{}).(*callOutcome); ok {
@@ -373,22 +382,27 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// send is one attempt through the limiter, the bulkhead and the breaker.
+// send is one attempt through the limiter, the bulkhead (unless its call
+// holds a slot already, see holdSlot) and the breaker.
 func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Response, error) {
 	c := t.c
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: "rate-limit", Err: err, RetryAfter: time.Second}
+			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: opRateLimit, Err: err, RetryAfter: time.Second}
 		}
 	}
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	release := func() {}
+	if held, _ := ctx.Value(slotKey{}).(*Client); held != c {
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		release = func() { <-c.sem }
 	}
 	if s := c.signer.Load(); s != nil {
 		if err := (*s).SignAttempt(r); err != nil {
-			<-c.sem
+			release()
 			return nil, err
 		}
 	}
@@ -412,16 +426,34 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	case errors.As(err, &fs):
 		resp, err = fs.resp, nil
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		<-c.sem
+		release()
 		return nil, &bank.Error{Code: bank.Unavailable, Provider: c.name, Op: "breaker", RetryAfter: c.openRemaining(),
 			Err: fmt.Errorf("circuit breaker for provider %q is %s: %w", c.name, c.breaker.State(), ErrFailFast)}
 	}
 	if err != nil {
-		<-c.sem
+		release()
 		return nil, err
 	}
-	resp.Body = &releaseBody{ReadCloser: resp.Body, release: func() { <-c.sem }}
+	resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
 	return resp, nil
+}
+
+// opRateLimit names the refusals of the rate limiter: nothing was sent.
+const opRateLimit = "rate-limit"
+
+type slotKey struct{}
+
+// holdSlot takes one slot of the bulkhead for a sequence of calls (a
+// create's sends and lookups), until release is called. Attempts made with
+// the returned context take no slot of their own: a sequence holding one
+// while waiting for a second could deadlock the bulkhead.
+func (c *Client) holdSlot(ctx context.Context) (_ context.Context, release func(), _ error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx, nil, ctx.Err()
+	}
+	return context.WithValue(ctx, slotKey{}, c), sync.OnceFunc(func() { <-c.sem }), nil
 }
 
 // openRemaining is how long the breaker stays open, at least a second.
@@ -436,8 +468,9 @@ func (c *Client) openRemaining() time.Duration {
 // sending anything to the provider (an open circuit breaker).
 var ErrFailFast = errors.New("failing fast")
 
-// ShouldRetry decides whether an attempt may be resent: only requests that
-// are safe to resend (reads, and writes deduplicated by an idempotency key),
+// ShouldRetry decides whether an attempt may be resent: only requests the
+// Provider marked safe to resend (reads, and writes deduplicated by an
+// idempotency key),
 // and only after a transport failure or a 408, 429, 500, 502, 503 or 504.
 // A fast-failing breaker and a caller that gave up are final.
 func ShouldRetry(resendable bool, status int, err error) bool {

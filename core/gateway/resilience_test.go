@@ -138,28 +138,22 @@ func TestRetries(t *testing.T) {
 		name   string
 		method string
 		hdr    []string
-		resend bool
 		answer func(n int32) int
 		status int
 		hits   int32
 	}{
-		{"read retried until it succeeds", "GET", nil, false, func(n int32) int { return map[bool]int{true: 503, false: 200}[n < 3] }, 200, 3},
-		{"read gives up after max attempts", "GET", nil, false, func(int32) int { return 500 }, 500, 3},
-		{"unkeyed write never resent", "POST", nil, false, func(int32) int { return 503 }, 503, 1},
-		{"keyed write resent", "POST", []string{"Idempotency-Key", "3f2b1c9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"}, false, func(n int32) int { return map[bool]int{true: 502, false: 202}[n < 2] }, 202, 2},
-		{"write marked resendable by the gateway", "POST", nil, true, func(n int32) int { return map[bool]int{true: 429, false: 201}[n < 2] }, 201, 2},
-		{"business refusal not resent", "GET", nil, false, func(int32) int { return 404 }, 404, 1},
+		{"read retried until it succeeds", "GET", nil, func(n int32) int { return map[bool]int{true: 503, false: 200}[n < 3] }, 200, 3},
+		{"read gives up after max attempts", "GET", nil, func(int32) int { return 500 }, 500, 3},
+		{"unkeyed write never resent", "POST", nil, func(int32) int { return 503 }, 503, 1},
+		{"a key header alone does not make a write resendable", "POST", []string{"Idempotency-Key", "3f2b1c9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"}, func(int32) int { return 502 }, 502, 1},
+		{"business refusal not resent", "GET", nil, func(int32) int { return 404 }, 404, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &scripted{answer: func(n int32, _ *http.Request) int { return tc.answer(n) }}
 			srv := s.server(t)
 			c := gateway.NewClient("p", fast(gateway.Limits{MaxAttempts: 3}), nil, nil)
-			ctx := t.Context()
-			if tc.resend {
-				ctx = gateway.AllowResend(ctx)
-			}
-			got, err := send(c, ctx, tc.method, srv.URL, tc.hdr...)
+			got, err := send(c, t.Context(), tc.method, srv.URL, tc.hdr...)
 			if err != nil || got != tc.status || s.hits.Load() != tc.hits {
 				t.Errorf("status %d err %v after %d attempts; want %d after %d", got, err, s.hits.Load(), tc.status, tc.hits)
 			}

@@ -116,13 +116,10 @@ func (s *countingJobs) UpdateItems(ctx context.Context, tenant, id string, idx [
 // the given latency, b.N times, each run to completion.
 func runJobs(b *testing.B, st benchStores, n int, latency time.Duration) {
 	f := &bankFake{idempotent: true, maxBatch: 1, delay: latency}
-	p, err := gateway.New("fk", f, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	// The provider's bulkhead is the only bound on its creates in flight.
 	reg := gateway.NewRegistry()
-	reg.Register(p)
-	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{ConcurrencyPerProvider: 8})
+	reg.Register(newProvider(b, f, gateway.Limits{MaxConcurrent: 8}))
+	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()

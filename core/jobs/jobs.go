@@ -1,6 +1,7 @@
 // Package jobs runs batch create jobs: it accepts a validated, routed job,
-// stores it, and processes it in the background, one provider call per chunk
-// of items, with bounded concurrency per provider. Each chunk carries a
+// stores it, and processes it in the background, one provider create per
+// chunk of items (gateway.Provider.Create, whose client's bulkhead bounds the
+// creates in flight per provider). Each chunk carries a
 // provider idempotency key derived from the job id, the provider and the
 // chunk index, so processing the same job again can never create twice.
 //
@@ -41,14 +42,11 @@ import (
 type Options struct {
 	// Workers is how many jobs run at once (default 16).
 	Workers int
-	// ConcurrencyPerProvider bounds concurrent provider calls (default 8).
-	ConcurrencyPerProvider int
 	// ItemTimeout bounds one chunk's create including async completion (default 5m).
 	ItemTimeout time.Duration
-	// ResendAttempts is how often a chunk whose outcome is unknown is resent
-	// with the same provider idempotency key (default 3).
-	ResendAttempts int
-	// Backoff is the first wait before a resend (default 200ms, doubling).
+	// Backoff is the pause before a worker takes the next job after one it
+	// could not finish (a failing store) (default 200ms). Whether and when a
+	// chunk is resent is the provider's decision (gateway.Provider.Create).
 	Backoff time.Duration
 	// Checks is how often an item of unknown outcome is checked again (by
 	// lookup, or by a resend with the same idempotency key) before the job
@@ -84,7 +82,6 @@ type Engine struct {
 	opts     Options
 
 	mu      sync.Mutex
-	sems    map[string]chan struct{}
 	waiters map[string][]chan struct{}
 
 	tracer   trace.Tracer
@@ -101,14 +98,8 @@ func New(reg *gateway.Registry, jobs Store, accounts store.Accounts, queue store
 	if o.Workers <= 0 {
 		o.Workers = 16
 	}
-	if o.ConcurrencyPerProvider <= 0 {
-		o.ConcurrencyPerProvider = 8
-	}
 	if o.ItemTimeout <= 0 {
 		o.ItemTimeout = 5 * time.Minute
-	}
-	if o.ResendAttempts <= 0 {
-		o.ResendAttempts = 3
 	}
 	if o.Backoff <= 0 {
 		o.Backoff = 200 * time.Millisecond
@@ -135,7 +126,7 @@ func New(reg *gateway.Registry, jobs Store, accounts store.Accounts, queue store
 		o.Meter = metricnoop.NewMeterProvider()
 	}
 	e := &Engine{reg: reg, jobs: jobs, accounts: accounts, queue: queue, opts: o,
-		sems: map[string]chan struct{}{}, waiters: map[string][]chan struct{}{}, tracer: o.Tracer.Tracer(instrumentation)}
+		waiters: map[string][]chan struct{}{}, tracer: o.Tracer.Tracer(instrumentation)}
 	m := o.Meter.Meter(instrumentation)
 	e.inFlight, _ = m.Int64UpDownCounter("vagate.jobs.in_flight", metric.WithDescription("jobs being processed by this instance"))
 	e.duration, _ = m.Float64Histogram("vagate.jobs.duration", metric.WithUnit("s"),
@@ -435,17 +426,6 @@ func (e *Engine) wake(id string) {
 	delete(e.waiters, id)
 }
 
-func (e *Engine) sem(providerName string) chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, ok := e.sems[providerName]
-	if !ok {
-		s = make(chan struct{}, e.opts.ConcurrencyPerProvider)
-		e.sems[providerName] = s
-	}
-	return s
-}
-
 // ChunkKey is the provider idempotency key of one chunk of a job.
 func ChunkKey(jobID, providerName string, chunk int) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:%s:%s:%d", jobID, providerName, chunk)).String()
@@ -688,35 +668,11 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 		e.settle(ctx, rec, idx, nil, &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("provider %q is no longer configured", k.provider)})
 		return
 	}
-	// The items' state is read before waiting for a turn, the cancel flag
-	// once it is this chunk's turn; only provider calls hold the turn, not
-	// the store's reads and writes of the outcome.
 	cur, err := e.jobs.Items(ctx, rec.Job.Tenant, rec.Job.ID, idx)
 	if err != nil {
 		return
 	}
-	sem := e.sem(k.provider)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	var once sync.Once
-	release := func() { once.Do(func() { <-sem }) }
-	defer release()
-
-	// A cancel that arrived before this chunk was sent stops it.
-	hdr, err := e.jobs.Header(ctx, rec.Job.Tenant, rec.Job.ID)
-	if err != nil {
-		return
-	}
 	first := cur[0]
-	operation := first.Operation
-	if hdr.CancelRequested && operation == "" && !first.Sent && first.Checks == 0 {
-		// Never sent: the cancel stops it. Sent items are seen through.
-		e.cancelItems(ctx, rec, idx)
-		return
-	}
 	req := &provider.CreateRequest{IdempotencyKey: ChunkKey(rec.Job.ID, k.provider, k.chunk), CustomHeaders: rec.CustomHeaders}
 	for _, i := range idx {
 		req.Items = append(req.Items, rec.Items[i].Request)
@@ -727,33 +683,43 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 	defer e.endItemSpans(ctx, rec, idx)
 	cctx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
 	defer cancel()
-	// sentBefore: an earlier run sent this chunk and may have created it,
+	// SentBefore: an earlier run sent this chunk and may have created it,
 	// so no later failure alone proves it was not created.
-	sentBefore := first.Sent || first.Checks > 0
-	if operation == "" {
-		if first.Sent && !p.Capabilities().IdempotentCreate {
-			// Sent before an interruption, by a provider without keys: look
-			// before sending again.
-			if res, done := e.reconciled(cctx, p, req); done {
-				e.settle(ctx, rec, idx, res, nil)
-				return
+	opts := &gateway.CreateOptions{Operation: first.Operation, SentBefore: first.Sent || first.Checks > 0,
+		OnOperation: func(op string) { e.saveOperation(ctx, rec, idx, op) }}
+	if first.Operation == "" && !first.Sent {
+		// Never sent: once the provider's bulkhead lets it through, a
+		// cancel that arrived meanwhile stops it; otherwise it is recorded
+		// as sent before it is. Sent items are seen through.
+		opts.BeforeSend = func() error {
+			hdr, err := e.jobs.Header(ctx, rec.Job.Tenant, rec.Job.ID)
+			if err != nil {
+				return err
 			}
-		}
-		if !first.Sent {
-			if err := e.markSent(ctx, rec, idx); err != nil {
-				// Unrecorded, a send could be repeated blindly: don't send.
-				e.opts.Logger.Warn("marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
-				return
+			if hdr.CancelRequested {
+				return errCancelled
 			}
+			return e.markSent(ctx, rec, idx)
 		}
 	}
-	results, err := e.create(cctx, p, req, operation, sentBefore, rec, idx)
-	release()
+	results, err := p.Create(cctx, req, opts)
+	switch {
+	case errors.Is(err, errCancelled):
+		e.cancelItems(ctx, rec, idx)
+		return
+	case errors.Is(err, gateway.ErrNotSent):
+		// Unrecorded, a send could be repeated blindly: don't send.
+		e.opts.Logger.Warn("checking or marking a chunk as sent failed; not sending it now", "job_id", rec.Job.ID, "err", err)
+		return
+	}
 	if ctx.Err() != nil {
 		return // shutting down: leave the items for the next run
 	}
 	e.settle(ctx, rec, idx, results, err)
 }
+
+// errCancelled stops a chunk whose job was cancelled before it was sent.
+var errCancelled = errors.New("job cancelled before the chunk was sent")
 
 // endItemSpans records one span per item of a chunk with its outcome.
 func (e *Engine) endItemSpans(ctx context.Context, rec *Record, idx []int) {
@@ -775,126 +741,12 @@ func (e *Engine) endItemSpans(ctx context.Context, rec *Record, idx []int) {
 	}
 }
 
-// reconciled looks a chunk's items up by their gateway reference (never the
-// client's clientReference, which another tenant may share) at a provider
-// that takes no idempotency key. done is true when that settles every item:
-// each found exactly once is created; any item it cannot tell about (no
-// lookup, no reference, several accounts) is unknown. done is false when
-// none was found, so the chunk can be sent.
-func (e *Engine) reconciled(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest) ([]provider.ItemResult, bool) {
-	res := make([]provider.ItemResult, len(req.Items))
-	found, unknown := 0, 0
-	for n, it := range req.Items {
-		if !p.Capabilities().FindByReference || it.Reference == "" {
-			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
-				Err: errors.New("sent before an interruption; the provider takes no idempotency key and cannot be searched by the gateway reference")}
-			unknown++
-			continue
-		}
-		accs, err := p.FindByReference(ctx, it.Reference)
-		switch {
-		case err != nil:
-			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile", Err: fmt.Errorf("lookup by reference failed: %w", err)}
-			unknown++
-		case len(accs) == 1:
-			res[n].Account = accs[0]
-			found++
-		case len(accs) > 1:
-			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
-				Err: fmt.Errorf("%d accounts at the provider carry the gateway reference %q", len(accs), it.Reference)}
-			unknown++
-		}
-	}
-	if found == 0 && unknown == 0 {
-		return nil, false
-	}
-	for n := range res {
-		if res[n].Account == nil && res[n].Err == nil {
-			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "reconcile",
-				Err: errors.New("not found at the provider, while other items of its request were: not resent")}
-		}
-	}
-	return res, true
-}
-
 func (e *Engine) markSent(ctx context.Context, rec *Record, idx []int) error {
 	_, err := e.jobs.UpdateItems(ctx, rec.Job.Tenant, rec.Job.ID, idx, func(it *ItemRecord) error {
 		it.Sent = true
 		return nil
 	})
 	return err
-}
-
-// create submits (or resumes) a chunk; a submit whose outcome is unknown is
-// resent only with the same idempotency key, and only where the provider
-// honours one; otherwise it is left unknown for reconciliation.
-func (e *Engine) create(ctx context.Context, p *gateway.Provider, req *provider.CreateRequest, operation string, sentBefore bool, rec *Record, idx []int) ([]provider.ItemResult, error) {
-	wait := e.opts.Backoff
-	uncertain := sentBefore // an earlier attempt may have created
-	for attempt := 1; ; attempt++ {
-		if operation == "" {
-			res, err := p.Submit(ctx, req)
-			if err == nil && !res.Pending {
-				return res.Items, nil
-			}
-			if err == nil {
-				operation = res.Operation
-				e.saveOperation(ctx, rec, idx, operation)
-			} else {
-				if uncertain && bank.Code(err).OutcomeKnown() && !refusal(bank.Code(err)) {
-					// This attempt failing says nothing of the earlier one.
-					err = &bank.Error{Code: bank.Unknown, Provider: p.Name(), Op: "create",
-						Err: fmt.Errorf("an earlier attempt's outcome is unknown; the last one: %w", err)}
-				}
-				code := bank.Code(err)
-				uncertain = uncertain || !code.OutcomeKnown()
-				idem := p.Capabilities().IdempotentCreate
-				if !code.OutcomeKnown() && !idem && code != bank.Canceled && ctx.Err() == nil {
-					// No key to resend with: reconcile first, resend only
-					// when the provider holds none of the items.
-					if res, done := e.reconciled(ctx, p, req); done {
-						return res, nil
-					}
-					if !p.Capabilities().FindByReference {
-						return nil, err
-					}
-					if attempt >= e.opts.ResendAttempts {
-						// The lookup just found none of the items: that is
-						// the evidence that this last attempt created nothing.
-						return nil, &bank.Error{Code: bank.Unavailable, Provider: p.Name(), Op: "create",
-							Err: fmt.Errorf("%w; looked up by the gateway reference afterwards: not at the provider, so not created", err)}
-					}
-				} else if !(code == bank.Unavailable || code == bank.ResourceExhausted || (!code.OutcomeKnown() && idem && code != bank.Canceled)) ||
-					attempt >= e.opts.ResendAttempts || ctx.Err() != nil {
-					return nil, err
-				}
-				if ra := bank.RetryAfterOf(err); ra > wait {
-					wait = ra
-				}
-				if !sleep(ctx, wait) {
-					return nil, err
-				}
-				wait *= 2
-				continue
-			}
-		}
-		res, err := p.Await(ctx, operation, req)
-		if err != nil {
-			return nil, err
-		}
-		return res.Items, nil
-	}
-}
-
-// refusal says whether a provider's answer refuses the request as such (so
-// no attempt of it, with the same key, can have created anything), as
-// opposed to failing this attempt only.
-func refusal(c bank.ErrorCode) bool {
-	switch c {
-	case bank.InvalidArgument, bank.FailedPrecondition, bank.AlreadyExists, bank.PermissionDenied, bank.NotFound:
-		return true
-	}
-	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -90,15 +90,28 @@ type rig struct {
 	fake *bankFake
 }
 
+// newProvider wraps a fake adapter as provider "fk" with the resilience
+// limits l (its resend policy and bulkhead), backing off briefly.
+func newProvider(t testing.TB, a provider.Adapter, l gateway.Limits) *gateway.Provider {
+	t.Helper()
+	l.BackoffMin, l.BackoffMax = time.Millisecond, 5*time.Millisecond
+	p, err := gateway.New("fk", a, &gateway.Options{Client: gateway.NewClient("fk", &l, nil, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func newRig(t *testing.T, f *bankFake, opts *jobs.Options) *rig {
+	return newRigLimits(t, f, opts, gateway.Limits{})
+}
+
+func newRigLimits(t *testing.T, f *bankFake, opts *jobs.Options, l gateway.Limits) *rig {
 	t.Helper()
 	if f.maxBatch == 0 {
 		f.maxBatch = 10
 	}
-	p, err := gateway.New("fk", f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProvider(t, f, l)
 	reg := gateway.NewRegistry()
 	reg.Register(p)
 	mem := store.NewMemory()
@@ -193,6 +206,8 @@ func TestOutcomes(t *testing.T) {
 	}{
 		{"refused item fails alone", &bankFake{idempotent: true, refuse: map[string]bool{"R1": true}},
 			bank.JobCompletedWithErrors, 2, 1, 0, 1, 2},
+		// Without an HTTP transport to resend it, the unknown outcome is
+		// sent again, with the same key, by the job's check.
 		{"lost answer resent with the same key", &bankFake{idempotent: true, fail: func(call int, _ *provider.CreateRequest) error {
 			if call < 3 {
 				return &provider.StatusError{StatusCode: 500}
@@ -254,7 +269,7 @@ func TestCancel(t *testing.T) {
 		}
 	})
 	t.Run("mid job", func(t *testing.T) {
-		r := newRig(t, &bankFake{idempotent: true, maxBatch: 1, delay: 50 * time.Millisecond}, &jobs.Options{ConcurrencyPerProvider: 1})
+		r := newRigLimits(t, &bankFake{idempotent: true, maxBatch: 1, delay: 50 * time.Millisecond}, nil, gateway.Limits{MaxConcurrent: 1})
 		r.start(t)
 		j, _ := r.eng.Submit(t.Context(), "t1", &jobs.Spec{Items: items(20)})
 		deadline := time.Now().Add(5 * time.Second)
@@ -349,10 +364,7 @@ func (f *finderFake) FindByReference(_ context.Context, ref string) ([]*bank.Acc
 
 func newFinderRig(t *testing.T, f *finderFake) *rig {
 	f.maxBatch = 1
-	p, err := gateway.New("fk", f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProvider(t, f, gateway.Limits{})
 	reg := gateway.NewRegistry()
 	reg.Register(p)
 	mem, js := store.NewMemory(), jobsmem.New()
@@ -474,20 +486,26 @@ func TestLookupNeverCrossesTenants(t *testing.T) {
 // prove nothing was created: the item stays unknown, is checked again, and
 // ends created (the provider replays the first attempt's account).
 func TestUnavailableAfterLostAnswerIsNotFailure(t *testing.T) {
-	f := &bankFake{idempotent: true, fail: func(call int, _ *provider.CreateRequest) error {
-		switch call {
-		case 1:
+	f := &finderFake{bankFake: &bankFake{idempotent: true, fail: func(call int, _ *provider.CreateRequest) error {
+		if call == 1 {
 			return &provider.StatusError{StatusCode: 504} // created, answer lost
-		case 2, 3:
-			return &provider.StatusError{StatusCode: 503}
+		}
+		return nil
+	}}, failBefore: func(call int) error {
+		if call == 2 || call == 3 {
+			return &provider.StatusError{StatusCode: 503} // refused before acting
 		}
 		return nil
 	}}
-	r := newRig(t, f, &jobs.Options{ResendAttempts: 2})
+	f.maxBatch = 1
+	r := &rig{mem: store.NewMemory(), js: jobsmem.New(), fake: f.bankFake}
+	reg := gateway.NewRegistry()
+	reg.Register(newProvider(t, f, gateway.Limits{MaxAttempts: 2}))
+	r.eng = jobs.New(reg, r.js, r.mem, r.mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond})
 	r.start(t)
 	rec := r.run(t, 1)
-	if it := rec.Items[0]; it.Result.Outcome != bank.OutcomeCreated || f.accounts != 1 {
-		t.Fatalf("item %+v with %d accounts at the provider; want created, 1", it.Result, f.accounts)
+	if it := rec.Items[0]; it.Result.Outcome != bank.OutcomeCreated || f.accounts != 1 || f.calls != 4 {
+		t.Fatalf("item %+v with %d accounts at the provider after %d calls; want created, 1, 4", it.Result, f.accounts, f.calls)
 	}
 }
 
@@ -500,9 +518,8 @@ func TestUnknownIsCheckedUntilResolved(t *testing.T) {
 	f.maxBatch = 1
 	r := &rig{mem: store.NewMemory(), js: jobsmem.New(), fake: f.bankFake}
 	reg := gateway.NewRegistry()
-	p, _ := gateway.New("fk", f, nil)
-	reg.Register(p)
-	r.eng = jobs.New(reg, r.js, r.mem, r.mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond, ResendAttempts: 1})
+	reg.Register(newProvider(t, f, gateway.Limits{MaxAttempts: 1}))
+	r.eng = jobs.New(reg, r.js, r.mem, r.mem, &jobs.Options{Backoff: time.Millisecond, CheckBackoff: time.Millisecond})
 	r.start(t)
 	rec := r.run(t, 1)
 	if it := rec.Items[0]; it.Result.Outcome != bank.OutcomeCreated || f.accounts != 1 || rec.Job.Status != bank.JobCompleted {
@@ -650,10 +667,7 @@ func TestStoreErrorsNeverDecideOutcomes(t *testing.T) {
 	for _, idempotent := range []bool{true, false} {
 		t.Run(fmt.Sprintf("idempotent=%v", idempotent), func(t *testing.T) {
 			ff := &finderFake{bankFake: &bankFake{idempotent: idempotent, maxBatch: 1}}
-			p, err := gateway.New("fk", ff, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := newProvider(t, ff, gateway.Limits{})
 			reg := gateway.NewRegistry()
 			reg.Register(p)
 			mem, inner := store.NewMemory(), jobsmem.New()
@@ -668,6 +682,7 @@ func TestStoreErrorsNeverDecideOutcomes(t *testing.T) {
 			r.start(t)
 			const jobsN, itemsN = 5, 6
 			var ids []string
+			var err error
 			for range jobsN {
 				var j *bank.Job
 				for { // Submit itself may meet the failing store: the client retries

@@ -41,15 +41,11 @@ func testEventOrder(t *testing.T, st benchStores) {
 	}
 
 	f := &bankFake{idempotent: true, maxBatch: 3, delay: time.Millisecond}
-	p, err := gateway.New("fk", f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := gateway.NewRegistry()
-	reg.Register(p)
+	reg.Register(newProvider(t, f, gateway.Limits{MaxConcurrent: 8}))
 	evs := store.NewMemoryEvents()
 	rec := events.NewRecorder(evs, nil)
-	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{ConcurrencyPerProvider: 8, Backoff: time.Millisecond,
+	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{Backoff: time.Millisecond,
 		OnAccount: func(ctx context.Context, a *bank.Account) {
 			runtime.Gosched() // let anything that could overtake it do so
 			rec.AccountChanged(ctx, nil, a)
