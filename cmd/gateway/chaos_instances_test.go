@@ -85,6 +85,19 @@ func chaosMocks(t *testing.T) (map[string]mockAPI, string) {
 	return mocks, providers
 }
 
+// chaosItems is the size of a chaos run: VAGATE_CHAOS_ITEMS, else def.
+func chaosItems(t *testing.T, def int) int {
+	v := os.Getenv("VAGATE_CHAOS_ITEMS")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 100 || n%100 != 0 {
+		t.Fatalf("VAGATE_CHAOS_ITEMS=%q: want a multiple of 100", v)
+	}
+	return n
+}
+
 // chaosItemJSON is a valid unified create item for each provider; two
 // tenants send the same clientReference.
 func chaosItemJSON(provider, tenant, ref string) string {
@@ -109,14 +122,7 @@ func chaosItemJSON(provider, tenant, ref string) string {
 //
 // VAGATE_CHAOS_ITEMS sets the size (default 200; make chaos runs 2000).
 func TestChaosAcrossInstances(t *testing.T) {
-	total := 200
-	if v := os.Getenv("VAGATE_CHAOS_ITEMS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 80 {
-			t.Fatalf("VAGATE_CHAOS_ITEMS=%q: want a number ≥ 80", v)
-		}
-		total = n
-	}
+	total := chaosItems(t, 200)
 	url := redisURL(t)
 	prefix := fmt.Sprintf("vagate-chaos-%08x", rand.Uint32())
 	t.Cleanup(func() {

@@ -98,8 +98,10 @@ func bundledRig(t *testing.T, l *gateway.Limits) (*gateway.Registry, []*rigProvi
 // 500 creates across every provider while creates fail 30% of the time with
 // a 5xx, hang 10% and are created-then-dropped 5%: every item ends created,
 // or failed with a reason, and each provider holds exactly one account per
-// created item and nothing else.
+// created item and nothing else. VAGATE_CHAOS_ITEMS sets the size (make chaos
+// runs 2000).
 func TestChaos(t *testing.T) {
+	total := chaosItems(t, 500)
 	reg, provs := bundledRig(t, &gateway.Limits{
 		AttemptTimeout: 250 * time.Millisecond, CallTimeout: 2 * time.Second, MaxAttempts: 6,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
@@ -122,16 +124,16 @@ func TestChaos(t *testing.T) {
 	mem := store.NewMemory()
 	eng := jobs.New(reg, jobsmem.New(), mem, mem, &jobs.Options{Workers: 8,
 		Backoff: 10 * time.Millisecond, ItemTimeout: 30 * time.Second})
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute+time.Duration(total)*100*time.Millisecond)
 	defer cancel()
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	// 125 items per provider, in jobs of 25.
+	// total/4 items per provider, in jobs of 25.
 	var ids []string
 	for _, rp := range provs {
-		for j := range 5 {
+		for j := range total / 4 / 25 {
 			spec := &jobs.Spec{}
 			for i := range 25 {
 				ref := fmt.Sprintf("CH-%s-%d-%02d", rp.name[:2], j, i)
@@ -188,8 +190,8 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	t.Logf("outcomes %v, created per provider %v", outcomes, created)
-	if outcomes[bank.OutcomeCreated] < 400 {
-		t.Errorf("only %d of 500 created: the retries and reconciliation are not doing their job", outcomes[bank.OutcomeCreated])
+	if outcomes[bank.OutcomeCreated] < total*4/5 {
+		t.Errorf("only %d of %d created: the retries and reconciliation are not doing their job", outcomes[bank.OutcomeCreated], total)
 	}
 }
 
