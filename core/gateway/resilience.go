@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,6 +250,21 @@ func (i *callInfo) attempted(resp *http.Response, err error) {
 	i.mu.Unlock()
 }
 
+// resentByTransport records that the HTTP transport sent an attempt again
+// on a new connection after the first broke: the first may have reached the
+// provider, so the request's outcome is unknown until a later answer settles
+// it.
+func (i *callInfo) resentByTransport() {
+	if i == nil || !i.writes() {
+		return
+	}
+	i.mu.Lock()
+	if i.unknown == nil {
+		i.unknown = errors.New("its connection broke and the HTTP transport sent it again")
+	}
+	i.mu.Unlock()
+}
+
 // unsettled is the unknown attempt, if the request's final answer does not
 // settle it: a success or a refusal settles it, a failure does not.
 func (i *callInfo) unsettled(resp *http.Response, err error) error {
@@ -409,8 +425,17 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	info, _ := ctx.Value(callInfoKey{}).(*callInfo)
 	resp, err := c.breaker.Execute(func() (*http.Response, error) {
 		actx, cancel := context.WithTimeout(ctx, c.limits.AttemptTimeout)
+		// net/http resends a request that carries an Idempotency-Key (or no
+		// body) by itself when a reused connection breaks, even after the
+		// provider read and acted on it. Count the connections the attempt
+		// used, so such a hidden resend still leaves the outcome unknown.
+		var conns atomic.Int32
+		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
 		resp, err := t.base.RoundTrip(r.WithContext(actx))
 		info.attempted(resp, err)
+		if conns.Load() > 1 {
+			info.resentByTransport()
+		}
 		if err != nil {
 			cancel()
 			return nil, err
