@@ -1,11 +1,9 @@
 package gateway_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -13,45 +11,6 @@ import (
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
 )
-
-// urlFake sends a keyed POST (create) or a GET (read) to its server through
-// the resilient client.
-type urlFake struct {
-	httpFake
-	url string
-}
-
-func (f *urlFake) do(ctx context.Context, method string) error {
-	req, _ := http.NewRequestWithContext(ctx, method, f.url, strings.NewReader(`{"x":1}`))
-	if method == http.MethodPost {
-		req.Header.Set("Idempotency-Key", "3f2b1c9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b")
-	}
-	resp, err := f.c.HTTP().Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, err = provider.ReadJSON(resp, resp.StatusCode < 300, nil, nil)
-	return err
-}
-
-func (f *urlFake) CreateAccounts(ctx context.Context, r *provider.CreateRequest) (*provider.CreateResult, error) {
-	if err := f.do(ctx, http.MethodPost); err != nil {
-		return nil, err
-	}
-	res := &provider.CreateResult{}
-	for range r.Items {
-		res.Items = append(res.Items, provider.ItemResult{Account: &bank.Account{ProviderAccountID: "a", Status: bank.StatusActive}})
-	}
-	return res, nil
-}
-
-func (f *urlFake) GetAccount(ctx context.Context, ref string) (*bank.Account, error) {
-	if err := f.do(ctx, http.MethodGet); err != nil {
-		return nil, err
-	}
-	return &bank.Account{ProviderAccountID: ref}, nil
-}
 
 // The provider acts on a keyed create and its keep-alive connection breaks
 // before the answer; net/http resends the request by itself on a new
@@ -80,7 +39,7 @@ func TestHiddenTransportResendLeavesTheOutcomeUnknown(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := gateway.NewClient("p", fast(gateway.Limits{MaxAttempts: 1}), nil, nil)
-	p, err := gateway.New("p", &urlFake{httpFake: httpFake{c: c}, url: srv.URL}, &gateway.Options{Client: c})
+	p, err := gateway.New("p", &httpFake{c: c, url: srv.URL}, &gateway.Options{Client: c})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,10 @@ func (s *scriptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // httpFake is an adapter that sends every call through the resilient client:
 // a create is a keyed POST, a get a GET.
-type httpFake struct{ c *gateway.Client }
+type httpFake struct {
+	c   *gateway.Client
+	url string // default: an internal address the scripted transport answers for
+}
 
 func (f *httpFake) Capabilities() provider.Capabilities {
 	c := baseCaps()
@@ -58,7 +61,11 @@ func (f *httpFake) Capabilities() provider.Capabilities {
 }
 
 func (f *httpFake) do(ctx context.Context, method string) error {
-	req, _ := http.NewRequestWithContext(ctx, method, "http://10.0.0.5:9102/api/v1/accounts", strings.NewReader(`{"x":1}`))
+	url := f.url
+	if url == "" {
+		url = "http://10.0.0.5:9102/api/v1/accounts"
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(`{"x":1}`))
 	if method == http.MethodPost {
 		req.Header.Set("Idempotency-Key", "3f2b1c9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b")
 	}
