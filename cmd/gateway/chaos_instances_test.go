@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/mocks/batchvamock"
 	"github.com/vagate/vagate/mocks/fault"
@@ -124,16 +121,7 @@ func chaosItemJSON(provider, tenant, ref string) string {
 func TestChaosAcrossInstances(t *testing.T) {
 	total := chaosItems(t, 200)
 	url := redisURL(t)
-	prefix := fmt.Sprintf("vagate-chaos-%08x", rand.Uint32())
-	t.Cleanup(func() {
-		opt, _ := redis.ParseURL(url)
-		c := redis.NewClient(opt)
-		defer c.Close()
-		iter := c.Scan(context.Background(), 0, prefix+":*", 1000).Iterator()
-		for iter.Next(context.Background()) {
-			c.Del(context.Background(), iter.Val())
-		}
-	})
+	prefix := freshPrefix(t, url, "vagate-chaos")
 	mocks, providers := chaosMocks(t)
 	cfgPath := filepath.Join(t.TempDir(), "vagate.yaml")
 	cfg := fmt.Sprintf(`auth:

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/mocks/masterfiatmock"
 )
@@ -27,19 +23,7 @@ func masterfiatSetup(t *testing.T, activation time.Duration) (cfgPath string) {
 		FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}})
 	srv := httptest.NewServer(mock)
 	t.Cleanup(func() { srv.Close(); mock.Close() })
-	prefix := fmt.Sprintf("vagate-e2e-%08x", rand.Uint32())
-	t.Cleanup(func() {
-		opt, _ := redis.ParseURL(url)
-		c := redis.NewClient(opt)
-		defer c.Close()
-		ctx := context.Background()
-		for _, pat := range []string{prefix + ":*", "{" + prefix + ":*"} {
-			iter := c.Scan(ctx, 0, pat, 500).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-		}
-	})
+	prefix := freshPrefix(t, url, "vagate-e2e")
 	var fiat []string
 	for _, f := range mock.FiatAccounts() {
 		fiat = append(fiat, fmt.Sprintf("%s: %q", f.Currency, f.ID))

@@ -42,15 +42,11 @@ func redisURL(t *testing.T) string {
 	return url
 }
 
-// sharedSetup starts a batchva mock in the test process and writes a config
-// for gateways sharing state in Redis under a fresh prefix.
-func sharedSetup(t *testing.T, mockOpts *batchvamock.Options) (cfgPath string, mock *batchvamock.Mock) {
+// freshPrefix is a new Redis key prefix for one test; every key under it
+// (plain or hash-tagged) is deleted when the test ends.
+func freshPrefix(t *testing.T, url, base string) string {
 	t.Helper()
-	url := redisURL(t)
-	mock = batchvamock.New(mockOpts)
-	srv := httptest.NewServer(mock)
-	t.Cleanup(func() { srv.Close(); mock.Close() })
-	prefix := fmt.Sprintf("vagate-e2e-%08x", rand.Uint32())
+	prefix := fmt.Sprintf("%s-%08x", base, rand.Uint32())
 	t.Cleanup(func() {
 		opt, _ := redis.ParseURL(url)
 		c := redis.NewClient(opt)
@@ -63,6 +59,18 @@ func sharedSetup(t *testing.T, mockOpts *batchvamock.Options) (cfgPath string, m
 			}
 		}
 	})
+	return prefix
+}
+
+// sharedSetup starts a batchva mock in the test process and writes a config
+// for gateways sharing state in Redis under a fresh prefix.
+func sharedSetup(t *testing.T, mockOpts *batchvamock.Options) (cfgPath string, mock *batchvamock.Mock) {
+	t.Helper()
+	url := redisURL(t)
+	mock = batchvamock.New(mockOpts)
+	srv := httptest.NewServer(mock)
+	t.Cleanup(func() { srv.Close(); mock.Close() })
+	prefix := freshPrefix(t, url, "vagate-e2e")
 	def := batchvamock.DefaultClient()
 	cfg := fmt.Sprintf(`
 auth:
