@@ -142,19 +142,7 @@ func TestKilledInstanceJobsFinishElsewhere(t *testing.T) {
 	b := startGateway(t, "-config", cfg)
 	a.kill(t)
 
-	for _, id := range ids {
-		j := b.waitJob(t, tok, id)
-		if j["status"] != "Completed" || j["succeeded"] != float64(itemsN) {
-			t.Errorf("job %s on B: %v", id, j)
-		}
-	}
-	for j := range jobsN {
-		for i := range itemsN {
-			if n := mock.CountByReference(fmt.Sprintf("KILL-%d-%d", j, i)); n != 1 {
-				t.Errorf("KILL-%d-%d: %d accounts at the provider, want exactly 1", j, i, n)
-			}
-		}
-	}
+	finishedOnce(t, b, tok, mock, "KILL", ids, itemsN)
 	if n := mock.AccountCount(); n != jobsN*itemsN {
 		t.Errorf("provider holds %d accounts, want %d", n, jobsN*itemsN)
 	}
@@ -178,16 +166,22 @@ func TestSIGTERMHandsUnfinishedJobsToAnotherInstance(t *testing.T) {
 	if logs := a.logs.all(); !strings.Contains(logs, "handing it back to the queue") {
 		t.Errorf("A interrupted no job: the test did not catch jobs mid-way:\n%s", logs)
 	}
-	for _, id := range ids {
-		j := b.waitJob(t, tok, id)
-		if j["status"] != "Completed" || j["succeeded"] != float64(itemsN) {
-			t.Errorf("job %s on B: %v", id, j)
+	finishedOnce(t, b, tok, mock, "TERM", ids, itemsN)
+}
+
+// finishedOnce checks that g finished every job of submitInProgress(prefix)
+// with all its items created, and that the provider holds exactly one
+// account per item.
+func finishedOnce(t *testing.T, g *gw, tok string, mock *batchvamock.Mock, prefix string, ids []string, itemsN int) {
+	t.Helper()
+	for j, id := range ids {
+		if st := g.waitJob(t, tok, id); st["status"] != "Completed" || st["succeeded"] != float64(itemsN) {
+			t.Errorf("job %s on the surviving instance: %v", id, st)
 		}
-	}
-	for j := range jobsN {
 		for i := range itemsN {
-			if n := mock.CountByReference(fmt.Sprintf("TERM-%d-%d", j, i)); n != 1 {
-				t.Errorf("TERM-%d-%d: %d accounts at the provider, want exactly 1", j, i, n)
+			ref := fmt.Sprintf("%s-%d-%d", prefix, j, i)
+			if n := mock.CountByReference(ref); n != 1 {
+				t.Errorf("%s: %d accounts at the provider, want exactly 1", ref, n)
 			}
 		}
 	}
