@@ -1,0 +1,16 @@
+package batchva
+
+import "github.com/vagate/vagate/core/provider"
+
+// Driver opens this adapter from its config block; list it in the program
+// that serves the provider.
+var Driver = provider.Driver{Style: Style, Open: func(decode func(any) error, env provider.Env) (provider.Adapter, error) {
+	var c Config
+	if err := decode(&c); err != nil {
+		return nil, err
+	}
+	if c.CallbackURL == "" && (c.SigningSecret != "" || c.RSAPublicKey != "") {
+		c.CallbackURL = env.WebhookURL
+	}
+	return Open(c, &Options{HTTPClient: env.HTTPClient})
+}}
