@@ -167,9 +167,10 @@ type Breaker struct {
 
 // Route sends items of a currency (and, optionally, needing a capability) to a provider.
 type Route struct {
-	Currency   string `yaml:"currency"`
-	Capability string `yaml:"capability"`
-	Provider   string `yaml:"provider"`
+	Currency string `yaml:"currency"`
+	// Capability, if set, is one of provider.RouteCapabilities.
+	Capability provider.Capability `yaml:"capability"`
+	Provider   string              `yaml:"provider"`
 }
 
 // Mocks controls the bundled provider mocks run inside the gateway process.
@@ -209,9 +210,6 @@ type WebhookOpts struct {
 	// AllowPrivate lets callbacks target loopback and private addresses (dev only).
 	AllowPrivate bool `yaml:"allowPrivate"`
 }
-
-// Capabilities a route may require.
-var routeCapabilities = map[string]bool{"": true, "unallocated": true, "allocate": true, "block": true, "close": true}
 
 // Secret is the one redacting secret type (provider.Secret): it reads from
 // YAML like a string and never shows in slog, fmt or JSON output.
@@ -597,8 +595,8 @@ func (c *Config) Validate() error {
 		if len(r.Currency) != 3 || strings.ToUpper(r.Currency) != r.Currency {
 			return bad(f+".currency", "must be an ISO 4217 code")
 		}
-		if !routeCapabilities[r.Capability] {
-			return bad(f+".capability", "must be one of unallocated, allocate, block, close")
+		if r.Capability != "" && !r.Capability.Routable() {
+			return bad(f+".capability", "must be one of %s", joinCapabilities(provider.RouteCapabilities()))
 		}
 		if !names[r.Provider] && !c.Mocks.Embedded {
 			return bad(f+".provider", "%q is not a configured provider", r.Provider)
@@ -622,4 +620,12 @@ func DecodeStrict(n *yaml.Node, v any) error {
 		return err
 	}
 	return nil
+}
+
+func joinCapabilities(cs []provider.Capability) string {
+	ss := make([]string, len(cs))
+	for i, c := range cs {
+		ss[i] = string(c)
+	}
+	return strings.Join(ss, ", ")
 }

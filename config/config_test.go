@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/config"
+	"github.com/vagate/vagate/core/provider"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -290,5 +291,33 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[REDACTED]") {
 		t.Errorf("no redaction marker: the secrets may not have been printed at all:\n%s", out.String())
+	}
+}
+
+// A routing rule names its capability in the one capability vocabulary
+// (provider.Capability): the routable ones are accepted, every other
+// capability and unknown words are refused, naming the field.
+func TestRouteCapabilityVocabulary(t *testing.T) {
+	type route struct {
+		capability provider.Capability
+		ok         bool
+	}
+	tests := []route{{"", true}, {"teleport", false}}
+	for _, c := range provider.AllCapabilities() {
+		tests = append(tests, route{c, c.Routable()})
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.capability), func(t *testing.T) {
+			doc := good + "  - currency: EUR\n    capability: \"" + string(tc.capability) + "\"\n    provider: bcb\n"
+			c, err := config.Parse([]byte(doc), env(nil))
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.ok && c.Routing[1].Capability != tc.capability:
+				t.Errorf("capability = %q, want %q", c.Routing[1].Capability, tc.capability)
+			case !tc.ok && (err == nil || !strings.Contains(err.Error(), "routing[1].capability")):
+				t.Errorf("err = %v, want one naming routing[1].capability", err)
+			}
+		})
 	}
 }

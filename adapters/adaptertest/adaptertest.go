@@ -239,7 +239,7 @@ func ptr(s string) *string { return &s }
 
 func testAllocation(t *testing.T, h Harness) {
 	p := h.Provider()
-	if !p.Capabilities().Allocate {
+	if !p.Supports(provider.CapAllocate) {
 		_, err := p.Allocate(ctx(t), h.MissingRef(), &provider.Allocation{ClientReference: ptr("X")})
 		wantCapability(t, err)
 		return
@@ -335,7 +335,7 @@ func testIdempotentCreate(t *testing.T, h Harness) {
 
 func testFindByReference(t *testing.T, h Harness) {
 	p := h.Provider()
-	if !p.Capabilities().FindByReference {
+	if !p.Supports(provider.CapFindByReference) {
 		_, err := p.FindByReference(ctx(t), "X")
 		wantCapability(t, err)
 		return
@@ -373,14 +373,13 @@ func testFindByReference(t *testing.T, h Harness) {
 
 func testUnsupported(t *testing.T, h Harness) {
 	p := h.Provider()
-	c := p.Capabilities()
-	if !c.Block {
+	if !p.Supports(provider.CapBlock) {
 		_, err := p.Block(ctx(t), h.MissingRef())
 		wantCapability(t, err)
 		_, err = p.Unblock(ctx(t), h.MissingRef())
 		wantCapability(t, err)
 	}
-	if !c.Close {
+	if !p.Supports(provider.CapClose) {
 		_, err := p.Close(ctx(t), h.MissingRef(), &provider.CloseReason{Reason: "test"})
 		wantCapability(t, err)
 	}
@@ -485,14 +484,14 @@ const LifecycleTimeout = 5 * time.Second
 // refusals of the others.
 func testLifecycle(t *testing.T, newHarness HarnessMaker) {
 	h := newHarness(t)
-	c := h.Provider().Capabilities()
-	if !c.Block && !c.Close {
+	canBlock, canClose := h.Provider().Supports(provider.CapBlock), h.Provider().Supports(provider.CapClose)
+	if !canBlock && !canClose {
 		t.Skipf("provider %s can neither block nor close", h.Provider().Name())
 	}
-	if c.Block {
+	if canBlock {
 		t.Run("BlockUnblock", func(t *testing.T) { testBlockUnblock(t, h) })
 	}
-	if c.Close {
+	if canClose {
 		t.Run("Close", func(t *testing.T) { testClose(t, h) })
 	}
 }
@@ -578,7 +577,7 @@ func closeReason() *provider.CloseReason {
 // it is a failed precondition and leaves it CLOSED.
 func testClose(t *testing.T, h Harness) {
 	p := h.Provider()
-	canBlock := p.Capabilities().Block
+	canBlock := p.Supports(provider.CapBlock)
 	closeIt := func(t *testing.T, id string) {
 		t.Helper()
 		acc, err := p.Close(ctx(t), id, closeReason())

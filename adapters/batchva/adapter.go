@@ -25,7 +25,8 @@ const Style = "batchva"
 // MaxItems is the most items the provider accepts in one job.
 const MaxItems = 1000
 
-// Compile-time guards for the capabilities the adapter declares.
+// Compile-time guards for the optional interfaces the adapter implements:
+// the gateway derives its capabilities from them.
 var (
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.Poller          = (*Adapter)(nil)
@@ -70,17 +71,16 @@ func Open(cfg Config, opts *Options) (*Adapter, error) {
 	return a, nil
 }
 
-// Capabilities declares what the provider supports.
+// Capabilities declares the provider's facts: batches of MaxItems, an
+// idempotency key, unallocated accounts. Asynchronous creates, allocation
+// and webhooks follow from the interfaces the adapter implements.
 func (a *Adapter) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Style:            Style,
 		Currencies:       append([]string(nil), a.cfg.Currencies...),
 		MaxBatch:         MaxItems,
-		AsyncCreate:      true,
 		IdempotentCreate: true,
 		Unallocated:      true,
-		Allocate:         true,
-		Webhooks:         true,
 		Limits: provider.Limits{
 			ClientReference:    35,
 			NativeLanguageName: 255,

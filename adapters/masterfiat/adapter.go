@@ -41,7 +41,8 @@ const (
 	maxFindPages = 20
 )
 
-// Compile-time guards for the capabilities the adapter declares.
+// Compile-time guards for the optional interfaces the adapter implements:
+// the gateway derives its capabilities from them.
 var (
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.MoneyAccounts   = (*Adapter)(nil)
@@ -93,29 +94,25 @@ func Open(cfg Config, opts *Options) (*Adapter, error) {
 	return a, nil
 }
 
-// Capabilities declares what the provider supports: one account per call,
-// block/unblock, close, lookup by reference (metadata), webhooks when a
-// secret is configured; no unallocated accounts, no allocation, no
-// idempotency key.
+// Capabilities declares the provider's facts: one account per call, no
+// unallocated accounts, no idempotency key; webhooks off when no secret is
+// configured. Block/unblock, close, lookup by reference (metadata) and
+// webhooks follow from the interfaces the adapter implements.
 func (a *Adapter) Capabilities() provider.Capabilities {
-	return provider.Capabilities{
-		Style:            Style,
-		Currencies:       slices.Clone(a.cfg.Currencies),
-		MaxBatch:         1,
-		AsyncCreate:      false,
-		IdempotentCreate: false,
-		Unallocated:      false,
-		Allocate:         false,
-		Block:            true,
-		Close:            true,
-		FindByReference:  true,
-		Webhooks:         a.cfg.WebhookSecret != "",
+	c := provider.Capabilities{
+		Style:      Style,
+		Currencies: slices.Clone(a.cfg.Currencies),
+		MaxBatch:   1,
 		Limits: provider.Limits{
 			AccountName:       MaxLabel,
 			AccountHolderName: MaxMetadataValue,
 			ClientReference:   MaxMetadataValue,
 		},
 	}
+	if a.cfg.WebhookSecret == "" {
+		c.Disabled = []provider.Capability{provider.CapWebhooks}
+	}
+	return c
 }
 
 // ErrorCode classifies the adapter's errors: a lifecycle call the account's

@@ -60,7 +60,7 @@
 // times. An unknown status is a malformed answer.
 //
 // Creates are one account per call (MaxBatch 1). The document has no
-// idempotency key, so IdempotentCreate is false and FindByReference (the
+// idempotency key, so IdempotentCreate is false, and the Finder (the
 // list filter metadata[vagateReference]=R, so a lookup can only find the
 // account of the one tenant's item that reference was made for) lets the
 // gateway reconcile a create whose outcome is unknown instead of resending

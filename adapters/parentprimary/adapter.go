@@ -46,7 +46,8 @@ const (
 	ParamProductParametersPrefix = "productParameters."
 )
 
-// Compile-time guards for the capabilities the adapter declares.
+// Compile-time guards for the optional interfaces the adapter implements:
+// the gateway derives its capabilities from them.
 var (
 	_ provider.AttemptSigner   = (*Adapter)(nil)
 	_ provider.Adapter         = (*Adapter)(nil)
@@ -102,15 +103,15 @@ func Open(cfg Config, opts *Options) (*Adapter, error) {
 	return a, nil
 }
 
-// Capabilities declares what the provider supports: one account per call,
-// an idempotency key in the body, and delete.
+// Capabilities declares the provider's facts: one account per call and an
+// idempotency key in the body. Delete follows from the Closer the adapter
+// implements.
 func (a *Adapter) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
 		Style:            Style,
 		Currencies:       append([]string(nil), a.currencies...),
 		MaxBatch:         1,
 		IdempotentCreate: true,
-		Close:            true,
 	}
 }
 

@@ -39,7 +39,8 @@ const (
 	findMaxPages = 50
 )
 
-// Compile-time guards for the capabilities the adapter declares.
+// Compile-time guards for the optional interfaces the adapter implements:
+// the gateway derives its capabilities from them.
 var (
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.MoneyAccounts   = (*Adapter)(nil)
@@ -77,15 +78,15 @@ func Open(cfg Config, opts *Options) (*Adapter, error) {
 	return a, nil
 }
 
-// Capabilities declares what the provider supports: one account per call,
-// no idempotency key, lookup by client reference; no unallocated accounts,
-// allocation, block, close or callbacks.
+// Capabilities declares the provider's facts: one account per call, no
+// idempotency key, no unallocated accounts. Lookup by reference follows from
+// the Finder the adapter implements; it has no allocation, block, close or
+// callbacks.
 func (a *Adapter) Capabilities() provider.Capabilities {
 	return provider.Capabilities{
-		Style:           Style,
-		Currencies:      append([]string(nil), a.cfg.Currencies...),
-		MaxBatch:        1,
-		FindByReference: true,
+		Style:      Style,
+		Currencies: append([]string(nil), a.cfg.Currencies...),
+		MaxBatch:   1,
 		Limits: provider.Limits{
 			ClientReference: MaxClientReference,
 			AccountName:     MaxIdentifier,

@@ -74,12 +74,13 @@
 // places (150000 at precision 2 is "1500.00"). The raw provider object is
 // kept. settlement_account_id and parent_account_id stay in the raw payload.
 //
-// Lifecycle. Creates are synchronous (201), so AsyncCreate is false. A
+// Lifecycle. Creates are synchronous (201): the adapter is no Poller. A
 // PENDING account becomes ACTIVE at the provider by itself; the provider
 // sends no events, so the gateway learns it by reading the account again
 // (GET /v1/virtual-accounts/{id}?refresh=true). The provider has no
-// unallocated accounts, allocation, block, unblock or close: Capabilities
-// declares none, and the gateway refuses them as capability_not_supported.
+// unallocated accounts, allocation, block, unblock or close: the adapter
+// implements none of those interfaces, and the gateway refuses them as
+// capability_not_supported.
 //
 // Duplicates. The provider takes one account per call (MaxBatch 1) and no
 // idempotency key (IdempotentCreate false; CreateRequest.IdempotencyKey is

@@ -36,7 +36,7 @@ func newFakeBank() *fakeBank {
 }
 
 func (f *fakeBank) Capabilities() provider.Capabilities {
-	return provider.Capabilities{Style: "fake", Currencies: []string{"USD"}, MaxBatch: 1, Block: true, Close: true}
+	return provider.Capabilities{Style: "fake", Currencies: []string{"USD"}, MaxBatch: 1}
 }
 
 func (f *fakeBank) CreateAccounts(context.Context, *provider.CreateRequest) (*provider.CreateResult, error) {

@@ -110,7 +110,7 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 		defer release()
 		ctx = sctx
 	}
-	idem := p.caps.IdempotentCreate
+	idem := p.Supports(provider.CapIdempotentCreate)
 	if o.SentBefore && !idem {
 		// Sent before, by a provider without keys: look before sending again.
 		if items, done := p.reconcile(ctx, req); done {
@@ -147,7 +147,7 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 		case !code.OutcomeKnown() && !idem:
 			// No key to resend with: look first, resend only when the
 			// provider holds none of the items.
-			if !p.caps.FindByReference {
+			if !p.Supports(provider.CapFindByReference) {
 				return nil, err
 			}
 			if items, done := p.reconcile(ctx, req); done {
@@ -228,7 +228,7 @@ func (p *Provider) reconcile(ctx context.Context, req *provider.CreateRequest) (
 	res := make([]provider.ItemResult, len(req.Items))
 	found, unknown := 0, 0
 	for n, it := range req.Items {
-		if !p.caps.FindByReference || it.Reference == "" {
+		if !p.Supports(provider.CapFindByReference) || it.Reference == "" {
 			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.name, Op: op,
 				Err: errors.New("sent before an interruption; the provider takes no idempotency key and cannot be searched by the gateway reference")}
 			unknown++

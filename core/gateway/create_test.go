@@ -80,7 +80,7 @@ type refAdapter struct {
 
 func (a *refAdapter) Capabilities() provider.Capabilities {
 	c := baseCaps()
-	c.MaxBatch, c.IdempotentCreate, c.FindByReference = 1, a.keys, true
+	c.MaxBatch, c.IdempotentCreate = 1, a.keys
 	return c
 }
 

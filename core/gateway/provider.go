@@ -1,6 +1,6 @@
 // Package gateway is vagate's portable layer. Provider wraps one adapter and
 // is the only way the rest of vagate calls it: it validates requests against
-// the adapter's declared capabilities and limits before anything is sent,
+// the adapter's capabilities and limits before anything is sent,
 // refuses missing capabilities with Unimplemented, waits for asynchronous
 // creates (polling, woken early by verified callbacks), and wraps every
 // adapter error exactly once in a *bank.Error naming provider and operation.
@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,10 +64,11 @@ func (o *Options) withDefaults() Options {
 
 // Provider is the portable wrapper around one adapter.
 type Provider struct {
-	name string
-	a    provider.Adapter
-	caps provider.Capabilities
-	opts Options
+	name      string
+	a         provider.Adapter
+	caps      provider.Capabilities
+	supported []provider.Capability // derived once, in New
+	opts      Options
 
 	mu     sync.Mutex
 	kick   chan struct{} // closed and replaced when a provider job finishes
@@ -74,8 +76,9 @@ type Provider struct {
 	tel    *providerTelemetry
 }
 
-// New wraps adapter a under name. It checks that the declared capabilities
-// match the interfaces the adapter implements.
+// New wraps adapter a under name. It derives what the provider supports from
+// the interfaces the adapter implements and the facts it declares, and
+// refuses declarations that contradict each other.
 func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
 	if name == "" {
 		return nil, errors.New("gateway: provider name is empty")
@@ -84,10 +87,11 @@ func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
 		return nil, fmt.Errorf("gateway: provider %q: adapter is nil", name)
 	}
 	caps := a.Capabilities()
-	if err := checkCapabilities(a, caps); err != nil {
+	supported, err := supportedBy(a, caps)
+	if err != nil {
 		return nil, fmt.Errorf("gateway: provider %q: %w", name, err)
 	}
-	p := &Provider{name: name, a: a, caps: caps, opts: opts.withDefaults(), kick: make(chan struct{})}
+	p := &Provider{name: name, a: a, caps: caps, supported: supported, opts: opts.withDefaults(), kick: make(chan struct{})}
 	p.tel = newProviderTelemetry(p.opts.Tracer, p.opts.Meter)
 	if s, ok := a.(provider.AttemptSigner); ok && p.opts.Client != nil {
 		p.opts.Client.SetSigner(s)
@@ -95,43 +99,76 @@ func New(name string, a provider.Adapter, opts *Options) (*Provider, error) {
 	return p, nil
 }
 
-func checkCapabilities(a provider.Adapter, c provider.Capabilities) error {
-	if c.Style == "" {
-		return errors.New("capabilities: style is empty")
-	}
-	if c.MaxBatch < 1 {
-		return errors.New("capabilities: maxBatch must be at least 1")
-	}
-	if len(c.Currencies) == 0 {
-		return errors.New("capabilities: no currencies")
-	}
-	checks := []struct {
-		declared bool
-		ok       bool
-		what     string
-	}{
-		{c.AsyncCreate, implements[provider.Poller](a), "asyncCreate without Poller"},
-		{c.Allocate || c.Unallocated, implements[provider.Allocator](a), "allocate without Allocator"},
-		{c.Block, implements[provider.Blocker](a), "block without Blocker"},
-		{c.Close, implements[provider.Closer](a), "close without Closer"},
-		{c.FindByReference, implements[provider.Finder](a), "findByReference without Finder"},
-		{c.Webhooks, implements[provider.WebhookVerifier](a), "webhooks without WebhookVerifier"},
-	}
-	for _, ch := range checks {
-		if ch.declared && !ch.ok {
-			return errors.New("capabilities: " + ch.what)
-		}
-	}
-	return nil
+// interfaces maps each capability an adapter has by implementing an
+// optional interface to the check for that interface.
+var interfaces = map[provider.Capability]func(provider.Adapter) bool{
+	provider.CapAsyncCreate:     implements[provider.Poller],
+	provider.CapAllocate:        implements[provider.Allocator],
+	provider.CapBlock:           implements[provider.Blocker],
+	provider.CapClose:           implements[provider.Closer],
+	provider.CapFindByReference: implements[provider.Finder],
+	provider.CapWebhooks:        implements[provider.WebhookVerifier],
 }
 
 func implements[T any](a provider.Adapter) bool { _, ok := a.(T); return ok }
+
+// supportedBy lists, in listing order, the capabilities of a: create; those
+// of the interfaces it implements, less those its configuration disables;
+// and the facts it declares.
+func supportedBy(a provider.Adapter, c provider.Capabilities) ([]provider.Capability, error) {
+	if c.Style == "" {
+		return nil, errors.New("capabilities: style is empty")
+	}
+	if c.MaxBatch < 1 {
+		return nil, errors.New("capabilities: maxBatch must be at least 1")
+	}
+	if len(c.Currencies) == 0 {
+		return nil, errors.New("capabilities: no currencies")
+	}
+	for _, d := range c.Disabled {
+		switch has, ok := interfaces[d]; {
+		case !ok:
+			return nil, fmt.Errorf("capabilities: disabled %q is not a capability of an optional interface", d)
+		case !has(a):
+			return nil, fmt.Errorf("capabilities: disabled %q, which the adapter does not implement", d)
+		}
+	}
+	var out []provider.Capability
+	for _, cp := range provider.AllCapabilities() {
+		var has bool
+		switch cp {
+		case provider.CapCreate:
+			has = true
+		case provider.CapUnallocated:
+			has = c.Unallocated
+		case provider.CapIdempotentCreate:
+			has = c.IdempotentCreate
+		default:
+			check, ok := interfaces[cp]
+			has = ok && check(a) && !slices.Contains(c.Disabled, cp)
+		}
+		if has {
+			out = append(out, cp)
+		}
+	}
+	if c.Unallocated && !slices.Contains(out, provider.CapAllocate) {
+		return nil, errors.New("capabilities: unallocated without Allocator: an unallocated account could never be allocated")
+	}
+	return out, nil
+}
 
 // Name is the configured provider name.
 func (p *Provider) Name() string { return p.name }
 
 // Capabilities is what the adapter declared.
 func (p *Provider) Capabilities() provider.Capabilities { return p.caps }
+
+// Supports reports whether the provider has capability c.
+func (p *Provider) Supports(c provider.Capability) bool { return slices.Contains(p.supported, c) }
+
+// Supported lists the provider's capabilities in listing order (see
+// provider.AllCapabilities).
+func (p *Provider) Supported() []provider.Capability { return slices.Clone(p.supported) }
 
 // Adapter returns the wrapped adapter, for As-style access in tests.
 func (p *Provider) Adapter() provider.Adapter { return p.a }
@@ -217,7 +254,7 @@ func (p *Provider) accountCall(ctx context.Context, op string, f func(ctx contex
 }
 
 // unsupported is the error for a capability the provider lacks.
-func (p *Provider) unsupported(op, capability string) error {
+func (p *Provider) unsupported(op string, capability provider.Capability) error {
 	return &bank.Error{
 		Code: bank.Unimplemented, Provider: p.name, Op: op,
 		Err: &CapabilityError{Provider: p.name, Capability: capability},
@@ -227,12 +264,12 @@ func (p *Provider) unsupported(op, capability string) error {
 // CapabilityError says which capability a provider lacks.
 type CapabilityError struct {
 	Provider   string
-	Capability string
+	Capability provider.Capability
 }
 
 // Error names the provider and capability.
 func (e *CapabilityError) Error() string {
-	return fmt.Sprintf("provider %q does not support %s", e.Provider, e.Capability)
+	return fmt.Sprintf("provider %q does not support capability %s", e.Provider, e.Capability)
 }
 
 // CreateAccounts validates req, creates its items and, for asynchronous
@@ -249,7 +286,7 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err := p.ValidateCreate(req); err != nil {
 		return nil, err
 	}
-	withReferences(req, p.caps.IdempotentCreate)
+	withReferences(req, p.Supports(provider.CapIdempotentCreate))
 	return p.submit(ctx, req)
 }
 
@@ -257,7 +294,7 @@ func (p *Provider) Submit(ctx context.Context, req *provider.CreateRequest) (*pr
 // creates by idempotency key has its transport resend it.
 func (p *Provider) submit(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
 	const op = "create"
-	if p.caps.IdempotentCreate {
+	if p.Supports(provider.CapIdempotentCreate) {
 		ctx = withResend(ctx)
 	}
 	var res *provider.CreateResult
@@ -304,8 +341,8 @@ func (p *Provider) checkResult(op string, req *provider.CreateRequest, res *prov
 func (p *Provider) Poll(ctx context.Context, operation string, req *provider.CreateRequest) (*provider.CreateResult, error) {
 	const op = "poll"
 	pl, ok := p.a.(provider.Poller)
-	if !ok {
-		return nil, p.unsupported(op, "asynchronous create")
+	if !ok || !p.Supports(provider.CapAsyncCreate) {
+		return nil, p.unsupported(op, provider.CapAsyncCreate)
 	}
 	ctx = withResend(ctx)
 	var res *provider.CreateResult
@@ -377,8 +414,8 @@ func (p *Provider) GetAccount(ctx context.Context, ref string) (*bank.Account, e
 func (p *Provider) FindByReference(ctx context.Context, reference string) ([]*bank.Account, error) {
 	const op = "find"
 	f, ok := p.a.(provider.Finder)
-	if !ok || !p.caps.FindByReference {
-		return nil, p.unsupported(op, "lookup by client reference")
+	if !ok || !p.Supports(provider.CapFindByReference) {
+		return nil, p.unsupported(op, provider.CapFindByReference)
 	}
 	ctx = withResend(ctx)
 	var as []*bank.Account
@@ -403,8 +440,8 @@ func (p *Provider) FindByReference(ctx context.Context, reference string) ([]*ba
 func (p *Provider) Allocate(ctx context.Context, ref string, a *provider.Allocation) (*bank.Account, error) {
 	const op = "allocate"
 	al, ok := p.a.(provider.Allocator)
-	if !ok || !p.caps.Allocate {
-		return nil, p.unsupported(op, "allocation")
+	if !ok || !p.Supports(provider.CapAllocate) {
+		return nil, p.unsupported(op, provider.CapAllocate)
 	}
 	if err := p.ValidateAllocation(a); err != nil {
 		return nil, err
@@ -426,8 +463,8 @@ func (p *Provider) Unblock(ctx context.Context, ref string) (*bank.Account, erro
 
 func (p *Provider) blocker(ctx context.Context, op, ref string, f func(provider.Blocker, context.Context, string) (*bank.Account, error)) (*bank.Account, error) {
 	b, ok := p.a.(provider.Blocker)
-	if !ok || !p.caps.Block {
-		return nil, p.unsupported(op, "block/unblock")
+	if !ok || !p.Supports(provider.CapBlock) {
+		return nil, p.unsupported(op, provider.CapBlock)
 	}
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return f(b, ctx, ref) })
 }
@@ -436,8 +473,8 @@ func (p *Provider) blocker(ctx context.Context, op, ref string, f func(provider.
 func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReason) (*bank.Account, error) {
 	const op = "close"
 	c, ok := p.a.(provider.Closer)
-	if !ok || !p.caps.Close {
-		return nil, p.unsupported(op, "close")
+	if !ok || !p.Supports(provider.CapClose) {
+		return nil, p.unsupported(op, provider.CapClose)
 	}
 	if r == nil {
 		r = &provider.CloseReason{}
@@ -450,8 +487,8 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 func (p *Provider) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEvent, error) {
 	const op = "webhook"
 	v, ok := p.a.(provider.WebhookVerifier)
-	if !ok || !p.caps.Webhooks {
-		return nil, p.unsupported(op, "webhooks")
+	if !ok || !p.Supports(provider.CapWebhooks) {
+		return nil, p.unsupported(op, provider.CapWebhooks)
 	}
 	evs, err := v.VerifyWebhook(r, body)
 	if err != nil {

@@ -74,12 +74,11 @@ func TestNewChecksCapabilities(t *testing.T) {
 		{"no style", func(c *provider.Capabilities) { c.Style = "" }, "style"},
 		{"no batch", func(c *provider.Capabilities) { c.MaxBatch = 0 }, "maxBatch"},
 		{"no currencies", func(c *provider.Capabilities) { c.Currencies = nil }, "currencies"},
-		{"async without poller", func(c *provider.Capabilities) { c.AsyncCreate = true }, "Poller"},
-		{"allocate without allocator", func(c *provider.Capabilities) { c.Allocate = true }, "Allocator"},
-		{"block without blocker", func(c *provider.Capabilities) { c.Block = true }, "Blocker"},
-		{"close without closer", func(c *provider.Capabilities) { c.Close = true }, "Closer"},
-		{"find without finder", func(c *provider.Capabilities) { c.FindByReference = true }, "Finder"},
-		{"webhooks without verifier", func(c *provider.Capabilities) { c.Webhooks = true }, "WebhookVerifier"},
+		{"unallocated without allocator", func(c *provider.Capabilities) { c.Unallocated = true }, "Allocator"},
+		{"disables an unknown capability", func(c *provider.Capabilities) { c.Disabled = []provider.Capability{"teleport"} }, "teleport"},
+		{"disables create", func(c *provider.Capabilities) { c.Disabled = []provider.Capability{provider.CapCreate} }, "create"},
+		{"disables a declared fact", func(c *provider.Capabilities) { c.Disabled = []provider.Capability{provider.CapIdempotentCreate} }, "idempotentCreate"},
+		{"disables what it does not implement", func(c *provider.Capabilities) { c.Disabled = []provider.Capability{provider.CapBlock} }, "block"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,7 +135,7 @@ func TestValidateCreate(t *testing.T) {
 			}
 			if tc.code == bank.Unimplemented {
 				var ce *gateway.CapabilityError
-				if !errors.As(err, &ce) || ce.Provider != "fk" || !strings.Contains(ce.Capability, "unallocated") {
+				if !errors.As(err, &ce) || ce.Provider != "fk" || ce.Capability != provider.CapUnallocated {
 					t.Errorf("err = %v, want a CapabilityError naming fk and unallocated", err)
 				}
 			}
@@ -147,7 +146,6 @@ func TestValidateCreate(t *testing.T) {
 func TestValidateAllocation(t *testing.T) {
 	s := func(v string) *string { return &v }
 	f := &allocFake{fake: &fake{caps: baseCaps()}}
-	f.caps.Allocate = true
 	p, err := gateway.New("fk", f, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +226,6 @@ func TestCheckResult(t *testing.T) {
 func TestAwait(t *testing.T) {
 	newAsync := func(t *testing.T, poll func(n int32) (*provider.CreateResult, error)) (*asyncFake, *gateway.Provider) {
 		f := asyncFake{&fake{caps: baseCaps()}}
-		f.caps.AsyncCreate = true
 		f.create = func(*provider.CreateRequest) (*provider.CreateResult, error) {
 			return &provider.CreateResult{Pending: true, Operation: "op1"}, nil
 		}
@@ -295,24 +292,24 @@ func TestAwait(t *testing.T) {
 
 func TestUnsupportedOperations(t *testing.T) {
 	_, p := newFake(t)
-	ops := map[string]func() error{
-		"allocate": func() error { _, err := p.Allocate(t.Context(), "r", &provider.Allocation{}); return err },
-		"block":    func() error { _, err := p.Block(t.Context(), "r"); return err },
-		"unblock":  func() error { _, err := p.Unblock(t.Context(), "r"); return err },
-		"close":    func() error { _, err := p.Close(t.Context(), "r", nil); return err },
-		"find":     func() error { _, err := p.FindByReference(t.Context(), "r"); return err },
-		"webhook": func() error {
-			_, err := p.VerifyWebhook(&http.Request{}, nil)
-			return err
-		},
-		"poll": func() error { _, err := p.Poll(t.Context(), "op", &provider.CreateRequest{}); return err },
+	ops := map[string]struct {
+		call func() error
+		want provider.Capability
+	}{
+		"allocate": {func() error { _, err := p.Allocate(t.Context(), "r", &provider.Allocation{}); return err }, provider.CapAllocate},
+		"block":    {func() error { _, err := p.Block(t.Context(), "r"); return err }, provider.CapBlock},
+		"unblock":  {func() error { _, err := p.Unblock(t.Context(), "r"); return err }, provider.CapBlock},
+		"close":    {func() error { _, err := p.Close(t.Context(), "r", nil); return err }, provider.CapClose},
+		"find":     {func() error { _, err := p.FindByReference(t.Context(), "r"); return err }, provider.CapFindByReference},
+		"webhook":  {func() error { _, err := p.VerifyWebhook(&http.Request{}, nil); return err }, provider.CapWebhooks},
+		"poll":     {func() error { _, err := p.Poll(t.Context(), "op", &provider.CreateRequest{}); return err }, provider.CapAsyncCreate},
 	}
-	for name, call := range ops {
+	for name, op := range ops {
 		t.Run(name, func(t *testing.T) {
-			err := call()
+			err := op.call()
 			var ce *gateway.CapabilityError
-			if bank.Code(err) != bank.Unimplemented || !errors.As(err, &ce) {
-				t.Fatalf("err = %v, want unimplemented capability error", err)
+			if bank.Code(err) != bank.Unimplemented || !errors.As(err, &ce) || ce.Capability != op.want || ce.Provider != "fk" {
+				t.Fatalf("err = %v, want unimplemented capability error naming fk and %s", err, op.want)
 			}
 		})
 	}

@@ -8,10 +8,10 @@ import (
 )
 
 // Rule routes items of a currency, optionally only those needing a
-// capability, to a provider.
+// capability (one of provider.RouteCapabilities), to a provider.
 type Rule struct {
 	Currency   string
-	Capability string
+	Capability provider.Capability
 	Provider   string
 }
 
@@ -29,26 +29,24 @@ func NewRouter(reg *Registry, rules []Rule) (*Router, error) {
 		if _, ok := reg.Get(r.Provider); !ok {
 			return nil, fmt.Errorf("routing[%d].provider: %q is not a configured provider", i, r.Provider)
 		}
-		switch r.Capability {
-		case "", "unallocated", "allocate", "block", "close":
-		default:
-			return nil, fmt.Errorf("routing[%d].capability: unknown capability %q", i, r.Capability)
+		if r.Capability != "" && !r.Capability.Routable() {
+			return nil, fmt.Errorf("routing[%d].capability: %q is not one of %v", i, r.Capability, provider.RouteCapabilities())
 		}
 	}
 	return &Router{reg: reg, rules: rules}, nil
 }
 
 // needs is the capability an item requires beyond a plain create.
-func needs(it *provider.CreateItem) string {
+func needs(it *provider.CreateItem) provider.Capability {
 	if it.Unallocated {
-		return "unallocated"
+		return provider.CapUnallocated
 	}
 	return ""
 }
 
 func serves(p *Provider, it *provider.CreateItem) bool {
-	c := p.Capabilities()
-	return c.SupportsCurrency(it.Currency) && (!it.Unallocated || c.Unallocated)
+	need := needs(it)
+	return p.Capabilities().SupportsCurrency(it.Currency) && (need == "" || p.Supports(need))
 }
 
 // Route returns the provider for item. explicit is the item's own provider
@@ -77,7 +75,7 @@ func (r *Router) Route(pointer, explicit string, it *provider.CreateItem) (*Prov
 	}
 	msg := fmt.Sprintf("no configured provider supports %s", it.Currency)
 	if need != "" {
-		msg += " with " + need + " accounts"
+		msg += " with capability " + string(need)
 	}
 	return nil, &bank.FieldError{Pointer: pointer + "/currency", Message: msg}
 }

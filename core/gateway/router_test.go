@@ -22,7 +22,7 @@ func TestRouter(t *testing.T) {
 		f.caps.Currencies = cur
 		var a provider.Adapter = f
 		if unalloc {
-			f.caps.Unallocated, f.caps.Allocate = true, true
+			f.caps.Unallocated = true
 			a = unallocFake{f}
 		}
 		p, err := gateway.New(name, a, nil)
@@ -75,7 +75,14 @@ func TestRouter(t *testing.T) {
 	if _, err := gateway.NewRouter(reg, []gateway.Rule{{Currency: "USD", Provider: "nope"}}); err == nil {
 		t.Error("rule to an unknown provider accepted")
 	}
-	if _, err := gateway.NewRouter(reg, []gateway.Rule{{Currency: "USD", Capability: "fly", Provider: "alpha"}}); err == nil {
-		t.Error("unknown capability accepted")
+	for _, c := range []provider.Capability{"fly", provider.CapWebhooks, provider.CapCreate} {
+		if _, err := gateway.NewRouter(reg, []gateway.Rule{{Currency: "USD", Capability: c, Provider: "alpha"}}); err == nil {
+			t.Errorf("rule requiring capability %q accepted", c)
+		}
+	}
+	for _, c := range provider.RouteCapabilities() {
+		if _, err := gateway.NewRouter(reg, []gateway.Rule{{Currency: "USD", Capability: c, Provider: "alpha"}}); err != nil {
+			t.Errorf("rule requiring capability %q refused: %v", c, err)
+		}
 	}
 }

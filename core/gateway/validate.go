@@ -55,8 +55,8 @@ func (p *Provider) ValidateItem(prefix string, it *provider.CreateItem) ([]bank.
 		bad("currency", fmt.Sprintf("%s is not supported by provider %q (supported: %s)", it.Currency, p.name, strings.Join(p.caps.Currencies, ", ")))
 	}
 	if it.Unallocated {
-		if !p.caps.Unallocated {
-			return nil, p.unsupported("create", "unallocated accounts")
+		if !p.Supports(provider.CapUnallocated) {
+			return nil, p.unsupported("create", provider.CapUnallocated)
 		}
 	} else {
 		if strings.TrimSpace(it.AccountHolderName) == "" {

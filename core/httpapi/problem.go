@@ -103,15 +103,17 @@ var titles = map[string]string{
 
 // Problem is an RFC 9457 problem detail; it is also an error, so handlers may return one.
 type Problem struct {
-	Type       string        `json:"type"`
-	Title      string        `json:"title"`
-	Status     int           `json:"status"`
-	Detail     string        `json:"detail,omitempty"`
-	Code       string        `json:"code"`
-	Instance   string        `json:"instance,omitempty"`
-	Errors     []FieldError  `json:"errors,omitempty"`
-	TraceID    string        `json:"traceId,omitempty"`
-	RetryAfter time.Duration `json:"-"`
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail,omitempty"`
+	Code     string       `json:"code"`
+	Instance string       `json:"instance,omitempty"`
+	Errors   []FieldError `json:"errors,omitempty"`
+	TraceID  string       `json:"traceId,omitempty"`
+	// Capability is the capability a provider lacks (capability_not_supported only).
+	Capability provider.Capability `json:"capability,omitempty"`
+	RetryAfter time.Duration       `json:"-"`
 }
 
 // FieldError names one bad field of a request by JSON pointer.
@@ -240,8 +242,10 @@ func ProblemFromError(err error) *Problem {
 	case bank.Unimplemented:
 		var ce *gateway.CapabilityError
 		if errors.As(err, &ce) {
-			return NewProblem(http.StatusUnprocessableEntity, CodeCapabilityNotSupported,
-				fmt.Sprintf("provider %s does not support %s", ce.Provider, ce.Capability))
+			q := NewProblem(http.StatusUnprocessableEntity, CodeCapabilityNotSupported,
+				fmt.Sprintf("provider %s does not support capability %s", ce.Provider, ce.Capability))
+			q.Capability = ce.Capability
+			return q
 		}
 		if prov != "" {
 			return NewProblem(http.StatusNotImplemented, CodeNotImplemented,

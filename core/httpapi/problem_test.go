@@ -28,6 +28,7 @@ func TestProblemFromError(t *testing.T) {
 		code       string
 		detail     string        // substring of Detail
 		retryAfter time.Duration // exact
+		capability provider.Capability
 		fields     []FieldError
 	}{
 		{name: "invalid argument with fields",
@@ -62,8 +63,9 @@ func TestProblemFromError(t *testing.T) {
 		{name: "raw context deadline", err: context.DeadlineExceeded, status: 504, code: "provider_timeout"},
 		{name: "capability not supported",
 			err: &bank.Error{Code: bank.Unimplemented, Provider: "subaccount", Op: "block",
-				Err: &gateway.CapabilityError{Provider: "subaccount", Capability: "block/unblock"}},
-			status: 422, code: "capability_not_supported", detail: "provider subaccount does not support block/unblock"},
+				Err: &gateway.CapabilityError{Provider: "subaccount", Capability: provider.CapBlock}},
+			status: 422, code: "capability_not_supported", detail: "provider subaccount does not support capability block",
+			capability: provider.CapBlock},
 		{name: "unimplemented", err: &bank.Error{Code: bank.Unimplemented, Provider: "batchva", Op: "close"},
 			status: 501, code: "not_implemented", detail: "batchva"},
 		{name: "unimplemented by the gateway", err: bank.ErrUnimplemented, status: 501, code: "not_implemented"},
@@ -112,6 +114,9 @@ func TestProblemFromError(t *testing.T) {
 				if strings.Contains(p.Detail, secret) || strings.Contains(fmt.Sprint(p.Errors), secret) {
 					t.Errorf("Detail %q leaks %q", p.Detail, secret)
 				}
+			}
+			if p.Capability != tc.capability {
+				t.Errorf("Capability = %q; want %q", p.Capability, tc.capability)
 			}
 			if p.RetryAfter != tc.retryAfter {
 				t.Errorf("RetryAfter = %v; want %v", p.RetryAfter, tc.retryAfter)

@@ -17,7 +17,9 @@ type providerView struct {
 	Name         string                `json:"name"`
 	Style        string                `json:"style"`
 	Currencies   []string              `json:"currencies"`
-	Capabilities provider.Capabilities `json:"capabilities"`
+	MaxBatch     int                   `json:"maxBatch"`
+	Capabilities []provider.Capability `json:"capabilities"`
+	Limits       provider.Limits       `json:"limits"`
 	Health       healthView            `json:"health"`
 }
 
@@ -51,7 +53,8 @@ func (s *Server) ListProviders(c *gin.Context) {
 				hv.RecentErrorRate = float64(b.Failures) / float64(b.Requests)
 			}
 		}
-		out = append(out, providerView{Name: p.Name(), Style: caps.Style, Currencies: caps.Currencies, Capabilities: caps, Health: hv})
+		out = append(out, providerView{Name: p.Name(), Style: caps.Style, Currencies: caps.Currencies, MaxBatch: caps.MaxBatch,
+			Capabilities: p.Supported(), Limits: caps.Limits, Health: hv})
 	}
 	c.JSON(http.StatusOK, gin.H{"items": out})
 }

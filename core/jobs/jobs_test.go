@@ -318,12 +318,6 @@ type finderFake struct {
 	byRef      map[string][]*bank.Account
 }
 
-func (f *finderFake) Capabilities() provider.Capabilities {
-	c := f.bankFake.Capabilities()
-	c.FindByReference = true
-	return c
-}
-
 func (f *finderFake) CreateAccounts(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
 	f.mu.Lock()
 	call := f.calls + 1

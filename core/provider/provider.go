@@ -1,6 +1,7 @@
 // Package provider defines what a provider adapter implements: the small
 // required Adapter interface, optional capability interfaces discovered by
-// type assertion, and the Capabilities value an adapter declares.
+// type assertion, the Capabilities value an adapter declares, and the
+// Capability vocabulary both are named by.
 //
 // Adapters are thin. They speak their provider's wire format, map it to the
 // unified model in package bank, and classify their raw errors with
@@ -19,7 +20,7 @@ import (
 
 // Adapter is the interface every provider adapter implements.
 type Adapter interface {
-	// Capabilities describes what the provider supports natively.
+	// Capabilities declares the provider's facts that no interface shows.
 	Capabilities() Capabilities
 	// CreateAccounts asks the provider to create every item of req. It returns
 	// either the finished per-item results or, for asynchronous providers, a
@@ -70,35 +71,31 @@ type WebhookVerifier interface {
 	VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEvent, error)
 }
 
-// Capabilities is what an adapter declares about its provider.
+// Capabilities is what an adapter declares about its provider: the facts
+// no interface can show. What the adapter can do beyond create (allocate,
+// block, close, poll, find, verify callbacks) is not declared here: the
+// gateway discovers it from the optional interfaces the adapter implements.
 type Capabilities struct {
 	// Style names the provider style (batchva, masterfiat, ...).
-	Style string `json:"style"`
+	Style string
 	// Currencies lists the ISO 4217 codes the provider accepts.
-	Currencies []string `json:"currencies"`
+	Currencies []string
 	// MaxBatch is the most items one native create call takes; 1 means the
 	// provider creates one account per call.
-	MaxBatch int `json:"maxBatch"`
-	// AsyncCreate means creates finish later and are polled (Poller).
-	AsyncCreate bool `json:"asyncCreate"`
+	MaxBatch int
 	// IdempotentCreate means the provider honours an idempotency key on
-	// create, so a resend with the same key cannot create twice.
-	IdempotentCreate bool `json:"idempotentCreate"`
+	// create, so a resend with the same key cannot create twice
+	// (CapIdempotentCreate).
+	IdempotentCreate bool
 	// Unallocated means accounts can be created without a holder and
-	// allocated later (Allocator).
-	Unallocated bool `json:"unallocated"`
-	// Allocate means holder details can be set by Allocator.
-	Allocate bool `json:"allocate"`
-	// Block means accounts can be blocked and unblocked (Blocker).
-	Block bool `json:"block"`
-	// Close means accounts can be closed (Closer).
-	Close bool `json:"close"`
-	// FindByReference means accounts can be looked up by the gateway's item reference (Finder).
-	FindByReference bool `json:"findByReference"`
-	// Webhooks means the provider sends verified callbacks (WebhookVerifier).
-	Webhooks bool `json:"webhooks"`
+	// allocated later; the adapter must implement Allocator (CapUnallocated).
+	Unallocated bool
+	// Disabled lists interface-backed capabilities the adapter implements
+	// but its configuration leaves off, such as CapWebhooks when no callback
+	// secret is configured. The gateway refuses them as unsupported.
+	Disabled []Capability
 	// Limits are the provider's documented field limits.
-	Limits Limits `json:"limits"`
+	Limits Limits
 }
 
 // Limits are documented field limits, checked before anything is sent.
