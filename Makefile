@@ -2,15 +2,20 @@ GO        ?= go
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 
-.PHONY: run test lint generate mocks bench chaos redis
+.PHONY: run test contract lint generate mocks bench chaos redis
 
 ## run: the gateway with its embedded default (memory store + every bundled mock)
 run:
 	$(GO) run ./cmd/gateway
 
-## test: every test with -race, fuzz seed corpora included, against a real Redis
+## test: every test with -race, fuzz seed corpora included, against a real Redis; then contract mode
 test: lint redis
 	$(GO) test -race -count=1 -timeout 12m ./...
+	GO=$(GO) scripts/contract
+
+## contract: the adapters' contract tests against every mock served by a separate mockbank process
+contract:
+	GO=$(GO) scripts/contract
 
 ## lint: gofmt, go vet, go.mod tidy, staticcheck (generated code's error-string style excepted)
 lint:

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +37,9 @@ type harness struct {
 	adaptertest.MockHarness
 	mock *batchvamock.Mock
 	srv  *httptest.Server
-	p    *gateway.Provider
+	cfg  batchva.Config
+	// p is the adapter opened the production way, for this file's own tests.
+	p *gateway.Provider
 }
 
 // routes are the mock routes of the operations the suite faults.
@@ -46,41 +49,108 @@ var routes = map[adaptertest.Op]adaptertest.Route{
 	adaptertest.OpAllocate: {Method: http.MethodPatch, Path: "/v1/virtual-accounts/*"},
 }
 
-func newHarness(t *testing.T) adaptertest.Harness {
-	return newHarnessWith(t, nil)
-}
+// newHarness is the suite's harness: a fresh mock, and the config of an
+// adapter pointed at it that verifies the mock's HMAC-signed callbacks.
+func newHarness(t testing.TB) adaptertest.Harness { return newMockHarness(t, nil) }
 
-func newHarnessWith(t testing.TB, edit func(*batchva.Config)) *harness {
+func newMockHarness(t testing.TB, edit func(*batchva.Config)) *harness {
 	t.Helper()
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: 5 * time.Millisecond, ProcessDelay: 10 * time.Millisecond, Seed: 1})
 	srv := httptest.NewServer(m)
 	t.Cleanup(func() { srv.Close(); m.Close() })
 	def := batchvamock.DefaultClient()
-	cfg := batchva.Config{BaseURL: srv.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret)}
+	cfg := batchva.Config{BaseURL: srv.URL, ClientID: def.ID, ClientSecret: batchva.Secret(def.Secret), SigningSecret: batchva.Secret(def.SigningSecret)}
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := batchva.Open(cfg, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	p, err := gateway.New("bcb", a, &gateway.Options{PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, cfg: cfg}
 }
 
-func (h *harness) Provider() *gateway.Provider { return h.p }
+// newHarnessWith is a harness whose adapter is opened the production way as h.p.
+func newHarnessWith(t testing.TB, edit func(*batchva.Config)) *harness {
+	t.Helper()
+	h := newMockHarness(t, edit)
+	h.p = adaptertest.OpenProvider(t, "bcb", h)
+	return h
+}
 
-func (h *harness) Item(ref string) provider.CreateItem {
+func (h *harness) Open(env provider.Env) (provider.Adapter, error) {
+	return batchva.Open(h.cfg, &batchva.Options{HTTPClient: env.HTTPClient})
+}
+
+func (h *harness) Item(ref string) provider.CreateItem { return item(ref) }
+
+func item(ref string) provider.CreateItem {
 	return provider.CreateItem{Currency: "USD", AccountHolderName: "Test Company Ltd", AccountName: "Test Virtual Account", ClientReference: ref}
 }
 
-func (h *harness) MissingRef() string { return "9999999999" }
+const (
+	missingRef = "9999999999"
+	// missingJob is a job id of the mock's form that it never issued.
+	missingJob = "00000000-0000-4000-8000-000000000000"
+)
+
+func (h *harness) MissingRef() string { return missingRef }
+
+func (h *harness) MissingOperation() string { return missingJob }
+
+// SignedCallback is the job-completion callback the mock sends for the
+// create's job: the job's status as the provider serves it, signed with
+// HMAC-SHA256 over "<timestamp>.<nonce>.<body>" like the mock's.
+func (h *harness) SignedCallback(t testing.TB, c adaptertest.Callback) (*http.Request, []byte) {
+	t.Helper()
+	job := strings.Split(c.Operation, ",")[0]
+	tok, err := h.mock.Token(h.cfg.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := http.NewRequest(http.MethodGet, h.srv.URL+"/v1/virtual-accounts/jobs/"+job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := h.srv.Client().Do(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("job %s status: %d %s %v", job, resp.StatusCode, body, err)
+	}
+	ts, nonce := strconv.FormatInt(c.SignedAt.Unix(), 10), uuid.NewString()
+	mac := hmac.New(sha256.New, []byte(h.cfg.SigningSecret))
+	mac.Write(batchvamock.SignedPayload(ts, nonce, body))
+	r, err := http.NewRequest(http.MethodPost, "http://gateway.test/v1/providers/bcb/webhooks", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(batchvamock.HeaderTimestamp, ts)
+	r.Header.Set(batchvamock.HeaderNonce, nonce)
+	r.Header.Set(batchvamock.HeaderSignature, base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	return r, body
+}
+
+// CallbackTolerance is the skew the package doc gives Bcb-Timestamp
+// ("within five minutes"), written out so the suite checks the adapter
+// against its documentation rather than against itself.
+func (h *harness) CallbackTolerance() time.Duration { return 5 * time.Minute }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)
+}
+
+// TestContract runs the behaviour cases against the provider in
+// VAGATE_CONTRACT_BATCHVA.
+func TestContract(t *testing.T) {
+	adaptertest.RunContractTests(t, adaptertest.FromEnv(t, adaptertest.Contract{
+		Driver: batchva.Driver, Item: item, MissingRef: missingRef, MissingOperation: missingJob,
+	}))
+}
+
+func BenchmarkConformance(b *testing.B) {
+	adaptertest.RunBenchmarks(b, newHarness)
 }
 
 // A create of more than 1000 items is split into provider jobs of at most

@@ -30,7 +30,9 @@ type harness struct {
 	adaptertest.MockHarness
 	mock *masterfiatmock.Mock
 	srv  *httptest.Server
-	p    *gateway.Provider
+	cfg  masterfiat.Config
+	// p is the adapter opened the production way, for this file's own tests.
+	p *gateway.Provider
 }
 
 // routes are the mock routes of the operations the suite faults.
@@ -39,9 +41,11 @@ var routes = map[adaptertest.Op]adaptertest.Route{
 	adaptertest.OpGet:    {Method: http.MethodGet, Path: "/api/v1/virtual-accounts/*"},
 }
 
-func newHarness(t *testing.T) adaptertest.Harness { return newHarnessWith(t, nil, nil) }
+// newHarness is the suite's harness: a fresh mock and the config of an
+// adapter pointed at it that verifies webhooks signed with webhookSecret.
+func newHarness(t testing.TB) adaptertest.Harness { return newMockHarness(t, nil, nil) }
 
-func newHarnessWith(t testing.TB, edit func(*masterfiat.Config), opts *masterfiatmock.Options) *harness {
+func newMockHarness(t testing.TB, edit func(*masterfiat.Config), opts *masterfiatmock.Options) *harness {
 	t.Helper()
 	if opts == nil {
 		opts = &masterfiatmock.Options{ActivationDelay: 20 * time.Millisecond, UnblockDelay: 20 * time.Millisecond, Seed: 1}
@@ -60,27 +64,76 @@ func newHarnessWith(t testing.TB, edit func(*masterfiat.Config), opts *masterfia
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := masterfiat.Open(cfg, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	p, err := gateway.New("masterfiat", a, nil)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, cfg: cfg}
 }
 
-func (h *harness) Provider() *gateway.Provider { return h.p }
+// newHarnessWith is a harness whose adapter is opened the production way as h.p.
+func newHarnessWith(t testing.TB, edit func(*masterfiat.Config), opts *masterfiatmock.Options) *harness {
+	t.Helper()
+	h := newMockHarness(t, edit, opts)
+	h.p = adaptertest.OpenProvider(t, "masterfiat", h)
+	return h
+}
 
-func (h *harness) Item(ref string) provider.CreateItem {
+func (h *harness) Open(env provider.Env) (provider.Adapter, error) {
+	return masterfiat.Open(h.cfg, &masterfiat.Options{HTTPClient: env.HTTPClient})
+}
+
+func (h *harness) Item(ref string) provider.CreateItem { return item(ref) }
+
+func item(ref string) provider.CreateItem {
 	return provider.CreateItem{Currency: "GBP", AccountHolderName: "Test Company Ltd", AccountName: "Test Virtual Account", ClientReference: ref}
 }
 
-func (h *harness) MissingRef() string { return "vac_000000000000000000" }
+const missingRef = "vac_000000000000000000"
+
+func (h *harness) MissingRef() string { return missingRef }
+
+// SignedCallback is the VIRTUAL_ACCOUNT.STATUS_UPDATED webhook the mock
+// sends about the account: the account as the provider shows it, in an
+// event created at c.SignedAt, signed with masterfiatmock.Sign.
+func (h *harness) SignedCallback(t testing.TB, c adaptertest.Callback) (*http.Request, []byte) {
+	t.Helper()
+	va, ok := h.mock.Account(c.Account.ProviderAccountID)
+	if !ok {
+		t.Fatalf("mock lacks account %s", c.Account.ProviderAccountID)
+	}
+	body, err := json.Marshal(map[string]any{"id": "evt_" + strings.ToLower(uuid.NewString()[:18]), "event": masterfiatmock.EventStatusUpdated,
+		"data": va, "previousValues": map[string]string{"status": "CREATED"}, "createdAt": c.SignedAt.UnixMilli()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := http.NewRequest(http.MethodPost, "http://gateway.test/v1/providers/masterfiat/webhooks", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	d, in, sig := masterfiatmock.Sign(webhookSecret, body, c.SignedAt.Unix())
+	r.Header.Set(masterfiat.HeaderDigest, d)
+	r.Header.Set(masterfiat.HeaderSignatureInput, in)
+	r.Header.Set(masterfiat.HeaderSignature, sig)
+	return r, body
+}
+
+// CallbackTolerance is the default webhookTolerance the package doc gives
+// (2h, the provider's retries), written out so the suite checks the
+// adapter against its documentation rather than against itself.
+func (h *harness) CallbackTolerance() time.Duration { return 2 * time.Hour }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)
+}
+
+// TestContract runs the behaviour cases against the provider in
+// VAGATE_CONTRACT_MASTERFIAT.
+func TestContract(t *testing.T) {
+	adaptertest.RunContractTests(t, adaptertest.FromEnv(t, adaptertest.Contract{
+		Driver: masterfiat.Driver, Item: item, MissingRef: missingRef,
+	}))
+}
+
+func BenchmarkConformance(b *testing.B) {
+	adaptertest.RunBenchmarks(b, newHarness)
 }
 
 func create(t *testing.T, h *harness, it provider.CreateItem) *bank.Account {

@@ -27,7 +27,10 @@ type harness struct {
 	adaptertest.MockHarness
 	mock *parentprimarymock.Mock
 	srv  *httptest.Server
-	p    *gateway.Provider
+	cfg  parentprimary.Config
+	opts parentprimary.Options
+	// p is the adapter opened the production way, for this file's own tests.
+	p *gateway.Provider
 }
 
 // routes are the mock routes of the operations the suite faults.
@@ -36,9 +39,9 @@ var routes = map[adaptertest.Op]adaptertest.Route{
 	adaptertest.OpGet:    {Method: http.MethodGet, Path: parentprimary.PathVirtual + "/*"},
 }
 
-func newHarness(t *testing.T) adaptertest.Harness {
-	return newHarnessWith(t, nil, nil)
-}
+// newHarness is the suite's harness: a fresh mock and the config of an
+// adapter pointed at it.
+func newHarness(t testing.TB) adaptertest.Harness { return newMockHarness(t, nil, nil) }
 
 // parents maps currency → the mock's default primary account id.
 func parents() map[string]string {
@@ -58,7 +61,7 @@ func products() map[string]string {
 	return out
 }
 
-func newHarnessWith(t testing.TB, edit func(*parentprimary.Config), opts *parentprimary.Options) *harness {
+func newMockHarness(t testing.TB, edit func(*parentprimary.Config), opts *parentprimary.Options) *harness {
 	t.Helper()
 	m := parentprimarymock.New(&parentprimarymock.Options{PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts(), Seed: 1})
 	srv := httptest.NewServer(m)
@@ -71,28 +74,56 @@ func newHarnessWith(t testing.TB, edit func(*parentprimary.Config), opts *parent
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := parentprimary.Open(cfg, opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
+	h := &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, cfg: cfg}
+	if opts != nil {
+		h.opts = *opts
 	}
-	p, err := gateway.New("pp", a, nil)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
+	return h
 }
 
-func (h *harness) Provider() *gateway.Provider { return h.p }
+// newHarnessWith is a harness whose adapter is opened the production way as h.p.
+func newHarnessWith(t testing.TB, edit func(*parentprimary.Config), opts *parentprimary.Options) *harness {
+	t.Helper()
+	h := newMockHarness(t, edit, opts)
+	h.p = adaptertest.OpenProvider(t, "pp", h)
+	return h
+}
 
-func (h *harness) Item(ref string) provider.CreateItem {
+// Open opens the adapter with env's client, unless the test gave its own
+// (one that tampers with requests after they were signed).
+func (h *harness) Open(env provider.Env) (provider.Adapter, error) {
+	opts := h.opts
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = env.HTTPClient
+	}
+	return parentprimary.Open(h.cfg, &opts)
+}
+
+func (h *harness) Item(ref string) provider.CreateItem { return item(ref) }
+
+func item(ref string) provider.CreateItem {
 	return provider.CreateItem{Currency: "GBP", AccountHolderName: "Test Company Ltd", AccountName: "Test Virtual Account",
 		ClientReference: ref, CustomerID: "a2b9649e-df7f-4349-adff-1c57283fef10"}
 }
 
-func (h *harness) MissingRef() string { return "00000000-0000-4000-8000-000000000000" }
+const missingRef = "00000000-0000-4000-8000-000000000000"
+
+func (h *harness) MissingRef() string { return missingRef }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)
+}
+
+// TestContract runs the behaviour cases against the provider in
+// VAGATE_CONTRACT_PARENTPRIMARY.
+func TestContract(t *testing.T) {
+	adaptertest.RunContractTests(t, adaptertest.FromEnv(t, adaptertest.Contract{
+		Driver: parentprimary.Driver, Item: item, MissingRef: missingRef,
+	}))
+}
+
+func BenchmarkConformance(b *testing.B) {
+	adaptertest.RunBenchmarks(b, newHarness)
 }
 
 func (h *harness) createOne(t *testing.T, it provider.CreateItem) *bank.Account {
@@ -209,8 +240,10 @@ func TestSigning(t *testing.T) {
 }
 
 // A resend with the same request key returns the same accounts; another key
-// creates another; a lost response (the mock creates, then drops the
-// connection) is Unknown, and the resend yields the one account.
+// creates another; a response lost on every attempt the client makes (the
+// mock creates, then drops the connection) is Unknown, and a later resend
+// yields the one account. (One lost response is resent by the client with
+// the same key: the suite's LostCreateResponse.)
 func TestIdempotentKeys(t *testing.T) {
 	h := newHarnessWith(t, nil, nil)
 	key := uuid.NewString()
@@ -218,7 +251,7 @@ func TestIdempotentKeys(t *testing.T) {
 		t.Fatalf("item keys %s %s: want distinct per index and stable", a, b)
 	}
 	t.Run("lost response", func(t *testing.T) {
-		h.Fault(t, adaptertest.OpCreate, fault.Rule{Action: fault.ActionDropResponse, Times: 1})
+		h.Fault(t, adaptertest.OpCreate, fault.Rule{Action: fault.ActionDropResponse, Times: adaptertest.Limits().MaxAttempts})
 		req := &provider.CreateRequest{IdempotencyKey: key, Items: []provider.CreateItem{h.Item("LOST-1")}}
 		_, err := h.p.Submit(t.Context(), req)
 		if code := bank.Code(err); code != bank.Unknown || code.OutcomeKnown() {

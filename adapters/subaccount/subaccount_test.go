@@ -31,7 +31,9 @@ type harness struct {
 	adaptertest.MockHarness
 	mock *subaccountmock.Mock
 	srv  *httptest.Server
-	p    *gateway.Provider
+	cfg  subaccount.Config
+	// p is the adapter opened the production way, for this file's own tests.
+	p *gateway.Provider
 }
 
 // routes are the mock routes of the operations the suite faults.
@@ -40,11 +42,11 @@ var routes = map[adaptertest.Op]adaptertest.Route{
 	adaptertest.OpGet:    {Method: http.MethodGet, Path: "/v2/sub-accounts/*"},
 }
 
-func newHarness(t *testing.T) adaptertest.Harness {
-	return newHarnessWith(t, nil)
-}
+// newHarness is the suite's harness: a fresh mock and the config of an
+// adapter pointed at it.
+func newHarness(t testing.TB) adaptertest.Harness { return newMockHarness(t, nil) }
 
-func newHarnessWith(t testing.TB, edit func(*subaccount.Config)) *harness {
+func newMockHarness(t testing.TB, edit func(*subaccount.Config)) *harness {
 	t.Helper()
 	m := subaccountmock.New(&subaccountmock.Options{Seed: 1})
 	srv := httptest.NewServer(m)
@@ -53,30 +55,48 @@ func newHarnessWith(t testing.TB, edit func(*subaccount.Config)) *harness {
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := subaccount.Open(cfg, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	p, err := gateway.New("subaccount", a, nil)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, p: p}
+	return &harness{MockHarness: adaptertest.MockHarness{Mock: m, Routes: routes}, mock: m, srv: srv, cfg: cfg}
 }
 
-func (h *harness) Provider() *gateway.Provider { return h.p }
+// newHarnessWith is a harness whose adapter is opened the production way as h.p.
+func newHarnessWith(t testing.TB, edit func(*subaccount.Config)) *harness {
+	t.Helper()
+	h := newMockHarness(t, edit)
+	h.p = adaptertest.OpenProvider(t, "subaccount", h)
+	return h
+}
 
-// Item is an institution sub-account whose identifier is its account name,
+func (h *harness) Open(env provider.Env) (provider.Adapter, error) {
+	return subaccount.Open(h.cfg, &subaccount.Options{HTTPClient: env.HTTPClient})
+}
+
+func (h *harness) Item(ref string) provider.CreateItem { return item(ref) }
+
+// item is an institution sub-account whose identifier is its account name,
 // so the names the provider reports (name, and the NUBAN account_name
 // "Institution - <name>") are the item's.
-func (h *harness) Item(ref string) provider.CreateItem {
+func item(ref string) provider.CreateItem {
 	return provider.CreateItem{Currency: "NGN", AccountName: "dept-" + ref, AccountHolderName: "Institution - dept-" + ref, ClientReference: ref}
 }
 
-func (h *harness) MissingRef() string { return "00000000-0000-4000-8000-000000000000" }
+const missingRef = "00000000-0000-4000-8000-000000000000"
+
+func (h *harness) MissingRef() string { return missingRef }
 
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)
+}
+
+// TestContract runs the behaviour cases against the provider in
+// VAGATE_CONTRACT_SUBACCOUNT.
+func TestContract(t *testing.T) {
+	adaptertest.RunContractTests(t, adaptertest.FromEnv(t, adaptertest.Contract{
+		Driver: subaccount.Driver, Item: item, MissingRef: missingRef,
+	}))
+}
+
+func BenchmarkConformance(b *testing.B) {
+	adaptertest.RunBenchmarks(b, newHarness)
 }
 
 func createOne(t *testing.T, h *harness, it provider.CreateItem) (*bank.Account, error) {

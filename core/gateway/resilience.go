@@ -526,7 +526,27 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if resp != nil {
 		status = resp.StatusCode
 	}
-	return ShouldRetry(info != nil && info.resend, status, err), nil
+	if !ShouldRetry(info != nil && info.resend, status, err) {
+		return false, nil
+	}
+	return !outlastsCall(ctx, resp), nil
+}
+
+// outlastsCall says whether the wait a 429 or 503 answer asks for
+// (Retry-After) ends after the call's deadline. Such a wait is not waited
+// for: the answer goes back to the caller with its Retry-After, so the
+// call ends with the provider's refusal and its advice, not with an
+// expired deadline that would leave a write's outcome in doubt.
+func outlastsCall(ctx context.Context, resp *http.Response) bool {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return false
+	}
+	now := time.Now()
+	return now.Add(provider.ParseRetryAfter(resp.Header.Get("Retry-After"), now)).After(deadline)
 }
 
 // FullJitterBackoff waits a random time up to min·2^attempt (capped at max),

@@ -161,6 +161,54 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+// A 429 or 503 whose Retry-After ends after the call's deadline (the
+// caller's or CallTimeout) is not waited for: the call ends at once with
+// that answer, so the caller gets the provider's refusal and its advice,
+// not an expired deadline. A wait that fits is waited and retried.
+func TestRetryAfterBeyondDeadline(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter string
+		status     int
+		deadline   time.Duration // of the caller's context; 0: none
+		call       time.Duration // Limits.CallTimeout
+		hits       int32
+		want       int
+	}{
+		{"503 beyond the caller's deadline", "5", 503, 500 * time.Millisecond, 0, 1, 503},
+		{"429 beyond the caller's deadline", "7", 429, 500 * time.Millisecond, 0, 1, 429},
+		{"503 beyond CallTimeout", "5", 503, 0, 500 * time.Millisecond, 1, 503},
+		{"503 within the deadline", "1", 503, 5 * time.Second, 0, 2, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if hits.Add(1) == 1 {
+					w.Header().Set("Retry-After", tc.retryAfter)
+					w.WriteHeader(tc.status)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			c := gateway.NewClient("p", fast(gateway.Limits{MaxAttempts: 3, CallTimeout: tc.call}), nil, nil)
+			ctx := t.Context()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			start := time.Now()
+			got, err := send(c, ctx, "GET", srv.URL)
+			if err != nil || got != tc.want || hits.Load() != tc.hits {
+				t.Fatalf("status %d, err %v after %d attempts; want %d after %d", got, err, hits.Load(), tc.want, tc.hits)
+			}
+			if tc.want != 200 && time.Since(start) > 250*time.Millisecond {
+				t.Errorf("answered after %s: waited for a Retry-After the call could not outlast", time.Since(start))
+			}
+		})
+	}
+}
+
 func TestCallTimeoutBoundsRetries(t *testing.T) {
 	s := &scripted{answer: func(int32, *http.Request) int { return 0 }} // every attempt hangs
 	srv := s.server(t)
