@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/mocks/bundle"
 	"github.com/vagate/vagate/mocks/fault"
 )
 
@@ -63,36 +65,48 @@ func bundledRig(t *testing.T, l *gateway.Limits) (*gateway.Registry, []*rigProvi
 	t.Cleanup(sink.Close)
 	reg := gateway.NewRegistry()
 	var out []*rigProvider
-	for _, b := range bundled {
-		var h http.Handler
-		var mu sync.RWMutex
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.RLock()
-			hh := h
-			mu.RUnlock()
-			hh.ServeHTTP(w, r)
-		}))
-		client := gateway.NewClient(b.style, l, nil, nil)
-		handler, closeMock, a, err := b.start(srv.URL, sink.URL, client.HTTP())
-		if err != nil {
-			t.Fatalf("%s: %v", b.style, err)
-		}
-		mu.Lock()
-		h = handler
-		mu.Unlock()
-		t.Cleanup(func() { srv.Close(); closeMock() })
-		p, err := gateway.New(b.style, a, &gateway.Options{Client: client, PollInterval: 10 * time.Millisecond, MaxPollInterval: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, b := range bundle.Mocks {
+		p, m := serveBundled(t, b, sink.URL, nil, &gateway.OpenOptions{Limits: l,
+			PollInterval: 10 * time.Millisecond, MaxPollInterval: 100 * time.Millisecond})
 		reg.Register(p)
-		m, ok := handler.(mockAPI)
-		if !ok {
-			t.Fatalf("mock %s lacks Faults/CountByReference/AccountCount", b.style)
-		}
-		out = append(out, &rigProvider{name: b.style, p: p, mock: m})
+		out = append(out, &rigProvider{name: b.Style, p: p, mock: m})
 	}
 	return reg, out
+}
+
+// serveBundled serves bundled mock b in process (behind wrap, if any) and
+// opens its provider from the mock's config block through the style's
+// driver, as the embedded default does, with options o.
+func serveBundled(t testing.TB, b bundle.Mock, callbackURL string, wrap func(http.Handler) http.Handler, o *gateway.OpenOptions) (*gateway.Provider, mockAPI) {
+	t.Helper()
+	m, block := b.New(embeddedSettings)
+	api, ok := m.(mockAPI)
+	if !ok {
+		t.Fatalf("mock %s lacks Faults/CountByReference/AccountCount", b.Style)
+	}
+	var h http.Handler = m
+	if wrap != nil {
+		h = wrap(m)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); m.Close() })
+	cfg, err := block(srv.URL, callbackURL)
+	if err != nil {
+		t.Fatalf("%s: %v", b.Style, err)
+	}
+	pc, err := bundledProvider(b.Style, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := driverFor(b.Style)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := gateway.OpenDriver(b.Style, d, func(into any) error { return config.DecodeStrict(&pc.Config, into) }, o)
+	if err != nil {
+		t.Fatalf("%s: %v", b.Style, err)
+	}
+	return p, api
 }
 
 // 500 creates across every provider while creates fail 30% of the time with

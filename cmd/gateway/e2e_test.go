@@ -81,7 +81,13 @@ var urlField = regexp.MustCompile(`"url":"([^"]+)"`)
 // startGateway runs the real binary on loopback ports chosen by the system.
 func startGateway(t *testing.T, args ...string) *gw {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"serve", "-listen", "127.0.0.1:0", "-mock-port", "0"}, args...)...)
+	return startBinary(t, binPath, args...)
+}
+
+// startBinary is startGateway for the gateway binary at bin.
+func startBinary(t *testing.T, bin string, args ...string) *gw {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "-listen", "127.0.0.1:0", "-mock-port", "0"}, args...)...)
 	cmd.Stdin = nil
 	cmd.Env = append(os.Environ(), "VAGATE_CONFIG=")
 	stderr, err := cmd.StderrPipe()

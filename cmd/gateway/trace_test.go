@@ -23,6 +23,7 @@ import (
 	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
+	"github.com/vagate/vagate/mocks/bundle"
 	"github.com/vagate/vagate/mocks/fault"
 )
 
@@ -39,27 +40,17 @@ func newTracedRig(t testing.TB, tel *telemetry.Telemetry) *tracedRig {
 	t.Helper()
 	reg := gateway.NewRegistry()
 	rig := &tracedRig{tel: tel, mocks: map[string]mockAPI{}}
-	for _, b := range bundled {
-		var h http.Handler
-		srv := httptest.NewUnstartedServer(nil)
-		client := gateway.NewClient(b.style, &gateway.Limits{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}, nil, nil)
-		client.Instrument(tel.Tracer, tel.Meter)
-		srv.Start()
-		handler, closeMock, a, err := b.start(srv.URL, "http://127.0.0.1:1/unused", client.HTTP())
-		if err != nil {
-			t.Fatal(err)
+	for _, b := range bundle.Mocks {
+		// The mocks extract traceparent, so their spans join the caller's trace.
+		traced := func(h http.Handler) http.Handler {
+			return otelhttp.NewHandler(h, "mock "+b.Style, otelhttp.WithTracerProvider(tel.Tracer),
+				otelhttp.WithPropagators(propagation.TraceContext{}), otelhttp.WithSpanNameFormatter(mockSpanName))
 		}
-		h = otelhttp.NewHandler(handler, "mock "+b.style, otelhttp.WithTracerProvider(tel.Tracer),
-			otelhttp.WithPropagators(propagation.TraceContext{}), otelhttp.WithSpanNameFormatter(mockSpanName))
-		srv.Config.Handler = h
-		t.Cleanup(func() { srv.Close(); closeMock() })
-		p, err := gateway.New(b.style, a, &gateway.Options{Client: client, Tracer: tel.Tracer, Meter: tel.Meter,
-			PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, m := serveBundled(t, b, "http://127.0.0.1:1/unused", traced, &gateway.OpenOptions{
+			Limits: &gateway.Limits{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond},
+			Tracer: tel.Tracer, Meter: tel.Meter, PollInterval: 5 * time.Millisecond, MaxPollInterval: 50 * time.Millisecond})
 		reg.Register(p)
-		rig.mocks[b.style] = handler.(mockAPI)
+		rig.mocks[b.Style] = m
 	}
 	router, _ := gateway.NewRouter(reg, nil)
 	mem := store.NewMemory()

@@ -5,7 +5,7 @@
 //
 // With -mock all every bundled mock is served on its own port, the first on
 // the -listen port and the next ones on the following ports, in the order of
-// the mocks table (port 0 gives each a free port). One JSON log line per
+// mocks/bundle (port 0 gives each a free port). One JSON log line per
 // mock on stderr gives its URL. SIGINT or SIGTERM shuts down gracefully.
 package main
 
@@ -32,45 +32,14 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/vagate/vagate/core/telemetry"
-	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/bundle"
 	"github.com/vagate/vagate/mocks/fault"
-	"github.com/vagate/vagate/mocks/masterfiatmock"
-	"github.com/vagate/vagate/mocks/parentprimarymock"
-	"github.com/vagate/vagate/mocks/subaccountmock"
 )
-
-// settings are the flags every mock receives.
-type settings struct {
-	Seed            uint64
-	PendingDelay    time.Duration
-	ProcessDelay    time.Duration
-	ItemFailureRate float64
-}
 
 // server is what a bundled mock is: a handler with background work to stop.
 type server interface {
 	http.Handler
 	Close()
-}
-
-// mocks are the bundled mocks, in port order; adding one is one line.
-var mocks = []struct {
-	name string
-	open func(s settings) server
-}{
-	{"batchva", func(s settings) server {
-		return batchvamock.New(&batchvamock.Options{Seed: s.Seed, PendingDelay: s.PendingDelay, ProcessDelay: s.ProcessDelay, ItemFailureRate: s.ItemFailureRate})
-	}},
-	{"subaccount", func(s settings) server {
-		return subaccountmock.New(&subaccountmock.Options{Seed: s.Seed})
-	}},
-	{"parentprimary", func(s settings) server {
-		return parentprimarymock.New(&parentprimarymock.Options{Seed: s.Seed, PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
-	}},
-	{"masterfiat", func(s settings) server {
-		return masterfiatmock.New(&masterfiatmock.Options{Seed: s.Seed,
-			FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}})
-	}},
 }
 
 // shutdownTimeout bounds how long in-flight requests may finish after a signal.
@@ -88,13 +57,7 @@ func main() {
 	}
 }
 
-func mockNames() []string {
-	names := make([]string, len(mocks))
-	for i, m := range mocks {
-		names[i] = m.name
-	}
-	return names
-}
+func mockNames() []string { return bundle.Styles() }
 
 // run serves the selected mocks until ctx ends.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
@@ -130,16 +93,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil || port < 0 || port > 65535 {
 		return fmt.Errorf("-listen: bad port %q", portText)
 	}
-	selected := mocks[:0:0]
-	for _, m := range mocks {
-		if *name == "all" || *name == m.name {
+	var selected []bundle.Mock
+	for _, m := range bundle.Mocks {
+		if *name == "all" || *name == m.Style {
 			selected = append(selected, m)
 		}
 	}
 	if len(selected) == 0 {
 		return fmt.Errorf("-mock: unknown mock %q (have %s, all)", *name, strings.Join(mockNames(), ", "))
 	}
-	s := settings{Seed: *seed, PendingDelay: noneIfZero(*pending), ProcessDelay: noneIfZero(*process), ItemFailureRate: *failure}
+	s := bundle.Settings{Seed: *seed, PendingDelay: noneIfZero(*pending), ProcessDelay: noneIfZero(*process), ItemFailureRate: *failure}
 	script, err := loadFaults(*faultsFile)
 	if err != nil {
 		return err
@@ -156,7 +119,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			for _, l := range listeners {
 				l.Close()
 			}
-			return fmt.Errorf("listen for %s: %w", selected[i].name, err)
+			return fmt.Errorf("listen for %s: %w", selected[i].Style, err)
 		}
 		listeners = append(listeners, ln)
 	}
@@ -175,8 +138,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	servers := make([]running, len(selected))
 	errc := make(chan error, len(selected))
 	for i, sel := range selected {
-		m := sel.open(s)
-		if err := script.apply(sel.name, m); err != nil {
+		m, _ := sel.New(s)
+		if err := script.apply(sel.Style, m); err != nil {
 			for _, r := range servers[:i] {
 				r.mock.Close()
 			}
@@ -184,17 +147,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		// Each mock extracts traceparent, so its spans join the caller's trace.
-		h := otelhttp.NewHandler(m, "mock "+sel.name, otelhttp.WithTracerProvider(tel.Tracer),
+		h := otelhttp.NewHandler(m, "mock "+sel.Style, otelhttp.WithTracerProvider(tel.Tracer),
 			otelhttp.WithPropagators(propagation.TraceContext{}),
 			otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }))
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		servers[i] = running{sel.name, m, srv}
+		servers[i] = running{sel.Style, m, srv}
 		go func() {
 			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s: %w", sel.name, err)
+				errc <- fmt.Errorf("%s: %w", sel.Style, err)
 			}
 		}()
-		log.Info("mock listening", "mock", sel.name, "url", "http://"+listeners[i].Addr().String(),
+		log.Info("mock listening", "mock", sel.Style, "url", "http://"+listeners[i].Addr().String(),
 			"seed", s.Seed, "pending_delay", s.PendingDelay.String(), "process_delay", s.ProcessDelay.String())
 	}
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vagate/vagate/mocks/bundle"
 )
 
 // syncBuffer is a log sink safe for the test to read while run writes.
@@ -65,7 +67,7 @@ func TestRun(t *testing.T) {
 			}()
 			want := 1
 			if name == "all" {
-				want = len(mocks)
+				want = len(bundle.Mocks)
 			}
 			urls := logs.urls(t, want)
 			for mock, url := range urls {
@@ -138,7 +140,7 @@ func TestFaultsFile(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-mock", "all", "-listen", "127.0.0.1:0", "-faults", good}, &logs) }()
-	urls := logs.urls(t, len(mocks))
+	urls := logs.urls(t, len(bundle.Mocks))
 	res, err := http.Post(urls["batchva"]+"/v1/auth/token", "application/json", strings.NewReader(`{"clientId":"vagate","clientSecret":"vagate-secret"}`))
 	if err != nil {
 		t.Fatal(err)
