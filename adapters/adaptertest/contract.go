@@ -37,12 +37,16 @@ func EnvVar(style string) string { return "VAGATE_CONTRACT_" + strings.ToUpper(s
 // decoded strictly as the gateway decodes a provider's block (an unknown
 // field is an error), and counts accounts through the adapter's own
 // lookup by reference, where it has one. It skips t when the variable is
-// unset.
+// unset, and fails it instead when VAGATE_CONTRACT_REQUIRED is set (as CI
+// sets it, so a renamed style cannot skip silently).
 func FromEnv(t *testing.T, c Contract) HarnessMaker {
 	t.Helper()
 	name := EnvVar(c.Driver.Style)
 	block := os.Getenv(name)
 	if block == "" {
+		if os.Getenv("VAGATE_CONTRACT_REQUIRED") != "" {
+			t.Fatalf("%s is not set but VAGATE_CONTRACT_REQUIRED is: contract mode must run for style %s", name, c.Driver.Style)
+		}
 		t.Skipf("%s is not set: contract mode runs the behaviour cases against the provider whose config block (JSON) it holds, e.g. %s='{\"baseUrl\":\"http://127.0.0.1:9101\",...}' (make contract sets it for the bundled mocks)", name, name)
 	}
 	var node yaml.Node
