@@ -34,6 +34,7 @@ import (
 	"github.com/vagate/vagate/core/telemetry"
 	"github.com/vagate/vagate/mocks/bundle"
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/hook"
 )
 
 // server is what a bundled mock is: a handler with background work to stop.
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	process := fs.Duration("process-delay", 50*time.Millisecond, "how long a job stays InProgress (0 = none)")
 	failure := fs.Float64("item-failure-rate", 0, "share of items that fail at processing, 0 to 1")
 	otlp := fs.String("otlp-endpoint", os.Getenv("VAGATE_OTLP_ENDPOINT"), "OTLP/HTTP collector (host:port) for the mocks' spans; empty: not exported")
-	faultsFile := fs.String("faults", "", `JSON file of faults to script at start: {"<mock>" or "*": {"rules": [fault rules], "webhooks": {webhook rule}}}`)
+	faultsFile := fs.String("faults", "", `JSON file of faults to script at start: {"<mock>" or "*": {"rules": [fault rules], "webhooks": {webhook faults}}}; "*" scripts webhooks on the mocks that send them`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -180,8 +181,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 // faultScript is what -faults installs, per mock name or "*" for all.
 type faultScript map[string]struct {
-	Rules    []fault.Rule       `json:"rules"`
-	Webhooks *fault.WebhookRule `json:"webhooks"`
+	Rules    []fault.Rule `json:"rules"`
+	Webhooks *hook.Faults `json:"webhooks"`
 }
 
 // loadFaults reads and checks a -faults file; "" means none.
@@ -217,9 +218,18 @@ func loadFaults(path string) (faultScript, error) {
 	return fs, nil
 }
 
-// apply installs the script's faults for mock name on m.
+// scriptable is what -faults needs of a mock: its fault injector and the
+// outbox of its webhooks (nil when it sends none).
+type scriptable interface {
+	Faults() *fault.Injector
+	Outbox() *hook.Outbox
+}
+
+// apply installs the script's faults for mock name on m. Webhook faults
+// under "*" go to the mocks that send webhooks; under a mock's own name
+// they must find one.
 func (fs faultScript) apply(name string, m server) error {
-	fm, ok := m.(interface{ Faults() *fault.Injector })
+	sm, ok := m.(scriptable)
 	if !ok {
 		return fmt.Errorf("mock %s has no fault injector", name)
 	}
@@ -229,14 +239,20 @@ func (fs faultScript) apply(name string, m server) error {
 			continue
 		}
 		for _, r := range f.Rules {
-			if _, err := fm.Faults().Add(r); err != nil {
+			if _, err := sm.Faults().Add(r); err != nil {
 				return fmt.Errorf("-faults: %s: %w", name, err)
 			}
 		}
-		if f.Webhooks != nil {
-			if err := fm.Faults().SetWebhooks(*f.Webhooks); err != nil {
+		if f.Webhooks == nil {
+			continue
+		}
+		switch out := sm.Outbox(); {
+		case out != nil:
+			if err := out.SetFaults(*f.Webhooks); err != nil {
 				return fmt.Errorf("-faults: %s: %w", name, err)
 			}
+		case key != "*":
+			return fmt.Errorf("-faults: %s.webhooks: mock %s sends no webhooks", name, name)
 		}
 	}
 	return nil

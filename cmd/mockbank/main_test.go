@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,14 +170,172 @@ func TestFaultsFile(t *testing.T) {
 	cancel()
 	<-done
 	for name, body := range map[string]string{
-		"unknown mock": `{"nobank":{"rules":[]}}`,
-		"bad rule":     `{"*":{"rules":[{"action":"explode"}]}}`,
-		"bad webhooks": `{"*":{"webhooks":{"dropRate":3}}}`,
-		"unknown key":  `{"*":{"rulez":[]}}`,
+		"unknown mock":     `{"nobank":{"rules":[]}}`,
+		"bad rule":         `{"*":{"rules":[{"action":"explode"}]}}`,
+		"bad webhooks":     `{"*":{"webhooks":{"dropRate":3}}}`,
+		"unknown key":      `{"*":{"rulez":[]}}`,
+		"bad webhook rule": `{"masterfiat":{"webhooks":{"rules":[{"action":"explode"}]}}}`,
 	} {
 		err := run(t.Context(), []string{"-faults", write(name+".json", body)}, &logs)
 		if err == nil || !strings.Contains(err.Error(), "-faults") {
 			t.Errorf("%s: err = %v, want one naming -faults", name, err)
 		}
+	}
+	noHooks := write("nohooks.json", `{"parentprimary":{"webhooks":{"dropRate":1}}}`)
+	err = run(t.Context(), []string{"-mock", "parentprimary", "-listen", "127.0.0.1:0", "-faults", noHooks}, &logs)
+	if err == nil || !strings.Contains(err.Error(), "sends no webhooks") {
+		t.Errorf("webhook faults for a mock that sends none: err = %v", err)
+	}
+}
+
+// receiver counts the webhooks and callbacks that reach each path.
+type receiver struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{got: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.got[req.URL.Path]++
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) count(path string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[path]
+}
+
+// call sends a request to a mock and decodes its JSON answer into out (when not nil).
+func call(t *testing.T, method, url, token, contentType, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, url, res.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, url, err, b)
+		}
+	}
+}
+
+// webhookSenders cause one outbound callback at each mock that sends them,
+// through its HTTP API, to hookURL; records reads the mock's delivery
+// records from its admin API.
+var webhookSenders = []struct {
+	name    string
+	cause   func(t *testing.T, mockURL, hookURL string)
+	records string
+}{
+	{"batchva", func(t *testing.T, mockURL, hookURL string) {
+		var tok struct{ AccessToken string }
+		call(t, "POST", mockURL+"/v1/auth/token", "", "application/json", `{"clientId":"vagate","clientSecret":"vagate-secret"}`, &tok)
+		call(t, "POST", mockURL+"/v1/virtual-accounts", tok.AccessToken, "application/json",
+			`{"callbackUrl":"`+hookURL+`","items":[{"currency":"USD","accountHolderName":"Ada","accountName":"Ada Ltd"}]}`, nil)
+	}, "/__admin/callbacks"},
+	{"masterfiat", func(t *testing.T, mockURL, hookURL string) {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		call(t, "POST", mockURL+"/passport/oauth/token", "", "application/x-www-form-urlencoded",
+			"grant_type=client_credentials&scope=PAYMENTS&client_id=vagate&client_secret=vagate-secret", &tok)
+		call(t, "POST", mockURL+"/api/v1/webhooks", tok.AccessToken, "application/json",
+			`{"url":"`+hookURL+`","events":["VIRTUAL_ACCOUNT.CREATED"]}`, nil)
+		call(t, "POST", mockURL+"/api/v1/virtual-accounts", tok.AccessToken, "application/json",
+			`{"masterFiatAccountId":"fac_gbp000000000000001","currency":"GBP"}`, nil)
+	}, "/__admin/webhooks/deliveries"},
+}
+
+// A -faults file's webhook faults act on every mock that sends webhooks,
+// scripted per mock or for all under "*".
+func TestFaultsFileWebhooks(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+		want   int    // callbacks each receiver gets
+		fault  string // what each delivery record says
+	}{
+		{"none", `{}`, 1, ""},
+		{"per mock", `{"batchva":{"webhooks":{"duplicateRate":1}},
+			"masterfiat":{"webhooks":{"rules":[{"action":"duplicate","event":"VIRTUAL_ACCOUNT.CREATED"}]}}}`, 2, "duplicate"},
+		{"all mocks", `{"*":{"webhooks":{"dropRate":1}}}`, 0, "drop"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "faults.json")
+			if err := os.WriteFile(path, []byte(tc.script), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			var logs syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"-mock", "all", "-listen", "127.0.0.1:0", "-pending-delay", "0", "-process-delay", "0", "-faults", path}, &logs)
+			}()
+			t.Cleanup(func() { cancel(); <-done })
+			urls := logs.urls(t, len(mockNames()))
+			recv := newReceiver(t)
+			for _, s := range webhookSenders {
+				s.cause(t, urls[s.name], recv.srv.URL+"/"+s.name)
+			}
+			for _, s := range webhookSenders {
+				var recs []struct {
+					Fault     string
+					Dropped   bool
+					Delivered bool
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					var out map[string]json.RawMessage
+					call(t, "GET", urls[s.name]+s.records, "", "", "", &out)
+					for _, v := range out {
+						json.Unmarshal(v, &recs)
+					}
+					settled := len(recs) == max(tc.want, 1)
+					for _, r := range recs {
+						settled = settled && (r.Dropped || r.Delivered)
+					}
+					if settled && recv.count("/"+s.name) == tc.want {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: received %d callbacks, records %+v; want %d", s.name, recv.count("/"+s.name), recs, tc.want)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				for _, r := range recs {
+					if r.Fault != tc.fault || r.Dropped != (tc.fault == "drop") {
+						t.Errorf("%s: record %+v, want fault %q", s.name, r, tc.fault)
+					}
+				}
+			}
+			time.Sleep(200 * time.Millisecond) // nothing more arrives
+			for _, s := range webhookSenders {
+				if got := recv.count("/" + s.name); got != tc.want {
+					t.Errorf("%s: %d callbacks, want %d", s.name, got, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -1,20 +1,20 @@
 package batchvamock
 
 import (
-	"bytes"
-	"context"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"io"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/vagate/vagate/mocks/hook"
 )
 
 // Callback signing headers.
@@ -51,67 +51,39 @@ func sign(c *Client, msg []byte) (sig, version string, err error) {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil)), "", nil
 }
 
-// deliver POSTs the finished job's status to its callbackUrl, retrying
-// until a 2xx answer or CallbackAttempts attempts.
-func (m *Mock) deliver(ctx context.Context, j *job, body []byte) {
-	rec := &CallbackRecord{JobID: j.id, ClientID: j.owner, URL: j.callbackURL, Body: body}
-	m.mu.Lock()
-	if ctx.Err() != nil {
-		m.mu.Unlock()
-		return
-	}
-	m.callbacks = append(m.callbacks, rec)
-	m.mu.Unlock()
-	for attempt := range CallbackAttempts {
-		if attempt > 0 && !sleep(ctx, callbackBackoff[attempt-1]) {
-			return
-		}
-		status, errText, hdr := m.attempt(ctx, j, body)
-		m.mu.Lock()
-		rec.Attempts++
-		rec.LastStatus, rec.LastError, rec.Headers = status, errText, hdr
-		rec.Delivered = status >= 200 && status < 300
-		m.mu.Unlock()
-		if rec.Delivered {
-			return
-		}
-	}
-}
+// callbackInfo is what a callback record says beyond the message.
+type callbackInfo struct{ jobID, clientID string }
 
-// attempt sends one signed callback; it returns the answer's status (0 if
-// none), the error and the headers sent.
-func (m *Mock) attempt(ctx context.Context, j *job, body []byte) (int, string, http.Header) {
-	c, ok := m.client(j.owner)
-	if !ok {
-		return 0, "client " + j.owner + " no longer exists", nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.callbackURL, bytes.NewReader(body))
-	if err != nil {
-		return 0, err.Error(), nil
-	}
+// callback is the completion callback of j with body: sent to its
+// callbackUrl (the target: callbacks to one URL go out in order), with its
+// custom headers, signed for its owner with a fresh timestamp and nonce at
+// every attempt; its status is the job's, for the webhook fault rules.
+func (m *Mock) callback(j *job, body []byte) hook.Message {
+	hdr := http.Header{}
 	for k, v := range j.customHeaders {
-		req.Header.Set(k, v)
+		hdr.Set(k, v)
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	nonce := uuid.NewString()
-	sig, version, err := sign(&c, SignedPayload(ts, nonce, body))
-	if err != nil {
-		return 0, err.Error(), nil
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "batchvamock")
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderNonce, nonce)
-	req.Header.Set(HeaderSignature, sig)
-	if version != "" {
-		req.Header.Set(HeaderSignatureVersion, version)
-	}
-	hdr := req.Header.Clone()
-	resp, err := m.cbClient.Do(req)
-	if err != nil {
-		return 0, err.Error(), hdr
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	return resp.StatusCode, "", hdr
+	owner := j.owner
+	return hook.Message{Target: j.callbackURL, URL: j.callbackURL, Status: j.state, Body: body, Header: hdr,
+		Info: callbackInfo{jobID: j.id, clientID: owner},
+		Sign: func(body []byte) (http.Header, error) {
+			c, ok := m.client(owner)
+			if !ok {
+				return nil, errors.New("client " + owner + " no longer exists")
+			}
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			nonce := uuid.NewString()
+			sig, version, err := sign(&c, SignedPayload(ts, nonce, body))
+			if err != nil {
+				return nil, err
+			}
+			h := http.Header{}
+			h.Set(HeaderTimestamp, ts)
+			h.Set(HeaderNonce, nonce)
+			h.Set(HeaderSignature, sig)
+			if version != "" {
+				h.Set(HeaderSignatureVersion, version)
+			}
+			return h, nil
+		}}
 }

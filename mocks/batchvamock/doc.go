@@ -82,12 +82,13 @@
 //
 //	GET    /__admin/accounts[?clientReference=R]  accounts held, and countByReference
 //	GET    /__admin/jobs                          jobs held
-//	GET    /__admin/callbacks                     callbacks sent, with status
+//	GET    /__admin/callbacks                     callbacks sent (or dropped), with status and faults
 //	GET    /__admin/signing-key?clientId=C        the client's RSA public key (PEM)
 //	POST   /__admin/clients                       add a client {id, secret, permissions, signingSecret, rsa}
 //	PUT    /__admin/config                        {pendingDelay, processDelay, itemFailureRate}
 //	DELETE /__admin/reset                         forget all state and faults
 //	/__admin/faults                               fault rules (package fault)
+//	/__admin/faults/webhooks                      callback faults (package hook)
 //
 // # Choices of this implementation
 //
@@ -134,9 +135,14 @@
 // are 400; clientReference "" clears it. Validation (400) comes before the
 // lookup (404) and the immutability check (409).
 //
-// Callbacks: 3 attempts in all: the first at once, retries after 100ms and
-// 200ms. Each attempt carries a fresh Bcb-Timestamp, Bcb-Nonce and signature
-// over the same body; redirects are not followed. Every delivery is recorded
+// Callbacks: the documents do not say how the provider retries; the mock
+// makes 3 attempts in all: the first at once, retries after 100ms and 200ms.
+// Each attempt carries a fresh Bcb-Timestamp, Bcb-Nonce and signature over
+// the same body; redirects are not followed. Callbacks to one callbackUrl go
+// out one at a time, in the order the jobs finished. They pass through the
+// webhook faults QA scripts (package hook: drop, duplicate, delay, reorder,
+// corrupt signature); rules match a callback by the job status it carries
+// (it has no event name). Every callback is recorded, a dropped one too
 // (Mock.Callbacks, GET /__admin/callbacks).
 //
 // Admin: GET /__admin/config reads the configuration; PUT changes only the

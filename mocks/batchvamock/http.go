@@ -78,8 +78,8 @@ func writeStatusError(w http.ResponseWriter, status int, msg string) {
 	writeError(w, status, "", msg)
 }
 
-// routes builds the whole handler: admin routes unguarded, the API behind the fault injector.
-func (m *Mock) routes() http.Handler {
+// routes mounts the whole handler: admin routes unguarded, the API behind the fault injector.
+func (m *Mock) routes() {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/auth/token", m.handleToken)
 	api.HandleFunc("POST /v1/virtual-accounts", m.handleCreate)
@@ -89,8 +89,7 @@ func (m *Mock) routes() http.Handler {
 	api.HandleFunc("GET /v1/virtual-accounts/jobs/{jobId}", m.handleJob)
 	api.HandleFunc("DELETE /v1/virtual-accounts/jobs/{jobId}", m.handleCancel)
 	api.HandleFunc("GET /v1/virtual-accounts/jobs/{jobId}/results", m.handleResults)
-	return mockhttp.Assemble(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), m.faults,
-		mockhttp.BufferBody(MaxBody, writeStatusError))
+	m.Mount(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), mockhttp.BufferBody(MaxBody, writeStatusError))
 }
 
 // Response formats.

@@ -162,12 +162,13 @@ func (m *Mock) run(j *job) {
 		m.mu.Unlock()
 	}
 	if callback != nil {
-		// Through the webhook faults QA scripted: drop, duplicate, reorder, delay.
-		// Deliveries outlive the job's run, not the mock.
+		// Sent under m.mu, after the liveness check, so a Reset either
+		// forgets it or never sees it. Delivery outlives the job's run.
 		m.mu.Lock()
-		ctx := m.ctx
+		if j.ctx.Err() == nil {
+			m.Outbox().Send(m.callback(j, callback))
+		}
 		m.mu.Unlock()
-		m.faults.Deliver(func() { m.deliver(ctx, j, callback) })
 	}
 }
 

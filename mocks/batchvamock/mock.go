@@ -18,6 +18,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/hook"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // Permissions a token can carry.
@@ -54,10 +56,11 @@ const (
 	MaxBody               = 10 << 20
 )
 
-// Callback delivery: attempts in all, and the wait before each retry.
-const CallbackAttempts = 3
-
-var callbackBackoff = [CallbackAttempts - 1]time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
+// Callback delivery: attempts in all, and the wait before the first retry (doubling after).
+const (
+	CallbackAttempts = 3
+	callbackBackoff  = 100 * time.Millisecond
+)
 
 // currencies the mock bank supports.
 var currencies = map[string]bool{"USD": true, "BMD": true, "EUR": true, "GBP": true, "CAD": true}
@@ -128,7 +131,7 @@ func (c Config) clean() Config {
 	return c
 }
 
-// CallbackRecord is one callback the mock sent (or tried to send).
+// CallbackRecord is one callback the mock sent (or tried to send, or dropped by a webhook fault).
 type CallbackRecord struct {
 	JobID    string          `json:"jobId"`
 	ClientID string          `json:"clientId"`
@@ -140,40 +143,38 @@ type CallbackRecord struct {
 	LastStatus int    `json:"lastStatus"`
 	LastError  string `json:"lastError,omitempty"`
 	Delivered  bool   `json:"delivered"`
+	// Fault lists the webhook faults applied (package hook), comma-separated.
+	Fault string `json:"fault,omitempty"`
+	// Copy is 2 for the second delivery of a duplicated callback.
+	Copy    int  `json:"copy,omitempty"`
+	Dropped bool `json:"dropped,omitempty"`
 }
 
-func (c *CallbackRecord) clone() CallbackRecord {
-	out := *c
-	out.Headers = c.Headers.Clone()
-	out.Body = slices.Clone(c.Body)
-	return out
-}
-
-// Mock is the in-memory provider; it is an http.Handler.
+// Mock is the in-memory provider; it is an http.Handler. Its Base serves
+// it, holds its fault injector and the outbox of its callbacks, and gives
+// it Reset (jobs, accounts, idempotency keys, callbacks and faults are
+// forgotten, running jobs stopped, the options' configuration restored;
+// clients and the token key stay) and Close (jobs and callbacks stop).
 type Mock struct {
-	opts      Options
-	defaults  Config
-	faults    *fault.Injector
-	handler   http.Handler
-	jwtKey    []byte
-	cbClient  *http.Client
-	ownClient bool
-	wg        sync.WaitGroup
+	*mockhttp.Base
+	opts     Options
+	defaults Config
+	jwtKey   []byte
+	wg       sync.WaitGroup
 
-	mu        sync.Mutex
-	closed    bool
-	ctx       context.Context // cancelled by Reset and Close: stops jobs and callbacks
-	cancel    context.CancelFunc
-	cfg       Config
-	clients   map[string]*Client
-	jobs      map[string]*job
-	jobOrder  []*job
-	accounts  map[string]*account
-	accOrder  []*account
-	idem      map[string][]byte // owner + "\x00" + key → stored 202 body
-	callbacks []*CallbackRecord
-	rng       *mrand.Rand
-	next      uint64 // next account number
+	mu       sync.Mutex
+	closed   bool
+	ctx      context.Context // cancelled by Reset and Close: stops jobs
+	cancel   context.CancelFunc
+	cfg      Config
+	clients  map[string]*Client
+	jobs     map[string]*job
+	jobOrder []*job
+	accounts map[string]*account
+	accOrder []*account
+	idem     map[string][]byte // owner + "\x00" + key → stored 202 body
+	rng      *mrand.Rand
+	next     uint64 // next account number
 }
 
 // New returns a running mock; it panics if a client in opts is invalid.
@@ -195,24 +196,22 @@ func New(opts *Options) *Mock {
 		opts:     o,
 		defaults: Config{PendingDelay: o.PendingDelay, ProcessDelay: o.ProcessDelay, ItemFailureRate: o.ItemFailureRate}.clean(),
 		jwtKey:   make([]byte, 32),
-		cbClient: o.CallbackClient,
 		clients:  map[string]*Client{},
 	}
 	rand.Read(m.jwtKey)
-	if m.cbClient == nil {
-		m.ownClient = true
-		m.cbClient = &http.Client{
-			Timeout:       5 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
 	for i := range o.Clients {
 		if err := m.AddClient(o.Clients[i]); err != nil {
 			panic(err)
 		}
 	}
-	m.faults = fault.New(&fault.Options{Seed: o.Seed, ErrorBody: faultBody})
-	m.handler = m.routes()
+	m.Base = mockhttp.NewBase(&mockhttp.BaseOptions{
+		Faults: fault.Options{Seed: o.Seed, ErrorBody: faultBody},
+		Webhooks: &hook.Options{Seed: o.Seed, Client: o.CallbackClient, Attempts: CallbackAttempts,
+			Backoff: callbackBackoff, UserAgent: "batchvamock"},
+		Reset: m.resetState,
+		Stop:  m.stop,
+	})
+	m.routes()
 	m.mu.Lock()
 	m.resetLocked()
 	m.mu.Unlock()
@@ -229,7 +228,7 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// resetLocked forgets jobs, accounts, keys and callbacks and restores the
+// resetLocked forgets jobs, accounts and keys and restores the
 // configuration and random sources of the options.
 func (m *Mock) resetLocked() {
 	if m.cancel != nil {
@@ -245,38 +244,25 @@ func (m *Mock) resetLocked() {
 	m.accounts = map[string]*account{}
 	m.accOrder = nil
 	m.idem = map[string][]byte{}
-	m.callbacks = nil
 	m.rng = mrand.New(mrand.NewPCG(m.opts.Seed, m.opts.Seed^0x5eed0fba7c4a11))
 	m.next = 1_000_000_000 + m.rng.Uint64N(8_000_000_000)
 }
 
-// ServeHTTP serves the provider API behind the fault injector, and the admin API.
-func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+// resetState stops running jobs and forgets the mock's own state (Base.Reset).
+func (m *Mock) resetState() {
+	m.mu.Lock()
+	m.resetLocked()
+	m.mu.Unlock()
+}
 
-// Close stops job processing and callback delivery and waits for them; it is idempotent.
-func (m *Mock) Close() {
+// stop stops job processing and waits for it (Base.Close).
+func (m *Mock) stop() {
 	m.mu.Lock()
 	m.closed = true
 	m.cancel()
 	m.mu.Unlock()
 	m.wg.Wait()
-	if m.ownClient {
-		m.cbClient.CloseIdleConnections()
-	}
 }
-
-// Reset forgets all jobs, accounts, idempotency keys, callbacks and fault
-// rules, stops running jobs and restores the configuration of the options;
-// clients and the token key are kept.
-func (m *Mock) Reset() {
-	m.mu.Lock()
-	m.resetLocked()
-	m.mu.Unlock()
-	m.faults.Reset()
-}
-
-// Faults returns the mock's fault injector.
-func (m *Mock) Faults() *fault.Injector { return m.faults }
 
 // AddClient adds an API user; the id must be new.
 func (m *Mock) AddClient(c Client) error {
@@ -345,11 +331,13 @@ func (m *Mock) JobCount() int {
 
 // Callbacks returns a copy of the callbacks sent so far, oldest first.
 func (m *Mock) Callbacks() []CallbackRecord {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]CallbackRecord, len(m.callbacks))
-	for i, c := range m.callbacks {
-		out[i] = c.clone()
+	ds := m.Outbox().Deliveries()
+	out := make([]CallbackRecord, len(ds))
+	for i, d := range ds {
+		info, _ := d.Info.(callbackInfo)
+		out[i] = CallbackRecord{JobID: info.jobID, ClientID: info.clientID, URL: d.URL, Headers: d.Headers, Body: d.Body,
+			Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, Delivered: d.Delivered,
+			Fault: d.Fault, Copy: d.Copy, Dropped: d.Dropped}
 	}
 	return out
 }

@@ -8,7 +8,9 @@
 //	POST   /__admin/faults        add one rule (JSON Rule); returns it with its id
 //	DELETE /__admin/faults        remove every rule and reseed the random source
 //	DELETE /__admin/faults/{id}   remove one rule
-//	GET|PUT|DELETE /__admin/faults/webhooks   outbound callback faults (WebhookRule)
+//
+// (Faults of a mock's outbound webhooks are package hook's, at
+// /__admin/faults/webhooks.)
 //
 // A rule matches a request by method ("" = any) and path (a path.Match
 // pattern, "" = any), fires with probability Rate (0 = always) at most Times
@@ -145,7 +147,6 @@ type Injector struct {
 	rules []*Rule
 	rng   *rand.Rand
 	next  int
-	wh    webhookState
 }
 
 // New returns an injector with no rules.
@@ -198,10 +199,6 @@ func (in *Injector) Reset() {
 	defer in.mu.Unlock()
 	in.rules = nil
 	in.rng = rand.New(rand.NewPCG(in.opts.Seed, in.opts.Seed^0x9e3779b97f4a7c15))
-	if in.wh.timer != nil {
-		in.wh.timer.Stop()
-	}
-	in.wh = webhookState{}
 }
 
 // Rules returns a copy of the active rules.
@@ -352,7 +349,6 @@ func copyHeader(dst, src http.Header) {
 // /__admin/faults/.
 func (in *Injector) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	in.webhookAdmin(mux)
 	mux.HandleFunc("GET /__admin/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"rules": in.Rules()})
 	})

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -229,79 +227,5 @@ func TestAdminAPI(t *testing.T) {
 	req, _ = http.NewRequest("DELETE", srv.URL+"/__admin/faults", nil)
 	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 204 || len(in.Rules()) != 0 {
 		t.Errorf("reset: %d, %d rules left", resp.StatusCode, len(in.Rules()))
-	}
-}
-
-func TestWebhookFaults(t *testing.T) {
-	collect := func(in *fault.Injector, n int) []int {
-		var mu sync.Mutex
-		var got []int
-		for i := range n {
-			in.Deliver(func() { mu.Lock(); got = append(got, i); mu.Unlock() })
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(150 * time.Millisecond)
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]int(nil), got...)
-	}
-	tests := []struct {
-		name  string
-		rule  fault.WebhookRule
-		check func(t *testing.T, got []int, st fault.WebhookStats)
-	}{
-		{"none", fault.WebhookRule{}, func(t *testing.T, got []int, _ fault.WebhookStats) {
-			if fmt.Sprint(got) != "[0 1 2 3]" {
-				t.Errorf("got %v", got)
-			}
-		}},
-		{"drop all", fault.WebhookRule{DropRate: 1}, func(t *testing.T, got []int, st fault.WebhookStats) {
-			if len(got) != 0 || st.Dropped != 4 {
-				t.Errorf("got %v, stats %+v", got, st)
-			}
-		}},
-		{"duplicate all", fault.WebhookRule{DuplicateRate: 1}, func(t *testing.T, got []int, st fault.WebhookStats) {
-			if len(got) != 8 || st.Duplicated != 4 {
-				t.Errorf("got %v, stats %+v", got, st)
-			}
-		}},
-		{"reorder", fault.WebhookRule{ReorderRate: 1, MaxHold: fault.Duration(50 * time.Millisecond)}, func(t *testing.T, got []int, st fault.WebhookStats) {
-			if fmt.Sprint(got) != "[1 0 3 2]" || st.Reordered != 2 {
-				t.Errorf("got %v (want each pair swapped), stats %+v", got, st)
-			}
-		}},
-		{"delay", fault.WebhookRule{Delay: fault.Duration(20 * time.Millisecond)}, func(t *testing.T, got []int, st fault.WebhookStats) {
-			if len(got) != 4 || st.Delayed != 4 {
-				t.Errorf("got %v, stats %+v", got, st)
-			}
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			in := fault.New(&fault.Options{Seed: 3})
-			if err := in.SetWebhooks(tc.rule); err != nil {
-				t.Fatal(err)
-			}
-			got := collect(in, 4)
-			_, st := in.Webhooks()
-			tc.check(t, got, st)
-		})
-	}
-	in := fault.New(nil)
-	if err := in.SetWebhooks(fault.WebhookRule{DropRate: 2}); err == nil {
-		t.Error("a rate of 2 was accepted")
-	}
-	in.SetWebhooks(fault.WebhookRule{DropRate: 1})
-	in.Reset()
-	if r, _ := in.Webhooks(); r.DropRate != 0 {
-		t.Error("Reset kept the webhook rule")
-	}
-	srv, _ := server(t, in)
-	req, _ := http.NewRequest("PUT", srv.URL+"/__admin/faults/webhooks", strings.NewReader(`{"duplicateRate":0.5,"delay":"10ms"}`))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("PUT webhooks: %v %v", resp, err)
-	}
-	if r, _ := in.Webhooks(); r.DuplicateRate != 0.5 || r.Delay != fault.Duration(10*time.Millisecond) {
-		t.Errorf("rule = %+v", r)
 	}
 }

@@ -19,10 +19,6 @@ func configJSON(c Config) adminConfig {
 	return adminConfig{ActivationDelay: &a, UnblockDelay: &u, ActivationFailureRate: &f}
 }
 
-type webhookFaults struct {
-	Rules []WebhookFault `json:"rules"`
-}
-
 func (m *Mock) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /__admin/accounts", m.adminAccounts)
@@ -61,24 +57,6 @@ func (m *Mock) adminRoutes() http.Handler {
 	})
 	mux.HandleFunc("GET /__admin/webhooks/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": m.Deliveries()})
-	})
-	mux.HandleFunc("GET /__admin/webhooks/faults", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, webhookFaults{Rules: m.WebhookFaults()})
-	})
-	mux.HandleFunc("PUT /__admin/webhooks/faults", func(w http.ResponseWriter, r *http.Request) {
-		var in webhookFaults
-		if !decodeStrict(w, r, &in) {
-			return
-		}
-		if err := m.SetWebhookFaults(in.Rules); err != nil {
-			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, webhookFaults{Rules: m.WebhookFaults()})
-	})
-	mux.HandleFunc("DELETE /__admin/webhooks/faults", func(w http.ResponseWriter, r *http.Request) {
-		m.SetWebhookFaults(nil)
-		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /__admin/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, configJSON(m.CurrentConfig()))

@@ -98,9 +98,10 @@
 //
 // (see Sign and SignatureBase). Each webhook's events are delivered one at a
 // time, in the order they happened; a delivery not answered 2xx is retried
-// up to 3 attempts in all, after 100ms and 200ms (the real provider retries
-// 10 times, 10 minutes apart), with the same headers, since the signature
-// is bound to the event's createdAt.
+// up to 3 attempts in all, after 100ms and 200ms (the document does not say
+// how the provider retries; this is the mock's choice), with the same
+// headers, since the signature is bound to the event's createdAt. Removing
+// a webhook drops its undelivered events.
 //
 // # QA admin API (no auth)
 //
@@ -114,9 +115,6 @@
 //	GET    /__admin/webhooks                      registered webhooks with their secrets
 //	GET    /__admin/webhooks/deliveries           every delivery: event, account, status carried,
 //	                                              fault, attempts, last HTTP status, headers, body
-//	GET    /__admin/webhooks/faults               webhook fault rules
-//	PUT    /__admin/webhooks/faults               replace them {"rules": [WebhookFault...]}
-//	DELETE /__admin/webhooks/faults               clear them
 //	GET    /__admin/config                        {activationDelay, unblockDelay, activationFailureRate}
 //	PUT    /__admin/config                        change the members sent ("200ms" or ns);
 //	                                              activationFailureRate 1 fails every activation
@@ -125,14 +123,20 @@
 //	                                              sources (clients, tokens, fiat accounts, end users
 //	                                              and webhooks are kept)
 //	/__admin/faults                               HTTP fault rules of the API routes (package fault)
+//	/__admin/faults/webhooks                      webhook faults (package hook); also served at
+//	                                              /__admin/webhooks/faults
 //
-// Webhook faults: a rule {action: drop|duplicate|delay, event?, status?, rate?,
-// times?, delay?} matches deliveries by event name and the account status
-// they carry; drop records the delivery as dropped and sends nothing,
-// duplicate sends it twice in a row, delay holds it for delay while the
-// webhook's later events overtake it (out of order). The first matching rule
-// that fires applies; random choices come from the seeded source, so a run
-// is reproducible for a seed and event order.
+// Webhook faults (package hook): rates that apply to every delivery
+// {dropRate, duplicateRate, reorderRate, corruptRate, delay, jitter,
+// maxHold} and rules {action: drop|duplicate|delay|reorder|corrupt, event?,
+// status?, rate?, times?, delay?} that match deliveries by event name and
+// the account status they carry: PUT {"rules": [...]} to either path. Drop
+// records the delivery as dropped and sends nothing, duplicate sends it
+// twice in a row, delay holds it for delay while the webhook's later events
+// overtake it (out of order), reorder holds it until the webhook's next
+// event has gone out, corrupt signs it over another body. The first
+// matching rule that fires applies; random choices come from the seeded
+// source, so a run is reproducible for a seed and event order.
 //
 // Configuration changes apply to transitions scheduled afterwards. Request
 // bodies are read before the fault injector runs, so a request held by a

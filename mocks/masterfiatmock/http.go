@@ -101,8 +101,8 @@ func writeProblems(w http.ResponseWriter, p problems) {
 	writeJSON(w, http.StatusBadRequest, apiError{Code: "VALIDATION_ERROR", Message: p.String(), Errors: p})
 }
 
-// routes builds the whole handler: admin routes unguarded, the API behind the fault injector.
-func (m *Mock) routes() http.Handler {
+// routes mounts the whole handler: admin routes unguarded, the API behind the fault injector.
+func (m *Mock) routes() {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /passport/oauth/token", m.handleToken)
 	api.HandleFunc("POST /api/v1/virtual-accounts", m.auth(m.handleCreate))
@@ -116,8 +116,7 @@ func (m *Mock) routes() http.Handler {
 	api.HandleFunc("POST /api/v1/webhooks", m.auth(m.handleCreateWebhook))
 	api.HandleFunc("GET /api/v1/webhooks", m.auth(m.handleListWebhooks))
 	api.HandleFunc("DELETE /api/v1/webhooks/{id}", m.auth(m.handleDeleteWebhook))
-	return mockhttp.Assemble(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), m.faults,
-		mockhttp.BufferBody(MaxBody, writeStatusError))
+	m.Mount(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), mockhttp.BufferBody(MaxBody, writeStatusError))
 }
 
 // readJSONBody checks the content type and reads the body within MaxBody.

@@ -1,7 +1,6 @@
 package masterfiatmock
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/hook"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // Virtual account statuses, as the document lists them.
@@ -148,39 +149,35 @@ func (c Config) clean() Config {
 	return c
 }
 
-// Mock is the in-memory provider; it is an http.Handler.
+// Mock is the in-memory provider; it is an http.Handler. Its Base serves
+// it, holds its fault injector and the outbox of its webhooks, and gives it
+// Reset (virtual accounts, webhook deliveries, webhook faults and fault
+// rules are forgotten, pending transitions stopped, the options'
+// configuration restored; clients, tokens, fiat accounts, end users and
+// registered webhooks stay) and Close (transitions and webhook delivery
+// stop).
 type Mock struct {
-	opts      Options
-	defaults  Config
-	faults    *fault.Injector
-	handler   http.Handler
-	whClient  *http.Client
-	ownClient bool
-	wg        sync.WaitGroup
-	root      context.Context // cancelled by Close: stops webhook workers
-	stop      context.CancelFunc
+	*mockhttp.Base
+	opts     Options
+	defaults Config
+	wg       sync.WaitGroup
 
-	mu         sync.Mutex
-	closed     bool
-	gen        context.Context // cancelled by Reset and Close: stops transitions and deliveries
-	genCancel  context.CancelFunc
-	cfg        Config
-	clients    map[string]Client
-	tokens     map[string]token
-	fiat       map[string]*FiatAccount
-	fiatOrder  []string
-	endUsers   map[string]*EndUser
-	euOrder    []string
-	accounts   map[string]*account
-	accOrder   []*account
-	webhooks   map[string]*webhook
-	whOrder    []*webhook
-	deliveries []*Delivery
-	whRules    []*WebhookFault
-	timers     map[*time.Timer]struct{}
-	rng        *mrand.Rand
-	whRNG      *mrand.Rand
-	lastMS     int64
+	mu        sync.Mutex
+	closed    bool
+	cfg       Config
+	clients   map[string]Client
+	tokens    map[string]token
+	fiat      map[string]*FiatAccount
+	fiatOrder []string
+	endUsers  map[string]*EndUser
+	euOrder   []string
+	accounts  map[string]*account
+	accOrder  []*account
+	webhooks  map[string]*webhook
+	whOrder   []*webhook
+	timers    map[*time.Timer]struct{}
+	rng       *mrand.Rand
+	lastMS    int64
 }
 
 type token struct {
@@ -205,7 +202,6 @@ func New(opts *Options) *Mock {
 	m := &Mock{
 		opts:     o,
 		defaults: Config{ActivationDelay: o.ActivationDelay, UnblockDelay: o.UnblockDelay, ActivationFailureRate: o.ActivationFailureRate}.clean(),
-		whClient: o.WebhookClient,
 		clients:  map[string]Client{},
 		tokens:   map[string]token{},
 		fiat:     map[string]*FiatAccount{},
@@ -213,22 +209,20 @@ func New(opts *Options) *Mock {
 		webhooks: map[string]*webhook{},
 		timers:   map[*time.Timer]struct{}{},
 	}
-	m.root, m.stop = context.WithCancel(context.Background())
-	if m.whClient == nil {
-		m.ownClient = true
-		m.whClient = &http.Client{
-			Timeout:       5 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
 	for _, c := range o.Clients {
 		if c.ID == "" || c.Secret == "" {
 			panic("masterfiatmock: a client needs an id and a secret")
 		}
 		m.clients[c.ID] = c
 	}
-	m.faults = fault.New(&fault.Options{Seed: o.Seed, ErrorBody: faultBody})
-	m.handler = m.routes()
+	m.Base = mockhttp.NewBase(&mockhttp.BaseOptions{
+		Faults: fault.Options{Seed: o.Seed, ErrorBody: faultBody},
+		Webhooks: &hook.Options{Seed: o.Seed, Client: o.WebhookClient, Attempts: WebhookAttempts,
+			Backoff: webhookBackoff, UserAgent: "masterfiatmock"},
+		Reset: m.resetState,
+		Stop:  m.stop,
+	})
+	m.routes()
 	m.mu.Lock()
 	m.resetLocked()
 	m.mu.Unlock()
@@ -255,69 +249,42 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// resetLocked forgets virtual accounts, deliveries and webhook faults,
-// stops pending transitions and restores the configuration and random
-// sources of the options; m.mu must be held.
+// resetLocked forgets virtual accounts, stops pending transitions and
+// restores the configuration and random source of the options; m.mu must
+// be held.
 func (m *Mock) resetLocked() {
-	if m.genCancel != nil {
-		m.genCancel()
-	}
-	m.gen, m.genCancel = context.WithCancel(m.root)
+	m.stopTimersLocked()
+	m.cfg = m.defaults
+	m.accounts = map[string]*account{}
+	m.accOrder = nil
+	m.rng = mrand.New(mrand.NewPCG(m.opts.Seed, m.opts.Seed^0x6d61737465726669))
+}
+
+// stopTimersLocked cancels pending transitions; m.mu must be held.
+func (m *Mock) stopTimersLocked() {
 	for t := range m.timers {
 		if t.Stop() {
 			m.wg.Done()
 		}
 	}
 	m.timers = map[*time.Timer]struct{}{}
-	m.cfg = m.defaults
-	m.accounts = map[string]*account{}
-	m.accOrder = nil
-	m.deliveries = nil
-	m.whRules = nil
-	for _, w := range m.whOrder {
-		w.queue = nil
-	}
-	m.rng = mrand.New(mrand.NewPCG(m.opts.Seed, m.opts.Seed^0x6d61737465726669))
-	m.whRNG = mrand.New(mrand.NewPCG(m.opts.Seed, m.opts.Seed^0x776562686f6f6b73))
 }
 
-// ServeHTTP serves the provider API behind the fault injector, and the admin API.
-func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
-
-// Close stops transitions and webhook delivery and waits for them; it is idempotent.
-func (m *Mock) Close() {
-	m.mu.Lock()
-	if !m.closed {
-		m.closed = true
-		m.genCancel()
-		for t := range m.timers {
-			if t.Stop() {
-				m.wg.Done()
-			}
-		}
-		m.timers = map[*time.Timer]struct{}{}
-		m.stop()
-	}
-	m.mu.Unlock()
-	m.wg.Wait()
-	if m.ownClient {
-		m.whClient.CloseIdleConnections()
-	}
-}
-
-// Reset forgets every virtual account, webhook delivery, webhook fault and
-// fault rule, stops pending transitions and restores the configuration of
-// the options. Clients, tokens, fiat accounts, end users and registered
-// webhooks are kept.
-func (m *Mock) Reset() {
+// resetState forgets the mock's own state (Base.Reset).
+func (m *Mock) resetState() {
 	m.mu.Lock()
 	m.resetLocked()
 	m.mu.Unlock()
-	m.faults.Reset()
 }
 
-// Faults returns the mock's fault injector (HTTP faults of the API routes).
-func (m *Mock) Faults() *fault.Injector { return m.faults }
+// stop stops transitions and waits for those running (Base.Close).
+func (m *Mock) stop() {
+	m.mu.Lock()
+	m.closed = true
+	m.stopTimersLocked()
+	m.mu.Unlock()
+	m.wg.Wait()
+}
 
 // SetConfig changes the delays and activation failure rate from now on.
 func (m *Mock) SetConfig(c Config) {

@@ -2,7 +2,6 @@ package masterfiatmock
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
@@ -10,16 +9,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/hook"
 )
 
 // Webhook signature headers (HTTP Message Signatures draft, label fr1).
@@ -66,9 +63,6 @@ type Webhook struct {
 
 type webhook struct {
 	Webhook
-	queue  []*Delivery
-	notify chan struct{}
-	cancel context.CancelFunc
 }
 
 func (w *webhook) view(secret bool) Webhook {
@@ -97,7 +91,7 @@ type Delivery struct {
 	AccountID string `json:"accountId"`
 	// Status is the account status the event carries.
 	Status string `json:"status"`
-	// Fault is the webhook fault applied: drop, duplicate or delay.
+	// Fault lists the webhook faults applied (package hook), comma-separated.
 	Fault string `json:"fault,omitempty"`
 	// Copy is 2 for the second delivery of a duplicated event.
 	Copy      int             `json:"copy,omitempty"`
@@ -108,104 +102,10 @@ type Delivery struct {
 	LastError string          `json:"lastError,omitempty"`
 	Delivered bool            `json:"delivered"`
 	Dropped   bool            `json:"dropped,omitempty"`
-	createdMS int64
 }
 
-func (d *Delivery) clone() Delivery {
-	c := *d
-	c.Headers = d.Headers.Clone()
-	c.Body = slices.Clone(d.Body)
-	return c
-}
-
-// Webhook fault actions.
-const (
-	WebhookDrop      = "drop"
-	WebhookDuplicate = "duplicate"
-	WebhookDelay     = "delay"
-)
-
-// WebhookFault is one scripted fault of webhook delivery. It matches events
-// by name and by the account status they carry ("" = any), fires with
-// probability Rate (0 = always) at most Times times (0 = unbounded), and
-// drops the delivery, sends it twice, or holds it for Delay while later
-// events overtake it.
-type WebhookFault struct {
-	Action string         `json:"action"`
-	Event  string         `json:"event,omitempty"`
-	Status string         `json:"status,omitempty"`
-	Rate   float64        `json:"rate,omitempty"`
-	Times  int            `json:"times,omitempty"`
-	Delay  fault.Duration `json:"delay,omitempty"`
-	// Fired counts how often the rule has fired.
-	Fired int `json:"fired"`
-}
-
-func (f *WebhookFault) validate() error {
-	switch f.Action {
-	case WebhookDrop, WebhookDuplicate:
-	case WebhookDelay:
-		if f.Delay <= 0 {
-			return fmt.Errorf("delay: a delay rule needs a positive delay")
-		}
-	default:
-		return fmt.Errorf("action: unknown webhook fault %q (drop, duplicate, delay)", f.Action)
-	}
-	if f.Rate < 0 || f.Rate > 1 {
-		return fmt.Errorf("rate: must be between 0 and 1")
-	}
-	if f.Times < 0 {
-		return fmt.Errorf("times: must not be negative")
-	}
-	return nil
-}
-
-// SetWebhookFaults replaces the webhook fault rules (nil clears them).
-func (m *Mock) SetWebhookFaults(rules []WebhookFault) error {
-	out := make([]*WebhookFault, 0, len(rules))
-	for i := range rules {
-		if err := rules[i].validate(); err != nil {
-			return fmt.Errorf("rules[%d].%w", i, err)
-		}
-		r := rules[i]
-		r.Fired = 0
-		out = append(out, &r)
-	}
-	m.mu.Lock()
-	m.whRules = out
-	m.mu.Unlock()
-	return nil
-}
-
-// WebhookFaults returns a copy of the webhook fault rules.
-func (m *Mock) WebhookFaults() []WebhookFault {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]WebhookFault, len(m.whRules))
-	for i, r := range m.whRules {
-		out[i] = *r
-	}
-	return out
-}
-
-// pickFaultLocked returns the first rule that matches and fires for d; m.mu must be held.
-func (m *Mock) pickFaultLocked(d *Delivery) *WebhookFault {
-	for _, r := range m.whRules {
-		if (r.Event != "" && r.Event != d.Event) || (r.Status != "" && r.Status != d.Status) {
-			continue
-		}
-		if r.Times > 0 && r.Fired >= r.Times {
-			continue
-		}
-		if r.Rate > 0 && r.Rate < 1 && m.whRNG.Float64() >= r.Rate {
-			continue
-		}
-		r.Fired++
-		c := *r
-		return &c
-	}
-	return nil
-}
+// deliveryInfo is what a delivery record says beyond the message.
+type deliveryInfo struct{ eventID, accountID string }
 
 // AddWebhook registers a webhook for events; an empty secret is generated.
 func (m *Mock) AddWebhook(rawURL string, events []string, secret string) (Webhook, error) {
@@ -233,28 +133,26 @@ func (m *Mock) AddWebhook(rawURL string, events []string, secret string) (Webhoo
 	}
 	now := m.nowMS()
 	w := &webhook{Webhook: Webhook{ID: m.newID("whk"), URL: rawURL, Events: slices.Clone(events), Status: "ENABLED",
-		CreatedAt: now, UpdatedAt: now, SecretKey: secret}, notify: make(chan struct{}, 1)}
-	var ctx context.Context
-	ctx, w.cancel = context.WithCancel(m.root)
+		CreatedAt: now, UpdatedAt: now, SecretKey: secret}}
 	m.webhooks[w.ID] = w
 	m.whOrder = append(m.whOrder, w)
-	m.wg.Add(1)
-	go m.work(ctx, w)
 	return w.view(true), nil
 }
 
-// RemoveWebhook unregisters a webhook; it reports whether one existed.
+// RemoveWebhook unregisters a webhook and drops its undelivered events; it
+// reports whether one existed.
 func (m *Mock) RemoveWebhook(id string) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	w, ok := m.webhooks[id]
-	if !ok {
-		return false
+	if ok {
+		delete(m.webhooks, id)
+		m.whOrder = slices.DeleteFunc(m.whOrder, func(x *webhook) bool { return x == w })
 	}
-	w.cancel()
-	delete(m.webhooks, id)
-	m.whOrder = slices.DeleteFunc(m.whOrder, func(x *webhook) bool { return x == w })
-	return true
+	m.mu.Unlock()
+	if ok {
+		m.Outbox().Cancel(id)
+	}
+	return ok
 }
 
 // Webhooks returns the registered webhooks with their secrets.
@@ -270,11 +168,13 @@ func (m *Mock) Webhooks() []Webhook {
 
 // Deliveries returns a copy of the webhook deliveries so far, oldest first.
 func (m *Mock) Deliveries() []Delivery {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Delivery, len(m.deliveries))
-	for i, d := range m.deliveries {
-		out[i] = d.clone()
+	ds := m.Outbox().Deliveries()
+	out := make([]Delivery, len(ds))
+	for i, d := range ds {
+		info, _ := d.Info.(deliveryInfo)
+		out[i] = Delivery{EventID: info.eventID, Event: d.Event, WebhookID: d.Target, URL: d.URL, AccountID: info.accountID,
+			Status: d.Status, Fault: d.Fault, Copy: d.Copy, Headers: d.Headers, Body: d.Body, Attempts: d.Attempts,
+			LastCode: d.LastStatus, LastError: d.LastError, Delivered: d.Delivered, Dropped: d.Dropped}
 	}
 	return out
 }
@@ -287,8 +187,9 @@ type event struct {
 	CreatedAt      int64             `json:"createdAt"`
 }
 
-// emitLocked queues event for every webhook subscribed to it, with a
-// snapshot of the account as it is now; m.mu must be held.
+// emitLocked sends event to every webhook subscribed to it, with a snapshot
+// of the account as it is now; m.mu must be held, so each webhook's events
+// reach the outbox (which never calls back) in the order they happened.
 func (m *Mock) emitLocked(name string, a *account, prevStatus string) {
 	var targets []*webhook
 	for _, w := range m.whOrder {
@@ -305,124 +206,23 @@ func (m *Mock) emitLocked(name string, a *account, prevStatus string) {
 	}
 	body, _ := json.Marshal(ev)
 	for _, w := range targets {
-		d := &Delivery{EventID: ev.ID, Event: name, WebhookID: w.ID, URL: w.URL, AccountID: a.ID,
-			Status: a.Status, Body: body, createdMS: ev.CreatedAt}
-		m.deliveries = append(m.deliveries, d)
-		w.queue = append(w.queue, d)
-		select {
-		case w.notify <- struct{}{}:
-		default:
-		}
+		m.Outbox().Send(hook.Message{Target: w.ID, URL: w.URL, Event: name, Status: a.Status, Body: body,
+			Sign: signer(w.SecretKey, ev.CreatedAt/1000), Info: deliveryInfo{eventID: ev.ID, accountID: a.ID}})
 	}
 }
 
-// work delivers a webhook's events one at a time, in order, until the
-// webhook is removed or the mock closed.
-func (m *Mock) work(ctx context.Context, w *webhook) {
-	defer m.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.notify:
-		}
-		for {
-			m.mu.Lock()
-			if len(w.queue) == 0 || ctx.Err() != nil {
-				m.mu.Unlock()
-				break
-			}
-			d := w.queue[0]
-			w.queue = w.queue[1:]
-			gen := m.gen
-			rule := m.pickFaultLocked(d)
-			var dup *Delivery
-			if rule != nil {
-				d.Fault = rule.Action
-				switch rule.Action {
-				case WebhookDrop:
-					d.Dropped = true
-				case WebhookDuplicate:
-					c := *d
-					c.Copy, c.Headers = 2, nil
-					dup = &c
-					m.deliveries = append(m.deliveries, dup)
-				}
-			}
-			m.mu.Unlock()
-			switch {
-			case rule == nil:
-				m.send(gen, w, d)
-			case rule.Action == WebhookDrop:
-			case rule.Action == WebhookDuplicate:
-				m.send(gen, w, d)
-				m.send(gen, w, dup)
-			case rule.Action == WebhookDelay:
-				m.wg.Add(1)
-				go func() {
-					defer m.wg.Done()
-					if sleep(gen, time.Duration(rule.Delay)) {
-						m.send(gen, w, d)
-					}
-				}()
-			}
-		}
+// signer signs a webhook body with secret for an event created at created
+// (Unix seconds): the same headers at every attempt, as the signature is
+// bound to the event's creation.
+func signer(secret string, created int64) func([]byte) (http.Header, error) {
+	return func(body []byte) (http.Header, error) {
+		digest, input, sig := Sign(secret, body, created)
+		h := http.Header{}
+		h.Set(HeaderDigest, digest)
+		h.Set(HeaderSignatureInput, input)
+		h.Set(HeaderSignature, sig)
+		return h, nil
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// send POSTs one delivery, retrying with backoff until a 2xx answer or WebhookAttempts attempts.
-func (m *Mock) send(ctx context.Context, w *webhook, d *Delivery) {
-	wait := webhookBackoff
-	for attempt := range WebhookAttempts {
-		if attempt > 0 {
-			if !sleep(ctx, wait) {
-				return
-			}
-			wait *= 2
-		}
-		code, errText, hdr := m.attempt(ctx, w, d)
-		m.mu.Lock()
-		d.Attempts++
-		d.LastCode, d.LastError, d.Headers = code, errText, hdr
-		d.Delivered = code >= 200 && code < 300
-		m.mu.Unlock()
-		if d.Delivered || ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// attempt sends one signed delivery; it returns the answer's status (0 if none), the error and the headers sent.
-func (m *Mock) attempt(ctx context.Context, w *webhook, d *Delivery) (int, string, http.Header) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(d.Body))
-	if err != nil {
-		return 0, err.Error(), nil
-	}
-	digest, input, sig := Sign(w.SecretKey, d.Body, d.createdMS/1000)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "masterfiatmock")
-	req.Header.Set(HeaderDigest, digest)
-	req.Header.Set(HeaderSignatureInput, input)
-	req.Header.Set(HeaderSignature, sig)
-	hdr := req.Header.Clone()
-	resp, err := m.whClient.Do(req)
-	if err != nil {
-		return 0, err.Error(), hdr
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	return resp.StatusCode, "", hdr
 }
 
 type createWebhookBody struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/hook"
 	"github.com/vagate/vagate/mocks/masterfiatmock"
 )
 
@@ -83,17 +84,17 @@ func TestWebhookSignature(t *testing.T) {
 func TestWebhookFaults(t *testing.T) {
 	tests := []struct {
 		name  string
-		rules []masterfiatmock.WebhookFault
+		rules []hook.Rule
 		want  []string
 	}{
 		{"in order", nil, []string{"ACTIVE", "BLOCKED", "UNBLOCKING", "ACTIVE"}},
-		{"drop", []masterfiatmock.WebhookFault{{Action: "drop", Status: "ACTIVE", Times: 1}},
+		{"drop", []hook.Rule{{Action: "drop", Status: "ACTIVE", Times: 1}},
 			[]string{"BLOCKED", "UNBLOCKING", "ACTIVE"}},
-		{"duplicate", []masterfiatmock.WebhookFault{{Action: "duplicate", Status: "BLOCKED"}},
+		{"duplicate", []hook.Rule{{Action: "duplicate", Status: "BLOCKED"}},
 			[]string{"ACTIVE", "BLOCKED", "BLOCKED", "UNBLOCKING", "ACTIVE"}},
-		{"out of order", []masterfiatmock.WebhookFault{{Action: "delay", Status: "UNBLOCKING", Delay: fault.Duration(300 * time.Millisecond)}},
+		{"out of order", []hook.Rule{{Action: "delay", Status: "UNBLOCKING", Delay: fault.Duration(300 * time.Millisecond)}},
 			[]string{"ACTIVE", "BLOCKED", "ACTIVE", "UNBLOCKING"}},
-		{"other event only", []masterfiatmock.WebhookFault{{Action: "drop", Event: "VIRTUAL_ACCOUNT.CREATED"}},
+		{"other event only", []hook.Rule{{Action: "drop", Event: "VIRTUAL_ACCOUNT.CREATED"}},
 			[]string{"ACTIVE", "BLOCKED", "UNBLOCKING", "ACTIVE"}},
 	}
 	for _, tc := range tests {
@@ -104,7 +105,7 @@ func TestWebhookFaults(t *testing.T) {
 			if err != nil || wh.SecretKey != "sec" {
 				t.Fatalf("AddWebhook: %+v %v", wh, err)
 			}
-			if err := e.m.SetWebhookFaults(tc.rules); err != nil {
+			if err := e.m.Outbox().SetFaults(hook.Faults{Rules: tc.rules}); err != nil {
 				t.Fatal(err)
 			}
 			v := e.create(gbp(""))

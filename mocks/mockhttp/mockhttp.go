@@ -1,33 +1,13 @@
-// Package mockhttp is the HTTP plumbing every bundled mock shares.
+// Package mockhttp is the HTTP plumbing and the lifecycle (Base) every bundled mock shares.
 package mockhttp
 
 import (
 	"fmt"
 	"net/http"
-	"strings"
-
-	"github.com/vagate/vagate/mocks/fault"
 )
 
 // ErrorWriter answers status with msg in a provider's own error shape.
 type ErrorWriter func(w http.ResponseWriter, status int, msg string)
-
-// Assemble serves /__admin/faults… from faults, the rest of /__admin… from admin, and everything else from api behind buffer and the fault middleware.
-func Assemble(api, admin http.Handler, faults *fault.Injector, buffer func(http.Handler) http.Handler) http.Handler {
-	guarded := buffer(faults.Middleware(api))
-	faultAdmin := faults.AdminHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case p == "/__admin/faults" || strings.HasPrefix(p, "/__admin/faults/"):
-			faultAdmin.ServeHTTP(w, r)
-		case p == "/__admin" || strings.HasPrefix(p, "/__admin/"):
-			admin.ServeHTTP(w, r)
-		default:
-			guarded.ServeHTTP(w, r)
-		}
-	})
-}
 
 // Fallback serves the routes of mux and answers the rest with write: 405 and Allow for a wrong method, else 404.
 func Fallback(mux *http.ServeMux, write ErrorWriter) http.Handler {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/hook"
 	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
@@ -27,32 +28,88 @@ func serve(h http.Handler, method, target, body string) *httptest.ResponseRecord
 	return rec
 }
 
-func TestAssembleDispatch(t *testing.T) {
-	in := fault.New(nil)
-	if _, err := in.Add(fault.Rule{Path: "/api", Action: fault.ActionError, Status: 503}); err != nil {
-		t.Fatal(err)
-	}
+func TestBaseMount(t *testing.T) {
 	named := func(s string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, s) })
 	}
-	buffered := false
-	buffer := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { buffered = true; next.ServeHTTP(w, r) })
+	tests := []struct {
+		name     string
+		webhooks *hook.Options
+		hookCode int // status of GET on the webhook fault paths
+	}{
+		{"sends webhooks", &hook.Options{}, 200},
+		{"sends none", nil, 404},
 	}
-	h := mockhttp.Assemble(named("api"), named("admin"), in, buffer)
-	if got := serve(h, "GET", "/other", "").Body.String(); got != "api" || !buffered {
-		t.Errorf("api route: %q, buffered %v", got, buffered)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := mockhttp.NewBase(&mockhttp.BaseOptions{Webhooks: tc.webhooks})
+			defer b.Close()
+			if _, err := b.Faults().Add(fault.Rule{Path: "/api", Action: fault.ActionError, Status: 503}); err != nil {
+				t.Fatal(err)
+			}
+			buffered := false
+			buffer := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { buffered = true; next.ServeHTTP(w, r) })
+			}
+			b.Mount(named("api"), named("admin"), buffer)
+			if got := serve(b, "GET", "/other", "").Body.String(); got != "api" || !buffered {
+				t.Errorf("api route: %q, buffered %v", got, buffered)
+			}
+			if got := serve(b, "GET", "/api", "").Code; got != 503 {
+				t.Errorf("faulted route: status %d, want 503", got)
+			}
+			for _, p := range []string{"/__admin", "/__admin/accounts", "/__admin/faultsx", "/__admin/webhooks/deliveries"} {
+				if got := serve(b, "GET", p, "").Body.String(); got != "admin" {
+					t.Errorf("%s: %q, want admin", p, got)
+				}
+			}
+			if got := serve(b, "GET", "/__admin/faults", "").Body.String(); !strings.Contains(got, `"rules"`) {
+				t.Errorf("fault admin: %q", got)
+			}
+			for _, p := range []string{hook.AdminPath, hook.AdminAliasPath} {
+				if got := serve(b, "GET", p, "").Code; got != tc.hookCode {
+					t.Errorf("GET %s: %d, want %d", p, got, tc.hookCode)
+				}
+			}
+			if (b.Outbox() != nil) != (tc.webhooks != nil) {
+				t.Fatalf("outbox %v with webhook options %v", b.Outbox(), tc.webhooks)
+			}
+			if b.Outbox() == nil {
+				return
+			}
+			if rec := serve(b, "PUT", hook.AdminPath, `{"dropRate":1}`); rec.Code != 200 {
+				t.Fatalf("PUT webhook faults: %d %s", rec.Code, rec.Body)
+			}
+			if rec := serve(b, "DELETE", "/__admin/faults", ""); rec.Code != 204 {
+				t.Fatalf("DELETE faults: %d", rec.Code)
+			}
+			if f, _ := b.Outbox().Faults(); f.DropRate != 0 || len(b.Faults().Rules()) != 0 {
+				t.Errorf("DELETE /__admin/faults left webhook faults %+v or rules %+v", f, b.Faults().Rules())
+			}
+		})
 	}
-	if got := serve(h, "GET", "/api", "").Code; got != 503 {
-		t.Errorf("faulted route: status %d, want 503", got)
+}
+
+func TestBaseLifecycle(t *testing.T) {
+	var resets, stops int
+	b := mockhttp.NewBase(&mockhttp.BaseOptions{Webhooks: &hook.Options{},
+		Reset: func() { resets++ }, Stop: func() { stops++ }})
+	b.Faults().Add(fault.Rule{Action: fault.ActionReset})
+	if err := b.Outbox().SetFaults(hook.Faults{DuplicateRate: 1}); err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range []string{"/__admin", "/__admin/accounts", "/__admin/faultsx"} {
-		if got := serve(h, "GET", p, "").Body.String(); got != "admin" {
-			t.Errorf("%s: %q, want admin", p, got)
-		}
+	b.Outbox().Send(hook.Message{URL: "http://127.0.0.1:1/", Body: []byte(`{}`)})
+	b.Reset()
+	f, st := b.Outbox().Faults()
+	if resets != 1 || len(b.Faults().Rules()) != 0 || f.DuplicateRate != 0 || st.Deliveries != 0 || len(b.Outbox().Deliveries()) != 0 {
+		t.Errorf("after Reset: %d resets, rules %v, webhook faults %+v, stats %+v, deliveries %d",
+			resets, b.Faults().Rules(), f, st, len(b.Outbox().Deliveries()))
 	}
-	if got := serve(h, "GET", "/__admin/faults", "").Body.String(); !strings.Contains(got, `"rules"`) {
-		t.Errorf("fault admin: %q", got)
+	b.Close()
+	b.Close()
+	b.Outbox().Send(hook.Message{URL: "http://127.0.0.1:1/"})
+	if stops != 1 || len(b.Outbox().Deliveries()) != 0 {
+		t.Errorf("after Close twice: %d stops, %d deliveries recorded", stops, len(b.Outbox().Deliveries()))
 	}
 }
 

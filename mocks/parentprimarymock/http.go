@@ -115,15 +115,15 @@ func writeStatusError(w http.ResponseWriter, status int, msg string) {
 	writeError(w, status, "", msg)
 }
 
-// routes builds the whole handler: admin routes unguarded, the API behind
+// routes mounts the whole handler: admin routes unguarded, the API behind
 // the fault injector and request authentication.
-func (m *Mock) routes() http.Handler {
+func (m *Mock) routes() {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/partner/accounts/virtual", m.handleCreate)
 	api.HandleFunc("GET /v1/partner/accounts/virtual/{accountId}", m.handleGet)
 	api.HandleFunc("DELETE /v1/partner/accounts/virtual/{accountId}", m.handleDelete)
-	return mockhttp.Assemble(mockhttp.GuardedFallback(api, m.authenticate, writeStatusError),
-		bufferBody(mockhttp.Fallback(m.adminRoutes(), writeStatusError)), m.faults, bufferBody)
+	m.Mount(mockhttp.GuardedFallback(api, m.authenticate, writeStatusError),
+		bufferBody(mockhttp.Fallback(m.adminRoutes(), writeStatusError)), bufferBody)
 }
 
 // bodyKey carries the buffered request body in the request context.

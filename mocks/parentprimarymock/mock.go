@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	mrand "math/rand/v2"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // Account types.
@@ -150,13 +150,17 @@ type primary struct {
 	created                 time.Time
 }
 
-// Mock is the in-memory provider; it is an http.Handler.
+// Mock is the in-memory provider; it is an http.Handler. Its Base serves
+// it, holds its fault injector and gives it Reset (virtual accounts,
+// idempotency keys, nonces, transfers, admin-added primary accounts and
+// fault rules are forgotten; the options' configuration and primary
+// accounts, with their opening balances, restored; partners stay) and Close
+// (it runs no background work, so Close does nothing).
 type Mock struct {
+	*mockhttp.Base
 	opts     Options
 	defaults Config
 	products map[string]string
-	faults   *fault.Injector
-	handler  http.Handler
 
 	mu         sync.Mutex
 	cfg        Config
@@ -205,8 +209,11 @@ func New(opts *Options) *Mock {
 			panic(err)
 		}
 	}
-	m.faults = fault.New(&fault.Options{Seed: o.Seed, ErrorBody: faultBody})
-	m.handler = m.routes()
+	m.Base = mockhttp.NewBase(&mockhttp.BaseOptions{
+		Faults: fault.Options{Seed: o.Seed, ErrorBody: faultBody},
+		Reset:  m.resetState,
+	})
+	m.routes()
 	m.mu.Lock()
 	err := m.resetLocked()
 	m.mu.Unlock()
@@ -238,25 +245,12 @@ func (m *Mock) resetLocked() error {
 	return nil
 }
 
-// ServeHTTP serves the provider API behind the fault injector, and the admin API.
-func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
-
-// Close releases the mock; it runs no background work, so this does nothing
-// but satisfy the servers' interface. It is idempotent.
-func (m *Mock) Close() {}
-
-// Reset forgets all virtual accounts, idempotency keys, nonces, transfers,
-// admin-added primary accounts and fault rules, and restores the options'
-// configuration and primary accounts (with their opening balances); partners stay.
-func (m *Mock) Reset() {
+// resetState forgets the mock's own state (Base.Reset).
+func (m *Mock) resetState() {
 	m.mu.Lock()
 	m.resetLocked()
 	m.mu.Unlock()
-	m.faults.Reset()
 }
-
-// Faults returns the mock's fault injector.
-func (m *Mock) Faults() *fault.Injector { return m.faults }
 
 // AddPartner adds an API user; its id and API token must be new.
 func (m *Mock) AddPartner(p Partner) error {

@@ -84,14 +84,13 @@ func writeStatusError(w http.ResponseWriter, status int, msg string) {
 	writeError(w, status, "", msg, nil)
 }
 
-// routes builds the whole handler: admin routes unguarded, the API behind the fault injector.
-func (m *Mock) routes() http.Handler {
+// routes mounts the whole handler: admin routes unguarded, the API behind the fault injector.
+func (m *Mock) routes() {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v2/sub-accounts", m.auth(m.handleCreate))
 	api.HandleFunc("GET /v2/sub-accounts", m.auth(m.handleList))
 	api.HandleFunc("GET /v2/sub-accounts/{id}", m.auth(m.handleGet))
-	return mockhttp.Assemble(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), m.faults,
-		mockhttp.BufferBody(MaxBody, writeStatusError))
+	m.Mount(mockhttp.Fallback(api, writeStatusError), m.adminRoutes(), mockhttp.BufferBody(MaxBody, writeStatusError))
 }
 
 // auth admits requests bearing one of the mock's API keys.

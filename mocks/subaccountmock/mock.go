@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/vagate/vagate/mocks/fault"
+	"github.com/vagate/vagate/mocks/mockhttp"
 )
 
 // DefaultAPIKey is the API key a mock accepts when Options.APIKeys is nil.
@@ -148,13 +148,17 @@ var (
 	ErrNoAddress = errors.New("subaccountmock: the sub-account has no deposit address yet")
 )
 
-// Mock is the in-memory provider; it is an http.Handler.
+// Mock is the in-memory provider; it is an http.Handler. Its Base serves
+// it, holds its fault injector and gives it Reset (every sub-account,
+// payment, fault rule and main account added after start is forgotten; the
+// seeded main accounts, with zero balances, the options' configuration and
+// the seeded random sources restored) and Close (it runs no background
+// work, so Close does nothing).
 type Mock struct {
-	opts    Options
-	faults  *fault.Injector
-	handler http.Handler
-	keys    map[string]bool
-	seed    []MainAccount
+	*mockhttp.Base
+	opts Options
+	keys map[string]bool
+	seed []MainAccount
 
 	mu       sync.Mutex
 	cfg      Config
@@ -187,8 +191,11 @@ func New(opts *Options) *Mock {
 	for _, k := range o.APIKeys {
 		m.keys[k] = true
 	}
-	m.faults = fault.New(&fault.Options{Seed: o.Seed, ErrorBody: faultBody})
-	m.handler = m.routes()
+	m.Base = mockhttp.NewBase(&mockhttp.BaseOptions{
+		Faults: fault.Options{Seed: o.Seed, ErrorBody: faultBody},
+		Reset:  m.resetState,
+	})
+	m.routes()
 	m.mu.Lock()
 	m.resetLocked()
 	for _, a := range o.MainAccounts {
@@ -221,25 +228,12 @@ func (m *Mock) resetLocked() {
 	}
 }
 
-// ServeHTTP serves the provider API behind the fault injector, and the admin API.
-func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
-
-// Close releases the mock; it runs no background work, so this is a no-op
-// kept for symmetry with the other mocks.
-func (m *Mock) Close() {}
-
-// Reset forgets every sub-account, payment, fault rule and main account
-// added after start, restores the seeded main accounts with zero balances,
-// the configuration of the options and the seeded random sources.
-func (m *Mock) Reset() {
+// resetState forgets the mock's own state (Base.Reset).
+func (m *Mock) resetState() {
 	m.mu.Lock()
 	m.resetLocked()
 	m.mu.Unlock()
-	m.faults.Reset()
 }
-
-// Faults returns the mock's fault injector.
-func (m *Mock) Faults() *fault.Injector { return m.faults }
 
 // SetConfig changes the configuration for sub-accounts created from now on.
 func (m *Mock) SetConfig(c Config) {

@@ -87,9 +87,9 @@ type keyed struct {
 
 // Mock is the in-memory example bank; it is an http.Handler.
 type Mock struct {
-	keys    map[string]bool
-	faults  *fault.Injector
-	handler http.Handler
+	// Base serves the fault admin API and gives Faults, Reset and Close.
+	*mockhttp.Base
+	keys map[string]bool
 
 	mu       sync.Mutex
 	accounts map[string]*Account
@@ -112,27 +112,27 @@ func New(opts *Options) *Mock {
 	for _, k := range o.APIKeys {
 		m.keys[k] = true
 	}
-	m.faults = fault.New(&fault.Options{Seed: o.Seed, ErrorBody: mockhttp.FaultBody(func(status int, msg string) any {
-		return errorBody(status, "", msg)
-	})})
+	m.Base = mockhttp.NewBase(&mockhttp.BaseOptions{
+		Faults: fault.Options{Seed: o.Seed, ErrorBody: mockhttp.FaultBody(func(status int, msg string) any {
+			return errorBody(status, "", msg)
+		})},
+		Reset: m.resetState,
+	})
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/accounts", m.auth(m.handleCreate))
 	api.HandleFunc("GET /v1/accounts/{id}", m.auth(m.handleGet))
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /__admin/accounts", m.handleAdminAccounts)
-	m.handler = mockhttp.Assemble(mockhttp.Fallback(api, writeError), mockhttp.Fallback(admin, writeError), m.faults,
-		mockhttp.BufferBody(MaxBody, writeError))
+	m.Mount(mockhttp.Fallback(api, writeError), mockhttp.Fallback(admin, writeError), mockhttp.BufferBody(MaxBody, writeError))
 	return m
 }
 
-// ServeHTTP serves the provider API and the admin API.
-func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
-
-// Close stops nothing: the mock has no background work.
-func (m *Mock) Close() {}
-
-// Faults is the mock's fault injector.
-func (m *Mock) Faults() *fault.Injector { return m.faults }
+// resetState forgets every account and idempotency key (Base.Reset).
+func (m *Mock) resetState() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.accounts, m.order, m.byKey = map[string]*Account{}, nil, map[string]keyed{}
+}
 
 // CountByReference returns how many accounts the mock holds with reference.
 func (m *Mock) CountByReference(reference string) int {
