@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	process := fs.Duration("process-delay", 50*time.Millisecond, "how long a job stays InProgress (0 = none)")
 	failure := fs.Float64("item-failure-rate", 0, "share of items that fail at processing, 0 to 1")
 	otlp := fs.String("otlp-endpoint", os.Getenv("VAGATE_OTLP_ENDPOINT"), "OTLP/HTTP collector (host:port) for the mocks' spans; empty: not exported")
+	contractEnv := fs.String("contract-env", "", "file to write, once every mock listens, with one `export VAGATE_CONTRACT_<STYLE>='<config block>'` line per mock (the adapters' contract mode)")
 	faultsFile := fs.String("faults", "", `JSON file of faults to script at start: {"<mock>" or "*": {"rules": [fault rules], "webhooks": {webhook faults}}}; "*" scripts webhooks on the mocks that send them`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -137,9 +138,22 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		srv  *http.Server
 	}
 	servers := make([]running, len(selected))
+	env := make([]string, 0, len(selected))
 	errc := make(chan error, len(selected))
 	for i, sel := range selected {
-		m, _ := sel.New(s)
+		m, block := sel.New(s)
+		url := "http://" + listeners[i].Addr().String()
+		if *contractEnv != "" {
+			line, err := contractLine(sel.Style, url, block)
+			if err != nil {
+				for _, r := range servers[:i] {
+					r.mock.Close()
+				}
+				m.Close()
+				return err
+			}
+			env = append(env, line)
+		}
 		if err := script.apply(sel.Style, m); err != nil {
 			for _, r := range servers[:i] {
 				r.mock.Close()
@@ -158,14 +172,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 				errc <- fmt.Errorf("%s: %w", sel.Style, err)
 			}
 		}()
-		log.Info("mock listening", "mock", sel.Style, "url", "http://"+listeners[i].Addr().String(),
+		log.Info("mock listening", "mock", sel.Style, "url", url,
 			"seed", s.Seed, "pending_delay", s.PendingDelay.String(), "process_delay", s.ProcessDelay.String())
 	}
 
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
+	if *contractEnv != "" {
+		serveErr = writeAtomic(*contractEnv, strings.Join(env, ""))
+	}
+	if serveErr == nil {
+		select {
+		case <-ctx.Done():
+		case serveErr = <-errc:
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -264,4 +283,33 @@ func noneIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// contractLine is the shell line that points the adapters' contract mode at
+// the mock of style served at url, with the mock's default credentials.
+func contractLine(style, url string, block bundle.Block) (string, error) {
+	b, err := block(url, "")
+	if err != nil {
+		return "", fmt.Errorf("%s: config block: %w", style, err)
+	}
+	js, err := json.Marshal(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: config block: %w", style, err)
+	}
+	if bytes.ContainsRune(js, '\'') {
+		return "", fmt.Errorf("%s: config block holds a single quote", style)
+	}
+	return fmt.Sprintf("export VAGATE_CONTRACT_%s='%s'\n", strings.ToUpper(style), js), nil
+}
+
+// writeAtomic writes text to path so a reader never sees it half written.
+func writeAtomic(path, text string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("-contract-env: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("-contract-env: %w", err)
+	}
+	return nil
 }

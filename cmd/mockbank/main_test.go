@@ -339,3 +339,46 @@ func TestFaultsFileWebhooks(t *testing.T) {
 		})
 	}
 }
+
+// -contract-env writes, once the mocks listen, one shell line per mock whose
+// config block points at that mock's URL.
+func TestContractEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "contract.env")
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-mock", "all", "-listen", "127.0.0.1:0", "-contract-env", path}, &logs)
+	}()
+	urls := logs.urls(t, len(bundle.Mocks))
+	var text []byte
+	for range 100 {
+		if b, err := os.ReadFile(path); err == nil {
+			text = b
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	if len(lines) != len(bundle.Mocks) {
+		t.Fatalf("%d lines, want %d: %q", len(lines), len(bundle.Mocks), text)
+	}
+	for i, m := range bundle.Mocks {
+		prefix := "export VAGATE_CONTRACT_" + strings.ToUpper(m.Style) + "='"
+		line := lines[i]
+		if !strings.HasPrefix(line, prefix) || !strings.HasSuffix(line, "'") {
+			t.Errorf("line %d = %q, want %s...'", i, line, prefix)
+			continue
+		}
+		var block struct {
+			BaseURL string `json:"baseUrl"`
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimPrefix(line, prefix), "'")), &block); err != nil || block.BaseURL != urls[m.Style] {
+			t.Errorf("%s: block %q: baseUrl %q (%v), want %q", m.Style, line, block.BaseURL, err, urls[m.Style])
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
