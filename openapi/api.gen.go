@@ -77,6 +77,8 @@ func (e ErrorCode) Valid() bool {
 // Defines values for EventType.
 const (
 	EventTypeJobCompleted                EventType = "job.completed"
+	EventTypePoolLow                     EventType = "pool.low"
+	EventTypePoolReplenished             EventType = "pool.replenished"
 	EventTypeVirtualAccountAllocated     EventType = "virtual_account.allocated"
 	EventTypeVirtualAccountClosed        EventType = "virtual_account.closed"
 	EventTypeVirtualAccountCreated       EventType = "virtual_account.created"
@@ -87,6 +89,10 @@ const (
 func (e EventType) Valid() bool {
 	switch e {
 	case EventTypeJobCompleted:
+		return true
+	case EventTypePoolLow:
+		return true
+	case EventTypePoolReplenished:
 		return true
 	case EventTypeVirtualAccountAllocated:
 		return true
@@ -410,6 +416,10 @@ type ErrorCode string
 
 // Event A unified event. `virtual_account.*` events carry the account (and for
 // `status_updated` the `previousStatus`); `job.completed` carries the job.
+// `pool.low` (a claim left the pool below its low watermark; once per crossing)
+// carries the pool; `pool.replenished` (the pool's replenish job finished) carries
+// the pool and the job. An allocation through a claim is a
+// `virtual_account.allocated` like any other.
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -428,8 +438,9 @@ type EventData struct {
 	// Account A unified virtual account.
 	//
 	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
-	Account *Account `json:"account,omitempty"`
-	Job     *Job     `json:"job,omitempty"`
+	Account *Account   `json:"account,omitempty"`
+	Job     *Job       `json:"job,omitempty"`
+	Pool    *PoolEntry `json:"pool,omitempty"`
 
 	// PreviousStatus Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
@@ -571,15 +582,16 @@ type Pool struct {
 
 // PoolClaimRequest defines model for PoolClaimRequest.
 type PoolClaimRequest struct {
-	AccountHolderName string  `json:"accountHolderName"`
-	AccountName       string  `json:"accountName"`
-	ClientReference   *string `json:"clientReference,omitempty"`
+	AccountHolderName string `json:"accountHolderName"`
+	AccountName       string `json:"accountName"`
+
+	// ClientReference Your reference for the customer (e.g. your user id), set with the allocation.
+	ClientReference *string `json:"clientReference,omitempty"`
 
 	// Currency ISO 4217 currency code.
 	//
 	// Example: USD
 	Currency           Currency            `json:"currency"`
-	CustomerId         *string             `json:"customerId,omitempty"`
 	Dob                *openapi_types.Date `json:"dob,omitempty"`
 	NativeLanguageName *string             `json:"nativeLanguageName,omitempty"`
 
@@ -592,32 +604,57 @@ type PoolEntry struct {
 	// Available UNALLOCATED accounts ready to claim.
 	Available int `json:"available"`
 
+	// Claimed Accounts allocated through claims since the pool began.
+	Claimed int `json:"claimed"`
+
+	// Claiming Accounts taken by claims whose allocation is under way (quarantined ones included).
+	Claiming int `json:"claiming"`
+
 	// Currency ISO 4217 currency code.
 	//
 	// Example: USD
 	Currency Currency `json:"currency"`
 
-	// LowWatermark Below this many available, the gateway replenishes by itself.
+	// LowWatermark A claim leaving fewer than this many available starts a replenish.
 	LowWatermark int `json:"lowWatermark"`
 
-	// Pending Accounts being created by replenish jobs.
+	// Pending Accounts the running replenish job has yet to create.
 	Pending  int    `json:"pending"`
 	Provider string `json:"provider"`
 
-	// Target The number a replenish refills to.
+	// Quarantined Claimed accounts whose allocation outcome is not known yet: bound to their
+	// claim, never handed to another, until the gateway has read them at the provider.
+	Quarantined int `json:"quarantined"`
+
+	// QuarantinedAccountIds Up to 100 of the quarantined accounts.
+	QuarantinedAccountIds *[]string `json:"quarantinedAccountIds,omitempty"`
+
+	// ReplenishJobId The running replenish job, if any.
+	ReplenishJobId *string `json:"replenishJobId,omitempty"`
+
+	// Target The number a replenish refills to; 0 means no automatic replenish.
 	Target int `json:"target"`
 }
 
 // PoolReplenishRequest defines model for PoolReplenishRequest.
 type PoolReplenishRequest struct {
-	// Count How many UNALLOCATED accounts to create.
-	Count int `json:"count"`
+	// Count How many UNALLOCATED accounts to create; by default what the pool lacks of its target.
+	Count *int `json:"count,omitempty"`
 
 	// Currency ISO 4217 currency code.
 	//
 	// Example: USD
 	Currency Currency `json:"currency"`
 	Provider *string  `json:"provider,omitempty"`
+}
+
+// PoolSettings defines model for PoolSettings.
+type PoolSettings struct {
+	// LowWatermark A claim leaving fewer than this many available starts a replenish; at most `target`.
+	LowWatermark int `json:"lowWatermark"`
+
+	// Target What a replenish tops the pool up to; 0 keeps the pool without automatic replenishment.
+	Target int `json:"target"`
 }
 
 // Problem An RFC 9457 problem.
@@ -1021,6 +1058,9 @@ type ClaimFromPoolJSONRequestBody = PoolClaimRequest
 // ReplenishPoolJSONRequestBody defines body for ReplenishPool for application/json ContentType.
 type ReplenishPoolJSONRequestBody = PoolReplenishRequest
 
+// ConfigurePoolJSONRequestBody defines body for ConfigurePool for application/json ContentType.
+type ConfigurePoolJSONRequestBody = PoolSettings
+
 // ReceiveProviderWebhookJSONRequestBody defines body for ReceiveProviderWebhook for application/json ContentType.
 type ReceiveProviderWebhookJSONRequestBody ReceiveProviderWebhookJSONBody
 
@@ -1077,6 +1117,9 @@ type ServerInterface interface {
 	// ReplenishPool Start a job creating UNALLOCATED accounts
 	// (POST /v1/pool/replenish)
 	ReplenishPool(c *gin.Context, params ReplenishPoolParams)
+	// ConfigurePool Set a pool's target and low watermark
+	// (PUT /v1/pool/{provider}/{currency})
+	ConfigurePool(c *gin.Context, provider string, currency Currency)
 	// ListProviders The providers, their capabilities and health
 	// (GET /v1/providers)
 	ListProviders(c *gin.Context)
@@ -1433,6 +1476,40 @@ func (siw *ServerInterfaceWrapper) ReplenishPool(c *gin.Context) {
 	}
 
 	siw.Handler.ReplenishPool(c, params)
+}
+
+// ConfigurePool operation middleware
+func (siw *ServerInterfaceWrapper) ConfigurePool(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", c.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter provider: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "currency" -------------
+	var currency Currency
+
+	err = runtime.BindStyledParameterWithOptions("simple", "currency", c.Param("currency"), &currency, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter currency: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ConfigurePool(c, provider, currency)
 }
 
 // ListProviders operation middleware
@@ -1979,6 +2056,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/jobs/:id", wrapper.GetJob)
 	router.GET(options.BaseURL+"/v1/jobs/:id/results", wrapper.GetJobResults)
 	router.GET(options.BaseURL+"/v1/pool", wrapper.GetPool)
+	router.PUT(options.BaseURL+"/v1/pool/:provider/:currency", wrapper.ConfigurePool)
 	router.POST(options.BaseURL+"/v1/pool/claim", wrapper.ClaimFromPool)
 	router.POST(options.BaseURL+"/v1/pool/replenish", wrapper.ReplenishPool)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
@@ -2174,266 +2252,294 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L19c9s2tj/+VjDaOxOpl5Zlx0628uwfipO0SfP0je1m91b9mRAJWUgoQEtAdrSJ3/tvcA4AgiQky3lq",
-	"7212ZqexSOIZ5/l8zodOJucLKZjQqjP80JkxmrMS/vkkZ/OF1Ezo12xR0BXLza85U1nJF5pL0Rl2Ul0u",
-	"WUquZkwQPeOKlEwtpFCMcEUoUVqWLCdSMFLaNshUloSaPxnVLCe+l2y18wtbHRE6UUxoIvWMlVdcsX4n",
-	"6ahsxubUdK9XC9YZdiZSFoyKzvV10nkmM4rDaY7udMbI2etnRE6JnjGSldilLInStDT/LJmSyzKLd6J0",
-	"ycUF9PGqZFNWMpGx0WJR8NhSmM4W/jUyk0IuzeS7rx8fk/v7B4NeQlj/ok/SK8r1P/YG6U2dvma6XI2m",
-	"mpXt3k5YJkWuiJbENEcmbCpLs8q6XHFxgb3+uLc3IDkr6GpH4fu9ep9zLvh8Oe8MB4nrnwvNLljZuTYj",
-	"WNCSzpm2B2KUZWyhXzO1LPCwNM8Ce693M3WZwh4fn/x6RKhY6ZkZDysUI11ZEiHhhx68k1Kzmrh9u2+V",
-	"FGmfdEeFkmPB3i9KphTLyWQFu+dO1h1F9JUkc5ZzSsygVb83Fp2kw97T+aIwc3AD6SQdbkaGh7qTdASd",
-	"m+c4kdpK5GxKl4XuDDvNIXWSyNaMskwuhX7yMH4OLqhmV3S1w5VaspxQfJvwnHTlgv57yWAfqgFf0vP9",
-	"yf3/x/bciBdUz6rx8ryTdEr27yUvzckzd662i/T9MyYu9KwzvHeQmE11f+7Fxn5ccLjT9qQ+5kX0hL0U",
-	"xcqNXJErrmeEvaeZLlZ40zNohvgT33dj//eSlatq8Fm9u86GkUfGuizNV6vtBsktEcrsV2uHZJ/XxrKg",
-	"WrPSvP3//Tba+Z/fP9y9/q/OmjEpWcY3PhXsvcYXUkd2FiW75HKpyIJesNoBWDM20/qaVTrc248PSWk5",
-	"Z+WTh9stFIwMFgq/Wz8Y225+u217dMmEPl0tNh8uZt6qBmOaWTcQ6CIcwn+VbNoZdv62W7GvXXyqdn3v",
-	"MJaAwfzCVu2hjOxJ3slmUjFBzs6ePCRz+s5QLaQ7/14ypYmiU2bILZDYIXnHFprsH5CZXJaKLFhJNBNU",
-	"6KOxUIyFbA2PJSNc6FLmy8z0229QrL39u+zg8N79Hfb3Hyc7e/v53R16cHhv52D/3r29g737B4PBYB01",
-	"a3DQ2jJNZTmnhqotl0BE2lv1VE62pGJv5WQ9BXsrJ+c/vv9l/5tQsGd8znV7zK/M/VL8P2tPUQHfRcn+",
-	"4SAxo0BuuD8YJBVv3IvwRicRtAfhuH0gCyjH81+kpPuCWFackEG/f29wRApaXrDSCEzaCihUkXuDHjB2",
-	"NRaGUZrzY9ZfSzLlgquZY/hUqCtmFqZPzsQ7Ia9E2DGhJSP8QhgprHnkrBSy7lTZ+a3Zpf3De0lUTJKX",
-	"PGfldlSIarz4C/sV6WZSTPkFiE1mGGuJpPvidlTJje4FNBI78UH/flCmy8RsScGVRnEk/enRKdm93Nt1",
-	"L6m0fhsmVGezSxq/C/CfL3gbXrNpydQschQZzeHkOPljWso54TpY8SkvlSZU5GS5yKlm8LqV2jO5WMtB",
-	"S9tn9C5NaaFYEhPVTzTVS3U7Zr4UfMpZbkR2vVTrBoRPt2YROBAY0xs2mUn57pHIF5KvF+mu8DXC7Hvr",
-	"SeEVOz88/c9g8S0ooR38ukEDhyU8P8J9pXNGpDC/livkY4b5UqMicPNbfx0xsJPfuWHwa8d3wi8E1csy",
-	"cu1OFjRjO4oZVcNcL+VeVSS93EvGy8Hgbjahit07gH+zNCGMZjOY0c/PR8c7Jz+P9g/vETkdixRfr4aL",
-	"n/TrP2s+Z0rT+aL2tKRXZCLzle2FvGNGWwW513SFQ9jJWSZzQx5oqcfCSnj+TCiWlUwTanQ2kl7NFMvO",
-	"0z55bii1nlEBmjBdLBgtFbma8YIZJRk/KqWmmikk0xt3wS/Rp23GqZt+ezPOBH/v+JNT6pk/HuSKKtgf",
-	"lh+Rkr1lmSZ+LRWZ0hIpjJBXN54k/93GOXjxhQt976ATV1KdYog6qli9KuWkYHPzVyaFZgJEhVCtW+Ab",
-	"/w3q3fDDljTDtQudNmRIsSKsLGUJjIIS20G/c510HtD8JxSkvuWIUkfiz2Fc6dCqIo7uU16AYQbYgeI5",
-	"I7K0woS5hHLOUG9fiqWik4L1x6Jqki717BybaDaMx4Ih37EC5B1FjFySlSxnQnNawCHHpXmN0vUtlsYT",
-	"WvNFjtpzwXN42Q6qY1ZDU150hp19wgW8QKacFXlX9RLL9Xa5ZnO1e3c3UAdhsVRn+NuHqoX5UmkyMaIW",
-	"eXLykhzs790npmdUXErGyHKxYOVORhUjBdNgLkk6QBEMm+u0O7pOYu1rMpdKk7uHJJvRkmamIdK9kJoc",
-	"DHqxFu/vNpXr69/NvVOamj+GHSOjXPJSL2mx4xir4ZHI/YYHRs7VXAPb+tWvIvGrqEuasSd5Z9g5mEx/",
-	"3J/ePbx/f3L3IKf36N2M/bj/Yz5gA3Zw/+696m7OtF6o4e7uJTXb38/ZpdtCtdveqevkC5z1VrP2VDrV",
-	"bVIy+k4hD4TmEkIJKANw6v3pvaNIuSyYOhqLFE9CClKfsixzQu0p6pPUnqpzwzLSIRFSEzxmT09evjC3",
-	"xb3AK/Xs/B1b2aG9Yysj8ZvPKKic9kocSzEteKa/Ka1oDPGci/NpwS9mOiVdLzjYEU+YIQuLUmZgnTsi",
-	"KZgpd8BOmfaSsUhhic75fL7UhnSkCUlxW84XJfAWbjp2bRuuR6aynPBcEa57CUkXUhbn7P2MLo3EnY5F",
-	"d05XJKNluWp0Z/Yvzeyapcg7AxN28O669bFv7wbGVliixzCinIlvS7VZOedKmZOcM8H9SdbyHROkoJk9",
-	"xtV78KdcsBKvrmAsN+Q1tdf9XEh9TotCXrE8JV00gRMpilVvaCiaISR3FPG0/RUt6VyloPUoQsfCPdgB",
-	"JjGXgnkZHUcGVg9iNsgc5qViR8RfHmzFiGtjAaeCdFNLuz7w6916p7sf3rHVddoDdcSaiUHksHZ7e0Ms",
-	"MzVSjFzqP4anauy8yfxynuONBj4KGgyfsz4ZkauSawaLJEu3VmMxo5eMzIw8CCJVwDIJXJSMF8zciT7x",
-	"qpxzWBB6Qblomv3tEj0xbELQ4pHZhm9LSWzPKRyupWDvFygOuHnByQC56IXUj+VS5N90fOY2TE2vQLKJ",
-	"WmazaknR0MKVPdNulE+MuDFnQrNvP1Ze9Q2HjStSyqVmdxSZMtABHBeZLHmhvdJcsoJRxWAKr+iqkDQ/",
-	"lfIZLS/Yt70x2Pe5lvIc7Fz2yhiuSdj7zFAr5Mv8P8yy5O7egDznD8hkRaxJoQfzOGHlJc/YmaCXlBeG",
-	"s/wxl39ZDcDysEB+AFEDrXlywYS57lyTjArYI3NTaTZj+dFYcF3RiwzYXsiG250ET9FCQ7gai6WAFs17",
-	"pgl4EPm4ksSR37oGSPg9keVYpFZoOs+MDGlkqS/JVU+lfE7Fykr96ptuYEk1O4cjBpdJFfKK5PJKHFlT",
-	"iNXaQ/nC6cL9L7YAZ8IoT7Lk//nG1GQJHRv9K6PayxUTRktWWvGCKwJChbhICHu/4CX6yq0gm5h/d7mY",
-	"GPJZyQXOMKZ6pHEVvJmCZHJZ4EmfMHLJSjDotY7VmzdvdkbBGCMe5gcw3NToR0XBxAVDP/e9+4eDnlFm",
-	"W7Pc7GLHDbGyrLkCj4TmevVZymhGF3TCC65XIHqp5WIhS13XSf3aLWjJhF6UfE7LFcklQ1puPyJLYSS3",
-	"DH0CEfVtf79S3459v2ETX0WLWzvFL6LMNZWRki0VyK5ObTIiofkJbXOU5HwK6q92+p4lZOuGmZJuilvh",
-	"BNSaEGekT4gWqRaU67EA2fuoJpcqJnTPilxnwrf/nOWcgvvx295vP4BziI04NzsZsltnZ4gEXYB50PZi",
-	"Iz3MYYs5S5053poV3LmsmcA/dOyvP8vC+1s6p3vkVSnBajgqFjNKHqmslFedxL1t33vBrsipOdXkdN88",
-	"dFdgpDvDzv5g/3BnsLcz2D/dGwwHg+Hg8H86SWdCCzR5fOgE0kFn0EkqZ/+wc3by0OzVhIp3D+EAoKXH",
-	"db+cT8C6sjcYDO7u3793YLqf8Kwz7Dx49eCXB89/fv7Pf/6zuiOj4+OXZy9Oz1+cPX/w6DXYXpr2mGHn",
-	"wej0+Oed148e7wwGe2Y4qMysmczgf9ojTjo8b8SIeP9X6GpyP7rYlLw5FfeCdX4MO6NM80sWUJTO6Pj0",
-	"ya+POkkH3UEb1vwa2luwUnO0vEa2vEVxG1sdex7udvP0vXEWaaeAmltYkUgtCSUz6N+HkRmZ/uzF6Nmz",
-	"l8ej00cPPRk159Vbl81UwSLd9pDXjtamu/nAvtY8Xx86oO/e/Hn1zbUfBS1LujJ/t85VZOmCk/Vhy7lV",
-	"J23z6I4rw2UYExIbRS4nrf5jXfNICN1PtYCDhKB7rR/7fM40zakGkklztCjR4lXtRLY+sj/IiSFC5gdB",
-	"zQV4RsXFkl6wtYeyum63cRpHxx25pPFAQi9GyStBeE5cFEBAb9c27i74DS2X9CrwqrZaU76VbTypNZKx",
-	"3fm7Dl0/v6FnNPDst5cqqdy8jakmYUxXdRHCQf0e2X/b9DOOHog6QfP3dqsL7Fhm5PJWMWGRmJWSAZ0C",
-	"Z9sclDLTG5nKokA32g2LBmOLze1BRbfqXdoHilBFcpbxOS0Itq5cqJKjr2EgXYPahzp4GMd02D8cfClS",
-	"s2AiN5/XuhjcuCbBUaiGGV+iGqFuRiMwtLWQyYpczXg2s9ZPVOFV8zZ+Dje0kseHGPcR79Z+DrJJjBOY",
-	"RstIrNuTk5fk7t69ezt7hBoRbGc/evPZe13ejrI26MxqwXbUgmV8yjP0mKgEjW3gHn1x9mD0gpipgSMt",
-	"GEO1N3xCRbQrsydcXBzLnG1/O19XH8VuqLbSeptcvuMiJ3KKJ8EFcD95MHqRJiStC4DmF5hZGr+2rSl6",
-	"lc2ualPYobqumVgBXxFkW8UKvM1cK0JzutCsNNe5oCVTkfNopaRYDH3SoWolsmMgm/EXJoXM3sUfZYVU",
-	"a76yF5HfYqPC69/cpSkX+YNVTAgK+vTqo67ms54L2jB9Ba6QwMBm9EwprOch2M6gI7Ak3TifZ/jWNUQX",
-	"PjCyentAz6XSluxLwezu2r6Jpu9wPzfFIxrGuCriRCIwIsRXzBlw1qRXhJQVe6ltbDCx+jmKbEV9MJWw",
-	"33EHzJ2m9l4Hw/RLHyPpx+Z7y4uD2II4IbOBavWbIqTGfwShWEaNitDJklEVyzt5M1vV2ChEy0vF8j4u",
-	"VxVFeRhtFYbN8gerWNOSUPXO5tFwfeRs5JAK4l2FdxRRS1iULbqM0ibYMSd6aQyn2biKbe7p3YTSXSSS",
-	"tvhiCgaXNNALU4hadceOLEXBlALTnjs6KQbLomqwBd9t33/UEu8oFNTJE+erJlJkjCimt9qphjLb7sav",
-	"AJgz1MzI8lKgDX5u6MQndx1RCCOaCbxkJH33XoKWMwhjtw7GPjmzJh10v9w7OApCIsBZCf5jMmVXrCRd",
-	"a3Agdw97jZFGom6/hIq5YV7uxdptm7BCGllWS9IF2VpLPx0jtUGcTc4K/7XaaiJWsd1wliCAVk7JhJd6",
-	"Rrr/+te//rXz/PnOw4eJk6sXVOneuj2/UWUOdd5NS/ncvbdWw73hQtjh8tLxosJ+/8nH9fYatCcahGtC",
-	"9RGRc641y5O6m9yIZcpI6O6cYfQAYznLAxPuNhtcj0bYwhYbvt1mtM1w6Jbet2Pnd8X1TC61t10lQNoL",
-	"agQ62yKXwnoapSx6RxjlEd5SMIXH3AUx2WWduvT7Wj7wKxp7LTtQ2zLW0DtCi2JCs3dnZRF4FxYF1ebY",
-	"9+2b/UzOd4HLW8dDxxGDnys/0T93rBzVkWIiaWlUxJ2DfRD+UMT8bY0BmilNjuV8QcWKPNN5y/IML9i5",
-	"EjtZYs22Nxt2m3bmD5GPrCky/knjCBkGZ1qJTeUpFYw8lKw1BfeAPDp7Xe/B/VCRVvPH+d/3pvt1i3LN",
-	"KdWJ3Qt8I7QzL+j5XZzTAnOcjtEb9utox/R7ff17y15cOxHRXLplWUASnRGKbaQ1RmbcUa1wfJVYpsYM",
-	"vYIYiLdyckeR9K2cmGO1KBhIDhASXyO3y5I3SNjg4O9RTtY4iJvZWfhydTS3VYNa4hdqEE/wY5RH51y4",
-	"v5vK0tZWIuyokQPxaYJzbQc/3MwTMP1vU+ICZPeafbUR6EeGHqKpzHIDiDPfZkGDnMBNC2euIP/3ktnH",
-	"eAU7y9gRHQkCZIycvX72CeepsUOmi+j+BOJT25aDsciO8zlbSmUrQ6qyXWaryyINDvg680+YkBpVjBpZ",
-	"BQuzh3sDa2UkC8pLRbpGx17Co8NBEPGckEtaLJl/NOiBo5VQRX4+PX1FbMRAlZmB99xeccMpHWWxTD8c",
-	"+94gssYQJocEq22etdGPgi11SQuSFVQpPrXuU0if8UGUU8qLZYlbIIym/ltniTl5naQjjXbrw89A+S0Z",
-	"zVfn7D1X4NZ3AcO0vFga5cCcqXbYLHKJMMjB7HAzbBSyKjCsrQqkxU+9RdRsE80LLswrGUhMeP6DeLek",
-	"4yL6DO+wEUHBQa22HC7YJocxEl6SWsfxuTOd/pC6RGAM8A1F+a4R5qbgzUfL/7m156fwWupSq9ELkPaO",
-	"WuTetMmtsdY8gqCTBiO6vd9sGykcFuShFcNj3q4zoDQY9plWKUvA8rhWjuhxFnfPOJvl9pnQLWeLzaoO",
-	"/SUwsxghqqaznmDXrQ5RxfwWbpS3qHBtevupnKDkHh6DW+T+xWf5JdxBeB1u6QwaFVd0pcgCfUJHpGRq",
-	"OWcubdOQwwumrWaAd2ZbB1Gt37Xbexo1gzeusM/TdzSueaHtceokrSf1Oxx5ITQOtpoFC1oHzkV1w6O0",
-	"6GdGCz1rb2E2Y9k79RmOjVes3IFGYGsKTbpAw//joV0grjKNOjQqd2rFn4EpbN4/+1lsz4yQ4kO82xZI",
-	"y5hsNk/7RmaW4208xp41XlfJUbH7j04eQjUBrRc8E09PXr4gNmlJES6sgdKqvdbMmVR5hjXvOQRhzbeW",
-	"72xo1GMzDFyTyN2bM6XoBYtnR9ZUYjPj6v11i49QOO1zdntat018B3NbvanN6kwYriNy9j6+X1ZkgTec",
-	"dcruSM3ZMIg5G+RSZ3J+4+F5aV+70f5TGX3syCCwB2w7OdFyCyIHE60GFtuwp8hOmkqoEWmKGJ4TqADE",
-	"v+BSLRT6pPud2MJ4srQxeumtnFgUB5b7QKWl0Lwwj8X2oUmfILnYtLs1sy3ZdAlJXS7M0aXeRGfL4xFA",
-	"28WNPJWTKnRELTMrgK4Z2NVMqnrY18aRaalpsa4t7nch/rGT2dd8bsM1zHjscavS4rxRfc24vkiIjI+B",
-	"wVmGq+f3NwlOdhJoIduHxjyVE4TJwk0JTHlv5QRsPiHkC7LDunHPhg6Hpr3Lvd23cqJ2/ae7pUUTC2IQ",
-	"X9moD/fT7VttByfaMceID6qPPI8K2cG8WmLRRMliqT3CnAcFgbF84Pm1m1waMQ98kVtTLc/tB7fFoBqH",
-	"D9cwOH9V/+FCrTlMAWzc58jVAduNMHi/zZ+/vDdNfr1JrWqktS1P5YQUfMqyVVa41NcuokvobBbG5oEN",
-	"BB1TTs6u7sUT8aqUFyVTZiDHXhQO/v2G69kjFNeSzrEnBTFh+ZmPY9gYLJjLbIlGAZT10FuoSHcAOdTI",
-	"xOaMCkWEFIxM2EraSHqnPkiBUCnbR0oFpDMeOBzy3rUiVPhSYOKyaGCbX/rV7MPNr6n4KxvjS0M0qdYh",
-	"er5FfOsnmeEOG2Y4h43pXKryShDTMdjnlLXCHUQMdCqw0CUOM8hiNTr3HBU5WVBlXc4NJ+w7xhbE+TQj",
-	"trrDmK3uZSV6RsKlJiwDjBv0GZgr2iepjSK0SforpoGF90lqmaHNkXDCBdrj+mOReiyBllgUCiAk9aw2",
-	"Ha6VF4/GIv6x5c3pEEaVeJmiJVAgfJelBQtPCypteyPrj938V1IWn0uPTRuPINjw+pN9EKaN44Ly+af5",
-	"HaIEpOl92Aik1KIut/w6Qnq+fljElvEKN0YVxGnUZ3j0YSsBYgAtVzWMtzsKfNg3++M3xPS29ru+f+uO",
-	"2CMXE7shkrlBMSOJIwQsPhCeYOa5Rg/8hN0t5NUbqlk5p+W7SNA2K+QVLuWcihXxo27EQ7BFwUCzhKAI",
-	"rhUrpvExBsHVDdnRzRRJkENNngStG6FZrWk2OBdtmzUtL5iOyxoCgqARGtr2UrIpLwpVNwGEbDM8IUHm",
-	"QDQAPAmIZm2t/bDWHZzXbkCfRp/WpNL9LK9wK6OnrIqZ6wTAlN7vuyES9JMC7YNN+9RridOMrmEFyNVy",
-	"oQJM9cHh/Qoya52ZshEzS7MZF2zH3EYIRwJEpq5iCGGIIUoR4NVeVM1zmbntc8kVkZmdJYM4ritZ5nGP",
-	"TGUf/XImywrMKXZnHMDRgupZU5/bKYPg2Q36kD9chz/+GJytg0HU9GfTjVsofjNZaqKWc0hk9sDHMEHv",
-	"MGiTA5eYHJvbm7vHBF4gPHctBhbKtf6wRl7spkRmBP4zJ8eC/t1mDRs3wfrScH0CPRGO74ZbEWx/izVV",
-	"x7LNfh0WWEvFPHn5grzCpzY7/sfBXq8yv3tQLJmvnNuihVCWHiFO/1h4CPiEpLsAummXTdA584iM6a45",
-	"gu0ngM/kwRBaj1Go3bywbqb+lq5ZTE/AmhbeepLFRpIYvvvl8xdm3i21TWChdWJdO+jEqFFjFbuMqQ3R",
-	"Nfsyp0qzcsqpNn/VQrvMD2o5sSwnTUi/f7Ol3YLXRhMBakvtp7tpu9Y56iyKygmPUj5vSHdgK8wcEJaD",
-	"1xxHpNG4cossX9ujXpsykvEyW3LtOvVQKl3AefkHuNmMvDSlSmNwyuHgLomhxtSsOt6tOaPFdMe01Uk6",
-	"8J+YysbFYwBmi0jd1EhKXJgewTTkYDjbNLygSq/xG5qJmsekDvtlI1sSH6uKmKVxNuibv41fomQZE/jZ",
-	"6+gWnMxoCZq9ha7M3HyDgwCR7hnY57nIcfpV93KJYmAlTUX9XCiHVmN6jHNXG4KDwjVSpHv4/n1CDvZ/",
-	"TIjFCVOJ4WRCAagHSgk9HDoNh9reKRxBiJbTEKC0ZvOFA0u+sTFdRjPNfCvYBLOAYpyphCgOYd6alnoL",
-	"Gbx2i9qbuokUfImgC88FPsMW0Qp23cL6FteQ1x2WZl6kEWGd4czWIAi0ZZvaNxyLtBF2CwS9ira1iTT2",
-	"l1e+cku/zZS7NT7QOxqLVDGtMeqr1n493C0l3dQIpFwv8U9AX7RWCQTuG4uUA8rrlLMyJd2KwfSOHDd6",
-	"zGm9FybyM8XKJ7mdQ0EnrEDYR8e9ekdoVnbpJ70+eUSzmVuewECNgXkI22khYxThGpZZjYWFd+GlT5w6",
-	"Qqg6sJMlDgEpAD5CW6IhLQivQqgeixthDJMKod+WwOHoO+yPxQjyCwWdm58p2QSx2I3vzFisW8vmIekh",
-	"3CBCfxerBkjTWAS5F3ZBAoB+WCupGHDWFIOvnXkgtWlBesbGwta+MJPFyk24YNMKpyc9GNwlMVBKlAEb",
-	"tt/9mO03TOJtUYo14v/Jy9en58cvHz6CfN0HI/OfN09eP0Jxh1DVjjwBxMVaGK1vJMa5Lp2HIEhRPxgM",
-	"7h9uqzJgAzFitM6N5BK23CGxIA4kffXoxcMnL35q4lKak6d5URCaaX5JNZxGcxDTwPaQDsnCJ6XkCVSf",
-	"gBooEsCJXWRWn6QIEgN2cQi3V2S6FIg6+uDZy+NfoC1I6ITXz17ArzgutCktRfX4+NnLE/gCJSHS1ayc",
-	"c0GLnmnw8ejJM3ham1AFKGZnBFlCtS9DxxmuSicJDXqdpAK7saOGF9xYO0kHR9ZJOjiIqEB2Bk70Wyac",
-	"NsIKgF7qlYuh6lZJPwnQHiNFAHHdlSVp2JpJ11w5eMPG7dTCnf9P2Mq/qiU75nxrpENElMpPCBmuZ0ds",
-	"yIa4fT5Dy2i0xgcOQntc6Ff8QpibaYsRdF3xAvLftvJBL0H+4RBCEOK2ZqZsp55jaMKtogwgxGUJMQV2",
-	"ScKold9v3q0vIUg2D8CnypO46MuS69WJadpqt4BiOFqi5ot/PXZr9PTNaadVXoA8fXPaJ7BPGF9t5ILl",
-	"JO1BIrTPizpqYkODiwIr15AriycxFoj2aMSCXA6dG3SngRNvGKURmdq/j0WKoUOxT+ZU0Au2s5CyCP50",
-	"ufuW2cMyQ0oizL2OOojodlxMZRyTBZJARq+egIGqgUKnEkRqYZesBHwRi1Vu8TM4ODVmXOTI/sC86+RG",
-	"t5RWgA6zpofkasZKFj4mToxHcZOrsVC8AA+uleN5xsic5lZ0zGSZs5yYZvpjMRZ/+xsJsC5NEyBsmW3M",
-	"VmPxCPDm093LvdSC0AAOBElHFj0UvhkSBMQkKOI/fXPq7GpwVhpIAHaClbAGlYBah6Vr1tXKMmsPRw+Q",
-	"g3KGyz0WHoAcRG1Eay8KK6MH6OQV3GLVL9c2n5VDNYqxCPYcVsWSnPT9TvVVSth7zYT5Z5+MYlK7wzQ1",
-	"Ir8ta5EeDPZIEyI0IdR/HowK5NU2HHvf7Y1HjQ7SzYFZw+IOCRUoB1t89AtmJOiDwQGpIKgTIsxBHQso",
-	"skI1xW0DMhtufZUg3IBrHYv01cuTRimq3Q9mla93/Z2zdwIqsoYzdzpnHWvMnGOL29pH022hZ/8BEy/G",
-	"ulsdbVcumKAL3l/ReYGQDY2VPSLp7pzpkmcqHQtz+KR0aA51TOLUvtaHiaWoKeFNguOBZx+sE67CDmDT",
-	"15ajG91dv3hcG5URts7yLpsaNBbpMc1mbOdYCl3KYkiE3ME4fpzpP+EJE3oHcI1ewsFU5jUl+HSauvuM",
-	"8VbufBy8fw+fH8J/EQ8eYGaaHi/STdchg6aJrVdhNhp/T3sO9lShj2vedISlmcxZmrhbtoPRWrV6FphS",
-	"dVkv+LEsmUo8+mlqfTNp0/VCAHgJYCSGZuIfrfZBPqIL7iMEgZnL9HEsPu7s7Pj/m3cPBgPykUQKdpCP",
-	"n1exg2wu2EHC3mulO2zHgJBqodSrOh6msxp2d7yhZokP86xRlTGtV/twzeyZV1tn9uMmHOYaETjCsj3E",
-	"wjKTJiozXpoo/jLpuoAkiiWNe25Qd82g2qTPrlSzFIWn7ndq3CRsK1qL4uMW5Sc+xTRCtreM3KJ+BR6j",
-	"aASYm+qBmWpF3cnHGysM2ILI9iVD6/0eHJrG5kzPZN5cNgQSgXK85qgnMG6bDcsVwY9INx2ZT9LAEoZP",
-	"lO/jRzjD62u/fIRgDLyQPts2rAWDRoVWRRjFWANGPeywWR3GHoSaEmzzaltwFu4yZjMqLli92ViFmY9h",
-	"ZJ/hb6UN965XnamXUAlbbVSiwT2NBGwAbXf+HR8cVGvKV6nxpA4PRYIUzT0GKUawxO4usWnCtqk9vJut",
-	"qgohFdu+rIJr9BCpUBRAOkIf2wDStqH9/diJcgDeH0kLwduaSNcBedeaXQ/n/bFuHKpIU/XJEbkl5Lft",
-	"GXauVjjA9CYlRu7YYSrStfcZXkraLMocNnjWW3s7Dh1LsQVU4Pa5sK7J8qIiPXRi5JmQW3JF+BxouGtr",
-	"z9GisICIO3i3KCDi2oMdaJSUa677rWvKxRsPi8s1u9iuuhzpglxdj2sOT/yhZXHRih4fm0Jxw/F7Y2kP",
-	"Uq/ssWHH7zavS2Qg7bIfkR439xApCvIxsoJhZZBWHyAt1E81rOgRoYWSlXLQu2kwrfIiDckPGKt95ugD",
-	"1z5fzrV1UNtAV4+peV7iBZmOCMWCTGbiVQpXFWttFTMyKbjIC9D1DFX6aOTd0yCwKUUKyRW5ZZgRGYW0",
-	"plpVW2YgcJ64oUzpO5YPSWqI4VpKmHgagRHuI7zrY4HpatELv2JueRRJDeFoUg2n3gQCrdNxjPKZkFej",
-	"0+OfgYY+fPTs0ekjwxPZAtxHETEYY4FIF+XgwGMEha7nFKhZagTsddJ1r09+YSusba0yucDkgkCWc+Tc",
-	"Tr5rJSJMRjBiDJsvCqrRpo6F3I1g5oq5oxZuz6M551xcsHJRcmTzYKLAJhNsD9gXhEbZ1IpKjTr5ebSD",
-	"xWmBKAIXnaywzOsOObGyVIJSVdDRMCzE7Aqc4rHQy1KA8o4CDP6ji0pYMhYEOzEDcEgpDng3fSadHxcU",
-	"21fewLUzQhUg7WGIh2mm2jq985otCroyB1CXSwjbCgdf8e1wqbrOAuJFpDyxq2RGLfNVbwj9mCO9Rmao",
-	"dWQL5mrINi+VDtlfVBK1zQ9+JBuEXHROhuQKOoVa1D6d12+BCrRvo/ROICz7cDBIrNsTqvxC7AccT9jA",
-	"PhmZkRy+f29mboQKewPxcUKU9BXcIoJ2uRSqRiKh9NuRaRK0OzN9OmWQ/LJUrBYPjsQDFRWFtYalqMRp",
-	"GpL0/lj4ezUzQjgX5DXLua0EHDiKu1TLOc8IzUqplO/MxaqqHgTKztlclqsxnoIrrlifvLHGGDNESwho",
-	"uI1mUXKWL1G8bOUTecupWolsVkohl1YL41KMBWBZgYTkHNgQt2Lm/VZOSDfdH+y7DYd8PoiAc0mMaPC2",
-	"WYyGyLySRYG2ubdygv5QC7pq28D7MyS2tj/IfRUCGVsDPTYWI2FJJMvDXHAwWgjCpzZoGRcT99i/z+HU",
-	"LJRbilf0ggs7/2dcaRJYYjV9x0gKcmdKunv9/r45p87LfzhA+keFrbNA0gzwQdLE/m6YwlikFXJIugam",
-	"/giSvMzYJjR71zjCU6j2rvoE24DzNRYLqUBHs+qrEnShZlIrIHwrkkv4Ga0fwC7hY2h19OqJZ+xQKQIt",
-	"oYZlROxKXRs/6qNX7SR73myH4ENmys5kOhZnIeKJIt10DciJOTSbUU7AX7IW5yT2PfrBzZP6+elZXFx0",
-	"JYyFNYt7SDxEZynkBen6dF8cv62paQGFIIKFGPFeI4inlmguGwu1nKis5BOWtwD2Elv5myysZH2iqchp",
-	"mRPrLFNoqTMMN0QzSipsI1/zO/zRW5tT8o9WxfdWgfdx5zMqvFfV3W0z7SrvbrZ3lLU0m2Py0AMx2R3Q",
-	"JXcfsffoO+S0gMMvp9MjRwRKhTWXAopGJquxqIE9Qfqvq9Pf65Oz18+sqbtkShaXsD2FlAu4WrIkixID",
-	"Hmiel4bN2Qvlgm0CA3vOFoVcgW8LzEcKIVXsuQcgTM2dDGoElpJmXFyMxWvP7eZ0RaDQqGBXHuNF5ISJ",
-	"5bzx1CaFmlXhglzuDa3uhYswFvxCSHASQKCVbaxPXHCj5Zclz/QwCMiy9iAnE7YveH8s3tw9tvZqNPGl",
-	"Rget+MpbyYWzBxQFqC7w8pE1EnvxKsAKGwufesAFSf+5Y4e588RsGZDHepc9JJrYotMPzKfOjm5D3W21",
-	"NlQTmsW0nHvNkLhO0jEnCP2ee/1BfwDIK+h06Qw7d/uD/l0E95uBV9m5asy/o0lWZ3Uzc5+k+4NBGkhV",
-	"VnAiipWXTHnrBii0CJ3k9QtWKHD5e24DiBA/2xE0avLvDwYbSqHdrgSai4qP1OA3l7SPoRYWeTfelB/b",
-	"7kisqpJqlau+M/zt96Rjk1k6w84zfskEJttreqE6w986Lz2X7fxuPnWOrrWL/xyfO1/mqxKsIWypiGbv",
-	"gdFZhkhQC+qTxnYFF3ssbnKdHaHrbKO3uPahJYfgpvPI62s8al6es2FW9TNgJ3rzGTDz3l0UlDd2v1Wk",
-	"MYmEq7jBf43tDvZm7iezduNDN+j2Vw8iD14umABhxkYgAGjWv0bPn7Vv1k9M27dvd7ncqG65vM2RfZV1",
-	"rkVfbFpiNC3dnq7ZLJHQrtVFhUaWVjvpoU5tK+BiAHOoP2VUoBitSzqd8uyIpIeDu6RmS/P3wRcDNlM3",
-	"d9OanMeisjm77AVDTo2O4euQAF2rSoDS6ZRlGLTMDe2JXbXXuC5/CLWFvuFYHA7u3nwkIrWbv8KJeu1W",
-	"a9Np8lLx2gP12hHAyp05XBMMBcKU1SBkkRtxA2wThnwX/B2zVoECHXU1VYp7oEcjrljBgV6wxEj2WbHM",
-	"IfjW5eN0QTekgrD5Qq8ASmWI+JCQc2QRIi1ovDXneclSGfHQRiBBQkcQEjKTV4SShSwgeSmTQi3nrLSK",
-	"HbZhVAoXRnFBF9GzaHTPRy5ez+cMIhZ7bG+rV6pQxsegKQJy+g2fAGbNNi9axMvr37/iJakwQyP35KVg",
-	"sKtETj1k53XSOcD+N5/6BzR3EcXwyd7Nn9TKS8NHW1zOx+AGzRlUAzrY//HmL5plvIEMbDGjJ9a75dOd",
-	"D7eZVKMG/+fQnOs6A4ppzwHtsAf696QThp51hp0YLeg46uIhtpCyGOV9WxqzJtoOqAyiz4UQNljw1Ds7",
-	"Jgw8GQEczZG10jgfsrI2Wq5mYyGMnFkUqyoORNkoSLAZ0gkVuRTM6KSnVcAv91DKWC99LGx3Nl7dFsqj",
-	"K2+SJWkFV+W0DewJLUgwnD4ZQZtG8R2LGa3G7B0/qAL+SGKO/hhFQtSrp3Jya4L0VE6ePNyGugTOjV/Y",
-	"6utSGYA6jktrfjNIuBeNmvURa/5NteurT/wXMII/MfEaHGxFTh4DBjt8sAW1O7ahGUge97eZSLum/F+L",
-	"tOLl83iuADOGVviQgAWk9qmcxAhtnCCacX4RyQ0TrIC0WHS9tEEOV0z3khoJs2GptihJ6iH30rHoohQH",
-	"CLbWQGw+jqDypaSrwO1cATQnGFDgXdJjobS5c94Shlccu0D9AfIvPbpfSrrUUgBCy5JfVg50a9710LoI",
-	"Lx5hDoDJhumRdhi9Pjm22YAlBJTCZ0dj4ZHLiHW28A3wqG7X4QtH7M381FhE+IM/M27urikzBpg7y9EN",
-	"ZuZcSPluucCwGyPpKibyhhOiUdvxyGLXpYBjhLat1Nm4rIfvinI9FhelvPIS9h6BMO+7A6J64LVrengw",
-	"RRRMMBpiYXDYmGJqJmU21bDF+p7qGZu7mk7a0FtDviMs7SemP4Of/XHc6c8u8t6aa/x1CPlPTCPhtkGT",
-	"S7T/45W/mX5vJyh7FOAvpZFD7WZE6HcUC1zSziVgVOFySFLADcc891pWok2tB7kaHHj2Iqek6+EkkwpA",
-	"MnHhp/Cjp8dJhe7Y8yEhY+HCoa2JykURW+9maoPr4JmF7icjH1pKNXEJn5aAO5LCBcGYBiCSfpjAI9ww",
-	"YHFSxHUeguV5N1OXqbcYHJ/8iphBB3t/HyTORV/Kq4ScnT7e+XuvIquZLJZzYcg3LGLSWMHELV9ily6h",
-	"LvA6aRV2T2z0ikMfSmp1sRM+oSJhrhIB/us5QvMbppvW3raxLeab1OEPuoARqDiNRjlFmNDlqtcnoyoA",
-	"ya5MtR5PT16+WE+IX3vs6q+kX+BwXDdfm4D7fq6Tjjsa9bz2P3Knx2KQ1EruJRYJInEZ65f0fH9y//+x",
-	"vWRvMBjc3b9/72A/wRzv5OzkYfhrkozFXq25fd+clcbwf82aTEmQ/EwCX0mV1ri9kd0Sve/M8f8Ec1yw",
-	"cgfka7utpOsSiI5Pfu19JqdcWKTeWzDHMBHX80SgecASw5KrUhakWwuGd9ezN4yiU45FO9chqaKubsAN",
-	"TaxR+YpcOQzOscBAOrQe3QhoWsVXInInwrt4rNA4wQa0469IQaH9NVfdLLG76N+tuF/2Ep4FVW+5uGRC",
-	"S3vGo0c6uImwY+2bGNyc2gXchXMO0AJSffo9PIVkVilYNI9ITiEMD0EYSRcEmEoUJXxKLvglExZryc1c",
-	"2fJg2ldy9shogPJIFUkxTNtMpkFlbD2IsbiSyyLvk9Mr6XLBMXzU3DCvSduPEhf8aaRRC90rp+7ajoWP",
-	"Be2TJxjQGJQynoIAhnAEfpeSGgr7hTQXnmbv7LTGAsmULG2IA6GQYcIxsBp9vFw5xbrnKQTIEGHkNGzC",
-	"yDnSoFVnWm5me3XbwcEol9M6SYMARPZ+YXNTpCVGhGschw9DrX3VJ6N6AWe51GEN57HwFBUGuCnyv0/O",
-	"FCNUkEa8/dB2arYEF0C1tjJqPDf7/7iUc0s1byfgRu3iQGQeyHz1RSluDTf+uo7LYau3fjWK7+t3xYk+",
-	"3KEqdzEJ0hlrV/Wvaai/rd19b4suXmFe5KmUz4xcgN8dbjMff5Oes5xTh6vzFzD27291QH5Csv6Z4R6H",
-	"26gStqtTzOhq8PoR5B2A1zKzVQbibBQiNO11I1x/BtP3JPuzGf+J4wJY7MfwjcxlLKTWIhTFgm/IBAA/",
-	"2BYJEgjKtFXzwN5kEy8hDqUCCmly/7SPSW2+ZksB6SgRsdvxPuCZU8BfRbHdcOBCXo2FF+hv4m0kYG1j",
-	"cQNvi4Y+2fH92flTq3bAVjxq/0vadXwZt7V2iFCUuaLKZ5t8Hc6UdFwe2k1f+/e+c7Pv3Oxb6ZNApq2z",
-	"2tPnGF3+RKbicJq+ZPhhuaoZdLxGpRCwdoIAsEMCsO0JqVDbE5KzrKBgwQzh24GBYoW3xOWSFnpGus1k",
-	"eFC8Ege7jcpWSXU8NvwZV/qVn//XtMWEoNLrbDJuIN/tMrV71AqR8wuV2MiA1kGxSP/BffCbfFtD5zoU",
-	"s/XSVx1Gb0iErCEkYfRaHeOM+KSzOtod2BlapRh/fj46JrIkr09GO69OTkj6IJvsnFRpa5ZbQSi5B1fC",
-	"xNWxaCN5Y9yCsgge9MomhTfBogH4DIPTwTdoQZqOxgKSo7AjsMAG+bPxhA2zRS6ohSvXUt+hGTholzYW",
-	"nM1FSXwNv1kplxczM8sJ1XzeJ7+6+bo4425Y3DhpIBRb3J68RzA5sgFCgUYcSKOac4tVOTe7gaAhYUdH",
-	"xKfU4RGUS70jpzvg2HWJji5hb0bLeYEx9COHdLA/OEht9qOPkoaX82VJJ4D5gAHTR4SS9PD9+5RoBvbl",
-	"Wr1qCWaVctUnoyplLcRdbkD+HYUBmxbQTuTKHNoq+XQLa88L2bb0+Ltzx8H3Y2ZgLKHaThhybTNalqu4",
-	"kA1pjO4y2zzPW0vb7nsA5N0sa/+w+0OdyHvo2AkXhiLF0GM3s4k4ELMRu9torRv5xB0F+YNgk7QATImF",
-	"rAzuSr9zs3R/0CZi/h6B4ooXFIydLjrLYbR9Y2/hbX1/nyrXfoZo+r9HxFyTtfLEYvf50wVGf9rCrw34",
-	"q0u5rlJamlr9F5Mua0HyldYuPO4CBtOQbpj+0kuq0IsayBAENWpGukLWyCRk5ua9PsEcECTF7D3NNAEO",
-	"wFzY0XzChQUMG7142B8LzPAgC4+DMEQwglquDSwrVR7hYA1EwRqR9Vdcl1El938aAdw+v8VVkdr+C4xk",
-	"vUUP9SCO2wzNFiF9+L80Xcdu4zYJO+64f0/Z+bMo5wBx0gT9Dgjjr81H2+ofidcuHBmGg/dWTnz09gup",
-	"PeC3efbhvxwmrpGg/7brPjwri+v16soJJvxZwdNIyzOqQok5hOZYC7oxFg3UjYCiIUKyhe1twnjY0Ox0",
-	"WRYp2l6DYadN6Ku0VuMcUZ5pnhs5RSEQu1V+QLRekf0K7JhmRhguWH4B3umjSrUBMzU6ZCscDYudgST4",
-	"duTVrsR2IXX25VMHEHKLb7zK99UMxpBvdgsvZrNur1/xHMuCmO244kVBcmkEx5Zmj5FLtRh21AwSn18W",
-	"nA4zsEge8G3z2E5CTCaEJ7bwVHumw73BYFARXgSQh7gqV5pH+VAOIxIkY2GBEdLAvQDZtSDje/DhquSJ",
-	"jRANIvlSUN+glzldYbo2ljzybpajIM27Fp8klzb8wlXwquxwgExNpBiLcMRNpFEPf9+lojkJXeUF1NXG",
-	"sbPxqqhXpedFt6uZrJsILIJKlRvSrE8FWYVi5fsbOgTusSixAJOFOqEOtDhvmg3QcNiyrZC6aQXiGwAo",
-	"sBV+bdMz7h6SbEZLmmlnffJmAMS05YrcO+j1iWHaE5rbDBcML6mBStoKVFGEqIIrsPE2IcMRYx6i+ByG",
-	"FLTDba4LgXBY0o1UT+0dhQYXX+x/JFwODhDhBmItha2G0ob+cMSncpPHLNo7xgAStcwyBxBU5XQG0Gja",
-	"EwaO6ujZ62eqTzD91DCAi1IuF3jjK/sWxrlAWqfAfQYgAwLwxBYWr465C/nlR+2DbY5hIa+ILH1JzZwV",
-	"dKVs/RmrbsOa98nLpbbakyUiYM0Yi5xhMSizt1mgatTzgFS9sIctE+Julp6x+RG+YfbNgzMkLpunnefk",
-	"TEA1OFFDGgop37mEfntLx2K5MI9oVWikRlqgeAgihlNd6WDQsUW4BTSpdu4ChlE2KlBATu6MlqwXu/mI",
-	"RNAfizeQ/RRB7ky8wMJzkrMSC385LQ87STzEs892wAA0JStty8MYOkw7fcUzRrpwr4L9QQscKaTSYFuV",
-	"ApOJIIehgb2HWQv39w8GPfhJWQrywiIeKtId9Pv3BkfuQFq0KjCQaRupShW5N+jZJcepamlFsyGhVSoy",
-	"hnxVHnYLOGJvz1ikT+VkLcamH3OTpdQzrJfKyLFwL/tj8RJ2cuEbw5uIkFo5AL2Ce9VJfbDOjQ0kQfzX",
-	"WGBChJPVlIeiDCEIm8IpYkfg+odSY4KBATYKASDPJhYBEcRMOXXZkjW8OiuajoWTTRH8zxKfKHiiWZwK",
-	"xU7D3e2ioBwMvGoRgxk8qp1yOX8hqp6Xse3+Ud1GgUvGAllIUx5eIwu34+ngiH2uIaEZt5BsYXowJ+ar",
-	"CazRaf1B0XhrUhBblOKKKjyqXhgLXRYOv84Tjj9PDETSaROTm76uvnAfwBJ94wiTVlwJYKvWsVchqRqc",
-	"XQEK6/cAlO8BKH897AQgqi0rF+nSEPbYBxH2bmf+WoeosMaP8IlANmsKBILscFxIZdHQAhxqKEbnRHAE",
-	"R/AOTbBCYF0KHEavqhsLRixX+BXtV86hLRfo+DsKWrLIqjBmkLypksJnOJgv7ygjHWElVletgOUPVqkv",
-	"GO3h5uv19WyOb9PBC/r7WFCrVfpiKlbpcw7pNcqpLRLNNZgovObg3IJ+FWRJXK3czUg5YWAmWl9sSR2z",
-	"K0GG1xZO6HXIxYAhNOcatc5IboFUDZnh1pKQSyj9dJieryAMmXk1KgFfWyHoj8lA8JkHQl5VR6UrSwvO",
-	"5Ms177qazpUJIDDp2OANqxVURZjxHodUqVj1vsMOfRXYoe/8+nv6A1JO0rU8kNCmjHA7SSDOo78YttIo",
-	"QKEMY7ygpEkmFyssB2GamJZMzf4BpUVqYgFXvtIHzcfColyqduGuoFUbWpaTLrAgwDO/CaLfkbZGlNpR",
-	"m+QBr3QVZZOaYRZNtd30cLCfJgATi/85SHukpFVxEDTDmL4KW/U1nq/8LTnka9yCb+J4v4FZfYdD+E4I",
-	"bySEPzENJsXPon9rAwGMZvUlFJ3TK0mWiikIE5SCBfBDRDFz/TQrVsOx2CE//DDy6dE//EC6UEmaz1lv",
-	"CLUMBEmDDIS0EuyUVVzq5TMVFD7axvFJuhOpZxXk+1SWQaK2zTInXpMqViTNvW1bUM0v2TMqLpb0gllH",
-	"anCVLSKpIl667MoShvbq0YuHT1781Cg+YMsI2mo4vYSk3rM50qnP+8YhbaipUtc/zOI2XCQ//ADA3raK",
-	"aACpFIwn4EFQ89JKzwjFWl9ttMW7gqZVcEdYG9S7aI30HRaPRX8etbnAvSFgx0ERI+HM+fNKo2vUTk2s",
-	"ZzOoVwueTJrNrBKLG2LDrQMPb93jFUrw7RBlx/VsK7fJSvd59lYnX1unx+ilUWU2WMRbwb+ewWD/D6qZ",
-	"OLG2nvknynx3Iphn6d9Vwu8q4XdJ6KtkxLskdypiSYoAimr5HIRO1Rnhl1EYN5mOdyeFzN7dNnd+k1T1",
-	"wDSIxUWdWOF4RCSYw/D57mYuFVQo7PUJNA/8tzKPBbACPn3IOfy5JkthNUYIcrTNeavZRmPsIwiUukk/",
-	"7Y/FC+mlR8NKYxwPRv6HM7w/g6XT7dt3xvMdAv0vwAPg4n8ta+BG4r4UX5y8n2GTKkp/vwSBP6m7FiFZ",
-	"yCW2pmcvoE/QTW2UnOMyR0GQ1li4WoEQagexeJbeN+rVQyRhn9hZoV5XMS6jDtf6vA2jIQ0+A7rVZzIa",
-	"sgWfsXP5zmmu6ufFaK12Y78znu+M5y/AeCwl+Mqsx1XL9WGin4aE6/LrrXeqKFoBqb4D0qWazKXS5HAA",
-	"sctCakgKzHtJo8zbCcSHqrGgJbNwmVi9LR778IwrbdOJHvnpfEVi1uhrEx6Kn/13PJSvl7oYC4CuVj6a",
-	"4b0OVcgjo6zLXYSIaVu7ehVLWFxuTFQcbZWISNbmIVZB1GOBUdSItb99jmBXlkRI9zIG5o7F3sCF5vZa",
-	"WYSRatzgqnjLtWZlnzzcUIk7qInoETLuKJJyh0D3PSvx62cljuo4L2Gwv6ydqlskI0bp/2t2wRUiDQiI",
-	"3j8hZ6+fIXYvoJ4gSLl5x41FrxbMsIaisP+8mjExFqmtsQ8Rh+h1qpfM66b7g720F5YXr2UY8AsBEJB4",
-	"SaCixdVMsew8Jf9NsA5+LyFqBnWQRLHCQEhzK/tkhKMOysUrrAoYVIwfi0bJ+A3V1DeXj4coxLGwCUVQ",
-	"pc/zyZB7rtVDeutzIxqc6s+K6Rgd7K28MHtfi7nfxNiTKn3R0uPv0fXfo+v/cvCOLhmMUEfx69BinyiE",
-	"rVNWPjGAPsq0TrRcqBDdrMEUE1JVjnYQYBjpa6tBGQksAECLUeOHMMzPpcaN77+UlSeCnIXjzb9bXL5b",
-	"XP4wmoJnkNCWRveptKSOFvahg4CWo6WedYa//W4uhm22eRtQPEkgYLYqOJAQsNMkZOkMNiK3CR/NLCNz",
-	"jwSds86wbbkxV7gh3Lczkjws2Fs5US5Al5et+khBR1ARqd34E1/MRU7JomQ7LmQqBsab+HILWHlEF6ug",
-	"B6zN0+rB8gL4U7U5AebzcAvPFngcrJIddPCmUsY/RESwdpXxBELtXLl9m5e0kEURNGrLj8ebbKLDKTJh",
-	"M27joW289Q2AreECecDWdm/P+CUTTCk8VRz/OTfsJXMbzBXJZQYV0oJGXzrGojrXv1///wEAAP//",
+	"7L17cxs3sjf8VVA8T1XInBFFyZKzoWr/kGUnsde3x7Li3bPM6wFnQBHxEOAOQMlc29/9LXQ3MJgLKcq3",
+	"5DzrrdqKxZnBHX3vX7/rZXqx1Eooa3rjd7254Lko4Z8Pc7FYaiuUfSGWBV+L3P2aC5OVcmmlVr1xL7Xl",
+	"SqTsei4Us3NpWCnMUisjmDSMM2N1KXKmlWAltcFmumTc/Sm4FTkLvWTrvb+J9QnjUyOUZdrORXktjRj2",
+	"kp7J5mLBXfd2vRS9cW+qdSG46n34kPQe64zjcJqjezkX7OLFY6ZnzM4Fy0rsUpfMWF66f5bC6FWZdXdi",
+	"bCnVJfTxvBQzUQqVidPlspBdS+E6W4bX2FwrvXKT77/46Yz9cHg0GiRMDC+HLL3m0v71YJTe1OkLYcv1",
+	"6cyKst3buci0yg2zmrnm2FTMdOlW2ZZrqS6x1x8PDkYsFwVf7xl8f1DvcyGVXKwWvfEo8f1LZcWlKHsf",
+	"3AiWvOQLYelAnGaZWNoXwqwKPCzNsyDe2v3MXKWwx2fnv54wrtZ27sYjCiNYX5dMafhhAO+k3K0mbt/+",
+	"70ardMj6p4XREyXeLkthjMjZdA2750/Wd4bZa80WIpecuUGb4WCieklPvOWLZeHm4AfSS3rSjQwPdS/p",
+	"Kb5wz3EitZXIxYyvCtsb95pD6iUdW3OaZXql7MP73efgkltxzdd70piVyBnHt5nMWV8v+b9WAvahGvAV",
+	"f304/eH/igM/4iW382q8Mu8lvVL8ayVLd/LcnavtIn/7WKhLO++N7x4lblP9nwddYz8rJNxpOqk/yaLz",
+	"hD1TxdqP3LBraedMvOWZLdZ40zNohoUTP/Rj/9dKlOtq8Fm9u96WkXeMdVW6r9a7DVISEcroq41Doue1",
+	"sSy5taJ0b/9//zzd+5/f3t358H96G8ZkdNm98akSby2+kHqysyzFldQrw5b8UtQOwIaxudY3rNLxwWH3",
+	"kIzVC1E+vL/bQsHIYKHwu82DoXbz223bgyuh7Mv1cvvhEu6tajCumU0DgS7iIfyfUsx6495/7Vfsax+f",
+	"mv3QO4wlYjB/E+v2UE7pJO9lc22EYhcXD++zBX/jqBbSnX+thLHM8Jlw5BZI7Ji9EUvLDo/YXK9Kw5ai",
+	"ZFYoruzJRBkhYraGx1IwqWyp81Xm+h02KNbB4R1xdHz3hz3xlx+neweH+Z09fnR8d+/o8O7dg6ODH45G",
+	"o9EmatbgoLVlmulywR1VW62AiLS36pGe7kjFftfTzRTsdz19/ePbvx1+FQr2WC6kbY/5ubtfRv574ykq",
+	"4LtOsn88StwokBsejkZJxRsPOnijlwjag/DcPpIFjOf5T1PWf8qIFSdsNBzeHZ2wgpeXonQCkyUBhRt2",
+	"dzQAxm4myjFKd37c+lvNZlJJM/cMnytzLdzCDNmFeqP0tYo7ZrwUTF4qJ4U1jxxJIZtOFc1vwy4dHt9N",
+	"OsUkfSVzUe5GhbjFi7+kr1g/02omL0FscsPYSCT9F7ejSn50T6GRrhMf9R8G5bpM3JYU0lgUR9KfH7xk",
+	"+1cH+/4lk9Zvw5TbbH7Fu+8C/Ocz3oYXYlYKM+84ioLncHK8/DEr9YJJG634TJbGMq5ytlrm3Ap4naT2",
+	"TC83ctCS+uy8SzNeGJF0iernltuVuR0zXyk5kyJ3IrtdmU0Dwqc7swgcCIzplZjOtX7zQOVLLTeLdNf4",
+	"GhP03mZSeC1eH7/892j5NSghDX7ToIHDMpmf4L7yhWBauV/LNfIxx3y5UxGk+224iRjQ5PduGPzG8Z3L",
+	"S8Xtquy4dudLnok9I5yq4a6X8a8all4dJJPVaHQnm3Ij7h7Bv0WaMMGzOczolyenZ3vnv5weHt9lejZR",
+	"Kb5eDRc/GdZ/tnIhjOWLZe1pya/ZVOdr6oW9EU5bBbnXdYVD2MtFpnNHHnhpJ4okvHAmjMhKYRl3OhtL",
+	"r+dGZK/TIXviKLWdcwWaMF8uBS8Nu57LQjglGT8qteVWGCTTW3chLNHHbcZLP/32Zlwo+dbzJ6/Ui3A8",
+	"2DU3sD8iP2Gl+F1kloW1NGzGS6QwSl/feJLCd1vnEMQXqezdo163kuoVQ9RR1fp5qaeFWLi/Mq2sUCAq",
+	"xGrdEt/4b1Dvxu92pBm+Xei0IUOqNRNlqUtgFJxRB8Peh6R3j+c/oyD1NUeUehL/GsaVjkkV8XSfywIM",
+	"M8AOjMwF0yUJE+4S6oVAvX2lVoZPCzGcqKpJvrLz19hEs2E8FgL5DgmQ3xnm5JKsFLlQVvICDjkuzQuU",
+	"rm+xNIHQui9y1J4LmcPLNKieWw3LZdEb9w6ZVPACm0lR5H0zSIjr7UsrFmb/zn6kDsJimd74n++qFhYr",
+	"Y9nUiVrs4fkzdnR48ANzPaPiUgrBVsulKPcybgQrhAVzSdIDiuDYXK/d0Yekq33LFtpYdueYZXNe8sw1",
+	"xPqX2rKj0aCrxR/2m8r1h9/cvTOWuz/GPSejXMnSrnix5xmr45HI/cZHTs610gLb+jWsIguraEueiYd5",
+	"b9w7ms5+PJzdOf7hh+mdo5zf5Xcy8ePhj/lIjMTRD3fuVndzbu3SjPf3r7jb/mEurvwWmv32Tn1IPsNZ",
+	"bzVLp9KrbtNS8DcGeSA0lzDOQBmAUx9O73eGlatCmJOJSvEkpCD1GWKZU06naMhSOlWvHctIx0xpy/CY",
+	"PTp/9tTdFv+CrNSz12/Emob2RqydxO8+46By0pU402pWyMx+VVrRGOJrqV7PCnk5tynrB8GBRjwVjiws",
+	"S52Bde6EpWCm3AM7ZTpIJiqFJXotF4uVdaQjTViK2/J6WQJvka5j37bjemymy6nMDZN2kLB0qXXxWryd",
+	"85WTuNOJ6i/4mmW8LNeN7tz+pRmtWYq8MzJhR+9uWh96ez8ytsIS/QQjyoX6ulRblAtpjDvJuVAynGSr",
+	"3wjFCp7RMa7egz/1UpR4dZUQuSOvKV3310rb17wo9LXIU9ZHEzjTqlgPxo6iOULynWGBtj/nJV+YFLQe",
+	"w/hE+Qd7wCQWWokgo+PIwOrB3Aa5w7wy4oSFy4OtOHFtouBUsH5KtOud/LBf73T/3Rux/pAOQB0hMzGI",
+	"HGS3pxtCzNRJMXpl/xiearHzJvPLZY43GvgoaDByIYbslF2X0gpYJF36tZqoOb8SbO7kQRCpIpbJ4KJk",
+	"shDuTgxZUOW8w4LxSy5V0+xPS/TQsQnFiwduG74uJaGeUzhcKyXeLlEc8POCkwFy0VNtf9IrlX/V8bnb",
+	"MHO9AslmZpXNqyVFQ4s0dKb9KB86cWMhlBVff6yy6hsOmzSs1CsrvjNsJkAH8FxkupKFDUpzKQrBjYAp",
+	"POfrQvP8pdaPeXkpvu6Nwb5fW61fg52Lrozjmky8zRy1Qr4s/y2IJfcPRuyJvMema0YmhQHM41yUVzIT",
+	"F4pfcVk4zvLHXP5VNQDiYZH8AKIGWvP0Uih33aVlGVewR+6m8mwu8pOJkraiFxmwvZgNtzuJnqKFhkkz",
+	"USsFLbr3XBPwoOPjShJHfusbYPH3TJcTlZLQ9DpzMqSTpT4nV32p9ROu1iT1m6+6gSW34jUcMbhMptDX",
+	"LNfX6oRMIaS1x/KF14WHn20BLpRTnnQp//2VqckKOnb6V8ZtkCumgpeiJPFCGgZChbpMmHi7lCX6ykmQ",
+	"Tdy/+1JNHfms5AJvGDMD1rgKwUzBMr0q8KRPBbsSJRj0Wsfq1atXe6fRGDs8zPdguKnTj4pCqEuBfu67",
+	"PxyPBk6Zbc1yu4sdN4RkWXcFHigr7fqTlNGML/lUFtKuQfQyq+VSl7auk4a1W/JSKLss5YKXa5ZrgbSc",
+	"PmIr5SS3DH0CHerb4WGlvp2FfuMmvogWt3GKn0WZayojpVgZkF292uREQvcT2uY4y+UM1F/r9T0iZJuG",
+	"mbJ+ilvhBdSaEOekT4gWqRZU2okC2fukJpcaoeyARK4LFdp/InLJwf34de93GMBriI147XYyZrfeztAR",
+	"dAHmQeqFIj3cYetylnpzPJkV/LmsmcDf9ejXX3QR/C29lwfseanBanhaLOecPTBZqa97iX+b3nsqrtlL",
+	"d6rZy0P30F+BU9sb9w5Hh8d7o4O90eHLg9F4NBqPjv+nl/SmvECTx7teJB30Rr2kcvaPexfn991eTbl6",
+	"cx8OAFp6fPerxRSsKwej0ejO4Q93j1z3U5n1xr17z+/97d6TX578/e9/r+7I6dnZs4unL18/vXhy78EL",
+	"sL007THj3r3Tl2e/7L148NPeaHTghoPKzIbJjP6nPeKkJ/NGjEjwf8WuJv+jj03Jm1PxL5DzY9w7zay8",
+	"EhFF6Z2evXz464Ne0kN30JY1/wDtLUVpJVpeO7a8RXEbW931PN7t5ul75S3SXgF1t7AikVYzzubQfwgj",
+	"czL9xdPTx4+fnZ2+fHA/kFF3XoN12U0VLNJtD3ntaG27m/foteb5etcDfffmz6tvPoRR8LLka/d361x1",
+	"LF10st7tOLfqpG0f3VlluIxjQrpGketpq/+urmVHCN3PtYCDhKF7bdj1+UJYnnMLJJPnaFHixfPaiWx9",
+	"RD/oqSNC7gfF3QV4zNXlil+KjYeyum63cRp3jrvjknYHEgYxSl8rJnPmowAieruxcX/Bb2i55NeRV7XV",
+	"mgmt7OJJrZGM3c7fh9j180/0jEae/fZSJZWbtzHVJI7pqi5CPKjfOvafmn4s0QNRJ2jh3u50gT3L7Li8",
+	"VUxYR8xKKYBOgbNtAUqZ643NdFGgG+2GRYOxdc3tXkW36l3SA8O4YbnI5IIXDFs3PlTJ09c4kK5B7WMd",
+	"PI5jOh4ejz4XqVkKlbvPa12MblyT6ChUw+xeohqhbkYjCLS1sOmaXc9lNifrJ6rwpnkbP4UbkuTxrov7",
+	"qDcbPwfZpIsTuEbLjli3h+fP2J2Du3f3Dhh3ItjeYefNF29teTvK2qAz66XYM0uRyZnM0GNiEjS2gXv0",
+	"6cW906fMTQ0cadEYqr2RU646u3J7ItXlmc7F7rfzRfVR1w21JK23yeUbqXKmZ3gSfAD3w3unT9OEpXUB",
+	"0P0CM0u7r21rikFlo1VtCjvc1jUTEvANQ7ZVrMHbLK1hPOdLK0p3nQteCtNxHklK6oqhT3rcrFV2BmSz",
+	"+4VpobM33Y+yQpsNX9FFlLfYqPj6N3dpJlV+b90lBEV9BvXRVvPZzAUpTN+AKyQysDk9UyvyPETbGXUE",
+	"lqQb5/MY3/oA0YX3nKzeHtATbSyRfa0E7S71zSx/g/u5LR7RMcZ10U0kIiNC94p5A86G9IqYsmIvtY2N",
+	"JlY/Rx1bUR9MJez3/AHzp6m919Eww9J3kfQz9z3x4ii2oJuQUaBa/aYobfEfUSiWU6M66GQpuOnKO3k1",
+	"X9fYKETLayPyIS5XFUV53NkqDFvk99ZdTWvGzRvKo5H2xNvIIRUkuAq/M8ysYFF26LKTNsGOedHLYjjN",
+	"1lVsc8/gJtT+IrG0xRdTMLikkV6YQtSqP3ZspQphDJj2/NFJMVgWVYMd+G77/qOW+J1BQZ099L5qplUm",
+	"mBF2p51qKLPtbsIKgDnDzJ0srxXa4BeOTnx01x0KYYdmAi85Sd+/l6DlDMLYycE4ZBdk0kH3y92jkygk",
+	"ApyV4D9mM3EtStYngwO7czxojLQj6vZzqJhb5uVfrN22qSi0k2WtZn2Qra0O03FSG8TZ5KIIX5udJkKK",
+	"7ZazBAG0esamsrRz1v/HP/7xj70nT/bu30+8XL3kxg427fmNKnOs825byif+vY0a7g0XgoYrS8+LCvr+",
+	"o4/r7TXoQDSYtIzbE6YX0lqRJ3U3uRPLjJPQ/TnD6AEhcpFHJtxdNrgejbCDLTZ+u81om+HQLb1vj+Z3",
+	"Le1cr2ywXSVA2gvuBDpqUWpFnkati8EJRnnEtxRM4V3ugi7ZZZO69NtGPvArGnuJHZhdGWvsHeFFMeXZ",
+	"m4uyiLwLy4Jbd+yH9OYw04t94PLkeOh5YvBL5Sf6+x7JUT2tppqXTkXcOzoE4Q9FzH9uMEALY9mZXiy5",
+	"WrPHNm9ZnuEFmiujyTIy295s2G3amd91fESmyO5PGkfIMTjXStdUHnEl2H0tWlPwD9iDixf1HvwPFWl1",
+	"f7z+y8HssG5Rrjmlel33At+I7cxL/voOzmmJOU5n6A379XTP9fvhw28te3HtRHTm0q3KApLonFBMkdYY",
+	"mfGdaYXjm4SYmnD0CmIgftfT7wxLf9dTd6yWhQDJAULia+R2VcoGCRsd/aWTkzUO4nZ2Fr9cHc1d1aCW",
+	"+IUaxEP8GOXRhVT+76aytLOVCDtq5EB8nOBc28F3N/METP/blrgA2b1uXykC/cTRQzSVETeAOPNdFjTK",
+	"Cdy2cO4Kyn+tBD3GK9hbdR3RU8WAjLGLF48/4jw1dsh10bk/kfjUtuVgLLLnfN6WUtnKkKrsltnqs0ij",
+	"A77J/BMnpHYqRo2sgqXbw4MRWRnZksvSsL7TsVfw6HgURTwn7IoXKxEejQbgaGXcsF9evnzOKGKgyszA",
+	"e05X3HFKT1mI6cdjPxh1rDGEySHBaptnKfpRiZUtecGyghsjZ+Q+hfSZEEQ547JYlbgFymnq/+ytMCev",
+	"l/S0025D+Bkov6Xg+fq1eCsNuPV9wDAvL1dOOXBnqh02i1wiDnJwO9wMG4WsCgxrqwJp8dNgEXXbxPNC",
+	"KvdKBhITnv8o3i3p+Yg+xzsoIig6qNWWwwXb5jBGwstSchy/9qbT71OfCIwBvrEo33fC3Ay8+Wj5f032",
+	"/BReS31qNXoB0sFJi9y7NiUZa92jiYLo4mGhr1PW524/5YIVYka2Nq0LUCCuwa7m/nvtBLEFL9+coMi7",
+	"FCXLSg1xMoOJijtwX59g+PKwFMtCKGnmIXbB/Qy6GD2AhE7M5hT5wI90osI4fCSCGzc7VbEwaOelXl3O",
+	"mZ+AhFjd1tpGGnMh3wjmBB8A1sDgmwZDvr3/cBdtBA7GfVJHurx+F0BxMfw1rVK3gPW7TSDiL0W3m8rb",
+	"bnfPCG85nSi7PPYbwcy6CHI1nc2Mq2596TRQ3MKd9DsqntvefqSnoMFoXdyot2hdPADvAEhk8f25RdJk",
+	"97J8Dj8a0pFbetFOi2u+NmyJzrQTVgqzWgif7+r4yKWwpFIhsdnVs1brd+N5eNnpP2jQvgBw4JlD87bS",
+	"+eslrSd14tfxQmxVbTULpsceHKSKNPbwuDhC6P8ZkaxOEv+L4IWdtzc4m4vsjfkEf9FzUe5BI7BxhWV9",
+	"YI3/Dog5EK6advqJKi91JfYAr92+u/RZ14462S9EzrcNu8TvKUmqfcEzEiS2HvIgcXyocs66yAn6zhi3",
+	"DIwJ4PB5dP7sKaNcMMOkIrsvWRPIepxU6Zu1oATgKIudxWaKOPvJDQPXpONmLoQx/FJ0J53WLA1uxtX7",
+	"mxYfEYba5+z2pHOXsBnht3pbm9WZcExM5eJt936RJAhveKMf7UjNhzPq8uHolc304sbD84xeu9GsVtnS",
+	"aGQQLwUms5xZvQMJhIlWA+vasEfInZq6vZMUiy6YLNCsWHjBZ7AYdPUPe10LE4jW1qCwWJwK8V8rZWXh",
+	"HqvdI74+QhCibMYNsy3FbAW5cj561Gc0dc5WdgdW7RaO80hPq4gcs8pIrt8wsOu5NvVouq0js9ryYlNb",
+	"MuxC98deFdrwOUXBuPHQcauyDYOvYsO4PkvkUQgtwlnGqxf2N4lOdhIpd7tHHD3SU0Qfw02JLKS/6ymY",
+	"0mIkHWSHdZspRWTHFtOrg/3f9dTsh0/3SwJpi0I7n1Mwjf/p9q22Yz5pzF3EB7VymXfK7NG8WkLT1Ohi",
+	"ZQNwX8BagbG8k/kHP7m0w+ryWW5NtTy3H9wOg2ocPlzD6PxV/ccLteEwRWh8nyJ1R2y3g8GHbf705b1p",
+	"8pstlVUjrW15pKeskDORrbPCZxT3EbTDZvM45BFMS+jv81J4dS8equelviyFcQM5iwTl8O9X0s4foLiW",
+	"9M4CKegSlh+H8JCtMZi5zlZoa0FZD52whvVHkJqOTGwhuDJMaSXYVKw1mQW8cqEVItDsHoAWkc7ueOyY",
+	"924UoeKXIsshgaxtf+lXtw83v2a6X9kathuDdLUO0ZMdwoY/yrp53LBueshR76nW14q5jsHsaci4edRh",
+	"9zSR4TPxUEwEgem9nlzlbMkNefIbvu03QiyZdxV3mECPu0ygzyrRsyMKbSoygA5CV4y7okOWUnAmYR+s",
+	"hQUWPmQpMUNKPfHCBZo5hxOVBoiGllgUCyAsDaw2HW+UF08mqvtj4s3pGEaVBJmiJVAgKhrRgmWgBZUu",
+	"vpX1d93852SF+RR6XLPSfKRrx7VxVnC5+Dh3TicBaTp1tuJTtajLLb++McblH3pVVrEtIUQ+RIX0wXqw",
+	"dm+tjCiZzN2VErbyHVQm1S8Vy7JrPkQ3TfuEwArYekB6QDtYDWrvOwMm5psnvSW0unU+6vu96Ug+8KHJ",
+	"WwLKGxS2I3+HgYUIokTcPDfoje5Rl/ZzGiAIq+QhsqjDN4YZ6U5U5BK45GpLJxSlvqEXy98IBUEq2Dip",
+	"XZU5HxKxIY6Dr1n/XytecmWlQubuVKusWOUiH2wYwUccy0Jfv/KOjW5MVPSL8CtHLzH0CxDM4BgtuFqz",
+	"sGOIpm0Q1RstiN0DjeL5N63UXLBypRQS6dhRMucGmEwVTNjdRXQfWpclWtgN9yWKnGnvUqSXOpaHaJtr",
+	"YccMcqIpAFOWEwWrlzAlrkTJ5lzllJ2mwPmSVFaJwNLd9EoC+ViwRuQ3Mqn2ZKP5hGCMDpHT+19HXiqJ",
+	"D1gcKBRY06bMqaARhL15tFkD7NzHhMkZ42rd7crh5aWw3a0pyJGIz5ij/LIoDLP6hI2CkMz4yuoFtzLb",
+	"fhwblC1KPOrMH4kuev0gVWQmieSH2v0KM9tEE1/4gX4cq96QrPuLvsab2klAw0U6iZA22HXIOnBkDwGH",
+	"yA+HcyCWQaHoo5uQcj8y8Se6xR/Hnzat9LmwVqpLc8sV/sLk8iSAv6W4ymlrmWsL3Wk+3nR7QISP743V",
+	"y8pfjeqGu0BOcYh+D2GJ7eu0oBCqWw2wsVM02sZN6dy2Cs+xFYEDVQ6Ojn+oEBc3uWMaKRc8m0sl9hzJ",
+	"hT0BQL++EcjzMcK1A7d70Em3PLBDm25Jw3RGh1JAGPC1LvNuR3blB/p8rpkKC7CTQhM+3pLbedNutVdG",
+	"uRdb7D7hDBz/+GN0AI5G3WcU0SpaILBzXVpmVgvAwQi4+TDB4DZtswuPa9E1t1d3zhi8wGTuW4w8MRvD",
+	"CBqwCttwMBA31p0cwoy9zRo2rwOGIOD6RPYwOL5bbkW0/S2RujqWbbXBQ0m2TGnnz56y5/iUwFV+HB0M",
+	"KjdjwFTU+dq7Z1sAl+kJlnmZqFBBJGHpPmA207IpvhAB0Dfdd0ew/QTg/QKWTutxTS7asLB+puGWbljM",
+	"wG+anqx6jt5WDha/+/nT3+bB/b5LXDo56z945N1O4+266zKmlOHh9mXBjRXlTHLr/qpFBrsfzGpK8kSa",
+	"sOHwZo8iYZ935pHVljpMd9t2bQpIIBCuc9lJ+YLD0GN1CXdARA5CDo7IohH5FiAR1KPdmHGYyTJbSes7",
+	"DUhcfYAJ+yuEE4DswA3ZJ45Hd1gX6FjNeh2CO+a8mO25tnpJD/7TZZqS6ifA9ezQfriTpKVyPYIJ3KM4",
+	"t2l4wY3dEB/hJuoeszpqJAVGJkGmQMjrbjYYmr+N/7UUmVD42YvOLTif8xIsmIR8nPn5RgcBgvMy8ENK",
+	"leP0q+71CtWASujplHdQT6nG9BPO3WyJLY3XyLD+8du3CTs6/DFhBDNpEsfJlAFMKJQSBjh0Hg+1vVM4",
+	"ghhsrSFAWSsWS4+1f2NjtuxMVA6tYBOC8CilMAmZUUDg3UEHq92i9qZuIwWfI/QscIFPsLm2ciV28DJ0",
+	"W/Y2HZZmWj1YDchBQCVsIisfZYaPJyptZG0AQa+SNSgPk355Hgp/DdtMuV/jA4OTiUqNsBaDhmvt16Ol",
+	"U9ZPnUAq7Qr/BPBeMtYi7utEpRJAwmdSlCnrVwxmcOK50U+S13sRKr8wonyY0xwKPhUFogZ77jU4QfeZ",
+	"z14cDNkDns398kSOODT1IOozIY4ZJi0ss5koismVZci7PUGkU7AGJR5AL8LNQ58JxP0COhfjdqJuRMFN",
+	"qgIvVEFNYozEcKJOIT1d8YX7mbNtCL397p2ZqE1r2TwkA0SrxcoRxbqB8TdRUeqeNyFU9V1grbQRwFlT",
+	"zN3xpr6UskrtXEwUlU6q4pNxwWYVzFt6NLrDujCNUQZs+LgOu3xcMQZEi1JsEP/Pn714+frs2f0HAPdw",
+	"79T959XDFw9Q3GHctCPsALC3loURGuniXFfeExohnByNRj8c76oyYANdxGiTu9zn+/pDQhhALH3+4On9",
+	"h09/bsIau5NnZVEwnll5xS2cRncQ08iwlI7ZMuQ05gkUL4ISWhqw7b2dfchSxBgD/x9kaxk2WykErb73",
+	"+NnZ36AtwAOA1y+ewq84LnTfrVT1+Ozxs3P4AiUh1reiXEjFi4Fr8KfTh4/haW1CFR4lzQiSTGtfxgEC",
+	"uCq9JHZE9JIKK41GDS/4sfaSHo6sl/RwEJ0C2QUEC90Sr6ARPgX00q59rGi/slgnQHucFAHEdV+XrOFT",
+	"Y3135eANik+sZcv8r/AJ7pi4/WU8cF1BBo1sug6l8iMyLerJdVuS6W6fDtcyGm2I9QGhvVvoN/ISbP1U",
+	"y6bva9+w/6bCOYME+YcHmEKE9C5nToRcgiFYt4qmglC+FcRO0ZLE0Xm/3bxbn0OQbB6Aj5UncdFXpbTr",
+	"c9c0abcAgnu6Qs0X//rJr9GjVy97reo07NGrl0MG+4RpKU4uWE3TAeBohLTak2ZpAXJXOmEoOAYmCsGC",
+	"nViQ67EP99hrlBlxjNKJTO3fJyrFEMmuTxZc8Uuxt9S6iP700C/E7GGZIaMd5l4HrUVwVKlmuhvSC3II",
+	"T58/BANVA8TUJAj0BW67KVdvqNQFwS85KWYq5lLlyP7AvOvlRr+UJEDHoBtjdj0XpYgfMy/Ge//vRBlZ",
+	"QKQKyfEyE2zBcxIdM13mImeumeFETdR//ReLoJJdEyBsuW3M1hP1AMqVpPtXBylhmAGMEEtPCXwavhkz",
+	"xFNmKOI/evXS29XgrDSAZGiClbAGheRah6Xv1pVkmY2HYwDAc7nA5Z6oUL8CRG0s9lEUJKNHxS0qtN6q",
+	"X2kJDkFCMaOJivYcVoVITvp2r/oqZeKtFcr9c8hOu6R2D4ntRH6qipQejQ5YE2E6YTx8Ho0K5NV2NY+h",
+	"35tQdCBCKwFmDYs79q5iX17jUjgJ+mh0xKoKBuRfxoRBCPaCbQMyG299hS/RQPueqPT5s/NGJcP9d26V",
+	"P+yHO0d3AlIM45l7nbMOVenOMcF+D9F0W9j5v8HEizk9pKPt66VQfCmHa74oEPGnsbInLN1fCFvKzKQT",
+	"5Q6f1h4MqA5pn9JrQ5hYipoS3iQ4Hnj2wTrhC7RBumRtOfqduxsWT1qnMsLWEe8K+ZrpGc/mYu9MK1vq",
+	"YsyU3sN8JZzp3+GJUHYPYPGewcE07jWj5GyW+vuMcaX+fBy9fQufH8N/sZwIoJQ1PV6sn24Clk4TKnfk",
+	"Nhp/TwceNdugj2vRdISlmc5FmvhbtodRqbVySJiRe1WvF7UqhUlCympKvpm06XphgNsHKERjN/H3pH2w",
+	"9+iCew9+fHeZ3k/U+729vfB/9+7RaMTes456T+z9pxV8YtvrPbG491rlJ+oYALYpLqQqA+U6q5V+6G6o",
+	"WSHKPWsU9U3rxaJ8Mwfu1daZfb8Nxr9GBE6w6hsjVH/WBPXHS9MJ38/6PvCSY0X8gR/UHTeoNumjlWpW",
+	"MgrU/bsaN4nb6ixl9H6H6kUfYxphu1tGblH+CI9RZ6Srn+qRm2pF3dn7GwvUUD19esnR+rAHx66xhbBz",
+	"nTeXDXGooJq7O+oJjJsCIqVh+BHrp6cF5MhXljB8YkIfP8IZ3lw67D0EHeCFDAGXcSkxNCq0CooZIRpV",
+	"OOIOm8XF6CDUlGCCZWihIfnLmM25uhT1ZrsKlL2PI5gdfyspraVetKxegStutVHIDPe0IxoHaHuID/FB",
+	"jY3aapjRyRtxcWgok0Xh65VD8EY8iFAeLRBJPE4J0kL/GOQfJRI6F4zwKaipA7zVrXI+Mf3bvZ6Pb/QY",
+	"6Vdn5YIOytquXEANHR52nUVfOeI9a5WOIOPqpgoStWY315F4XzcrVUSt+uSE3bLWBPUMO1erWON60xpj",
+	"iWiYhvWJEsBLSZu5uWMKzwYb79WxZ0ZUuQvurQ9LnK4uK6LFp04SivmsNEwugPr7tg48FYsrV/mDd4vK",
+	"Vb492IFGLdPmut+6mGl343FV02YXu5U1ZX2M+KxlfsQn/piYY2cpqfdNcbrhMr6xphSrl5TasuN3mtel",
+	"YyDtelMdPW7voaMa1fuOFYxLUrX6ADmjfqphRU8YL4yu1IrBTYNp1bVqyIzAkumZpw/Shoxi39ZRbQN9",
+	"IcDmeemuBHjCOFYCdBOvgomrbBQfMjwtpMoL0BIdVXrvJOWXUUhUihRSGnbLACV2GtOaalWpvk3kdvFD",
+	"mfE3Ih+z1BHDjZQwCTQCc4BO8a5PFMZQd174tfDLY1jqCEeTanjFKBKFvXbk1NaEPT99efYL0ND7Dx4/",
+	"ePnAcVOxBMdThwCNUUSsjxJ05GuaKLQwwnI60XyTXD4Ysr+JtQFl1WR6KfKAuYtU2JNzmnyfZClM13IC",
+	"kFgsC27RGs/eiCXWJzk8YnO9Kg3q73Qe3TmX6lKUy1KigADGDWwywfaAfUFQFSWfVQrY+S+ne1gVHYgi",
+	"cNHpGuuL77FzksISlMeijtBTQmlnvrI2Hgu7KhWo/Sj64D/6qL4lE8WwEzcAD9HlEd/Tx9p7gEElfh5M",
+	"Y3unqDykAwwOcc1UW2f3XohlwdfuANpyBQFf8eArvh0vVd/bToJwlSe0Sm7UOl8PxtCPO9IbZIZaR1Sp",
+	"3QIeR2lszP46ZVhqfvQj2yIeo1szJlfQ6TNVrFkAPAhbYCK93anLiFF1PBol5DCFaGMnN7gVrn4KI2mI",
+	"ogmeYthnd+4g1aEUWDsMfk2Y0aGwaFuAdw2XK2VqNBSKkp6g1ugWh88EJA+ujKhlOyBpQQXIYAl8rXLX",
+	"pN8zHtN8PNYcRdsAeBWSLtwBd9vUN0LAfCurltbFPnyQDoYTFW7v3CkJUrEXIpdU6D5yZPe51QuZMQ4w",
+	"X2HQPpbWDCCQdyEWulxP8KxdSyOG7BUZi9xUidzw+LC4xc1FvkIhtpXXGSy7Zq2yeamVXpGWKLWaKIBq",
+	"BDnMO9hDILlTBPrp4ejQHyvIq4YIPZ9MjgZ5yiZ3pOy5Lgq0HUJaxjWXljDFqQ28pWN48tenKUiXFcCm",
+	"2ICsOVGnigixyGNMDjCqKCZnFFSNi4lnJbwv4fQtjV+K5/xSKpr/Y2ksiyzFlr8RLAXpNmX9g+Hw0N0G",
+	"H4VwPEIqyxWVEWJpBihOKZ0mYD0TlVb4TumGKiwnkGzrxjbl2ZvGVZjJAsJkGLYB52uiltqADknqtVF8",
+	"aebaGiCva5Zr+BmtM8CU4WNo9fT5wyA+QCEktNQ6xtRh9+pTfGuIrqVJDoJZEbH13JS9SXeiLmJcKsP6",
+	"6QYoKndotmNRgT9nM+xcx/fop3dP6ueH6n4DMl/iYfpiFL0B4cKjL2SiyK4fIGERZKvQl6wfcBlwglRT",
+	"moDkIASHOS3DIqKf1WjvmyizmpqslFORtwBmE/Bxihzw/4DDWq5yXuaMvH0GTY2O78codkmFaedEQGP5",
+	"Yhn/GMzlKfsrS68OEhTa0GvKfnlyerZ3/sspsvKJmvTwcdUBSnbD+s+hp9pTx/rwB2pGpI5u+hAbNyk/",
+	"2+8MmcrdObofAPhoB2wp/UfiLTo/JS/gdujZ7MRTidJgzcGI5LHpeqJqIH+A04BbJ/PBkF28eEy2+lIY",
+	"XVzB9hRaL+Hu6ZItS4zY4HleOm5LN85HC0UeglwsC70G5xzYvwxiX9HFACBoK70o7FhJyTOpLifqRWC6",
+	"C75mUGhbiesAxqVyJtRq0XhK2ftuVaRiVwdjUgFxESZKXioNXg7MG8TGhsxHZxI/LmVmx1FEGRm0vGja",
+	"pgDDiXp154wM7mijTJ0qXDGe37VU3ixRFKBBwcsnZOUOUl4EZTlRIXdCKpb+fY+GuffQbRly41qXA6Sq",
+	"2KJXU9yn3hFAsfpUrRS1lWYxSe8fdDSwl/TcCULH7cFwNBwBRBZ6jXrj3p3haHgHwW3n4Bb3vib37848",
+	"qIu6nXzI0sPRKI2EO5LfmBHllTDByAJ6NWLcBTVHFAZiFgI7AuieX2gEgNuCJ8gN43A02lIK9HYlQH1Y",
+	"f7sC6Km7pEOMFSHk+e6mwtj2T9W6KilaxRr0xv/8LelRNk5v3Hssr4RCVBTLL01v/M/es8CGe7+5T72n",
+	"buPiP8Hn3hn7vASjjFgZZsVb4ITEMRkqY0PW2K7oYk/UTb6/E/T9bXV31z4kcgh+xlB5ZINLMAh8FCdW",
+	"PwM00ZvPgJv3/rLgsrH7rSLFSUe8jR/8l9juaG8WYTIbNz724+5+9SB04tlSKJB2KIQC0A3/cfrkcftm",
+	"/SwsvX27y+VHdcvlbY7si6xzLXxk2xKjhev2dI3SXGLzWh81Hl2S+jJA1Z4qwGMEdqyoZVyhnG1LPpvJ",
+	"7ISlx6M7rGbSC/chFMN3U3d3kyzfE1WZvn36hSOnTgkJdbiArlUlsPlsJjKMupaO9nRdtRe4Ln8ItYW+",
+	"4Vgcj+7cfCTORXklM3ERwW9/gRP1wq/WttMUpOKNB+qFJ4CVP3a8IZoLhClSMXSRO3EDTCSOfAPiNFoi",
+	"CvQ01nQtGfB6nbhCggO/FImT7LNilXuHFiQU9UF55IqJxdKuAfNqjDC/kDRFQL9UNIWsikGyNE48pBAq",
+	"yEiJYlrm+hosC+hAy7Qyq4UoSfPDNpxK4eNALvmy8yw65fSBDzgMSY9Yi6Rrb6tXqljMn0CVhMohN3wC",
+	"4GK7vEjAxR9++4KXpIJ+7rgnz5SAXWV6FpCXPyS9I+x/+6m/x3MfEg2fHNz8CdJCx/KxHP3RLpfzJ/Dj",
+	"5gKq4R0d/njzFy+1fsLVOmRWARnYYUYPyckW8rWPd5nUU20fRpj8n0JzPtQZUJf2HNEOOtC/Jb04dq43",
+	"7nXRgp6nLgELESmL0+53pTEbwgWByiBMaIw1hgW/g89lKsChEuGGnZAZx7uyDZmKpZlPlHJyZlGsq0AW",
+	"Q2GcYJzkU65yrYTTSV9WEcsylBJgfGZFOVHUHQXcU6FYvg6WYZZWuIJe28Ce0MQEwxmyU2jTKb4TNefV",
+	"mIP/CVXAH1lXpEIXRUJ4wkd6emuC9EhPH97fhbpEPpa/ifWXpTIAcd8trYXNYPFeDDGH2KMIdjgVNnXp",
+	"882rT8IXMII/MfEaHe1ETn6CGiTwwQ7U7owiRJA8Hu4yEVKlHdF5AIE5/2GkFS9fAN4GDB0008cELCK1",
+	"j/S0i9B2E0Q3zs8iuWGGGJAWgkFNG+RwLewgqZEwiqulolxpwEZNJ6qPUhxAjZMF2X3cAZ+asr4B73eF",
+	"pJ9gXEPwjE+Use7OBUsYXnHsAvUHSCANMKxYzwUXnpelvKr8+GTeDRjoWCWigzkAeCbmd9IwBkN2RumM",
+	"JRZ/cZ+dTFSAmGTkjZFbcKz9rsMXnti7+ZmJ6uAP4cz4ufum3Bhg7iJHZ5ubc6H1m9USo3+cpGuEyhte",
+	"ikZt4xMCGU0drx6ibSv1Ni5yNF5zaSfqstTXQcI+YBCnfmfEzADcg00XEOa4ggnGQkgODhtzZN2k3KY6",
+	"tljfU8A8o5qG1tFbR747WNrPwn4CP/vjuNOfXeS9Ndf4zyHkPwuLhJuiPldo/8crfzP93k1QDnDtn0sj",
+	"d1oXlVLxFAt81t4l4FThcsxSKPCAifq1tErCBgC5GpxxdJFT1g+4v0mF9Jv4+Fn4MdDjpILhHYTIlIny",
+	"8dxkovJh0OT+TCnGD55RjRV2GmJjuWU+Y5UIuCcpUjEMrQAiGYYJPMIPAxYnRQD+MVie9zNzlQaLwdn5",
+	"rwh6dHTwl1Hiffilvk7Yxcuf9v4yqMhqpovVQjnyDYuYNFYwCbELtHQJ95Hj4VGIJU8oiMbDJ/l3nwKW",
+	"SCKnXCXCl4zBfz3BGiqO6aa1tynExn2TeuBXH7cy5eoNQ6OcYULZcj0YstMqDopWplqPR+fPnm4mxC9C",
+	"kYEvpF/gcHw3X5qAh34+JD1/NOqJ+X/kTk/UKKmVnE0IyiLxKfdX/PXh9If/Kw6Sg9FodOfwh7tHhwkm",
+	"qScX5/fjX5Nkog5qzR2G5kgaw/81axImUfY2i3wlVV7m7kZ2InrfmOP/E8xxKco9kK9pW1nfZ0Cdnf86",
+	"+ERO6Qvb3YI5xpnEgScCzQOWCKFktaLCrF8Ly/c3dJDEoWG6hCLdECXgw7DG3fiq7XyOxOfIVljPXOUJ",
+	"4wvt2nNScNKJzcv6H4FFDA3Kkn0eLOKJ8qvjWLkfFyHfOlVgxstkC3wzhIUSHm21dEzaNrBzQkb3qPQm",
+	"hTuicS0aqtN2fIAQVIGX1ohiVoXBIsoo4vd4sGA4Dae+HGe1X5ShHSyi3btqMTilAkdRZLTzB2ZMmDe1",
+	"+Ztobu6hF3ow0i4q+02BrolHGsJtRw0Voharsm4A0spNdDyxSqiPoAzZTxBzg8HS7jI1LhnVrYFcRYRQ",
+	"KQS/AhgbAonvFgCgzMEX5MjQ/gbW4YblGcc3r8DnJeoX1WFkUl0JZbWnmV30MaLssGNtyh5R4hpBx8Bc",
+	"wNrQ5uPp+kvI7tZKdCbW6RnEfSIqKQZ+0uwMVQaFYF0AtKHglImCQPZ+M7ldIToLi/F1uGE33qyJutar",
+	"IgcVyInV3q+JopkfaRU9XGlelEjE5YJdaqyEjqQ4Yl61In8lQlxhUjNbyuwNhPRG9KWiZPB9TLhOEErB",
+	"sQmzBFqprxCjxQfUN6tHwPJfa8/W8FtHb4PdiXpLfCy1090IyV3P2pHVY4w+iLIisXQCBmSDt8ZtYQy3",
+	"T+uzAS3N88EYSn+iOrOrQ9gPYHX0NwXcInpby0XgG4rwAsbR8OJwdZ+M2F8CeAOwGzSncYy3R64gbc2R",
+	"XV9O9IZ74xmqdxPFEYkRClBSeHUuKfsbwsUhq4M8WY51FNoQ6kvIy0XrnyKN0GdfbsuVOCGjZUi7wFFU",
+	"qjKl+4LUM1Fuw23NofZRmRIT9apV4BRjQE2jsos3aNYtqf04b4HirZ1gYge1skVw7yD0lHauVpk7uhCg",
+	"q8WJMkPmBlg/fczwtam1n3HFlGaFVpfgwozYdl9iUlp0d/22XPP1AOIdkFO3xqXEW9u6RTggzFaupEcy",
+	"jUxUPz0eHab76fHoKB0krHEPI7F0jFH6bibRmZYkDSLkCkRcEN7hdF3VyQOyfbIlrQRxFuHw21au7ESF",
+	"XILGFtPmQCtIzFEGrLBP8GbFYi4hOrqu4CJxZgCGPBcF1dgSEg40xo6Y6Drn4P0oaa/rOxoojqOQ7CEm",
+	"fnQL36FSEYqkPriFthLvPscgdS/AE6zeeENSD+ZQfXTaeCiIr6NYG/dkougSkUBNmSdQeo6dQ5qXim50",
+	"lUVEuo7roUErx+6IbDwGFsPNL7kEd0kFTEEb2snSMFFiW6Jip6PczfinUi9Ior2dMavTBw5U5Z7O159V",
+	"Gq4V8/pQBxFzWsOHLyiNh6LK3QJ5Vi+ek8SFlWIR6z/TKX9bH/vBDl08RyiGl1o/dlcSvzveZT7hNjwR",
+	"ueQeBPA/wLF/uNMB+RnZwyeGdh7vYjakrl5iEnlDDzutZF5Pk7tVnFipYdJ+gkIWWMQnK2XnPjMRK7A6",
+	"jpP59MWUvD+d9pW6vtYHabvSh+SMXcoroRJIwKBS5gPwfHvG4FvnvuyOaZczckzf1zM6qYAiIGC1Sh5t",
+	"anMEixeG+ruWlSVmorCjNbro0bxzwtpZbLXIUjSdCpWThbKAyNYGqw7mSki3hcRYp4cGnQojIpq61Hii",
+	"UCyHBn2ibkPorqBhCE1a2qRL3GZoLvO2z6gcFL6tdFh32B+fsrghWg3WMRQzLSDPuMOMRwm96fOLKJv3",
+	"nT8NH/bf+YPyIR18aSEhVOj6swsJrVJiOwkKh5/TkRYKnG90/MTHG1Qc+uLLiAdJz+MP3PR1eO+bSPFN",
+	"pPhaBlfglRQdGJhkF3P8BM7eSTWBy68+nsmfEX5DzWuCymvNiilVxNOBWSMAmyG8pn8TcqSHWq04dmA8",
+	"6P+CVxGmQlxX7UBstNNlRYCDIObkxAdI8Z6umxrwCWr917zMXe8kY4Fvh6wqURW/NC5Sl0b+q7CnMK2Z",
+	"VHkkboD6nHSU+8NQb71cIi9lq+VEWR1q/zmxB6sBHoxGo4pzOUEARq69oLBNPHCj3CIfDIa+vzEbpTcW",
+	"/4s8bQuEeZgodwgBMwl5+FRAbWUSiqoUTe+fIqxQJ5P0US4CNw4gN7mNnSj3OVhfr6Ui4zMYNwtADaNY",
+	"FsX0jSaB2MNo2EeYBLxLrZvbS3dJltzOe766Vlw+tM5r47CIm0pZdrYcOVo2t7xbTbEvKXeEwppf2TAR",
+	"VUrf7Cv0FnUDhANO25897OQbw/7zMmwIe6H4Ac9pVF4PWfhIZu1huD9ncma5jkNYKlAlE+zzjtSMGVTl",
+	"S1hVlC9hucgKDvFdcXU+nK1cSEuQz5S9228iFkLqceKrqqGLpOS2O3P+sTT2eZj/lyQZcc2wTVTDD+Rb",
+	"lEHtDrUSCMNCJZQ30TooVMgxug9hk28bBrYJpH6zvapeJWHMlK4BYKMpog5hzwIkT72YAYYGgD0r+uCX",
+	"J6dnTvZ7cX669/z8nKX3suneeQXqQ6olJNoH7GzE/apiqqpCbejyMASzyq8Jua/p3QZce0lhWrr0GNwn",
+	"ToRmK4UdQfBZBD/WDWfhtsin/EjjWxp6yEnvAW5D/RNSRwLoWACNWurV5dzNcsqtXAzZr36+Pgu7H+GB",
+	"5UmjAJWX5gcMsaUaYiTCGIBbbiEpJm3hdgORXeOOTlgAHMIjqFd2T8/2IOzdw0B5OKM5LxcFIgycejjK",
+	"w9FRSthQIYccXs5XJZ8CMCemk58wztLjt29TZgVEl9UiMjS5uCAuy6e8xGW1GhUdTuJ0VqpX4DQKpSPs",
+	"rpsFWvZUt5xt1T39zldnRNykLjw6mjCYMzNelutuixiAPPnLTChYtzaN+e+h3tJ2AfX7/e/rRD5UBppK",
+	"5ShSV3Gg7Wyiu84WStfNYjxb+YTTc3hRQKQAoWQnVJEkuivD3s2i8VGbiIV7BKZ+vKAA/u4jAz0E/1cW",
+	"am8bGf2xMu0niKX/e8TLDZgeD6k0QzhdoAfzVnmiiL96QLoK8KPpyvhs0mUNQqDSuVWArcRUI9aPwUEG",
+	"SZWYUkOChpRPK1hf6RqZBNyyfDBkiJCBpFi85ZllwAGET8paTKUiVPfTp/eHE4X4F2wZYCTHiOVYQyKB",
+	"ZeUmAERuQHjcILL+iutyWhnpPo4A7o7+4RX63b/APN9b9FBPcbnN0DCg5eH9/6VgJrSNu8CZ+OP+DdDk",
+	"z6KYA0Jss6ZbRBh/bT7aVf9IgnbhyTAcvN/1NOS2P9U21HNzz979H1/yyEnQ/7XvP7woiw+b1ZVzhEMi",
+	"wdNJy3NuYok5Bi7dCEk6UQ1M0oiiYQEsCh5ugpySnT1dlUWKjtJo2GkTn5xqN/+CGg4W8eJ57uQUg3X2",
+	"SPkB0XrNDqtaVjxzwnAhcvQCnFSqDTj2MYyyQhklZFEkwbcjr7QSuyUc0ssvPXzqLb4JKt8X8+4CGs8t",
+	"zKsNRbha8RyrvrrtuJZFwXLtBMeWZo/BCbUMf9QMkoC+E50ON7AOlLTbovycx5DWWH2KvEwHrsOaQ4Tq",
+	"A0LWma+8bEJiAuRWTRTBRsY5NhDuDTJ+qC1VVbSl/NkozzEF9Q16WfA1gtlhRevg4jqJQPBqIaZ6RYkG",
+	"vkB7ZYfDGH2tqgD8rnIwobphn6vmJGyFmlBXGyfevms6QyAGQXS7nuu6iYAC3ivkjI6Aegji9/2NfYG1",
+	"iaLkAwKC5b4mVd40G6DhsGVbYXXTCrhwoJpDKzmdwCvuHLNszkueWW99CmYALDwkDbt7NBgyx7SnPCf8",
+	"jxlkP9cqf1CB8c54/0IacMg2K8JhCUHIcfQQ3MHJAP1AsjDr+0rvd/aDC3RwEhtcKFbIHTKPUAJEuFFW",
+	"iMNWizw+HN1TuSm8pbN3jD9iZpVlHj45ihWqkOWrqCWJ6ujFi8dmyBCcyzGAy1KvlnjjK/sWvImgVwr3",
+	"GWAeGdSQIh9rPdgbYqRO2gfbHcNCg/PXzd7NAuK1DZUXJnUb1nzInq0saU9ERMCaMVG5wFrfbm+zSNWo",
+	"o6SYet1WiuD3N8vOxeIE34Agcg9dmXiskzYKjDcB1Wq+ONJQaP3GB2LTLZ2o1dK7rX2x7pi0QG1YLAjH",
+	"baWDQcdUhgjy/trIDphF2SgwCohlc16KQdfNR5zG4US9wuyQdnmVJAgsMme5KLGuu9fysJMkZIMELAgn",
+	"G0HqS9C2QikJXxLAXstMsD7cq2h/0AIHGSxgWyV3OOb3NEoXIKbDD4dHowH8ZIiCPKXCE4b1R8Ph3dGJ",
+	"P5CE5Q0GMkupmtywu6MBLbkgFz6JZmPGK6A2Cq+vysYiHCvdnolKH+npxkIoYcxNllLHn1sZJ8fCvRxO",
+	"1DPKzvKN4U1EwPEcqvFALJSX+mCdGxsYpzJMFMJFeFnNhIogcQWHpnCKyJq4/rHUmGACAsVtAiD8lApI",
+	"gJipZx5LqhZHQqLpRHnZFGsnEPHprD3hFqfC+LeYx4WCcjTwqkUMWwiY/8YjIkUND4KMTfvHbRsjP6Hs",
+	"iJY8vEEWbocbwBH7VENCM8gw2cH04E7MFxNYO6f1B+UvbABoalGKa24ohNULY7HLwqP7B8Lx5wlYTHpt",
+	"YnLT19UX/gNYoq8cDtoKAoXSNPXSNRD3A86uqIjNt2jRb9Gi/3nIkkBUW1Yu1udx1aiQdjG4nflrE97k",
+	"Bj/CR8L8on+32wBwVuiQwlvVAgMsCi+CI3RkcGiCFQIzUHEYgyFLzx4/O39wH41YKOvzAu1X3qGtl+j4",
+	"O4laorozMGaQvLnRKmS0uy+/M046gjowfV9SUuT31qkvPGVCTUD9RignI6zAgTgIRcxqDl7Q3yeKk1YZ",
+	"Kt6S0ucd0huU05C1ESN/TJR3C4ZV0CVLfzp9+BhXZAuOcBxXidYXqphcABAJbftOTuhNhZ8AYXkhLWqd",
+	"HdmY2jRkhltLQh5u6+NBjL+AMOTmRQOLZKA/MGcz5GoqfV0dlb4uCbo6vff42dnfHtxP91OEqohMAJFJ",
+	"h4I3ZAOOIsN7HFOlYj34Bsr8RUCZv/HrbwmjSDlZn3gg400Z4XaSQDeP/mzI06dRpkcc4wWYAZlerhEP",
+	"xzUxK4WZ/xVgsZqoFL4cK88nimqAmHZ19ahVCi3LWR9YEOC43VTh0JO2RpTaSZvkAa/0WSxJzTCLplrE",
+	"2EigiA7+5ygdsJJXFVzRDOP6KgTLueUb0Le+Jod8gVvwVRzvNzCrb2CR3wjhjYTwZ2HBpPhJ9G9jIIDT",
+	"rD6HovPyWrOVEQbCBDHr24MzMyPc9bOiWI8nao99//1pgLr5/nvWd29buRCDMQG1pFG6YFoJdoYUF5kL",
+	"YL1UdBJqJO/i+GT9qbbzChlrpssIdGeAOXssaFLFmqV5sG0rbuWVeMzV5YpfCnKkRleZ6rUYFqTLvi6x",
+	"fPODp/cfPv25UZoRaawHABokLA2ezVPrC//5IW0pSVvXP9ziNlwk338POW1I52PA6Wg8EQ9y6pGXnrFQ",
+	"TX210Ra/WKwsxGOH4I6oiQjzSSMwV4wP6bRDRE8ZjAFZH2pAK2/OX1Qanevvdegq9an8gkoukLYoeDYn",
+	"JRY3hMKtIw9v3eMVS/DtEGXP9aiVWyTesYB4RDr5xjLHTi/tVGajRbxVcZwLGOz/g2omTqytZ/6JsIK8",
+	"CBZY+jeV8JtK+E0S+iIYQh4WiKsuRIEoFx9Dp+qM8PMojNtMx/vTQmdvbos2tE2quucaNCATebHC84iO",
+	"YA7H5/vbudRERfV+GTQP/Lcyj0VATCF9yDv8pWUrRRojBDlSc8FqttUY+wACpW7ST4cT9VQH6dGx0i6O",
+	"ByP/wxnen8HS6fftG+P5ViDuP4AHwMX/UtbArcR9pT47eb/AJk0n/f0cBP687lqEZCGf2JpePIU+QTel",
+	"KDnPZU6iIK2JyngJGZYQaoeI2kjvG3DFEEk4ZDQr1OsqxuXU4Vqft2E0rMFntuKx7cho2A58hubyjdNc",
+	"18+L01ppY78xnm+M5z+A8RAl+MKsh+JE90KY6MfVCfL59eSdKopWQGrooILnOh5B7LLSFpICAYm0VgT/",
+	"HOJDzUQhZtkV1JjIilXeHfvwWBpL6UQPwnS+IDFr9LUNDyXM/hseypdLXewKgK5WvjPDexOqUEBG2ZS7",
+	"CBHT9zFaet2VsLjamqh4ulMiItuYh1gFUU8URlFjJcLdcwT7umRKh2oWEJg7UQcjH5o7aGURire4MZIX",
+	"PqMQXBW/S2tFOWT3KygMzJ3wtEXmIW2C4u9h9b4zLJUeQO5bVuKXz0o8reO8xMH+unaqbpGM2En/X4hL",
+	"aRBpQEH0/jm7ePHY9VIi6gmWKHPv+LHY9VI41lAU9M9rqP6RIpYKeJ00ep0G5AbDg9tPD0cH6YB5laF+",
+	"OeBiAWg2XhKo93k9NyJ7nbL/ZlNuxN2jQcLMHGqbqGKNgZDuVg7ZKY4agxqNLq4wxwEqRi8B9UBDkpa8",
+	"AhthnpfCeJtUZ7whJVO6MeZiWei1I4OUrIVRiL6gDaSGVHwy5p4b9ZDB5tyIBqf6swIwdw72Vl6Ygy/F",
+	"3G9i7EmVvkj0+Ft0/bfo+v84aEefDMa4p/h1aLGPFMI2KSsfGUDfybTOrV6aGN2swRQT0j2wOCdCgGGk",
+	"L9XKdhJYBIDWRY3vwzA/lRo3vv9cVp4O5Cwcb/7N4vLN4vKH0RQ8g4y3NLqPpSV1tLB3PQS0PF3ZeW/8",
+	"z9/cxaBmm7fhjGrQloLnVYmmhIGdJmErb7BROSV8NLOMhhUsdcty465wQ7hvZyQFWDCoiUsBurJsVY+O",
+	"OoJ60e3GH4bSpHrGlqXY8yFTXcj5SShQhfDntlhHPWCl2VYPxAvgT9PmBJjPIwmeLfI4kJIddfCqUsbf",
+	"dYhglYkJNIlCXyYQapdpZVaLkJe01EURNfoA+VF3k010OMOmYi4pHprirW8AbI0XKAC2tnt7LK+EEsbg",
+	"qZL4z4VjL5nfYGlYrjOoHx81+swzFtP78NuH/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

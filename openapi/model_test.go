@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/store"
 )
 
 // The handlers marshal core/bank and core/provider types directly, so the
@@ -36,6 +37,11 @@ func fullAccount() *bank.Account {
 		CreatedAt: at, UpdatedAt: at, AllocatedAt: &at,
 		Raw: json.RawMessage(`{"raw":true}`),
 	}
+}
+
+func fullPool() *bank.Pool {
+	return &bank.Pool{Provider: "batchva", Currency: "USD", Available: 5, Claiming: 2, Quarantined: 1,
+		QuarantinedAccountIDs: []string{"va_1"}, Claimed: 7, Pending: 3, ReplenishJobID: "job_1", LowWatermark: 4, Target: 10}
 }
 
 func TestSchemasMatchModel(t *testing.T) {
@@ -66,6 +72,9 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"Capabilities", caps},
 		{"Limits", caps.Limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
+		{"PoolEntry", fullPool()},
+		{"EventData", &store.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, Total: 1,
+			Succeeded: 1, CreatedAt: done, UpdatedAt: done}, PreviousStatus: bank.StatusUnallocated, Pool: fullPool()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
@@ -118,6 +127,8 @@ func TestEnumsMatchModel(t *testing.T) {
 		"Outcome": {string(bank.OutcomePending), string(bank.OutcomeCreated), string(bank.OutcomeFailed),
 			string(bank.OutcomeCancelled), string(bank.OutcomeUnknown)},
 		"ErrorCode": codes,
+		"EventType": {string(store.EventAccountCreated), string(store.EventAccountStatusUpdated), string(store.EventAccountAllocated),
+			string(store.EventAccountClosed), string(store.EventJobCompleted), string(store.EventPoolLow), string(store.EventPoolReplenished)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
