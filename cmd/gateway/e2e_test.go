@@ -541,7 +541,7 @@ func TestOperationalRoutes(t *testing.T) {
 		{"GET", "/openapi.yaml", "", 200, "application/yaml"},
 		{"GET", "/nope", dev, 404, "application/problem+json"},
 		{"PUT", "/v1/jobs/x", dev, 405, "application/problem+json"},
-		{"GET", "/v1/pool", dev, 501, "application/problem+json"},
+		{"GET", "/v1/pool", dev, 200, "application/json"},
 		{"POST", "/v1/virtual-accounts/x/block", dev, 404, "application/problem+json"},
 		{"GET", "/v1/providers", "", 401, "application/problem+json"},
 		{"POST", "/v1/providers/batchva/webhooks", "", 401, "application/problem+json"},
