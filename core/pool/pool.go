@@ -682,7 +682,16 @@ func (s *Service) Get(ctx context.Context, tenant, providerName, currency string
 	if err != nil {
 		return nil, err
 	}
-	return s.view(k, st, s.pending(ctx, k, st)), nil
+	return s.observe(k, s.view(k, st, s.pending(ctx, k, st))), nil
+}
+
+// observe keeps p for the gauges and returns it.
+func (s *Service) observe(k Key, p *bank.Pool) *bank.Pool {
+	c := *p
+	s.mu.Lock()
+	s.cache[k] = &c
+	s.mu.Unlock()
+	return p
 }
 
 // List returns the tenant's pools: those configured and those holding accounts.
@@ -700,7 +709,7 @@ func (s *Service) List(ctx context.Context, tenant string) ([]*bank.Pool, error)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s.view(k, st, s.pending(ctx, k, st)))
+		out = append(out, s.observe(k, s.view(k, st, s.pending(ctx, k, st))))
 	}
 	return out, nil
 }
@@ -901,10 +910,7 @@ func (s *Service) sweepPool(ctx context.Context, k Key) {
 		s.opts.Logger.Warn("pool: trimming old claims failed", "err", err)
 	}
 	if st, err = s.st.Stats(ctx, k); err == nil {
-		v := s.view(k, st, s.pending(ctx, k, st))
-		s.mu.Lock()
-		s.cache[k] = v
-		s.mu.Unlock()
+		s.observe(k, s.view(k, st, s.pending(ctx, k, st)))
 	}
 }
 
