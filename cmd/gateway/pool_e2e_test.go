@@ -351,7 +351,11 @@ func TestPoolEndToEnd(t *testing.T) {
 	count := func(typ string) int {
 		r := g.do(t, "GET", "/v1/events?type="+typ+"&limit=200", tok, "")
 		want(t, r, 200, "events")
-		var out struct{ Items []struct{ Data struct{ Account *bank.Account } } }
+		var out struct {
+			Items []struct {
+				Data struct{ Account *bank.Account }
+			}
+		}
 		json.Unmarshal(r.body, &out)
 		if typ == "virtual_account.allocated" {
 			for _, e := range out.Items {

@@ -111,8 +111,11 @@ func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	rec := events.NewRecorder(evs, nil)
 	var pools *pool.Service
 	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
-		OnAccount: func(ctx context.Context, a *bank.Account) { rec.AccountChanged(ctx, nil, a); pools.AccountCreated(ctx, a) },
-		OnFinish:  func(ctx context.Context, j *bank.Job) { rec.JobFinished(ctx, j); pools.JobFinished(ctx, j) },
+		OnAccount: func(ctx context.Context, a *bank.Account) {
+			rec.AccountChanged(ctx, nil, a)
+			pools.AccountCreated(ctx, a)
+		},
+		OnFinish: func(ctx context.Context, j *bank.Job) { rec.JobFinished(ctx, j); pools.JobFinished(ctx, j) },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
