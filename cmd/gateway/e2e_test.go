@@ -586,7 +586,9 @@ func TestReadmeTour(t *testing.T) {
 	}
 	for _, want := range []string{`"status":"Completed"`, "index,clientReference,provider,outcome", `"status":"ACTIVE"`,
 		`"allocatedAt"`, "field_immutable", "HTTP 409", `"clientReference":"USER_ID_11111"`, "HTTP 400",
-		`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"name":"batchva"`} {
+		`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"name":"batchva"`,
+		`"replenishJobId":"job_`, `"accountHolderName":"Ada Lovelace"`, `"type":"pool.low"`,
+		`"available":3,"claiming":0,"quarantined":0,"claimed":2`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("tour output lacks %s:\n%s", want, out)
 		}

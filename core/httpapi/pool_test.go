@@ -204,7 +204,7 @@ func TestReplenishAndDirectAllocation(t *testing.T) {
 	if p.Target != 0 || p.Claimed != 0 {
 		t.Errorf("pool %+v", p)
 	}
-	resp, body = a.call(t, "GET", "/v1/virtual-accounts?status=UNALLOCATED&limit=1", tok, nil)
+	_, body = a.call(t, "GET", "/v1/virtual-accounts?status=UNALLOCATED&limit=1", tok, nil)
 	var list struct{ Items []bank.Account }
 	json.Unmarshal(body, &list)
 	if len(list.Items) != 1 {
