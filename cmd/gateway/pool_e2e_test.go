@@ -34,9 +34,9 @@ func envInt(t *testing.T, name string, def int) int {
 }
 
 // poolSetup is sharedSetup (two gateways, one Redis, a batchva mock in the
-// test process) with a USD pool for tenant dev at batchva and short pool
-// timings.
-func poolSetup(t *testing.T, mockOpts *batchvamock.Options, target, low int) (string, *batchvamock.Mock) {
+// test process) with a USD pool for tenant dev at batchva, claims bounded
+// by claimTimeout and settled quickly.
+func poolSetup(t *testing.T, mockOpts *batchvamock.Options, target, low int, claimTimeout time.Duration) (string, *batchvamock.Mock) {
 	t.Helper()
 	cfg, mock := sharedSetup(t, mockOpts)
 	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
@@ -44,12 +44,12 @@ func poolSetup(t *testing.T, mockOpts *batchvamock.Options, target, low int) (st
 		t.Fatal(err)
 	}
 	fmt.Fprintf(f, `pool:
-  claimTimeout: 2s
+  claimTimeout: %s
   resolveAfter: 500ms
   sweepInterval: 200ms
   pools:
     - {tenant: dev, provider: batchva, currency: USD, target: %d, lowWatermark: %d}
-`, target, low)
+`, claimTimeout, target, low)
 	f.Close()
 	return cfg, mock
 }
@@ -163,7 +163,7 @@ func checkMock(t *testing.T, mock *batchvamock.Mock, served []claimResult) map[s
 // the provider; every other claim a clear pool_exhausted answer.
 func TestPoolConcurrentClaimsAcrossInstances(t *testing.T) {
 	claims, size := envInt(t, "VAGATE_POOL_CLAIMS", 1000), envInt(t, "VAGATE_POOL_SIZE", 600)
-	cfg, mock := poolSetup(t, &batchvamock.Options{PendingDelay: 20 * time.Millisecond, ProcessDelay: 100 * time.Millisecond}, size, 0)
+	cfg, mock := poolSetup(t, &batchvamock.Options{PendingDelay: 20 * time.Millisecond, ProcessDelay: 100 * time.Millisecond}, size, 0, 20*time.Second)
 	tok := mintToken(t, "dev", "", "-config", cfg)
 	gws := []*gw{startGateway(t, "-config", cfg), startGateway(t, "-config", cfg)}
 	// Both instances set the pool up; one fill job runs.
@@ -210,8 +210,8 @@ func TestPoolConcurrentClaimsAcrossInstances(t *testing.T) {
 	if got := checkMock(t, mock, served); len(got) != len(served) {
 		t.Errorf("%d accounts allocated at the provider, want %d", len(got), len(served))
 	}
-	p := poolNow(t, gws[0], tok)
-	if p.Claimed != size || p.Claiming != 0 || p.Quarantined != 0 || p.Available != 0 {
+	p := waitPool(t, gws[0], tok, "no claim under way", 30*time.Second, func(p bank.Pool) bool { return p.Claiming == 0 })
+	if p.Claimed != size || p.Quarantined != 0 || p.Available != 0 {
 		t.Errorf("pool after the run: %+v", p)
 	}
 }
@@ -222,7 +222,7 @@ func TestPoolConcurrentClaimsAcrossInstances(t *testing.T) {
 // the claims the dead one left by reading their accounts at the provider.
 func TestPoolKilledInstanceMidClaims(t *testing.T) {
 	size, claims := envInt(t, "VAGATE_POOL_KILL_SIZE", 300), envInt(t, "VAGATE_POOL_KILL_CLAIMS", 200)
-	cfg, mock := poolSetup(t, &batchvamock.Options{PendingDelay: 20 * time.Millisecond, ProcessDelay: 50 * time.Millisecond}, size, 0)
+	cfg, mock := poolSetup(t, &batchvamock.Options{PendingDelay: 20 * time.Millisecond, ProcessDelay: 50 * time.Millisecond}, size, 0, 4*time.Second)
 	tok := mintToken(t, "dev", "", "-config", cfg)
 	a, b := startGateway(t, "-config", cfg), startGateway(t, "-config", cfg)
 	waitPool(t, b, tok, fmt.Sprintf("%d available", size), 60*time.Second, func(p bank.Pool) bool {
@@ -277,19 +277,22 @@ func TestPoolKilledInstanceMidClaims(t *testing.T) {
 	// B settles what A left once their hold has run out (claimTimeout + resolveAfter).
 	p := waitPool(t, b, tok, "every claim settled", 30*time.Second, func(p bank.Pool) bool { return p.Claiming == 0 })
 	var served []claimResult
-	lost := 0
+	lost, unknown := 0, 0
 	for _, r := range results {
 		switch {
 		case r.err == nil && r.status == 200:
 			served = append(served, r)
 		case r.err != nil:
 			lost++ // the connection to A broke
+		case r.status == 502 || r.status == 503 || r.status == 504:
+			unknown++ // an outcome the gateway settles by itself (a loaded machine)
 		default:
 			t.Errorf("claim of %s: %d %s", r.holder, r.status, r.code)
 		}
 	}
 	allocated := checkMock(t, mock, served)
-	t.Logf("%d claims, %d answered, %d cut by the kill (%d under way then); pool %+v", claims, len(served), lost, left.Claiming, p)
+	t.Logf("%d claims, %d answered, %d cut by the kill (%d under way then), %d of unknown outcome; pool %+v",
+		claims, len(served), lost, left.Claiming, unknown, p)
 	unallocated := 0
 	for _, acc := range mock.Allocations() {
 		if !acc.Allocated {
@@ -304,7 +307,7 @@ func TestPoolKilledInstanceMidClaims(t *testing.T) {
 	if p.Claimed != len(allocated) || p.Available != unallocated-p.Quarantined {
 		t.Errorf("pool %+v, the provider has %d allocated and %d unallocated", p, len(allocated), unallocated)
 	}
-	if len(served)+lost != claims || len(served) > len(allocated) {
+	if len(served)+lost+unknown != claims || len(served) > len(allocated) {
 		t.Errorf("%d served, %d lost, %d allocated at the provider", len(served), lost, len(allocated))
 	}
 	if !strings.Contains(b.logs.all(), "a claim left unfinished") {
