@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/pool"
+	"github.com/vagate/vagate/core/pool/poolredis"
 	"github.com/vagate/vagate/core/provider"
 )
 
@@ -387,5 +389,69 @@ func TestClaimNeedsAKey(t *testing.T) {
 	_, err := r.svc.Claim(t.Context(), "t1", claimOf("Jane", ""))
 	if fs := bank.FieldsOf(err); bank.Code(err) != bank.InvalidArgument || len(fs) != 1 || fs[0].Pointer != "/headers/Idempotency-Key" {
 		t.Errorf("claim without a key: %v %v", err, fs)
+	}
+}
+
+// Concurrent claims through the service on the Redis store, with some
+// allocations timing out after the provider acted: every account goes to
+// one holder at most, and the sweep settles every quarantined claim.
+func TestConcurrentClaimsOnRedis(t *testing.T) {
+	c, prefix := redisClient(t)
+	r := newRig(t, poolredis.New(c, &poolredis.Options{Prefix: prefix}), nil)
+	const size, claims = 150, 200
+	r.fill(t, "t1", size, 0)
+	// No replenish: every served claim comes from this stock.
+	if _, err := r.svc.Configure(t.Context(), "t1", "fake", "USD", 0, 0, "api"); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	r.bank.fault = func(string) (bool, error) {
+		if n.Add(1)%10 == 0 {
+			return true, &fakeErr{bank.DeadlineExceeded} // allocated, answer lost
+		}
+		return true, nil
+	}
+	var mu sync.Mutex
+	served := map[string]string{}
+	exhausted, unknown := 0, 0
+	var wg sync.WaitGroup
+	for i := range claims {
+		wg.Go(func() {
+			holder := fmt.Sprintf("H%03d", i)
+			a, err := r.svc.Claim(context.Background(), "t1", claimOf(holder, uuid.NewString()))
+			var ex *pool.ExhaustedError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				if other, dup := served[a.ProviderAccountID]; dup {
+					t.Errorf("account %s served to %s and %s", a.ProviderAccountID, other, holder)
+				}
+				served[a.ProviderAccountID] = holder
+			case errors.As(err, &ex):
+				exhausted++
+			case bank.Code(err) == bank.DeadlineExceeded:
+				unknown++
+			default:
+				t.Errorf("claim %s: %v", holder, err)
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(80 * time.Millisecond)
+	r.svc.Sweep(t.Context())
+	p, _ := r.svc.Get(t.Context(), "t1", "fake", "USD")
+	if p.Claiming != 0 || p.Claimed != len(served)+unknown || p.Available+p.Claimed != size {
+		t.Errorf("pool %+v: %d served, %d unknown (allocated), %d exhausted", p, len(served), unknown, exhausted)
+	}
+	for ref, holder := range served {
+		if got := r.bank.allocatedTo(ref); got != holder {
+			t.Errorf("account %s served to %s is allocated to %q", ref, holder, got)
+		}
+	}
+	for ref := range r.bank.accts {
+		if n := r.bank.distinctHolders(ref); n > 1 {
+			t.Errorf("account %s was sent to %d holders", ref, n)
+		}
 	}
 }
