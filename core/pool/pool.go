@@ -76,8 +76,16 @@
 // finishes; allocations show as virtual_account.allocated through the
 // accounts service. Gauges per pool (tenant, provider, currency):
 // vagate.pool.available, .claiming, .quarantined, .claimed, .pending,
-// .target, .low_watermark, refreshed by the sweep; and the counter
-// vagate.pool.claims by outcome.
+// .target, .low_watermark, as last read (by the sweep, or a read of the
+// pool); and the counter vagate.pool.claims by outcome.
+//
+// # Stores
+//
+// Store is kept by poolmem (one process) and poolredis (shared; each pool's
+// keys under one hash tag, every operation one Lua script, times from the
+// Redis clock). A finished claim is remembered for Retention (24h, as long
+// as an Idempotency-Key), then forgotten with its account's entry; the
+// count of claimed accounts stays.
 package pool
 
 import (
@@ -88,6 +96,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -272,9 +281,11 @@ func (r *ClaimRequest) fingerprint() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// holderOf identifies the names an account is allocated to.
+// holderOf identifies the names an account is allocated to, ignoring case
+// and spacing (a provider may normalise names).
 func holderOf(holderName, accountName string) string {
-	sum := sha256.Sum256([]byte(holderName + "\n" + accountName))
+	norm := func(s string) string { return strings.ToUpper(strings.Join(strings.Fields(s), " ")) }
+	sum := sha256.Sum256([]byte(norm(holderName) + "\n" + norm(accountName)))
 	return hex.EncodeToString(sum[:8])
 }
 
