@@ -47,7 +47,7 @@
 //
 // Without a provider, a claim goes to the pool of the provider the routing
 // rules pick for unallocated accounts of the currency; it never spills over
-// to another provider's pool. An empty pool answers at once (ErrExhausted,
+// to another provider's pool. An empty pool answers at once (an ExhaustedError,
 // with a retry time when a replenish is running or starts); a claim never
 // waits for stock. The Idempotency-Key is required.
 //
