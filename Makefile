@@ -34,7 +34,8 @@ generate:
 mocks:
 	$(GO) run ./cmd/mockbank -mock all
 
-## bench: Go benchmarks
+## bench: Go benchmarks; the pool's claims/s (BenchmarkClaimBookkeeping: the pool's own part with no
+## provider call; BenchmarkClaimWithAllocation: whole claims at a provider answering at once), on memory and Redis
 bench: redis
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 

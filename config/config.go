@@ -38,6 +38,7 @@ type Config struct {
 	Auth      Auth        `yaml:"auth"`
 	Store     Store       `yaml:"store"`
 	Jobs      Jobs        `yaml:"jobs"`
+	Pool      Pool        `yaml:"pool"`
 	Providers []Provider  `yaml:"providers"`
 	Routing   []Route     `yaml:"routing"`
 	Mocks     Mocks       `yaml:"mocks"`
@@ -116,6 +117,34 @@ type Jobs struct {
 	// Checks is how often an item of unknown outcome is checked again
 	// before its job finishes with it flagged as needing attention.
 	Checks int `yaml:"checks"`
+}
+
+// Pool configures the unallocated pools (see core/pool).
+type Pool struct {
+	// ClaimTimeout bounds one claim's calls to the provider (default 20s);
+	// it must be shorter than limits.writeTimeout.
+	ClaimTimeout Duration `yaml:"claimTimeout"`
+	// ResolveAfter is how long after an unknown allocation outcome, or after
+	// a claim's instance stopped, its account is read at the provider to
+	// settle it (default 10s).
+	ResolveAfter Duration `yaml:"resolveAfter"`
+	// SweepInterval is how often each instance looks for claims to settle,
+	// replenish jobs that ended and pools below their watermark (default 5s).
+	SweepInterval Duration `yaml:"sweepInterval"`
+	// Pools are set up at start-up; sizes changed through the API since win.
+	Pools []PoolSpec `yaml:"pools"`
+}
+
+// PoolSpec is one configured pool: a tenant's UNALLOCATED accounts at one
+// provider in one currency.
+type PoolSpec struct {
+	Tenant   string `yaml:"tenant"`
+	Provider string `yaml:"provider"`
+	Currency string `yaml:"currency"`
+	// Target is what a replenish tops the pool up to (0: never replenished).
+	Target int `yaml:"target"`
+	// LowWatermark: a claim leaving fewer available starts a replenish.
+	LowWatermark int `yaml:"lowWatermark"`
 }
 
 // Provider is one configured provider; Config is its adapter's own block.
@@ -316,6 +345,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Jobs.Checks == 0 {
 		c.Jobs.Checks = 8
+	}
+	if c.Pool.ClaimTimeout == 0 {
+		c.Pool.ClaimTimeout = Duration(20 * time.Second)
+	}
+	if c.Pool.ResolveAfter == 0 {
+		c.Pool.ResolveAfter = Duration(10 * time.Second)
+	}
+	if c.Pool.SweepInterval == 0 {
+		c.Pool.SweepInterval = Duration(5 * time.Second)
 	}
 	if c.Store.Prefix == "" {
 		c.Store.Prefix = "vagate"
@@ -590,6 +628,9 @@ func (c *Config) Validate() error {
 	if len(c.Providers) == 0 && !c.Mocks.Embedded {
 		return bad("providers", "configure at least one provider (or mocks.embedded: true)")
 	}
+	if err := c.validatePools(names); err != nil {
+		return err
+	}
 	for i, r := range c.Routing {
 		f := fmt.Sprintf("routing[%d]", i)
 		if len(r.Currency) != 3 || strings.ToUpper(r.Currency) != r.Currency {
@@ -628,4 +669,44 @@ func joinCapabilities(cs []provider.Capability) string {
 		ss[i] = string(c)
 	}
 	return strings.Join(ss, ", ")
+}
+
+// validatePools checks the pool block against the configured providers.
+func (c *Config) validatePools(providers map[string]bool) error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, args...))
+	}
+	p := c.Pool
+	switch {
+	case p.ClaimTimeout.D() < 100*time.Millisecond:
+		return bad("pool.claimTimeout", "must be at least 100ms")
+	case p.ClaimTimeout >= c.Limits.WriteTimeout:
+		return bad("pool.claimTimeout", "must be shorter than limits.writeTimeout (%s), or a claim's answer is cut off", c.Limits.WriteTimeout.D())
+	case p.ResolveAfter.D() < 10*time.Millisecond:
+		return bad("pool.resolveAfter", "must be at least 10ms")
+	case p.SweepInterval.D() < 10*time.Millisecond:
+		return bad("pool.sweepInterval", "must be at least 10ms")
+	}
+	seen := map[PoolSpec]bool{}
+	for i, ps := range p.Pools {
+		f := fmt.Sprintf("pool.pools[%d]", i)
+		switch {
+		case strings.TrimSpace(ps.Tenant) == "" || strings.ContainsAny(ps.Tenant, " \t\r\n"):
+			return bad(f+".tenant", "a tenant id must be non-empty and contain no whitespace")
+		case !providers[ps.Provider] && !c.Mocks.Embedded:
+			return bad(f+".provider", "%q is not a configured provider", ps.Provider)
+		case len(ps.Currency) != 3 || strings.ToUpper(ps.Currency) != ps.Currency:
+			return bad(f+".currency", "must be an ISO 4217 code")
+		case ps.Target < 0 || ps.Target > 100000:
+			return bad(f+".target", "must be from 0 to 100000")
+		case ps.LowWatermark < 0 || ps.LowWatermark > ps.Target:
+			return bad(f+".lowWatermark", "must be from 0 to target (%d)", ps.Target)
+		}
+		k := PoolSpec{Tenant: ps.Tenant, Provider: ps.Provider, Currency: ps.Currency}
+		if seen[k] {
+			return bad(f, "the pool of %s at %s in %s is configured twice", ps.Tenant, ps.Provider, ps.Currency)
+		}
+		seen[k] = true
+	}
+	return nil
 }

@@ -37,7 +37,8 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PublicURL != "" || c.Store.Driver != "memory" || c.Jobs.Workers != 16 || c.Limits.MaxBodyBytes != 10<<20 {
+	if c.PublicURL != "" || c.Store.Driver != "memory" || c.Jobs.Workers != 16 || c.Limits.MaxBodyBytes != 10<<20 ||
+		c.Pool.ClaimTimeout.D() != 20*time.Second || c.Pool.ResolveAfter.D() != 10*time.Second || c.Pool.SweepInterval.D() != 5*time.Second {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	var pc struct {
@@ -72,6 +73,15 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"bad provider name", strings.Replace(good, "name: bcb", "name: BCB!", 1), nil, "providers[0].name"},
 		{"no providers", "auth:\n  secret: 0123456789abcdef0123456789abcdef\n", nil, "providers"},
 		{"bad log level", good + "log:\n  level: loud\n", nil, "log.level"},
+		{"pool at an unknown provider", good + poolDoc("nobody", "USD", 10, 2), nil, "pool.pools[0].provider"},
+		{"pool without a tenant", good + strings.Replace(poolDoc("bcb", "USD", 10, 2), "tenant: t1", "tenant: ''", 1), nil, "pool.pools[0].tenant"},
+		{"pool currency", good + poolDoc("bcb", "usd", 10, 2), nil, "pool.pools[0].currency"},
+		{"pool watermark above target", good + poolDoc("bcb", "USD", 10, 11), nil, "pool.pools[0].lowWatermark"},
+		{"pool target", good + poolDoc("bcb", "USD", -1, 0), nil, "pool.pools[0].target"},
+		{"pool twice", good + poolDoc("bcb", "USD", 10, 2) + "    - {tenant: t1, provider: bcb, currency: USD, target: 5}\n", nil, "configured twice"},
+		{"pool unknown key", good + poolDoc("bcb", "USD", 10, 2) + "    - {tenant: t1, provider: bcb, currency: EUR, size: 5}\n", nil, "size"},
+		{"pool claim timeout past the write timeout", good + "pool:\n  claimTimeout: 10m\n", nil, "pool.claimTimeout"},
+		{"a good pool", good + poolDoc("bcb", "USD", 10, 2), nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +97,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 			}
 		})
 	}
+}
+
+func poolDoc(provider, currency string, target, low int) string {
+	return fmt.Sprintf("pool:\n  pools:\n    - tenant: t1\n      provider: %s\n      currency: %s\n      target: %d\n      lowWatermark: %d\n",
+		provider, currency, target, low)
 }
 
 func TestEnvOverrides(t *testing.T) {

@@ -116,6 +116,8 @@ func (e ErrorCode) Valid() bool {
 // Defines values for EventType.
 const (
 	EventTypeJobCompleted                EventType = "job.completed"
+	EventTypePoolLow                     EventType = "pool.low"
+	EventTypePoolReplenished             EventType = "pool.replenished"
 	EventTypeVirtualAccountAllocated     EventType = "virtual_account.allocated"
 	EventTypeVirtualAccountClosed        EventType = "virtual_account.closed"
 	EventTypeVirtualAccountCreated       EventType = "virtual_account.created"
@@ -126,6 +128,10 @@ const (
 func (e EventType) Valid() bool {
 	switch e {
 	case EventTypeJobCompleted:
+		return true
+	case EventTypePoolLow:
+		return true
+	case EventTypePoolReplenished:
 		return true
 	case EventTypeVirtualAccountAllocated:
 		return true
@@ -443,6 +449,10 @@ type ErrorCode string
 
 // Event A unified event. `virtual_account.*` events carry the account (and for
 // `status_updated` the `previousStatus`); `job.completed` carries the job.
+// `pool.low` (a claim left the pool below its low watermark; once per crossing)
+// carries the pool; `pool.replenished` (the pool's replenish job finished) carries
+// the pool and the job. An allocation through a claim is a
+// `virtual_account.allocated` like any other.
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -461,8 +471,9 @@ type EventData struct {
 	// Account A unified virtual account.
 	//
 	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
-	Account *Account `json:"account,omitempty"`
-	Job     *Job     `json:"job,omitempty"`
+	Account *Account   `json:"account,omitempty"`
+	Job     *Job       `json:"job,omitempty"`
+	Pool    *PoolEntry `json:"pool,omitempty"`
 
 	// PreviousStatus Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
@@ -604,15 +615,16 @@ type Pool struct {
 
 // PoolClaimRequest defines model for PoolClaimRequest.
 type PoolClaimRequest struct {
-	AccountHolderName string  `json:"accountHolderName"`
-	AccountName       string  `json:"accountName"`
-	ClientReference   *string `json:"clientReference,omitempty"`
+	AccountHolderName string `json:"accountHolderName"`
+	AccountName       string `json:"accountName"`
+
+	// ClientReference Your reference for the customer (e.g. your user id), set with the allocation.
+	ClientReference *string `json:"clientReference,omitempty"`
 
 	// Currency ISO 4217 currency code.
 	//
 	// Example: USD
 	Currency           Currency            `json:"currency"`
-	CustomerId         *string             `json:"customerId,omitempty"`
 	Dob                *openapi_types.Date `json:"dob,omitempty"`
 	NativeLanguageName *string             `json:"nativeLanguageName,omitempty"`
 
@@ -625,32 +637,57 @@ type PoolEntry struct {
 	// Available UNALLOCATED accounts ready to claim.
 	Available int `json:"available"`
 
+	// Claimed Accounts allocated through claims since the pool began.
+	Claimed int `json:"claimed"`
+
+	// Claiming Accounts taken by claims whose allocation is under way (quarantined ones included).
+	Claiming int `json:"claiming"`
+
 	// Currency ISO 4217 currency code.
 	//
 	// Example: USD
 	Currency Currency `json:"currency"`
 
-	// LowWatermark Below this many available, the gateway replenishes by itself.
+	// LowWatermark A claim leaving fewer than this many available starts a replenish.
 	LowWatermark int `json:"lowWatermark"`
 
-	// Pending Accounts being created by replenish jobs.
+	// Pending Accounts the running replenish job has yet to create.
 	Pending  int    `json:"pending"`
 	Provider string `json:"provider"`
 
-	// Target The number a replenish refills to.
+	// Quarantined Claimed accounts whose allocation outcome is not known yet: bound to their
+	// claim, never handed to another, until the gateway has read them at the provider.
+	Quarantined int `json:"quarantined"`
+
+	// QuarantinedAccountIds Up to 100 of the quarantined accounts.
+	QuarantinedAccountIds *[]string `json:"quarantinedAccountIds,omitempty"`
+
+	// ReplenishJobId The running replenish job, if any.
+	ReplenishJobId *string `json:"replenishJobId,omitempty"`
+
+	// Target The number a replenish refills to; 0 means no automatic replenish.
 	Target int `json:"target"`
 }
 
 // PoolReplenishRequest defines model for PoolReplenishRequest.
 type PoolReplenishRequest struct {
-	// Count How many UNALLOCATED accounts to create.
-	Count int `json:"count"`
+	// Count How many UNALLOCATED accounts to create; by default what the pool lacks of its target.
+	Count *int `json:"count,omitempty"`
 
 	// Currency ISO 4217 currency code.
 	//
 	// Example: USD
 	Currency Currency `json:"currency"`
 	Provider *string  `json:"provider,omitempty"`
+}
+
+// PoolSettings defines model for PoolSettings.
+type PoolSettings struct {
+	// LowWatermark A claim leaving fewer than this many available starts a replenish; at most `target`.
+	LowWatermark int `json:"lowWatermark"`
+
+	// Target What a replenish tops the pool up to; 0 keeps the pool without automatic replenishment.
+	Target int `json:"target"`
 }
 
 // Problem An RFC 9457 problem.
@@ -1063,6 +1100,9 @@ type ClaimFromPoolJSONRequestBody = PoolClaimRequest
 // ReplenishPoolJSONRequestBody defines body for ReplenishPool for application/json ContentType.
 type ReplenishPoolJSONRequestBody = PoolReplenishRequest
 
+// ConfigurePoolJSONRequestBody defines body for ConfigurePool for application/json ContentType.
+type ConfigurePoolJSONRequestBody = PoolSettings
+
 // ReceiveProviderWebhookJSONRequestBody defines body for ReceiveProviderWebhook for application/json ContentType.
 type ReceiveProviderWebhookJSONRequestBody ReceiveProviderWebhookJSONBody
 
@@ -1119,6 +1159,9 @@ type ServerInterface interface {
 	// ReplenishPool Start a job creating UNALLOCATED accounts
 	// (POST /v1/pool/replenish)
 	ReplenishPool(c *gin.Context, params ReplenishPoolParams)
+	// ConfigurePool Set a pool's target and low watermark
+	// (PUT /v1/pool/{provider}/{currency})
+	ConfigurePool(c *gin.Context, provider string, currency Currency)
 	// ListProviders The providers, their capabilities and health
 	// (GET /v1/providers)
 	ListProviders(c *gin.Context)
@@ -1475,6 +1518,40 @@ func (siw *ServerInterfaceWrapper) ReplenishPool(c *gin.Context) {
 	}
 
 	siw.Handler.ReplenishPool(c, params)
+}
+
+// ConfigurePool operation middleware
+func (siw *ServerInterfaceWrapper) ConfigurePool(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", c.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter provider: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "currency" -------------
+	var currency Currency
+
+	err = runtime.BindStyledParameterWithOptions("simple", "currency", c.Param("currency"), &currency, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter currency: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ConfigurePool(c, provider, currency)
 }
 
 // ListProviders operation middleware
@@ -2021,6 +2098,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/jobs/:id", wrapper.GetJob)
 	router.GET(options.BaseURL+"/v1/jobs/:id/results", wrapper.GetJobResults)
 	router.GET(options.BaseURL+"/v1/pool", wrapper.GetPool)
+	router.PUT(options.BaseURL+"/v1/pool/:provider/:currency", wrapper.ConfigurePool)
 	router.POST(options.BaseURL+"/v1/pool/claim", wrapper.ClaimFromPool)
 	router.POST(options.BaseURL+"/v1/pool/replenish", wrapper.ReplenishPool)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
@@ -2216,272 +2294,299 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rcxu5sT/8VVDMqTK5Z0RRsmRnpcoLWrZ37fj2t6R1csJ9PCAHFGEPAWYASmZsffen0N3AYC6kKN82",
-	"58SpSq3FmcEdfe9ff+xM9HyhlVDWdI4+dmaCZ6KAfz7JxHyhrVD2tVjkfCUy92smzKSQCyu16hx1Ulss",
-	"RcquZkIxO5OGFcIstDKCScM4M1YXImNaCVZQG2yqC8bdn4JbkbHQy2S181exOmZ8bISyTNuZKK6kEf1O",
-	"0jGTmZhz171dLUTnqDPWOhdcda6vk84zPeE4nProzmaCnb9+xvSU2ZlgkwK71AUzlhfun4UwellM2jsx",
-	"tpDqAvp4VYipKISaiOFikcu2pXCdLcJrbKaVXrrJd18/PmH39w8GvYSJ/kWfpVdc2r/sDdKbOn0tbLEa",
-	"Tq0omr2diolWmWFWM9ccG4upLtwq22Il1QX2+vPe3oBlIuerHYPv96p9zqWS8+W8czRIfP9SWXEhis61",
-	"G8GCF3wuLB2I4WQiFva1MMscD0v9LIgPdndiLlPY45PT344ZVys7c+MRuRGsqwumNPzQg3dS7lYTt2/3",
-	"ndEq7bPuMDd6pMSHRSGMERkbr2D3/Mm6Y5i90mwuMsmZG7Tp90aqk3TEBz5f5G4OfiCdpCPdyPBQd5KO",
-	"4nP3HCdSWYlMTPkyt52jTn1InaRla4aTiV4q++Rh+zm44FZc8dWONGYpMsbxbSYz1tUL/s+lgH0oB3zJ",
-	"3+6P7/8/sedHvOB2Vo5XZp2kU4h/LmXhTp67c5Vd5B+eCXVhZ52jeweJ21T/517b2E9yCXeaTupjmbee",
-	"sJcqX/mRG3Yl7YyJD3xi8xXe9Ak0w8KJ7/ux/3MpilU5+Em1u86GkbeMdVm4r1bbDVISEZrQV2uHRM8r",
-	"Y1lwa0Xh3v7//jHc+Z/fP969/q/OmjEZXbRvfKrEB4svpJ7sLApxKfXSsAW/EJUDsGZsrvU1q3S4t98+",
-	"JGP1XBRPHm63UDAyWCj8bv1gqN3sdtv26FIoe7ZabD5cwr1VDsY1s24g0EU8hP8qxLRz1PnTbsm+dvGp",
-	"2Q29w1giBvNXsWoOZUgneWcy00Yodn7+5CGb8/eOaiHd+edSGMsMnwpHboHEHrH3YmHZ/gGb6WVh2EIU",
-	"zArFlT0eKSNEzNbwWAomlS10tpy4fvs1irW3f1ccHN67vyP+/PN4Z28/u7vDDw7v7Rzs37u3d7B3/2Aw",
-	"GKyjZjUOWlmmqS7m3FG15RKISHOrnurxllTsnR6vp2Dv9Pjtzx/+uv9dKNgzOZe2OeZX7n4Z+a+1pyiH",
-	"71rJ/uEgcaNAbrg/GCQlb9xr4Y1eImgOwnP7SBYwnue/SFn3BSNWnLBBv39vcMxyXlyIwglMlgQUbti9",
-	"QQ8Yuxkpxyjd+XHrbzWbSiXNzDN8rsyVcAvTZ+fqvdJXKu6Y8UIweaGcFFY/ciSFrDtVNL81u7R/eC9p",
-	"FZP0pcxEsR0V4hYv/oK+Yt2JVlN5AWKTG8ZaIum/uB1V8qN7AY20nfio/zAo12XitiSXxqI4kv7y6Izt",
-	"Xu7t+pdMWr0NY24ns0vefhfgP1/xNrwW00KYWctRFDyDk+Plj2mh50zaaMWnsjCWcZWx5SLjVsDrJLVP",
-	"9GItBy2oz9a7NOW5EUmbqH5quV2a2zHzpZJTKTInstulWTcgfLo1i8CBwJjeiPFM6/ePVLbQcr1Id4Wv",
-	"MUHvrSeFV+Lt4dm/BovvQQlp8OsGDRyWyewY95XPBdPK/VqskI855sudiiDdb/11xIAmv3PD4NeO71Re",
-	"KG6XRcu1O13widgxwqka7noZ/6ph6eVeMloOBncnY27EvQP4t0gTJvhkBjP69fnwZOf01+H+4T2mpyOV",
-	"4uvlcPGTfvVnK+fCWD5fVJ4W/IqNdbaiXth74bRVkHtdVziEnUxMdObIAy/sSJGEF86EEZNCWMadzsbS",
-	"q5kRk7dpnz13lNrOuAJNmC8WgheGXc1kLpySjB8V2nIrDJLpjbsQlujzNuPMT7+5GedKfvD8ySv1IhwP",
-	"dsUN7I/Ijlkh3omJZWEtDZvyAimM0lc3nqTw3cY5BPFFKnvvoNOupHrFEHVUtXpV6HEu5u6viVZWKBAV",
-	"YrVugW/8N6h3Rx+3pBm+Xei0JkOqFRNFoQtgFJxRB/3OddJ5wLNfUJD6niNKPYl/C+NKj0gV8XSfyxwM",
-	"M8AOjMwE0wUJE+4S6rlAvX2ploaPc9EfqbJJvrSzt9hEvWE8FgL5DgmQdwxzcsmkEJlQVvIcDjkuzWuU",
-	"rm+xNIHQui8y1J5zmcHLNKiOWw3LZd456uwzqeAFNpUiz7qmlxDX25VWzM3u3d1IHYTFMp2jf3wsW5gv",
-	"jWVjJ2qxJ6cv2cH+3n3mekbFpRCCLRcLUexMuBEsFxbMJUkHKIJjc51mR9dJW/uWzbWx7O4hm8x4wSeu",
-	"Ida90JYdDHptLd7frSvX17+7e2csd38cdZyMcikLu+T5jmesjkci9zs6cHKulRbY1m9hFVlYRVvwiXiS",
-	"dY46B+Ppz/vTu4f374/vHmT8Hr87ET/v/5wNxEAc3L97r7ybM2sX5mh395K77e9n4tJvodlt7tR18hXO",
-	"eqNZOpVedRsXgr83yAOhuYRxBsoAnPpweu8YVixzYY5HKsWTkILUZ4hljjmdoj5L6VS9dSwjPWJKW4bH",
-	"7OnpyxfutvgXZKmevX0vVjS092LlJH73GQeVk67EiVbTXE7sd6UVtSG+lertNJcXM5uybhAcaMRj4cjC",
-	"otATsM4dsxTMlDtgp0x7yUilsERv5Xy+tI50pAlLcVveLgrgLdJ17Nt2XI9NdTGWmWHS9hKWLrTO34oP",
-	"M750Enc6Ut05X7EJL4pVrTu3f+mE1ixF3hmZsKN3160Pvb0bGVthiR7DiDKhvi/VFsVcGuNOciaUDCfZ",
-	"6vdCsZxP6BiX78GfeiEKvLpKiMyR15Su+1ul7Vue5/pKZCnrogmcaZWvekeOojlCcsewQNtf8YLPTQpa",
-	"j2F8pPyDHWASc61EkNFxZGD1YG6D3GFeGnHMwuXBVpy4NlJwKlg3Jdr1UV7vVjvd/fherK7THqgjZCYG",
-	"kYPs9nRDiJk6KUYv7R/DUy12Xmd+mczwRgMfBQ1GzkWfDdlVIa2ARdKFX6uRmvFLwWZOHgSRKmKZDC7K",
-	"RObC3Yk+C6qcd1gwfsGlqpv9aYmeODaheP7IbcP3pSTUcwqHa6nEhwWKA35ecDJALnqh7WO9VNl3HZ+7",
-	"DVPXK5BsZpaTWbmkaGiRhs60H+UTJ27MhbLi+49Vln3DYZOGFXppxR3DpgJ0AM9FxkuZ26A0FyIX3AiY",
-	"wiu+yjXPzrR+xosL8X1vDPb91mr9FuxcdGUc12Tiw8RRK+TL8l+CWHJ3b8CeywdsvGJkUujBPE5FcSkn",
-	"4lzxSy5zx1n+mMu/LAdAPCySH0DUQGueXgjlrru0bMIV7JG7qXwyE9nxSElb0osJsL2YDTc7iZ6ihYZJ",
-	"M1JLBS2691wT8KDl41ISR37rG2Dx90wXI5WS0PR24mRIJ0t9Ta56pvVzrlYk9ZvvuoEFt+ItHDG4TCbX",
-	"VyzTV+qYTCGktcfyhdeF+19tAc6VU550If/1nanJEjp2+teE2yBXjAUvREHihTQMhAp1kTDxYSEL9JWT",
-	"IJu4f3elGjvyWcoF3jBmeqx2FYKZgk30MseTPhbsUhRg0Gscqzdv3uwMozG2eJgfwHBTpx/luVAXAv3c",
-	"9+4fDnpOmW3McrOLHTeEZFl3BR4pK+3qM5VRvuBjmcP3naVyMheMoZN4PbV8A6Qys1wsdGGr6mpY1gUv",
-	"hLKLQs55sWKZFkjm6SNWtsWqfQXdbn+/1O1OyrejRr6Jird2kl9F06trKoVYGhBsvU7l5EX3ExruOMvk",
-	"FHRj65VBonLrhpmyboqb4aXXioTnRFMIJSkXVNqRAsE8YVGrKfhzZjzeqeOKVGuEsj0S2M5VGMBzkUkO",
-	"zsvvSx3CAN5CZMVbt9Uxs/ZWipaQDTAuUi8UJ+LUgzZXqzfmk1HCaxIVA/rHDv36q86Dt6ZztsdeFRps",
-	"jsN8MePskZkU+qqT+LfpvRfiip25Y8/O9t1DfzWGtnPU2R/sH+4M9nYG+2d7g6PB4Ghw+D+dpDPmORpM",
-	"PnYi2aIzcFfXm2yOOuenD91ejbl6/xBOCNqJfPfL+RhsM3uDweDu/v17B677sZx0jjoPXj3464Pnvz7/",
-	"29/+Vl6i4cnJy/MXZ29fnD9/8Og1WG7q1pyjzoPh2cmvO68fPd4ZDPbccFAVWjOZwf80R5x0ZFaLMAne",
-	"s9hR5X/0kS1ZfSr+BXKdHHWGEysvRURyOsOTsye/PeokHXQmbVjza2hvIQor0W7bsuUNel3b6rbn8W7X",
-	"T98bb8/26qu7heELZjXjbAb9hyA0pxGcvxg+e/byZHj26GFwTrnzGmzTbqpgz2761ytHa9PdfECv1c/X",
-	"xw5oyzd/Xn5zHUbBi4Kv3N+Nc9WydNHJ+rjl3MqTtnl0J6XZM44oaRtFpseN/tu6li0BeL9UwhUShs65",
-	"ftvnc2F5xi2QTJ6hPYrnryonsvER/aDHjgi5HxR3F+AZVxdLfiHWHsryut3G5dw67pZL2h6GGIQwfaWY",
-	"zJiPIYjo7drG/QW/oeWCX0U+2UZrJrSyjR+2QjK2O3/XsePoH+hXjeICmkuVlE7i2lSTOCKsvAjxoH5v",
-	"2X9q+plE/0WVoIV7u9UF9iyz5fKWEWUtES+FADoFrro5qHSuNzbVeY5OuBsWDcbWNrcHJd2qdkkPDOOG",
-	"ZWIi5zxn2LrxgU6evsZheDVqH2vwcRTUYf9w8LVIzUKozH1e6WJw45pER6EcZvsSVQh1PZZBoKWGjVfs",
-	"aiYnM7KdogHA1G/jl3BDkjw+tnEf9X7t5yCbtHEC12jREin35PQlu7t3797OHuNOBNvZb7354oMtbkdZ",
-	"a3RmtRA7ZiEmcion6G8xCZrqwLn64vzB8AVzUwM3XDSGcm/kmKvWrtyeSHVxojOx/e18XX7UdkMtSetN",
-	"cvleqozpKZ4EH/795MHwRZqwtCoAul9gZmn7tW1M8STSN9tOH2oapXOLTbhimY5CQcjGXwjUmMYrRquD",
-	"XrCR6qb0wz9+70eqDVroxyu2QYvy+mB/pEbqU6wvfWJzwZXr5dNIfdrZ2YH/u5dSJL0p+1RGAblBj8vQ",
-	"/S464vycegw/5GalJifha3zb+FC5nFunutmKKlc1ty90nsOdnPsWSS50zaFQyFAtNDD5tCZSpX6gJoR/",
-	"kKsFm4t09E3Tc0qrXtogiEJfpYiKE8EWx7mevG9rCx6IDIO6lP+LFjjXpn193QP/1lSq7MEqmtunylq5",
-	"T3Kt37PlomxnvIJIAhA3rJiXYeEJM06wptW4mmkjmF7aiZ6T/RGDFsFmTS6PLAErBfE2HJO3MvnBhFNt",
-	"hMpMMCqxCc/zMbjJ8LtgMLDl8ah8j3kaBnxhkYX1vVgxrWjYNAcYUOaNuTQjeyUnsMtOhVXLObAQeOQY",
-	"SHkuI13UCRYVmw1skhM93C441aK6AZ3Eh80YUOeqM4p4U0nmTlxLJFREIRbtFJni9aosSGmL/4gi0pw+",
-	"2NJZIbhpS795M1tV5AFIGnDnzFG4SjDpYWurMGyRPVi1Na0ZN+8pnUjaY+8qgIyY4DG9Y5hZAsXcostW",
-	"IgtL7GVIi1FFG1exSYiDt1TTmemztMHgUyQrkYKbAmX2kglbqlwYU6MkEDOMOs4WAkSTPyGVuWNQ42BP",
-	"vMueaTUBWrbVTtW08mY3YQXALmNm7sJrha6IueO0n911i2bbomLBS05lKYkScDyI5iei02fnZJtCL9S9",
-	"g+OYec75CgjxFZuKK1GwLllO2N3DXm2kLcHHX0NX3jAv/2Llto1Frp1QbjXrAiG1OkyHTJNznYk8fG22",
-	"mghp6BvOEsQR6ykby8LOWPfvf//733eeP995+DDxCsKCG9tbt+c36v6x8r5pKZ/799aq6jdcCBqudAq5",
-	"+5zl9P1nH9fbmwIC0WDSMm6PmZ5Lax2LrEQLOPkSmLA/ZxhEIUQGPNELX9tscDUoYwujcvz2dZW1tUSF",
-	"NxTYHS8a1GSfBEg7yW7YotSKHK5a571jDHaJbykY/aMBVAx2LfHorXrf72v5wG9otSZ2YLZlrBUnEYon",
-	"50Ue+VEWObfu2Pfpzf5Ez3eB35OLpeOJwa+lu+xvOw8cCXLDVGPNC6fr7hzsg/aDSs0/1ljShbHsRM8X",
-	"XK3YM5s1TOjwAs2V0WQZ2Z9vtlDXDeYfWz4im2r7J7Uj5Bica6VtKk+5EuyhFo0p+Afs0fnrag/+h5K0",
-	"uj/e/nlvul81jVcccJ22e4FvxAbzBX97F+e0wFSvE/T8/Tbccf1eX//eMHxXTkRrSuGyyCGXUCvhUwox",
-	"QOWOaWQlmISYmnD0CkJB3unxHcPSd3rsjtUiFyA5QGZAhdwuC1kjYYODP7dystpB3MzO4pfLo7ml4t0U",
-	"v65hiE/wY5RH51L5v+u6+dbmLuyolgryeYJzZQc/3swTMAtyU/4GJDm7faVA/GNHD9HmR9wAwu23WdAo",
-	"NXLTwrkrKP+5FPQYr2Bn2XZEh4oBGWPnr599xnmq7ZDronV/IvGpaZTCkGzP+bxRqDT6IVXZLsHXJ9NG",
-	"B3ydHSvOy21VjGrJFQu3h3sDMpeyBZeFYV2naS7h0eEgCvxO2CXPlyI8GvTAY8y4Yb+enb1iFDhRJqjg",
-	"Pacr7jilpyzE9OOx7w1a1hiiBZFgNe3MFASqxNIWPGeTnBsjp+QHhiyiEEs65TJfFrgFpBCTlt9JOtrp",
-	"uSEKD5TiQvBs9VZ8kAaC033cNC8ulk45cGeqGT2MXCKO9XA7XI+eheQSjO4r44nx02DaddvEs1wq98oE",
-	"JCY8/1HYX9LxgY2Od1BgVKviDRdsk+cbCS9LyQP+1tuAf0p9PjTGOceifNcJc1OIW0AXxltyTKTwWuoz",
-	"zNGdkfaOG+TetSnJ6uwegbmixohu7wDcRgqHBXlIYnib2+4cKA2a49IycwtYnrTGEz0p2v1M3vi6fUJ4",
-	"w2tEyeWx4wdm1kaIyumsJ9hVq0OrYn4Lf9A7VLg2vf1Uj1Fyj4/BLVIg22f5NfxaeB1u6dUa5ld8ZdgC",
-	"DYDHrBBmORc+e9WRwwthSTPAO7Otp6vS79rtPWu159eucIAr8DSufqHpOHWSxpPqHW55IbYNNpoFC1oH",
-	"zkV5w1tp0a+C53bW3MLJTEzemy/w0LwSxQ40AluTW9YFGv6vgHAD4aVpq2em9AuX/BmYwub9o8/a9swJ",
-	"KSHSvWmBJMZESU3NGzkhjrfxGAfWeF3miLXdf/RWMW4ZaL2QDvj09OULRrlbhklFBkpSe8nMmZTplpUw",
-	"AAg3m28t31GM12M3DFyTlrs3F8bwC9GeJFpRid2My/fXLT4iAjXP2e1p3TaBKsJv9aY2yzPhuI7KxIf2",
-	"/SKRBd7w1inaERCbNuAjJR1yY9w0lpf02o32n9LoQyODCCWw7WTM6i2IHEy0HFjbhj1FdlJXQp1Ik7fB",
-	"WoEKwMILPuPEoHO932lbmECWNoZhvdNj8tCJLERcLZWVuXusto+x+gzJhbIP18y2ENMl5Lb5eE2fgdQ6",
-	"W9keyrRdAMxTPS5jYMxyQgLomoGh+yyOX9s4Mqstz9e1JcMutH/sZfY1n1PcSc2dh9mBpSdvTdNfI9Yn",
-	"BPPgLOPVC/ubRCc7ibSQ7WN8nuoxooXhpkSmvHd6DDafGPkG2WHVuEdB0rFp73Jv950em93w6W5BoGpR",
-	"MOUrCl/xP92+1WaUJY25jfig+iizViE7mldDLBobnS9tANoL2Cgwlo8yu/aTS1vMA1/l1pTLc/vBbTGo",
-	"2uHDNYzOX9l/vFBrDlOEnvclcnXEdlsYfNjmL1/emya/3qRWNtLYlqd6zHI5FZPVJPcZwF0E2bCTWRxk",
-	"CDYQdEx5Obu8F0/Uq0JfFMK4gZwEUTj69xtpZ49QXEs6J4EUtAnLgCl1c9RjpidLNAqgrIfeQsO6A0gl",
-	"RyY2F1wZprQSbCxWmnIGvPqgFSLGbB/yFZHO9gjomPeuFaHilyITF4GibX7pN7cPN79m2l/ZGCgbg2o1",
-	"DtHzLQJ1P8sMd1gzw3mIUO9S1VeKuY7BPmfICnfQYqAzkYUu8dBJBFnp3XNcZWzBDbmca07Y90IsmPdp",
-	"ttjqDttsdS9L0bMuXXHLxmICUD/oM3BXtM9SCockrIKVsMDC+z7qymeEeeEC7XH9kUoDpEJDLIoFEJYG",
-	"VpserZUXj0eq/WPizekRjCoJMkVDoKgE2iwCLSi17Y2sv+3mv9I6/1J67Np4BFGT15/tg3BtnORczj/P",
-	"79BKQOreh414Ug3qcsuvW0jPtw+L2DJe4caognYa9QUefdhKQFpAy1UF6u6OAR/2zf74DcHJjf2u7t+6",
-	"I/bIB/duCMmuUcyWDBgGFh8IT3DzXKMHfsbu5vrqDbeimPPifUv0ucj1FS7lnKsVC6OuxUOIRS5As/SR",
-	"iSKfto8xihKvyY4htFFEKiBEyfrWndBs1jQbnYumzZoXF8K2yxoKorkRIZt6KcRUQniqbuurdkKiFIjW",
-	"SPYkIpqVtQ7DWndwXvsBfR59WpMT+Ku+wq1sPWVlzFwnwucMft+1AJ2fmTEQbdrnXkucZusalrhkDRcq",
-	"oHUfHN4vkcOacQJxuDfP85dTiPDYOLfym+vfk7aIozIsu2J5RKCZ7ob4bkCQ6aOxp81j+JxPZlKJHUcm",
-	"IE4KELO6RiDEJMZOtQDj9lr1T58e3bww0jA9oeUXEGB2pYus3VVUGm6/ni21BNtqu8wegGrB7ayuaO4U",
-	"UXzvBkUtnPrDn3+ODv3BoNUmSRnfDZTFmS4sM8s5ZJMHYGqYYPBkNOmUzw1vm9ubuycMXmAy8y1GptO1",
-	"jrpa5vGmXHIEZnQnh0AZb7OGtStKTj5cn0iBheO74bpG29/gmeWxbMoFHqutofuevnzBXuFTQi/4ebDX",
-	"K/0CAbRMZyvvT2kgyKXHWEdhpAJEf8LSXQBFpWVTfC4CYma6645g8wngZwWwisZjlLY3L6yfabilaxYz",
-	"UNY1dK0tfAbVmWq8P9IgE4JJdeF+Tk+i1HvEbLuV4yQmlVsFw9BOyFukEcWspk5HZsFXt020JXn2nLgU",
-	"zBabviPjBgZPUdhgg2JrYyl90GmNFPLqsxz4e/S/b2a6al2umbGrNrKUUhS1O6FzbqwoppJb91cl+s79",
-	"YJZjkgrShPX7NztDCGYZe67sV7QKSfX8hfUMG7LpMK/zrxIG0Kls5QvB/+GhgoS7PiKDYAccpUWb2C2y",
-	"zKlH2wqbApxeFpOltL7TAATUBZSiv4B31Im5U24sxhQdDu6yNsyjijEueKNnPJ/uuLY6SQf+06ZpS/UY",
-	"YAVblCXuBFypXI9g0fMgss0zlnNj17h73UTdY1YFraOApCSEGCPibruQEJq/jTupEBOh8LPXrVtwOuMF",
-	"GGQIeHXi5xsdBEhQmIBbRaoMp192r5covZdCcKt7EtWHckyPce5mQ0xXvEaGdQ8/fEjYwf7PCSOUO5M4",
-	"Pq8M4M6gDNXDofN4qM2dwhHEWE81uddaMV94qO8bG7NFK4sIrWATguDwpDAJMxKi8y0v7BaqU+UWNTd1",
-	"Eyn4GrEygUd+gQmpEaO8hdG03bCx7rDU83KdgO/tnVRBIzJy8IwvrCiORiqtRUsDkS+DpCn/iX55FeoO",
-	"9ZsiS7fCG3rHI5UaYS0G61Xar0YppqybOnFd2iX+CdihZEzCpNaRSiVgFE+lKFLWLZlO79hzqMeSV3sR",
-	"Kjs3oniS0RxyPhY5gpZ6jtY7Rm+Azxrq9dkjPpn55Yn8ChhPGQQYBtZnaWGZzUgR/pAsQr7bMQItgnkz",
-	"8fhdEWwXmoAdaUHVjXE7UjeCcCZlfQkq4CTR5dsfqSEkRyo+r+YXtwGEdtt3ZqTWrWX9kPQQLBOB6/NV",
-	"DWJspKKUGVqQqLwErJU2AjhrijHz3qqTUjaXnYmRosotbrJYdwwXbFoCSaUHg7usDVIVJeSayX6/zWQf",
-	"J5E3KMUa5ej05euztycvHz6CfPEHQ/efN09eP0IRiHHTDBgCvNBK9HNopI1zXXrHTgSRcDAY3D/cVqHC",
-	"BtqI0Trvn8+z84eEQERY+urRi4dPXvxSR1V1J8/KPGd8YuUlhwR16Q5iGpmM0iO2CLlEWQK1U6CCjwZo",
-	"bR9Q12cpghSBOwOyJAybLhVi5j549vLkr9AWpU33WXr+An7FcaEpMGRV91l68uzlKXxBGdRdK4q5VDzv",
-	"uQYfD588g6eVCZVweDQjSO6qfBn7O3FVOklsh+0kJdgSjRpe8GPtJB0cWSfp4CBaBbJziH24ZZ5wLRoE",
-	"6KVd+dC3bpmrlQDtcVIEENddXbCai4B13ZWDN0i5qESp/59wcXxTB0Sbz7SWxdKicn9GpHc1qWVDEsvt",
-	"01AaJrU1oQsgtLcL/UZeAKIEldLo+tIb7L+pbkcvQf7hEWoQoLliXW50SOkutwoOgcikJYSC0JLEwUa/",
-	"37xbX0OQrB+Az5UncdGXhbSrU9c0abeAwTlcouaLfz32a/T0zVmnURyDPX1z1mewTxgW7+SC5TjtIUai",
-	"T2c7riObg2cJ6y6xKzIEjRRilTqxINNH3nu9U6ty4BilE5mav49UihFfbZ/MueIXYmehdR79GbAnkDDD",
-	"MkMmKcy9CouJ6IpSTXU7Kgvk7gxfPQHzXQ0F0SSIFCQuRQH4NoS0T4YvCb6omVQZsj8wfnu50S8lCdBx",
-	"svsRu5qJQsSPmRfjUdyUZqSMzMHxTnK8nAg255nwwBxFJjLmmgFAlz/9iUVIra4JELbcNk5WI/UIQFrS",
-	"3cu9lECQwH7E0iFh38I3RwzhXBmK+E/fnHmrI5yVGoADTbAU1qCOVeOwdN26kiyz9nD0ALkqE7jcIxXg",
-	"80HUxloDeU4yeoStX+KBlv1KS2nIEmqpjFS057AqRHLSDzvlVykTH6xQ7p99NmyT2j0irxP5qShLejDY",
-	"Y3WA24Tx8Hk0KpBXm8UE+n5vAuZ5hBIAzBoW94hxhXIwoftfCCdBHwwOWAmgnjDlDupIQYkgbjluG5DZ",
-	"eOvLvO4a2PBIpa9entYKqe1+dKt8vRvuHN0JqCccz9zrnFWsO3eOCXW4j4bt3M7+BQZwTFEgHW1XL4Ti",
-	"C9lf8XmOSBu1lT1m6e5c2EJOTDpS7vBp7UE4qojaKb3Wh4mlqCnhTYLjgWcfrBO+PhRUVqgsR7d1d8Pi",
-	"SetURtg64l2U0TVS6QmfzMTOiVa20PkRU3oH0y9wpn+DJ0LZHcDVegkH07jXjJLTaervM4bJ+fNx8OED",
-	"fH4I/8VqBoCRU3dUsm66Dpk2Tajaitto/D3teVxegx7Aed1NmE50JtLE37IdDLKrVGPBTLjLarmaZSFM",
-	"EuB5U/JcpXXHFAPgL0D/OEJkKtQ+2Cd0ULaDU3mAqoPBgH1iLeVmCFTos+vNsM3lZljce6XwDHUMCL1U",
-	"CKCsQuM6qyDPtzdUL1DjntVqiqbVWjW+mT32qQm57dZwPYp4hQgcY9EpRqDirI4pTgDKbejhrOvjyDgW",
-	"5O75Qd11g2qSPlqpeiGVQN3vVLhJ3FZrJZVPWxRP+RzTCNveMnKL6it4jFoD9/xUD9xUS+rOPt1YH4PK",
-	"edNLjtaHPTh0jc2FnemsvmyI/wLFpN1RR6gvSmKWhuFHrJsO3SeRK4+emNDHz+wT21S56BPE0OCFDEnS",
-	"cSUjNCo06hkZIWpFAOIO67WN6CBUlGBKh26gkATksBlXF6LabFt9pE9xQKbjbwVF6VdrJlULAMWt1uoo",
-	"4Z62xNkAbff+nRDTVWkq1FgKpA4PRYIUzT8GKUaJhHaXUXY3NbWHd7NREySmYtsXBfGNHiIVagUwb6GP",
-	"TQBzamh/v+1EeYT5T6wBMU8m0nVI85Vm10fSfGoLvalizB+z22HStyHRV4J9aGSws5WyGG40WmNAFk3D",
-	"sC7dd3gpabIwdxjhWW/t7Tn0LIfKA8Ht9NF64+VFSZr42Mk7MTeVhsk50Hjf1p6nVXF5HH8wb1Eex7cH",
-	"O1QrmFjfl1tXTGxvPC6dWO9iu9qJrAtydzVcPb4Rh8QCW+vVfKoLzTXH8I2Fa1i1bs2GHb9bv04tA2kW",
-	"tWnpcXMPLSVvPrWsYFz3ptEHSBPVUw0resx4bnSpPPRuGkyjeE5NMgTGS888/ZA2pEH6tg4qG+irjdXP",
-	"S3u5sWPGsdyYm3iZmVdB10QLQy5Vlq8inM2ROovCwlKkoNKwWwZpsWFMa8pVpToZkXPFD2XK34vsiKWO",
-	"WK6llEmgEZi4MMS7PlKYhdh64VfCL49hqSMcdarh1Z9I4PU6kFNOE/ZqeHbyK9DYh4+ePTp75HimWIB7",
-	"qUVMxkgq1kU5OfIoQRn3OQdqljoBfJ303euzv4oVwvKaiV5gzkgk63lyT5PvksSEOSZOzBHzRc4t2tzZ",
-	"e7HAMgb7B2yml4VBLZ3O4x3AyL0QxaKQKAaACQObTLA9YG8QWEYZM6WadfrrcAdLLwNRBC47XmER4x12",
-	"SrJWglJX1NFRXGbcl+/FY2GXhQLlHgUc/EcXlbRkpBh24gbgAXA8MHT6THs/Lyi+r4IBbGeIKkLawxAQ",
-	"10y5dXbntVjkfOUOoC2WEPQWD77k6/FSdb2FJIhQWUKr5Eats1XvCPpxR3qNTFHpiMpBWwARKIyN2V+r",
-	"pErND35mG4RgdF7G5Ao6hUrrIUs7bIGJtHOnFI8h2v5wMEjILQo1rCE2BI4nbGCfDd1IDj98cDN3QgXd",
-	"QHwM2Lm+PmGLIF4slamQSChseOyaBO3PTZ9PBeQ0LY2ohPkj8fBoz5yqdYUt4TFJ749UuFczJ6RLxV6L",
-	"TFKd68iR3OVWz+WE8UmhjQmd+Uhf04PQw7mY62I1wlNwJY3oszdkrHFDJELA4210i5KJbIniZyNNLFhW",
-	"zUpNZoVWeklamtRqpACiDCQk7+CGuBY373d6zLrp/mDfbzikaULUnM9NRYM4Jac6IvNK5zna7t7pMfpL",
-	"CUuX2sD7cwRP/vIiBbmvBJYTaxDlRmqoiESKLE7xB6OGYnJKId+4mLjH4X0Jp2Zh/FK84hdS0fyfSWNZ",
-	"ZKm1/L1gKcidKevu9fv77pz6KIDDAdI/rqgOCEsnAPuSJvS7YwojlZaAMOmaMgrHkLvnxjbmk/e1IzyV",
-	"OYSpMGwDztdILbQBHY7UW6P4wsy0NUD4VizT8DNaR4BdwsfQ6vDVk8DYoZIJWkody2ixO3Up+jbE/tIk",
-	"e8Gsh5hSbsrepDpS5zGQjWHddA12jTs0m8FrwJ+yFr6m7Xv0k7sn1fPTI7hjdDWMFJnNA9Ihgu7k+oJ1",
-	"QxY3jp/w6AknCiJcmBPvLWKzWo3mtJEyy7GZFHIssgZuYkJ17dmCJOtTy1XGi4yRM82gJc8x3BikKikh",
-	"q0JF+/jHYI1O2V9YermXoLSETkn26/Phyc7pr0PkoSM16uDjsgMUqfrVn0NPlaeO5+AP1IxIHYH1ESxu",
-	"Un62dwxZot0xeRjwtWgHbCH9R+ID+hYlz+Hw6+n02BOBwmBNsIiisfFqpCoYXpDVjVsns16fnb9+Rqbw",
-	"QhidX8L25Fov4Grpgi0KDIjgWVY4NkcXygfjRAb4TCxyvQLfF5iXKOCbzj3gm1rpZVAnsBR8ItXFSL0O",
-	"3G7OVwzK6CpxFaB7VMaEWs5rTynX162KVOxy74h0L1yEkZIXSoMTAeHssbE+88GPxC8LObFHUcAW2Yu8",
-	"TNi84P2RenP3hOzZaAJMnQ5a8pV3Wiqv3+c5qC7w8jEZkYN4FUHAjVRI3JCKpX/boWHuPHFbBuSx2mUP",
-	"iWYovgD6gfvU29kpUYDKDaKaUC/25t1vjsR1ko47QegX3esP+gMA1EGnTOeoc7c/6N9FzMYZeJ29K8f9",
-	"uzV37rxqhu6zdH8wSCOpigQnZkRxKUywboBCi4hYQb8QuYGQgMBtAOjjVxoBoDzgCXLD2B8MNpTqu12J",
-	"Ph/X36zQN3SXtI+hGASo3N5UGNvuUK3Kkn+lK79z9I/fkw6lAnWOOs/kpVCIoWD5hekc/aPzMnDZzu/u",
-	"U+8IW7v4z/G593W+KsAaIpaGWfEBGB0xRIZaUJ/Vtiu62CN1k2vtGF1rG73JlQ+JHIIbLwDqr/G4BXmO",
-	"wrCqZ4AmevMZcPPeXeRc1na/UYK0LS3PD/5bbHe0N/MwmbUbH7tJt796EJnwciEUCDMUoQBYaH8fPn/W",
-	"vFm/CEtv3+5y+VHdcnnrI/sm61yJzti0xGhauj1doyyS2K7VRYVGF6Sd9FCnpvrOGOBcr+QCYrQt+HQq",
-	"J8csPRzcZRVbWrgPodS1m7q7m2SSHqnSJu2zGxw5dTpGKLICdK2sYsunUzHBoGbpaE/bVXuN6/KHUFvo",
-	"G47F4eDuzUeipTL5NzhRr/1qbTpNQSpee6BeewJYujuP1gRLgTBFGoTOMydugG3Cke9cvhdkFcjRkVdR",
-	"pWTA73TiCgkO/EIkTrKf5MsMgnN9vk4XdEOumJgv7AoQco4Q9hNykgj4k2oBkDkvSJbGiYcUoQQJH1HI",
-	"yExfMQ7VnSCHXyuznIuCFDtsw6kUPszigi9az6LTPR/5eL6QcWnWJmCXr5Shjo9BUwRA/Bs+gWy9bV4k",
-	"INPr37/hJSmhYFvuyUslYFeZngYk1uukc4D9bz71D3jmI47hk72bP6kUT4ePtricj8FNmgkotHyw//PN",
-	"X9SL1AMZ2GJGT8i7FZLFD7eZ1Attn0RQ019Cc66rDKhNe45oBx3o35NOHJrWOeq00YKOpy4BOQ0pi1Pe",
-	"t6Uxa6LxgMogqGCMTIQFeYOzYyzAkxGhDB2Tlcb7mA3ZaKWZjZRycmaer8o4EUNRkmAz5GOuMq2E00nP",
-	"yoBgGRCysYjbSFF3FM9OhRz5KphkWVqikHltA3tCCxIMp8+G0KZTfEdqxssxB8cPqoA/s7ZAgDaKhGBm",
-	"T/X41gTpqR4/ebgNdYmcG38Vq29LZQDBul1aC5vB4r3oY4quxxxrseav69Inu5efhC9gBP/GxGtwsBU5",
-	"eQzQ+vDBFtTuhEI3kDzubzMRUqUd0XkEcS//YaQVL1+A6QX0OLTCxwQsIrVP9biN0LYTRDfOryK5YQIW",
-	"kBYCTUxr5HAlbC+pkDAKW6VaM2lAUkxHimpvAjAxGYjdxy1giynrGnA7l7jbCQYUBJf0SBnr7lywhOEV",
-	"xy5Qf4D8zADamLIuJwrAeFHIy9KBTubdgJiMqPEtzAGg9jB9kobR67MTyhYsIOAUPjseqQBIx8jZIjeg",
-	"3vpdhy88sXfzMyPVwh/CmfFz9025McDcRYZuMDfnXOv3ywWG3ThJF2pQVp0QtcKVxwRJmAI8Fdq2Um/j",
-	"Ig/fFZd2pC4KfRUk7D0GYeB3B8z0wGtX9/BgCimYYCzEwuCwMQXVTcptqmOL1T2FqqpUqss6euvIdwtL",
-	"+0XYL+Bnfxx3+ncXeW/NNf5zCPkvwiLhpqDKJdr/8crfTL+3E5QDuPPX0sihtjgWXvAUC1zS3iUAiDhH",
-	"LAU4eMyDrxYrTsrgInDg0UVOWTeghCYlLmjiw1Phx0CPkxK0sxdCQkbKh0uTicpHGZN3M6XgOnhGFRnY",
-	"MISecst8QigRcE9SpGIY0wBEMgwTeIQfBixOinDdR2B53p2YyzRYDE5Of0PEpYO9Pw8S76Iv9FXCzs8e",
-	"7/y5V5LVic6Xc+XINyxiUlvBxC9fQkuXcB+YHR6FUO2Eolc8dlNSqdueyDFXifAFJvBfz7HigmO6aeVt",
-	"im1x36QeVtIHjEBFdF+kWihbrHp9NiwDkGhlyvV4evryxXpC/DpAkn8j/QKH47v51gQ89HOddPzRqOa9",
-	"/5E7PVKDpFJJMSGkiMRntF/yt/vj+/9P7CV7g8Hg7v79ewf7CeaAJ+enD+Nfk2Sk9irN7YfmSBrD/9VL",
-	"bSVRcjSLfCVl2uP2RnYiej+Y4/8J5rgQxQ7VdYdtZV2fYHRy+lvvCznlggCYb8Ec40TdwBOB5gFLjCvp",
-	"ap2zbiVY3l/P3lEr6OhINXMhkqjS/WY42ISMylfsykOrjhQG0qH16Eac2jK+EgFZEf4lQMC2E2wAsf6G",
-	"FBTaX3PV3RL7i/7Divt1L+F5VMxYqkuhrKYz3nqko5sIO9a8idHNqVzAXTjnAD2gzeffwzNIdtVKtOYZ",
-	"6SmE4SGEJeuCAFOKokxO2YW8FIqwmPzMDVV9s6FAd0BOA4xMbliKYdpuMjUqQ2U+RupKL/Osz86utM8V",
-	"x/BRd8OCJk0fJT7400mjhMisp/7ajlSIBe2zJxjQGFWonoIAVsOtTCrg+hfaXXg+eU/TGikkU7qgEAfG",
-	"IcNEYmA1+nil8Yp1L1AIkCHiyGnYhKF3pEGr3rRczwbrNoODUS7nVZIGAYjiw4JyUzQRIyYtjiOEoVa+",
-	"6rNhtS63Xtq4NPdIBYoKA9wU+d9n50Ywrlgt3v6IOnVbggtgGlvZajx3+/+40HOimrcTcFvt4kBkHuhs",
-	"9VUpbqUcwHUVt4NwSL8ZxQ9l2dqJPtyhMrcxidIdK1f1P9NQf1u7+94WXbzCvMkzrZ85uQC/O9xmPuEm",
-	"PReZ5B535z/A2L+/1QH5Bcn6F4Z7HG6jSlBXZ5jRVeP1Q8g7AK/lhIpHtLNRiNCk68ak/QKmH0j2FzP+",
-	"U88FsIaT4xsTn7GQkkWoFeK/JhMAPGFTJEggKJOKIYK9iRIvIQ6lBBKpc/+0j0ltoRRPDukoLWK3533A",
-	"M6eAz4piu+PAub4aqSDQ38TbWMTaRuoG3tYa+kTj+3fnT42SEFvxqP2vadcJ1fnW2iFiUeaKm5Bt8m04",
-	"U9LxeWg3fR3e+8HNfnCz76VPApkmZ3Wgz210+TOZisdx+prhh8WqYtAJGpVBQNsxAsQeMYB6T1iJ9J4w",
-	"wJcwltDsRwqYU8Ji0HeMa63UD6BkD2lDtYFeUin3l6CCSmGt3XoOPehriUfzRh2t4LY9pPyZNPZVWLZv",
-	"acKJsarXmXL8QH6YcyrXrxFZFxYqoYCCypGi/OTczuJrFDb5tvbRdeBo64W2KjrfEVO6AryEQW9V6DQW",
-	"ctWqIHpgnmgU5vz1+fCE6YK9Ph3uvDo9ZemDyXjntMx2IyYHEegBswnzXUeqCRCO4Q6GgD/4FeWS1zGo",
-	"AU8NY9rBpUjYT8cjBTlV2BEYbqO02/Y8D7dFPhZGGt9S34MgeMSYJsQcpbAkoaLjrNDLi5mb5ZhbOe+z",
-	"3/x8fXhyNy51ndSAjwkOKOsxzKmsYVeg7Qeyr+aSIDDnbjcQayTu6JiFTDw8gnppd/R0ByukZNU8vxkv",
-	"5jmG3g89QML+4CClpMkQXA0vZ8uCjwEqAuOsjxln6eGHDymzAszSlerlGqwxxarPhmWmWwznXEMSPI7j",
-	"PAknT2XGHdoyZ3ULI9EL3TQQhbtzx1cFwITCtjxsmjCk6E54UazaZXPIfvSXmdJDby2k++8B53eziP7T",
-	"7k9VIh8QacdSOYrUBkq7mU204zs7ab0JAruRT9wxkHYIpkzCdUoICTO6K/3OzUrBQZOIhXsE+i5eULCR",
-	"+qAuD/32nZ2Mt3UZfq44/AUS7f8eyXRNsssTggQMpwt8BbwBixvxV5+pXWbC1I0BX00orcTWl8q+CnAN",
-	"VJWqG2fNOBnSR2xUsIkgFtIK1lW6QiYhoTfr9RmmjiApFh/4xDLgAMJHK83HUhEO2fDFw/5IYWIIWwT4",
-	"hCPEMKik6MCychOAEdYgG6wRWX/DdRmW6sLnEcDt02J8+aztv8AA2Fv0UI39uM3QqCTtw/+lWT60jdvk",
-	"+fjj/iPT599FpwdklDqWeEQYf6s/2lb/SIJ24ckwHLx3ehyCvl9oG3DE3bOP/+Whdp0E/add/+F5kV+v",
-	"V1dOMU+QBE8nLc+4iSXmGNFjLVbHSNXAOiKKhsDLhAZcR/+giO50WeQpmmyjYad1xKy0UvEewaN5ljk5",
-	"xSC+Oyk/IFqv2H6JocwnThjORXYB5oXjUrUB6zb6cUv4DYLcQBJ8O/JKK7FdJB69fOZxRW7xTVD5vpmd",
-	"GdLUbuH8rFdxDiueYbURtx1XMs9Zpp3g2NDsMeCpEvqOmkES0tKi0+EG1pI+fNv0t9MYyglRjwnVas91",
-	"uDcYDErCi7j0EI7lK/6YEAHiRIJkpAhPIY28EggE6mT8gGlcVlKhwNIoADAF9Q16mfMVZnljJaXgnTmO",
-	"ssMrYU16SVEbvjBYab4DwGum1UjFI64DlAZU/S5X9UnYMp2g6oXB5Pbq22WbvSC5Xc101UJAuCtlRkm9",
-	"6hXkIqpV6O7I43qPVIFlnQgghXso5KxuNUDDYcO0wqqWFYiKAHjBRtA2JXXcPWSTGS/4xHrjU7ACIFKu",
-	"NOzeQa/PHM8e84zyYjAopQJFSXWtWnGlcmnAMlwHIkfkeoj988hT0I6kDBkGQbSs21Kxtncc21sofs6d",
-	"MZ+5AzS4hoPLYaehYGI4G+1TucnP1to7Rg4ys5xMPKxQmQkaAarZQBckaqPnr5+ZPsOkVUf/Lwq9XOCF",
-	"L81bGB0DyaAK9xngD9AoTWB6VSRfyEpvmEPA+GFyfcV0EQp1ZiLnK0NVbUjbhjXvs5dLS8oT0RAwZoxU",
-	"JrDElNvbSaRpVLOHTLVcSLXqLiTzHOMbbt8CpEPic4Ca2VHeAlQBIXWUIdf6vYcBIMIzUsuFe8TL8iUV",
-	"ygIlSRCHnNtSBYOOCRcXMKiaGQ8YfFmrawGZvDNeiF7bzUf8gv5IvYGcqRa8zyTIKzJjmSiwnJhX8rCT",
-	"JABHhxwJDFszulS2AvihR8KzV3IiWBfuVbQ/aIBjuTYWTKtaYQoSZD7UEPsw1+H+/sGgBz8ZoiAvCCfR",
-	"sO6g3783OPYHktweYB+zFN/KDbs36NGS41StJsnsiPEygRkDxUq/PMGU0O0ZqfSpHq9F5gxjrnOUal72",
-	"0jgxFu5lf6Rewk4uQmN4ExGIKwN4WHDKeqEP1rm2gSyKGhspTKPwopoJAJYxcGFdNkXECVz/WGhMMJyA",
-	"YhcAKG1MuIkgZeqpz7GsoNyRZDpSXjRFyEAiPq2Qi25xSuw7C3e3i3JyNPCyRQyBCFh4xmcKxlh8QcSm",
-	"/eO2iR2XjBSykLo4vEYUbkbhwRH7UjtCPdoh2cLy4E7MN5NXW6f1B8XwrUlcbFCKK27wqAZZLPZYeNS7",
-	"QDj+fSInkk6TmNz0dfmF/wCW6DvHpTSiUQCRtYrYCqnY4OuKsFt/hK38CFv5z0NcAKLaMHKxLo/BkkPo",
-	"Ye921q91OAxr3AifCX+zpuwgyA4nuTaEoRahV0OJOy+CI6RC8GeCEQKrWeAwemU1WrBh+XKyaL7y/my9",
-	"QL/fcdQS4bHCmEHy5karkBfhvrxjnHSE9V19jQORPViloQx1AKmvVu2jzOC6fxfU95HipFWGEi2k9Hl/",
-	"9BrllEpPSwsWiqA5eK9gWAVdMF+BdzO+ThzOicYXKtTjdiXKC9vCB70O7xiQh+bSotbZkpGgTU1muLUk",
-	"5NNQPx/c5xsIQ25etfrC1yQE/TF5CyFfQemr8qh0dUGQTqEI9K6vFF2aACKTDsVukFZQlnbGexxTpXzV",
-	"+wFW9E3Ain7w6x9JE0g5WZd4ION1GeF2kkA7j/5qiEzDCLsyDvGCQigTvVhhEQnXxLQQZvYXKEhSEQuk",
-	"CfVBeDZShI1pmuXAolYpsixjXWBBgIJ+E7C/J221ILXjJskDXunr1CYVwyyaarvp4WA/TQBcFv9zkPZY",
-	"wcuSImiGcX3lVEu2Pcv5e3LI17gF38XvfgOz+gGi8IMQ3kgIfxEWTIpfRP/WxgE4zeprKDpnV5otjTAQ",
-	"JaiViECLmBHu+lmRr45Gaof99NMwJFX/9BPrQn1qORe9I6iAoFga5S2kpWBnSHGpFuU0UC5pG78n6461",
-	"nZVA8VNdROndlJvOgiaVr1iaBds2Jho84+piyS8E+VGjq0w4poYF6bKrCxjaq0cvHj558UutZAEVH6Qa",
-	"Or2EpcG5ObRpyBbHIW2oxFLVP9zi1lwkP/0EcOBUmzQCYorGE/EgqKRJ0jMCuFZXG23xvkxqGdsRVxwN",
-	"6XJO+o5L0qI/j1MGce8IEOeg9JHy5vx5qdHVKrIm5NmMquCCJ5NPZqTE4oZQtHXk4a16vGIJvhmh7Lke",
-	"tXKbXPaQnU86+drqPk4vbVVmo0W8FWjsOQz2/6CaiRNr6pn/RvnyXgQLLP2HSvhDJfwhCX2TPHqfGs9V",
-	"W2ojQKkSn4PIqSoj/DoK4ybT8e4415P3t8243yRVPXANYklSL1Z4HtESzOH4fHczl4rqGvb6DJoH/lua",
-	"xyIwgpA95B3+0rKlIo0RYhypuWA122iMfQSBUjfpp/2ReqGD9OhYaRvHg5H/4Qzv38HS6fftB+P5AZz+",
-	"H8AD4OJ/K2vgRuK+VF+dvJ9jk6aV/n4NAn9adS1CrpDPa03PX0CfoJtSlJznMsdRkNZI+QqDEGoHsXhE",
-	"72tV7iGSsM9oVqjXlYzLqcOVPm/DaFiNz4Bu9YWMhm3BZ2guPzjNVfW8OK2VNvYH4/nBeP4DGA9Rgm/M",
-	"enyN3RAm+nn4uT69nrxTed4ISA0dsC63bK6NZYcDiF1W2kJOYNZLasXhTiE+1IwULwSBbGLNt/bYh2fS",
-	"WMomehSm8w2JWa2vTXAoYfY/4FC+XeZiWwB0ufKtCd7rsIgCMMq61EWImKaK16u2fMXlxjzF4VZ5iGxt",
-	"GmIZRD1SGEWNCP3bpwh2dcGU9i9jYO5I7Q18aG6vkUTYUsMbXBXvpLWi6LOHG+p3R5UUA0DGHcNS6XHr",
-	"fiQlfvukxGEV5iUO9teVU3WLXMRW+v9aXEiDQAMKovdP2fnrZ4j4C6AnCG3u3vFjsauFcKwhz+mfVzOh",
-	"RiqlyvwQcYhep2qhvW66P9hLe3FR8kqGgbxQAByJlwTqYFzNjJi8Tdl/M6ye30uYmUH1JJWvMBDS3co+",
-	"G+KooyLzBmsJRnXmR6pWaH5DDfbNRechCnGkKKEIavsFPhlzz7V6SG99bkSNU/27IkG2DvZWXpi9b8Xc",
-	"b2LsSZm+SPT4R3T9j+j6/zhQSJ8Mxrin+FVksc8UwtYpK58ZQN/KtE6tXpgY3KzGFBNW1pv2CGAY6Us1",
-	"pJwEFuGftVHjhzDML6XGte+/lpWnBTgLx5v9sLj8sLj8YTQFzyDjDY3uc2lJFSzsYwfxLIdLO+sc/eN3",
-	"dzGo2fptQPEkgYDZskxBwsBOk7ClN9iojBI+6llG7h4pPhedo6blxl3hmnDfzEgKqGDv9Nj4AF1ZNKoq",
-	"RR1BHaVm409CCRg9ZYtC7PiQqTYI3yQUacB6JTZfRT1gRZ9GD8QL4E/T5ASYzyMJnS3yOJCSHXXwplTG",
-	"P7aIYM3a5AmE2vki/ZSXtNB5HjVKRcvbm6yDwxk2FjNJ8dAUb30DXmu8QAGvtdnbM3kplDAGT5XEf84d",
-	"e5n4DZaGZXoCddWiRl96xmI6179f//8BAAD//w==",
+	"7L1rcxs3sj/8VVDcUxUyZ0RRsuRsqNoXsmwn9vr2t6R49yzzeEAOKCIaAtwBKJlr+7s/he4GBnMhRcmX",
+	"5Jx4q7ZicWZwR9/71+87Ez1faCWUNZ3h+85M8EwU8M8nmZgvtBXKvhaLnK9E5n7NhJkUcmGlVp1hJ7XF",
+	"UqTseiYUszNpWCHMQisjmDSMM2N1ITKmlWAFtcGmumDc/Sm4FRkLvUxWO38XqyPGx0Yoy7SdieJaGtHv",
+	"JB0zmYk5d93b1UJ0hp2x1rngqvPxY9J5picch1Mf3dlMsPPXz5ieMjsTbFJgl7pgxvLC/bMQRi+LSXsn",
+	"xhZSXUAfrwoxFYVQE3G8WOSybSlcZ4vwGptppZdu8t3Xj0/YD/sHg17CRP+iz9JrLu3f9gbpTZ2+FrZY",
+	"HU+tKJq9nYqJVplhVjPXHBuLqS7cKttiJdUF9vrj3t6AZSLnqx2D7/eqfc6lkvPlvDMcJL5/qay4EEXn",
+	"oxvBghd8LiwdiOPJRCzsa2GWOR6W+lkQ7+zuxFylsMcnp78cMa5WdubGI3IjWFcXTGn4oQfvpNytJm7f",
+	"7m9Gq7TPuse50SMl3i0KYYzI2HgFu+dP1neG2WvN5iKTnLlBm35vpDpJR7zj80Xu5uAH0kk60o0MD3Un",
+	"6Sg+d89xIpWVyMSUL3PbGXbqQ+okLVtzPJnopbJPHrafgwtuxTVf7UhjliJjHN9mMmNdveD/XgrYh3LA",
+	"V/zt/viH/yf2/IgX3M7K8cqsk3QK8e+lLNzJc3eusov83TOhLuysM7x/kLhN9X/utY39JJdwp+mkPpZ5",
+	"6wl7qfKVH7lh19LOmHjHJzZf4U2fQDMsnPi+H/u/l6JYlYOfVLvrbBh5y1iXhftqtd0gJRGhCX21dkj0",
+	"vDKWBbdWFO7t/+9fxzv/8+v7ex//q7NmTEYX7RufKvHO4gupJzuLQlxJvTRswS9E5QCsGZtrfc0qHe7t",
+	"tw/JWD0XxZOH2y0UjAwWCr9bPxhqN7vdtj26EsqerRabD5dwb5WDcc2sGwh0EQ/hvwox7Qw7f9kt2dcu",
+	"PjW7oXcYS8Rg/i5WzaEc00nemcy0EYqdnz95yOb80lEtpDv/XgpjmeFT4cgtkNghuxQLy/YP2EwvC8MW",
+	"omBWKK7s0UgZIWK2hsdSMKlsobPlxPXbr1Gsvf174uDw/g874q8/jnf29rN7O/zg8P7Owf79+3sHez8c",
+	"DAaDddSsxkEryzTVxZw7qrZcAhFpbtVTPd6Siv2mx+sp2G96/PbHd3/f/yoU7JmcS9sc8yt3v4z8z9pT",
+	"lMN3rWT/cJC4USA33B8MkpI37rXwRi8RNAfhuX0kCxjP81+krPuCEStO2KDfvz84YjkvLkThBCZLAgo3",
+	"7P6gB4zdjJRjlO78uPW3mk2lkmbmGT5X5lq4hemzc3Wp9LWKO2a8EExeKCeF1Y8cSSHrThXNb80u7R/e",
+	"T1rFJH0lM1FsR4W4xYu/oK9Yd6LVVF6A2OSGsZZI+i9uR5X86F5AI20nPuo/DMp1mbgtyaWxKI6kPz06",
+	"Y7tXe7v+JZNWb8OY28nsirffBfjPZ7wNr8W0EGbWchQFz+DkePljWug5kzZa8aksjGVcZWy5yLgV8DpJ",
+	"7RO9WMtBC+qz9S5NeW5E0iaqn1pul+Z2zHyp5FSKzInsdmnWDQifbs0icCAwpjdiPNP68pHKFlquF+mu",
+	"8TUm6L31pPBavD08+89g8TUoIQ1+3aCBwzKZHeG+8rlgWrlfixXyMcd8uVMRpPutv44Y0OR3bhj82vGd",
+	"ygvF7bJouXanCz4RO0Y4VcNdL+NfNSy92ktGy8Hg3mTMjbh/AP8WacIEn8xgRj8/Pz7ZOf35eP/wPtPT",
+	"kUrx9XK4+Em/+rOVc2Esny8qTwt+zcY6W1Ev7FI4bRXkXtcVDmEnExOdOfLACztSJOGFM2HEpBCWcaez",
+	"sfR6ZsTkbdpnzx2ltjOuQBPmi4XghWHXM5kLpyTjR4W23AqDZHrjLoQluttmnPnpNzfjXMl3nj95pV6E",
+	"48GuuYH9EdkRK8RvYmJZWEvDprxACqP09Y0nKXy3cQ5BfJHK3j/otCupXjFEHVWtXhV6nIu5+2uilRUK",
+	"RIVYrVvgG/8N6t3w/ZY0w7cLndZkSLVioih0AYyCM+qg3/mYdB7w7CcUpL7miFJP4t/CuNIhqSKe7nOZ",
+	"g2EG2IGRmWC6IGHCXUI9F6i3L9XS8HEu+iNVNsmXdvYWm6g3jMdCIN8hAfI7w5xcMilEJpSVPIdDjkvz",
+	"GqXrWyxNILTuiwy151xm8DINquNWw3KZd4adfSYVvMCmUuRZ1/QS4nq70oq52b23G6mDsFimM/zX+7KF",
+	"+dJYNnaiFnty+pId7O/9wFzPqLgUQrDlYiGKnQk3guXCgrkk6QBFcGyu0+zoY9LWvmVzbSy7d8gmM17w",
+	"iWuIdS+0ZQeDXluLP+zWleuPv7p7Zyx3fww7Tka5koVd8nzHM1bHI5H7DQ+cnGulBbb1S1hFFlbRFnwi",
+	"nmSdYedgPP1xf3rv8IcfxvcOMn6f35uIH/d/zAZiIA5+uHe/vJszaxdmuLt7xd329zNx5bfQ7DZ36mPy",
+	"Gc56o1k6lV51GxeCXxrkgdBcwjgDZQBOfTi93xlWLHNhjkYqxZOQgtRniGWOOZ2iPkvpVL11LCMdMqUt",
+	"w2P29PTlC3db/AuyVM/eXooVDe1SrJzE7z7joHLSlTjRaprLif2qtKI2xLdSvZ3m8mJmU9YNggONeCwc",
+	"WVgUegLWuSOWgplyB+yUaS8ZqRSW6K2cz5fWkY40YSluy9tFAbxFuo59247rsakuxjIzTNpewtKF1vlb",
+	"8W7Gl07iTkeqO+crNuFFsap15/YvndCapcg7IxN29O669aG3dyNjKyzRYxhRJtTXpdqimEtj3EnOhJLh",
+	"JFt9KRTL+YSOcfke/KkXosCrq4TIHHlN6bq/Vdq+5Xmur0WWsi6awJlW+ao3dBTNEZLvDAu0/RUv+Nyk",
+	"oPUYxkfKP9gBJjHXSgQZHUcGVg/mNsgd5qURRyxcHmzFiWsjBaeCdVOiXe/lx91qp7vvL8XqY9oDdYTM",
+	"xCBykN2ebggxUyfF6KX9fXiqxc7rzC+TGd5o4KOgwci56LNjdl1IK2CRdOHXaqRm/EqwmZMHQaSKWCaD",
+	"izKRuXB3os+CKucdFoxfcKnqZn9aoieOTSieP3Lb8HUpCfWcwuFaKvFugeKAnxecDJCLXmj7WC9V9lXH",
+	"527D1PUKJJuZ5WRWLikaWqShM+1H+cSJG3OhrPj6Y5Vl33DYpGGFXlrxnWFTATqA5yLjpcxtUJoLkQtu",
+	"BEzhFV/lmmdnWj/jxYX4ujcG+35rtX4Ldi66Mo5rMvFu4qgV8mX5H0Esubs3YM/lAzZeMTIp9GAep6K4",
+	"khNxrvgVl7njLL/P5V+WAyAeFskPIGqgNU8vhHLXXVo24Qr2yN1UPpmJ7GikpC3pxQTYXsyGm51ET9FC",
+	"w6QZqaWCFt17rgl40PJxKYkjv/UNsPh7pouRSkloejtxMqSTpT4nVz3T+jlXK5L6zVfdwIJb8RaOGFwm",
+	"k+trlulrdUSmENLaY/nC68L9z7YA58opT7qQ//nK1GQJHTv9a8JtkCvGgheiIPFCGgZChbpImHi3kAX6",
+	"ykmQTdy/u1KNHfks5QJvGDM9VrsKwUzBJnqZ40kfC3YlCjDoNY7Vmzdvdo6jMbZ4mB/AcFOnH+W5UBcC",
+	"/dz3fzgc9Jwy25jlZhc7bgjJsu4KPFJW2tUdlVG+4GOZw/edpXIyF4yhk3g9tXwDpDKzXCx0YavqaljW",
+	"BS+EsotCznmxYpkWSObpI1a2xap9Bd1uf7/U7U7Kt6NGvoiKt3aSn0XTq2sqhVgaEGy9TuXkRfcTGu44",
+	"y+QUdGPrlUGicuuGmbJuipvhpdeKhOdEUwglKRdU2pECwTxhUasp+HNmPN6po4pUa4SyPRLYzlUYwHOR",
+	"SQ7Oy69LHcIA3kJkxVu31TGz9laKlpANMC5SLxQn4tSDNlerN+aTUcJrEhUD+vsO/fqzzoO3pnO2x14V",
+	"GmyOx/lixtkjMyn0dSfxb9N7L8Q1O3PHnp3tu4f+ahzbzrCzP9g/3Bns7Qz2z/YGw8FgODj8n07SGfMc",
+	"DSbvO5Fs0Rm4q+tNNsPO+elDt1djri4fwglBO5Hvfjkfg21mbzAY3Nv/4f6B634sJ51h58GrB39/8Pzn",
+	"5//4xz/KS3R8cvLy/MXZ2xfnzx88eg2Wm7o1Z9h5cHx28vPO60ePdwaDPTccVIXWTGbwP80RJx2Z1SJM",
+	"gvcsdlT5H31kS1afin+BXCfDzvHEyisRkZzO8cnZk18edZIOOpM2rPlHaG8hCivRbtuy5Q16Xdvqtufx",
+	"btdP3xtvz/bqq7uF4QtmNeNsBv2HIDSnEZy/OH727OXJ8dmjh8E55c5rsE27qYI9u+lfrxytTXfzAb1W",
+	"P1/vO6At3/x5+c3HMApeFHzl/m6cq5ali07W+y3nVp60zaM7Kc2ecURJ2ygyPW7039a1bAnA+6kSrpAw",
+	"dM712z6fC8szboFk8gztUTx/VTmRjY/oBz12RMj9oLi7AM+4uljyC7H2UJbX7TYu59Zxt1zS9jDEIITp",
+	"a8VkxnwMQURv1zbuL/gNLRf8OvLJNlozoZVt/LAVkrHd+fsYO47+hX7VKC6guVRJ6SSuTTWJI8LKixAP",
+	"6teW/aemn0n0X1QJWri3W11gzzJbLm8ZUdYS8VIIoFPgqpuDSud6Y1Od5+iEu2HRYGxtc3tQ0q1ql/TA",
+	"MG5YJiZyznOGrRsf6OTpaxyGV6P2sQYfR0Ed9g8Hn4vULITK3OeVLgY3rkl0FMphti9RhVDXYxkEWmrY",
+	"eMWuZ3IyI9spGgBM/TZ+CjckyeN9G/dRl2s/B9mkjRO4RouWSLknpy/Zvb3793f2GHci2M5+680X72xx",
+	"O8paozOrhdgxCzGRUzlBf4tJ0FQHztUX5w+OXzA3NXDDRWMo90aOuWrtyu2JVBcnOhPb387X5UdtN9SS",
+	"tN4kl5dSZUxP8ST48O8nD45fpAlLqwKg+wVmlrZf28YUTyJ9s+30oaZROrfYhCuW6SgUhGz8hUCNabxi",
+	"tDroBRupbko//OvXfqTaoIV+vGIbtCivD/ZHaqQ+xPrSBzYXXLlePozUh52dHfi/eylF0puyD2UUkBv0",
+	"uAzd76Ijzs+px/BDblZqchK+xreND5XLuXWqm62oclVz+0LnOdzJuW+R5ELXHAqFDNVCA5NPayJV6gdq",
+	"QvgHuVqwuUhH3zQ9p7TqpQ2CKPRViqg4EWxxnOvJZVtb8EBkGNSl/F+0wLk27evrHvi3plJlD1bR3D5U",
+	"1sp9kmt9yZaLsp3xCiIJQNywYl6GhSfMOMGaVuN6po1gemknek72RwxaBJs1uTyyBKwUxNtwTN7K5AcT",
+	"TrURKjPBqMQmPM/H4CbD74LBwJbHo/I95mkY8IVFFtZLsWJa0bBpDjCgzBtzaUb2Wk5gl50Kq5ZzYCHw",
+	"yDGQ8lxGuqgTLCo2G9gkJ3q4XXCqRXUDOokPmzGgzlVnFPGmksyduJZIqIhCLNopMsXrVVmQ0hb/EUWk",
+	"OX2wpbNCcNOWfvNmtqrIA5A04M6Zo3CVYNLD1lZh2CJ7sGprWjNuLimdSNoj7yqAjJjgMf3OMLMEirlF",
+	"l61EFpbYy5AWo4o2rmKTEAdvqaYz02dpg8GnSFYiBTcFyuwlE7ZUuTCmRkkgZhh1nC0EiCZ/QirznUGN",
+	"gz3xLnum1QRo2VY7VdPKm92EFQC7jJm5C68VuiLmjtPeuesWzbZFxYKXnMpSEiXgeBDNT0Snz87JNoVe",
+	"qPsHRzHznPMVEOJrNhXXomBdspywe4e92khbgo8/h668YV7+xcptG4tcO6HcatYFQmp1mA6ZJuc6E3n4",
+	"2mw1EdLQN5wliCPWUzaWhZ2x7j//+c9/7jx/vvPwYeIVhAU3trduz2/U/WPlfdNSPvfvrVXVb7gQNFzp",
+	"FHL3Ocvp+zsf19ubAgLRYNIybo+YnktrHYusRAs4+RKYsD9nGEQhRAY80Qtf22xwNShjC6Ny/PbHKmtr",
+	"iQpvKLA7XjSoyT4JkHaS3bBFqRU5XLXOe0cY7BLfUjD6RwOoGOxa4tFb9b5f1/KBX9BqTezAbMtYK04i",
+	"FE/Oizzyoyxybt2x79Ob/Yme7wK/JxdLxxODn0t32T92HjgS5IapxpoXTtfdOdgH7QeVmn+tsaQLY9mJ",
+	"ni+4WrFnNmuY0OEFmiujyTKyP99soa4bzN+3fEQ21fZPakfIMTjXSttUnnIl2EMtGlPwD9ij89fVHvwP",
+	"JWl1f7z96950v2oarzjgOm33At+IDeYL/vYezmmBqV4n6Pn75XjH9fvx468Nw3flRLSmFC6LHHIJtRI+",
+	"pRADVL4zjawEkxBTE45eQSjIb3r8nWHpb3rsjtUiFyA5QGZAhdwuC1kjYYODv7ZystpB3MzO4pfLo7ml",
+	"4t0Uvz7CEJ/gxyiPzqXyf9d1863NXdhRLRXkboJzZQff38wTMAtyU/4GJDm7faVA/CNHD9HmR9wAwu23",
+	"WdAoNXLTwrkrKP+9FPQYr2Bn2XZEjxUDMsbOXz+7w3mq7ZDronV/IvGpaZTCkGzP+bxRqDT6IVXZLsHX",
+	"J9NGB3ydHSvOy21VjGrJFQu3h3sDMpeyBZeFYV2naS7h0eEgCvxO2BXPlyI8GvTAY8y4YT+fnb1iFDhR",
+	"JqjgPacr7jilpyzE9OOx7w1a1hiiBZFgNe3MFASqxNIWPGeTnBsjp+QHhiyiEEs65TJfFrgFpBCTlt9J",
+	"OtrpuSEKD5TiQvBs9Va8kwaC033cNC8ulk45cGeqGT2MXCKO9XA7XI+eheQSjO4r44nx02DaddvEs1wq",
+	"98oEJCY8/1HYX9LxgY2Od1BgVKviDRdsk+cbCS9LyQP+1tuAv099PjTGOceifNcJc1OIW0AXxltyTKTw",
+	"WuozzNGdkfaOGuTetSnJ6uwejRQEWfdzfZ2yLnf7KecsF1MykmmdgwJxDVYd999rJ4jNeXF5hCLvAkxc",
+	"GsKFeiMVd+C+PsIo7n4hFrlQ0sxClIb7GXQxegB5rWipE1nPj3Skwjh8zIUbNztWsTBoZ4VeXsyYn4CE",
+	"kOXG2kYacy4vBXOCD+CLYAxSjSHf3hG6jTYCB+MhqSNt7stzoLholkzLDDZg/W4TiPhL0e5v80bo7RPj",
+	"G94zSrKPHWAwszaCXE5nPeOqWl9aDRS38Iv9hornpref6jFoMFrnN+otWuePwM0BEll8f26RO9q+LJ/D",
+	"IYh05JbuwOP8mq8MW6Dl9IgVwiznwqf9Oj5yISypVEhstnURVvpdex7OWh0hNdoXcB48c6jfVjp/naTx",
+	"pEr8Wl6IjaqNZsH02IGDVJLGDh4XRwj9PyOS1UrifxY8t7PmBk9mYnJpPsHx9UoUO9AIbFxuWRdY438C",
+	"cBBE7aatDq/S3V6KPcBrN+8ufda2o072CwkETcMu8XvKFWte8AkJEhsPeZA4Ppapd23kBJ2AjFsGxgTI",
+	"snx6+vIFo5Q4w6Qiuy9ZE8h6nJRZrJXoCuAo863FZgqde+yGgWvScjPnwhh+IdpzbyuWBjfj8v11i49A",
+	"S81zdnvSuU38j/BbvanN8kw4JqYy8a59v0gShDe80Y92BKTRDbBTSYe8QzeN5SW9dqNZrbSl0cgg8AtM",
+	"ZhmzegsSCBMtB9a2YU+RO9V1eycp5m1oYaBZsfCCT+QxGLPQ77QtTCBaG6PbYnEqBLItlZW5e6y2D127",
+	"gyBESZ1rZluI6RJSBn0YrE/sap2tbI8Q2y6u6Kkel6FFZjkhuX7NwNArGYcFbhyZ1Zbn69qSYRfaP/aq",
+	"0JrPKZyn5iXFpMvSQbqm6c8RQhVipHCW8eqF/U2ik51Eyt32oVNP9RhB2HBTIgvpb3oMprQYUAjZYdVm",
+	"SrHnscX0am/3Nz02u+HT3YKw6qIY1VcUFeR/un2rzeBVGnMb8UGtXGatMns0r4bQNDY6X9qAXxggZ2As",
+	"72X20U8ubbG6fJZbUy7P7Qe3xaBqhw/XMDp/Zf/xQq05TBEo4adI3RHbbWHwYZs/fXlvmvx6S2XZSGNb",
+	"nuoxy+VUTFaT3CdWdxG7xE5mcewmmJbQ3+el8PJePFGvCn1RCOMGchIJyuHfb6SdPUJxLemcBFLQJiwD",
+	"VNfNwaSZnizR1oKyHjphDesOIEMfmdhccGWY0kqwsVhpMgt45UIrBOLZPpIuIp3tgeUx710rQsUvRZZD",
+	"wprb/NIvbh9ufs20v7Ix/jjGKmscoudbxD/fybp5WLNueuRV76nW14q5jsHsaci4edBi9zSR4TPxiFSE",
+	"BOq9nlxlbMENefJrvu1LIRbMu4pbTKCHbSbQl6XoWZeuuGVjMQEEJXTFuCvaZylFmRIExEpYYOF9H8zm",
+	"E+28cIFmzv5IpQGpoiEWxQIISwOrTYdr5cWjkWr/mHhzOoRRJUGmaAgUlfilRaAFpS6+kfW33fxXZIX5",
+	"FHpcsdLc0bXj2jjJuZzfzZ3TSkDqTp2NMF0N6nLLr2+McfmnXhZlbEuI9Q9RIV2wHqzcW0sjCiYzd6WE",
+	"LX0HpUn1S8WybJvY0U7TPiGwArYeAC/QDlZBHPzOgIn55klviBFvnI/qfq87ko98jPWGyPgahW1JRGJg",
+	"IYIoETfPNXqje9Sm/RwHJMYyC4os6vCNYUa6ExW5BC642tAJhduv6cXyS6EgSAUbJ7WrNOdDPCjEcfAV",
+	"6/57yQuurFTI3J1qNcmXmch6a0Zwh2OZ6+s33rHRDg2LfhF+5eglhn4BkBscozlXKxZ2DEHFDYKbowWx",
+	"faBRYsK6lZoJViyVQiIdO0pm3ACTKYMJ27uI7kPjskQLu+a+RJEzzV2K9FLH8jB+dyXskEFqOAVgymKk",
+	"YPUSpsSVKNiMq4zS7BQ4X5LSKhFYupteQVgn83rINjKp5mSj+YRgjBaR0/tfB14qiQ9YHCgUWNO6FLCg",
+	"EYS9ebpeA2zdx4TJKeNq1e7K4cWFsO2tKUj2iM+Yo/wSotf1ERsEIZnxpdVzbuVk83GsUbYog6o1ESa6",
+	"6NWDVJKZJJIfKvcrzGwdTXztB3o3Vr0m6/hnfY03tZWAhot0FAGOsOsZjzyhiLtEfjicA7EMQgge3AQY",
+	"fMcMpugW340/rVvpU2GtVBfmliv8hcnlUcDAS3GV08YyVxa61Xy87vaACB/fG6sXpb8a1Q13gZziEP0e",
+	"whKb12lOIVS3GmBtp2i0tZvSum0lrGUjAgeKPRwc/lACTzbDzOJsIZ7nL6cQILjxKJbffPw1aQtYLbN6",
+	"Kh4WvC/dDelBAEDWR6N2W8DJcz6ZSSV2HC+AwwKAi10jUBjB0NsWXPVeK0H16BpNgioN0xO6LQLik691",
+	"kbV72EsH1efzGZVYja2sg/ALF9zO6ga1nSJKD9lgkAqH8/DHH6OTeTBovzwIGNIA6Z3pwjKznAMYSahr",
+	"ABMM/twmH/PQIm1ze3PvhMELTGa+xchFtDa+oQZcsQmKBHF93ckhTN/brGH9nmJsBK5PZKiD47vhukbb",
+	"35D1y2PZ1Gc81GfDxnf68gV7hU8J/ObHwV6v9H8GzEudrbzfuAFAmh5hGZ6RChVeEpbuAqY2LZvicxEA",
+	"l9NddwSbTwB+MWAdNR5XBLY1C+tnGm7pmsUMjHANXWuLvkSaX00XQxpkQi6CLtzP6UmE3IKQn7dyEMek",
+	"cqtYStoJeYss1FgyqNORWYhJ2CZYnyIYnP4TzLObviMjLsbeUtR5g2I7to3Z51oJnzHhk+T4JYYtbZaR",
+	"1LpUZWNXbWQppSQcd0Ln3FhRTCW37q9K8Lb7wSzHJPKlCev3b3b6Eko/9lzZr2gVkur5C+sZNmTTYV4X",
+	"R0IQcqeylS8EP69HmhPu+ogMZFMcpUXb/y1ASqhH24q6BZxeFpOltL7TgCPXBZC7v0EUCIh83JBZ6XBw",
+	"j7VB5lWcDiEmZ8bz6Y5rq5N04D9tFkWpHgMqbYvSyp0CJJXrETwXHoO8ecZybuyasBY3UfeYVTFPKZ41",
+	"CaIgAra3Cwmh+du4zQsxEQo/e926BaczXoDhmXC7J36+0UGAmMoJuI+lynD6Zfd6idpbKau2iqmoXpZj",
+	"eoxzNxtCguM1Mqx7+O5dwg72f0wYgaSaxPF5ZQC2DGWoHg6dx0Nt7hSOIIYKrMm91or5wleKuLExW7Sy",
+	"iNAKNiEITVUKk5D1C/SULVTnyi1qbuomUvA5IgYDj/wEU3kjxWUL51C7QXbdYanDOoCxh/w6VIApMs7y",
+	"jC+sKIYjldaSbYDIlzk2lD5Lv7wKZev6TZGlW+ENvaORSo2wFmO9K+1Xg9xT1k2duC7tEv8E6GmysSMm",
+	"wkilEiDup1IUKeuWTKd35DnUY8mrvQiVnRtRPMloDjkfixwxrz1H6x2h19Mnnfb67BGfzPzyRP5TtNAF",
+	"AYaBl01aWGYzUhRKLYuQLn2EOL1gxEs8/GOE+oiuLgjXBtWNcTtSN2I4J2V5Iqr/JzG0pT9Sx5Bbr/i8",
+	"Ck/Rhi/dbd+ZkVq3lvVD0kOsZax7kq9qCJUjFWVcestPWZ0I1kobAZw1xZQrb6FNKRnYzsRIUeGvMqwc",
+	"F2xa4hCmB4N7rA2RGyXkmmtyv801GWOQNCjFGuXo9OXrs7cnLx8+AriRB8fuP2+evH6EIhDjphkYCXDT",
+	"leSZ0Egb57ryDuwIYedgMPjhcFuFChtoI0brohx8mrY/JIRBxdJXj148fPLipzootzt5VuY54xMrrzjg",
+	"m0h3ENPIHpgO2SKkomYJlN6CAnAaKjN490ifpYhxB25bSLIzbLpUCLn+4NnLk79DW4S60Wfp+Qv4FceF",
+	"XtcAytFn6cmzl6fwBQFwdK0o5lLxvOcafHz85Bk8rUyoRFOlGUFucOXLOK4DV6WTxP6jTlJi9dGo4QU/",
+	"1k7SwZF1kg4OolUgO4cYr1vCTNSi3oBe2pUP8e2WjoYEaI+TIoC47uqC1VyhrOuuHLxBykUlyel/hSt3",
+	"y3z7L+M4bYsNqSVBtqjcd0iQqeZEbsiBvH0WY8OktiZEC4T2dqHfyAtw0VAlpq6v3MT+m8o+9RLkHx7g",
+	"DPH923xwZYeULXmrIDiIwFxCyBstSRxU+evNu/U5BMn6AbirPImLviykXZ26pkm7BQjn4yVqvvjXY79G",
+	"T9+cdRq1ldjTN2d9BvuE2UROLliO0x5C7Pps6KN6YQzyMjthKPhzRgqhrp1YkOmhj9LZqRXJcYzSiUzN",
+	"30cqxcjWtk/mXPELsbPQOo/+DNBFSJhhmQGIAOZeRVVGcF6pprod1AtSP49fPQHzXQ1E1yQINAfe1jFX",
+	"l1SohQxfTooZi5lUGbI/MH57udEvJQnQMVbKkF3PRCHix8yL8d5tP1JG5hBgRHK8nAg255nwuE5FJjLm",
+	"mgE8sL/8hUVA364JELbcNk5WI/UIML7S3au9lDD0wH7E0mOCTodvhgzRwBmK+E/fnHmrI5yVGv4PTbAU",
+	"1qAMYuOwdN26kiyz9nD0APgwE7jcIxWqr4CojaVq8pxk9Kg0SwknXfYrLaFYSCjFNVLRnsOqEMlJ3+2U",
+	"X6VMvLNCuX/22XGb1O4B3Z3ITzW90oPBHqvjoyeMh8+jUYG82qxF0/d7E0pmRCAzwKxhcYfew++Lw1wI",
+	"J0EfDA5YWX+DwgIwzxNi9GDbgMzGW1/CgtSw6kcqffXytFaHc/e9W+WPu+HO0Z2AzNB45l7nrEKlunNM",
+	"oPV9NGzndvYfMIBjKhbpaLt6IRRfyP6Kz3MEaqqt7BFLd+fCFnJi0pFyh09rj+FULciQ0mt9mFiKmhLe",
+	"JDgeePbBOuHLC0KWa2U5uq27GxZPWqcywtYR7wpptukJn8zEzolWttD5kCm9g2lmONN/wBOh7A7AMr6E",
+	"g2nca0bJ6TT19xnDgf35OHj3Dj4/hP9iMRyAWKs7Klk3XQdsniZUrMttNP6e9jysu0EP4LzuJkwnOhNp",
+	"4m/ZDgYTV4p5YSL1VbXa2bIQJgmZxil5rtK6Y4oBbiSARw0R2BC1D/YBHZTt2IYe3/BgMGAfWEu1MsKk",
+	"u3O5Mra5WhmLe6/ULaOOAeCdwnnKImaus0rhkvaG6vXN3LNaSeq0WurMN7PHPjQrNrg1XF+EokIEjrBm",
+	"IaOaFKxekoLw99uKT7Cuj5eF4yeynh/UPTeoJumjlarX4QrU/bsKN4nbai3E9WGL2lt3MY2w7S0jtyje",
+	"hceoNUDZT/XATbWk7uzDjeWVWFcX5UuO1oc9OHSNzYWd6ay+bAgfZmcUSI1IkRTHKg3Dj1g3Pc4B2qC0",
+	"hOETE/r4kX1gmwrffYBYEbyQIU42LoSHRoVGOTwjRK2GTNxhvTQeHYSKEkxoGg0QqwA8OePqQlSbbSuv",
+	"9yEOPHf8raBspGrJvWr9uLjVWhk+3NOWICqg7SGsx8ei1ioDYiIur4UzoqFM5rmvtg8xN/EgQnG/QCTx",
+	"OCVIC/1jkH+USOhcMIIVoab28FY3ilHF9G/7alS+0UOkX62VM1ooa7NyBjW0v992Fn1pkw+sUduEjKvr",
+	"SpxUml0fg/OhLWinWtzkiN2uGEpbCZRKmBCNDHa2Uo/JjUZrDBGjaRjWJUoBLyVN5ueOMTzrrb13h55Z",
+	"UV06uNc+2nS8vCiJGh87SSnmw9IwOQfu4Nva81QursvmD+Yt6rL59mCHapV66/ty61K97Y3HNXvrXWxX",
+	"tJd1MZC3ktAT34hDYp6thdI+1MXtmkv5xopprFowbcOO36tfp5aBNKuptfS4uYeWWmsfWlYwLrjW6APk",
+	"kOqphhU9Yjw3ulQ7ejcNplG1rSZTAsumZ55+SBsSxX1bB5UN9GUu6+elvc7lEeNY59JNvIwRr8A6o20i",
+	"lyrLVxHA80idRQFlKVJQadgtw7vYcUxrylWlAk2RW8YPZcovRTZkqSOWayllEmgEpnYd410fKQyNb73w",
+	"K+GXx7DUEY461fCKUyQqe+3JqbUJe3V8dvIz0NiHj549OnvkuK1YgGOqRcDGGCzWRQk78kWNFFogYTmd",
+	"6L5Obu/12d/FCvHgzUQvRBaglJEKe3JPk++SrIVZeE5AEvNFzi1a69mlWGD9nP0DNtPLwqB+T+fxOwBn",
+	"vxDFopAoQIDxA5tMsD1gbxCSRjmFpYJ2+vPxDtb8B6IIXHa8wur5O+yUpLQE5bWoI/SkUDahrxuPx8Iu",
+	"CwVmARSN8B9dVO+SkWLYiRuAR17zFQnSZ9p7iEFlfhVMZzvHqFykPQwecc2UW2d3XotFzlfuANpiCeFy",
+	"8eBLvh4vVdfbVoLwlSW0Sm7UOlv1htCPO9JrZIpKR+x6JnM072Fd9Ij9tcq41PzgR7ZBfEa3Z0yuoNOX",
+	"Kl+xgGMRtsBEer1TpxF67HAwSMihCkHkTm5wK1z+FEZSE1UTPMWwz+7cQQZLIbD4HfwKkO6+bG5TwHcN",
+	"F0tlKjQUSu4eoVbpFodPBeSELo2oJLEgafFFCDgVkXRN+j3jMc3HY81R9A04ZiGXxh1wt01dIwTMt7R6",
+	"aZ3vwgdprz9S4fbOnBIhFXstMmlQ7o4c3V1u9VxOGAf0tjBoH4lsehAaORdzXaxGeNaupRF99oaMSW6q",
+	"RG54fFjc4mYiW6KQ20jXDZZfs1KTWaGVXpIWKbUaKUDgBDnMO+BDfoBTFLrp/mDfHytIl4eoPo8RgAZ7",
+	"AglwpOyVznO0LUK2zTWXlqDiqQ28pUN48rcXKUiXJW6qWAOYOlLHigixyGKoFTC6KCanFJKOi4lnJbwv",
+	"4fQtjF+KV/xCKpr/M2ksiyzJll8KloJ0m7LuXr+/726Dj1I4HCCV5YrKXLF0AuBcKZ0mYD0jlZawXema",
+	"KkFHkEPtxjbmk8vaVZjKHMJoGLYB52ukFtqAjknqt1F8YWbaGiCvK5Zp+BmtN8CU4WNo9fjVkyA+QKEu",
+	"tOQ6xtRiF+tSdHCITaZJ9oLZESET3ZS9yXekzmO4McO66RqEMXdoNkOMgb9nPZpgy/fox3dPqueHqtoD",
+	"4GLi0RdjcMQewf2jr2SkyO4fkH4ROy3XF6wb4DZwglSPhfABIUSHOS3DIlCj1WgPHCmzHJtJIccia+AG",
+	"J+ADFRnAOgKHtVxlvMgYeQMNmiId34/BCZMSqtCJgMby+SL+MZjTU/Y3ll7tJSi0oVeV/fz8+GTn9Odj",
+	"ZOUjNerg47IDlOz61Z9DT5WnjvXhD9SMSB3d9CE4blJ+tt8ZMqW7c/Qw4CrSDthC+o/EO3SOSp7D7dDT",
+	"6ZGnEoXBmpgRyWPj1UhVsBsBfgO3Tma9Pjt//Yxs+YUwOr+C7cm1XsDd0wVbFBjRwbOscNyWbpyPJoo8",
+	"CJlY5HoFzjuwj1HEOl0MwPe20ovCjpUUfCLVxUi9Dkx3zlcMysgrcR0w1lTGhFrOa08JlMGtilTsam9I",
+	"KiAuwkjJC6XBC4LpoNhYn/noTeLHhZzYYRRxRgYvL5o2KUB/pN7cOyGDPNowU6cKl4znNy2VNzPkOWhQ",
+	"8PIRWcGDlBchlI5UyDyRiqX/2KFh7jxxW4bcuNJlD6lqKD4Eaor71DsKKNOByu2itlIvdur9h44GdpKO",
+	"O0Ho2N3rD/oDQD5Dr1Jn2LnXH/TvIWbxDNzm3hfl/t2a3nZetaP3Wbo/GKSRcEfyGzOiuBImGFlAr0bo",
+	"wqDmiNxATENgR4DI9DONAOB48AS5YewPBhtK1d6uRK1PTGhWqD12l7SPsSRUUKC9qTC23WO1KkvelrEI",
+	"neG/fk06lMvUGXaeySuhEOzG8gvTGf6r8zKw4c6v7lPvyVu7+M/xuXfWvirAKCOWhlnxDjghcUyGylif",
+	"1bYrutgjdZNv8Ah9gxvd4ZUPiRyCHzIUlFnjMgwCH8WRVc8ATfTmM+DmvbvIuaztfqMEd1teoR/8l9ju",
+	"aG/mYTJrNz72825/9SC04uVCKJB2KMQCQCv/efz8WfNm/SQsvX27y+VHdcvlrY/si6xzJbxk0xKjhev2",
+	"dI3SYGLzWhc1Hl2Q+tJD1Z5PZmAXhQjteiUzkLNtwadTOTli6eHgHquY9MJ9IPRqnLq7m2QZH6nSNO7T",
+	"Mxw5dUpIKDIGdK2s4s6nUzHBqGzpaE/bVXuN6/K7UFvoG47F4eDezUfiVBRXciLOI1T1L3CiXvvV2nSa",
+	"glS89kC99gSw9NcO10R7gTBFKobOMydugInEkW8AEkdLRI6eyIquJQMMsxNXSHDgFyJxkv0kX2be4QUJ",
+	"R11QHrliYr6wK4AyGyJ6MyRVEX4z1cIhq2KQLI0TDynECjJWopiXmb4GywI62CZameVcFKT5YRtOpfBx",
+	"Ihd80XoWnXL6yAckhpRRszaDvHyljNV8DKokFIS54RNIN9zmRcKj/vjrF7wkJaJ3yz15qQTsKtPTAKj9",
+	"MekcYP+bT/0DnvmQafhk7+ZPkBY6li8y/GiLy/kY/LyZUPDF/o83f3Gm9XOuViHzCsjAFjN6Qk62kO1+",
+	"uM2kXmj7JCq18Ck052OVAbVpzxHtoAP9a9KJY+s6w04bLeh46hIgLpGyOO1+WxqzJpwQqAyiv8YQcliQ",
+	"PvhcxgIcKhEc3BGZcbyr25CpWJrZSCknZ+b5qgx0MRTmCcZJPuYq00o4nfSsjGiWoUIEFjEdKeqOAvKp",
+	"kDFfBcswS0u4SK9tYE9oYoLh9NkxtOkU35Ga8XLMwf+EKuCPrC2SoY0iIerkUz2+NUF6qsdPHm5DXSIf",
+	"y9/F6stSGahc0C6thc1g8V70McfYg0O2OBXWdemz9ctPwhcwgj8w8RocbEVOHkNpGfhgC2p3QhEkSB73",
+	"t5kIqdKO6DyCwJ0/GWnFyxfw1AEaCc30MQGLSO1TPW4jtO0E0Y3zs0humEEGpIXQbdMaOVwJ20sqJIzi",
+	"bqnWWhogb9ORotrTgCBPFmT3cQsqbsq6BrzfZYGEBOMagmd8pIx1dy5YwvCKYxeoP0CCaUDXxTI9uPC8",
+	"KORV6ccn826AtsfiHy3MATBRMf+ThtHrsxNKdyywpo/77GikAnIoI2+M3ABP7ncdvvDE3s3PjFQLfwhn",
+	"xs/dN+XGAHMXGTrb3JxzrS+XC4z+cZIu1GCueilqhZuPCDs2dby6j7at1Nu4yNF4zaUdqYtCXwcJe49B",
+	"HPu9ATM9cA/WXUCYAwsmGAshOThszKF1k3Kb6thidU8Byo5KVVpHbx35bmFpPwn7Cfzs9+NOf3SR99Zc",
+	"489DyH8SFgk3RYUu0f6PV/5m+r2doBxQ+D+XRu60LqqQ4ykW+Ky9SwAgfYYshbodmMhfLdaflDFO4Iyj",
+	"i5yyboBzTkoA58TH18KPgR4nJbpyL0SmjJSP9yYTlQ+TJvdnSjF+8IxK57DjEDvLLfMZrUTAPUmRimFo",
+	"BRDJMEzgEX4YsDgp1lUYguV5d2Ku0mAxODn9BSGjDvb+Oki8D7/Q1wk7P3u889deSVYnOl/OlSPfsIhJ",
+	"bQWTELtAS5dwH1keHoVY84SCaDz4lH/3BWCNJHLMVSJ8JSD813MsjeOYblp5m0Js3Depx/P1cStjri4Z",
+	"GuUME8oWq16fHZdxULQy5Xo8PX35Yj0hfh1qR3wh/QKH47v50gQ89PMx6fijUU3c/z13eqQGSaWScEJQ",
+	"F4lPyb/ib/fHP/w/sZfsDQaDe/s/3D/YTzCJPTk/fRj/miQjtVdpbj80R9IY/q9eajKJsrtZ5Csp8za3",
+	"N7IT0fvGHP9PMMeFKHZAvqZtZV2fIXVy+kvvEzmlr1d4C+YYZxoHngg0D1gihJJVakWzbiVs39/QXhKH",
+	"hukCaq9DlIAPwxq2w+Y28z0Sn0NbQnhzlSWMz7Vrz0nBSSvkMuveAWIaGpQF+zwQ0yPlV8excj8uAjR2",
+	"qsCUF8kGVG4ICyWY4XLpmLRNvO6EjO5RRVUKd0TjWjRUp+34ACEo7i+tEfm0DINF8FjE9/EY0HAajn2V",
+	"1XK/KIM7WETbd9VicEoJnqLIaOcPzJAwcSrzN9Hc3EMv9GCkXVTNnQJdE49EhNuOGipELZbV+gB7l5vo",
+	"eGLxVx9BGbKjIOYGg6XdZapdMipHBLmMCLGSC34FMDeE/d8uAED1ii/IkaH9NazDDcszjm9egc9L1M/L",
+	"w8ikuhLKak8z2+hjRNlhx5qUPaLEFYKOgbmAxaHN3en6GWR/ayVaE+/0FOI+EdMVAz9pdoYKvkKwLgDe",
+	"UHDKSEEge7ee/K4QvYXF+DvcsBtv1khd62WegQrkxGrv10TRzI+0jB4uNS9KJOJyzi40FrhHUhwxr0rt",
+	"xgIhsDDpmS3k5BJCeiP6UlIy+D4mXEcIteDYhFkArdRXiOHiA+rrRUFg+a+1Z2v4raO3we5EvSU+ltrp",
+	"bgTQr6fNyOohRh9EWZNYEQMDssFb47YwrqJA67MGTc3zwbhCwki1Zl+HsB/A8uiuC7hFdLeGi8A3FOEJ",
+	"DKPhxeHqPlmxuwBwB2A3aE7jGG+PXEHaiiO7upzoDffGM1TvRoojUiPUFaXw6kxSdjiEi0NWB3myHOvI",
+	"tSFUmJC3i9Y/RRqhz87clCtxREbLkHaBoyhVZUoHBqlnpNyG24pD7U6ZEiP1plG3FmNATa1gjzdoVi2p",
+	"3ThvgeKtnWBie5VqVHDvIPSUdq5ScD26EKCrxYkyfeYGWD19zPCVqbQ/4YopzXKtLsCFGbHtrsSktOju",
+	"+m255qsexDsgp26MS4l3tnGLcECYzVxKj2QaGaluejjYT3fTw8FB2ktY7R5GYukQo/TdTKIzLUkaREgW",
+	"iLggPMTxqix/CGT7aENaCeIwwuG3jVzakQq5BLUtps2BVpCYowxYYqPgzYrFXEJ8dF3BReLMAIh7JnIq",
+	"nSYkHGiMHTHRdc7A+1HQXld3NFAcRyHZE0z8aBe+QwEqFEl9cAttJd59jkHqXoAn2L3hmqQezKG6c1p5",
+	"l9MEdRRr456MFF0iEqgp8wQqCrJTSPNS0Y0us4hI13E91Gjl0B2RtcfAYrj5BZfgLimBK2hDW1kaJkps",
+	"SlRsdZS7GT8u9Jwk2tsZs1p94EBVHuhs9Vml4UqNto9VkDECTf9i0niold0ukE+qNZGSuF5WLGL9OZ3y",
+	"t/Wx723RxSuEajjT+pm7kvjd4TbzCbfhucgk9yCBfwLH/v5WB+QnZA+fGNp5uI3ZkLo6wyTymh52XMq8",
+	"nia3qzixUsOk/QSFLLCIT1bKTn1mIhbWdRxn4tMXU/L+tNpXqvpaF6TtUh+SU3Yhr4RKIAGDKtT3wPPt",
+	"GYNvnftqSqZZpcoxfV+m6qgEioCA1TJ5tK7NEWxeGOpvWpaWmJHCjlbookfzzhFrZrFVIkvRdCpURhbK",
+	"HCJba6w6mCsh3RYSY50eGnQqjIio61LDkUKxHBr0ibo1obuEjiG0aWmTNnGbobnM2z6jKl/4ttJh3WF/",
+	"fMrimmg1WMdQozaHPOMWMx4l9KavzqNs3vf+NHzcfe8Pyse096WFhFB47Y8uJDQqxG0lKOx/TkdaqFu/",
+	"1vETH29QceiLLyMeJB2PP3DT1+G9byLFN5HiaxlcgVdSdGBgkm3M8RM4eyvVBC6/vDuTPyH8horXBJXX",
+	"ihVTqoinA7NGgDZDeE3/IWRJD8VacuzAeND/Ba8iTIW4LtuB2Giny4oAB0HMyYkPkOI9XtU14CPU+q95",
+	"kbneScYC3w5ZVaLijGlcezCN/FdhT2FaU6mySNwA9TlpqeKIod56sUBeypaLkbI6lHR0Yg8WedwbDAYl",
+	"53KCAIxce0Fhk3jgRrlBPuj1fX9DNkhvrOkYedrmCPMwUu4QAmYS8vCxgJLZJBSVKZreP0VYok4m6aJc",
+	"BG4cQG5yGztS7nOwvl5LRcZnMG7mgBpGsSyK6RtNArGH0bA7mAS8S62d20t3SRbczjq+IldcFbbKa+Ow",
+	"iJsqlLa2HDla1re8XVW0Lyl3hHqpX9kwERXAX+8r9BZ1A4QDTtsfPezkG8P+4zJsCHuh+AHPaVRWDVm4",
+	"I7P2MN2fMzmzWMUhLCWokgn2eUdqhgwq+SWsLOSXMAABNZaKFY4UqPMJi2v6oSelUh6SoDCkDcUkewkB",
+	"WWD5P2L3lPTbrQMdQsZy4ou1oWel4LY94f6ZNPZVWLYvSWniUmTriI0fyLfghMrVa+QdhoVKKN2icqQI",
+	"RC4HPhiuUdjk20aPrcO+X2/mqhZfGDKlK7jaaMGoIuOzgORTrZGAEQVgBos++Pn58YkTGV+fHu+8Oj1l",
+	"6YPJeOe0xAIijRTy8wMkN8KFlaFYZf039JQYQmfl1wT4V3eKA1y+pOguXXho7yMnebOlwo4gZi1CLWtH",
+	"wXBb5DOFpPEt9T1SpXccNysIEMBHAqBagKha6OXFzM1yzK2c99kvfr4+ebsbwYhlSa2ulVcCegwhqWrS",
+	"J6IfgDdvLimUbe52AwFh446OWMApwiOol3ZHT3ewAG5WRUGa8WKeIzDBsUex3B8cpAQpFVLP4eVsWfAx",
+	"4HliFvoR4yw9fPcuZVZAUFolkEOTZwzCuXymTFytq1Yo4ijOgqUyCE4RUTqC/LpZDmYvdMNHV97T73zR",
+	"R4RbaoOxowmDFXTCi2LVbkgDbCh/mQk869YWNf89lHHaLNd+v/t9lciHgkNjqRxFaqs5tJlNtJfvQqG8",
+	"XuNnI59w6hHPcwgwIPDthAqdRHel37lZoj5oErFwj8BDgBcUMOV9QKFH9v/KsvBtA6rvKgp/gjT7v0cq",
+	"XQMF8oQqPoTTBeozb1Q9ivirx7ErcULqHpDPJpRWkAdKVV0FtEsqOt6NMUWcDOnzWSoA0pApagXrKl0h",
+	"kwB3lvX6DIE1kBSLd3xiGXAA4XO55mOpCCz++MXD/kghbAZbBPTJIUJAVgBMYFm5CbiSa4Ah14isv+C6",
+	"HJe2vbsRwO1BQ7wdYPsvMD34Fj1UM2NuMzSMg3ny8H8pBgpt4zYoKP64f8NB+aPo8wAsWy8VFxHGX+qP",
+	"ttU/kqBdeDIMB+83PQ4p8S+0DWXi3LP3/+UrKTkJ+i+7/sPzIv+4Xl05RRQlEjydtDzjJpaYY7zTtUim",
+	"I1WDMo0oGtbVopjjOjYqmefTZZGn6F+Nhp3WYc2pJPTPqOFgbTCeZU5OMVi+j5QfEK1XbL8skcUnThjO",
+	"RYbOg6NStYF4AIy+LMFJCZAUSfDtyCutxHZ5ivTymUddvcU3QeX7Yk5hAPG5hVW2pgiXK55hMVm3Hdcy",
+	"z1mmneDY0OwxpqECDICaQRJAe6LT4QbWAq52W3Cg0xgJG4takXNqz3VY8aNQ2UFIVvMFnU3IZ4CUrJEi",
+	"tMk4NQertTgZP5SsKgvlUtptlB6ZgvoGvcz5CjHwsFB28IwdRdh5lchUvaT8BF/3vTTfYWi/VmXcfkuV",
+	"mbJoYper+iRsCbZQdaJg3Gr17bLNXpDcrme6aiGgMPkSb6MlDB9C/313Q1+2baQoZYHgY7mvdJXVrQZo",
+	"OGyYVljVsgKOH6gB0UhpJ8iLe4dsMuMFn1hvfApWACxnJA27f9DrM8ezxzwj1JAp5ExX6oVQ2fLWLIFc",
+	"GnDj1uvMYWFCyIz0wN3BNQH9QIox6/r68fd2g+O0dxTbWyjCyJ0xj2sCNLhWrIjDTossPhvtU7kpKKa1",
+	"d4xaYmY5mXjQ5SjCqMSjL2OdJGqj56+fmT5DSC9H/y8KvVzghS/NW/AmQmUp3GcAh0SjNHlmqyHiEFnV",
+	"MIeA8cPkGlzGbvZuFhDlbahoMWnbsOZ99nJpSXkiGgLGjJHKBFYQd3s7iTSNKraKqVaDpbh/soNDSuUR",
+	"vgGh5x7wMvEIKU3sGG8BqlSKcZQh1/rSh28T4Rmp5cI7u30J8JiyQMVZLDPHbamCQcdUvAiyBZt4EJh7",
+	"WStbCjhnM16IXtvNR3TH/ki9wZySZlGWJMgrMmOZKLBavFfysJMk5JAEBAknGkHCTFC2QgEKX0jAXsuJ",
+	"YF24V9H+oAEO8l7AtEpOdMwKqhU8QCSIH/YPBj34yRAFeUHlKgzrDvr9+4MjfyDJ7QH2MUsJntyw+4Me",
+	"Lbkgxz9JZkPGS3g3Csovi9EiiCvdnpFKn+rx2vIpYcx1jlJFrVsaJ8bCveyP1EvK6fKN4U1EmPIMavhA",
+	"BJUX+mCdaxsYJ0CMFIJMeFHNhDoicd2HumyKeJy4/rHQmGDaAkV7Aoz8mMpOgJSppx6BqhJ9QpLpSHnR",
+	"FCsuEPFprVjhFqesDGAx+wvl5GjgZYsY7BAqBRiPoxQ13AsiNu0ft01k/YRyKhri8BpRuBmkAEfsU+0I",
+	"9dDEZAvLgzsxX0xebZ3W75T1sAbWqUEprrmhwFcvi8UeC18TIBCOP06YY9JpEpObvi6/8B/AEn3lINJG",
+	"6CgUtKkWvIFoIfB1RaVvvsWYfosx/fPhUQJRbRi5WJfHtaZCskbvdtavdSiVa9wIdwQHRvduu/5/kuuQ",
+	"+FtWEAMECy+CI+Bk8GeCEQLzVnEYvT5LT569PH30EG1YKOvzHM1X3p+tF+j3O4paomo1MGaQvLnRKuTB",
+	"uy+/M046guoxXV+IUmQPVqkvV2VCJUF9KZSTEZbgP+yF0mcV/y6o7yPFSasMdXRJ6fP+6DXKacj1iPFC",
+	"Rsp7BcMq6IKlj4+fPMMV2YA+HEdjovGF6jDnAF9C276VD3pduSjAZZ5Li1pnSw6nNjWZ4daSkAfpujv0",
+	"8RcQhty8aGCRDPQ7ZnqGDE+lr8uj0tUFAV6nD569PPn7o4fpbooAF5EJIDLpUOyGrIFYTPAex1QpX/W+",
+	"QTl/ESjnb/z6W5opUk7WJR7IeF1GuJ0k0M6jPxte9XGUHxKHeAHSwEQvVoii45qYFsLM/gZgWnUsC1/E",
+	"lWcjRZVDTLNme9QqRZZlrAssCNDfbqqL6ElbLUjtqEnygFf63JekYphFUy0icyRQegf/c5D2WMHLuq9o",
+	"hnF95YJl3PI1mF1fk0O+xi34Kn73G5jVN4jJb4TwRkL4k7BgUvwk+rc2DsBpVp9D0Tm71mxphIEoQcwV",
+	"95DOzAh3/azIV8OR2mHff38cAHK+/5513dtWzkVvSPAuaZRkmJaCnSHFRWYCWC+VqoTKytv4PVl3rO2s",
+	"xNOa6iKC6ulh6D8LmlS+YmkWbNuYaPCMq4slvxDkR42uMlV5MSxIl11dYNHnRy8ePnnxU62gI9JYDxvU",
+	"S1ganJvH1pcL9EPaUMi2qn+4xa25SL7/HjLhkM7HMNXReCIe5NQjLz1jeZvqaqMtfj5fWgjHDrEdURMR",
+	"UpRGOK8YVdJph4i50hsCHj9UjlbenD8vNTrX39vQVeoBAAQVaiBtUfDJjJRY3BCKto48vFWPVyzBNyOU",
+	"PdejVm6RrscCThLp5GuLIzu9tFWZjRbxViV1zmGw/wfVTJxYU8/8AyEMeREssPRvKuE3lfCbJPRFkIc8",
+	"mBBXbTgEUQY/Rk5VGeHnURg3mY53x7meXN4Wo2iTVPXANWhAJvJihecRLcEcjs93N3OpkYqqBDNoHvhv",
+	"aR6L4JtC9pB3+EvLloo0RohxpOaC1WyjMfYRBErdpJ/2R+qFDtKjY6VtHA9G/rszvD+CpdPv2zfG862s",
+	"3J+AB8DF/1LWwI3Efak+O3k/xyZNK/39HAT+tOpahFwhn9eanr+APkE3pSg5z2WOoiCtkZrwAhIsIdQO",
+	"cbiR3tdAjiGSsM9oVqjXlYzLqcOVPm/DaFiNz2xEcduS0bAt+AzN5Runua6eF6e10sZ+YzzfGM+fgPEQ",
+	"JfjCrIfiRHdCmOjdqgv59HryTuV5IyA1dFCCeh0OIHZZaQs5gYBfWimdfwrxoWakEOnsCipTTPJl1h77",
+	"8EwaS9lEj8J0viAxq/W1CQ4lzP4bHMqXy1xsC4AuV741wXsdFlEARlmXuggR0w8xWnrVlq+43JineLxV",
+	"HiJbm4ZYBlGPFEZRY/3C7VMEu7pgSocaGBCYO1J7Ax+a22skEYp3uDGS5z6hEFwVv0lrRdFnD0skDMyd",
+	"8LRFZiFtguLvYfW+MyyVHnbuW1Lil09KPK7CvMTB/rpyqm6Ri9hK/1+LC2kQaEBB9P4pO3/9zPVSIOgJ",
+	"FjZz7/ix2NVCONaQ5/TPa6gZkiKUCnidNHqdeuQGw4PbTfcHe2mPeZWhejngYgHUNl4SqBJ6PTNi8jZl",
+	"/83G3Ij7B72EmRlURFH5CgMh3a3ss2McNQY1Gp1fYY4D1JleAOiBhiQteQU2wiwrhPE2qdZ4Q8qldGPM",
+	"xCLXK0cGKVkLoxB9GRxIDSn5ZMw91+ohvfW5ETVO9UeFbW4d7K28MHtfirnfxNiTMn2R6PG36Ppv0fV/",
+	"OkBInwzGuKf4VWSxOwph65SVOwbQtzKtU6sXJgY3qzHFhHQPLOmJCGAY6UsVtp0EFuGftVHjhzDMT6XG",
+	"te8/l5WnBTgLx5t9s7h8s7j8bjQFzyDjDY3urrSkChb2voN4lsdLO+sM//WruxjUbP02nFDl2kLwrCzs",
+	"lDCw0yRs6Q02KqOEj3qWUb8Es25YbtwVrgn3zYykgAoGlXQpQFcWjZrTUUdQZbrZ+JNQ0FRP2aIQOz5k",
+	"qg1vPwllrRA03earqAesT9vogXgB/GmanADzeSShs0UeB1Kyow7elMr4+xYRrDQxgSaR64sEQu0mWpnl",
+	"POQlLXSeR40+Qn7U3mQdHM6wsZhJioemeOsb8FrjBQp4rc3enskroYQxeKok/nPu2MvEb7A0LNMTqDof",
+	"NfrSMxbT+fjrx/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

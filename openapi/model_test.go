@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/store"
 )
 
 // The handlers marshal core/bank and core/provider types directly, so the
@@ -38,6 +39,11 @@ func fullAccount() *bank.Account {
 	}
 }
 
+func fullPool() *bank.Pool {
+	return &bank.Pool{Provider: "batchva", Currency: "USD", Available: 5, Claiming: 2, Quarantined: 1,
+		QuarantinedAccountIDs: []string{"va_1"}, Claimed: 7, Pending: 3, ReplenishJobID: "job_1", LowWatermark: 4, Target: 10}
+}
+
 func TestSchemasMatchModel(t *testing.T) {
 	doc := loadValid(t)
 	acct := fullAccount()
@@ -60,6 +66,9 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"ItemError", &bank.Problem{Code: bank.InvalidArgument, Message: "refused", Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "bad"}}}},
 		{"Limits", limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
+		{"PoolEntry", fullPool()},
+		{"EventData", &store.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, Total: 1,
+			Succeeded: 1, CreatedAt: done, UpdatedAt: done}, PreviousStatus: bank.StatusUnallocated, Pool: fullPool()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
@@ -117,6 +126,8 @@ func TestEnumsMatchModel(t *testing.T) {
 			string(bank.OutcomeCancelled), string(bank.OutcomeUnknown)},
 		"ErrorCode":  codes,
 		"Capability": capabilities,
+		"EventType": {string(store.EventAccountCreated), string(store.EventAccountStatusUpdated), string(store.EventAccountAllocated),
+			string(store.EventAccountClosed), string(store.EventJobCompleted), string(store.EventPoolLow), string(store.EventPoolReplenished)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {

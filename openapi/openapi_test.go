@@ -110,6 +110,7 @@ var surface = []Operation{
 	{"DELETE", "/v1/jobs/{id}", "cancelJob", "create-virtual-account"},
 	{"GET", "/v1/jobs/{id}/results", "getJobResults", "read-virtual-account"},
 	{"GET", "/v1/pool", "getPool", "manage-pool"},
+	{"PUT", "/v1/pool/{provider}/{currency}", "configurePool", "manage-pool"},
 	{"POST", "/v1/pool/claim", "claimFromPool", "manage-pool"},
 	{"POST", "/v1/pool/replenish", "replenishPool", "manage-pool"},
 	{"POST", "/v1/webhook-endpoints", "createWebhookEndpoint", "manage-webhooks"},

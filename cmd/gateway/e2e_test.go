@@ -547,7 +547,7 @@ func TestOperationalRoutes(t *testing.T) {
 		{"GET", "/openapi.yaml", "", 200, "application/yaml"},
 		{"GET", "/nope", dev, 404, "application/problem+json"},
 		{"PUT", "/v1/jobs/x", dev, 405, "application/problem+json"},
-		{"GET", "/v1/pool", dev, 501, "application/problem+json"},
+		{"GET", "/v1/pool", dev, 200, "application/json"},
 		{"POST", "/v1/virtual-accounts/x/block", dev, 404, "application/problem+json"},
 		{"GET", "/v1/providers", "", 401, "application/problem+json"},
 		{"POST", "/v1/providers/batchva/webhooks", "", 401, "application/problem+json"},
@@ -592,7 +592,9 @@ func TestReadmeTour(t *testing.T) {
 	}
 	for _, want := range []string{`"status":"Completed"`, "index,clientReference,provider,outcome", `"status":"ACTIVE"`,
 		`"allocatedAt"`, "field_immutable", "HTTP 409", `"clientReference":"USER_ID_11111"`, "HTTP 400",
-		`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"name":"batchva"`} {
+		`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"name":"batchva"`,
+		`"replenishJobId":"job_`, `"accountHolderName":"Ada Lovelace"`, `"type":"pool.low"`,
+		`"available":3,"claiming":0,"quarantined":0,"claimed":2`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("tour output lacks %s:\n%s", want, out)
 		}

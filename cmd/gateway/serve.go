@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -25,6 +26,7 @@ import (
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
 	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/core/telemetry"
 )
 
@@ -117,18 +119,44 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	eventLog := st.events
 	recorder := events.NewRecorder(eventLog, log)
-	svc, changed := startAccounts(ctx, &bg, reg, st.accounts, recorder.AccountChanged, log)
+	// The pool hears of accounts and jobs from the services it is built on.
+	var pools atomic.Pointer[pool.Service]
+	svc, changed := startAccounts(ctx, &bg, reg, st.accounts, func(ctx context.Context, before, after *bank.Account) {
+		recorder.AccountChanged(ctx, before, after)
+		if p := pools.Load(); p != nil {
+			p.AccountChanged(ctx, before, after)
+		}
+	}, log)
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
 		Tracer: tel.Tracer, Meter: tel.Meter,
 		Workers:     cfg.Jobs.Workers,
 		ItemTimeout: cfg.Jobs.ItemTimeout.D(), DrainTimeout: cfg.Jobs.DrainTimeout.D(), Checks: cfg.Jobs.Checks, Logger: log,
-		OnAccount: func(ctx context.Context, a *bank.Account) { changed(ctx, nil, a) },
-		OnFinish:  recorder.JobFinished,
+		OnAccount: func(ctx context.Context, a *bank.Account) {
+			changed(ctx, nil, a)
+			if p := pools.Load(); p != nil {
+				p.AccountCreated(ctx, a)
+			}
+		},
+		OnFinish: func(ctx context.Context, j *bank.Job) {
+			recorder.JobFinished(ctx, j)
+			if p := pools.Load(); p != nil {
+				p.JobFinished(ctx, j)
+			}
+		},
 	})
 	bg.Go(func() { engine.Run(ctx) })
+	pools.Store(pool.New(reg, router, st.pool, svc, engine, &pool.Options{
+		ClaimTimeout: cfg.Pool.ClaimTimeout.D(), ResolveAfter: cfg.Pool.ResolveAfter.D(), SweepInterval: cfg.Pool.SweepInterval.D(),
+		OnLow: recorder.PoolLow, OnReplenished: recorder.PoolReplenished, Logger: log, Meter: tel.Meter,
+	}))
+	if err := pools.Load().Setup(ctx, poolConfigs(cfg.Pool.Pools)); err != nil {
+		ln.Close()
+		return fmt.Errorf("config: %w", err)
+	}
+	bg.Go(func() { pools.Load().Run(ctx) })
 	h, err := httpapi.NewHandler(httpapi.Deps{
 		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
-		Registry: reg, Router: router, Engine: engine, Accounts: svc,
+		Registry: reg, Router: router, Engine: engine, Accounts: svc, Pool: pools.Load(),
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
 		Events: eventLog,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
@@ -156,6 +184,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// poolConfigs are the configured pools as the pool service takes them.
+func poolConfigs(ps []config.PoolSpec) []pool.Config {
+	out := make([]pool.Config, len(ps))
+	for i, p := range ps {
+		out[i] = pool.Config{Tenant: p.Tenant, Provider: p.Provider, Currency: p.Currency, Target: p.Target, LowWatermark: p.LowWatermark}
+	}
+	return out
 }
 
 // httpServer is the gateway's HTTP server and the listener it serves,

@@ -69,3 +69,16 @@ func (r *Recorder) JobFinished(ctx context.Context, j *bank.Job) {
 	c := *j
 	r.append(ctx, j.Tenant, store.EventJobCompleted, store.EventData{Job: &c})
 }
+
+// PoolLow records pool.low: a claim left the pool below its low watermark.
+func (r *Recorder) PoolLow(ctx context.Context, tenant string, p *bank.Pool) {
+	c := *p
+	r.append(ctx, tenant, store.EventPoolLow, store.EventData{Pool: &c})
+}
+
+// PoolReplenished records pool.replenished: the pool's replenish job j
+// finished, leaving the pool as p.
+func (r *Recorder) PoolReplenished(ctx context.Context, tenant string, p *bank.Pool, j *bank.Job) {
+	c, jc := *p, *j
+	r.append(ctx, tenant, store.EventPoolReplenished, store.EventData{Pool: &c, Job: &jc})
+}

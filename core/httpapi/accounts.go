@@ -8,6 +8,7 @@ import (
 
 	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
@@ -133,8 +134,25 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 			}
 		}
 	}
+	// A pooled account allocated directly leaves its pool first; one a
+	// claim holds cannot be.
+	pooled := s.d.Pool != nil && upd.Identity() && a.Status == bank.StatusUnallocated
+	if pooled {
+		if err := s.d.Pool.Withdraw(c.Request.Context(), a); err != nil {
+			if errors.Is(err, pool.ErrClaimed) {
+				WriteProblem(c, NewProblem(http.StatusConflict, CodeFailedPrecondition,
+					"the account is being claimed from the pool; it cannot be allocated directly"))
+				return
+			}
+			fail(c, err)
+			return
+		}
+	}
 	saved, err := s.d.Accounts.Allocate(c.Request.Context(), a.Tenant, a.ID, upd)
 	if err != nil {
+		if pooled {
+			s.d.Pool.Restore(c.Request.Context(), a, err)
+		}
 		if bank.Code(err) == bank.FailedPrecondition && !errors.Is(err, accounts.ErrNoProvider) {
 			pr := NewProblem(http.StatusConflict, CodeFieldImmutable, "the provider refused to change an identity field of an allocated account")
 			WriteProblem(c, pr)

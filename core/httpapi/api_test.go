@@ -26,6 +26,8 @@ import (
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/jobs/jobsmem"
+	"github.com/vagate/vagate/core/pool"
+	"github.com/vagate/vagate/core/pool/poolmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/mocks/batchvamock"
 	"github.com/vagate/vagate/openapi"
@@ -107,16 +109,26 @@ func newAPIWith(t testing.TB, st apiState, w apiWiring) *api {
 	router, _ := gateway.NewRouter(reg, nil)
 	mem, evs := st.accounts, st.events
 	rec := events.NewRecorder(evs, nil)
+	var pools *pool.Service
 	eng := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
-		OnAccount: func(ctx context.Context, a *bank.Account) { rec.AccountChanged(ctx, nil, a) },
-		OnFinish:  rec.JobFinished,
+		OnAccount: func(ctx context.Context, a *bank.Account) {
+			rec.AccountChanged(ctx, nil, a)
+			pools.AccountCreated(ctx, a)
+		},
+		OnFinish: func(ctx context.Context, j *bank.Job) { rec.JobFinished(ctx, j); pools.JobFinished(ctx, j) },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
 	ac := &httpapi.AuthConfig{Algorithm: httpapi.AlgHS256, Secret: testSecret}
-	svc := accounts.New(reg, mem, &accounts.Options{Changed: rec.AccountChanged})
-	deps := httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: svc,
+	svc := accounts.New(reg, mem, &accounts.Options{Changed: func(ctx context.Context, before, after *bank.Account) {
+		rec.AccountChanged(ctx, before, after)
+		pools.AccountChanged(ctx, before, after)
+	}})
+	pools = pool.New(reg, router, poolmem.New(nil), svc, eng, &pool.Options{SweepInterval: 20 * time.Millisecond,
+		OnLow: rec.PoolLow, OnReplenished: rec.PoolReplenished})
+	go pools.Run(ctx)
+	deps := httpapi.Deps{Registry: reg, Router: router, Engine: eng, Accounts: svc, Pool: pools,
 		Idempotency: st.idem, Auth: ac, Events: evs,
 		Tracer: w.tracer, Meter: w.meter, Metrics: w.metrics}
 	opts := httpapi.Options{PublicURL: "http://gw.test", MaxBodyBytes: 1 << 20}

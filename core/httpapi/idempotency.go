@@ -217,7 +217,7 @@ func runClaimed(c *gin.Context, store idempotency.Store, claim *idempotency.Clai
 	defer cancel()
 
 	status := w.Status()
-	if status >= 500 || status == http.StatusTooManyRequests || c.GetBool(inFlightKey) {
+	if status >= 500 || status == http.StatusTooManyRequests || c.GetBool(inFlightKey) || c.GetBool(retryLaterKey) {
 		if err := store.Release(ctx, claim); err != nil {
 			log.WarnContext(ctx, "idempotency release failed", "error", err, "trace_id", TraceID(c))
 		}

@@ -63,6 +63,7 @@ const (
 	CodeStoreUnavailable       = "store_unavailable"
 	CodePayloadTooLarge        = "payload_too_large"
 	CodeInvalidBody            = "invalid_body"
+	CodePoolExhausted          = "pool_exhausted"
 )
 
 // Retry-After defaults when the error carries no advice.
@@ -97,6 +98,7 @@ var titles = map[string]string{
 	CodeStoreUnavailable:       "State store unavailable",
 	CodePayloadTooLarge:        "Payload too large",
 	CodeInvalidBody:            "Invalid body",
+	CodePoolExhausted:          "Pool exhausted",
 	"field_immutable":          "Field immutable",
 	"unsupported_media_type":   "Unsupported media type",
 }

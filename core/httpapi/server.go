@@ -22,6 +22,7 @@ import (
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
+	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
 )
@@ -32,7 +33,9 @@ type Deps struct {
 	Router   *gateway.Router
 	Engine   *jobs.Engine
 	// Accounts reads and changes accounts; it reports their changes.
-	Accounts    *accounts.Service
+	Accounts *accounts.Service
+	// Pool runs the unallocated pools (nil: the pool routes answer 501).
+	Pool        *pool.Service
 	Idempotency idempotency.Store
 	Auth        *AuthConfig
 	// Events is the tenant event log served at GET /v1/events.

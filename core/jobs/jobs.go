@@ -180,11 +180,12 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 	if err != nil {
 		return nil, err
 	}
+	jobID := "job_" + id.String()
 	if spec.Identity != "" {
-		id = uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:job:%s\n%s", tenant, spec.Identity))
+		jobID = JobID(tenant, spec.Identity)
 	}
 	rec := &Record{Header: Header{
-		Job: bank.Job{ID: "job_" + id.String(), Tenant: tenant, Status: bank.JobPending,
+		Job: bank.Job{ID: jobID, Tenant: tenant, Status: bank.JobPending,
 			Total: len(spec.Items), CreatedAt: now, UpdatedAt: now},
 		CallbackURL: spec.CallbackURL, CustomHeaders: spec.CustomHeaders, TraceParent: spec.TraceParent,
 	}}
@@ -424,6 +425,12 @@ func (e *Engine) wake(id string) {
 		}
 	}
 	delete(e.waiters, id)
+}
+
+// JobID is the id of the job Submit makes of a Spec with this Identity for
+// tenant, known before the job is submitted.
+func JobID(tenant, identity string) string {
+	return "job_" + uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "vagate:job:%s\n%s", tenant, identity)).String()
 }
 
 // ChunkKey is the provider idempotency key of one chunk of a job.

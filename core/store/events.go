@@ -22,12 +22,15 @@ const (
 	EventAccountAllocated     EventType = "virtual_account.allocated"
 	EventAccountClosed        EventType = "virtual_account.closed"
 	EventJobCompleted         EventType = "job.completed"
+	EventPoolLow              EventType = "pool.low"
+	EventPoolReplenished      EventType = "pool.replenished"
 )
 
 // Valid reports whether t is a unified event type.
 func (t EventType) Valid() bool {
 	switch t {
-	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted:
+	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
+		EventPoolLow, EventPoolReplenished:
 		return true
 	}
 	return false
@@ -38,6 +41,8 @@ type EventData struct {
 	Account        *bank.Account `json:"account,omitempty"`
 	Job            *bank.Job     `json:"job,omitempty"`
 	PreviousStatus bank.Status   `json:"previousStatus,omitempty"`
+	// Pool is the pool a pool.* event is about, as it stood then.
+	Pool *bank.Pool `json:"pool,omitempty"`
 }
 
 // Event is one entry of a tenant's event log.

@@ -3,6 +3,7 @@ package batchvamock
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,6 +34,10 @@ type accountView struct {
 type account struct {
 	accountView
 	owner string
+	// holders lists the distinct accountHolderName values PATCHes that set
+	// identity fields named, accepted or refused (QA: an account offered to
+	// two customers shows two).
+	holders []string
 }
 
 type accountList struct {
@@ -196,6 +201,9 @@ func (m *Mock) applyPatch(owner, number string, u *patch) (status int, code, msg
 		return http.StatusNotFound, "", "no virtual account " + number, v
 	}
 	if u.identity() {
+		if u.AccountHolderName != nil && !slices.Contains(a.holders, *u.AccountHolderName) {
+			a.holders = append(a.holders, *u.AccountHolderName)
+		}
 		if !a.Allocated {
 			var p problems
 			if u.AccountHolderName == nil {

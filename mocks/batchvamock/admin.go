@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
@@ -15,6 +16,8 @@ import (
 type adminAccount struct {
 	accountView
 	Owner string `json:"owner"`
+	// AllocationAttempts are the distinct holders identity PATCHes named.
+	AllocationAttempts []string `json:"allocationAttempts,omitempty"`
 }
 
 type adminJob struct {
@@ -67,7 +70,7 @@ func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	for _, a := range m.accOrder {
 		if !byRef || deref(a.ClientReference) == ref {
-			accs = append(accs, adminAccount{a.accountView, a.owner})
+			accs = append(accs, adminAccount{a.accountView, a.owner, slices.Clone(a.holders)})
 		}
 	}
 	m.mu.Unlock()

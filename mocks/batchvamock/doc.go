@@ -80,7 +80,9 @@
 //
 // # QA admin API (no auth)
 //
-//	GET    /__admin/accounts[?clientReference=R]  accounts held, and countByReference
+//	GET    /__admin/accounts[?clientReference=R]  accounts held, and countByReference; each with
+//	                                       allocationAttempts: the distinct accountHolderName values
+//	                                       identity PATCHes named, accepted or refused
 //	GET    /__admin/jobs                          jobs held
 //	GET    /__admin/callbacks                     callbacks sent (or dropped), with status and faults
 //	GET    /__admin/signing-key?clientId=C        the client's RSA public key (PEM)

@@ -322,6 +322,28 @@ func (m *Mock) AccountCount() int {
 	return len(m.accOrder)
 }
 
+// Allocation is what the mock knows of one account's allocation.
+type Allocation struct {
+	Number            string
+	Allocated         bool
+	AccountHolderName string
+	// Attempts are the distinct holders identity PATCHes named, accepted
+	// or refused, in order.
+	Attempts []string
+}
+
+// Allocations lists every account held with its allocation, in creation order.
+func (m *Mock) Allocations() []Allocation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Allocation, len(m.accOrder))
+	for i, a := range m.accOrder {
+		out[i] = Allocation{Number: a.VirtualAccountNumber, Allocated: a.Allocated, AccountHolderName: a.AccountHolderName,
+			Attempts: slices.Clone(a.holders)}
+	}
+	return out
+}
+
 // JobCount counts the jobs held, across all users.
 func (m *Mock) JobCount() int {
 	m.mu.Lock()
