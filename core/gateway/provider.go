@@ -1,9 +1,11 @@
 // Package gateway is vagate's portable layer. Provider wraps one adapter and
-// is the only way the rest of vagate calls it: it validates requests against
-// the adapter's declared capabilities and limits before anything is sent,
-// refuses missing capabilities with Unimplemented, waits for asynchronous
-// creates (polling, woken early by verified callbacks), and wraps every
-// adapter error exactly once in a *bank.Error naming provider and operation.
+// is the only way the rest of vagate calls it. The package owns every rule a
+// request's values must meet (the unified limits, each adapter's declared
+// capabilities and limits, its item and params validators; see Router.Plan)
+// and applies them once, before anything is sent. Provider also refuses
+// missing capabilities with Unimplemented, waits for asynchronous creates
+// (polling, woken early by verified callbacks), and wraps every adapter
+// error exactly once in a *bank.Error naming provider and operation.
 //
 // Resilience (breakers, retries, limits) and telemetry live here too, so that
 // adapters stay thin and behave alike.
@@ -236,9 +238,12 @@ func (e *CapabilityError) Error() string {
 }
 
 // CreateAccounts validates req, creates its items and, for asynchronous
-// providers, waits until the provider finishes or ctx ends: Create with no
-// history. Per-item errors are wrapped.
+// providers, waits until the provider finishes or ctx ends: ValidateCreate,
+// then Create with no history. Per-item errors are wrapped.
 func (p *Provider) CreateAccounts(ctx context.Context, req *provider.CreateRequest) ([]provider.ItemResult, error) {
+	if err := p.ValidateCreate(req); err != nil {
+		return nil, err
+	}
 	return p.Create(ctx, req, nil)
 }
 
@@ -441,6 +446,9 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 	}
 	if r == nil {
 		r = &provider.CloseReason{}
+	}
+	if err := p.validateClose(r); err != nil {
+		return nil, err
 	}
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return c.Close(ctx, ref, r) })
 }

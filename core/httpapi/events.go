@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/openapi"
 )
@@ -16,7 +17,7 @@ func (s *Server) ListEvents(c *gin.Context, params openapi.ListEventsParams) {
 	if params.Type != nil {
 		t = store.EventType(*params.Type)
 		if !t.Valid() {
-			fs = append(fs, FieldError{Pointer: "/query/type", Detail: "must be a unified event type such as virtual_account.created"})
+			fs = append(fs, bank.FieldError{Pointer: "/query/type", Message: "must be a unified event type such as virtual_account.created"})
 		}
 	}
 	cursor := ""

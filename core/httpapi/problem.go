@@ -103,21 +103,15 @@ var titles = map[string]string{
 
 // Problem is an RFC 9457 problem detail; it is also an error, so handlers may return one.
 type Problem struct {
-	Type       string        `json:"type"`
-	Title      string        `json:"title"`
-	Status     int           `json:"status"`
-	Detail     string        `json:"detail,omitempty"`
-	Code       string        `json:"code"`
-	Instance   string        `json:"instance,omitempty"`
-	Errors     []FieldError  `json:"errors,omitempty"`
-	TraceID    string        `json:"traceId,omitempty"`
-	RetryAfter time.Duration `json:"-"`
-}
-
-// FieldError names one bad field of a request by JSON pointer.
-type FieldError struct {
-	Pointer string `json:"pointer"`
-	Detail  string `json:"detail"`
+	Type       string            `json:"type"`
+	Title      string            `json:"title"`
+	Status     int               `json:"status"`
+	Detail     string            `json:"detail,omitempty"`
+	Code       string            `json:"code"`
+	Instance   string            `json:"instance,omitempty"`
+	Errors     []bank.FieldError `json:"errors,omitempty"`
+	TraceID    string            `json:"traceId,omitempty"`
+	RetryAfter time.Duration     `json:"-"`
 }
 
 // NewProblem returns a problem with the type and title that belong to code.
@@ -198,6 +192,12 @@ func ProblemFromError(err error) *Problem {
 		q.RetryAfter = defaultUnavailableRetryWait
 		return q
 	}
+	var ane *gateway.AccountNotAllowedError
+	if errors.As(err, &ane) {
+		q := NewProblem(http.StatusForbidden, CodeAccountNotAllowed, ane.Error()+"; nothing was created")
+		q.Errors = fieldsOf(err)
+		return q
+	}
 	var be *bank.Error
 	errors.As(err, &be)
 	prov, op := "", ""
@@ -207,9 +207,7 @@ func ProblemFromError(err error) *Problem {
 	switch bank.Code(err) {
 	case bank.InvalidArgument:
 		q := NewProblem(http.StatusBadRequest, CodeValidationFailed, clientDetail(err, be))
-		for _, f := range bank.FieldsOf(err) {
-			q.Errors = append(q.Errors, FieldError{Pointer: f.Pointer, Detail: redact(f.Message)})
-		}
+		q.Errors = fieldsOf(err)
 		return q
 	case bank.NotFound:
 		return NewProblem(http.StatusNotFound, CodeNotFound, clientDetail(err, be))
@@ -271,6 +269,15 @@ func ProblemFromError(err error) *Problem {
 		return NewProblem(http.StatusServiceUnavailable, CodeRequestCanceled, "the request was canceled")
 	}
 	return NewProblem(http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+// fieldsOf returns the bad fields err names, their messages redacted.
+func fieldsOf(err error) []bank.FieldError {
+	var out []bank.FieldError
+	for _, f := range bank.FieldsOf(err) {
+		out = append(out, bank.FieldError{Pointer: f.Pointer, Message: redact(f.Message)})
+	}
+	return out
 }
 
 func orWord(s, fallback string) string {

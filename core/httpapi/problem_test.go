@@ -28,13 +28,18 @@ func TestProblemFromError(t *testing.T) {
 		code       string
 		detail     string        // substring of Detail
 		retryAfter time.Duration // exact
-		fields     []FieldError
+		fields     []bank.FieldError
 	}{
 		{name: "invalid argument with fields",
 			err: &bank.Error{Code: bank.InvalidArgument, Op: "create", Err: errors.New("2 invalid fields"),
 				Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "unsupported currency"}, {Pointer: "/items/3/accountName", Message: "required"}}},
 			status: 400, code: "validation_failed", detail: "2 invalid fields",
-			fields: []FieldError{{"/items/0/currency", "unsupported currency"}, {"/items/3/accountName", "required"}}},
+			fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "unsupported currency"}, {Pointer: "/items/3/accountName", Message: "required"}}},
+		{name: "accounts the tenant may not use",
+			err: &bank.Error{Code: bank.PermissionDenied, Op: "create", Err: &gateway.AccountNotAllowedError{Items: 1},
+				Fields: []bank.FieldError{{Pointer: "/items/0/providerParams/settlementAccountId", Message: "this tenant may not use it"}}},
+			status: 403, code: "account_not_allowed", detail: "1 item(s) name a provider account",
+			fields: []bank.FieldError{{Pointer: "/items/0/providerParams/settlementAccountId", Message: "this tenant may not use it"}}},
 		{name: "invalid argument from provider keeps its message, not its URL",
 			err: &bank.Error{Code: bank.InvalidArgument, Provider: "batchva", Op: "create",
 				Err: &provider.StatusError{Method: "POST", URL: secretURL, StatusCode: 400, ProviderCode: "E042", Message: "clientReference too long"}},

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/accounts"
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
@@ -259,7 +260,7 @@ func paramError(c *gin.Context, err error, status int) {
 		case "id", "name":
 			loc = "/path/"
 		}
-		p.Errors = []FieldError{{Pointer: loc + m[1], Detail: "is not valid: " + strings.TrimPrefix(err.Error(), m[0]+": ")}}
+		p.Errors = []bank.FieldError{{Pointer: loc + m[1], Message: "is not valid: " + strings.TrimPrefix(err.Error(), m[0]+": ")}}
 		p.Detail = fmt.Sprintf("parameter %s is not valid", m[1])
 	}
 	WriteProblem(c, p)
@@ -295,7 +296,7 @@ func jsonBody(c *gin.Context) ([]byte, bool) {
 	return readRequestBody(c)
 }
 
-func invalid(c *gin.Context, detail string, fs []FieldError) {
+func invalid(c *gin.Context, detail string, fs []bank.FieldError) {
 	p := NewProblem(http.StatusBadRequest, CodeValidationFailed, detail)
 	p.Errors = fs
 	WriteProblem(c, p)
@@ -308,12 +309,12 @@ func notImplemented(c *gin.Context, what string) {
 }
 
 // pageLimit reads a list's limit: 1 to 200, default 50.
-func pageLimit(l *int) (int, []FieldError) {
+func pageLimit(l *int) (int, []bank.FieldError) {
 	if l == nil {
 		return 50, nil
 	}
 	if *l < 1 || *l > 200 {
-		return 50, []FieldError{{Pointer: "/query/limit", Detail: "must be from 1 to 200"}}
+		return 50, []bank.FieldError{{Pointer: "/query/limit", Message: "must be from 1 to 200"}}
 	}
 	return *l, nil
 }
