@@ -66,6 +66,10 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"Capabilities", caps},
 		{"Limits", caps.Limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
+		{"Event", &bank.Event{ID: "evt_1", Tenant: "t1", Type: bank.EventAccountStatusUpdated, CreatedAt: done,
+			Data: bank.EventData{Account: acct, PreviousStatus: bank.StatusUnallocated}}},
+		{"Event", &bank.Event{ID: "evt_2", Tenant: "t1", Type: bank.EventJobCompleted, CreatedAt: done,
+			Data: bank.EventData{Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, Total: 1, Succeeded: 1, CreatedAt: done, UpdatedAt: done}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
