@@ -23,8 +23,9 @@ type Stores struct {
 	Events   store.Events
 }
 
-// Run runs the contract suite.
-func Run(t *testing.T, newStores func(t *testing.T) Stores) {
+// RunConformanceTests runs the contract suite against fresh stores from
+// newStores.
+func RunConformanceTests(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("AccountsCRUD", func(t *testing.T) { testAccounts(t, newStores(t).Accounts) })
 	t.Run("AccountsListPaging", func(t *testing.T) { testList(t, newStores(t).Accounts) })
 	t.Run("AccountsTenantIsolation", func(t *testing.T) { testIsolation(t, newStores(t).Accounts) })
