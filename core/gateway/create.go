@@ -176,11 +176,7 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 // answered "unavailable" or "too many requests". With a key, the transport
 // has already resent such answers as often as the limits allow.
 func notSent(err error, idem bool) bool {
-	if errors.Is(err, ErrFailFast) {
-		return true
-	}
-	var be *bank.Error
-	if errors.As(err, &be) && be.Op == opRateLimit {
+	if errors.Is(err, ErrFailFast) || errors.Is(err, ErrRateLimited) {
 		return true
 	}
 	switch bank.Code(err) {
