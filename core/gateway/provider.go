@@ -237,6 +237,23 @@ func (e *CapabilityError) Error() string {
 	return fmt.Sprintf("provider %q does not support %s", e.Provider, e.Capability)
 }
 
+// WebhookError says that an inbound callback could not be verified as
+// coming from its provider. There the provider is the gateway's caller, so
+// the refusal is the caller's Unauthenticated, not a failure of the
+// gateway's own credentials.
+type WebhookError struct {
+	Provider string
+	Err      error
+}
+
+// Error names the provider and why the callback was refused.
+func (e *WebhookError) Error() string {
+	return fmt.Sprintf("callback not verified as coming from provider %q: %v", e.Provider, e.Err)
+}
+
+// Unwrap returns the adapter's reason.
+func (e *WebhookError) Unwrap() error { return e.Err }
+
 // CreateAccounts validates req, creates its items and, for asynchronous
 // providers, waits until the provider finishes or ctx ends: ValidateCreate,
 // then Create with no history. Per-item errors are wrapped.
@@ -454,7 +471,8 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 }
 
 // VerifyWebhook authenticates an inbound callback and returns what it says.
-// Any failure is Unauthenticated: nothing from an unverified body is believed.
+// Any failure is Unauthenticated, with a *WebhookError: nothing from an
+// unverified body is believed.
 func (p *Provider) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEvent, error) {
 	const op = "webhook"
 	v, ok := p.a.(provider.WebhookVerifier)
@@ -463,7 +481,7 @@ func (p *Provider) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderE
 	}
 	evs, err := v.VerifyWebhook(r, body)
 	if err != nil {
-		return nil, &bank.Error{Code: bank.Unauthenticated, Provider: p.name, Op: op, Err: err}
+		return nil, &bank.Error{Code: bank.Unauthenticated, Provider: p.name, Op: op, Err: &WebhookError{Provider: p.name, Err: err}}
 	}
 	for _, ev := range evs {
 		if ev.Type == bank.EventJobFinished {

@@ -160,10 +160,6 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(max(s, 1), 10)
 }
 
-// opWebhook is the gateway.Provider operation that verifies inbound callbacks:
-// there the provider is our caller, so its Unauthenticated is a 401.
-const opWebhook = "webhook"
-
 // ProblemFromError is the one table from bank.ErrorCode to HTTP status and problem code; nil gives nil.
 func ProblemFromError(err error) *Problem {
 	if err == nil {
@@ -239,10 +235,12 @@ func ProblemFromError(err error) *Problem {
 				fmt.Sprintf("provider %s failed during %s", prov, orWord(op, "the request")))
 		}
 	case bank.Unauthenticated, bank.PermissionDenied:
+		var we *gateway.WebhookError
 		switch {
-		case prov != "" && op == opWebhook && bank.Code(err) == bank.Unauthenticated:
+		case errors.As(err, &we):
+			// The provider is our caller here: its callback is refused.
 			return NewProblem(http.StatusUnauthorized, CodeUnauthenticated,
-				fmt.Sprintf("the callback could not be verified as coming from provider %s", prov))
+				fmt.Sprintf("the callback could not be verified as coming from provider %s", we.Provider))
 		case prov != "":
 			// Our credentials at the provider are wrong: never the client's fault.
 			return NewProblem(http.StatusBadGateway, CodeProviderAuthFailed,
