@@ -1189,7 +1189,7 @@ func (siw *ServerInterfaceWrapper) ListEvents(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", c.Request.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter type: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "type", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1197,7 +1197,7 @@ func (siw *ServerInterfaceWrapper) ListEvents(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "limit", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1205,7 +1205,7 @@ func (siw *ServerInterfaceWrapper) ListEvents(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "cursor", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1230,7 +1230,7 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1244,13 +1244,13 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1279,7 +1279,7 @@ func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1304,7 +1304,7 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1318,13 +1318,13 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 		var Accept AcceptResults
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Accept, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Accept", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Accept", valueList[0], &Accept, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Accept: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Accept", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1371,13 +1371,13 @@ func (siw *ServerInterfaceWrapper) ClaimFromPool(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1411,13 +1411,13 @@ func (siw *ServerInterfaceWrapper) ReplenishPool(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1459,7 +1459,7 @@ func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1486,7 +1486,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "provider", c.Request.URL.Query(), &params.Provider, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter provider: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "provider", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1494,7 +1494,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "currency", c.Request.URL.Query(), &params.Currency, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter currency: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "currency", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1502,7 +1502,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "status", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1510,7 +1510,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "clientReference", c.Request.URL.Query(), &params.ClientReference, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter clientReference: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "clientReference", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1518,7 +1518,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "customerId", c.Request.URL.Query(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter customerId: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "customerId", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1526,7 +1526,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "limit", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1534,7 +1534,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "cursor", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1564,13 +1564,13 @@ func (siw *ServerInterfaceWrapper) CreateVirtualAccounts(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1583,13 +1583,13 @@ func (siw *ServerInterfaceWrapper) CreateVirtualAccounts(c *gin.Context) {
 		var Prefer Prefer
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Prefer, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Prefer", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Prefer: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Prefer", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1618,7 +1618,7 @@ func (siw *ServerInterfaceWrapper) CloseVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1632,13 +1632,13 @@ func (siw *ServerInterfaceWrapper) CloseVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1667,7 +1667,7 @@ func (siw *ServerInterfaceWrapper) GetVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1678,7 +1678,7 @@ func (siw *ServerInterfaceWrapper) GetVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "refresh", c.Request.URL.Query(), &params.Refresh, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter refresh: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "refresh", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1703,7 +1703,7 @@ func (siw *ServerInterfaceWrapper) UpdateVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1717,13 +1717,13 @@ func (siw *ServerInterfaceWrapper) UpdateVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1752,7 +1752,7 @@ func (siw *ServerInterfaceWrapper) BlockVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1766,13 +1766,13 @@ func (siw *ServerInterfaceWrapper) BlockVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1801,7 +1801,7 @@ func (siw *ServerInterfaceWrapper) UnblockVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1815,13 +1815,13 @@ func (siw *ServerInterfaceWrapper) UnblockVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1868,13 +1868,13 @@ func (siw *ServerInterfaceWrapper) CreateWebhookEndpoint(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1903,7 +1903,7 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1917,13 +1917,13 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/openapi"
 )
 
 func TestProblemFromError(t *testing.T) {
@@ -243,5 +244,36 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	p := decodeProblem(t, w)
 	if w.Code != 405 || p.Code != CodeMethodNotAllowed || w.Header().Get("Allow") == "" || !strings.Contains(p.Detail, "GET") {
 		t.Errorf("405: %d %+v Allow=%q", w.Code, p, w.Header().Get("Allow"))
+	}
+}
+
+// The generated wrappers' parameter errors are problems naming the
+// parameter by where it is sent.
+func TestParamError(t *testing.T) {
+	tests := []struct {
+		err     error
+		pointer string
+	}{
+		{&openapi.ParamError{In: openapi.ParamInQuery, Name: "limit", Err: errors.New("not a number")}, "/query/limit"},
+		{&openapi.ParamError{In: openapi.ParamInHeader, Name: "Prefer", Err: errors.New("sent 2 times, expected once")}, "/headers/Prefer"},
+		{&openapi.ParamError{In: openapi.ParamInPath, Name: "id", Err: errors.New("missing")}, "/path/id"},
+		{errors.New("parameter limit: a message is not a type"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			w := httptest.NewRecorder()
+			c, _ := gin.CreateTestContext(w)
+			paramError(c, tc.err, http.StatusBadRequest)
+			p := decodeProblem(t, w)
+			if w.Code != http.StatusBadRequest || p.Code != CodeValidationFailed {
+				t.Fatalf("%d %+v, want 400 validation_failed", w.Code, p)
+			}
+			switch {
+			case tc.pointer == "" && len(p.Errors) != 0:
+				t.Errorf("errors %+v for an error that names no parameter", p.Errors)
+			case tc.pointer != "" && (len(p.Errors) != 1 || p.Errors[0].Pointer != tc.pointer || !strings.Contains(p.Errors[0].Message, errors.Unwrap(tc.err).Error())):
+				t.Errorf("errors %+v, want one at %s saying why", p.Errors, tc.pointer)
+			}
+		})
 	}
 }

@@ -247,21 +247,20 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-var paramNameRE = regexp.MustCompile(`parameter ([A-Za-z-]+)`)
+// paramPointers are the JSON pointer prefixes of parameters by where they are sent.
+var paramPointers = map[openapi.ParamIn]string{
+	openapi.ParamInPath: "/path/", openapi.ParamInQuery: "/query/",
+	openapi.ParamInHeader: "/headers/", openapi.ParamInCookie: "/cookies/",
+}
 
-// paramError turns the generated wrapper's parameter errors into problems.
-func paramError(c *gin.Context, err error, status int) {
+// paramError turns the generated wrappers' parameter errors into problems
+// naming the parameter.
+func paramError(c *gin.Context, err error, _ int) {
 	p := NewProblem(http.StatusBadRequest, CodeValidationFailed, "a parameter is not valid")
-	if m := paramNameRE.FindStringSubmatch(err.Error()); m != nil {
-		loc := "/query/"
-		switch strings.ToLower(m[1]) {
-		case "idempotency-key", "prefer", "accept":
-			loc = "/headers/"
-		case "id", "name":
-			loc = "/path/"
-		}
-		p.Errors = []bank.FieldError{{Pointer: loc + m[1], Message: "is not valid: " + strings.TrimPrefix(err.Error(), m[0]+": ")}}
-		p.Detail = fmt.Sprintf("parameter %s is not valid", m[1])
+	var pe *openapi.ParamError
+	if errors.As(err, &pe) {
+		p.Errors = []bank.FieldError{{Pointer: paramPointers[pe.In] + pe.Name, Message: "is not valid: " + pe.Err.Error()}}
+		p.Detail = fmt.Sprintf("parameter %s is not valid", pe.Name)
 	}
 	WriteProblem(c, p)
 }
