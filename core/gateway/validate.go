@@ -92,6 +92,7 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 	var fields, denied []bank.FieldError
 	var capErr error
 	var used []*Provider
+	deniedItems := 0
 	for i, it := range req.Items {
 		if it == nil {
 			continue
@@ -109,7 +110,10 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 		if p == nil {
 			continue
 		}
-		denied = append(denied, p.CheckAccounts(tenant, ptr, &it.Account)...)
+		if fs := p.CheckAccounts(tenant, ptr, &it.Account); len(fs) > 0 {
+			denied = append(denied, fs...)
+			deniedItems++
+		}
 		if !slices.Contains(used, p) {
 			used = append(used, p)
 		}
@@ -123,21 +127,9 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 		return nil, capErr
 	case len(denied) > 0:
 		return nil, &bank.Error{Code: bank.PermissionDenied, Op: "create", Fields: denied,
-			Err: &AccountNotAllowedError{Items: itemsNamed(denied)}}
+			Err: &AccountNotAllowedError{Items: deniedItems}}
 	}
 	return out, nil
-}
-
-// itemsNamed counts the distinct items ("/items/<i>") that fields point into.
-func itemsNamed(fields []bank.FieldError) int {
-	seen := map[string]bool{}
-	for _, f := range fields {
-		parts := strings.SplitN(f.Pointer, "/", 4) // "", "items", "<i>", rest
-		if len(parts) >= 3 {
-			seen[parts[2]] = true
-		}
-	}
-	return len(seen)
 }
 
 // ValidateCreate checks req against every rule, for this provider: it
@@ -169,11 +161,11 @@ func (p *Provider) invalid(op string, fields []bank.FieldError) error {
 	return invalid(p.name, op, fields)
 }
 
-func invalid(provider, op string, fields []bank.FieldError) error {
+func invalid(prov, op string, fields []bank.FieldError) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return &bank.Error{Code: bank.InvalidArgument, Provider: provider, Op: op, Fields: fields,
+	return &bank.Error{Code: bank.InvalidArgument, Provider: prov, Op: op, Fields: fields,
 		Err: fmt.Errorf("%d invalid field(s), first %s: %s", len(fields), fields[0].Pointer, fields[0].Message)}
 }
 

@@ -102,8 +102,8 @@ func TestPlan(t *testing.T) {
 		{"fields before capability", gateway.Request{Items: []*gateway.Item{
 			{Provider: "fk", Account: provider.CreateItem{Currency: "USD", Unallocated: true}}, usd("toolong")}},
 			bank.InvalidArgument, []string{"/items/1/clientReference"}, nil},
-		{"an account the tenant may not use", gateway.Request{Items: []*gateway.Item{usd("a"), eur("other"), eur("main")}},
-			bank.PermissionDenied, []string{"/items/1/providerParams/account"}, nil},
+		{"accounts the tenant may not use", gateway.Request{Items: []*gateway.Item{usd("a"), eur("other"), eur("main"), eur("x")}},
+			bank.PermissionDenied, []string{"/items/1/providerParams/account", "/items/3/providerParams/account"}, nil},
 		{"fields before accounts", gateway.Request{Items: []*gateway.Item{usd("toolong"), eur("other")}},
 			bank.InvalidArgument, []string{"/items/0/clientReference"}, nil},
 	}
@@ -117,8 +117,8 @@ func TestPlan(t *testing.T) {
 				t.Errorf("fields at %q, want %q (%v)", got, tc.pointers, bank.FieldsOf(err))
 			}
 			var ane *gateway.AccountNotAllowedError
-			if (tc.code == bank.PermissionDenied) != errors.As(err, &ane) {
-				t.Errorf("err = %v: AccountNotAllowedError only for accounts the tenant may not use", err)
+			if (tc.code == bank.PermissionDenied) != errors.As(err, &ane) || (ane != nil && ane.Items != len(tc.pointers)) {
+				t.Errorf("err = %v: AccountNotAllowedError, counting the items, only for accounts the tenant may not use", err)
 			}
 			var ce *gateway.CapabilityError
 			if (tc.code == bank.Unimplemented) != errors.As(err, &ce) {
