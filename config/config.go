@@ -24,6 +24,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
 )
 
@@ -633,7 +634,7 @@ func (c *Config) Validate() error {
 	}
 	for i, r := range c.Routing {
 		f := fmt.Sprintf("routing[%d]", i)
-		if len(r.Currency) != 3 || strings.ToUpper(r.Currency) != r.Currency {
+		if !bank.ValidCurrency(r.Currency) {
 			return bad(f+".currency", "must be an ISO 4217 code")
 		}
 		if r.Capability != "" && !r.Capability.Routable() {

@@ -69,6 +69,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"removed jobs.concurrencyPerProvider", good + "jobs:\n  concurrencyPerProvider: 8\n", nil, "concurrencyPerProvider"},
 		{"duplicate provider", strings.Replace(good, "providers:\n", "providers:\n  - name: bcb\n    style: batchva\n", 1), nil, "configured twice"},
 		{"route to unknown provider", good + "  - currency: EUR\n    provider: nobody\n", nil, "routing[1].provider"},
+		{"route currency not ISO 4217", good + "  - currency: 1AB\n    provider: bcb\n", nil, "routing[1].currency"},
 		{"route capability", good + "  - currency: EUR\n    capability: teleport\n    provider: bcb\n", nil, "routing[1].capability"},
 		{"bad provider name", strings.Replace(good, "name: bcb", "name: BCB!", 1), nil, "providers[0].name"},
 		{"no providers", "auth:\n  secret: 0123456789abcdef0123456789abcdef\n", nil, "providers"},

@@ -1274,7 +1274,7 @@ func (siw *ServerInterfaceWrapper) ListEvents(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", c.Request.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter type: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "type", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1282,7 +1282,7 @@ func (siw *ServerInterfaceWrapper) ListEvents(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "limit", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1290,7 +1290,7 @@ func (siw *ServerInterfaceWrapper) ListEvents(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "cursor", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1315,7 +1315,7 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1329,13 +1329,13 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1364,7 +1364,7 @@ func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1389,7 +1389,7 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1403,13 +1403,13 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 		var Accept AcceptResults
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Accept, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Accept", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Accept", valueList[0], &Accept, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Accept: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Accept", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1456,13 +1456,13 @@ func (siw *ServerInterfaceWrapper) ClaimFromPool(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1496,13 +1496,13 @@ func (siw *ServerInterfaceWrapper) ReplenishPool(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1531,7 +1531,7 @@ func (siw *ServerInterfaceWrapper) ConfigurePool(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "provider", c.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter provider: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "provider", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1540,7 +1540,7 @@ func (siw *ServerInterfaceWrapper) ConfigurePool(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "currency", c.Param("currency"), &currency, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter currency: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "currency", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1578,7 +1578,7 @@ func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1605,7 +1605,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "provider", c.Request.URL.Query(), &params.Provider, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter provider: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "provider", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1613,7 +1613,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "currency", c.Request.URL.Query(), &params.Currency, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter currency: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "currency", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1621,7 +1621,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "status", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1629,7 +1629,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "clientReference", c.Request.URL.Query(), &params.ClientReference, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter clientReference: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "clientReference", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1637,7 +1637,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "customerId", c.Request.URL.Query(), &params.CustomerId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter customerId: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "customerId", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1645,7 +1645,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "limit", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1653,7 +1653,7 @@ func (siw *ServerInterfaceWrapper) ListVirtualAccounts(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "cursor", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1683,13 +1683,13 @@ func (siw *ServerInterfaceWrapper) CreateVirtualAccounts(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1702,13 +1702,13 @@ func (siw *ServerInterfaceWrapper) CreateVirtualAccounts(c *gin.Context) {
 		var Prefer Prefer
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Prefer, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Prefer", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Prefer", valueList[0], &Prefer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Prefer: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Prefer", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1737,7 +1737,7 @@ func (siw *ServerInterfaceWrapper) CloseVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1751,13 +1751,13 @@ func (siw *ServerInterfaceWrapper) CloseVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1786,7 +1786,7 @@ func (siw *ServerInterfaceWrapper) GetVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1797,7 +1797,7 @@ func (siw *ServerInterfaceWrapper) GetVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "refresh", c.Request.URL.Query(), &params.Refresh, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter refresh: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "refresh", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1822,7 +1822,7 @@ func (siw *ServerInterfaceWrapper) UpdateVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1836,13 +1836,13 @@ func (siw *ServerInterfaceWrapper) UpdateVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1871,7 +1871,7 @@ func (siw *ServerInterfaceWrapper) BlockVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1885,13 +1885,13 @@ func (siw *ServerInterfaceWrapper) BlockVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1920,7 +1920,7 @@ func (siw *ServerInterfaceWrapper) UnblockVirtualAccount(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -1934,13 +1934,13 @@ func (siw *ServerInterfaceWrapper) UnblockVirtualAccount(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -1987,13 +1987,13 @@ func (siw *ServerInterfaceWrapper) CreateWebhookEndpoint(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 
@@ -2022,7 +2022,7 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
-		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
 		return
 	}
 
@@ -2036,13 +2036,13 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 		var IdempotencyKey IdempotencyKey
 		n := len(valueList)
 		if n != 1 {
-			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
 			return
 		}
 
 		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
 		if err != nil {
-			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
 			return
 		}
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
-	"github.com/vagate/vagate/core/store"
 )
 
 // The handlers marshal core/bank and core/provider types directly, so the
@@ -67,8 +66,12 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"Limits", limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
 		{"PoolEntry", fullPool()},
-		{"EventData", &store.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, Total: 1,
-			Succeeded: 1, CreatedAt: done, UpdatedAt: done}, PreviousStatus: bank.StatusUnallocated, Pool: fullPool()}},
+		{"Event", &bank.Event{ID: "evt_1", Tenant: "t1", Type: bank.EventAccountStatusUpdated, CreatedAt: done,
+			Data: bank.EventData{Account: acct, PreviousStatus: bank.StatusUnallocated}}},
+		{"Event", &bank.Event{ID: "evt_2", Tenant: "t1", Type: bank.EventJobCompleted, CreatedAt: done,
+			Data: bank.EventData{Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, Total: 1, Succeeded: 1, CreatedAt: done, UpdatedAt: done}}}},
+		{"Event", &bank.Event{ID: "evt_3", Tenant: "t1", Type: bank.EventPoolLow, CreatedAt: done,
+			Data: bank.EventData{Pool: fullPool()}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
@@ -126,8 +129,8 @@ func TestEnumsMatchModel(t *testing.T) {
 			string(bank.OutcomeCancelled), string(bank.OutcomeUnknown)},
 		"ErrorCode":  codes,
 		"Capability": capabilities,
-		"EventType": {string(store.EventAccountCreated), string(store.EventAccountStatusUpdated), string(store.EventAccountAllocated),
-			string(store.EventAccountClosed), string(store.EventJobCompleted), string(store.EventPoolLow), string(store.EventPoolReplenished)},
+		"EventType": {string(bank.EventAccountCreated), string(bank.EventAccountStatusUpdated), string(bank.EventAccountAllocated),
+			string(bank.EventAccountClosed), string(bank.EventJobCompleted), string(bank.EventPoolLow), string(bank.EventPoolReplenished)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {

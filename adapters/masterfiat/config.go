@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
 )
 
@@ -58,7 +59,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for cur, fac := range c.MasterFiatAccounts {
-		if !isCurrency(cur) {
+		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("masterFiatAccounts: %q is not an ISO 4217 code", cur)
 		}
 		if !facRE.MatchString(fac) {
@@ -66,23 +67,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, cur := range c.Currencies {
-		if !isCurrency(cur) {
+		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("currencies: %q is not an ISO 4217 code", cur)
 		}
 	}
 	return nil
-}
-
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := range 3 {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // Options are run-time dependencies; nil means defaults.

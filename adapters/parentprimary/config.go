@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
 )
 
@@ -57,7 +58,7 @@ func (c *Config) Validate() error {
 		return errors.New("signingSecret: required, to sign every request")
 	}
 	for _, cur := range sortedKeys(c.ParentAccounts) {
-		if !isCurrency(cur) {
+		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("parentAccounts: %q is not an ISO 4217 code", cur)
 		}
 		if !isUUID(c.ParentAccounts[cur]) {
@@ -65,7 +66,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, cur := range sortedKeys(c.ProductCodes) {
-		if !isCurrency(cur) {
+		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("productCodes: %q is not an ISO 4217 code", cur)
 		}
 		if !productCodeRE.MatchString(c.ProductCodes[cur]) {
@@ -73,7 +74,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, cur := range c.Currencies {
-		if !isCurrency(cur) {
+		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("currencies: %q is not an ISO 4217 code", cur)
 		}
 	}
@@ -105,18 +106,6 @@ func isUUID(s string) bool {
 	}
 	_, err := uuid.Parse(s)
 	return err == nil
-}
-
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := range 3 {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedKeys(m map[string]string) []string {

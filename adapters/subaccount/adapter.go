@@ -202,13 +202,27 @@ func invalid(pointer, msg string) error {
 		Err: fmt.Errorf("%s: %s", pointer, msg)}
 }
 
-// ValidateItem refuses, in the create's 400 and before anything is sent, an
-// item this provider cannot take: a customer sub-account without a UUID
-// customerId, an institution without an identifier, a classification it
-// does not know.
+// ValidateItem refuses, in the create's 400 and before anything is sent, a
+// customer sub-account (classification customer, or a customerId without
+// a classification) without a UUID customerId. The item's other rules have
+// their own owner, which reports each once: its params are ValidateParams's
+// (classification, identifier, settlement account); the lengths of its
+// accountName (the institution's default identifier) and clientReference
+// are declared in Capabilities().Limits; a blank accountName is refused by
+// the gateway's unified rules.
 func (a *Adapter) ValidateItem(it *provider.CreateItem) []bank.FieldError {
-	if _, err := a.build(it); err != nil {
-		return bank.FieldsOf(err)
+	class := it.Params[ParamClassification]
+	if class == "" && it.CustomerID != "" {
+		class = ClassificationCustomer
+	}
+	if class != ClassificationCustomer {
+		return nil
+	}
+	switch {
+	case it.CustomerID == "":
+		return []bank.FieldError{{Pointer: "/customerId", Message: "is required for a customer sub-account"}}
+	case !isUUID(it.CustomerID):
+		return []bank.FieldError{{Pointer: "/customerId", Message: "must be the provider's customer id, a UUID, for a customer sub-account"}}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
 )
 
@@ -38,7 +39,7 @@ func (c *Config) Validate() error {
 		return errors.New("apiKey: required")
 	}
 	for _, cur := range c.Currencies {
-		if !isCurrency(cur) {
+		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("currencies: %q is not an ISO 4217 code of three upper-case letters", cur)
 		}
 	}
@@ -54,7 +55,7 @@ func (c *Config) Validate() error {
 	for _, cur := range curs {
 		id := c.SettlementAccounts[cur]
 		switch {
-		case !isCurrency(cur):
+		case !bank.ValidCurrency(cur):
 			return fmt.Errorf("settlementAccounts: key %q is not an ISO 4217 code", cur)
 		case !isUUID(id):
 			return fmt.Errorf("settlementAccounts.%s: %q is not a UUID", cur, id)
@@ -75,8 +76,6 @@ type Options struct {
 	// HTTPClient sends every provider request (default: 30s timeout).
 	HTTPClient *http.Client
 }
-
-func isCurrency(s string) bool { return len(s) == 3 && isUpper(s) }
 
 func isUpper(s string) bool {
 	for i := 0; i < len(s); i++ {

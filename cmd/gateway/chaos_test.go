@@ -295,10 +295,9 @@ func TestDeadProviderIsolated(t *testing.T) {
 				default:
 				}
 				_, err := dead.p.GetAccount(t.Context(), refs[dead.name])
-				var be *bank.Error
 				mu.Lock()
 				deadCalls++
-				if errors.As(err, &be) && be.Op == "breaker" {
+				if errors.Is(err, gateway.ErrFailFast) {
 					fastFails++
 				}
 				mu.Unlock()

@@ -33,3 +33,46 @@ type ProviderEvent struct {
 	At  time.Time       `json:"at"`
 	Raw json.RawMessage `json:"-"`
 }
+
+// EventType names a unified event: an entry of a tenant's event log, as
+// GET /v1/events lists it and webhooks deliver it.
+type EventType string
+
+// Unified event types.
+const (
+	EventAccountCreated       EventType = "virtual_account.created"
+	EventAccountStatusUpdated EventType = "virtual_account.status_updated"
+	EventAccountAllocated     EventType = "virtual_account.allocated"
+	EventAccountClosed        EventType = "virtual_account.closed"
+	EventJobCompleted         EventType = "job.completed"
+	EventPoolLow              EventType = "pool.low"
+	EventPoolReplenished      EventType = "pool.replenished"
+)
+
+// Valid reports whether t is a unified event type.
+func (t EventType) Valid() bool {
+	switch t {
+	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
+		EventPoolLow, EventPoolReplenished:
+		return true
+	}
+	return false
+}
+
+// EventData is an event's subject.
+type EventData struct {
+	Account        *Account `json:"account,omitempty"`
+	Job            *Job     `json:"job,omitempty"`
+	PreviousStatus Status   `json:"previousStatus,omitempty"`
+	// Pool is the pool a pool.* event is about, as it stood then.
+	Pool *Pool `json:"pool,omitempty"`
+}
+
+// Event is one entry of a tenant's event log.
+type Event struct {
+	ID        string    `json:"id"`
+	Tenant    string    `json:"-"`
+	Type      EventType `json:"type"`
+	CreatedAt time.Time `json:"createdAt"`
+	Data      EventData `json:"data"`
+}

@@ -29,12 +29,12 @@ func NewRecorder(log store.Events, logger *slog.Logger) *Recorder {
 	return &Recorder{log: log, logger: logger, now: time.Now}
 }
 
-func (r *Recorder) append(ctx context.Context, tenant string, t store.EventType, d store.EventData) {
+func (r *Recorder) append(ctx context.Context, tenant string, t bank.EventType, d bank.EventData) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		id = uuid.New()
 	}
-	e := &store.Event{ID: "evt_" + id.String(), Tenant: tenant, Type: t, CreatedAt: r.now().UTC(), Data: d}
+	e := &bank.Event{ID: "evt_" + id.String(), Tenant: tenant, Type: t, CreatedAt: r.now().UTC(), Data: d}
 	if err := r.log.AppendEvent(ctx, e); err != nil {
 		r.logger.Error("recording event failed", "type", string(t), "err", err)
 	}
@@ -49,36 +49,36 @@ func (r *Recorder) AccountChanged(ctx context.Context, before, after *bank.Accou
 	}
 	a := after.Clone()
 	if before == nil {
-		r.append(ctx, a.Tenant, store.EventAccountCreated, store.EventData{Account: a})
+		r.append(ctx, a.Tenant, bank.EventAccountCreated, bank.EventData{Account: a})
 		return
 	}
 	if before.Status == after.Status {
 		return
 	}
-	r.append(ctx, a.Tenant, store.EventAccountStatusUpdated, store.EventData{Account: a, PreviousStatus: before.Status})
+	r.append(ctx, a.Tenant, bank.EventAccountStatusUpdated, bank.EventData{Account: a, PreviousStatus: before.Status})
 	switch {
 	case before.Status == bank.StatusUnallocated && after.Status != bank.StatusFailed && after.Status != bank.StatusClosed:
-		r.append(ctx, a.Tenant, store.EventAccountAllocated, store.EventData{Account: a})
+		r.append(ctx, a.Tenant, bank.EventAccountAllocated, bank.EventData{Account: a})
 	case after.Status == bank.StatusClosed:
-		r.append(ctx, a.Tenant, store.EventAccountClosed, store.EventData{Account: a, PreviousStatus: before.Status})
+		r.append(ctx, a.Tenant, bank.EventAccountClosed, bank.EventData{Account: a, PreviousStatus: before.Status})
 	}
 }
 
 // JobFinished records job.completed.
 func (r *Recorder) JobFinished(ctx context.Context, j *bank.Job) {
 	c := *j
-	r.append(ctx, j.Tenant, store.EventJobCompleted, store.EventData{Job: &c})
+	r.append(ctx, j.Tenant, bank.EventJobCompleted, bank.EventData{Job: &c})
 }
 
 // PoolLow records pool.low: a claim left the pool below its low watermark.
 func (r *Recorder) PoolLow(ctx context.Context, tenant string, p *bank.Pool) {
 	c := *p
-	r.append(ctx, tenant, store.EventPoolLow, store.EventData{Pool: &c})
+	r.append(ctx, tenant, bank.EventPoolLow, bank.EventData{Pool: &c})
 }
 
 // PoolReplenished records pool.replenished: the pool's replenish job j
 // finished, leaving the pool as p.
 func (r *Recorder) PoolReplenished(ctx context.Context, tenant string, p *bank.Pool, j *bank.Job) {
 	c, jc := *p, *j
-	r.append(ctx, tenant, store.EventPoolReplenished, store.EventData{Pool: &c, Job: &jc})
+	r.append(ctx, tenant, bank.EventPoolReplenished, bank.EventData{Pool: &c, Job: &jc})
 }

@@ -36,7 +36,7 @@ func TestAccountChanged(t *testing.T) {
 				if e.Data.Account == nil || e.ID == "" || e.CreatedAt.IsZero() {
 					t.Errorf("event %+v lacks its account, id or time", e)
 				}
-				if e.Type == store.EventAccountStatusUpdated && e.Data.PreviousStatus != tc.before.Status {
+				if e.Type == bank.EventAccountStatusUpdated && e.Data.PreviousStatus != tc.before.Status {
 					t.Errorf("previousStatus = %s", e.Data.PreviousStatus)
 				}
 			}
@@ -47,7 +47,7 @@ func TestAccountChanged(t *testing.T) {
 	}
 	log := store.NewMemoryEvents()
 	events.NewRecorder(log, nil).JobFinished(context.Background(), &bank.Job{ID: "job_1", Tenant: "t1", Status: bank.JobCompleted})
-	if evs, _, _ := log.ListEvents(context.Background(), "t1", store.EventJobCompleted, "", 10); len(evs) != 1 || evs[0].Data.Job.ID != "job_1" {
+	if evs, _, _ := log.ListEvents(context.Background(), "t1", bank.EventJobCompleted, "", 10); len(evs) != 1 || evs[0].Data.Job.ID != "job_1" {
 		t.Errorf("job.completed = %+v", evs)
 	}
 }

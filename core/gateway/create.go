@@ -39,8 +39,10 @@ type CreateOptions struct {
 var ErrNotSent = errors.New("create not sent")
 
 // Create creates req's items and, for asynchronous providers, waits until
-// the provider finishes or ctx ends. It alone decides whether a create may
-// be sent again:
+// the provider finishes or ctx ends. req has met every rule already: it is
+// the request of a job whose items Router.Plan accepted, or one
+// CreateAccounts or ValidateCreate checked; Create does not check it again.
+// It alone decides whether a create may be sent again:
 //
 //   - A provider that takes an idempotency key has the request resent with
 //     the same key by the client's transport, and only there; an outcome
@@ -67,9 +69,6 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest, o *C
 	}
 	operation := o.Operation
 	if operation == "" {
-		if err := p.ValidateCreate(req); err != nil {
-			return nil, err
-		}
 		res, err := p.send(ctx, req, o)
 		if err != nil {
 			return nil, err
@@ -177,11 +176,7 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 // answered "unavailable" or "too many requests". With a key, the transport
 // has already resent such answers as often as the limits allow.
 func notSent(err error, idem bool) bool {
-	if errors.Is(err, ErrFailFast) {
-		return true
-	}
-	var be *bank.Error
-	if errors.As(err, &be) && be.Op == opRateLimit {
+	if errors.Is(err, ErrFailFast) || errors.Is(err, ErrRateLimited) {
 		return true
 	}
 	switch bank.Code(err) {

@@ -283,3 +283,25 @@ func TestCreateFailFastAfterUnknownIsUnknown(t *testing.T) {
 		t.Errorf("err %v (code %v) after %d sends; want Unknown wrapping ErrFailFast, nothing more sent", err, bank.Code(err), b.posts)
 	}
 }
+
+// A create the client's rate limiter refused was never sent: Create tries
+// it again once the limiter allows, even at a provider with idempotency
+// keys, whose other "too many requests" answers the transport has already
+// resent.
+func TestCreateRefusedByTheRateLimiterIsTriedAgain(t *testing.T) {
+	b := &refBank{script: []string{"ok"}}
+	p := newRefBank(t, b, true, gateway.Limits{MaxAttempts: 3, RatePerSecond: 2, Burst: 1,
+		AttemptTimeout: 100 * time.Millisecond, CallTimeout: 200 * time.Millisecond})
+	for _, ref := range []string{"vgr-1", "vgr-2"} { // the second waits for a token longer than a call may
+		res, err := p.Create(t.Context(), refRequest(ref), nil)
+		if err == nil && res[0].Err != nil {
+			err = res[0].Err
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+	}
+	if b.posts != 2 || b.byRef["vgr-2"] != 1 {
+		t.Errorf("%d creates reached the provider, %d accounts for vgr-2; want 2, 1", b.posts, b.byRef["vgr-2"])
+	}
+}

@@ -1,9 +1,11 @@
 // Package gateway is vagate's portable layer. Provider wraps one adapter and
-// is the only way the rest of vagate calls it: it validates requests against
-// the adapter's capabilities and limits before anything is sent,
-// refuses missing capabilities with Unimplemented, waits for asynchronous
-// creates (polling, woken early by verified callbacks), and wraps every
-// adapter error exactly once in a *bank.Error naming provider and operation.
+// is the only way the rest of vagate calls it. The package owns every rule a
+// request's values must meet (the unified limits, each adapter's declared
+// capabilities and limits, its item and params validators; see Router.Plan)
+// and applies them once, before anything is sent. Provider also refuses
+// missing capabilities with Unimplemented, waits for asynchronous creates
+// (polling, woken early by verified callbacks), and wraps every adapter
+// error exactly once in a *bank.Error naming provider and operation.
 //
 // Resilience (breakers, retries, limits) and telemetry live here too, so that
 // adapters stay thin and behave alike.
@@ -272,10 +274,30 @@ func (e *CapabilityError) Error() string {
 	return fmt.Sprintf("provider %q does not support capability %s", e.Provider, e.Capability)
 }
 
+// WebhookError says that an inbound callback could not be verified as
+// coming from its provider. There the provider is the gateway's caller, so
+// the refusal is the caller's Unauthenticated, not a failure of the
+// gateway's own credentials.
+type WebhookError struct {
+	Provider string
+	Err      error
+}
+
+// Error names the provider and why the callback was refused.
+func (e *WebhookError) Error() string {
+	return fmt.Sprintf("callback not verified as coming from provider %q: %v", e.Provider, e.Err)
+}
+
+// Unwrap returns the adapter's reason.
+func (e *WebhookError) Unwrap() error { return e.Err }
+
 // CreateAccounts validates req, creates its items and, for asynchronous
-// providers, waits until the provider finishes or ctx ends: Create with no
-// history. Per-item errors are wrapped.
+// providers, waits until the provider finishes or ctx ends: ValidateCreate,
+// then Create with no history. Per-item errors are wrapped.
 func (p *Provider) CreateAccounts(ctx context.Context, req *provider.CreateRequest) ([]provider.ItemResult, error) {
+	if err := p.ValidateCreate(req); err != nil {
+		return nil, err
+	}
 	return p.Create(ctx, req, nil)
 }
 
@@ -479,11 +501,15 @@ func (p *Provider) Close(ctx context.Context, ref string, r *provider.CloseReaso
 	if r == nil {
 		r = &provider.CloseReason{}
 	}
+	if err := p.validateClose(r); err != nil {
+		return nil, err
+	}
 	return p.accountCall(ctx, op, func(ctx context.Context) (*bank.Account, error) { return c.Close(ctx, ref, r) })
 }
 
 // VerifyWebhook authenticates an inbound callback and returns what it says.
-// Any failure is Unauthenticated: nothing from an unverified body is believed.
+// Any failure is Unauthenticated, with a *WebhookError: nothing from an
+// unverified body is believed.
 func (p *Provider) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEvent, error) {
 	const op = "webhook"
 	v, ok := p.a.(provider.WebhookVerifier)
@@ -492,7 +518,7 @@ func (p *Provider) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderE
 	}
 	evs, err := v.VerifyWebhook(r, body)
 	if err != nil {
-		return nil, &bank.Error{Code: bank.Unauthenticated, Provider: p.name, Op: op, Err: err}
+		return nil, &bank.Error{Code: bank.Unauthenticated, Provider: p.name, Op: op, Err: &WebhookError{Provider: p.name, Err: err}}
 	}
 	for _, ev := range evs {
 		if ev.Type == bank.EventJobFinished {

@@ -369,3 +369,25 @@ func TestHealth(t *testing.T) {
 		t.Errorf("window holds %d calls, want 100", h.RecentRequests)
 	}
 }
+
+// webhookFake verifies no callback.
+type webhookFake struct{ *fake }
+
+func (webhookFake) VerifyWebhook(*http.Request, []byte) ([]bank.ProviderEvent, error) {
+	return nil, errors.New("bad signature")
+}
+
+// An unverifiable callback is the caller's Unauthenticated, recognisable
+// by type whatever the operation is called.
+func TestUnverifiedWebhookIsAWebhookError(t *testing.T) {
+	f := &fake{caps: baseCaps()}
+	p, err := gateway.New("fk", webhookFake{f}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.VerifyWebhook(&http.Request{}, []byte(`{}`))
+	var we *gateway.WebhookError
+	if bank.Code(err) != bank.Unauthenticated || !errors.As(err, &we) || we.Provider != "fk" || !strings.Contains(err.Error(), "bad signature") {
+		t.Errorf("err = %v, want Unauthenticated with a WebhookError from fk", err)
+	}
+}

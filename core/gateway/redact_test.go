@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
@@ -81,8 +83,7 @@ func TestAdapterErrorsNameNoProviderURL(t *testing.T) {
 		}
 		p.GetAccount(t.Context(), "r") // opens the breaker
 		_, err = p.GetAccount(t.Context(), "r")
-		var be *bank.Error
-		if !errors.As(err, &be) || be.Op != "breaker" || be.Code != bank.Unavailable {
+		if bank.Code(err) != bank.Unavailable || !errors.Is(err, gateway.ErrFailFast) || !errors.Is(err, gobreaker.ErrOpenState) {
 			t.Fatalf("err %v, want the breaker's fast Unavailable", err)
 		}
 		check(t, "call error", err.Error())

@@ -404,7 +404,8 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	c := t.c
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: opRateLimit, Err: err, RetryAfter: time.Second}
+			return nil, &bank.Error{Code: bank.ResourceExhausted, Provider: c.name, Op: opRateLimit, RetryAfter: time.Second,
+				Err: fmt.Errorf("%w: %w", ErrRateLimited, err)}
 		}
 	}
 	release := func() {}
@@ -453,7 +454,7 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		release()
 		return nil, &bank.Error{Code: bank.Unavailable, Provider: c.name, Op: "breaker", RetryAfter: c.openRemaining(),
-			Err: fmt.Errorf("circuit breaker for provider %q is %s: %w", c.name, c.breaker.State(), ErrFailFast)}
+			Err: fmt.Errorf("circuit breaker for provider %q is %s: %w (%w)", c.name, c.breaker.State(), ErrFailFast, err)}
 	}
 	if err != nil {
 		release()
@@ -463,8 +464,13 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 	return resp, nil
 }
 
-// opRateLimit names the refusals of the rate limiter: nothing was sent.
+// opRateLimit is the operation named by the refusals of the rate limiter.
 const opRateLimit = "rate-limit"
+
+// ErrRateLimited is wrapped by the errors of attempts the client's rate
+// limiter refused (no token in time for the call's deadline): nothing was
+// sent.
+var ErrRateLimited = errors.New("refused by the gateway's rate limiter")
 
 type slotKey struct{}
 
@@ -490,7 +496,9 @@ func (c *Client) openRemaining() time.Duration {
 }
 
 // ErrFailFast is wrapped by the errors of calls the client refused without
-// sending anything to the provider (an open circuit breaker).
+// sending anything to the provider: an open (or half-open and busy)
+// circuit breaker. Those errors wrap gobreaker's ErrOpenState or
+// ErrTooManyRequests too.
 var ErrFailFast = errors.New("failing fast")
 
 // ShouldRetry decides whether an attempt may be resent: only requests the
@@ -503,11 +511,7 @@ func ShouldRetry(resendable bool, status int, err error) bool {
 		return false
 	}
 	if err != nil {
-		var be *bank.Error
-		if errors.Is(err, context.Canceled) || (errors.As(err, &be) && be.Op == "breaker") {
-			return false
-		}
-		return true
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, ErrFailFast)
 	}
 	switch status {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,

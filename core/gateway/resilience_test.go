@@ -19,7 +19,7 @@ import (
 
 func TestShouldRetry(t *testing.T) {
 	netErr := errors.New("connection reset by peer")
-	breakerOpen := &bank.Error{Code: bank.Unavailable, Op: "breaker"}
+	breakerOpen := &bank.Error{Code: bank.Unavailable, Op: "breaker", Err: fmt.Errorf("open: %w", gateway.ErrFailFast)}
 	tests := []struct {
 		method string
 		keyed  bool

@@ -49,33 +49,50 @@ func serves(p *Provider, it *provider.CreateItem) bool {
 	return p.Capabilities().SupportsCurrency(it.Currency) && (need == "" || p.Supports(need))
 }
 
-// Route returns the provider for item. explicit is the item's own provider
-// field; pointer is the item's JSON pointer, used in field errors.
-func (r *Router) Route(pointer, explicit string, it *provider.CreateItem) (*Provider, *bank.FieldError) {
-	if explicit != "" {
-		p, ok := r.reg.Get(explicit)
+// pick returns the provider for item it, whose JSON pointer is pointer:
+// the one it names, else the first rule's or provider's that serves it. It
+// picks none, and reports nothing, for an item with no valid currency and
+// no provider named: the currency's own rule reports that.
+func (r *Router) pick(pointer string, it *Item) (*Provider, *bank.FieldError) {
+	if it.Provider != "" {
+		p, ok := r.reg.Get(it.Provider)
 		if !ok {
-			return nil, &bank.FieldError{Pointer: pointer + "/provider", Message: fmt.Sprintf("unknown provider %q (configured: %v)", explicit, r.reg.Names())}
+			return nil, &bank.FieldError{Pointer: pointer + "/provider", Message: fmt.Sprintf("unknown provider %q (configured: %v)", it.Provider, r.reg.Names())}
 		}
 		return p, nil
 	}
-	need := needs(it)
+	item := &it.Account
+	if !bank.ValidCurrency(item.Currency) {
+		return nil, nil
+	}
+	need := needs(item)
 	for _, rule := range r.rules {
-		if rule.Currency != it.Currency || (rule.Capability != "" && rule.Capability != need) {
+		if rule.Currency != item.Currency || (rule.Capability != "" && rule.Capability != need) {
 			continue
 		}
-		if p, _ := r.reg.Get(rule.Provider); serves(p, it) {
+		if p, _ := r.reg.Get(rule.Provider); serves(p, item) {
 			return p, nil
 		}
 	}
 	for _, p := range r.reg.All() {
-		if serves(p, it) {
+		if serves(p, item) {
 			return p, nil
 		}
 	}
-	msg := fmt.Sprintf("no configured provider supports %s", it.Currency)
+	msg := fmt.Sprintf("no configured provider supports %s", item.Currency)
 	if need != "" {
 		msg += " with capability " + string(need)
 	}
 	return nil, &bank.FieldError{Pointer: pointer + "/currency", Message: msg}
+}
+
+// Route picks the provider for one item outside a create request (a pool
+// claim): the one named by explicit, else the first rule's or provider's
+// that serves it. An invalid currency is reported at pointer+"/currency".
+func (r *Router) Route(pointer, explicit string, it *provider.CreateItem) (*Provider, *bank.FieldError) {
+	p, fe := r.pick(pointer, &Item{Provider: explicit, Account: *it})
+	if p == nil && fe == nil {
+		fe = &bank.FieldError{Pointer: pointer + "/currency", Message: "must be an ISO 4217 code of three upper-case letters"}
+	}
+	return p, fe
 }

@@ -42,6 +42,10 @@ func TestRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	named := func(cur string) provider.CreateItem {
+		return provider.CreateItem{Currency: cur, AccountHolderName: "A", AccountName: "B"}
+	}
+	unallocated := func(cur string) provider.CreateItem { return provider.CreateItem{Currency: cur, Unallocated: true} }
 	tests := []struct {
 		name     string
 		explicit string
@@ -49,26 +53,28 @@ func TestRouter(t *testing.T) {
 		want     string
 		field    string
 	}{
-		{"rule by currency", "", provider.CreateItem{Currency: "USD"}, "alpha", ""},
-		{"rule by capability", "", provider.CreateItem{Currency: "USD", Unallocated: true}, "beta", ""},
-		{"fallback by name", "", provider.CreateItem{Currency: "GBP"}, "gamma", ""},
-		{"explicit wins", "beta", provider.CreateItem{Currency: "USD"}, "beta", ""},
-		{"unknown explicit", "delta", provider.CreateItem{Currency: "USD"}, "", "/items/0/provider"},
-		{"nobody serves", "", provider.CreateItem{Currency: "JPY"}, "", "/items/0/currency"},
-		{"nobody serves unallocated", "", provider.CreateItem{Currency: "EUR", Unallocated: true}, "", "/items/0/currency"},
+		{"rule by currency", "", named("USD"), "alpha", ""},
+		{"rule by capability", "", unallocated("USD"), "beta", ""},
+		{"fallback by name", "", named("GBP"), "gamma", ""},
+		{"explicit wins", "beta", named("USD"), "beta", ""},
+		{"unknown explicit", "delta", named("USD"), "", "/items/0/provider"},
+		{"nobody serves", "", named("JPY"), "", "/items/0/currency"},
+		{"nobody serves unallocated", "", unallocated("EUR"), "", "/items/0/currency"},
+		{"no currency to route by", "", named("usd"), "", "/items/0/currency"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, fe := r.Route("/items/0", tc.explicit, &tc.item)
+			items, err := r.Plan("t1", &gateway.Request{Items: []*gateway.Item{{Provider: tc.explicit, Account: tc.item}}})
+			fields := bank.FieldsOf(err)
 			switch {
 			case tc.field != "":
-				if fe == nil || fe.Pointer != tc.field {
-					t.Fatalf("field error = %+v, want pointer %s", fe, tc.field)
+				if bank.Code(err) != bank.InvalidArgument || len(fields) != 1 || fields[0].Pointer != tc.field {
+					t.Fatalf("err = %v %+v, want one field error at %s", err, fields, tc.field)
 				}
-			case fe != nil:
-				t.Fatalf("unexpected field error %+v", fe)
-			case p.Name() != tc.want:
-				t.Fatalf("routed to %s, want %s", p.Name(), tc.want)
+			case err != nil:
+				t.Fatalf("unexpected error %v %+v", err, fields)
+			case len(items) != 1 || items[0].Provider != tc.want || items[0].Account.Currency != tc.item.Currency:
+				t.Fatalf("planned %+v, want the item routed to %s", items, tc.want)
 			}
 		})
 	}

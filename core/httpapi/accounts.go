@@ -47,14 +47,14 @@ func (s *Server) ListVirtualAccounts(c *gin.Context, params openapi.ListVirtualA
 	}
 	if params.Currency != nil {
 		f.Currency = *params.Currency
-		if !currencyRE.MatchString(f.Currency) {
-			fs = append(fs, FieldError{Pointer: "/query/currency", Detail: "must be an ISO 4217 code of three upper-case letters"})
+		if !bank.ValidCurrency(f.Currency) {
+			fs = append(fs, bank.FieldError{Pointer: "/query/currency", Message: "must be an ISO 4217 code of three upper-case letters"})
 		}
 	}
 	if params.Status != nil {
 		f.Status = bank.Status(*params.Status)
 		if !f.Status.Valid() {
-			fs = append(fs, FieldError{Pointer: "/query/status", Detail: "must be a unified status such as ACTIVE or UNALLOCATED"})
+			fs = append(fs, bank.FieldError{Pointer: "/query/status", Message: "must be a unified status such as ACTIVE or UNALLOCATED"})
 		}
 	}
 	if params.ClientReference != nil {
@@ -67,7 +67,7 @@ func (s *Server) ListVirtualAccounts(c *gin.Context, params openapi.ListVirtualA
 	if params.Cursor != nil {
 		cursor = *params.Cursor
 		if _, err := store.DecodeCursor(cursor); err != nil {
-			fs = append(fs, FieldError{Pointer: "/query/cursor", Detail: "is not a cursor this API returned"})
+			fs = append(fs, bank.FieldError{Pointer: "/query/cursor", Message: "is not a cursor this API returned"})
 		}
 	}
 	if len(fs) > 0 {
@@ -108,12 +108,12 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 	}
 	if upd.Identity() {
 		if a.Status == bank.StatusUnallocated {
-			var missing []FieldError
+			var missing []bank.FieldError
 			if upd.AccountHolderName == nil {
-				missing = append(missing, FieldError{Pointer: "/accountHolderName", Detail: "is required to allocate the account"})
+				missing = append(missing, bank.FieldError{Pointer: "/accountHolderName", Message: "is required to allocate the account"})
 			}
 			if upd.AccountName == nil {
-				missing = append(missing, FieldError{Pointer: "/accountName", Detail: "is required to allocate the account"})
+				missing = append(missing, bank.FieldError{Pointer: "/accountName", Message: "is required to allocate the account"})
 			}
 			if len(missing) > 0 {
 				invalid(c, "allocating an account sets both names", missing)
@@ -164,11 +164,11 @@ func (s *Server) UpdateVirtualAccount(c *gin.Context, id openapi.AccountID, _ op
 	c.JSON(http.StatusOK, saved)
 }
 
-func immutableChanges(a *bank.Account, u *provider.Allocation) []FieldError {
-	var out []FieldError
+func immutableChanges(a *bank.Account, u *provider.Allocation) []bank.FieldError {
+	var out []bank.FieldError
 	check := func(name string, v *string, cur string) {
 		if v != nil && *v != cur {
-			out = append(out, FieldError{Pointer: "/" + name, Detail: "cannot change once the account is allocated"})
+			out = append(out, bank.FieldError{Pointer: "/" + name, Message: "cannot change once the account is allocated"})
 		}
 	}
 	check("accountHolderName", u.AccountHolderName, a.AccountHolderName)

@@ -184,13 +184,13 @@ func (a *api) callB(t testing.TB, method, path, tok string, body io.Reader, hdr 
 }
 
 type problem struct {
-	Type    string               `json:"type"`
-	Title   string               `json:"title"`
-	Status  int                  `json:"status"`
-	Code    string               `json:"code"`
-	Detail  string               `json:"detail"`
-	TraceID string               `json:"traceId"`
-	Errors  []httpapi.FieldError `json:"errors"`
+	Type    string            `json:"type"`
+	Title   string            `json:"title"`
+	Status  int               `json:"status"`
+	Code    string            `json:"code"`
+	Detail  string            `json:"detail"`
+	TraceID string            `json:"traceId"`
+	Errors  []bank.FieldError `json:"errors"`
 }
 
 func items(n int, item string) string {
@@ -280,7 +280,7 @@ func TestBadInput(t *testing.T) {
 			var got []string
 			for _, e := range p.Errors {
 				got = append(got, e.Pointer)
-				if e.Detail == "" {
+				if e.Message == "" {
 					t.Errorf("field %s has no detail", e.Pointer)
 				}
 			}
@@ -404,6 +404,51 @@ func TestRefresh(t *testing.T) {
 	resp, body = a.call(t, "GET", "/v1/virtual-accounts/"+id, tok, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ACTIVE"`) {
 		t.Errorf("refresh did not update the stored copy: %s", body)
+	}
+}
+
+// The values of an update are checked by the gateway's rules, for the
+// account's provider: a bad one is a problem naming the field, and changes
+// nothing.
+func TestBadUpdateValues(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	_, body := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(items(1, `{"currency":"USD","unallocated":true}`)), "Prefer", "wait=10")
+	var job struct{ ID string }
+	json.Unmarshal(body, &job)
+	_, body = a.call(t, "GET", "/v1/jobs/"+job.ID+"/results", tok, nil)
+	var res struct {
+		Items []struct{ Account struct{ ID string } }
+	}
+	json.Unmarshal(body, &res)
+	if len(res.Items) != 1 || res.Items[0].Account.ID == "" {
+		t.Fatalf("no account: %s", body)
+	}
+	path := "/v1/virtual-accounts/" + res.Items[0].Account.ID
+	tests := []struct {
+		name, method, body string
+		pointers           []string // in order
+	}{
+		{"blank and hidden names", "PATCH", `{"accountHolderName":"  ","accountName":"Jane\u202eSmith"}`, []string{"/accountHolderName", "/accountName"}},
+		{"the provider's clientReference limit", "PATCH", `{"clientReference":"` + strings.Repeat("r", 36) + `"}`, []string{"/clientReference"}},
+		{"dob in the future", "PATCH", `{"accountHolderName":"J","accountName":"J","dob":"2999-01-01"}`, []string{"/dob"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := a.call(t, tc.method, path, tok, strings.NewReader(tc.body))
+			var p problem
+			json.Unmarshal(body, &p)
+			var got []string
+			for _, e := range p.Errors {
+				got = append(got, e.Pointer)
+			}
+			if resp.StatusCode != 400 || p.Code != httpapi.CodeValidationFailed || !slices.Equal(got, tc.pointers) {
+				t.Errorf("%d %s, want 400 naming %q", resp.StatusCode, body, tc.pointers)
+			}
+		})
+	}
+	if _, body := a.call(t, "GET", path+"?refresh=true", tok, nil); !strings.Contains(string(body), `"status":"UNALLOCATED"`) {
+		t.Errorf("refused changes changed the account: %s", body)
 	}
 }
 

@@ -15,6 +15,12 @@ import (
 	"github.com/google/uuid"
 )
 
+// gin.Context keys of the authenticated tenant and its permissions.
+const (
+	tenantKey      = "vagate.tenant"
+	permissionsKey = "vagate.permissions"
+)
+
 // Permissions a token may grant.
 const (
 	PermCreateVirtualAccount = "create-virtual-account"

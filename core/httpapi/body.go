@@ -4,38 +4,30 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
 )
 
-// Unified limits, before any provider's own.
-const (
-	MaxItems          = 1000
-	maxNameLen        = 255
-	maxRefLen         = 64
-	maxMetadata       = 50
-	maxMetadataKey    = 40
-	maxMetadataValue  = 500
-	maxParams         = 20
-	maxParamValue     = 255
-	maxCustomHeaders  = 10
-	maxHeaderKey      = 50
-	maxHeaderValue    = 500
-	maxCallbackURLLen = 2048
-)
+// The parsers of this file check a body's shape as the OpenAPI document
+// describes it: well-formed JSON, the types of its fields, the presence of
+// required ones, and no unknown field. The rules on the values (lengths,
+// formats, provider limits, currencies, params) are the gateway's: see
+// gateway.Router.Plan and the validation of gateway.Provider.
 
-// fields collects field errors while a body is parsed.
-type fields []FieldError
+// MaxItems is the most items one create request holds (the document's
+// maxItems): the parser reads no item of a longer list.
+const MaxItems = 1000
+
+// fields collects the bad fields of a body's shape.
+type fields []bank.FieldError
 
 func (f *fields) add(pointer, format string, args ...any) {
-	*f = append(*f, FieldError{Pointer: pointer, Detail: fmt.Sprintf(format, args...)})
+	*f = append(*f, bank.FieldError{Pointer: pointer, Message: fmt.Sprintf(format, args...)})
 }
 
 // object decodes raw as a JSON object and reports keys outside known.
@@ -69,158 +61,91 @@ func contains(xs []string, x string) bool {
 
 func escape(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1") }
 
-// str reads an optional string field; present reports whether it was given
-// (a JSON null counts as absent).
-func (f *fields) str(ptr string, m map[string]json.RawMessage, key string, max int) (v string, present bool) {
-	return f.textField(ptr, m, key, max, false)
-}
-
-// multiline is str for free text that may span lines (newlines and tabs).
-func (f *fields) multiline(ptr string, m map[string]json.RawMessage, key string, max int) (v string, present bool) {
-	return f.textField(ptr, m, key, max, true)
-}
-
-func (f *fields) textField(ptr string, m map[string]json.RawMessage, key string, max int, newlines bool) (v string, present bool) {
+// absent reports whether key is missing from m or null: a JSON null counts
+// as absent.
+func absent(m map[string]json.RawMessage, key string) bool {
 	raw, ok := m[key]
-	if !ok || string(raw) == "null" {
+	return !ok || string(raw) == "null"
+}
+
+// str reads an optional string field; present reports whether it was
+// given as a string.
+func (f *fields) str(ptr string, m map[string]json.RawMessage, key string) (v string, present bool) {
+	if absent(m, key) {
 		return "", false
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := json.Unmarshal(m[key], &v); err != nil {
 		f.add(ptr+"/"+key, "must be a string")
 		return "", false
-	}
-	f.text(ptr+"/"+key, raw, v, newlines)
-	if n := utf8.RuneCountInString(v); max > 0 && n > max {
-		f.add(ptr+"/"+key, "must be at most %d characters (got %d)", max, n)
 	}
 	return v, true
 }
 
+// required reads a string field the document requires.
+func (f *fields) required(ptr string, m map[string]json.RawMessage, key string) string {
+	if absent(m, key) {
+		f.add(ptr+"/"+key, "is required")
+		return ""
+	}
+	v, _ := f.str(ptr, m, key)
+	return v
+}
+
 func (f *fields) boolean(ptr string, m map[string]json.RawMessage, key string) bool {
-	raw, ok := m[key]
-	if !ok || string(raw) == "null" {
+	if absent(m, key) {
 		return false
 	}
 	var b bool
-	if err := json.Unmarshal(raw, &b); err != nil {
+	if err := json.Unmarshal(m[key], &b); err != nil {
 		f.add(ptr+"/"+key, "must be true or false")
 	}
 	return b
 }
 
-// strMap reads an optional object of strings with count and length limits.
-func (f *fields) strMap(ptr string, m map[string]json.RawMessage, key string, maxN, maxK, maxV int) map[string]string {
-	raw, ok := m[key]
-	if !ok || string(raw) == "null" {
+// strMap reads an optional object of strings.
+func (f *fields) strMap(ptr string, m map[string]json.RawMessage, key string) map[string]string {
+	if absent(m, key) {
 		return nil
 	}
 	p := ptr + "/" + key
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	if err := json.Unmarshal(m[key], &obj); err != nil || obj == nil {
 		f.add(p, "must be an object of strings")
 		return nil
 	}
-	if len(obj) > maxN {
-		f.add(p, "must have at most %d entries (got %d)", maxN, len(obj))
-	}
-	out := make(map[string]string, len(obj))
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	out := make(map[string]string, len(obj))
 	for _, k := range keys {
-		kp := p + "/" + escape(k)
 		var v string
 		if err := json.Unmarshal(obj[k], &v); err != nil {
-			f.add(kp, "must be a string")
+			f.add(p+"/"+escape(k), "must be a string")
 			continue
-		}
-		f.text(kp, obj[k], v, false)
-		if textProblem(k, false) != "" {
-			f.add(kp, "key must be printable UTF-8 text")
-		}
-		if k == "" || utf8.RuneCountInString(k) > maxK {
-			f.add(kp, "key must be 1 to %d characters", maxK)
-		}
-		if utf8.RuneCountInString(v) > maxV {
-			f.add(kp, "value must be at most %d characters", maxV)
 		}
 		out[k] = v
 	}
 	return out
 }
 
-// text refuses what must not reach a provider in a string field: bytes
-// that are not UTF-8, and characters that are not printable text (see
-// textProblem). raw is the field's JSON, which still holds bytes that
-// decoding replaced.
-func (f *fields) text(ptr string, raw json.RawMessage, v string, newlines bool) {
-	if !utf8.Valid(raw) {
-		f.add(ptr, "must be valid UTF-8")
-		return
-	}
-	if p := textProblem(v, newlines); p != "" {
-		f.add(ptr, "%s", p)
-	}
-}
-
-// textProblem says why s is not printable text, or "" when it is: it must
-// hold no replacement character U+FFFD (the mark of a broken encoding or a
-// lone surrogate escape), no control character (NUL, ESC, CR, LF, tab...;
-// newlines and tabs only when newlines is true), no line or paragraph
-// separator, and no invisible format character (bidirectional overrides and
-// isolates, zero-width spaces, BOM...) except the zero-width joiner and
-// non-joiner, which Persian and Indic names need.
-func textProblem(s string, newlines bool) string {
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			return "must be valid UTF-8 (it holds U+FFFD, an invalid sequence or lone surrogate)"
-		case newlines && (r == '\n' || r == '\t'):
-		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
-			return fmt.Sprintf("must not contain control characters (found U+%04X)", r)
-		case unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d':
-			return fmt.Sprintf("must not contain invisible formatting characters such as bidirectional overrides (found U+%04X)", r)
-		}
-	}
-	return ""
-}
-
-var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
-
-func (f *fields) date(ptr string, v string) {
-	t, err := time.Parse(time.DateOnly, v)
-	if err != nil {
-		f.add(ptr, "must be a date as YYYY-MM-DD")
-		return
-	}
-	if !t.Before(time.Now()) || t.Year() < 1900 {
-		f.add(ptr, "must be a date in the past")
-	}
-}
-
-// CreateItem is one parsed item of a create request.
-type CreateItem struct {
-	Provider string
-	Item     provider.CreateItem
-}
-
-// CreateBody is a parsed create request.
+// CreateBody is a create request as read: the request the gateway plans,
+// and the callback URL the client named.
 type CreateBody struct {
-	Items         []CreateItem
-	CallbackURL   string
-	CustomHeaders map[string]string
+	gateway.Request
+	CallbackURL string
 }
 
 var itemFields = []string{"currency", "provider", "unallocated", "accountHolderName", "accountName", "dob",
 	"nativeLanguageName", "clientReference", "customerId", "metadata", "providerParams"}
 
-// ParseCreate parses a create request strictly and returns every bad field,
-// each named by its JSON pointer. When the body is an object it also returns
-// what it could read, so that provider checks can add their findings; a
+// ParseCreate reads a create request and returns every field whose shape is
+// wrong, each named by its JSON pointer. When the body is an object it also
+// returns what it could read: an item with a wrong shape is nil (its
+// values are not judged), the others are ready for the gateway's rules. A
 // request with any bad field must not be acted on.
-func ParseCreate(body []byte) (*CreateBody, []FieldError) {
+func ParseCreate(body []byte) (*CreateBody, []bank.FieldError) {
 	var f fields
 	if len(bytes.TrimSpace(body)) == 0 {
 		f.add("", "the body is empty; send a JSON object with items")
@@ -235,131 +160,91 @@ func ParseCreate(body []byte) (*CreateBody, []FieldError) {
 		return nil, f
 	}
 	out := &CreateBody{}
-	if u, ok := f.str("", top, "callbackUrl", maxCallbackURLLen); ok {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			f.add("/callbackUrl", "must be an absolute https URL")
-		}
-		out.CallbackURL = u
-	}
-	out.CustomHeaders = f.strMap("", top, "customHeaders", maxCustomHeaders, maxHeaderKey, maxHeaderValue)
-	for k := range out.CustomHeaders {
-		if !validHeaderName(k) {
-			f.add("/customHeaders/"+escape(k), "must be a valid HTTP header name")
-		}
-	}
-	rawItems, ok := top["items"]
-	if !ok || string(rawItems) == "null" {
+	out.CallbackURL, _ = f.str("", top, "callbackUrl")
+	out.CustomHeaders = f.strMap("", top, "customHeaders")
+	if absent(top, "items") {
 		f.add("/items", "is required")
 		return out, f
 	}
 	var items []json.RawMessage
-	if err := json.Unmarshal(rawItems, &items); err != nil {
+	if err := json.Unmarshal(top["items"], &items); err != nil {
 		f.add("/items", "must be an array")
 		return out, f
 	}
 	switch {
 	case len(items) == 0:
 		f.add("/items", "must hold at least 1 item")
+		return out, f
 	case len(items) > MaxItems:
 		f.add("/items", "must hold at most %d items (got %d)", MaxItems, len(items))
 		return out, f
 	}
+	out.Items = make([]*gateway.Item, len(items))
 	for i, raw := range items {
-		ptr := fmt.Sprintf("/items/%d", i)
-		var it CreateItem
-		m := f.object(ptr, raw, itemFields...)
-		if m == nil {
-			it.Item.Currency = "-" // unreadable: skipped by provider checks
-			out.Items = append(out.Items, it)
-			continue
+		var g fields
+		it := parseItem(&g, fmt.Sprintf("/items/%d", i), raw)
+		if len(g) == 0 {
+			out.Items[i] = it
 		}
-		cur, ok := f.str(ptr, m, "currency", 3)
-		switch {
-		case !ok && m["currency"] == nil:
-			f.add(ptr+"/currency", "is required")
-		case ok && !currencyRE.MatchString(cur):
-			f.add(ptr+"/currency", "must be an ISO 4217 code of three upper-case letters")
-		}
-		it.Item.Currency = cur
-		it.Provider, _ = f.str(ptr, m, "provider", maxRefLen)
-		it.Item.Unallocated = f.boolean(ptr, m, "unallocated")
-		holder, hasHolder := f.str(ptr, m, "accountHolderName", maxNameLen)
-		name, hasName := f.str(ptr, m, "accountName", maxNameLen)
-		if it.Item.Unallocated {
-			if hasHolder || hasName {
-				f.add(ptr+"/unallocated", "an unallocated account takes no accountHolderName or accountName; set them when allocating it")
-			}
-		} else {
-			if strings.TrimSpace(holder) == "" {
-				f.add(ptr+"/accountHolderName", "is required unless unallocated is true")
-			}
-			if strings.TrimSpace(name) == "" {
-				f.add(ptr+"/accountName", "is required unless unallocated is true")
-			}
-		}
-		it.Item.AccountHolderName, it.Item.AccountName = holder, name
-		if dob, ok := f.str(ptr, m, "dob", 10); ok {
-			f.date(ptr+"/dob", dob)
-			it.Item.DOB = dob
-		}
-		it.Item.NativeLanguageName, _ = f.str(ptr, m, "nativeLanguageName", maxNameLen)
-		it.Item.ClientReference, _ = f.str(ptr, m, "clientReference", maxRefLen)
-		it.Item.CustomerID, _ = f.str(ptr, m, "customerId", maxRefLen)
-		it.Item.Metadata = f.strMap(ptr, m, "metadata", maxMetadata, maxMetadataKey, maxMetadataValue)
-		it.Item.Params = f.strMap(ptr, m, "providerParams", maxParams, maxMetadataKey, maxParamValue)
-		out.Items = append(out.Items, it)
+		f = append(f, g...)
 	}
 	return out, f
 }
 
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
+// parseItem reads one item of a create request.
+func parseItem(f *fields, ptr string, raw json.RawMessage) *gateway.Item {
+	m := f.object(ptr, raw, itemFields...)
+	if m == nil {
+		return nil
 	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
+	it := &gateway.Item{}
+	a := &it.Account
+	a.Currency = f.required(ptr, m, "currency")
+	it.Provider, _ = f.str(ptr, m, "provider")
+	a.Unallocated = f.boolean(ptr, m, "unallocated")
+	a.AccountHolderName, _ = f.str(ptr, m, "accountHolderName")
+	a.AccountName, _ = f.str(ptr, m, "accountName")
+	a.DOB, _ = f.str(ptr, m, "dob")
+	a.NativeLanguageName, _ = f.str(ptr, m, "nativeLanguageName")
+	a.ClientReference, _ = f.str(ptr, m, "clientReference")
+	a.CustomerID, _ = f.str(ptr, m, "customerId")
+	a.Metadata = f.strMap(ptr, m, "metadata")
+	a.Params = f.strMap(ptr, m, "providerParams")
+	return it
 }
 
-// ParseUpdate parses an account update strictly.
-func ParseUpdate(body []byte) (*provider.Allocation, []FieldError) {
+var updateFields = []string{"accountHolderName", "accountName", "dob", "nativeLanguageName", "clientReference"}
+
+// ParseUpdate reads an account update: an object of strings, none null,
+// setting at least one field.
+func ParseUpdate(body []byte) (*provider.Allocation, []bank.FieldError) {
 	var f fields
 	if !json.Valid(body) {
 		f.add("", "the body is not valid JSON")
 		return nil, f
 	}
-	m := f.object("", body, "accountHolderName", "accountName", "dob", "nativeLanguageName", "clientReference")
+	m := f.object("", body, updateFields...)
 	if m == nil {
 		return nil, f
 	}
 	a := &provider.Allocation{}
-	set := func(key string, max int, nonEmpty bool) *string {
-		v, ok := f.str("", m, key, max)
-		if !ok {
-			if raw, present := m[key]; present && string(raw) == "null" {
-				f.add("/"+key, "cannot be null")
-			}
+	set := func(key string) *string {
+		if raw, ok := m[key]; ok && string(raw) == "null" {
+			f.add("/"+key, "cannot be null")
 			return nil
 		}
-		if nonEmpty && strings.TrimSpace(v) == "" {
-			f.add("/"+key, "must not be empty")
+		if v, ok := f.str("", m, key); ok {
+			return &v
 		}
-		return &v
+		return nil
 	}
-	a.AccountHolderName = set("accountHolderName", maxNameLen, true)
-	a.AccountName = set("accountName", maxNameLen, true)
-	a.DOB = set("dob", 10, true)
-	if a.DOB != nil {
-		f.date("/dob", *a.DOB)
-	}
-	a.NativeLanguageName = set("nativeLanguageName", maxNameLen, false)
-	a.ClientReference = set("clientReference", maxRefLen, false)
-	if len(f) == 0 && !a.Identity() && a.ClientReference == nil {
-		f.add("", "set at least one of accountHolderName, accountName, dob, nativeLanguageName, clientReference")
+	a.AccountHolderName = set("accountHolderName")
+	a.AccountName = set("accountName")
+	a.DOB = set("dob")
+	a.NativeLanguageName = set("nativeLanguageName")
+	a.ClientReference = set("clientReference")
+	if len(m) == 0 {
+		f.add("", "set at least one of %s", strings.Join(updateFields, ", "))
 	}
 	if len(f) > 0 {
 		return nil, f
@@ -367,8 +252,8 @@ func ParseUpdate(body []byte) (*provider.Allocation, []FieldError) {
 	return a, nil
 }
 
-// ParseClose parses the optional body of a close.
-func ParseClose(body []byte) (*provider.CloseReason, []FieldError) {
+// ParseClose reads the optional body of a close.
+func ParseClose(body []byte) (*provider.CloseReason, []bank.FieldError) {
 	var f fields
 	r := &provider.CloseReason{}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -382,9 +267,9 @@ func ParseClose(body []byte) (*provider.CloseReason, []FieldError) {
 	if m == nil {
 		return nil, f
 	}
-	r.Reason, _ = f.str("", m, "reason", 255)
-	r.RequestedBy, _ = f.str("", m, "requestedBy", 255)
-	r.Notes, _ = f.multiline("", m, "notes", 1000)
+	r.Reason, _ = f.str("", m, "reason")
+	r.RequestedBy, _ = f.str("", m, "requestedBy")
+	r.Notes, _ = f.str("", m, "notes")
 	if len(f) > 0 {
 		return nil, f
 	}
@@ -393,7 +278,7 @@ func ParseClose(body []byte) (*provider.CloseReason, []FieldError) {
 
 // ParsePrefer reads the wait preference of an RFC 7240 Prefer header. Other
 // preferences are ignored; a malformed wait is an error.
-func ParsePrefer(h string, max time.Duration) (time.Duration, *FieldError) {
+func ParsePrefer(h string, max time.Duration) (time.Duration, *bank.FieldError) {
 	for _, part := range strings.Split(h, ",") {
 		pref, _, _ := strings.Cut(strings.TrimSpace(part), ";")
 		name, val, hasVal := strings.Cut(pref, "=")
@@ -403,7 +288,7 @@ func ParsePrefer(h string, max time.Duration) (time.Duration, *FieldError) {
 		val = strings.Trim(strings.TrimSpace(val), `"`)
 		var n int
 		if !hasVal || val == "" || len(val) > 6 || strings.TrimLeft(val, "0123456789") != "" {
-			return 0, &FieldError{Pointer: "/headers/Prefer", Detail: "wait must be a whole number of seconds, e.g. Prefer: wait=10"}
+			return 0, &bank.FieldError{Pointer: "/headers/Prefer", Message: "wait must be a whole number of seconds, e.g. Prefer: wait=10"}
 		}
 		fmt.Sscan(val, &n)
 		d := time.Duration(n) * time.Second

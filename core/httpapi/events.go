@@ -5,18 +5,18 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/openapi"
 )
 
 // ListEvents pages through the tenant's event log, oldest first.
 func (s *Server) ListEvents(c *gin.Context, params openapi.ListEventsParams) {
 	limit, fs := pageLimit(params.Limit)
-	var t store.EventType
+	var t bank.EventType
 	if params.Type != nil {
-		t = store.EventType(*params.Type)
+		t = bank.EventType(*params.Type)
 		if !t.Valid() {
-			fs = append(fs, FieldError{Pointer: "/query/type", Detail: "must be a unified event type such as virtual_account.created"})
+			fs = append(fs, bank.FieldError{Pointer: "/query/type", Message: "must be a unified event type such as virtual_account.created"})
 		}
 	}
 	cursor := ""
@@ -33,7 +33,7 @@ func (s *Server) ListEvents(c *gin.Context, params openapi.ListEventsParams) {
 		return
 	}
 	if evs == nil {
-		evs = []*store.Event{}
+		evs = []*bank.Event{}
 	}
 	c.JSON(http.StatusOK, gin.H{"items": evs, "nextCursor": next})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/idempotency"
 )
 
@@ -82,7 +83,7 @@ func Idempotency(store idempotency.Store, opts *IdempotencyOptions) gin.HandlerF
 		key, ok := canonicalUUID(raw)
 		if !ok {
 			p := NewProblem(http.StatusBadRequest, CodeInvalidIdempotencyKey, "the Idempotency-Key header must be a UUID")
-			p.Errors = []FieldError{{Pointer: "/headers/" + HeaderIdempotencyKey, Detail: "must be a UUID such as 3f2b1c9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"}}
+			p.Errors = []bank.FieldError{{Pointer: "/headers/" + HeaderIdempotencyKey, Message: "must be a UUID such as 3f2b1c9e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"}}
 			WriteProblem(c, p)
 			return
 		}

@@ -18,11 +18,12 @@ import (
 	"github.com/vagate/vagate/openapi"
 )
 
-// CreateVirtualAccounts validates the whole request, routes every item, and
-// starts a job; nothing is sent to any provider when anything is wrong.
+// CreateVirtualAccounts checks the request's shape, has the gateway check
+// its values and route every item, and starts a job; nothing is sent to any
+// provider when anything is wrong.
 func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirtualAccountsParams) {
 	var wait time.Duration
-	var fs []FieldError
+	var fs []bank.FieldError
 	if params.Prefer != nil {
 		w, fe := ParsePrefer(*params.Prefer, s.opts.MaxPreferWait)
 		if fe != nil {
@@ -36,30 +37,30 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	}
 	req, bad := ParseCreate(body)
 	fs = append(fs, bad...)
-	var spec *jobs.Spec
-	var capErr error
-	var denied []FieldError
+	var planned []gateway.Item
+	var err error
 	tenant := Tenant(c)
 	if req != nil {
-		var more []FieldError
-		spec, more, denied, capErr = s.route(tenant, req)
-		fs = mergeFields(fs, more)
+		if req.CallbackURL != "" {
+			fs = append(fs, bank.FieldError{Pointer: "/callbackUrl",
+				Message: "must be the url of one of your webhook endpoints, and this gateway has none yet"})
+		}
+		planned, err = s.d.Router.Plan(tenant, &req.Request)
+		if bank.Code(err) == bank.InvalidArgument {
+			fs = append(fs, bank.FieldsOf(err)...)
+		}
 	}
 	if len(fs) > 0 {
 		invalid(c, fmt.Sprintf("the request has %d invalid field(s); nothing was created", len(fs)), fs)
 		return
 	}
-	if capErr != nil {
-		fail(c, capErr)
+	if err != nil {
+		fail(c, err) // a capability a provider lacks, or accounts the tenant may not use
 		return
 	}
-	// Only a request valid in every other way learns which accounts it may not use.
-	if len(denied) > 0 {
-		p := NewProblem(http.StatusForbidden, CodeAccountNotAllowed,
-			fmt.Sprintf("%d item(s) name a provider account this tenant may not use; nothing was created", len(denied)))
-		p.Errors = denied
-		WriteProblem(c, p)
-		return
+	spec := &jobs.Spec{CustomHeaders: req.CustomHeaders}
+	for _, it := range planned {
+		spec.Items = append(spec.Items, jobs.Item{Provider: it.Provider, Request: it.Account})
 	}
 	// The job continues this request's trace, whichever instance runs it.
 	carrier := propagation.MapCarrier{}
@@ -86,47 +87,6 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	c.JSON(http.StatusAccepted, openapi.JobAccepted{
 		JobId: job.ID, Status: openapi.JobStatus(job.Status), StatusUrl: statusURL, ResultUrl: statusURL + "/results",
 	})
-}
-
-// route picks each item's provider and checks it against that provider's
-// capabilities and limits, and against the provider accounts tenant may
-// name (denied lists the items' params naming others).
-func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, fs, denied []FieldError, capErr error) {
-	spec = &jobs.Spec{CustomHeaders: req.CustomHeaders}
-	used := map[string]*gateway.Provider{}
-	if req.CallbackURL != "" {
-		fs = append(fs, FieldError{Pointer: "/callbackUrl",
-			Detail: "must be the url of one of your webhook endpoints, and this gateway has none yet"})
-	}
-	for i, it := range req.Items {
-		ptr := fmt.Sprintf("/items/%d", i)
-		if !currencyRE.MatchString(it.Item.Currency) {
-			continue // already reported by the parser
-		}
-		p, fe := s.d.Router.Route(ptr, it.Provider, &it.Item)
-		if fe != nil {
-			fs = append(fs, FieldError{Pointer: fe.Pointer, Detail: fe.Message})
-			continue
-		}
-		used[p.Name()] = p
-		for _, d := range p.CheckAccounts(tenant, ptr, &it.Item) {
-			denied = append(denied, FieldError{Pointer: d.Pointer, Detail: d.Message})
-		}
-		bad, err := p.ValidateItem(ptr, &it.Item)
-		if err != nil && capErr == nil {
-			capErr = err
-		}
-		for _, b := range bad {
-			fs = append(fs, FieldError{Pointer: b.Pointer, Detail: b.Message})
-		}
-		spec.Items = append(spec.Items, jobs.Item{Provider: p.Name(), Request: it.Item})
-	}
-	for _, p := range used {
-		for _, b := range p.ValidateHeaders("/customHeaders", req.CustomHeaders) {
-			fs = append(fs, FieldError{Pointer: b.Pointer, Detail: fmt.Sprintf("%s (provider %s)", b.Message, p.Name())})
-		}
-	}
-	return spec, fs, denied, capErr
 }
 
 // GetJob returns a job's status and counts.
@@ -195,19 +155,4 @@ func safeCell(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-// mergeFields appends more to fs, skipping pointers fs already names.
-func mergeFields(fs, more []FieldError) []FieldError {
-	seen := map[string]bool{}
-	for _, f := range fs {
-		seen[f.Pointer] = true
-	}
-	for _, f := range more {
-		if !seen[f.Pointer] {
-			seen[f.Pointer] = true
-			fs = append(fs, f)
-		}
-	}
-	return fs
 }

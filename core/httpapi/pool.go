@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/openapi"
 )
@@ -47,7 +48,7 @@ func (s *Server) ConfigurePool(c *gin.Context, providerName string, currency ope
 		return
 	}
 	var f fields
-	if !currencyRE.MatchString(string(currency)) {
+	if !bank.ValidCurrency(string(currency)) {
 		f.add("/path/currency", "must be an ISO 4217 code of three upper-case letters")
 	}
 	target, low := 0, 0
@@ -83,8 +84,8 @@ func (s *Server) ClaimFromPool(c *gin.Context, _ openapi.ClaimFromPoolParams) {
 	req, fs := ParseClaim(body)
 	key := strings.ToLower(c.GetHeader(HeaderIdempotencyKey))
 	if key == "" {
-		fs = append(fs, FieldError{Pointer: "/headers/" + HeaderIdempotencyKey,
-			Detail: "is required to claim from the pool: it binds the claim, so that a retry gets the same account"})
+		fs = append(fs, bank.FieldError{Pointer: "/headers/" + HeaderIdempotencyKey,
+			Message: "is required to claim from the pool: it binds the claim, so that a retry gets the same account"})
 	}
 	if len(fs) > 0 {
 		invalid(c, "the claim is not valid; nothing was claimed", fs)
@@ -133,7 +134,7 @@ func (s *Server) ReplenishPool(c *gin.Context, _ openapi.ReplenishPoolParams) {
 	count := 0
 	if m := f.jsonObject(body, "currency", "provider", "count"); m != nil {
 		currency = f.currency(m)
-		providerName, _ = f.str("", m, "provider", maxRefLen)
+		providerName, _ = f.str("", m, "provider")
 		count = f.count("", m, "count", 1, MaxItems, false)
 	}
 	if len(f) > 0 {
@@ -159,35 +160,35 @@ func (s *Server) ReplenishPool(c *gin.Context, _ openapi.ReplenishPoolParams) {
 	})
 }
 
-// ParseClaim parses a claim request strictly; the Idempotency-Key is the
-// caller's to add.
-func ParseClaim(body []byte) (*pool.ClaimRequest, []FieldError) {
+// ParseClaim reads a claim request's shape strictly; the Idempotency-Key
+// is the caller's to add. The rules on the holder's values are the
+// provider's (gateway.Provider.ValidateAllocation, applied by the pool).
+func ParseClaim(body []byte) (*pool.ClaimRequest, []bank.FieldError) {
 	var f fields
 	m := f.jsonObject(body, "currency", "provider", "accountHolderName", "accountName", "dob", "nativeLanguageName", "clientReference")
 	if m == nil {
 		return nil, f
 	}
 	r := &pool.ClaimRequest{Currency: f.currency(m)}
-	r.Provider, _ = f.str("", m, "provider", maxRefLen)
-	name := func(key string) *string {
-		v, _ := f.str("", m, key, maxNameLen)
-		if strings.TrimSpace(v) == "" {
-			f.add("/"+key, "is required to allocate the claimed account")
+	r.Provider, _ = f.str("", m, "provider")
+	opt := func(key string) *string {
+		if v, ok := f.str("", m, key); ok {
+			return &v
 		}
-		return &v
+		return nil
 	}
-	r.Holder.AccountHolderName = name("accountHolderName")
-	r.Holder.AccountName = name("accountName")
-	if dob, ok := f.str("", m, "dob", 10); ok {
-		f.date("/dob", dob)
-		r.Holder.DOB = &dob
+	req := func(key string) *string {
+		if absent(m, key) {
+			f.add("/"+key, "is required to allocate the claimed account")
+			return nil
+		}
+		return opt(key)
 	}
-	if v, ok := f.str("", m, "nativeLanguageName", maxNameLen); ok {
-		r.Holder.NativeLanguageName = &v
-	}
-	if v, ok := f.str("", m, "clientReference", maxRefLen); ok {
-		r.Holder.ClientReference = &v
-	}
+	r.Holder.AccountHolderName = req("accountHolderName")
+	r.Holder.AccountName = req("accountName")
+	r.Holder.DOB = opt("dob")
+	r.Holder.NativeLanguageName = opt("nativeLanguageName")
+	r.Holder.ClientReference = opt("clientReference")
 	if len(f) > 0 {
 		return nil, f
 	}
@@ -207,16 +208,10 @@ func (f *fields) jsonObject(body []byte, known ...string) map[string]json.RawMes
 	return f.object("", body, known...)
 }
 
-// currency reads the required currency field.
+// currency reads the required currency field; its form is a rule of the
+// gateway's router.
 func (f *fields) currency(m map[string]json.RawMessage) string {
-	cur, ok := f.str("", m, "currency", 3)
-	switch {
-	case !ok && m["currency"] == nil:
-		f.add("/currency", "is required")
-	case ok && !currencyRE.MatchString(cur):
-		f.add("/currency", "must be an ISO 4217 code of three upper-case letters")
-	}
-	return cur
+	return f.required("", m, "currency")
 }
 
 // count reads a whole number field from lo to hi.

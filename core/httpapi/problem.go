@@ -1,29 +1,16 @@
-// Package httpapi holds vagate's gin handlers and middleware: RFC 9457
-// problem responses (the one table from bank.ErrorCode to HTTP status),
-// request/trace ids, Bearer JWT authentication and permissions, and the
-// public Idempotency-Key.
-//
-// A typical chain is RequestID, Recovery, Authenticate, Idempotency, then
-// Require(permission) and the handler per route; NotFoundRoute and
-// MethodNotAllowed answer unmatched requests with problems too.
 package httpapi
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
@@ -105,23 +92,17 @@ var titles = map[string]string{
 
 // Problem is an RFC 9457 problem detail; it is also an error, so handlers may return one.
 type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail,omitempty"`
-	Code     string       `json:"code"`
-	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
-	TraceID  string       `json:"traceId,omitempty"`
+	Type     string            `json:"type"`
+	Title    string            `json:"title"`
+	Status   int               `json:"status"`
+	Detail   string            `json:"detail,omitempty"`
+	Code     string            `json:"code"`
+	Instance string            `json:"instance,omitempty"`
+	Errors   []bank.FieldError `json:"errors,omitempty"`
+	TraceID  string            `json:"traceId,omitempty"`
 	// Capability is the capability a provider lacks (capability_not_supported only).
 	Capability provider.Capability `json:"capability,omitempty"`
 	RetryAfter time.Duration       `json:"-"`
-}
-
-// FieldError names one bad field of a request by JSON pointer.
-type FieldError struct {
-	Pointer string `json:"pointer"`
-	Detail  string `json:"detail"`
 }
 
 // NewProblem returns a problem with the type and title that belong to code.
@@ -183,10 +164,6 @@ func retryAfterSeconds(d time.Duration) string {
 	return strconv.FormatInt(max(s, 1), 10)
 }
 
-// opWebhook is the gateway.Provider operation that verifies inbound callbacks:
-// there the provider is our caller, so its Unauthenticated is a 401.
-const opWebhook = "webhook"
-
 // ProblemFromError is the one table from bank.ErrorCode to HTTP status and problem code; nil gives nil.
 func ProblemFromError(err error) *Problem {
 	if err == nil {
@@ -202,6 +179,12 @@ func ProblemFromError(err error) *Problem {
 		q.RetryAfter = defaultUnavailableRetryWait
 		return q
 	}
+	var ane *gateway.AccountNotAllowedError
+	if errors.As(err, &ane) {
+		q := NewProblem(http.StatusForbidden, CodeAccountNotAllowed, ane.Error()+"; nothing was created")
+		q.Errors = fieldsOf(err)
+		return q
+	}
 	var be *bank.Error
 	errors.As(err, &be)
 	prov, op := "", ""
@@ -211,9 +194,7 @@ func ProblemFromError(err error) *Problem {
 	switch bank.Code(err) {
 	case bank.InvalidArgument:
 		q := NewProblem(http.StatusBadRequest, CodeValidationFailed, clientDetail(err, be))
-		for _, f := range bank.FieldsOf(err) {
-			q.Errors = append(q.Errors, FieldError{Pointer: f.Pointer, Detail: redact(f.Message)})
-		}
+		q.Errors = fieldsOf(err)
 		return q
 	case bank.NotFound:
 		return NewProblem(http.StatusNotFound, CodeNotFound, clientDetail(err, be))
@@ -260,10 +241,12 @@ func ProblemFromError(err error) *Problem {
 				fmt.Sprintf("provider %s failed during %s", prov, orWord(op, "the request")))
 		}
 	case bank.Unauthenticated, bank.PermissionDenied:
+		var we *gateway.WebhookError
 		switch {
-		case prov != "" && op == opWebhook && bank.Code(err) == bank.Unauthenticated:
+		case errors.As(err, &we):
+			// The provider is our caller here: its callback is refused.
 			return NewProblem(http.StatusUnauthorized, CodeUnauthenticated,
-				fmt.Sprintf("the callback could not be verified as coming from provider %s", prov))
+				fmt.Sprintf("the callback could not be verified as coming from provider %s", we.Provider))
 		case prov != "":
 			// Our credentials at the provider are wrong: never the client's fault.
 			return NewProblem(http.StatusBadGateway, CodeProviderAuthFailed,
@@ -277,6 +260,15 @@ func ProblemFromError(err error) *Problem {
 		return NewProblem(http.StatusServiceUnavailable, CodeRequestCanceled, "the request was canceled")
 	}
 	return NewProblem(http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+// fieldsOf returns the bad fields err names, their messages redacted.
+func fieldsOf(err error) []bank.FieldError {
+	var out []bank.FieldError
+	for _, f := range bank.FieldsOf(err) {
+		out = append(out, bank.FieldError{Pointer: f.Pointer, Message: redact(f.Message)})
+	}
+	return out
 }
 
 func orWord(s, fallback string) string {
@@ -352,124 +344,4 @@ func MethodNotAllowed(c *gin.Context) {
 		detail += "; allowed: " + allow
 	}
 	WriteProblem(c, NewProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, detail))
-}
-
-// Recovery turns a panic in a later handler into a logged 500 problem.
-func Recovery() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		defer func() {
-			r := recover()
-			if r == nil {
-				return
-			}
-			if r == http.ErrAbortHandler {
-				panic(r)
-			}
-			slog.ErrorContext(c.Request.Context(), "panic serving request",
-				"panic", fmt.Sprint(r), "method", c.Request.Method, "route", c.FullPath(),
-				"trace_id", TraceID(c), "stack", string(debug.Stack()))
-			WriteProblem(c, NewProblem(http.StatusInternalServerError, CodeInternal, "internal error"))
-		}()
-		c.Next()
-	}
-}
-
-// Context keys for values this package stores in a gin.Context.
-const (
-	traceIDKey     = "vagate.traceId"
-	tenantKey      = "vagate.tenant"
-	permissionsKey = "vagate.permissions"
-)
-
-// Response headers carrying the trace id.
-const (
-	HeaderRequestID   = "X-Request-Id"
-	HeaderTraceparent = "traceparent"
-)
-
-// RequestID takes the trace id from a valid W3C traceparent or makes one, and echoes it in X-Request-Id and traceparent.
-func RequestID() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
-			// The server span's own ids, so the answer names this request's span.
-			traceID := sc.TraceID().String()
-			c.Set(traceIDKey, traceID)
-			h := c.Writer.Header()
-			h.Set(HeaderRequestID, traceID)
-			h.Set(HeaderTraceparent, "00-"+traceID+"-"+sc.SpanID().String()+"-"+sc.TraceFlags().String())
-			c.Next()
-			return
-		}
-		traceID, flags, ok := parseTraceparent(c.GetHeader(HeaderTraceparent))
-		if !ok {
-			traceID, flags = randomHex(16), "01"
-		}
-		c.Set(traceIDKey, traceID)
-		h := c.Writer.Header()
-		h.Set(HeaderRequestID, traceID)
-		h.Set(HeaderTraceparent, "00-"+traceID+"-"+randomHex(8)+"-"+flags)
-		c.Next()
-	}
-}
-
-// TraceID returns the request's trace id (32 lowercase hex digits), or "" outside RequestID.
-func TraceID(c *gin.Context) string {
-	return c.GetString(traceIDKey)
-}
-
-// parseTraceparent validates a W3C traceparent header and returns its trace
-// id and trace flags. Versions after 00 may append fields, as the spec allows.
-func parseTraceparent(h string) (traceID, flags string, ok bool) {
-	// version "-" trace-id "-" parent-id "-" trace-flags
-	const n = 2 + 1 + 32 + 1 + 16 + 1 + 2
-	if len(h) < n || h[2] != '-' || h[35] != '-' || h[52] != '-' {
-		return "", "", false
-	}
-	version, traceID, parentID, flags := h[0:2], h[3:35], h[36:52], h[53:55]
-	switch {
-	case !isLowerHex(version) || version == "ff":
-		return "", "", false
-	case version == "00" && len(h) != n:
-		return "", "", false
-	case len(h) > n && h[n] != '-':
-		return "", "", false
-	case !isLowerHex(traceID) || allZero(traceID):
-		return "", "", false
-	case !isLowerHex(parentID) || allZero(parentID):
-		return "", "", false
-	case !isLowerHex(flags):
-		return "", "", false
-	}
-	return traceID, flags, true
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func allZero(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '0' {
-			return false
-		}
-	}
-	return true
-}
-
-// randomHex returns n random bytes in lowercase hex, never all zero.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	for {
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		for _, x := range b {
-			if x != 0 {
-				return hex.EncodeToString(b)
-			}
-		}
-	}
 }

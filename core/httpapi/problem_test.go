@@ -17,6 +17,7 @@ import (
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/openapi"
 )
 
 func TestProblemFromError(t *testing.T) {
@@ -29,13 +30,18 @@ func TestProblemFromError(t *testing.T) {
 		detail     string        // substring of Detail
 		retryAfter time.Duration // exact
 		capability provider.Capability
-		fields     []FieldError
+		fields     []bank.FieldError
 	}{
 		{name: "invalid argument with fields",
 			err: &bank.Error{Code: bank.InvalidArgument, Op: "create", Err: errors.New("2 invalid fields"),
 				Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "unsupported currency"}, {Pointer: "/items/3/accountName", Message: "required"}}},
 			status: 400, code: "validation_failed", detail: "2 invalid fields",
-			fields: []FieldError{{"/items/0/currency", "unsupported currency"}, {"/items/3/accountName", "required"}}},
+			fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "unsupported currency"}, {Pointer: "/items/3/accountName", Message: "required"}}},
+		{name: "accounts the tenant may not use",
+			err: &bank.Error{Code: bank.PermissionDenied, Op: "create", Err: &gateway.AccountNotAllowedError{Items: 1},
+				Fields: []bank.FieldError{{Pointer: "/items/0/providerParams/settlementAccountId", Message: "this tenant may not use it"}}},
+			status: 403, code: "account_not_allowed", detail: "1 item(s) name a provider account",
+			fields: []bank.FieldError{{Pointer: "/items/0/providerParams/settlementAccountId", Message: "this tenant may not use it"}}},
 		{name: "invalid argument from provider keeps its message, not its URL",
 			err: &bank.Error{Code: bank.InvalidArgument, Provider: "batchva", Op: "create",
 				Err: &provider.StatusError{Method: "POST", URL: secretURL, StatusCode: 400, ProviderCode: "E042", Message: "clientReference too long"}},
@@ -78,8 +84,12 @@ func TestProblemFromError(t *testing.T) {
 			status: 502, code: "provider_auth_failed", detail: "batchva rejected the gateway's credentials"},
 		{name: "provider denies permission", err: &bank.Error{Code: bank.PermissionDenied, Provider: "batchva", Op: "create"},
 			status: 502, code: "provider_auth_failed"},
-		{name: "unverifiable provider callback", err: &bank.Error{Code: bank.Unauthenticated, Provider: "batchva", Op: "webhook", Err: errors.New("bad signature")},
-			status: 401, code: "unauthenticated", detail: "batchva"},
+		{name: "unverifiable provider callback", err: &bank.Error{Code: bank.Unauthenticated, Provider: "batchva", Op: "webhook",
+			Err: &gateway.WebhookError{Provider: "batchva", Err: errors.New("bad signature")}},
+			status: 401, code: "unauthenticated", detail: "could not be verified as coming from provider batchva"},
+		{name: "provider unauthenticated in any other operation named webhook", err: &bank.Error{Code: bank.Unauthenticated, Provider: "batchva", Op: "webhook",
+			Err: errors.New("401 from the provider")},
+			status: 502, code: "provider_auth_failed"},
 		{name: "gateway unauthenticated", err: bank.Errorf(bank.Unauthenticated, "token has expired"),
 			status: 401, code: "unauthenticated", detail: "token has expired"},
 		{name: "gateway permission denied", err: bank.Errorf(bank.PermissionDenied, "needs manage-pool"),
@@ -242,116 +252,33 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	}
 }
 
-func TestRecovery(t *testing.T) {
-	r := gin.New()
-	r.Use(RequestID(), Recovery())
-	r.GET("/panic", func(*gin.Context) { panic("kaboom with secret s3cr3t") })
-	r.GET("/abort", func(*gin.Context) { panic(http.ErrAbortHandler) })
-
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/panic", nil))
-	p := decodeProblem(t, w)
-	if w.Code != 500 || p.Code != CodeInternal || strings.Contains(w.Body.String(), "s3cr3t") || p.TraceID == "" {
-		t.Errorf("panic: %d %s", w.Code, w.Body)
-	}
-
-	defer func() {
-		if r := recover(); r != http.ErrAbortHandler {
-			t.Errorf("recovered %v; want http.ErrAbortHandler to propagate", r)
-		}
-	}()
-	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/abort", nil))
-}
-
-func TestRequestID(t *testing.T) {
-	const in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+// The generated wrappers' parameter errors are problems naming the
+// parameter by where it is sent.
+func TestParamError(t *testing.T) {
 	tests := []struct {
-		name, traceparent, wantTrace, wantFlags string
+		err     error
+		pointer string
 	}{
-		{"valid incoming", in, "4bf92f3577b34da6a3ce929d0e0e4736", "01"},
-		{"unsampled incoming", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "4bf92f3577b34da6a3ce929d0e0e4736", "00"},
-		{"future version with extra field", "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", "4bf92f3577b34da6a3ce929d0e0e4736", "01"},
-		{"absent", "", "", "01"},
-		{"uppercase hex is invalid", strings.ToUpper(in), "", "01"},
-		{"zero trace id", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "", "01"},
-		{"garbage", "hello", "", "01"},
+		{&openapi.ParamError{In: openapi.ParamInQuery, Name: "limit", Err: errors.New("not a number")}, "/query/limit"},
+		{&openapi.ParamError{In: openapi.ParamInHeader, Name: "Prefer", Err: errors.New("sent 2 times, expected once")}, "/headers/Prefer"},
+		{&openapi.ParamError{In: openapi.ParamInPath, Name: "id", Err: errors.New("missing")}, "/path/id"},
+		{errors.New("parameter limit: a message is not a type"), ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := gin.New()
-			r.Use(RequestID())
-			var seen string
-			r.GET("/", func(c *gin.Context) { seen = TraceID(c) })
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			if tc.traceparent != "" {
-				req.Header.Set("traceparent", tc.traceparent)
-			}
+		t.Run(tc.err.Error(), func(t *testing.T) {
 			w := httptest.NewRecorder()
-			r.ServeHTTP(w, req)
-			if !traceIDRE.MatchString(seen) || (tc.wantTrace != "" && seen != tc.wantTrace) {
-				t.Fatalf("TraceID = %q; want %q", seen, tc.wantTrace)
+			c, _ := gin.CreateTestContext(w)
+			paramError(c, tc.err, http.StatusBadRequest)
+			p := decodeProblem(t, w)
+			if w.Code != http.StatusBadRequest || p.Code != CodeValidationFailed {
+				t.Fatalf("%d %+v, want 400 validation_failed", w.Code, p)
 			}
-			if got := w.Header().Get(HeaderRequestID); got != seen {
-				t.Errorf("X-Request-Id = %q; want %q", got, seen)
-			}
-			tp := w.Header().Get(HeaderTraceparent)
-			trace, flags, ok := parseTraceparent(tp)
-			if !ok || trace != seen || flags != tc.wantFlags || tp == tc.traceparent {
-				t.Errorf("response traceparent = %q; want trace %s, flags %s and a new parent id", tp, seen, tc.wantFlags)
+			switch {
+			case tc.pointer == "" && len(p.Errors) != 0:
+				t.Errorf("errors %+v for an error that names no parameter", p.Errors)
+			case tc.pointer != "" && (len(p.Errors) != 1 || p.Errors[0].Pointer != tc.pointer || !strings.Contains(p.Errors[0].Message, errors.Unwrap(tc.err).Error())):
+				t.Errorf("errors %+v, want one at %s saying why", p.Errors, tc.pointer)
 			}
 		})
 	}
-}
-
-func TestParseTraceparent(t *testing.T) {
-	tests := []struct {
-		in string
-		ok bool
-	}{
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true},
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", false},  // version 00 has exactly four fields
-		{"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", true},  // later versions may add fields
-		{"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", false},  // ...after a dash
-		{"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},   // forbidden version
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", false},   // zero parent id
-		{"00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01", false},   // misplaced dash
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", false},   // bad flags
-		{"0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},   // bad version
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", false},      // short
-		{"00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01", false},   // separators
-		{" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false},  // leading space
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01", false},   // uppercase
-		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\n", false}, // trailing newline
-		{"", false},
-	}
-	for _, tc := range tests {
-		if _, _, ok := parseTraceparent(tc.in); ok != tc.ok {
-			t.Errorf("parseTraceparent(%q) ok = %v; want %v", tc.in, ok, tc.ok)
-		}
-	}
-}
-
-func FuzzTraceparent(f *testing.F) {
-	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	f.Add("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-	f.Add("")
-	f.Fuzz(func(t *testing.T, h string) {
-		trace, flags, ok := parseTraceparent(h)
-		if !ok {
-			if trace != "" || flags != "" {
-				t.Fatalf("invalid %q returned %q %q", h, trace, flags)
-			}
-			return
-		}
-		if !traceIDRE.MatchString(trace) || trace == strings.Repeat("0", 32) || trace != h[3:35] {
-			t.Fatalf("%q: bad trace id %q", h, trace)
-		}
-		if len(flags) != 2 || !isLowerHex(flags) || h[:2] == "ff" {
-			t.Fatalf("%q: bad flags %q", h, flags)
-		}
-		// What we accept we can echo back in a form we accept too.
-		if _, _, ok := parseTraceparent("00-" + trace + "-" + randomHex(8) + "-" + flags); !ok {
-			t.Fatalf("%q: re-encoded header rejected", h)
-		}
-	})
 }

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/accounts"
+	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
@@ -249,21 +250,20 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-var paramNameRE = regexp.MustCompile(`parameter ([A-Za-z-]+)`)
+// paramPointers are the JSON pointer prefixes of parameters by where they are sent.
+var paramPointers = map[openapi.ParamIn]string{
+	openapi.ParamInPath: "/path/", openapi.ParamInQuery: "/query/",
+	openapi.ParamInHeader: "/headers/", openapi.ParamInCookie: "/cookies/",
+}
 
-// paramError turns the generated wrapper's parameter errors into problems.
-func paramError(c *gin.Context, err error, status int) {
+// paramError turns the generated wrappers' parameter errors into problems
+// naming the parameter.
+func paramError(c *gin.Context, err error, _ int) {
 	p := NewProblem(http.StatusBadRequest, CodeValidationFailed, "a parameter is not valid")
-	if m := paramNameRE.FindStringSubmatch(err.Error()); m != nil {
-		loc := "/query/"
-		switch strings.ToLower(m[1]) {
-		case "idempotency-key", "prefer", "accept":
-			loc = "/headers/"
-		case "id", "name":
-			loc = "/path/"
-		}
-		p.Errors = []FieldError{{Pointer: loc + m[1], Detail: "is not valid: " + strings.TrimPrefix(err.Error(), m[0]+": ")}}
-		p.Detail = fmt.Sprintf("parameter %s is not valid", m[1])
+	var pe *openapi.ParamError
+	if errors.As(err, &pe) {
+		p.Errors = []bank.FieldError{{Pointer: paramPointers[pe.In] + pe.Name, Message: "is not valid: " + pe.Err.Error()}}
+		p.Detail = fmt.Sprintf("parameter %s is not valid", pe.Name)
 	}
 	WriteProblem(c, p)
 }
@@ -298,7 +298,7 @@ func jsonBody(c *gin.Context) ([]byte, bool) {
 	return readRequestBody(c)
 }
 
-func invalid(c *gin.Context, detail string, fs []FieldError) {
+func invalid(c *gin.Context, detail string, fs []bank.FieldError) {
 	p := NewProblem(http.StatusBadRequest, CodeValidationFailed, detail)
 	p.Errors = fs
 	WriteProblem(c, p)
@@ -311,12 +311,12 @@ func notImplemented(c *gin.Context, what string) {
 }
 
 // pageLimit reads a list's limit: 1 to 200, default 50.
-func pageLimit(l *int) (int, []FieldError) {
+func pageLimit(l *int) (int, []bank.FieldError) {
 	if l == nil {
 		return 50, nil
 	}
 	if *l < 1 || *l > 200 {
-		return 50, []FieldError{{Pointer: "/query/limit", Detail: "must be from 1 to 200"}}
+		return 50, []bank.FieldError{{Pointer: "/query/limit", Message: "must be from 1 to 200"}}
 	}
 	return *l, nil
 }

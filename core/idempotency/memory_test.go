@@ -7,8 +7,8 @@ import (
 	"github.com/vagate/vagate/core/idempotency/idempotencytest"
 )
 
-func TestMemory(t *testing.T) {
-	idempotencytest.RunStoreTests(t, func(t *testing.T) idempotency.Store {
+func TestMemoryConformance(t *testing.T) {
+	idempotencytest.RunConformanceTests(t, func(t *testing.T) idempotency.Store {
 		return idempotency.NewMemory(idempotencytest.Options(t))
 	})
 }

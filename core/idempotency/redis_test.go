@@ -56,9 +56,9 @@ func testPrefix(t *testing.T, c *redis.Client) string {
 	return prefix
 }
 
-func TestRedis(t *testing.T) {
+func TestRedisConformance(t *testing.T) {
 	c := redisClient(t)
-	idempotencytest.RunStoreTests(t, func(t *testing.T) idempotency.Store {
+	idempotencytest.RunConformanceTests(t, func(t *testing.T) idempotency.Store {
 		o := idempotencytest.Options(t)
 		o.Prefix = testPrefix(t, c)
 		return idempotency.NewRedis(c, o)

@@ -99,13 +99,13 @@ func testEventOrder(t *testing.T, st benchStores) {
 	completed := map[string]bool{}
 	for _, e := range all {
 		switch e.Type {
-		case store.EventAccountCreated:
+		case bank.EventAccountCreated:
 			job := owner[e.Data.Account.ID]
 			if completed[job] {
 				t.Errorf("virtual_account.created of %s recorded after job.completed of its job %s", e.Data.Account.ID, job)
 			}
 			created[job]++
-		case store.EventJobCompleted:
+		case bank.EventJobCompleted:
 			j := e.Data.Job
 			if completed[j.ID] {
 				t.Errorf("job %s completed twice", j.ID)
@@ -122,7 +122,7 @@ func testEventOrder(t *testing.T, st benchStores) {
 }
 
 func completedRecorded(t *testing.T, evs store.Events, id string) bool {
-	es, _, err := evs.ListEvents(t.Context(), "t1", store.EventJobCompleted, "", 1000)
+	es, _, err := evs.ListEvents(t.Context(), "t1", bank.EventJobCompleted, "", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

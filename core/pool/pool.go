@@ -342,6 +342,12 @@ func (s *Service) Claim(ctx context.Context, tenant string, r *ClaimRequest) (*b
 	}
 	p, k, err := s.Resolve(tenant, r.Provider, r.Currency)
 	if err != nil {
+		// Every bad field in one answer: the holder's with the currency's.
+		var be, he *bank.Error
+		if errors.As(err, &be) && be.Code == bank.InvalidArgument &&
+			errors.As(gateway.ValidateAllocationUnified(&r.Holder), &he) {
+			be.Fields = append(be.Fields, he.Fields...)
+		}
 		return nil, err
 	}
 	if err := p.ValidateAllocation(&r.Holder); err != nil {

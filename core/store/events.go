@@ -7,76 +7,33 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/vagate/vagate/core/bank"
 )
 
-// EventType names a unified event.
-type EventType string
-
-// Unified event types.
-const (
-	EventAccountCreated       EventType = "virtual_account.created"
-	EventAccountStatusUpdated EventType = "virtual_account.status_updated"
-	EventAccountAllocated     EventType = "virtual_account.allocated"
-	EventAccountClosed        EventType = "virtual_account.closed"
-	EventJobCompleted         EventType = "job.completed"
-	EventPoolLow              EventType = "pool.low"
-	EventPoolReplenished      EventType = "pool.replenished"
-)
-
-// Valid reports whether t is a unified event type.
-func (t EventType) Valid() bool {
-	switch t {
-	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
-		EventPoolLow, EventPoolReplenished:
-		return true
-	}
-	return false
-}
-
-// EventData is an event's subject.
-type EventData struct {
-	Account        *bank.Account `json:"account,omitempty"`
-	Job            *bank.Job     `json:"job,omitempty"`
-	PreviousStatus bank.Status   `json:"previousStatus,omitempty"`
-	// Pool is the pool a pool.* event is about, as it stood then.
-	Pool *bank.Pool `json:"pool,omitempty"`
-}
-
-// Event is one entry of a tenant's event log.
-type Event struct {
-	ID        string    `json:"id"`
-	Tenant    string    `json:"-"`
-	Type      EventType `json:"type"`
-	CreatedAt time.Time `json:"createdAt"`
-	Data      EventData `json:"data"`
-}
-
 // Events is the tenant's append-only event log.
 type Events interface {
 	// AppendEvent adds e at the end of its tenant's log.
-	AppendEvent(ctx context.Context, e *Event) error
+	AppendEvent(ctx context.Context, e *bank.Event) error
 	// ListEvents returns up to limit events after cursor, oldest first, of
 	// type t ("" = all), and the cursor to resume from (never empty once an
 	// event has been returned, so pollers can continue).
-	ListEvents(ctx context.Context, tenant string, t EventType, cursor string, limit int) ([]*Event, string, error)
+	ListEvents(ctx context.Context, tenant string, t bank.EventType, cursor string, limit int) ([]*bank.Event, string, error)
 }
 
 // MemoryEvents keeps event logs in one process.
 type MemoryEvents struct {
 	mu   sync.RWMutex
-	logs map[string][]*Event
+	logs map[string][]*bank.Event
 }
 
 // NewMemoryEvents returns an empty event log.
-func NewMemoryEvents() *MemoryEvents { return &MemoryEvents{logs: map[string][]*Event{}} }
+func NewMemoryEvents() *MemoryEvents { return &MemoryEvents{logs: map[string][]*bank.Event{}} }
 
 var _ Events = (*MemoryEvents)(nil)
 
 // AppendEvent adds e to its tenant's log.
-func (m *MemoryEvents) AppendEvent(_ context.Context, e *Event) error {
+func (m *MemoryEvents) AppendEvent(_ context.Context, e *bank.Event) error {
 	c := *e
 	m.mu.Lock()
 	m.logs[e.Tenant] = append(m.logs[e.Tenant], &c)
@@ -85,7 +42,7 @@ func (m *MemoryEvents) AppendEvent(_ context.Context, e *Event) error {
 }
 
 // ListEvents pages through the tenant's log.
-func (m *MemoryEvents) ListEvents(_ context.Context, tenant string, t EventType, cursor string, limit int) ([]*Event, string, error) {
+func (m *MemoryEvents) ListEvents(_ context.Context, tenant string, t bank.EventType, cursor string, limit int) ([]*bank.Event, string, error) {
 	after, err := DecodeCursor(cursor)
 	if err != nil {
 		return nil, "", err
@@ -102,7 +59,7 @@ func (m *MemoryEvents) ListEvents(_ context.Context, tenant string, t EventType,
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	log := m.logs[tenant]
-	var out []*Event
+	var out []*bank.Event
 	next := cursor
 	for i := start; i < len(log) && len(out) < limit; i++ {
 		next = EncodeCursor(fmt.Sprintf("%020d|%s", i, log[i].ID))

@@ -8,8 +8,8 @@ import (
 	"github.com/vagate/vagate/core/store/storetest"
 )
 
-func TestMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Stores {
+func TestMemoryConformance(t *testing.T) {
+	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Stores {
 		m := store.NewMemory()
 		return storetest.Stores{Accounts: m, Jobs: jobsmem.New(), Queue: m, Events: store.NewMemoryEvents()}
 	})

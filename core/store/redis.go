@@ -519,7 +519,7 @@ func (r *Redis) hold(id, tenant, jobID string) *Lease {
 }
 
 // AppendEvent adds e to its tenant's stream.
-func (r *Redis) AppendEvent(ctx context.Context, e *Event) error {
+func (r *Redis) AppendEvent(ctx context.Context, e *bank.Event) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -535,7 +535,7 @@ func (r *Redis) AppendEvent(ctx context.Context, e *Event) error {
 var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
 
 // ListEvents pages through the tenant's stream.
-func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, cursor string, limit int) ([]*Event, string, error) {
+func (r *Redis) ListEvents(ctx context.Context, tenant string, t bank.EventType, cursor string, limit int) ([]*bank.Event, string, error) {
 	after, err := DecodeCursor(cursor)
 	if err != nil {
 		return nil, "", err
@@ -548,7 +548,7 @@ func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, curs
 		}
 		start = "(" + sid
 	}
-	var out []*Event
+	var out []*bank.Event
 	next := cursor
 	for len(out) < limit {
 		msgs, err := r.c.XRangeN(ctx, r.eventsKey(tenant), start, "+", int64(limit-len(out))).Result()
@@ -560,7 +560,7 @@ func (r *Redis) ListEvents(ctx context.Context, tenant string, t EventType, curs
 		}
 		for _, m := range msgs {
 			s, _ := m.Values["e"].(string)
-			var e Event
+			var e bank.Event
 			if err := json.Unmarshal([]byte(s), &e); err != nil {
 				continue
 			}

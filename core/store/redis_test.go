@@ -53,8 +53,8 @@ func newRedis(t *testing.T, visibility time.Duration) *store.Redis {
 	return store.NewRedis(c, &store.RedisOptions{Prefix: prefix, Visibility: visibility})
 }
 
-func TestRedis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Stores {
+func TestRedisConformance(t *testing.T) {
+	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Stores {
 		r := newRedis(t, 5*time.Second)
 		return storetest.Stores{Accounts: r, Jobs: jobsredis.New(r.Client(), &jobsredis.Options{Prefix: r.Prefix()}), Queue: r, Events: r}
 	})

@@ -13,10 +13,10 @@ var (
 	_ storetest.Versioned = (*store.Redis)(nil)
 )
 
-func TestMemoryVersions(t *testing.T) {
-	storetest.RunVersions(t, func(t *testing.T) storetest.Versioned { return store.NewMemory() })
+func TestMemoryVersionedConformance(t *testing.T) {
+	storetest.RunVersionedConformanceTests(t, func(t *testing.T) storetest.Versioned { return store.NewMemory() })
 }
 
-func TestRedisVersions(t *testing.T) {
-	storetest.RunVersions(t, func(t *testing.T) storetest.Versioned { return newRedis(t, 5*time.Second) })
+func TestRedisVersionedConformance(t *testing.T) {
+	storetest.RunVersionedConformanceTests(t, func(t *testing.T) storetest.Versioned { return newRedis(t, 5*time.Second) })
 }

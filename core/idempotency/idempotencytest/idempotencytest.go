@@ -1,8 +1,8 @@
 // Package idempotencytest is the contract suite every idempotency.Store must
 // pass. The in-memory store passes it too, which proves the suite itself.
 //
-//	func TestMemory(t *testing.T) {
-//		idempotencytest.RunStoreTests(t, func(t *testing.T) idempotency.Store {
+//	func TestMemoryConformance(t *testing.T) {
+//		idempotencytest.RunConformanceTests(t, func(t *testing.T) idempotency.Store {
 //			return idempotency.NewMemory(idempotencytest.Options(t))
 //		})
 //	}
@@ -55,8 +55,8 @@ func open(t *testing.T, newStore func(t *testing.T) idempotency.Store, opts idem
 
 var long = idempotency.Options{TTL: Long, ClaimTTL: Long}
 
-// RunStoreTests runs the Store contract against fresh stores from newStore, which must pass Options(t) through.
-func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
+// RunConformanceTests runs the Store contract against fresh stores from newStore, which must pass Options(t) through.
+func RunConformanceTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	t.Helper()
 	tests := []struct {
 		name string

@@ -23,8 +23,9 @@ type Stores struct {
 	Events   store.Events
 }
 
-// Run runs the contract suite.
-func Run(t *testing.T, newStores func(t *testing.T) Stores) {
+// RunConformanceTests runs the contract suite against fresh stores from
+// newStores.
+func RunConformanceTests(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("AccountsCRUD", func(t *testing.T) { testAccounts(t, newStores(t).Accounts) })
 	t.Run("AccountsListPaging", func(t *testing.T) { testList(t, newStores(t).Accounts) })
 	t.Run("AccountsTenantIsolation", func(t *testing.T) { testIsolation(t, newStores(t).Accounts) })
@@ -409,16 +410,16 @@ func testQueue(t *testing.T, q store.Queue) {
 
 func testEvents(t *testing.T, s store.Events) {
 	ctx := t.Context()
-	types := []store.EventType{store.EventAccountCreated, store.EventJobCompleted, store.EventAccountCreated,
-		store.EventAccountStatusUpdated, store.EventAccountCreated}
+	types := []bank.EventType{bank.EventAccountCreated, bank.EventJobCompleted, bank.EventAccountCreated,
+		bank.EventAccountStatusUpdated, bank.EventAccountCreated}
 	for i, ty := range types {
-		e := &store.Event{ID: fmt.Sprintf("evt_%d", i), Tenant: "t1", Type: ty, CreatedAt: base.Add(time.Duration(i) * time.Second),
-			Data: store.EventData{Account: acct("t1", i), PreviousStatus: bank.StatusPending}}
+		e := &bank.Event{ID: fmt.Sprintf("evt_%d", i), Tenant: "t1", Type: ty, CreatedAt: base.Add(time.Duration(i) * time.Second),
+			Data: bank.EventData{Account: acct("t1", i), PreviousStatus: bank.StatusPending}}
 		if err := s.AppendEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.AppendEvent(ctx, &store.Event{ID: "evt_other", Tenant: "t2", Type: store.EventAccountCreated})
+	s.AppendEvent(ctx, &bank.Event{ID: "evt_other", Tenant: "t2", Type: bank.EventAccountCreated})
 	var ids []string
 	cursor := ""
 	for range 10 {
@@ -447,12 +448,12 @@ func testEvents(t *testing.T, s store.Events) {
 		t.Errorf("events = %v, want append order without gaps or repeats", ids)
 	}
 	// A poller resumes from its cursor and sees only what came since.
-	s.AppendEvent(ctx, &store.Event{ID: "evt_5", Tenant: "t1", Type: store.EventJobCompleted})
+	s.AppendEvent(ctx, &bank.Event{ID: "evt_5", Tenant: "t1", Type: bank.EventJobCompleted})
 	page, _, _ := s.ListEvents(ctx, "t1", "", cursor, 10)
 	if len(page) != 1 || page[0].ID != "evt_5" {
 		t.Errorf("resume = %v", page)
 	}
-	page, _, _ = s.ListEvents(ctx, "t1", store.EventAccountCreated, "", 10)
+	page, _, _ = s.ListEvents(ctx, "t1", bank.EventAccountCreated, "", 10)
 	if len(page) != 3 {
 		t.Errorf("type filter gave %d events, want 3", len(page))
 	}

@@ -19,9 +19,9 @@ type Versioned interface {
 	TransitionalAccounts(ctx context.Context) ([]store.AccountKey, error)
 }
 
-// RunVersions runs the contract of versioned account writes and of the
-// transitional index.
-func RunVersions(t *testing.T, newStore func(t *testing.T) Versioned) {
+// RunVersionedConformanceTests runs the contract of versioned account
+// writes and of the transitional index.
+func RunVersionedConformanceTests(t *testing.T, newStore func(t *testing.T) Versioned) {
 	t.Run("Versions", func(t *testing.T) { testVersions(t, newStore(t)) })
 	t.Run("TransitionalIndex", func(t *testing.T) { testTransitional(t, newStore(t)) })
 }
