@@ -22,6 +22,7 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags vagate_example ./cmd/gateway/
 	$(GO) mod tidy -diff
 	@out="$$($(GO) tool staticcheck ./... 2>&1 | grep -v '^openapi/api.gen.go:[0-9:]* error strings should not be capitalized (ST1005)$$')"; \
 	if [ -n "$$out" ]; then echo "staticcheck:"; echo "$$out"; exit 1; fi
