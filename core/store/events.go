@@ -22,12 +22,16 @@ const (
 	EventAccountAllocated     EventType = "virtual_account.allocated"
 	EventAccountClosed        EventType = "virtual_account.closed"
 	EventJobCompleted         EventType = "job.completed"
+	// EventEndpointDisabled: the gateway disabled a webhook endpoint (it
+	// answered 410 Gone, or failed for too long).
+	EventEndpointDisabled EventType = "webhook_endpoint.disabled"
 )
 
 // Valid reports whether t is a unified event type.
 func (t EventType) Valid() bool {
 	switch t {
-	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted:
+	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
+		EventEndpointDisabled:
 		return true
 	}
 	return false
@@ -38,6 +42,17 @@ type EventData struct {
 	Account        *bank.Account `json:"account,omitempty"`
 	Job            *bank.Job     `json:"job,omitempty"`
 	PreviousStatus bank.Status   `json:"previousStatus,omitempty"`
+	// WebhookEndpoint is the endpoint a webhook_endpoint.* event is about.
+	WebhookEndpoint *EndpointRef `json:"webhookEndpoint,omitempty"`
+}
+
+// EndpointRef names a webhook endpoint in an event, and why it changed.
+type EndpointRef struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// Reason says why the gateway acted: "gone" (the endpoint answered 410)
+	// or "failing" (every attempt failed for the configured time).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Event is one entry of a tenant's event log.
