@@ -120,6 +120,7 @@ const (
 	EventTypeVirtualAccountClosed        EventType = "virtual_account.closed"
 	EventTypeVirtualAccountCreated       EventType = "virtual_account.created"
 	EventTypeVirtualAccountStatusUpdated EventType = "virtual_account.status_updated"
+	EventTypeWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -134,6 +135,8 @@ func (e EventType) Valid() bool {
 	case EventTypeVirtualAccountCreated:
 		return true
 	case EventTypeVirtualAccountStatusUpdated:
+		return true
+	case EventTypeWebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -242,6 +245,81 @@ func (e Status) Valid() bool {
 	case StatusUNALLOCATED:
 		return true
 	case StatusUNBLOCKING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookAttemptTrigger.
+const (
+	WebhookAttemptTriggerManual    WebhookAttemptTrigger = "manual"
+	WebhookAttemptTriggerScheduled WebhookAttemptTrigger = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the WebhookAttemptTrigger enum.
+func (e WebhookAttemptTrigger) Valid() bool {
+	switch e {
+	case WebhookAttemptTriggerManual:
+		return true
+	case WebhookAttemptTriggerScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDeliveryStatusFailed:
+		return true
+	case WebhookDeliveryStatusPending:
+		return true
+	case WebhookDeliveryStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointDisabledReason.
+const (
+	WebhookEndpointDisabledReasonFailing WebhookEndpointDisabledReason = "failing"
+	WebhookEndpointDisabledReasonGone    WebhookEndpointDisabledReason = "gone"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointDisabledReason enum.
+func (e WebhookEndpointDisabledReason) Valid() bool {
+	switch e {
+	case WebhookEndpointDisabledReasonFailing:
+		return true
+	case WebhookEndpointDisabledReasonGone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointRefReason.
+const (
+	WebhookEndpointRefReasonFailing WebhookEndpointRefReason = "failing"
+	WebhookEndpointRefReasonGone    WebhookEndpointRefReason = "gone"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointRefReason enum.
+func (e WebhookEndpointRefReason) Valid() bool {
+	switch e {
+	case WebhookEndpointRefReasonFailing:
+		return true
+	case WebhookEndpointRefReasonGone:
 		return true
 	default:
 		return false
@@ -422,6 +500,7 @@ type CreateVirtualAccountsRequest struct {
 // CreateWebhookEndpointRequest defines model for CreateWebhookEndpointRequest.
 type CreateWebhookEndpointRequest struct {
 	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
 
 	// Events The event types to deliver; all when omitted.
 	Events *[]EventType `json:"events,omitempty"`
@@ -442,7 +521,8 @@ type CustomHeaders map[string]string
 type ErrorCode string
 
 // Event A unified event. `virtual_account.*` events carry the account (and for
-// `status_updated` the `previousStatus`); `job.completed` carries the job.
+// `status_updated` the `previousStatus`); `job.completed` carries the job;
+// `webhook_endpoint.disabled` the endpoint and why.
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -469,6 +549,9 @@ type EventData struct {
 	// `BLOCKED`: blocked. `UNBLOCKING`: being unblocked. `CLOSED`: closed (terminal).
 	// `FAILED`: the provider could not activate it (terminal).
 	PreviousStatus *Status `json:"previousStatus,omitempty"`
+
+	// WebhookEndpoint The endpoint a `webhook_endpoint.*` event is about.
+	WebhookEndpoint *WebhookEndpointRef `json:"webhookEndpoint,omitempty"`
 }
 
 // EventList defines model for EventList.
@@ -755,6 +838,12 @@ type ProviderList struct {
 // tenant; any other is refused with `403 account_not_allowed`.
 type ProviderParams map[string]string
 
+// RotateWebhookSecretRequest defines model for RotateWebhookSecretRequest.
+type RotateWebhookSecretRequest struct {
+	// OverlapSeconds How long the old secret keeps signing beside the new one.
+	OverlapSeconds *int `json:"overlapSeconds,omitempty"`
+}
+
 // RoutingCode defines model for RoutingCode.
 type RoutingCode struct {
 	// Type `SORT_CODE`, `ABA`, `WIRE`, ... as the provider names it.
@@ -781,22 +870,112 @@ type UpdateAccountRequest struct {
 	NativeLanguageName *string             `json:"nativeLanguageName,omitempty"`
 }
 
-// WebhookEndpoint defines model for WebhookEndpoint.
-type WebhookEndpoint struct {
-	CreatedAt   time.Time   `json:"createdAt"`
-	Description *string     `json:"description,omitempty"`
-	Events      []EventType `json:"events"`
-	Id          string      `json:"id"`
+// UpdateWebhookEndpointRequest defines model for UpdateWebhookEndpointRequest.
+type UpdateWebhookEndpointRequest struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
 
-	// Secret The signing secret (`whsec_` + base64), only in the answer to create.
-	Secret *string `json:"secret,omitempty"`
-	Url    string  `json:"url"`
+	// Events The event types to deliver; `null` for all.
+	Events *[]EventType `json:"events,omitempty"`
+
+	// Url An https URL, checked as on create.
+	Url *string `json:"url,omitempty"`
 }
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At time.Time `json:"at"`
+
+	// Error Why the attempt failed (absent on success), e.g. `HTTP 500`, a timeout, or a refused address.
+	Error     *string `json:"error,omitempty"`
+	LatencyMs int64   `json:"latencyMs"`
+
+	// StatusCode The endpoint's HTTP status; absent when no answer came.
+	StatusCode *int `json:"statusCode,omitempty"`
+
+	// Trigger `manual`: asked for with redeliver.
+	Trigger WebhookAttemptTrigger `json:"trigger"`
+}
+
+// WebhookAttemptTrigger `manual`: asked for with redeliver.
+type WebhookAttemptTrigger string
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	// Attempts The latest 30 attempts, oldest first.
+	Attempts  []WebhookAttempt `json:"attempts"`
+	CreatedAt time.Time        `json:"createdAt"`
+
+	// EventId The event (and `webhook-id`).
+	EventId string `json:"eventId"`
+
+	// EventType A unified event type.
+	EventType     EventType  `json:"eventType"`
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+
+	// Status `pending`: an attempt is due or scheduled (`nextAttemptAt`); `succeeded`: a 2xx
+	// came; `failed`: the schedule ran out, or the endpoint is gone, disabled or
+	// deleted.
+	Status    WebhookDeliveryStatus `json:"status"`
+	UpdatedAt time.Time             `json:"updatedAt"`
+}
+
+// WebhookDeliveryStatus `pending`: an attempt is due or scheduled (`nextAttemptAt`); `succeeded`: a 2xx
+// came; `failed`: the schedule ran out, or the endpoint is gone, disabled or
+// deleted.
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Items      []WebhookDelivery `json:"items"`
+	NextCursor *string           `json:"nextCursor,omitempty"`
+}
+
+// WebhookEndpoint Example: {"createdAt":"2025-01-02T10:00:00Z","description":"production","enabled":true,"events":["job.completed","virtual_account.status_updated"],"id":"we_0196a1b2c3d47e8f9a0b1c2d3e4f5a6b","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=","updatedAt":"2025-01-02T10:00:00Z","url":"https://platform.example.com/hooks/vagate"}
+type WebhookEndpoint struct {
+	CreatedAt   time.Time `json:"createdAt"`
+	Description *string   `json:"description,omitempty"`
+
+	// DisabledReason Why the gateway disabled the endpoint: `gone` (it answered 410) or `failing`
+	// (every attempt failed for the deployment's limit). Absent when enabled, or
+	// when the tenant disabled it.
+	DisabledReason *WebhookEndpointDisabledReason `json:"disabledReason,omitempty"`
+	Enabled        bool                           `json:"enabled"`
+
+	// Events The event types delivered; empty means every type.
+	Events []EventType `json:"events"`
+	Id     string      `json:"id"`
+
+	// PreviousSecretExpiresAt Until then the secret rotated out keeps signing too.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+
+	// Secret The signing secret (`whsec_` + base64), only in the answer to create and to a rotation.
+	Secret    *string   `json:"secret,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
+// WebhookEndpointDisabledReason Why the gateway disabled the endpoint: `gone` (it answered 410) or `failing`
+// (every attempt failed for the deployment's limit). Absent when enabled, or
+// when the tenant disabled it.
+type WebhookEndpointDisabledReason string
 
 // WebhookEndpointList defines model for WebhookEndpointList.
 type WebhookEndpointList struct {
 	Items []WebhookEndpoint `json:"items"`
 }
+
+// WebhookEndpointRef The endpoint a `webhook_endpoint.*` event is about.
+type WebhookEndpointRef struct {
+	Id string `json:"id"`
+
+	// Reason Why the gateway disabled it.
+	Reason *WebhookEndpointRefReason `json:"reason,omitempty"`
+	Url    string                    `json:"url"`
+}
+
+// WebhookEndpointRefReason Why the gateway disabled it.
+type WebhookEndpointRefReason string
 
 // AcceptResults defines model for AcceptResults.
 type AcceptResults = string
@@ -815,6 +994,9 @@ type Cursor = string
 
 // CustomerIDFilter defines model for CustomerIDFilter.
 type CustomerIDFilter = string
+
+// EventID defines model for EventID.
+type EventID = string
 
 // EventTypeFilter A unified event type.
 type EventTypeFilter = EventType
@@ -1029,6 +1211,36 @@ type DeleteWebhookEndpointParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page (opaque).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// RedeliverWebhookEventParams defines parameters for RedeliverWebhookEvent.
+type RedeliverWebhookEventParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
+type RotateWebhookEndpointSecretParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // JobCompletedNotificationParams defines parameters for JobCompletedNotification.
 type JobCompletedNotificationParams struct {
 	// WebhookId The event id; the same on every retry of a delivery.
@@ -1077,6 +1289,12 @@ type UpdateVirtualAccountJSONRequestBody = UpdateAccountRequest
 
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = CreateWebhookEndpointRequest
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = UpdateWebhookEndpointRequest
+
+// RotateWebhookEndpointSecretJSONRequestBody defines body for RotateWebhookEndpointSecret for application/json ContentType.
+type RotateWebhookEndpointSecretJSONRequestBody = RotateWebhookSecretRequest
 
 // JobCompletedNotificationJSONRequestBody defines body for JobCompletedNotification for application/json ContentType.
 type JobCompletedNotificationJSONRequestBody = Event
@@ -1155,6 +1373,24 @@ type ServerInterface interface {
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	// (DELETE /v1/webhook-endpoints/{id})
 	DeleteWebhookEndpoint(c *gin.Context, id WebhookEndpointID, params DeleteWebhookEndpointParams)
+	// GetWebhookEndpoint Get one webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(c *gin.Context, id WebhookEndpointID)
+	// UpdateWebhookEndpoint Change a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{id})
+	UpdateWebhookEndpoint(c *gin.Context, id WebhookEndpointID, params UpdateWebhookEndpointParams)
+	// ListWebhookDeliveries The endpoint's deliveries, with their attempts
+	// (GET /v1/webhook-endpoints/{id}/deliveries)
+	ListWebhookDeliveries(c *gin.Context, id WebhookEndpointID, params ListWebhookDeliveriesParams)
+	// GetWebhookDelivery The delivery of one event to the endpoint
+	// (GET /v1/webhook-endpoints/{id}/deliveries/{eventId})
+	GetWebhookDelivery(c *gin.Context, id WebhookEndpointID, eventId EventID)
+	// RedeliverWebhookEvent Send an event to the endpoint again
+	// (POST /v1/webhook-endpoints/{id}/deliveries/{eventId}/redeliver)
+	RedeliverWebhookEvent(c *gin.Context, id WebhookEndpointID, eventId EventID, params RedeliverWebhookEventParams)
+	// RotateWebhookEndpointSecret Give a webhook endpoint a new signing secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookEndpointSecret(c *gin.Context, id WebhookEndpointID, params RotateWebhookEndpointSecretParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1983,6 +2219,265 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 	siw.Handler.DeleteWebhookEndpoint(c, id, params)
 }
 
+// GetWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWebhookEndpoint(c, id)
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) UpdateWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateWebhookEndpointParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateWebhookEndpoint(c, id, params)
+}
+
+// ListWebhookDeliveries operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListWebhookDeliveries(c, id, params)
+}
+
+// GetWebhookDelivery operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhookDelivery(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "eventId" -------------
+	var eventId EventID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "eventId", c.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter eventId: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWebhookDelivery(c, id, eventId)
+}
+
+// RedeliverWebhookEvent operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverWebhookEvent(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "eventId" -------------
+	var eventId EventID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "eventId", c.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter eventId: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RedeliverWebhookEventParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RedeliverWebhookEvent(c, id, eventId, params)
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateWebhookEndpointSecret(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateWebhookEndpointSecretParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RotateWebhookEndpointSecret(c, id, params)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -2026,6 +2521,12 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.GetWebhookEndpoint)
+	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.UpdateWebhookEndpoint)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/rotate-secret", wrapper.RotateWebhookEndpointSecret)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries", wrapper.ListWebhookDeliveries)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries/:eventId", wrapper.GetWebhookDelivery)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries/:eventId/redeliver", wrapper.RedeliverWebhookEvent)
 	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents)
 	router.POST(options.BaseURL+"/v1/providers/:name/webhooks", wrapper.ReceiveProviderWebhook)
 	router.GET(options.BaseURL+"/v1/providers", wrapper.ListProviders)
@@ -2216,272 +2717,319 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rcxu5sT/8VVDMqTK5Z0RRsmRnpcoLWrZ37fj2t6R1csJ9PCAHFGEPAWYASmZsffen0N3AYC6kKN82",
-	"58SpSq3FmcEdfe9ff+xM9HyhlVDWdI4+dmaCZ6KAfz7JxHyhrVD2tVjkfCUy92smzKSQCyu16hx1Ulss",
-	"RcquZkIxO5OGFcIstDKCScM4M1YXImNaCVZQG2yqC8bdn4JbkbHQy2S181exOmZ8bISyTNuZKK6kEf1O",
-	"0jGTmZhz171dLUTnqDPWOhdcda6vk84zPeE4nProzmaCnb9+xvSU2ZlgkwK71AUzlhfun4UwellM2jsx",
-	"tpDqAvp4VYipKISaiOFikcu2pXCdLcJrbKaVXrrJd18/PmH39w8GvYSJ/kWfpVdc2r/sDdKbOn0tbLEa",
-	"Tq0omr2diolWmWFWM9ccG4upLtwq22Il1QX2+vPe3oBlIuerHYPv96p9zqWS8+W8czRIfP9SWXEhis61",
-	"G8GCF3wuLB2I4WQiFva1MMscD0v9LIgPdndiLlPY45PT344ZVys7c+MRuRGsqwumNPzQg3dS7lYTt2/3",
-	"ndEq7bPuMDd6pMSHRSGMERkbr2D3/Mm6Y5i90mwuMsmZG7Tp90aqk3TEBz5f5G4OfiCdpCPdyPBQd5KO",
-	"4nP3HCdSWYlMTPkyt52jTn1InaRla4aTiV4q++Rh+zm44FZc8dWONGYpMsbxbSYz1tUL/s+lgH0oB3zJ",
-	"3+6P7/8/sedHvOB2Vo5XZp2kU4h/LmXhTp67c5Vd5B+eCXVhZ52jeweJ21T/517b2E9yCXeaTupjmbee",
-	"sJcqX/mRG3Yl7YyJD3xi8xXe9Ak0w8KJ7/ux/3MpilU5+Em1u86GkbeMdVm4r1bbDVISEZrQV2uHRM8r",
-	"Y1lwa0Xh3v7//jHc+Z/fP969/q/OmjEZXbRvfKrEB4svpJ7sLApxKfXSsAW/EJUDsGZsrvU1q3S4t98+",
-	"JGP1XBRPHm63UDAyWCj8bv1gqN3sdtv26FIoe7ZabD5cwr1VDsY1s24g0EU8hP8qxLRz1PnTbsm+dvGp",
-	"2Q29w1giBvNXsWoOZUgneWcy00Yodn7+5CGb8/eOaiHd+edSGMsMnwpHboHEHrH3YmHZ/gGb6WVh2EIU",
-	"zArFlT0eKSNEzNbwWAomlS10tpy4fvs1irW3f1ccHN67vyP+/PN4Z28/u7vDDw7v7Rzs37u3d7B3/2Aw",
-	"GKyjZjUOWlmmqS7m3FG15RKISHOrnurxllTsnR6vp2Dv9Pjtzx/+uv9dKNgzOZe2OeZX7n4Z+a+1pyiH",
-	"71rJ/uEgcaNAbrg/GCQlb9xr4Y1eImgOwnP7SBYwnue/SFn3BSNWnLBBv39vcMxyXlyIwglMlgQUbti9",
-	"QQ8Yuxkpxyjd+XHrbzWbSiXNzDN8rsyVcAvTZ+fqvdJXKu6Y8UIweaGcFFY/ciSFrDtVNL81u7R/eC9p",
-	"FZP0pcxEsR0V4hYv/oK+Yt2JVlN5AWKTG8ZaIum/uB1V8qN7AY20nfio/zAo12XitiSXxqI4kv7y6Izt",
-	"Xu7t+pdMWr0NY24ns0vefhfgP1/xNrwW00KYWctRFDyDk+Plj2mh50zaaMWnsjCWcZWx5SLjVsDrJLVP",
-	"9GItBy2oz9a7NOW5EUmbqH5quV2a2zHzpZJTKTInstulWTcgfLo1i8CBwJjeiPFM6/ePVLbQcr1Id4Wv",
-	"MUHvrSeFV+Lt4dm/BovvQQlp8OsGDRyWyewY95XPBdPK/VqskI855sudiiDdb/11xIAmv3PD4NeO71Re",
-	"KG6XRcu1O13widgxwqka7noZ/6ph6eVeMloOBncnY27EvQP4t0gTJvhkBjP69fnwZOf01+H+4T2mpyOV",
-	"4uvlcPGTfvVnK+fCWD5fVJ4W/IqNdbaiXth74bRVkHtdVziEnUxMdObIAy/sSJGEF86EEZNCWMadzsbS",
-	"q5kRk7dpnz13lNrOuAJNmC8WgheGXc1kLpySjB8V2nIrDJLpjbsQlujzNuPMT7+5GedKfvD8ySv1IhwP",
-	"dsUN7I/Ijlkh3omJZWEtDZvyAimM0lc3nqTw3cY5BPFFKnvvoNOupHrFEHVUtXpV6HEu5u6viVZWKBAV",
-	"YrVugW/8N6h3Rx+3pBm+Xei0JkOqFRNFoQtgFJxRB/3OddJ5wLNfUJD6niNKPYl/C+NKj0gV8XSfyxwM",
-	"M8AOjMwE0wUJE+4S6rlAvX2ploaPc9EfqbJJvrSzt9hEvWE8FgL5DgmQdwxzcsmkEJlQVvIcDjkuzWuU",
-	"rm+xNIHQui8y1J5zmcHLNKiOWw3LZd456uwzqeAFNpUiz7qmlxDX25VWzM3u3d1IHYTFMp2jf3wsW5gv",
-	"jWVjJ2qxJ6cv2cH+3n3mekbFpRCCLRcLUexMuBEsFxbMJUkHKIJjc51mR9dJW/uWzbWx7O4hm8x4wSeu",
-	"Ida90JYdDHptLd7frSvX17+7e2csd38cdZyMcikLu+T5jmesjkci9zs6cHKulRbY1m9hFVlYRVvwiXiS",
-	"dY46B+Ppz/vTu4f374/vHmT8Hr87ET/v/5wNxEAc3L97r7ybM2sX5mh395K77e9n4tJvodlt7tR18hXO",
-	"eqNZOpVedRsXgr83yAOhuYRxBsoAnPpweu8YVixzYY5HKsWTkILUZ4hljjmdoj5L6VS9dSwjPWJKW4bH",
-	"7OnpyxfutvgXZKmevX0vVjS092LlJH73GQeVk67EiVbTXE7sd6UVtSG+lertNJcXM5uybhAcaMRj4cjC",
-	"otATsM4dsxTMlDtgp0x7yUilsERv5Xy+tI50pAlLcVveLgrgLdJ17Nt2XI9NdTGWmWHS9hKWLrTO34oP",
-	"M750Enc6Ut05X7EJL4pVrTu3f+mE1ixF3hmZsKN3160Pvb0bGVthiR7DiDKhvi/VFsVcGuNOciaUDCfZ",
-	"6vdCsZxP6BiX78GfeiEKvLpKiMyR15Su+1ul7Vue5/pKZCnrogmcaZWvekeOojlCcsewQNtf8YLPTQpa",
-	"j2F8pPyDHWASc61EkNFxZGD1YG6D3GFeGnHMwuXBVpy4NlJwKlg3Jdr1UV7vVjvd/fherK7THqgjZCYG",
-	"kYPs9nRDiJk6KUYv7R/DUy12Xmd+mczwRgMfBQ1GzkWfDdlVIa2ARdKFX6uRmvFLwWZOHgSRKmKZDC7K",
-	"RObC3Yk+C6qcd1gwfsGlqpv9aYmeODaheP7IbcP3pSTUcwqHa6nEhwWKA35ecDJALnqh7WO9VNl3HZ+7",
-	"DVPXK5BsZpaTWbmkaGiRhs60H+UTJ27MhbLi+49Vln3DYZOGFXppxR3DpgJ0AM9FxkuZ26A0FyIX3AiY",
-	"wiu+yjXPzrR+xosL8X1vDPb91mr9FuxcdGUc12Tiw8RRK+TL8l+CWHJ3b8CeywdsvGJkUujBPE5FcSkn",
-	"4lzxSy5zx1n+mMu/LAdAPCySH0DUQGueXgjlrru0bMIV7JG7qXwyE9nxSElb0osJsL2YDTc7iZ6ihYZJ",
-	"M1JLBS2691wT8KDl41ISR37rG2Dx90wXI5WS0PR24mRIJ0t9Ta56pvVzrlYk9ZvvuoEFt+ItHDG4TCbX",
-	"VyzTV+qYTCGktcfyhdeF+19tAc6VU550If/1nanJEjp2+teE2yBXjAUvREHihTQMhAp1kTDxYSEL9JWT",
-	"IJu4f3elGjvyWcoF3jBmeqx2FYKZgk30MseTPhbsUhRg0Gscqzdv3uwMozG2eJgfwHBTpx/luVAXAv3c",
-	"9+4fDnpOmW3McrOLHTeEZFl3BR4pK+3qM5VRvuBjmcP3naVyMheMoZN4PbV8A6Qys1wsdGGr6mpY1gUv",
-	"hLKLQs55sWKZFkjm6SNWtsWqfQXdbn+/1O1OyrejRr6Jird2kl9F06trKoVYGhBsvU7l5EX3ExruOMvk",
-	"FHRj65VBonLrhpmyboqb4aXXioTnRFMIJSkXVNqRAsE8YVGrKfhzZjzeqeOKVGuEsj0S2M5VGMBzkUkO",
-	"zsvvSx3CAN5CZMVbt9Uxs/ZWipaQDTAuUi8UJ+LUgzZXqzfmk1HCaxIVA/rHDv36q86Dt6ZztsdeFRps",
-	"jsN8MePskZkU+qqT+LfpvRfiip25Y8/O9t1DfzWGtnPU2R/sH+4M9nYG+2d7g6PB4Ghw+D+dpDPmORpM",
-	"PnYi2aIzcFfXm2yOOuenD91ejbl6/xBOCNqJfPfL+RhsM3uDweDu/v17B677sZx0jjoPXj3464Pnvz7/",
-	"29/+Vl6i4cnJy/MXZ29fnD9/8Og1WG7q1pyjzoPh2cmvO68fPd4ZDPbccFAVWjOZwf80R5x0ZFaLMAne",
-	"s9hR5X/0kS1ZfSr+BXKdHHWGEysvRURyOsOTsye/PeokHXQmbVjza2hvIQor0W7bsuUNel3b6rbn8W7X",
-	"T98bb8/26qu7heELZjXjbAb9hyA0pxGcvxg+e/byZHj26GFwTrnzGmzTbqpgz2761ytHa9PdfECv1c/X",
-	"xw5oyzd/Xn5zHUbBi4Kv3N+Nc9WydNHJ+rjl3MqTtnl0J6XZM44oaRtFpseN/tu6li0BeL9UwhUShs65",
-	"ftvnc2F5xi2QTJ6hPYrnryonsvER/aDHjgi5HxR3F+AZVxdLfiHWHsryut3G5dw67pZL2h6GGIQwfaWY",
-	"zJiPIYjo7drG/QW/oeWCX0U+2UZrJrSyjR+2QjK2O3/XsePoH+hXjeICmkuVlE7i2lSTOCKsvAjxoH5v",
-	"2X9q+plE/0WVoIV7u9UF9iyz5fKWEWUtES+FADoFrro5qHSuNzbVeY5OuBsWDcbWNrcHJd2qdkkPDOOG",
-	"ZWIi5zxn2LrxgU6evsZheDVqH2vwcRTUYf9w8LVIzUKozH1e6WJw45pER6EcZvsSVQh1PZZBoKWGjVfs",
-	"aiYnM7KdogHA1G/jl3BDkjw+tnEf9X7t5yCbtHEC12jREin35PQlu7t3797OHuNOBNvZb7354oMtbkdZ",
-	"a3RmtRA7ZiEmcion6G8xCZrqwLn64vzB8AVzUwM3XDSGcm/kmKvWrtyeSHVxojOx/e18XX7UdkMtSetN",
-	"cvleqozpKZ4EH/795MHwRZqwtCoAul9gZmn7tW1M8STSN9tOH2oapXOLTbhimY5CQcjGXwjUmMYrRquD",
-	"XrCR6qb0wz9+70eqDVroxyu2QYvy+mB/pEbqU6wvfWJzwZXr5dNIfdrZ2YH/u5dSJL0p+1RGAblBj8vQ",
-	"/S464vycegw/5GalJifha3zb+FC5nFunutmKKlc1ty90nsOdnPsWSS50zaFQyFAtNDD5tCZSpX6gJoR/",
-	"kKsFm4t09E3Tc0qrXtogiEJfpYiKE8EWx7mevG9rCx6IDIO6lP+LFjjXpn193QP/1lSq7MEqmtunylq5",
-	"T3Kt37PlomxnvIJIAhA3rJiXYeEJM06wptW4mmkjmF7aiZ6T/RGDFsFmTS6PLAErBfE2HJO3MvnBhFNt",
-	"hMpMMCqxCc/zMbjJ8LtgMLDl8ah8j3kaBnxhkYX1vVgxrWjYNAcYUOaNuTQjeyUnsMtOhVXLObAQeOQY",
-	"SHkuI13UCRYVmw1skhM93C441aK6AZ3Eh80YUOeqM4p4U0nmTlxLJFREIRbtFJni9aosSGmL/4gi0pw+",
-	"2NJZIbhpS795M1tV5AFIGnDnzFG4SjDpYWurMGyRPVi1Na0ZN+8pnUjaY+8qgIyY4DG9Y5hZAsXcostW",
-	"IgtL7GVIi1FFG1exSYiDt1TTmemztMHgUyQrkYKbAmX2kglbqlwYU6MkEDOMOs4WAkSTPyGVuWNQ42BP",
-	"vMueaTUBWrbVTtW08mY3YQXALmNm7sJrha6IueO0n911i2bbomLBS05lKYkScDyI5iei02fnZJtCL9S9",
-	"g+OYec75CgjxFZuKK1GwLllO2N3DXm2kLcHHX0NX3jAv/2Llto1Frp1QbjXrAiG1OkyHTJNznYk8fG22",
-	"mghp6BvOEsQR6ykby8LOWPfvf//733eeP995+DDxCsKCG9tbt+c36v6x8r5pKZ/799aq6jdcCBqudAq5",
-	"+5zl9P1nH9fbmwIC0WDSMm6PmZ5Lax2LrEQLOPkSmLA/ZxhEIUQGPNELX9tscDUoYwujcvz2dZW1tUSF",
-	"NxTYHS8a1GSfBEg7yW7YotSKHK5a571jDHaJbykY/aMBVAx2LfHorXrf72v5wG9otSZ2YLZlrBUnEYon",
-	"50Ue+VEWObfu2Pfpzf5Ez3eB35OLpeOJwa+lu+xvOw8cCXLDVGPNC6fr7hzsg/aDSs0/1ljShbHsRM8X",
-	"XK3YM5s1TOjwAs2V0WQZ2Z9vtlDXDeYfWz4im2r7J7Uj5Bica6VtKk+5EuyhFo0p+Afs0fnrag/+h5K0",
-	"uj/e/nlvul81jVcccJ22e4FvxAbzBX97F+e0wFSvE/T8/Tbccf1eX//eMHxXTkRrSuGyyCGXUCvhUwox",
-	"QOWOaWQlmISYmnD0CkJB3unxHcPSd3rsjtUiFyA5QGZAhdwuC1kjYYODP7dystpB3MzO4pfLo7ml4t0U",
-	"v65hiE/wY5RH51L5v+u6+dbmLuyolgryeYJzZQc/3swTMAtyU/4GJDm7faVA/GNHD9HmR9wAwu23WdAo",
-	"NXLTwrkrKP+5FPQYr2Bn2XZEh4oBGWPnr599xnmq7ZDronV/IvGpaZTCkGzP+bxRqDT6IVXZLsHXJ9NG",
-	"B3ydHSvOy21VjGrJFQu3h3sDMpeyBZeFYV2naS7h0eEgCvxO2CXPlyI8GvTAY8y4Yb+enb1iFDhRJqjg",
-	"Pacr7jilpyzE9OOx7w1a1hiiBZFgNe3MFASqxNIWPGeTnBsjp+QHhiyiEEs65TJfFrgFpBCTlt9JOtrp",
-	"uSEKD5TiQvBs9VZ8kAaC033cNC8ulk45cGeqGT2MXCKO9XA7XI+eheQSjO4r44nx02DaddvEs1wq98oE",
-	"JCY8/1HYX9LxgY2Od1BgVKviDRdsk+cbCS9LyQP+1tuAf0p9PjTGOceifNcJc1OIW0AXxltyTKTwWuoz",
-	"zNGdkfaOG+TetSnJ6uwegbmixohu7wDcRgqHBXlIYnib2+4cKA2a49IycwtYnrTGEz0p2v1M3vi6fUJ4",
-	"w2tEyeWx4wdm1kaIyumsJ9hVq0OrYn4Lf9A7VLg2vf1Uj1Fyj4/BLVIg22f5NfxaeB1u6dUa5ld8ZdgC",
-	"DYDHrBBmORc+e9WRwwthSTPAO7Otp6vS79rtPWu159eucIAr8DSufqHpOHWSxpPqHW55IbYNNpoFC1oH",
-	"zkV5w1tp0a+C53bW3MLJTEzemy/w0LwSxQ40AluTW9YFGv6vgHAD4aVpq2em9AuX/BmYwub9o8/a9swJ",
-	"KSHSvWmBJMZESU3NGzkhjrfxGAfWeF3miLXdf/RWMW4ZaL2QDvj09OULRrlbhklFBkpSe8nMmZTplpUw",
-	"AAg3m28t31GM12M3DFyTlrs3F8bwC9GeJFpRid2My/fXLT4iAjXP2e1p3TaBKsJv9aY2yzPhuI7KxIf2",
-	"/SKRBd7w1inaERCbNuAjJR1yY9w0lpf02o32n9LoQyODCCWw7WTM6i2IHEy0HFjbhj1FdlJXQp1Ik7fB",
-	"WoEKwMILPuPEoHO932lbmECWNoZhvdNj8tCJLERcLZWVuXusto+x+gzJhbIP18y2ENMl5Lb5eE2fgdQ6",
-	"W9keyrRdAMxTPS5jYMxyQgLomoGh+yyOX9s4Mqstz9e1JcMutH/sZfY1n1PcSc2dh9mBpSdvTdNfI9Yn",
-	"BPPgLOPVC/ubRCc7ibSQ7WN8nuoxooXhpkSmvHd6DDafGPkG2WHVuEdB0rFp73Jv950em93w6W5BoGpR",
-	"MOUrCl/xP92+1WaUJY25jfig+iizViE7mldDLBobnS9tANoL2Cgwlo8yu/aTS1vMA1/l1pTLc/vBbTGo",
-	"2uHDNYzOX9l/vFBrDlOEnvclcnXEdlsYfNjmL1/emya/3qRWNtLYlqd6zHI5FZPVJPcZwF0E2bCTWRxk",
-	"CDYQdEx5Obu8F0/Uq0JfFMK4gZwEUTj69xtpZ49QXEs6J4EUtAnLgCl1c9RjpidLNAqgrIfeQsO6A0gl",
-	"RyY2F1wZprQSbCxWmnIGvPqgFSLGbB/yFZHO9gjomPeuFaHilyITF4GibX7pN7cPN79m2l/ZGCgbg2o1",
-	"DtHzLQJ1P8sMd1gzw3mIUO9S1VeKuY7BPmfICnfQYqAzkYUu8dBJBFnp3XNcZWzBDbmca07Y90IsmPdp",
-	"ttjqDttsdS9L0bMuXXHLxmICUD/oM3BXtM9SCockrIKVsMDC+z7qymeEeeEC7XH9kUoDpEJDLIoFEJYG",
-	"VpserZUXj0eq/WPizekRjCoJMkVDoKgE2iwCLSi17Y2sv+3mv9I6/1J67Np4BFGT15/tg3BtnORczj/P",
-	"79BKQOreh414Ug3qcsuvW0jPtw+L2DJe4caognYa9QUefdhKQFpAy1UF6u6OAR/2zf74DcHJjf2u7t+6",
-	"I/bIB/duCMmuUcyWDBgGFh8IT3DzXKMHfsbu5vrqDbeimPPifUv0ucj1FS7lnKsVC6OuxUOIRS5As/SR",
-	"iSKfto8xihKvyY4htFFEKiBEyfrWndBs1jQbnYumzZoXF8K2yxoKorkRIZt6KcRUQniqbuurdkKiFIjW",
-	"SPYkIpqVtQ7DWndwXvsBfR59WpMT+Ku+wq1sPWVlzFwnwucMft+1AJ2fmTEQbdrnXkucZusalrhkDRcq",
-	"oHUfHN4vkcOacQJxuDfP85dTiPDYOLfym+vfk7aIozIsu2J5RKCZ7ob4bkCQ6aOxp81j+JxPZlKJHUcm",
-	"IE4KELO6RiDEJMZOtQDj9lr1T58e3bww0jA9oeUXEGB2pYus3VVUGm6/ni21BNtqu8wegGrB7ayuaO4U",
-	"UXzvBkUtnPrDn3+ODv3BoNUmSRnfDZTFmS4sM8s5ZJMHYGqYYPBkNOmUzw1vm9ubuycMXmAy8y1GptO1",
-	"jrpa5vGmXHIEZnQnh0AZb7OGtStKTj5cn0iBheO74bpG29/gmeWxbMoFHqutofuevnzBXuFTQi/4ebDX",
-	"K/0CAbRMZyvvT2kgyKXHWEdhpAJEf8LSXQBFpWVTfC4CYma6645g8wngZwWwisZjlLY3L6yfabilaxYz",
-	"UNY1dK0tfAbVmWq8P9IgE4JJdeF+Tk+i1HvEbLuV4yQmlVsFw9BOyFukEcWspk5HZsFXt020JXn2nLgU",
-	"zBabviPjBgZPUdhgg2JrYyl90GmNFPLqsxz4e/S/b2a6al2umbGrNrKUUhS1O6FzbqwoppJb91cl+s79",
-	"YJZjkgrShPX7NztDCGYZe67sV7QKSfX8hfUMG7LpMK/zrxIG0Kls5QvB/+GhgoS7PiKDYAccpUWb2C2y",
-	"zKlH2wqbApxeFpOltL7TAATUBZSiv4B31Im5U24sxhQdDu6yNsyjijEueKNnPJ/uuLY6SQf+06ZpS/UY",
-	"YAVblCXuBFypXI9g0fMgss0zlnNj17h73UTdY1YFraOApCSEGCPibruQEJq/jTupEBOh8LPXrVtwOuMF",
-	"GGQIeHXi5xsdBEhQmIBbRaoMp192r5covZdCcKt7EtWHckyPce5mQ0xXvEaGdQ8/fEjYwf7PCSOUO5M4",
-	"Pq8M4M6gDNXDofN4qM2dwhHEWE81uddaMV94qO8bG7NFK4sIrWATguDwpDAJMxKi8y0v7BaqU+UWNTd1",
-	"Eyn4GrEygUd+gQmpEaO8hdG03bCx7rDU83KdgO/tnVRBIzJy8IwvrCiORiqtRUsDkS+DpCn/iX55FeoO",
-	"9ZsiS7fCG3rHI5UaYS0G61Xar0YppqybOnFd2iX+CdihZEzCpNaRSiVgFE+lKFLWLZlO79hzqMeSV3sR",
-	"Kjs3oniS0RxyPhY5gpZ6jtY7Rm+Azxrq9dkjPpn55Yn8ChhPGQQYBtZnaWGZzUgR/pAsQr7bMQItgnkz",
-	"8fhdEWwXmoAdaUHVjXE7UjeCcCZlfQkq4CTR5dsfqSEkRyo+r+YXtwGEdtt3ZqTWrWX9kPQQLBOB6/NV",
-	"DWJspKKUGVqQqLwErJU2AjhrijHz3qqTUjaXnYmRosotbrJYdwwXbFoCSaUHg7usDVIVJeSayX6/zWQf",
-	"J5E3KMUa5ej05euztycvHz6CfPEHQ/efN09eP0IRiHHTDBgCvNBK9HNopI1zXXrHTgSRcDAY3D/cVqHC",
-	"BtqI0Trvn8+z84eEQERY+urRi4dPXvxSR1V1J8/KPGd8YuUlhwR16Q5iGpmM0iO2CLlEWQK1U6CCjwZo",
-	"bR9Q12cpghSBOwOyJAybLhVi5j549vLkr9AWpU33WXr+An7FcaEpMGRV91l68uzlKXxBGdRdK4q5VDzv",
-	"uQYfD588g6eVCZVweDQjSO6qfBn7O3FVOklsh+0kJdgSjRpe8GPtJB0cWSfp4CBaBbJziH24ZZ5wLRoE",
-	"6KVd+dC3bpmrlQDtcVIEENddXbCai4B13ZWDN0i5qESp/59wcXxTB0Sbz7SWxdKicn9GpHc1qWVDEsvt",
-	"01AaJrU1oQsgtLcL/UZeAKIEldLo+tIb7L+pbkcvQf7hEWoQoLliXW50SOkutwoOgcikJYSC0JLEwUa/",
-	"37xbX0OQrB+Az5UncdGXhbSrU9c0abeAwTlcouaLfz32a/T0zVmnURyDPX1z1mewTxgW7+SC5TjtIUai",
-	"T2c7riObg2cJ6y6xKzIEjRRilTqxINNH3nu9U6ty4BilE5mav49UihFfbZ/MueIXYmehdR79GbAnkDDD",
-	"MkMmKcy9CouJ6IpSTXU7Kgvk7gxfPQHzXQ0F0SSIFCQuRQH4NoS0T4YvCb6omVQZsj8wfnu50S8lCdBx",
-	"svsRu5qJQsSPmRfjUdyUZqSMzMHxTnK8nAg255nwwBxFJjLmmgFAlz/9iUVIra4JELbcNk5WI/UIQFrS",
-	"3cu9lECQwH7E0iFh38I3RwzhXBmK+E/fnHmrI5yVGoADTbAU1qCOVeOwdN26kiyz9nD0ALkqE7jcIxXg",
-	"80HUxloDeU4yeoStX+KBlv1KS2nIEmqpjFS057AqRHLSDzvlVykTH6xQ7p99NmyT2j0irxP5qShLejDY",
-	"Y3WA24Tx8Hk0KpBXm8UE+n5vAuZ5hBIAzBoW94hxhXIwoftfCCdBHwwOWAmgnjDlDupIQYkgbjluG5DZ",
-	"eOvLvO4a2PBIpa9entYKqe1+dKt8vRvuHN0JqCccz9zrnFWsO3eOCXW4j4bt3M7+BQZwTFEgHW1XL4Ti",
-	"C9lf8XmOSBu1lT1m6e5c2EJOTDpS7vBp7UE4qojaKb3Wh4mlqCnhTYLjgWcfrBO+PhRUVqgsR7d1d8Pi",
-	"SetURtg64l2U0TVS6QmfzMTOiVa20PkRU3oH0y9wpn+DJ0LZHcDVegkH07jXjJLTaervM4bJ+fNx8OED",
-	"fH4I/8VqBoCRU3dUsm66Dpk2Tajaitto/D3teVxegx7Aed1NmE50JtLE37IdDLKrVGPBTLjLarmaZSFM",
-	"EuB5U/JcpXXHFAPgL0D/OEJkKtQ+2Cd0ULaDU3mAqoPBgH1iLeVmCFTos+vNsM3lZljce6XwDHUMCL1U",
-	"CKCsQuM6qyDPtzdUL1DjntVqiqbVWjW+mT32qQm57dZwPYp4hQgcY9EpRqDirI4pTgDKbejhrOvjyDgW",
-	"5O75Qd11g2qSPlqpeiGVQN3vVLhJ3FZrJZVPWxRP+RzTCNveMnKL6it4jFoD9/xUD9xUS+rOPt1YH4PK",
-	"edNLjtaHPTh0jc2FnemsvmyI/wLFpN1RR6gvSmKWhuFHrJsO3SeRK4+emNDHz+wT21S56BPE0OCFDEnS",
-	"cSUjNCo06hkZIWpFAOIO67WN6CBUlGBKh26gkATksBlXF6LabFt9pE9xQKbjbwVF6VdrJlULAMWt1uoo",
-	"4Z62xNkAbff+nRDTVWkq1FgKpA4PRYIUzT8GKUaJhHaXUXY3NbWHd7NREySmYtsXBfGNHiIVagUwb6GP",
-	"TQBzamh/v+1EeYT5T6wBMU8m0nVI85Vm10fSfGoLvalizB+z22HStyHRV4J9aGSws5WyGG40WmNAFk3D",
-	"sC7dd3gpabIwdxjhWW/t7Tn0LIfKA8Ht9NF64+VFSZr42Mk7MTeVhsk50Hjf1p6nVXF5HH8wb1Eex7cH",
-	"O1QrmFjfl1tXTGxvPC6dWO9iu9qJrAtydzVcPb4Rh8QCW+vVfKoLzTXH8I2Fa1i1bs2GHb9bv04tA2kW",
-	"tWnpcXMPLSVvPrWsYFz3ptEHSBPVUw0resx4bnSpPPRuGkyjeE5NMgTGS888/ZA2pEH6tg4qG+irjdXP",
-	"S3u5sWPGsdyYm3iZmVdB10QLQy5Vlq8inM2ROovCwlKkoNKwWwZpsWFMa8pVpToZkXPFD2XK34vsiKWO",
-	"WK6llEmgEZi4MMS7PlKYhdh64VfCL49hqSMcdarh1Z9I4PU6kFNOE/ZqeHbyK9DYh4+ePTp75HimWIB7",
-	"qUVMxkgq1kU5OfIoQRn3OQdqljoBfJ303euzv4oVwvKaiV5gzkgk63lyT5PvksSEOSZOzBHzRc4t2tzZ",
-	"e7HAMgb7B2yml4VBLZ3O4x3AyL0QxaKQKAaACQObTLA9YG8QWEYZM6WadfrrcAdLLwNRBC47XmER4x12",
-	"SrJWglJX1NFRXGbcl+/FY2GXhQLlHgUc/EcXlbRkpBh24gbgAXA8MHT6THs/Lyi+r4IBbGeIKkLawxAQ",
-	"10y5dXbntVjkfOUOoC2WEPQWD77k6/FSdb2FJIhQWUKr5Eats1XvCPpxR3qNTFHpiMpBWwARKIyN2V+r",
-	"pErND35mG4RgdF7G5Ao6hUrrIUs7bIGJtHOnFI8h2v5wMEjILQo1rCE2BI4nbGCfDd1IDj98cDN3QgXd",
-	"QHwM2Lm+PmGLIF4slamQSChseOyaBO3PTZ9PBeQ0LY2ohPkj8fBoz5yqdYUt4TFJ749UuFczJ6RLxV6L",
-	"TFKd68iR3OVWz+WE8UmhjQmd+Uhf04PQw7mY62I1wlNwJY3oszdkrHFDJELA4210i5KJbIniZyNNLFhW",
-	"zUpNZoVWeklamtRqpACiDCQk7+CGuBY373d6zLrp/mDfbzikaULUnM9NRYM4Jac6IvNK5zna7t7pMfpL",
-	"CUuX2sD7cwRP/vIiBbmvBJYTaxDlRmqoiESKLE7xB6OGYnJKId+4mLjH4X0Jp2Zh/FK84hdS0fyfSWNZ",
-	"ZKm1/L1gKcidKevu9fv77pz6KIDDAdI/rqgOCEsnAPuSJvS7YwojlZaAMOmaMgrHkLvnxjbmk/e1IzyV",
-	"OYSpMGwDztdILbQBHY7UW6P4wsy0NUD4VizT8DNaR4BdwsfQ6vDVk8DYoZIJWkody2ixO3Up+jbE/tIk",
-	"e8Gsh5hSbsrepDpS5zGQjWHddA12jTs0m8FrwJ+yFr6m7Xv0k7sn1fPTI7hjdDWMFJnNA9Ihgu7k+oJ1",
-	"QxY3jp/w6AknCiJcmBPvLWKzWo3mtJEyy7GZFHIssgZuYkJ17dmCJOtTy1XGi4yRM82gJc8x3BikKikh",
-	"q0JF+/jHYI1O2V9YermXoLSETkn26/Phyc7pr0PkoSM16uDjsgMUqfrVn0NPlaeO5+AP1IxIHYH1ESxu",
-	"Un62dwxZot0xeRjwtWgHbCH9R+ID+hYlz+Hw6+n02BOBwmBNsIiisfFqpCoYXpDVjVsns16fnb9+Rqbw",
-	"QhidX8L25Fov4Grpgi0KDIjgWVY4NkcXygfjRAb4TCxyvQLfF5iXKOCbzj3gm1rpZVAnsBR8ItXFSL0O",
-	"3G7OVwzK6CpxFaB7VMaEWs5rTynX162KVOxy74h0L1yEkZIXSoMTAeHssbE+88GPxC8LObFHUcAW2Yu8",
-	"TNi84P2RenP3hOzZaAJMnQ5a8pV3Wiqv3+c5qC7w8jEZkYN4FUHAjVRI3JCKpX/boWHuPHFbBuSx2mUP",
-	"iWYovgD6gfvU29kpUYDKDaKaUC/25t1vjsR1ko47QegX3esP+gMA1EGnTOeoc7c/6N9FzMYZeJ29K8f9",
-	"uzV37rxqhu6zdH8wSCOpigQnZkRxKUywboBCi4hYQb8QuYGQgMBtAOjjVxoBoDzgCXLD2B8MNpTqu12J",
-	"Ph/X36zQN3SXtI+hGASo3N5UGNvuUK3Kkn+lK79z9I/fkw6lAnWOOs/kpVCIoWD5hekc/aPzMnDZzu/u",
-	"U+8IW7v4z/G593W+KsAaIpaGWfEBGB0xRIZaUJ/Vtiu62CN1k2vtGF1rG73JlQ+JHIIbLwDqr/G4BXmO",
-	"wrCqZ4AmevMZcPPeXeRc1na/UYK0LS3PD/5bbHe0N/MwmbUbH7tJt796EJnwciEUCDMUoQBYaH8fPn/W",
-	"vFm/CEtv3+5y+VHdcnnrI/sm61yJzti0xGhauj1doyyS2K7VRYVGF6Sd9FCnpvrOGOBcr+QCYrQt+HQq",
-	"J8csPRzcZRVbWrgPodS1m7q7m2SSHqnSJu2zGxw5dTpGKLICdK2sYsunUzHBoGbpaE/bVXuN6/KHUFvo",
-	"G47F4eDuzUeipTL5NzhRr/1qbTpNQSpee6BeewJYujuP1gRLgTBFGoTOMydugG3Cke9cvhdkFcjRkVdR",
-	"pWTA73TiCgkO/EIkTrKf5MsMgnN9vk4XdEOumJgv7AoQco4Q9hNykgj4k2oBkDkvSJbGiYcUoQQJH1HI",
-	"yExfMQ7VnSCHXyuznIuCFDtsw6kUPszigi9az6LTPR/5eL6QcWnWJmCXr5Shjo9BUwRA/Bs+gWy9bV4k",
-	"INPr37/hJSmhYFvuyUslYFeZngYk1uukc4D9bz71D3jmI47hk72bP6kUT4ePtricj8FNmgkotHyw//PN",
-	"X9SL1AMZ2GJGT8i7FZLFD7eZ1Attn0RQ019Cc66rDKhNe45oBx3o35NOHJrWOeq00YKOpy4BOQ0pi1Pe",
-	"t6Uxa6LxgMogqGCMTIQFeYOzYyzAkxGhDB2Tlcb7mA3ZaKWZjZRycmaer8o4EUNRkmAz5GOuMq2E00nP",
-	"yoBgGRCysYjbSFF3FM9OhRz5KphkWVqikHltA3tCCxIMp8+G0KZTfEdqxssxB8cPqoA/s7ZAgDaKhGBm",
-	"T/X41gTpqR4/ebgNdYmcG38Vq29LZQDBul1aC5vB4r3oY4quxxxrseav69Inu5efhC9gBP/GxGtwsBU5",
-	"eQzQ+vDBFtTuhEI3kDzubzMRUqUd0XkEcS//YaQVL1+A6QX0OLTCxwQsIrVP9biN0LYTRDfOryK5YQIW",
-	"kBYCTUxr5HAlbC+pkDAKW6VaM2lAUkxHimpvAjAxGYjdxy1giynrGnA7l7jbCQYUBJf0SBnr7lywhOEV",
-	"xy5Qf4D8zADamLIuJwrAeFHIy9KBTubdgJiMqPEtzAGg9jB9kobR67MTyhYsIOAUPjseqQBIx8jZIjeg",
-	"3vpdhy88sXfzMyPVwh/CmfFz9025McDcRYZuMDfnXOv3ywWG3ThJF2pQVp0QtcKVxwRJmAI8Fdq2Um/j",
-	"Ig/fFZd2pC4KfRUk7D0GYeB3B8z0wGtX9/BgCimYYCzEwuCwMQXVTcptqmOL1T2FqqpUqss6euvIdwtL",
-	"+0XYL+Bnfxx3+ncXeW/NNf5zCPkvwiLhpqDKJdr/8crfTL+3E5QDuPPX0sihtjgWXvAUC1zS3iUAiDhH",
-	"LAU4eMyDrxYrTsrgInDg0UVOWTeghCYlLmjiw1Phx0CPkxK0sxdCQkbKh0uTicpHGZN3M6XgOnhGFRnY",
-	"MISecst8QigRcE9SpGIY0wBEMgwTeIQfBixOinDdR2B53p2YyzRYDE5Of0PEpYO9Pw8S76Iv9FXCzs8e",
-	"7/y5V5LVic6Xc+XINyxiUlvBxC9fQkuXcB+YHR6FUO2Eolc8dlNSqdueyDFXifAFJvBfz7HigmO6aeVt",
-	"im1x36QeVtIHjEBFdF+kWihbrHp9NiwDkGhlyvV4evryxXpC/DpAkn8j/QKH47v51gQ89HOddPzRqOa9",
-	"/5E7PVKDpFJJMSGkiMRntF/yt/vj+/9P7CV7g8Hg7v79ewf7CeaAJ+enD+Nfk2Sk9irN7YfmSBrD/9VL",
-	"bSVRcjSLfCVl2uP2RnYiej+Y4/8J5rgQxQ7VdYdtZV2fYHRy+lvvCznlggCYb8Ec40TdwBOB5gFLjCvp",
-	"ap2zbiVY3l/P3lEr6OhINXMhkqjS/WY42ISMylfsykOrjhQG0qH16Eac2jK+EgFZEf4lQMC2E2wAsf6G",
-	"FBTaX3PV3RL7i/7Divt1L+F5VMxYqkuhrKYz3nqko5sIO9a8idHNqVzAXTjnAD2gzeffwzNIdtVKtOYZ",
-	"6SmE4SGEJeuCAFOKokxO2YW8FIqwmPzMDVV9s6FAd0BOA4xMbliKYdpuMjUqQ2U+RupKL/Osz86utM8V",
-	"x/BRd8OCJk0fJT7400mjhMisp/7ajlSIBe2zJxjQGFWonoIAVsOtTCrg+hfaXXg+eU/TGikkU7qgEAfG",
-	"IcNEYmA1+nil8Yp1L1AIkCHiyGnYhKF3pEGr3rRczwbrNoODUS7nVZIGAYjiw4JyUzQRIyYtjiOEoVa+",
-	"6rNhtS63Xtq4NPdIBYoKA9wU+d9n50Ywrlgt3v6IOnVbggtgGlvZajx3+/+40HOimrcTcFvt4kBkHuhs",
-	"9VUpbqUcwHUVt4NwSL8ZxQ9l2dqJPtyhMrcxidIdK1f1P9NQf1u7+94WXbzCvMkzrZ85uQC/O9xmPuEm",
-	"PReZ5B535z/A2L+/1QH5Bcn6F4Z7HG6jSlBXZ5jRVeP1Q8g7AK/lhIpHtLNRiNCk68ak/QKmH0j2FzP+",
-	"U88FsIaT4xsTn7GQkkWoFeK/JhMAPGFTJEggKJOKIYK9iRIvIQ6lBBKpc/+0j0ltoRRPDukoLWK3533A",
-	"M6eAz4piu+PAub4aqSDQ38TbWMTaRuoG3tYa+kTj+3fnT42SEFvxqP2vadcJ1fnW2iFiUeaKm5Bt8m04",
-	"U9LxeWg3fR3e+8HNfnCz76VPApkmZ3Wgz210+TOZisdx+prhh8WqYtAJGpVBQNsxAsQeMYB6T1iJ9J4w",
-	"wJcwltDsRwqYU8Ji0HeMa63UD6BkD2lDtYFeUin3l6CCSmGt3XoOPehriUfzRh2t4LY9pPyZNPZVWLZv",
-	"acKJsarXmXL8QH6YcyrXrxFZFxYqoYCCypGi/OTczuJrFDb5tvbRdeBo64W2KjrfEVO6AryEQW9V6DQW",
-	"ctWqIHpgnmgU5vz1+fCE6YK9Ph3uvDo9ZemDyXjntMx2IyYHEegBswnzXUeqCRCO4Q6GgD/4FeWS1zGo",
-	"AU8NY9rBpUjYT8cjBTlV2BEYbqO02/Y8D7dFPhZGGt9S34MgeMSYJsQcpbAkoaLjrNDLi5mb5ZhbOe+z",
-	"3/x8fXhyNy51ndSAjwkOKOsxzKmsYVeg7Qeyr+aSIDDnbjcQayTu6JiFTDw8gnppd/R0ByukZNU8vxkv",
-	"5jmG3g89QML+4CClpMkQXA0vZ8uCjwEqAuOsjxln6eGHDymzAszSlerlGqwxxarPhmWmWwznXEMSPI7j",
-	"PAknT2XGHdoyZ3ULI9EL3TQQhbtzx1cFwITCtjxsmjCk6E54UazaZXPIfvSXmdJDby2k++8B53eziP7T",
-	"7k9VIh8QacdSOYrUBkq7mU204zs7ab0JAruRT9wxkHYIpkzCdUoICTO6K/3OzUrBQZOIhXsE+i5eULCR",
-	"+qAuD/32nZ2Mt3UZfq44/AUS7f8eyXRNsssTggQMpwt8BbwBixvxV5+pXWbC1I0BX00orcTWl8q+CnAN",
-	"VJWqG2fNOBnSR2xUsIkgFtIK1lW6QiYhoTfr9RmmjiApFh/4xDLgAMJHK83HUhEO2fDFw/5IYWIIWwT4",
-	"hCPEMKik6MCychOAEdYgG6wRWX/DdRmW6sLnEcDt02J8+aztv8AA2Fv0UI39uM3QqCTtw/+lWT60jdvk",
-	"+fjj/iPT599FpwdklDqWeEQYf6s/2lb/SIJ24ckwHLx3ehyCvl9oG3DE3bOP/+Whdp0E/add/+F5kV+v",
-	"V1dOMU+QBE8nLc+4iSXmGNFjLVbHSNXAOiKKhsDLhAZcR/+giO50WeQpmmyjYad1xKy0UvEewaN5ljk5",
-	"xSC+Oyk/IFqv2H6JocwnThjORXYB5oXjUrUB6zb6cUv4DYLcQBJ8O/JKK7FdJB69fOZxRW7xTVD5vpmd",
-	"GdLUbuH8rFdxDiueYbURtx1XMs9Zpp3g2NDsMeCpEvqOmkES0tKi0+EG1pI+fNv0t9MYyglRjwnVas91",
-	"uDcYDErCi7j0EI7lK/6YEAHiRIJkpAhPIY28EggE6mT8gGlcVlKhwNIoADAF9Q16mfMVZnljJaXgnTmO",
-	"ssMrYU16SVEbvjBYab4DwGum1UjFI64DlAZU/S5X9UnYMp2g6oXB5Pbq22WbvSC5Xc101UJAuCtlRkm9",
-	"6hXkIqpV6O7I43qPVIFlnQgghXso5KxuNUDDYcO0wqqWFYiKAHjBRtA2JXXcPWSTGS/4xHrjU7ACIFKu",
-	"NOzeQa/PHM8e84zyYjAopQJFSXWtWnGlcmnAMlwHIkfkeoj988hT0I6kDBkGQbSs21Kxtncc21sofs6d",
-	"MZ+5AzS4hoPLYaehYGI4G+1TucnP1to7Rg4ys5xMPKxQmQkaAarZQBckaqPnr5+ZPsOkVUf/Lwq9XOCF",
-	"L81bGB0DyaAK9xngD9AoTWB6VSRfyEpvmEPA+GFyfcV0EQp1ZiLnK0NVbUjbhjXvs5dLS8oT0RAwZoxU",
-	"JrDElNvbSaRpVLOHTLVcSLXqLiTzHOMbbt8CpEPic4Ca2VHeAlQBIXWUIdf6vYcBIMIzUsuFe8TL8iUV",
-	"ygIlSRCHnNtSBYOOCRcXMKiaGQ8YfFmrawGZvDNeiF7bzUf8gv5IvYGcqRa8zyTIKzJjmSiwnJhX8rCT",
-	"JABHhxwJDFszulS2AvihR8KzV3IiWBfuVbQ/aIBjuTYWTKtaYQoSZD7UEPsw1+H+/sGgBz8ZoiAvCCfR",
-	"sO6g3783OPYHktweYB+zFN/KDbs36NGS41StJsnsiPEygRkDxUq/PMGU0O0ZqfSpHq9F5gxjrnOUal72",
-	"0jgxFu5lf6Rewk4uQmN4ExGIKwN4WHDKeqEP1rm2gSyKGhspTKPwopoJAJYxcGFdNkXECVz/WGhMMJyA",
-	"YhcAKG1MuIkgZeqpz7GsoNyRZDpSXjRFyEAiPq2Qi25xSuw7C3e3i3JyNPCyRQyBCFh4xmcKxlh8QcSm",
-	"/eO2iR2XjBSykLo4vEYUbkbhwRH7UjtCPdoh2cLy4E7MN5NXW6f1B8XwrUlcbFCKK27wqAZZLPZYeNS7",
-	"QDj+fSInkk6TmNz0dfmF/wCW6DvHpTSiUQCRtYrYCqnY4OuKsFt/hK38CFv5z0NcAKLaMHKxLo/BkkPo",
-	"Ye921q91OAxr3AifCX+zpuwgyA4nuTaEoRahV0OJOy+CI6RC8GeCEQKrWeAwemU1WrBh+XKyaL7y/my9",
-	"QL/fcdQS4bHCmEHy5karkBfhvrxjnHSE9V19jQORPViloQx1AKmvVu2jzOC6fxfU95HipFWGEi2k9Hl/",
-	"9BrllEpPSwsWiqA5eK9gWAVdMF+BdzO+ThzOicYXKtTjdiXKC9vCB70O7xiQh+bSotbZkpGgTU1muLUk",
-	"5NNQPx/c5xsIQ25etfrC1yQE/TF5CyFfQemr8qh0dUGQTqEI9K6vFF2aACKTDsVukFZQlnbGexxTpXzV",
-	"+wFW9E3Ain7w6x9JE0g5WZd4ION1GeF2kkA7j/5qiEzDCLsyDvGCQigTvVhhEQnXxLQQZvYXKEhSEQuk",
-	"CfVBeDZShI1pmuXAolYpsixjXWBBgIJ+E7C/J221ILXjJskDXunr1CYVwyyaarvp4WA/TQBcFv9zkPZY",
-	"wcuSImiGcX3lVEu2Pcv5e3LI17gF38XvfgOz+gGi8IMQ3kgIfxEWTIpfRP/WxgE4zeprKDpnV5otjTAQ",
-	"JaiViECLmBHu+lmRr45Gaof99NMwJFX/9BPrQn1qORe9I6iAoFga5S2kpWBnSHGpFuU0UC5pG78n6461",
-	"nZVA8VNdROndlJvOgiaVr1iaBds2Jho84+piyS8E+VGjq0w4poYF6bKrCxjaq0cvHj558UutZAEVH6Qa",
-	"Or2EpcG5ObRpyBbHIW2oxFLVP9zi1lwkP/0EcOBUmzQCYorGE/EgqKRJ0jMCuFZXG23xvkxqGdsRVxwN",
-	"6XJO+o5L0qI/j1MGce8IEOeg9JHy5vx5qdHVKrIm5NmMquCCJ5NPZqTE4oZQtHXk4a16vGIJvhmh7Lke",
-	"tXKbXPaQnU86+drqPk4vbVVmo0W8FWjsOQz2/6CaiRNr6pn/RvnyXgQLLP2HSvhDJfwhCX2TPHqfGs9V",
-	"W2ojQKkSn4PIqSoj/DoK4ybT8e4415P3t8243yRVPXANYklSL1Z4HtESzOH4fHczl4rqGvb6DJoH/lua",
-	"xyIwgpA95B3+0rKlIo0RYhypuWA122iMfQSBUjfpp/2ReqGD9OhYaRvHg5H/4Qzv38HS6fftB+P5AZz+",
-	"H8AD4OJ/K2vgRuK+VF+dvJ9jk6aV/n4NAn9adS1CrpDPa03PX0CfoJtSlJznMsdRkNZI+QqDEGoHsXhE",
-	"72tV7iGSsM9oVqjXlYzLqcOVPm/DaFiNz4Bu9YWMhm3BZ2guPzjNVfW8OK2VNvYH4/nBeP4DGA9Rgm/M",
-	"enyN3RAm+nn4uT69nrxTed4ISA0dsC63bK6NZYcDiF1W2kJOYNZLasXhTiE+1IwULwSBbGLNt/bYh2fS",
-	"WMomehSm8w2JWa2vTXAoYfY/4FC+XeZiWwB0ufKtCd7rsIgCMMq61EWImKaK16u2fMXlxjzF4VZ5iGxt",
-	"GmIZRD1SGEWNCP3bpwh2dcGU9i9jYO5I7Q18aG6vkUTYUsMbXBXvpLWi6LOHG+p3R5UUA0DGHcNS6XHr",
-	"fiQlfvukxGEV5iUO9teVU3WLXMRW+v9aXEiDQAMKovdP2fnrZ4j4C6AnCG3u3vFjsauFcKwhz+mfVzOh",
-	"RiqlyvwQcYhep2qhvW66P9hLe3FR8kqGgbxQAByJlwTqYFzNjJi8Tdl/M6ye30uYmUH1JJWvMBDS3co+",
-	"G+KooyLzBmsJRnXmR6pWaH5DDfbNRechCnGkKKEIavsFPhlzz7V6SG99bkSNU/27IkG2DvZWXpi9b8Xc",
-	"b2LsSZm+SPT4R3T9j+j6/zhQSJ8Mxrin+FVksc8UwtYpK58ZQN/KtE6tXpgY3KzGFBNW1pv2CGAY6Us1",
-	"pJwEFuGftVHjhzDML6XGte+/lpWnBTgLx5v9sLj8sLj8YTQFzyDjDY3uc2lJFSzsYwfxLIdLO+sc/eN3",
-	"dzGo2fptQPEkgYDZskxBwsBOk7ClN9iojBI+6llG7h4pPhedo6blxl3hmnDfzEgKqGDv9Nj4AF1ZNKoq",
-	"RR1BHaVm409CCRg9ZYtC7PiQqTYI3yQUacB6JTZfRT1gRZ9GD8QL4E/T5ASYzyMJnS3yOJCSHXXwplTG",
-	"P7aIYM3a5AmE2vki/ZSXtNB5HjVKRcvbm6yDwxk2FjNJ8dAUb30DXmu8QAGvtdnbM3kplDAGT5XEf84d",
-	"e5n4DZaGZXoCddWiRl96xmI6179f//8BAAD//w==",
+	"7L1rcxs3lj/8VVDcfSpktklRV8dSzQtathM5vq0lxTM7zOMGu0ERVhPgNEBRHNvf/V84B0CjL6QoWXay",
+	"G03VVCx2N+449/M7n1qJnM6kYEKr1uGn1oTRlOXwz5OUTWdSM6HfsVlGlyw1v6ZMJTmfaS5F67AV63zO",
+	"YrKYMEH0hCuSMzWTQjHCFaFEaZmzlEjBSG7bIGOZE2r+ZFSzlPhekmX3V7Y8InSkmNBE6gnLF1yxXitq",
+	"qWTCptR0r5cz1jpsjaTMGBWtL1+i1kuZUBxOdXRnE0bO370kckz0hJEkxy5lTpSmuflnzpSc50lzJ0rn",
+	"XFxAH29zNmY5EwkbzGYZb1oK09nMv0YmUsi5mXz73fNj8mhnr9+JCOtd9Ei8oFz/bbsf39TpO6bz5WCs",
+	"WV7v7ZQlUqSKaElMc2TExjI3q6zzJRcX2Ovj7e0+SVlGl12F73fKfU654NP5tHXYj1z/XGh2wfLWFzOC",
+	"Gc3plGl7IAZJwmb6HVPzDA9L9Sywa72VqKsY9vj49LcjQsVST8x4WKYYacucCAk/dOCdmJrVxO3b+qik",
+	"iHukPciUHAp2PcuZUiwloyXsnjtZPyiiF5JMWcopMYNWvc5QtKIWu6bTWWbm4AbSilrcjAwPdStqCTo1",
+	"z3EipZVI2ZjOM906bFWH1IoatmaQJHIu9MnT5nNwQTVb0GWXKzVnKaH4NuEpacsZ/decwT4UA76iH3ZG",
+	"j/6bbbsRz6ieFOPlaStq5exfc56bk2fuXGkX6fVLJi70pHV4sBeZTXV/bjeN/TjjcKftSX3Os8YT9kZk",
+	"SzdyRRZcTwi7ponOlnjTE2iG+BPfc2P/15zly2LwSbm71pqRN4x1npuvlpsNklsilNivVg7JPi+NZUa1",
+	"Zrl5+///56D7P79/2v3yn60VY1Iyb974WLBrjS/EjuzMcnbF5VyRGb1gpQOwYmym9RWrtL+90zwkpeWU",
+	"5SdPN1soGBksFH63ejC23fR22/bsiq2+HMw8JDyNCLVb5n7L5AWhIiXxgo0mUl52eRqXLwq70h/6248P",
+	"9uhu0n1E93/qPhr1Wfdxsj3uHtDtdJftjPaS/bT5HkEvJ/d6mWCmZ8vZ+msEHRfLbppZteTQRTig/8zZ",
+	"uHXY+o+tglFv4VO15XuHsQSs9Fe2rA9lYO9sN5lIxQQ5Pz95Sqb00tBnpLD/mjOliaJjZhgLMJNDcslm",
+	"muzskYmc54rMWE40E1Too6FQjIUM3O0mFzqX6Twx/fYqtHl7Z5ft7R886rKfHo+62zvpbpfu7R9093YO",
+	"Drb3th/t9fv9VXS7IiuUlmks8yk19Hs+B3JZ36oXcrQhvf4oR6tp9Uc5+vD4+ted70KrX/Ip1/UxvzWU",
+	"RPF/rzxFGXzXyOD2+5EZBfL9nX4/KqSA7QYpwMk+9UE4uSaQepSTbl7HpP2aWKEjIv1e76B/RDKaX7Dc",
+	"iIbaimJUkYN+B0QYNRRGJDDnx6y/lmTMBVcTJ9pQoRbMLEyPnItLIRci7JjQnBF+IYy8WT1yVt5adars",
+	"/Fbs0s7+QdQoEMornrJ8M3pLNV78mf2KtBMpxvwCBEQzjJXswH1xO/rrRvcaGmk68UH/flCmSyDKGVca",
+	"Ba/452dnZOtqe8u9pCoEeUR1MrmizXcB/nOPt+EdG+dMTRqOIqMpnBwnaY1zOSVcBys+5rnSwF3ms5Rq",
+	"Bq9b/SSRs5WyQm77bLxLY5opFjUpJaea6rm6ndgyF3zMWWqUEz1XqwaETzdmETgQGNN75KrPRDqTfDV/",
+	"tsyXMPvealK4YB/2z/7dn30PSmgHf5NQcYT7SqeMSGF+zZfIxwzzpUYZ4ua33ipiUEgeawe/cnyn/EJQ",
+	"Pc8brt3pjCasq5hRqsz1Uu5VReKr7Wg47/d3kxFV7GAP/s3iiDCaTGBGv7waHHdPfxns7B8QOR6KGF8v",
+	"houf9Mo/az5lStPprPQ0pwsykunS9kIumdHLQcI3XeEQuilLZGrIA831UFhZ1p8JxZKcaUKNdkrixUSx",
+	"5EPcI68MpdYTKkDnp7MZo7kiiwnPGKHuo1xqqplCMr12F/wS3W0zztz065txLvi140/OfMH88SALqmB/",
+	"WHpEcvaRJZr4tVRkTHOkMEIubjxJ/ru1c/DiCxf6YK/VrI47FRi1cbF8m8tRxqbmr0QKzQSICqECO8M3",
+	"/gsU2cNPG9IM1y50WpEhxZKwPJc5MApKbAe91peo9YSmP6Mg9T1HFDsS/wHGFR9apcvRfcozMEEBO1A8",
+	"ZUTmVpgwl1BOGVoo5mKu6ChjvaEomqRzPfmATVQbxmPBkO9YAfIHRYxckuQsZUJzmsEhx6V5h9L1LZbG",
+	"E1rzRYp2goyn8LIdVMushqY8ax22dggX8AIZc5albdWJLNfb4ppN1dbuVqD4wmKp1uE/PxUtTOdKk5ER",
+	"tcjJ6Ruyt7P9iJieUXHJGSPz2Yzl3YQqRjKmwTAUtYAiGDbXqnf0JWpqX5OpVJrs7pNkQnOamIZI+0Jq",
+	"stfvNLX4aKtqRvjyu7l3SlPzx2HLyChXPNdzmnUdYzU8Ernf4Z6RczXXwLZ+86tI/CrqnCbsJG0dtvZG",
+	"48c74939R49Gu3spPaC7CXu88zjtsz7be7R7UNzNidYzdbi1dUXN9vdSduW2UG3Vd+pLdA9nvdasPZVO",
+	"dRvljF4q5IHQXEQoAWUATr0/vT8oks8zpo6GIsaTEIPUpyzLHFF7inoktqfqg2EZ8SERUhM8Zi9O37w2",
+	"t8W9wAv17MMlW9qhXbKlkfjNZxRUTnsljqUYZzzR35VWVIb4gYsP44xfTHRM2l5wsCMeMUMWZrlMwA55",
+	"RGIwyHbBIht3oqGIYYk+8Ol0rg3piCMS47Z8mOXAW7jp2LVtuB4Zy3zEU0W47kQknkmZfWDXEzo3Enc8",
+	"FO0pXZKE5vmy0p3ZvzixaxYj7wyM9cG7q9bHvr0VmJVhiZ7DiFImvi/VZvmUK2VOcsoE9ydZy0smSEYT",
+	"e4yL9+BPOWM5Xl3BWGrIa2yv+wch9QeaZXLB0pi00dhPpMiWnUND0Qwh+UERT9vf0pxOVQxajyJ0KNyD",
+	"LjCJqRTMy+g4MrB6ELNB5jDPFTsi/vJgK0ZcGwo4FaQdW9r1iX/ZKne69emSLb/EHVBHrEEcRA7robA3",
+	"xDJTI8XIuf5jeKrGzqvML+Up3mjgo6DB8CnrkQFZ5FwzWCSZu7Uaigm9YmRi5EEQqQKWSeCiJDxj5k70",
+	"iFflnGuG0AvKRdXBYZfoxLAJQbNnZhu+LyWxPcdwuOaCXc9QHHDzgpMBctFrqZ/LuUi/6/jMbRibXoFk",
+	"EzVPJsWSoqGFK3um3ShPjLgxZUKz7z9WXvQNh40rksu5Zj8oMmagAzguMprzTHulOWcZo4rBFN7SZSZp",
+	"eiblS5pfsO97Y7DvD1rKD2DnslfGcE3CrhNDrZAv838zy5Lb233yij8hoyWxJoUOzOOU5Vc8YeeCXlGe",
+	"Gc7yx1z+eTEAy8MC+QFEDbTmyRkT5rpzTRIqYI/MTaXJhKVHQ8F1QS8SYHshG653EjxFCw3haijmAlo0",
+	"75km4EHDx4UkjvzWNUDC74nMhyK2QtOHxMiQRpa6T656JuUrKpZW6lffdQNzqtkHOGJwmVQmFySVC3Fk",
+	"TSFWaw/lC6cL9+5tAc6FUZ5kzv/9nanJHDo2+ldCtZcrRozmLLfiBVcEhApxERF2PeM5RgVYQTYy/25z",
+	"MTLks5ALnGFMdUjlKngzBUnkPMOTPmLkiuVg0Ksdq/fv33cHwRgbfOlPYLix0Y+yjIkLhh79g0f7/Y5R",
+	"ZmuzXB9MgBtiZVlzBZ4JzfXyjsoondERz+D71lwYmQvG0Iqcnlq8AVKZms9mMtdlddUv64zmTOhZzqc0",
+	"X5JUMiTz9iNStEXKfXndbmen0O2Oi7eDRr6Jirdykvei6VU1lZzNFQi2Tqcy8qL5CQ13lKR8DLqxdsqg",
+	"pXKrhhmTdoyb4aTXkoRnRFMImikWlOuhAME8IkGrMfhzJjTcqaOSVKuY0B0rsJ0LP4BXLOUUnJfflzr4",
+	"AXyAGJIPZqtDZu2sFA3BKWBctL3YiBijHjS5Wp0x3xolnCZRMqB/atlff5GZ99a0zrbJ21yCzXGQzSaU",
+	"PFNJLhetyL1t33vNFuTMHHtytmMeuqsx0K3D1k5/Z7/b3+72d862+4f9/mF//39aUWtEMzSYfGoFskWr",
+	"b66uM9kcts5Pn5q9GlFx+RROCNqJXPfz6QhsM9v9fn9359HBnul+xJPWYevJ2ye/Pnn1y6u///3vxSUa",
+	"HB+/OX999uH1+asnz96B5aZqzTlsPRmcHf/Sfffsebff3zbDQVVoxWT6/1MfcdTiaSWWxnvPQkeV+9HF",
+	"8KTVqbgXrOvksDVINL9iAclpDY7PTn571opa6Exas+ZfoL0ZyzVHu23DltfodWWrm56Hu109fe+dPdup",
+	"r+YW+i+IloSSCfTvw+2MRnD+evDy5Zvjwdmzp945Zc6rt02bqYI9u+5fLx2tdXfziX2ter4+tUBbvvnz",
+	"4psvfhQ0z+nS/F07Vw1LF5ysTxvOrThp60d3XJg9w9iZplGkclTrv6lr3hBq+HMpXCEi6JzrNX0+ZZqm",
+	"VAPJpCnao2j2tnQiax/ZH+TIECHzg6DmAryk4mJOL9jKQ1lct9u4nBvH3XBJmwMuvRAmF4LwlLgYgoDe",
+	"rmzcXfAbWs7pIvDJ1lpTvpVN/LAlkrHZ+fsSOo7+iX7VIC6gvlRR4SSuTDUKY9+KixAO6veG/bdNv+To",
+	"vygTNH9vN7rAjmU2XN4idq4h4iVnQKfAVTcFlc70RsYyy9AJd8Oiwdia5vakoFvlLu0DRagiKUv4lGYE",
+	"W/dha46+hgGHFWofavBhFNR+b79/X6RmxkRqPi910b9xTYKjUAyzeYlKhLoay8DQUkNGS7KY8GRibado",
+	"AFDV2/g13NBKHp+auI+4XPk5yCZNnMA0mjdEyp2cviG72wcH3W1CjQjW3Wm8+exa57ejrBU6s5yxrpqx",
+	"hI95gv4WFaGpDpyrr8+fDF4TMzVwwwVjKPaGj6ho7MrsCRcXxzJlm9/Od8VHTTdUW2m9Ti4vuUiJHONJ",
+	"cIHuJ08Gr+OIxGUB0PwCM4ubr21tiseBvtl0+lDTKJxbJKGCpDIIBbE2/pyhxjRaErs66AUbinZsf/jn",
+	"771AtUEL/WhJ1mhRTh/sDcVQfA71pc9kyqgwvXweis/dbhf+b16KkfTG5HMRBWQGPSqSFNroiHNz6hD8",
+	"kKqlSI791/i2cqFyGdVGddMlVa5sbp/JLIM7OXUtWrnQNIdCIUG1UGEsbkWkit1AlQ//sK4WbC7Q0ddN",
+	"zyitcq69IAp9FSIqTgRbHGUyuWxqCx6wFIO6hPvLLnAmVfP6mgfurTEX6ZNlMLfPpbUyn2RSXpL5rGhn",
+	"tIRIAhA3NJsWAfARUUawtquxmEjFiJzrRE6t/RGDFsFmbV0eaQRWCsvbcEzOyuQG40+1YiJV3qhEEppl",
+	"I3CT4XfeYKCL41H6HjNSFPjCAgvrJVsSKeyw7RxgQKkz5toZ6QVPYJeNCivmU2Ah8MgwkOJcBrqoESxK",
+	"NhvYJCN6mF0wqkV5A1qRC5tRoM6VZxTwpoLMHZuWrFARhFg0U2Qbr1dmQUJq/EcQkWb0wYbOckZVU6LR",
+	"+8myJA9AeoQ5Z4bClYJJ9xtbhWGz9MmyqWlJqLq0iVNcHzlXAeT+eI/pD4qoOVDMDbpsJLKwxE6G1BhV",
+	"tHYV64TYe0ulPTM9EtcYfIxkJVBwY6DMTjIhc5ExpSqUBGKGUcfZQICo8yekMj8o1DjIiXPZEykSoGUb",
+	"7VRFK69341cA7DJqYi68FOiKmBpOe+euGzTbBhULXjIqS0GUgONBNL8lOj1ybm1T6IU62DsKmeeULoEQ",
+	"L8iYLVhO2tZyQnb3O5WRNgQf34euvGZe7sXSbRuxTBqhXEvSBkKqpZ+ONU1OZcoy/7XaaCJWQ19zliCO",
+	"WI7JiOd6Qtr/+Mc//tF99ar79GnkFIQZVbqzas9v1P1D5X3dUr5y761U1W+4EHa43Cjk5nOS2e/vfFxv",
+	"bwrwRINwTag+InLKtTYsshQtYORLYMLunGEQBWMp8EQnfG2yweWgjA2MyuHbX8qsrSEqvKbAdp1oUJF9",
+	"IiDtVnbDFrkU1uEqZdY5wmCX8JaC0T8YQMlg1xCP3qj3/b6SD/yGVmvLDtSmjLXkJELx5DzPAj/KLKPa",
+	"HPuefbOXyOkW8HvrYmk5YvBL4S77e/eJIUFmmGIkaW503e7eDmg/qNT8c4UlnSlNjuV0RsWSvNRpzYQO",
+	"L9i5EjtZYu3PN1uoqwbzTw0fWZtq8yeVI2QYnGmlaSovqGDkqWS1KbgH5Nn5u3IP7oeCtJo/Pvy0Pd4p",
+	"m8ZLDrhW073AN0KD+Yx+2MU5zTDV6xg9f78NuqbfL19+rxm+SyeiMXlynmeQNSkFc8mTGKDyg6plJajI",
+	"MjVm6BWEgnyUox8UiT/KkTlWs4yB5ACZASVyO895hYT1935q5GSVg7ienYUvF0dzQ8W7Ln59gSGe4Mco",
+	"j065cH9XdfONzV3YUSUV5G6Cc2kHP93ME5gwfKRMKzEOvkqwIkzVVOtyPSD125wBG7R/ZGgn2gct54DQ",
+	"/E0WP0ijXLfI5rryf82ZfYzXtTVvOs4DQYDkkfN3L+9w9iq7abpo3MtA1KobsDB823FJZ0AqDIRIgTZL",
+	"e3YpxsFlWGXzCrOVG5WoSiLGzOzhdt+aVsmM8lyRttFK5/Bovx8EiUfkimZz5h/1O+BdJlSRX87O3hIb",
+	"ZFEksyBNsOTAcFVHhayAEI59u9+wxhBZiMStbpO2AaOCzXVOM5JkVCk+tj5jyDjycadjyrN5jltglWdr",
+	"EWhFLWl0Yh+xBwp0zmi6/MCuuYJAdhdjTfOLuVEkzJmqRxojRwnjQswOVyNtIREFIwGL2GP81JuBzTbR",
+	"NOPCvJKAdIXnPwgRjFouCNLwGRtE1aikwwVb5yVHIk1i6y3/4OzFP8YudxpjokOxv20EvzHEOKC744N1",
+	"YsTwWuzy7tH1EXeOaqzBtMmthfqjHB0NhbO+fHBsppdyiJexjfr8J9P3YrLE0J4Kn7u9f3ETIR/W8KmV",
+	"8pu8gudAnNDaF2bQm3PItXJ0krNmN5az7W6eb15zStnc9dCvBDNrol3FdFbT+LJRo1Hvv4W76SPqc+ve",
+	"fiFHqBiEJ2dzz96izFVv+rDGhMfNphlYqvvwveE1vKXnbZAt6FKRGRopj0jO1HzKXIatIcMXTFvtBe/q",
+	"pt64Ur8rz8hZo8+hQjo8pIKjrVVCYs9kK6o9KdOOhhdC+2WtWbDyteBwFZSlMGPW6UgjffyF0UxP6tub",
+	"TFhyqb7Cw/SW5V1oBLYt06QNfOXfHosIwmPjRs9S4dcuZAZgVOv31n7WtJ9GcPKR+nULqmWWNimrfuUT",
+	"y4XXHnHPrr8UOW5NBAa9bYRqApIopDO+OH3zmtjcM0W4sAZWq7ZbM21UpIuWwhggXG66scxpY9Sem2Hg",
+	"mjTcyylTil6w5iTXkkpvZly8v2rxEbupfs5uT0w3CbRhbqvXtVmcCcPWRMqum/fLilHwhrOu2R0BUW4N",
+	"klXUsm6Ym8byxr52o/2qMFrZkUGEFdimUqLlBgQQJloMrGnDXiC/qirRRszKmgDIQC0h/gWXMaMwOKDX",
+	"aloYT7LWhpF9lCPrYWSpjxibC80z81hsHiN2B9HIZk+umG3OxnPIzXPxpi6DqnG2vDkUa7MAnhdyVHB6",
+	"NU+sULxiYOj+C+Pv1o5MS02zVW1xvwvNHzs9YsXnNm6m4o7E7MbCE7mi6fuIVfLBSDjLcPX8/kbByY4C",
+	"zWjzGKUXcoS4brgpgSnyoxyBzSpE7kF2WDZO2iDv0DR5tb31UY7Ulv90K7fwd0Ew6FsbfuN+un2r9ShR",
+	"O+Ym4oMqLU8bpfhgXjWRaaRkNtceEtFju8BYPvH0i5tc3GCyuJdbUyzP7Qe3waAqhw/XMDh/Rf/hQq04",
+	"TAHO4dfI3AHbbWDwfpu/fnlvmvxqk2DRSG1bXsgRyfiYJcskcxnMbQQJ0ckkDJIEuww61pwMXtyLE/E2",
+	"lxc5U2Ygx4GY7P/9nuvJMxTXotaxJwVNwjJgYt0ctZnKZI6GCpT10NupSLsPqfDIxKaMCkWEFIyM2FLa",
+	"nAenWkiBiDebh6wFpLM5gjvkvStFqPClwOxmQd3Wv/Sb2YebX1PNr6wN9A1BwWqH6NUGgcZ3Mg3uV0yD",
+	"DszVuYTlQhDTMdgMlbUM7jUYDVVgNYwc9JMFF3XuRSpSMqPKuswrTuRLxmbE+WQb7If7TfbDN4XoWZWu",
+	"qCYjlgBUEfo8zBXtkdiGc1qshSXTwMJ7LmrMZbQ54QJthL2hiD0kRE0sCgUQEntWGx+ulBePhqL5Y8ub",
+	"40MYVeRlippAUQoUmnlaUGjia1l/081/K2X2tfTYtPEMoj6/3NmHYto4ziif3s1v0khAqt6TtXhYNepy",
+	"y68bSM+3D+vYMN7ixqiIZhr1FREJsJWAFIFWrRJU3w8KfPA3xxOsCa6u7Xd5/1YdsWcuOHlNSHmFYjZk",
+	"8BCw+EB4hZnnCj3wDrubycV7qlk+pfllQ/Q8y+QCl3JKxZL4UVfiOdgsY6BZushKlo2bxxhEuVdkRx+a",
+	"yQIVEKJ8XetGaFYrmg3ORd0oTvMLpptlDQHR6IhlbnvJ2ZhDeK1s6qtyQoIUjsZI/CggmqW19sNadXDe",
+	"uQHdjT6tyGn8RS5wKxtPWRHz1wrwRb3feiXA6B0zHoJNu+u1xGk2rmGBq1Zz6wKu+t7+owL5rB7nEIar",
+	"0yx7M4YIlbVzK7758nvUFDFVhJWXLI8IlNNeE58OCDg9NPY0eTFf0WTCBesaMgFxXoD41VYMITIx9qsB",
+	"2LfTqH+69O76heGKyMQuP4MAuYXM02ZfVGG4vT9bagEW1nSZHYDWjOpJVdHs5kF88hpFzZ/6/cePg0O/",
+	"12+0SdqM9RpK5ETmmqj5FLLhPYQ4TNB7Oep0yuW2N83t/e4xgRcIT12Lgel0pSewkjm9LhcegSXNybGg",
+	"krdZw8oVtV5EXJ9AgYXju+a6Bttf45nFsazLBQ5rrqb7nr55Td7iU4u+8Li/3Sn8Ah50TaZL50+pIeDF",
+	"R1jxYih8MYWIxFsA6mqXTdAp84if8ZY5gvUngP/lwTZqj1HaXr+wbqb+lq5YTE9ZV9C1pvAfVGfK+QpI",
+	"g5QPhpW5+Tk+DqADEHPuVo6TkFRuFKBjd4LfIg0qZDVVOjLxvrpNokWtZ8+IS95sse47a9zA4C8b9lij",
+	"2FJpm/5otEYbsuuyNOglOvjXM12xKldO6WUTWYptFLg5oVOqNMvHnGrzVyl60Pyg5iMrFcQR6fVudoZY",
+	"mGjsubRfwSpE5fPn19NvyLrDvMq/ajGMTnkjX/D+Dwd1xMz1YSlEU+AoNdrEbpElb3vUjbAvwOl5nsy5",
+	"dp16IKM2oCz9DbyjRswdU6Uxzmm/v0uaMJtKxjjvqZ7QbNw1bbWiFvynSdPm4jnAIjYoS9QIuFyYHsGi",
+	"50Bw62cso0qvcPeaiZrHpAy6Z4OkIh8ijYjBzUKCb/427qScJUzgZ+8at+B0QnMwyFjg2MTNNzgIkGCR",
+	"gFuFixSnX3Qv5yi9F0Jwo3sS1YdiTM9x7mpNnFm4Roq096+vI7K38zgiFqVPRYbPCwW4OShDdXDoNBxq",
+	"fadwBCFWVUXu1ZpNZw6q/MbGdN7IInwr2ASzcH6cqYgoDtkFmuZ6A9WpdIvqm7qOFNxHHI3nkV9hQqrF",
+	"WG9gNG02bKw6LNW8YiPgO3unrQASGDloSmea5YdDEVeivYHIF0HeNn/L/vLWV4jq1UWWdok3dI6GIlZM",
+	"awwgLLVfjpyMSTs24jrXc/wTsE+tMQmTcoci5oCxPOYsj0m7YDqdI8ehnnNa7oWJ9Fyx/CS1c8joiGUI",
+	"uuo4WucIvQEu66nTI89oMnHLE/gVMMbTCzAErM9cwzKrobD4STz3+XpHCBQJ5s3I4Y8FsGNoAjakBVU3",
+	"QvVQ3AgiGhX1MWypLY4u395QDCC5U9BpOT+6CeC03bwzQ7FqLauHpINgnwi8ny0rEGlDEaT82AUJymPA",
+	"WknFgLPGGPPvrDqxzUbTEzYUtvKMmSxWiMMFGxdAWPFef5c0QcKihFwx2e80mezfAT69A/QHDnQ3Q4q8",
+	"YnlGZ7ZWWynu/acDUAvrFpZM2mo8MksdYP4lYzNEmTMbOWKwf+YdwRbm1JRMLgf9vZ9KRpd+tJEDJ0z9",
+	"r9HHFSrh6Zt3Zx+O3zx9Bln+TwbmP+9P3j1DwY9QVQ+TApTXUhy6b6SJX185d1YAbLHX7z/a31SNxAaa",
+	"SPAqn6fLjnRXw0K/kPjts9dPT17/XMXCNfdN8ywjNNH8igKsADfXLw4MZfEhmfkMsDSCijdQd0kCILoL",
+	"MeyRGKGlwIkDuS2KjOcCkY6fvHxz/Cu0ZZPdeyQ+fw2/4rjQAOpz4XskPn755hS+sHnvbc3yKRc065gG",
+	"nw9OXsLT0oQKEEM7I0jJK30ZenlxVVpRaH1uRQVElh01vODG2opaOLJW1MJBNIqh5xDxccvs7koMDHAJ",
+	"vXQBf+0iwy4CimtkJ2ApWzInFccIaRtCA29YlaqUL/B/wrHzTd0uTYQGN/WOGUg3bcFX5CTdTxJSLOZZ",
+	"hhUwaZbdQwqSaQ+9PaVcqa9KSYoIBAVjAS4P/nC3RKXa/tqdtdJ+g//qFuoaWx0tDC5w7MPpam1XO1YQ",
+	"CDFTysc5Q3bQfr8fR4Q6dSkithQtig80TY0+u0LXBLCMV2qjWi3OaNmcNnQW5JH8YPOW8H0fWwkRxkI6",
+	"ePWkjJIWGpFzfnHRZLyMp1TMEZ3cg0eAfJQze1RD44A5hekcHfD4YQM5rvBXqltF/+EK/b76TDy19XWa",
+	"DgXqhqtMBZopTXb7bsdVZOQj8xtUONn4mlXOZhOC4O1DVF1ZyTV0ol0ta9nsPWFhwsPG5EKwa21ndJth",
+	"qxXyTxB/QoW/YlyRdA61c/xhIe241DWkWPnYTvM52bm+HgpzfI9IXCpY4hohORXE3cVShhVX5EIKFhGX",
+	"OQFwtimDcLFVwSUNkaVNcsXXhrUWhUSLHQs8Ff4w3yZ+tXJF7sNOUb11N2b+3BVD73098SmEArgZyrV8",
+	"AmfeydgKODSyP8eT/1lLubkhsed3iw+7YFBBlm6PdpLddO8R+2n8mPZH28lOusv2xvv0YGT2EjQv8zqU",
+	"Nns1/vW/H+c//fzrP/6Vny0+nr99+tPJy7f/cyJ3XtKX9HRRPJd/uxEVFmY8vyUuwpf7SDMsC0f15/am",
+	"vbsB5sgFb/ibGV7cQxKbexuTNtdFna297T6WsLHm63goLMJZhYc7/M6UzTK5nGKMH9j6Oz0yCNijPRcR",
+	"kAWfkmOLtPiRgSIWkAozNEsbzKR//1YioWWyLD0iZnZLG2mKU/b1f28tGdac2ukKIFabwAin+Bkg3Kum",
+	"FI9zn8SBVDks0JcaulyxPWgpN/d1uDvUtFauQdtj25UQJP9l6w92IrQjOaRNlIQKkBiwGQFWmURTXCND",
+	"vTWh98LzrSLNIc1hDnHl9oAUx+gOPMDR0XvkAZ40391k3ZCuula2JZTU06ldQrdh73Qk5w2ZvSvOdH5b",
+	"omTtTJtffLvzG251fYnwyM9zrpenZvWtjxEqOQzm6H/Ev567w/Xi/VmN+w3Ii/dnPQK3BLOfSTtW81Hc",
+	"QaR9R+SOqvWxIL4Pq/eShXXHDwVWvJialZGHLoa4W6mVF0ckzhlN678PRYxntumTKRX0gnVnUmbBnx7B",
+	"EEkvnEQgozD3cnEFxOjnYiybsT1BOxq8PQG+UMHSVxHizRqiCiiptl6bDT/gEBE44cJyAQhBctZ7t5RW",
+	"1Agh0w4Nf8lZ+Jg4Zwoa/bkaCsUzCH+23hSeMDKlKXPwjnnKUmKaAVjQ//gPEtT7ME0A+TLbmCyH4hlw",
+	"hXjraju2ULrgxSfxwFZQgW8OCRYFIehoefH+zMV+wFmpwADaCRYmc6iGXDssbbOuVuhYeTg6gH+cMlzu",
+	"ofBF2MDhgRXrssx6SoIKbUVViaJfri2YFYeKnEai93sOq2IJfnzdLb6KCbvWTJh/9sigyXfi6roMhRc5",
+	"4r3+NqmWSTHqv/s8GBV4Deol6Xpub3zlrABrDoyHsLhGUUJvhBU/LphWps09UpThiogwB3UoQLqhmuK2",
+	"AZMLt75AB6uUrBmK+O2b00o57q1PZpW/bPk7Z+8E0Ndw5s7zV0ZMN+fY1q7pYXhRpif/hjAkTBS3nrIt",
+	"OWOCznhvSacZ4jVWVvaIxFtTpnOeqHgozOGT0kE5lusyxfa1HkwsRn8V3iQ4Hnj2wUfsqgxDfb7ScrQb",
+	"d9cvHkiLuHXehgJYH0MRH9NkwrrHUuhcZodEyC4mweNM/w5PmNBdQGd+AwdTmdeU4ONx7O4zJiu587F3",
+	"fQ2f78N/sSYeIK1Ww0VJO15V3ySObM1Os9H4e9xx1V0UxmFOq8GacSJTFkfulnUx1alU0xMxUq7KRU/n",
+	"OVORL/IS2/jBuBoeSAA+GjAkDxHfGLUq8hnDRJshjh3M8V6/Tz6ThqKlFpr2zlVLyfqipSTsvVS+1HYM",
+	"dV5sObmilqnprFS/rLmhaplT8+yk+K37K8OaOEXFU9fMNvlcL9xk1nB1LaoSETjC0sXElqYi1cpUtgxP",
+	"Uw0q0nbZPHD8WNpxg9o1g6qTPrtS1XKcnrr/UOImYVuN9Tg/b1CC8y4OarK5f/oWNTzxGDWmT7mp7pmp",
+	"FtSdfL6xyiJpy7x4ydB6vwf7prEp0xOZVpcNUUT1xKZ5IWC0hbfiiuBHpB0PzCdBQKV9onwfj8lnsq7+",
+	"7WcwheOF9PBZYT1cdHLWquIqxiql5MIOqxVy7UEoOeUsUFYNy9LjT0+ouGDlZpuq7H4O0+IMf8ttrnS5",
+	"8m65jGzYaqUaL+5pQ7YD0HYXZecza0pN+Uq9ntThobA+B/cYpBjBIru7xOJ+2aa28W7WKkuGVGzz0pKu",
+	"0X2kQo1lsBroY70Mlm1oZ6fpRLk6ZZ9JrVCZDVRZVa+s1OzqfIbPTQkQ5UplR+R2lc2a6pmVUi7syGBn",
+	"S8UVzWikxLQYOw1F2va+w0tRnYWZw4gWrZW3Z9+xHFtkFm6n03BH84uCNIESXeKmXBE+BRrv2tp2tCos",
+	"suoO5i2KrLr2YIcqZfer+3LruvvNjYcF+KtdbFaBn7RB7i4nDYc3Yt+ywMaqp5+rQnMlPPfG8qekXP10",
+	"zY7vVq9Tw0DqpVEbelzfQ0Ph1M8NKxhWT631AdJE+VTDih4RmilZKA+dmwZTK8FakQyB8dpnjn5w7cFo",
+	"XFt7pQ10Naur56W5aPURoVi02ky8wEcp1WhAC0PGRZotg2oNQ3EWJOfESEG5IrdMlSGDkNYUq2qrLQYh",
+	"bm4oY3rJ0kMSG2K5klJGnkZg+vgA7/pQIBZM44VfMrc8isSGcFSphlN/AoHX6UBGOY3I28HZ8S9AY58+",
+	"e/ns7JnhmWwGQX4NYjLms5A2yslBXN9QoAEWltMI4Kuk706P/MqWWNxFJXKGmfuBrOfIvZ1820pMmOlv",
+	"xBw2nWVUYwwQuWQzLIa3s0cmcp4r1NLtefwBKq1csHyWWxclmDCwyQjbA/YG6T0Wt6BQs05/GXR39g8c",
+	"ICNw2dFSM9Ubii45tbJWhFJX0JF1mSJiQc7UTAplD6me5wKUexRw8B9tVNKioSDYiRmAg0Z15YXil9JF",
+	"24Li+9YbwLoDVBHiDgbim2aKrdPdd2yW0aU5gDqfQ+pROPiCr4dL1XYWEi9CpZFdJTNqmS47h9CPOdIr",
+	"ZIpSR2Qx4Rka6SAEIGR/jZKqbb7/mKwRgjGENCRX0OkbkS2J9zX6LVCBdm6U4hHkPO/3+5ENTtUTKjBC",
+	"H44nbGCPDMxI9q+vzcyNUGFvID6GCiyuyn2DIJ7PhSqRSCiPf2SaBO3PTJ+OGSBLzBUrmcaReLiaQdTW",
+	"fPZbQkOS3hsKf68mRkjngrxjKVfofQvCedtUyylPCE1yqZTvzOVbqg4kgE3ZVObLIZ6CBVesR95bY40Z",
+	"oiUENNxGsygpS+coftbAOrxlVS1FMsmlkHOrpXEphgKArkFCcmHGkF1g5v1Rjkg73unvuA0HsBzIXXII",
+	"QWgQtxBBhsi8lVmGtruPcoTxm7Yii20D788hPPnb6xjkvgKenK3AJR+KgbAkkqUh0BoYNQThY5t4i4uJ",
+	"e+zf53BqZsotxVt6wYWd/0uuNAkstZpeMhKD3BmT9navt2POqYvF3u8j/aPCVpMkcQJhAXFkfzdMYSji",
+	"ImAgXlGM7wgQVMzYRjS5rBzhMc8gWYBgG3C+hmImFehwVr1Vgs7URGoFhG9JUgk/o3UE2CV8DK0O3p54",
+	"xg71MNFSalhGg92pbXMgfQamnWTHm/UQbRjgfa1JdSjOQ6hRRdrxCnRRc2jWRyGAP2UlwGjT9xi3a56U",
+	"z0/HFs1BV8NQcFHGy0cvWyYvSNtjaeH4bVUz76E2996I9xorfGiJ5rShUPORSnI+YmkNfT8CBy5LycxK",
+	"1qeaipTmKbFeQoWWPMNww7CnqAiCMrKX0nQ6C3/01uiY/I3EV9sRSkvoEia/vBocd09/GSAPHYphCx8X",
+	"HaBI1Sv/7HsqPTU8B3+wzbDYEFiXR6DLUXpoiTbH5KmHUbY7oHPuPmLX6H7lNIPDL8fjI0cEcoWVpQOK",
+	"RkbLAnIaoJoBW8s6SNNOj5y/e2lN4TlTMruC7cmknMHVkjmZ5RigbYMXmb1QLqYxMMAXARWYUGHTbs25",
+	"dwFC9gIr9B6e6pzPjFRsTsvpFb8uqjAo8CWC6wJivJxIbRaBC0BzHwqaXAq5yFh6wZRZhZTnLNG4aua2",
+	"YmdGYbFZYARkb6wpt09URPbJlIuI7Pbhv0OxQybmx0lkepjAuMw/oiKAIXUzMWKjvfRHJN7b7pOfISjF",
+	"eoetb6xwVePhR1qnJFahr8enQN6lNKNL6VLhbgXrOqXLobDWqpHUk06E1kRzAJ2osA5h3KKgPyv1a8hZ",
+	"Ji8ubKE7b/kvrrU7QL40BoL5FXjfRpBDIr60hyuhYiigiJ+wEgRpx71eL/ho65ONcvuy5WNGDSPEmBJl",
+	"g0TstASxuS5AiNADZVYAyESPVO4MOEpdtVCQSapCg9m/cc7YEZGCGbZLLacjhhwiYlvPE2t7oCC/3Iil",
+	"Ru6JfdRFXKgA1gj3gxoKr+MafqKM3OYPQ8oys7sYfmJL/QXg6ZZTQF0ZzZ3WZrrIacLFxVC88/LhlC4J",
+	"rK5gCw85LFLCxHxaeWoxyuwVuto+tNYKJBtDwS+EBLcblhHExnrEJW1aCTPnCbgjy+95LarOEntD8X73",
+	"2HqA0GgeEykCSeyj5MJZxLIMlH14+cheEK+QBHD6Q+EBJ7gg8d+7dpjdE0Pk4CyWu7Qn1Be9BI3afOo8",
+	"UxbgAEEzWqhYV4vsO4e1EQpaUcvQXIwk2O71e30AAkY3Zuuwtdvr93ax/sUE4jSc89P8uxHz57zsuOmR",
+	"eKffjwM9xKoaRLH8iilvDwQTECJ5e42cZQoiwLx8BgClv9gRADolniAzjJ1+H2F5wC8J0dIVk6z5DT1n",
+	"N4UDOTyCL7XE0YE54D0ME7RJas1N+bFtDcTSQeWEwS+tw3/+HrUshEnrsPWSXzGB2I+aXkDs5hsvl7Z+",
+	"N5861/HKxX+Fz110wNsc7Idsrohm1yAaWhGSoN2gRyrbFbDCobjJGX2EHGVt/EXpQytAgOPbFzJc4aP2",
+	"GpBNpCqfATvRm8+AmffWLKO8svvV8KUvTXBCbvDfYruDvZn6yazc+DCwYPOrB7E8b2ZMgPhvY3oAw/0f",
+	"g1cv6zfrZ6bt27e7XG5Ut1ze6si+yTqX4pnWLTEaY29P11xQaGAJbqMJQOZWn++gFYomE5BJIDG7WkEX",
+	"FE+d0/GYJ0ck3u/vkpL12d8HW/EOp27upnXiDEXhxXGoDIacGq3cF7cFuoZyG9h4x2OWYDI2N7Sn6aq9",
+	"w3X5Q6gt9A3HYr+/e/OROGX5FU/YeVCh5xucqHdutdadJq9HrjxQ7xwBLAIEDleEF4IwZcW4UkIPORcZ",
+	"v2TWjpah67tkfOC+JokRV6zgQC9YZETQJJun3CZSA85IG6wpVNhobClY5xBLmYBMb4uZ2BqM1gDudTFl",
+	"FCob0wdAFUGQ1UQuCIWq2oA9KIWaT1nuNSkYgLzwgUkXdNZ4Fl9ypZ+50GGPFKVWAscVrxQB4s/BtgKF",
+	"CG/4BFCGNnnRpoZ8+f0bXpKivE3DPXkjGOwqkWNfXeZL1NrD/tef+ic0dWml8Mn2zZ8gLTQsn6X40QaX",
+	"8zkEFqQMEgT2dh7f/MWZlK+oWHrAFSADG8zoxPqDPcjd/iaTei31SVC262tozpcyA2qyNwW0wx7o36NW",
+	"GMzZOmw10YKWoy4e8R0pS8aaYHqaacyK+FWgMlgMIURUxvwB7x4cMbA/BOjIR9au6aIylPVqcDUZCmHk",
+	"zCxbFpFVysYVg0ZLR1SkUrC0gx6kIirQVdQAQ8dQ2O5sRjrSFaMYOicGiQv0dKdtYE9oc4XhGCXWtGkU",
+	"5aGY0GLM3lWKKuBj0hQ600SREIT9hRzdmiC9kKOTp5tQl8Ad+CtbflsqA6W9mqU1vxkk3IseQos5rPQG",
+	"/9eqLh1IX/GJ/wJG8CcmXv29jcjJcyhTCB9sQO2ObbATksedTSZiVWlDdJ5BpNhfjLTi5fPlhQD1Hv1W",
+	"IQELSO0LOWoitM0E0YzzXiQ3hFAB0mKLPcQVcrhkuhOVSJi11toav7GvAFFkBEJBJWu+Mx83FImISVtB",
+	"oEZRLyzCEBwfxDEUSps75y1heMWxC9QfICHRF5uISZtaCkBonvOrIuTEOkR8pSeshNfAHKBEAMI+2WF0",
+	"euTYohzlEKINnx0NhQfSJ9Y9yddU63G7Dl84Ym/mp4aigT/4M+Pm7poyY/DQD2j2pSST8nI+w0A1I+kq",
+	"JtKK2y6MO7pkyyNbSiEGWG20bcXOxmUN3QvK9VBc5HLhJextAokTu32iOuDnrvpEEfoKTDA6wwREM2yE",
+	"zjKTMptq2GJ5T/WETV2JdG3orSHfDSztZ6a/gp/9cdzpzy7y3ppr/HUI+c9MI+G2YchztP/jlb+Zfm8m",
+	"KPuiVPelkRutyxaMdBQLgjicSwA8LYckhjJ2iN9Xwh2ykIEgV4PL217kmLQ9ukRU1DOJvK8uCsXvqCg2",
+	"0vFBVEPhEgysicrF5dt4gNiGo8IzW0mSDHywNtXEQTpZAu5IChcEo4CASPphAo9ww4DFibHM2CFYnrcS",
+	"dRV7i8Hx6W+IFL23/VM/ckEtuVxE5PzsefenTkFWE5nNp8KQb1jEqLKCkVu+yC5dRF0qg3/kkxsiG+/l",
+	"MKfdu68BYjTiIyoi5gpj4r9eYaVIw3Tj0ts2Gsx8E7tyGC7EakTFJUGjnCJM6HzZ6ZFBEbJnV6ZYjxen",
+	"b16vJsTvfCm1b6Rf4HBcN9+agPt+vkQtdzTKyHV/5E4PRT96Mjg7/qX77tnzbr+/HVmEy8hh0l3RDzuj",
+	"R//NtqPtfr+/u/PoYG8nQhS36Pz0afhrFA3Fdqm5Hd+clcbwf9Wy5VEAb0YCX0mRKLy5kd0SvQfm+H+C",
+	"Oc5Y3gX52m4rabuUvOPT3zpfySlntnDULZhjmNrueSLQPGCJQfyjeYW0S+kl7np2DhuLpQxFPXsoKuIU",
+	"byhjE1mj8oIsXEmYocDQU7Qe3Vhfp4hIxkIyCFvrS9c0E2wovvUNKSi0v+KqmyV2F/3Binu/l/BcFIl3",
+	"XFwxoaU9441HOriJsGP1mxjcnNIF3IJzDngmUt39Hp5BergUrDEzT44hcBVLb5A2CDCFKEr4mFzwKyYs",
+	"hrSbubKV7CESGdA7PeI71PagisSY2GAmU6EytjzpUCzkPEt75GwhHboCBlybG+Y1aftR5MKljTRqK0nJ",
+	"sbu2Q+Gjp3vkBEOAC9xSEGuhdHmY3hKVigJeSHPhaXJppzUUSKZkbkMcCIWcLI6pCOjj5cop1h1PIUCG",
+	"CHMNYBMGzpEGrTrTcjV/sl0Pp0e5nJZJGsS4seuZzeaSlhgRrnEcPnC79FWPDIIMaOtfmxeneSg8RYUB",
+	"rsuV6ZFzxQgVpJKhcmg7NVuCC6BqW9loPDf7/zyXU0s1byfgNtrFgcg8kenyXiluqYzhlzLYjUUT/WYU",
+	"35eTbyb6cIeKbOAoSBAuXdW/pqH+tnb37Q26eIuZxmdSvjRyAX63v8l8/E16xVJOHVrZX8DYv7PRAfkZ",
+	"yfpXhnvsb6JK2K7OMAeywusHkKkDXsvEFr1sZqMQoWmvG+H6K5i+J9lfzfhPHRfA2tOGbyQuxye2FqHG",
+	"0oQVmQDKKtRFggiCMjFNMAV7k01VhjiUAnqnyv3jHqaB+hLCGSRwNYjdjvcBzxxDXRkU2w0HzuRiKLxA",
+	"fxNvIwFrG4obeFtj6JMd35+dP9VKWW7Eo3bu064zsNlWq+0QoSizoMrnZ30bzhS1XObmTV/79x642QM3",
+	"+176JJBp66z29LmJLt+RqTjks/sMP8yXJYOO16gUFuIZYWGbQwIl6iJSVKiLCCCyKG2r8A0FMKeIhMXq",
+	"MK61VPfQJntw7askdiKbqoF17SJUUG1Ya7uKOgH6WuSqkKGOllPdHFL+kiv91i/btzThhDW2Vply3EAe",
+	"zDml61eLrPMLFdmAgtKRshn9mZ6E18hv8m3to6vgBFcLbWU8y0MiZAmqDIPeymCDxGd3lmEnwTyBQl3w",
+	"wS+vBsdE5uTd6aD79vSUxE+SUfe0yA+1TA4i0D3KGWaID0W9sBmGOygLlUMXFn2hWjsLEAgxph1cihYt",
+	"7WgoIKcKOwLDbZCo3pznYbbIxcJw5VrqOdgQh7FUB2W0KSwR5FEDvE0u5xcTM8sR1XzaI7+5+brw5HaQ",
+	"OZ5GldJFFkAr7RDMQq6gvaDtB7KvptyCxk7NbiA6T9jREfG5q3gE5Vx35biLlV3TcpbfhObTDEPvBw5S",
+	"ZKe/F9s0Yx9cDS+n85yOAFwF46yPCCXx/vV1TDQDs3QI5KIlWGPyZY8Miky3sCBTBXvzKIzztMiSIlXm",
+	"0BZZ3hsYiV7LuoHI350ffB4rpOA2IRfYCUNSe0LzfNksm0O+sLvMNqH61kK6+x4q9awX0X/c+rFM5D34",
+	"9YgLQ5Ga8K/Xs4nmIj6lCjYeNnktn/hBQdohmDItElpksWODu9Jr3awU7NWJmL9HoO/iBQUbqQvqcmCJ",
+	"39nJeFuX4V3F4a+QaP/3SKYrkl1OLIimP13gK6A1IOmAvzpsgyITpmoMuDehtBRbXyj7wgOc2Gra7TBr",
+	"xsiQLmKjhOYFsZCakbaQJTIJCb1pp0cwdQRJMbumiSbAAZiLVpqOuLC53oPXT3tDgYkhZOYBRw4R9aOU",
+	"ogPLSpWHElmBBbJCZP0N12VQqAt3I4Cbp8W4st+bf4EBsLfooRz7cZuhYfXTk6f/S7N87DZukufjjvtD",
+	"ps+fRacHLKEq+n5AGH+rPtpU/4i8duHIMBy8j3Lkg75fS+2R982zT//pwKmNBP0fW+7D8zz7slpdOcU8",
+	"QSt4Gml5QlUoMYcYOCvRbYaiAm8TUDSEKrf42VW8HBvRHc/zLEaTbTDsuIoxZ2sd/4IaDsKt0zTFcn1Q",
+	"EcEqPyBaL0MElhB0hXCslFtADlg/bgFYY0FqkATfjrzaldgsEs++fOaQeG7xjVf5vpmdGdLUbuH8rCjC",
+	"xYqnWC/UbMeCZxlJpREca5o9BjyVQt9RM4h8WlpwOszAGtKHb5v+dhqCnyFOuMWB2zYdbvf7/YLwYiUH",
+	"CMdyNXuVjwAxIkE0FBZPIQ68Egida2R8jwJe1EK1gaVBAGAM6hv0Asg5UDwaKkB778xRkB1eCmuScxu1",
+	"4QqaF+Y7gIgnUgxFOOIqpK+vQ9GmojoJXaQTlL0wmNxefrtos+Mlt8VEli0EFnelyCipVuuGXESx9N0d",
+	"OiT8ocixMLMFSKEOPDytWg3QcFgzrZCyZQWiIgCQsxa0bZM6dvdJMqE5TbQzPnkrAGJLc0UO9jo9Ynj2",
+	"iKY2LwaDUkrgrbYedyMSW8YVWIar0P1Y6wFi/xxWG7TDbYYMgSBa0naF0Xe3vGuvcxTaW2z8nDljLnMH",
+	"aHAFOZrCTrM0PBvNU7nJz9bYO0YOunKkYSkrDuaQnUAoRrrAURs9f/dS9QgmrRr6f5HL+QwvfGHewugY",
+	"SAYVuM8Af4BGaQs/Wca+hqz0mjkEjB8AgiRzD3TVBIMEa94jb+baKk+WhoAxYyhShkWizd4mgaZRzh5S",
+	"5QI7tlyPtYNDMs8RvmH2zUM6RC4HqJ4d5SxAJdheQxkyKS8dDIAlPEMxn5lHtCj4U6IsgE2FyP1UFyoY",
+	"dGyRpAG1rZ7xgMGXlUowkMk7oTnrNN18xC/oDcV7i6JVQ8iNvLzCU5KyHAuCOyUPO4k81LrPkcCwNSUL",
+	"ZcvDhTrsSL3gCSNtuFfB/qABjmRSaTCtSoEpSJD5UMG4xFyHRzt7/Q78pCwFeW2RRRVp93u9g/6RO5DW",
+	"7QH2MW3jW6kiB/2Or/sH7ElayeyQ0CKBGQPFCr+8hSmxt2co4hdytBLL1o+5ylHKedlzZcRYuJe9oXgD",
+	"OznzjeFNRCCuFACVwSnrhD5Y58oGkiBqbCgwjcKJaspDvoZQn1XZFBEncP1DoTHCcAIbuwDQgiOLNApS",
+	"phy7HMsSLqSVTAvsO0XaIBquItRUkzgUsuPOYUGthqIR1hSqxXp8SQ23vY2SdTjVAn4vUzLAm1QutzBo",
+	"+MgFfVmDRyBZM0GUuZg0IxN6xSxFg1XoeFHenhOq66iOkeVUVak7lLjBFQf4yW2w3iIlgP1PWIFf+WMM",
+	"+apFASHz97lieXdwgchq+VBM5Kw7WnYncuadGCAJFQB0roSdx+ApAcNCdSnLaxqDD+Fmfa35pBrkEW1g",
+	"cDEX5ZuJ6Y3T+oNCF1fka9YI5IIqvKFeBA0dNQ7sz9PLP0/ASNSq09Cbvi6+cB/AEn3ncJxaEA5AN5eh",
+	"nSEDHVx8AcjzQ7TOQ7TOXw9oAqvpVm17pE1DVHUfcdm5ndFvFfzECu/JHVF/VtQnBZHpGPFiw9QIqrEW",
+	"ptM8EEnCu3HB9oJlb3AYnR6Jj1++OX32FE13qOLQDK12zo0vZ+juPApassDNMGZQOKiSwqeDmC+NBGVh",
+	"YduuGApLnyxjB8yufDWLcnlPh+hbcWuD1WIoqFWmfS0nq+s6N/wKUU9QQEPjGsQRrzA5Z6hfBZmT+Png",
+	"5CWuyBpYoTCKFW1OtqKX2ZUgHW4D1/sqYHQAXJpyjcp2QyKGVBWZ4daSkMu+vTum0TcQhsy87MACGegP",
+	"TNfwaRpCLoqj0pa5RbKKn7x8c/zrs6fxVoxJxYHlI7Bk2ZAVqyH405PgPQ6pUrbsPGA0fROMpgd+/ZAr",
+	"gpSTtC0PJLQqI9xOEmjm0fcGRDUIIDvDyDaomJTI2RKrzZgmxjlTk79B5aKSWMCVLyRE06GwkKCqXjcw",
+	"aNUG1KWkDSwIwN9vqgDiSFslNu+oTvKAV7qC1lHJHo0W6na839+JI8DUxf/sxR2S06L2EFqfTF+ZLTrd",
+	"nNz9PTnkO9yC7xJucAOzesCOeCCENxLCn5kGS+pX0b+V4Q9Gs7oPRedsIclcMQXBkVKwAKuJKGaun2bZ",
+	"8nAouuTHHwc+l/zHH0kbCtnzKescQuEHQeIgXSMuBDtlFZdy9V4FddU2cfeSNpQE8fj4Y5kHWe02JZ94",
+	"TSpbkjj1Jn3Mr3hJxcWcXjDrPg6usoVvVcRLl22Zw9DePnv99OT1z5VKDbZKqbWpdiISe5/uQMc+SR6H",
+	"tKZkU1n/MItb8Qz9+COgoNuyMAH+VDCegAdByV0rPSNubXm10QXh6ikXIS1haWKfJWik77B2NboxqU2c",
+	"7hwC0B7USBPOizEtNLpK6WZnJg/KZYMDlyYTq8Tihtgg88CxXXb0hRJ8PTDbcT3bym1S+D0ogdXJV5YB",
+	"M3ppozIbLOKtsHLPYbD/B9VMnFhdz/wTwQQ4Ecyz9AeV8EElfJCEvgl8gEMEoKIpoxMQZC2fg4CxMiO8",
+	"H4Vxnel4a5TJ5PK2QAPrpKonpkGsXezECscjGmJYDJ9vr+dSQQHUTo9A88B/C/NYgMHgk6ZcnAPXZG4L",
+	"zKUQ2mmb81aztcbYZxAfdpN+2huK19JLj4aVNnE8GPkfzvD+DJZOt28PjOcBL/4vwAPg4n8ra+Ba4j4X",
+	"907ez7FJ1Uh/74PAn5Zdi5Ai5dJ54/PX0CfopjY40HGZoyA2bShcYcWiXqal96XBWfD0HrGzQr2uYFxG",
+	"HS71eRtGQyp8BnSrr2Q0ZAM+Y+fywGkW5fNitFa7sQ+M54Hx/AUYj6UE35j11Gop3w022KEKWO9UltXi",
+	"cIPwW6rJVCpN9vsQsi2khlTItBNVauLZ0stDARWPgRFgqbvm2IeXXGmbRPXMT+cbErNKX+tQYPzsH1Bg",
+	"vl3CZlPcd7HyjXntqyCYPB7MqoxNCPt2deSb0jTna9MzBxulX5KV2ZdFTPdQYFA3FibYPDOyTcnu9bW/",
+	"T4dDsbpifQcsHUI2lL3HON4oSLQcipUV7cmKgvakDWleC8o1mWVzl1ax3f//huIj15rlHRvDirHF81lv",
+	"VY17Ui1x3xuKpwUyCRkti+B1nsZBYUuPV/KDIjFP47CM3Q+qsLFDGC0O8GCP/MqfwDRcksRDYum3SyyN",
+	"WnvbDd+F9NVs5IUU7KiU4+QPCNfV/NRBGfEnzOKQpfN0i7TURp74jl1whZgT5PzdS0R9BuAbhLc3D90g",
+	"9HLGDJ/MMvtPyIuIEU0HgzIluuA6EWECcydcfqr9GyMVxzRTrHSUSTve6W/HnXL1+jBHhF8IgBhFuhKT",
+	"dryYKJZ8iMl/kRFV7GDPMPfdHZJTkcopGS01OBTVBCpviWw5FBBOCr46LH4Ppbcgsw5T0aRGH6jPIDVL",
+	"4nJ66EjJbK4ZiSdaz1TsAUGTnIFzkGZQknmc0wuoNk0Q0o6mac6UGgqjjU0khLYomV1hfg1XrhLYIcmk",
+	"nBlSHpFZzq8AKeTd82Oy/Xj7p4jE46TfPzzcehR3oqHIuLjsZjKhGWnH2wePezv7e71+r7+1fQB1fNhP",
+	"5t3tftyJyHSeaZ5QpSMyF2rGEjhZkV3qvHuR05QNxevBmWmr3+8d2Kbg65xBIf00Iidvrw4A6EcRNh2x",
+	"NLWq7cnbqz03S4yHTTI5T4diyjRNqabuoTk9frD2v7EP6Mn4JesAkc/ZeK68n3RtRtQcEgmKovIkZbNM",
+	"LqesxG0h39Kc5aGYyCy1gcg4KNJuGGY4Cpot6FJ1euRtZo4L7D6edp/EB0fI+dEX9tIIphcyv1R4zCEr",
+	"DXaa5HOh/NlzRe0SKQRLAFKGuuu+JFN6yVSPDFweI5QU9XJqIUUMRXulIaCzOjmpIir+WRFoGwd7Kzfo",
+	"9reSrm+SrKMibdoKRA/pLQ/pLX85MFqXUlpIGWVEwztqQausBXfMYGmUkE61nKkQVLEigUWkqHPvkAcx",
+	"1N7WrjMqUIC72ESNn8Iwv5YaV76/LzNrA2Afjjd9MHk+mDz/MJqCZ5DQmknlzhaVr7Uv1vm+0Q4C1u+1",
+	"oEOCGpAr0hu7VPN3kJsWEwUlhRuUxZRwTdqxUSbjQ/Nvj8Owt90/wgKeXFzEhxbRhWrNpjNtBcOhcPgO",
+	"JTEZ8GQisk9SuoRCCTbrrbMiTP0bEKrfv59B9CaR7SEa/X91JUMp2P2RhFvFhTcShWPw3ipbvhVCh8Fa",
+	"eGjxQdq+Drgy2iCGCHeiwqzSjsU8y2KjXg4FXmq9nMErwaCM0u9MLD3yzPzLaufeBtVETYYiyRjNEVms",
+	"SoWOHFCyQ4P2Zc0hmtlTJGeXVUzooWjnzApLGMds9mO0NP/p9MhT+AbK0lfEqkMnLnkhiol0KGIfK3xW",
+	"oPs5LCIX5dZWjKHxhnXxlc7q8OA/j5T1reKEv0ZR/u5U10Y3rGecD3LmQzDxXwsPwqap3BcnW6sobxVU",
+	"+D7c7G8EKwyYM5Zb70GYhVJcdsEW3rMeIayiN5hZ2VUNRVvzKYuIzvnFBcsjBF+1NbhJRoGuRlh/BV0s",
+	"5jelyW7f8JxyPYRLNtNDsduvCrs3uO6LVr4Px/hToUaX12C5CXp0caYe5On/tWTorOTTD/Y08j5/nvt7",
+	"+o1p09YnICQnaNm7D2XdU6kayTmqli7xWHlAy4z4i4E/AVUr3JXr1WYfnvFd6Ag4v7+Thu1ntkLWc+v9",
+	"QBH+V1MEf20stqWNDqgEJnwvYrDl9c07ljYt04X/nrM5C8JuPCJqEcEDnts2oJN2IrKYUI14tCyhU+B9",
+	"XNtA8mgoyrU2wiCfIwslofMlBFKl84z5GtuAzeBd444sIWRrJi8uPJQmikQwmTnN4h55L/NLhc5osbRz",
+	"qEY9lhV6wPed0DRE3w/m2zYSE6kLTJ0Ii6yal0vE0MZZFA347mx4PdeEXYOTHCK4sAAJgzJWnQAYFlz/",
+	"IRHukUFhdfDNu/gMF3FiZUlv6LSHlYlUBfaExopP9mVHaCFu6PtS6ftw2Ox8T7oO9yU9Kq81BUx4IRfm",
+	"PH8zQM0HR9GDLr2J85mJFAyhTWwKqfk3YVYlg+S98KafmTD0iiFc/sLjJnsfUBtyhzqEiyJOzse89chz",
+	"yD2SVyzP6OwUY2Rj0rb0nPx0sNfvRz6+6KC/91O/f0T6wEyEFKzjkJ+dIfaSsZkaChebp6U8RB3eUwII",
+	"j/UxfQtJ1IwmZlEQCiUl8dV2FBclKRXhYig8m/S/xxCTT11wYg7YGRA1zDEjCgdkK1AC+XHG6qFQC46Y",
+	"/GbqhonYt3GHgO841tSmNnjYBwO6sGIqiF25zlCg9drNu4jprfMU6KLCEzCB4P+U5bk0T5zfd8JDvHtA",
+	"VnGFHvjTg4H5L+Yp5VdN5mXHWCxhU45Q3Yk7lqs+fmphYeLBXE9ah//83VAi22yVJWK8ZwQQgJHHUYoI",
+	"ZJ5FZO5S0DDSWNVxk819FnTKWof1XDRDMysR/nWMZV/e8aMcKaeG8dzw6C7UIEG88rCjF3LU1PiJMGKH",
+	"RG15lrOuA4FqqsUekSSjfMpSwoWRnHW2DHqA8uz1HmxwHfyp6qF1GJHNbZnNIIfapg0FHbwvPN9N2QxF",
+	"0hxIUpm8iEA0SKRQ86lHWp7JLAsafYYBfs1NVqt8KjJiE261XuusvqHwdrhAvvB2vbeX/IoJCFA3p4rj",
+	"P6dM5zxxG8wVSWUyh9j9otE3jp+r1pffv/y/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

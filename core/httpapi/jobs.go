@@ -44,6 +44,14 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 		var more []FieldError
 		spec, more, denied, capErr = s.route(tenant, req)
 		fs = mergeFields(fs, more)
+		cb, err := s.callbackField(c.Request.Context(), tenant, req.CallbackURL)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if cb != nil {
+			fs = mergeFields(fs, []FieldError{*cb})
+		}
 	}
 	if len(fs) > 0 {
 		invalid(c, fmt.Sprintf("the request has %d invalid field(s); nothing was created", len(fs)), fs)
@@ -92,12 +100,8 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 // capabilities and limits, and against the provider accounts tenant may
 // name (denied lists the items' params naming others).
 func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, fs, denied []FieldError, capErr error) {
-	spec = &jobs.Spec{CustomHeaders: req.CustomHeaders}
+	spec = &jobs.Spec{CallbackURL: req.CallbackURL, CustomHeaders: req.CustomHeaders}
 	used := map[string]*gateway.Provider{}
-	if req.CallbackURL != "" {
-		fs = append(fs, FieldError{Pointer: "/callbackUrl",
-			Detail: "must be the url of one of your webhook endpoints, and this gateway has none yet"})
-	}
 	for i, it := range req.Items {
 		ptr := fmt.Sprintf("/items/%d", i)
 		if !currencyRE.MatchString(it.Item.Currency) {

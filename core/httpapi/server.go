@@ -23,6 +23,7 @@ import (
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/webhooks"
 	"github.com/vagate/vagate/openapi"
 )
 
@@ -37,6 +38,9 @@ type Deps struct {
 	Auth        *AuthConfig
 	// Events is the tenant event log served at GET /v1/events.
 	Events store.Events
+	// Webhooks serves /v1/webhook-endpoints and checks a create's
+	// callbackUrl (nil: those routes answer 501).
+	Webhooks *webhooks.Service
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -256,7 +260,7 @@ func paramError(c *gin.Context, err error, status int) {
 		switch strings.ToLower(m[1]) {
 		case "idempotency-key", "prefer", "accept":
 			loc = "/headers/"
-		case "id", "name":
+		case "id", "name", "eventid":
 			loc = "/path/"
 		}
 		p.Errors = []FieldError{{Pointer: loc + m[1], Detail: "is not valid: " + strings.TrimPrefix(err.Error(), m[0]+": ")}}

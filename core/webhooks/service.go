@@ -372,7 +372,7 @@ func (s *Service) enqueue(ctx context.Context, d *Delivery) (*Delivery, error) {
 		return nil, err
 	}
 	seq := d.Seq
-	u, err := s.store.UpdateDelivery(ctx, d.Tenant, d.EndpointID, d.EventID, func(x *Delivery) error {
+	_, err := s.store.UpdateDelivery(ctx, d.Tenant, d.EndpointID, d.EventID, func(x *Delivery) error {
 		if x.Seq == seq {
 			x.Queued = true
 		}
@@ -382,9 +382,10 @@ func (s *Service) enqueue(ctx context.Context, d *Delivery) (*Delivery, error) {
 		// Queued all the same; a fan-out run again queues it once more,
 		// and the second task finds the delivery settled or stale.
 		s.opts.Logger.Warn("marking a delivery queued failed", "endpoint_id", d.EndpointID, "event_id", d.EventID, "err", err)
-		return d, nil
 	}
-	return u, nil
+	q := d.Clone() // as queued (a worker may have delivered it already)
+	q.Queued = true
+	return q, nil
 }
 
 // Log returns the event log with delivery attached: every event appended
