@@ -115,7 +115,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	eventLog := st.events
+	hooks := openWebhooks(cfg, st, log, tel)
+	bg.Go(func() { hooks.Run(ctx) })
+	eventLog := hooks.Log() // every event recorded is handed to delivery
 	recorder := events.NewRecorder(eventLog, log)
 	svc, changed := startAccounts(ctx, &bg, reg, st.accounts, recorder.AccountChanged, log)
 	engine := jobs.New(reg, st.jobs, st.accounts, st.queue, &jobs.Options{
@@ -130,7 +132,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
 		Registry: reg, Router: router, Engine: engine, Accounts: svc,
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
-		Events: eventLog,
+		Events: eventLog, Webhooks: hooks,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {

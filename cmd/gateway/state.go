@@ -36,6 +36,7 @@ type state struct {
 	queue       store.Queue
 	events      store.Events
 	idempotency idempotency.Store
+	webhooks    webhookState
 	ready       func(context.Context) error
 	close       func()
 }
@@ -47,7 +48,8 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	if cfg.Store.Driver == "memory" {
 		mem := store.NewMemory()
 		return &state{accounts: mem, jobs: jobsmem.New(), queue: mem, events: store.NewMemoryEvents(),
-			idempotency: idempotency.NewMemory(nil), ready: func(context.Context) error { return nil }, close: func() {}}, nil
+			idempotency: idempotency.NewMemory(nil), webhooks: memoryWebhooks(cfg),
+			ready: func(context.Context) error { return nil }, close: func() {}}, nil
 	}
 	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
 	if err != nil {
@@ -69,6 +71,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	log.Info("state in redis", "redis", redactURL(string(cfg.Store.RedisURL)), "prefix", cfg.Store.Prefix)
 	return &state{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: cfg.Store.Prefix}), queue: r, events: r,
 		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
+		webhooks:    redisWebhooks(c, cfg),
 		ready:       r.Ping, close: func() { c.Close() }}, nil
 }
 

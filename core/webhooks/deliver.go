@@ -236,6 +236,9 @@ func (s *Service) deliver(ctx context.Context, l *store.Lease, endpointID, event
 	}
 	att, oc := s.attempt(ctx, ep, d)
 	s.release(ep.ID)
+	// Never the URL: it may carry the receiver's own token in its query.
+	s.opts.Logger.DebugContext(ctx, "webhook attempt", "endpoint_id", ep.ID, "event_id", d.EventID, "outcome", string(oc),
+		"status", att.StatusCode, "latency_ms", att.Latency.Milliseconds())
 	if ctx.Err() != nil && oc != outcomeSuccess {
 		l.Release() // interrupted by shutdown: not an attempt of the endpoint's
 		return
