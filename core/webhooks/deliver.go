@@ -230,12 +230,12 @@ func (s *Service) deliver(ctx context.Context, l *store.Lease, endpointID, event
 		l.Ack()
 		return
 	}
-	if !s.acquire(ep.ID) {
-		l.Defer(s.opts.BusyDelay)
+	if wait, ok := s.acquire(ep.ID); !ok {
+		l.Defer(wait)
 		return
 	}
 	att, oc := s.attempt(ctx, ep, d)
-	s.release(ep.ID)
+	s.release(ep.ID, att.Latency)
 	// Never the URL: it may carry the receiver's own token in its query.
 	s.opts.Logger.DebugContext(ctx, "webhook attempt", "endpoint_id", ep.ID, "event_id", d.EventID, "outcome", string(oc),
 		"status", att.StatusCode, "latency_ms", att.Latency.Milliseconds())
@@ -332,20 +332,60 @@ func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d/10+1)
 }
 
-func (s *Service) acquire(endpointID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.busy[endpointID] >= s.opts.PerEndpoint {
-		return false
-	}
-	s.busy[endpointID]++
-	return true
+// load is this instance's traffic to one endpoint.
+type load struct {
+	inFlight int
+	// waiting counts tasks this instance sent back to the queue because the
+	// endpoint was busy, until their wait is over.
+	waiting int
+	// latency is the moving average of the endpoint's attempts.
+	latency time.Duration
 }
 
-func (s *Service) release(endpointID string) {
+// maxBusyWait caps how long a task waits for a busy endpoint.
+const maxBusyWait = 5 * time.Minute
+
+// acquire takes one of the endpoint's PerEndpoint slots, or says how long
+// the task should wait for one: BusyDelay, plus the time the tasks already
+// waiting need at the endpoint's pace, so that a slow endpoint's backlog
+// is spread out instead of cycling through the queue.
+func (s *Service) acquire(endpointID string) (time.Duration, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busy[endpointID]--; s.busy[endpointID] <= 0 {
+	ld := s.busy[endpointID]
+	if ld == nil {
+		ld = &load{latency: s.opts.BusyDelay}
+		s.busy[endpointID] = ld
+	}
+	if ld.inFlight < s.opts.PerEndpoint {
+		ld.inFlight++
+		return 0, true
+	}
+	wait := min(s.opts.BusyDelay+time.Duration(ld.waiting)*ld.latency/time.Duration(s.opts.PerEndpoint), maxBusyWait)
+	wait = jitter(wait)
+	ld.waiting++
+	time.AfterFunc(wait, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ld.waiting--
+		s.forget(endpointID, ld)
+	})
+	return wait, false
+}
+
+// release frees a slot and folds the attempt's latency into the average.
+func (s *Service) release(endpointID string, latency time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ld := s.busy[endpointID]
+	ld.inFlight--
+	ld.latency = (4*ld.latency + latency) / 5
+	s.forget(endpointID, ld)
+}
+
+// forget drops an idle endpoint's load (its latency is learnt again).
+func (s *Service) forget(endpointID string, ld *load) {
+	if ld.inFlight <= 0 && ld.waiting <= 0 && s.busy[endpointID] == ld {
 		delete(s.busy, endpointID)
 	}
 }

@@ -50,8 +50,11 @@
 //     job.completed. customHeaders never replace the signature headers,
 //     Content-Type, User-Agent or hop-by-hop headers.
 //   - Isolation: each instance makes at most Workers attempts at once and
-//     at most PerEndpoint to one endpoint; a task for a busy endpoint waits
-//     BusyDelay without holding a worker, and every attempt is bounded by
+//     at most PerEndpoint to one endpoint; a task for a busy endpoint goes
+//     back to the queue without holding a worker, for longer the more tasks
+//     already wait for that endpoint (at its recent pace, up to 5 minutes,
+//     so a hanging endpoint's backlog does not churn the queue), and every
+//     attempt is bounded by
 //     AttemptTimeout (default 10s), so a slow or hanging endpoint delays
 //     only its own deliveries. What is read of an answer is bounded (64
 //     KiB) and thrown away.

@@ -45,9 +45,11 @@ type Options struct {
 	Workers int
 	// PerEndpoint bounds the attempts one instance makes at once to one
 	// endpoint (default 4), so a slow endpoint holds at most that many
-	// workers; a delivery finding its endpoint busy waits BusyDelay.
+	// workers; a delivery finding its endpoint busy goes back to the queue
+	// for BusyDelay plus the time the deliveries already waiting for it
+	// need at its recent pace (at most 5 minutes).
 	PerEndpoint int
-	// BusyDelay is how long a delivery waits when its endpoint is busy
+	// BusyDelay is the least a delivery waits when its endpoint is busy
 	// (default 250ms).
 	BusyDelay time.Duration
 	// AttemptTimeout bounds one attempt, connection to last byte read
@@ -89,7 +91,7 @@ type Service struct {
 	client *http.Client
 
 	mu   sync.Mutex
-	busy map[string]int // attempts in flight per endpoint
+	busy map[string]*load // traffic per endpoint
 
 	tel *telemetry
 }
@@ -144,7 +146,7 @@ func New(s Store, q store.Queue, log store.Events, opts *Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s2 := &Service{store: s, queue: q, log: log, opts: o, client: o.Guard.Client(o.AttemptTimeout), busy: map[string]int{}}
+	s2 := &Service{store: s, queue: q, log: log, opts: o, client: o.Guard.Client(o.AttemptTimeout), busy: map[string]*load{}}
 	s2.tel = newTelemetry(s2)
 	return s2
 }
@@ -398,7 +400,10 @@ func (l *deliveringLog) AppendEvent(ctx context.Context, e *store.Event) error {
 	if err := l.s.log.AppendEvent(ctx, e); err != nil {
 		return err
 	}
-	return l.s.Publish(ctx, e)
+	if err := l.s.Publish(ctx, e); err != nil {
+		return fmt.Errorf("event %s recorded, but not handed to webhook delivery: %w", e.ID, err)
+	}
+	return nil
 }
 
 func (l *deliveringLog) ListEvents(ctx context.Context, tenant string, t store.EventType, cursor string, limit int) ([]*store.Event, string, error) {

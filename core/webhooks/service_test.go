@@ -567,3 +567,67 @@ func grep(s, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// countingQueue counts the tasks sent back to wait.
+type countingQueue struct {
+	store.Queue
+	defers atomic.Int32
+}
+
+func (q *countingQueue) Dequeue(ctx context.Context) (*store.Lease, error) {
+	l, err := q.Queue.Dequeue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inner := l.Defer
+	l.Defer = func(d time.Duration) { q.defers.Add(1); inner(d) }
+	return l, nil
+}
+
+// A slow endpoint's backlog waits at the endpoint's pace instead of
+// cycling through the queue every BusyDelay: few tasks go back and forth.
+func TestSlowEndpointBacklogDoesNotChurnTheQueue(t *testing.T) {
+	q := &countingQueue{Queue: store.NewMemory()}
+	svc := webhooks.New(webhooksmem.New(nil), q, store.NewMemoryEvents(), &webhooks.Options{PerEndpoint: 1, BusyDelay: 5 * time.Millisecond,
+		Guard: webhooks.NewGuard(webhooks.GuardOptions{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})})
+	var mu sync.Mutex
+	var seen []string
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		seen = append(seen, r.Header.Get("webhook-id"))
+		mu.Unlock()
+	}))
+	defer slow.Close()
+	if _, err := svc.CreateEndpoint(t.Context(), "t1", &webhooks.EndpointInput{URL: slow.URL}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	const n = 20
+	for i := range n {
+		e := &store.Event{ID: fmt.Sprintf("evt_%02d", i), Tenant: "t1", Type: store.EventAccountCreated, CreatedAt: time.Now()}
+		if err := svc.Log().AppendEvent(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		got := len(seen)
+		mu.Unlock()
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d delivered", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Cycling every BusyDelay would send tasks back ~n*(n*50ms/5ms)/2 = 2000 times.
+	if d := q.defers.Load(); d > 10*n {
+		t.Errorf("tasks went back to the queue %d times for %d deliveries", d, n)
+	}
+}
