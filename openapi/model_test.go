@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/store"
 )
 
 // The handlers marshal core/bank and core/provider types directly, so the
@@ -60,6 +61,11 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"ItemError", &bank.Problem{Code: bank.InvalidArgument, Message: "refused", Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "bad"}}}},
 		{"Limits", limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
+		{"Event", &store.Event{ID: "evt_1", Tenant: "t1", Type: store.EventEndpointDisabled, CreatedAt: done,
+			Data: store.EventData{WebhookEndpoint: &store.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "gone"}}}},
+		{"EventData", store.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, CreatedAt: done, UpdatedAt: done},
+			PreviousStatus: bank.StatusPending, WebhookEndpoint: &store.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}}},
+		{"WebhookEndpointRef", &store.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
@@ -117,6 +123,8 @@ func TestEnumsMatchModel(t *testing.T) {
 			string(bank.OutcomeCancelled), string(bank.OutcomeUnknown)},
 		"ErrorCode":  codes,
 		"Capability": capabilities,
+		"EventType": {string(store.EventAccountCreated), string(store.EventAccountStatusUpdated), string(store.EventAccountAllocated),
+			string(store.EventAccountClosed), string(store.EventJobCompleted), string(store.EventEndpointDisabled)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -130,6 +138,11 @@ func TestEnumsMatchModel(t *testing.T) {
 				t.Errorf("enum %v, want %v", got, want)
 			}
 		})
+	}
+	for _, e := range tests["EventType"] {
+		if !store.EventType(e).Valid() {
+			t.Errorf("store.EventType(%q) is not valid", e)
+		}
 	}
 	for _, s := range tests["Status"] {
 		if !bank.Status(s).Valid() {
