@@ -36,6 +36,7 @@ type Store struct {
 	eventOrder []ekey
 	deliveries map[dkey]*webhooks.Delivery
 	byEndpoint map[[2]string][]string // tenant, endpoint → sort keys of its deliveries, sorted
+	pruned     time.Time
 }
 
 var _ webhooks.Store = (*Store)(nil)
@@ -150,9 +151,15 @@ func (s *Store) PutEvent(_ context.Context, e *store.Event) error {
 	return nil
 }
 
-// prune drops events, and their settled deliveries, older than the retention.
+// prune drops events, and settled deliveries, older than the retention;
+// at most once a minute.
 func (s *Store) prune() {
-	cut := s.opts.Now().Add(-s.opts.Retention)
+	now := s.opts.Now()
+	if now.Sub(s.pruned) < time.Minute {
+		return
+	}
+	s.pruned = now
+	cut := now.Add(-s.opts.Retention)
 	n := 0
 	for _, k := range s.eventOrder {
 		e := s.events[k]
