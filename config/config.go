@@ -15,6 +15,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -235,10 +236,65 @@ type HTTPLimits struct {
 	WriteTimeout Duration `yaml:"writeTimeout"`
 }
 
-// WebhookOpts configures outbound event delivery.
+// WebhookOpts configures outbound event delivery (core/webhooks).
 type WebhookOpts struct {
-	// AllowPrivate lets callbacks target loopback and private addresses (dev only).
+	// AllowPrivate lets deliveries reach loopback and private networks
+	// (127.0.0.0/8, ::1, 10/8, 172.16/12, 192.168/16, fc00::/7), as if they
+	// were in Allowlist (development only).
 	AllowPrivate bool `yaml:"allowPrivate"`
+	// Allowlist holds networks (CIDR, or single addresses) deliveries may
+	// reach although they are not public (loopback, private, link-local...),
+	// and over plain http. Cloud metadata addresses stay refused. The
+	// embedded development setup allowlists loopback.
+	Allowlist []string `yaml:"allowlist"`
+	// Workers bounds the attempts one instance makes at once (default 32).
+	Workers int `yaml:"workers"`
+	// PerEndpoint bounds the attempts one instance makes at once to one
+	// endpoint (default 4).
+	PerEndpoint int `yaml:"perEndpoint"`
+	// AttemptTimeout bounds one attempt (default 10s).
+	AttemptTimeout Duration `yaml:"attemptTimeout"`
+	// RetrySchedule is the wait before each retry of a failed delivery
+	// (default 5s, 5m, 30m, 2h, 5h, 10h, 10h); an empty list: no retries.
+	RetrySchedule []Duration `yaml:"retrySchedule"`
+	// DisableAfter disables an endpoint every attempt to which has failed
+	// for this long (default 120h).
+	DisableAfter Duration `yaml:"disableAfter"`
+	// Retention is how long events and deliveries are kept for the API and
+	// redelivery (default 720h).
+	Retention Duration `yaml:"retention"`
+	// VisibilityTimeout is how long a delivery task may go without its
+	// instance's heartbeat before another instance takes it over (redis
+	// store; default 30s).
+	VisibilityTimeout Duration `yaml:"visibilityTimeout"`
+}
+
+// privateNetworks are what AllowPrivate allowlists.
+var privateNetworks = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
+// Networks is the allowlist as prefixes (AllowPrivate's networks
+// included); a single address is its own /32 or /128. Call it on a
+// validated config.
+func (w *WebhookOpts) Networks() []netip.Prefix {
+	var out []netip.Prefix
+	list := slices.Clone(w.Allowlist)
+	if w.AllowPrivate {
+		list = append(list, privateNetworks...)
+	}
+	for _, s := range list {
+		if p, err := parseNetwork(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseNetwork(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
 }
 
 // Secret is the one redacting secret type (provider.Secret): it reads from
@@ -275,7 +331,8 @@ func Default() *Config {
 }
 
 // developmentDoc is the embedded development setup as a document.
-const developmentDoc = "mocks:\n  embedded: true\n  basePort: 9101\n"
+const developmentDoc = "mocks:\n  embedded: true\n  basePort: 9101\n" +
+	"webhooks:\n  allowlist: [127.0.0.0/8, \"::1/128\"]\n"
 
 // Development returns the embedded development setup with the environment
 // overrides applied: the one configuration that may use DevSecret, which
@@ -379,6 +436,29 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Auth.MaxTokenLifetime == 0 {
 		c.Auth.MaxTokenLifetime = Duration(24 * time.Hour)
+	}
+	w := &c.Webhooks
+	if w.Workers == 0 {
+		w.Workers = 32
+	}
+	if w.PerEndpoint == 0 {
+		w.PerEndpoint = 4
+	}
+	if w.AttemptTimeout == 0 {
+		w.AttemptTimeout = Duration(10 * time.Second)
+	}
+	if w.RetrySchedule == nil {
+		w.RetrySchedule = []Duration{Duration(5 * time.Second), Duration(5 * time.Minute), Duration(30 * time.Minute),
+			Duration(2 * time.Hour), Duration(5 * time.Hour), Duration(10 * time.Hour), Duration(10 * time.Hour)}
+	}
+	if w.DisableAfter == 0 {
+		w.DisableAfter = Duration(5 * 24 * time.Hour)
+	}
+	if w.Retention == 0 {
+		w.Retention = Duration(30 * 24 * time.Hour)
+	}
+	if w.VisibilityTimeout == 0 {
+		w.VisibilityTimeout = Duration(30 * time.Second)
 	}
 }
 
@@ -626,6 +706,9 @@ func (c *Config) Validate() error {
 				c.Limits.WriteTimeout.D())
 		}
 	}
+	if err := c.Webhooks.validate(bad); err != nil {
+		return err
+	}
 	if len(c.Providers) == 0 && !c.Mocks.Embedded {
 		return bad("providers", "configure at least one provider (or mocks.embedded: true)")
 	}
@@ -708,6 +791,37 @@ func (c *Config) validatePools(providers map[string]bool) error {
 			return bad(f, "the pool of %s at %s in %s is configured twice", ps.Tenant, ps.Provider, ps.Currency)
 		}
 		seen[k] = true
+	}
+	return nil
+}
+
+// validate checks the webhooks block.
+func (w *WebhookOpts) validate(bad func(field, format string, args ...any) error) error {
+	for i, s := range w.Allowlist {
+		if _, err := parseNetwork(s); err != nil {
+			return bad(fmt.Sprintf("webhooks.allowlist[%d]", i), "%q is not a network (CIDR such as 10.0.0.0/8) or an address", s)
+		}
+	}
+	switch {
+	case w.Workers < 1 || w.Workers > 1000:
+		return bad("webhooks.workers", "must be from 1 to 1000")
+	case w.PerEndpoint < 1 || w.PerEndpoint > w.Workers:
+		return bad("webhooks.perEndpoint", "must be from 1 to webhooks.workers (%d)", w.Workers)
+	case w.AttemptTimeout.D() < 100*time.Millisecond || w.AttemptTimeout.D() > time.Minute:
+		return bad("webhooks.attemptTimeout", "must be from 100ms to 1m")
+	case len(w.RetrySchedule) > 50:
+		return bad("webhooks.retrySchedule", "must have at most 50 waits")
+	case w.DisableAfter.D() < 10*time.Millisecond:
+		return bad("webhooks.disableAfter", "must be at least 10ms")
+	case w.Retention.D() < time.Hour:
+		return bad("webhooks.retention", "must be at least 1h")
+	case w.VisibilityTimeout.D() < 300*time.Millisecond:
+		return bad("webhooks.visibilityTimeout", "must be at least 300ms")
+	}
+	for i, d := range w.RetrySchedule {
+		if d.D() < time.Millisecond || d.D() > 7*24*time.Hour {
+			return bad(fmt.Sprintf("webhooks.retrySchedule[%d]", i), "must be from 1ms to 168h")
+		}
 	}
 	return nil
 }

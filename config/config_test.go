@@ -83,6 +83,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"pool unknown key", good + poolDoc("bcb", "USD", 10, 2) + "    - {tenant: t1, provider: bcb, currency: EUR, size: 5}\n", nil, "size"},
 		{"pool claim timeout past the write timeout", good + "pool:\n  claimTimeout: 10m\n", nil, "pool.claimTimeout"},
 		{"a good pool", good + poolDoc("bcb", "USD", 10, 2), nil, ""},
+		{"unknown webhooks key", good + "webhooks:\n  retries: 3\n", nil, "retries"},
+		{"bad webhook allowlist entry", good + "webhooks:\n  allowlist: [127.0.0.0/8, intranet]\n", nil, "webhooks.allowlist[1]"},
+		{"webhook retry wait of 0", good + "webhooks:\n  retrySchedule: [5s, 0s]\n", nil, "webhooks.retrySchedule[1]"},
+		{"webhook attempt timeout too long", good + "webhooks:\n  attemptTimeout: 5m\n", nil, "webhooks.attemptTimeout"},
+		{"more per endpoint than workers", good + "webhooks:\n  workers: 2\n  perEndpoint: 3\n", nil, "webhooks.perEndpoint"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -335,5 +340,47 @@ func TestRouteCapabilityVocabulary(t *testing.T) {
 				t.Errorf("err = %v, want one naming routing[1].capability", err)
 			}
 		})
+	}
+}
+
+// The webhooks block: defaults, the schedule in any unit, the allowlist
+// as networks; the embedded development setup allowlists loopback and
+// nothing else.
+func TestWebhooksBlock(t *testing.T) {
+	c, err := config.Parse([]byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Webhooks
+	if w.Workers != 32 || w.PerEndpoint != 4 || w.AttemptTimeout.D() != 10*time.Second || len(w.RetrySchedule) != 7 ||
+		w.RetrySchedule[0].D() != 5*time.Second || w.RetrySchedule[6].D() != 10*time.Hour || w.DisableAfter.D() != 120*time.Hour ||
+		len(w.Networks()) != 0 {
+		t.Errorf("defaults: %+v", w)
+	}
+	c, err = config.Parse([]byte(good+"webhooks:\n  allowlist: [10.1.0.0/16, 192.0.2.7, \"fd00::/8\"]\n  retrySchedule: [5ms, 20ms]\n  disableAfter: 200ms\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nets []string
+	for _, p := range c.Webhooks.Networks() {
+		nets = append(nets, p.String())
+	}
+	if strings.Join(nets, " ") != "10.1.0.0/16 192.0.2.7/32 fd00::/8" || c.Webhooks.RetrySchedule[1].D() != 20*time.Millisecond {
+		t.Errorf("allowlist %v, schedule %v", nets, c.Webhooks.RetrySchedule)
+	}
+	c, err = config.Parse([]byte(good+"webhooks:\n  retrySchedule: []\n"), env(nil))
+	if err != nil || len(c.Webhooks.RetrySchedule) != 0 {
+		t.Errorf("an empty schedule (no retries): %v, %v", c.Webhooks.RetrySchedule, err)
+	}
+	dev, err := config.Development(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets = nil
+	for _, p := range dev.Webhooks.Networks() {
+		nets = append(nets, p.String())
+	}
+	if strings.Join(nets, " ") != "127.0.0.0/8 ::1/128" {
+		t.Errorf("development allowlist %v, want loopback only", nets)
 	}
 }

@@ -122,6 +122,7 @@ const (
 	EventTypeVirtualAccountClosed        EventType = "virtual_account.closed"
 	EventTypeVirtualAccountCreated       EventType = "virtual_account.created"
 	EventTypeVirtualAccountStatusUpdated EventType = "virtual_account.status_updated"
+	EventTypeWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -140,6 +141,8 @@ func (e EventType) Valid() bool {
 	case EventTypeVirtualAccountCreated:
 		return true
 	case EventTypeVirtualAccountStatusUpdated:
+		return true
+	case EventTypeWebhookEndpointDisabled:
 		return true
 	default:
 		return false
@@ -248,6 +251,81 @@ func (e Status) Valid() bool {
 	case StatusUNALLOCATED:
 		return true
 	case StatusUNBLOCKING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookAttemptTrigger.
+const (
+	WebhookAttemptTriggerManual    WebhookAttemptTrigger = "manual"
+	WebhookAttemptTriggerScheduled WebhookAttemptTrigger = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the WebhookAttemptTrigger enum.
+func (e WebhookAttemptTrigger) Valid() bool {
+	switch e {
+	case WebhookAttemptTriggerManual:
+		return true
+	case WebhookAttemptTriggerScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDeliveryStatusFailed:
+		return true
+	case WebhookDeliveryStatusPending:
+		return true
+	case WebhookDeliveryStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointDisabledReason.
+const (
+	WebhookEndpointDisabledReasonFailing WebhookEndpointDisabledReason = "failing"
+	WebhookEndpointDisabledReasonGone    WebhookEndpointDisabledReason = "gone"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointDisabledReason enum.
+func (e WebhookEndpointDisabledReason) Valid() bool {
+	switch e {
+	case WebhookEndpointDisabledReasonFailing:
+		return true
+	case WebhookEndpointDisabledReasonGone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEndpointRefReason.
+const (
+	WebhookEndpointRefReasonFailing WebhookEndpointRefReason = "failing"
+	WebhookEndpointRefReasonGone    WebhookEndpointRefReason = "gone"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointRefReason enum.
+func (e WebhookEndpointRefReason) Valid() bool {
+	switch e {
+	case WebhookEndpointRefReasonFailing:
+		return true
+	case WebhookEndpointRefReasonGone:
 		return true
 	default:
 		return false
@@ -428,6 +506,7 @@ type CreateVirtualAccountsRequest struct {
 // CreateWebhookEndpointRequest defines model for CreateWebhookEndpointRequest.
 type CreateWebhookEndpointRequest struct {
 	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
 
 	// Events The event types to deliver; all when omitted.
 	Events *[]EventType `json:"events,omitempty"`
@@ -452,7 +531,8 @@ type ErrorCode string
 // `pool.low` (a claim left the pool below its low watermark; once per crossing)
 // carries the pool; `pool.replenished` (the pool's replenish job finished) carries
 // the pool and the job. An allocation through a claim is a
-// `virtual_account.allocated` like any other.
+// `virtual_account.allocated` like any other. `webhook_endpoint.disabled` carries
+// the endpoint and why.
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -480,6 +560,9 @@ type EventData struct {
 	// `BLOCKED`: blocked. `UNBLOCKING`: being unblocked. `CLOSED`: closed (terminal).
 	// `FAILED`: the provider could not activate it (terminal).
 	PreviousStatus *Status `json:"previousStatus,omitempty"`
+
+	// WebhookEndpoint The endpoint a `webhook_endpoint.*` event is about.
+	WebhookEndpoint *WebhookEndpointRef `json:"webhookEndpoint,omitempty"`
 }
 
 // EventList defines model for EventList.
@@ -792,6 +875,12 @@ type ProviderList struct {
 // tenant; any other is refused with `403 account_not_allowed`.
 type ProviderParams map[string]string
 
+// RotateWebhookSecretRequest defines model for RotateWebhookSecretRequest.
+type RotateWebhookSecretRequest struct {
+	// OverlapSeconds How long the old secret keeps signing beside the new one.
+	OverlapSeconds *int `json:"overlapSeconds,omitempty"`
+}
+
 // RoutingCode defines model for RoutingCode.
 type RoutingCode struct {
 	// Type `SORT_CODE`, `ABA`, `WIRE`, ... as the provider names it.
@@ -818,22 +907,112 @@ type UpdateAccountRequest struct {
 	NativeLanguageName *string             `json:"nativeLanguageName,omitempty"`
 }
 
-// WebhookEndpoint defines model for WebhookEndpoint.
-type WebhookEndpoint struct {
-	CreatedAt   time.Time   `json:"createdAt"`
-	Description *string     `json:"description,omitempty"`
-	Events      []EventType `json:"events"`
-	Id          string      `json:"id"`
+// UpdateWebhookEndpointRequest defines model for UpdateWebhookEndpointRequest.
+type UpdateWebhookEndpointRequest struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
 
-	// Secret The signing secret (`whsec_` + base64), only in the answer to create.
-	Secret *string `json:"secret,omitempty"`
-	Url    string  `json:"url"`
+	// Events The event types to deliver; `null` for all.
+	Events *[]EventType `json:"events,omitempty"`
+
+	// Url An https URL, checked as on create.
+	Url *string `json:"url,omitempty"`
 }
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At time.Time `json:"at"`
+
+	// Error Why the attempt failed (absent on success), e.g. `HTTP 500`, a timeout, or a refused address.
+	Error     *string `json:"error,omitempty"`
+	LatencyMs int64   `json:"latencyMs"`
+
+	// StatusCode The endpoint's HTTP status; absent when no answer came.
+	StatusCode *int `json:"statusCode,omitempty"`
+
+	// Trigger `manual`: asked for with redeliver.
+	Trigger WebhookAttemptTrigger `json:"trigger"`
+}
+
+// WebhookAttemptTrigger `manual`: asked for with redeliver.
+type WebhookAttemptTrigger string
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	// Attempts The latest 30 attempts, oldest first.
+	Attempts  []WebhookAttempt `json:"attempts"`
+	CreatedAt time.Time        `json:"createdAt"`
+
+	// EventId The event (and `webhook-id`).
+	EventId string `json:"eventId"`
+
+	// EventType A unified event type.
+	EventType     EventType  `json:"eventType"`
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+
+	// Status `pending`: an attempt is due or scheduled (`nextAttemptAt`); `succeeded`: a 2xx
+	// came; `failed`: the schedule ran out, or the endpoint is gone, disabled or
+	// deleted.
+	Status    WebhookDeliveryStatus `json:"status"`
+	UpdatedAt time.Time             `json:"updatedAt"`
+}
+
+// WebhookDeliveryStatus `pending`: an attempt is due or scheduled (`nextAttemptAt`); `succeeded`: a 2xx
+// came; `failed`: the schedule ran out, or the endpoint is gone, disabled or
+// deleted.
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Items      []WebhookDelivery `json:"items"`
+	NextCursor *string           `json:"nextCursor,omitempty"`
+}
+
+// WebhookEndpoint Example: {"createdAt":"2025-01-02T10:00:00Z","description":"production","enabled":true,"events":["job.completed","virtual_account.status_updated"],"id":"we_0196a1b2c3d47e8f9a0b1c2d3e4f5a6b","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=","updatedAt":"2025-01-02T10:00:00Z","url":"https://platform.example.com/hooks/vagate"}
+type WebhookEndpoint struct {
+	CreatedAt   time.Time `json:"createdAt"`
+	Description *string   `json:"description,omitempty"`
+
+	// DisabledReason Why the gateway disabled the endpoint: `gone` (it answered 410) or `failing`
+	// (every attempt failed for the deployment's limit). Absent when enabled, or
+	// when the tenant disabled it.
+	DisabledReason *WebhookEndpointDisabledReason `json:"disabledReason,omitempty"`
+	Enabled        bool                           `json:"enabled"`
+
+	// Events The event types delivered; empty means every type.
+	Events []EventType `json:"events"`
+	Id     string      `json:"id"`
+
+	// PreviousSecretExpiresAt Until then the secret rotated out keeps signing too.
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+
+	// Secret The signing secret (`whsec_` + base64), only in the answer to create and to a rotation.
+	Secret    *string   `json:"secret,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
+// WebhookEndpointDisabledReason Why the gateway disabled the endpoint: `gone` (it answered 410) or `failing`
+// (every attempt failed for the deployment's limit). Absent when enabled, or
+// when the tenant disabled it.
+type WebhookEndpointDisabledReason string
 
 // WebhookEndpointList defines model for WebhookEndpointList.
 type WebhookEndpointList struct {
 	Items []WebhookEndpoint `json:"items"`
 }
+
+// WebhookEndpointRef The endpoint a `webhook_endpoint.*` event is about.
+type WebhookEndpointRef struct {
+	Id string `json:"id"`
+
+	// Reason Why the gateway disabled it.
+	Reason *WebhookEndpointRefReason `json:"reason,omitempty"`
+	Url    string                    `json:"url"`
+}
+
+// WebhookEndpointRefReason Why the gateway disabled it.
+type WebhookEndpointRefReason string
 
 // AcceptResults defines model for AcceptResults.
 type AcceptResults = string
@@ -852,6 +1031,9 @@ type Cursor = string
 
 // CustomerIDFilter defines model for CustomerIDFilter.
 type CustomerIDFilter = string
+
+// EventID defines model for EventID.
+type EventID = string
 
 // EventTypeFilter A unified event type.
 type EventTypeFilter = EventType
@@ -1066,6 +1248,36 @@ type DeleteWebhookEndpointParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page (opaque).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// RedeliverWebhookEventParams defines parameters for RedeliverWebhookEvent.
+type RedeliverWebhookEventParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
+type RotateWebhookEndpointSecretParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // JobCompletedNotificationParams defines parameters for JobCompletedNotification.
 type JobCompletedNotificationParams struct {
 	// WebhookId The event id; the same on every retry of a delivery.
@@ -1117,6 +1329,12 @@ type UpdateVirtualAccountJSONRequestBody = UpdateAccountRequest
 
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = CreateWebhookEndpointRequest
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = UpdateWebhookEndpointRequest
+
+// RotateWebhookEndpointSecretJSONRequestBody defines body for RotateWebhookEndpointSecret for application/json ContentType.
+type RotateWebhookEndpointSecretJSONRequestBody = RotateWebhookSecretRequest
 
 // JobCompletedNotificationJSONRequestBody defines body for JobCompletedNotification for application/json ContentType.
 type JobCompletedNotificationJSONRequestBody = Event
@@ -1198,6 +1416,24 @@ type ServerInterface interface {
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	// (DELETE /v1/webhook-endpoints/{id})
 	DeleteWebhookEndpoint(c *gin.Context, id WebhookEndpointID, params DeleteWebhookEndpointParams)
+	// GetWebhookEndpoint Get one webhook endpoint
+	// (GET /v1/webhook-endpoints/{id})
+	GetWebhookEndpoint(c *gin.Context, id WebhookEndpointID)
+	// UpdateWebhookEndpoint Change a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{id})
+	UpdateWebhookEndpoint(c *gin.Context, id WebhookEndpointID, params UpdateWebhookEndpointParams)
+	// ListWebhookDeliveries The endpoint's deliveries, with their attempts
+	// (GET /v1/webhook-endpoints/{id}/deliveries)
+	ListWebhookDeliveries(c *gin.Context, id WebhookEndpointID, params ListWebhookDeliveriesParams)
+	// GetWebhookDelivery The delivery of one event to the endpoint
+	// (GET /v1/webhook-endpoints/{id}/deliveries/{eventId})
+	GetWebhookDelivery(c *gin.Context, id WebhookEndpointID, eventId EventID)
+	// RedeliverWebhookEvent Send an event to the endpoint again
+	// (POST /v1/webhook-endpoints/{id}/deliveries/{eventId}/redeliver)
+	RedeliverWebhookEvent(c *gin.Context, id WebhookEndpointID, eventId EventID, params RedeliverWebhookEventParams)
+	// RotateWebhookEndpointSecret Give a webhook endpoint a new signing secret
+	// (POST /v1/webhook-endpoints/{id}/rotate-secret)
+	RotateWebhookEndpointSecret(c *gin.Context, id WebhookEndpointID, params RotateWebhookEndpointSecretParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -2060,6 +2296,265 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 	siw.Handler.DeleteWebhookEndpoint(c, id, params)
 }
 
+// GetWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWebhookEndpoint(c, id)
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) UpdateWebhookEndpoint(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateWebhookEndpointParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateWebhookEndpoint(c, id, params)
+}
+
+// ListWebhookDeliveries operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "limit", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInQuery, Name: "cursor", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListWebhookDeliveries(c, id, params)
+}
+
+// GetWebhookDelivery operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhookDelivery(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "eventId" -------------
+	var eventId EventID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "eventId", c.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "eventId", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWebhookDelivery(c, id, eventId)
+}
+
+// RedeliverWebhookEvent operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverWebhookEvent(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "eventId" -------------
+	var eventId EventID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "eventId", c.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "eventId", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RedeliverWebhookEventParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RedeliverWebhookEvent(c, id, eventId, params)
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateWebhookEndpointSecret(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id WebhookEndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateWebhookEndpointSecretParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RotateWebhookEndpointSecret(c, id, params)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -2104,6 +2599,12 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.GetWebhookEndpoint)
+	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.UpdateWebhookEndpoint)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/rotate-secret", wrapper.RotateWebhookEndpointSecret)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries", wrapper.ListWebhookDeliveries)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries/:eventId", wrapper.GetWebhookDelivery)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:id/deliveries/:eventId/redeliver", wrapper.RedeliverWebhookEvent)
 	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents)
 	router.POST(options.BaseURL+"/v1/providers/:name/webhooks", wrapper.ReceiveProviderWebhook)
 	router.GET(options.BaseURL+"/v1/providers", wrapper.ListProviders)
@@ -2294,299 +2795,346 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rcxs3sj/8VVDcUxUyZ0RRsuRsqNoXsmwn9vr2t6R49yzzeEAOKCIaAtwBKJlr+7s/he4GBnMhRcmX",
-	"5Jx4q7ZicWZwR9/71+87Ez1faCWUNZ3h+85M8EwU8M8nmZgvtBXKvhaLnK9E5n7NhJkUcmGlVp1hJ7XF",
-	"UqTseiYUszNpWCHMQisjmDSMM2N1ITKmlWAFtcGmumDc/Sm4FRkLvUxWO38XqyPGx0Yoy7SdieJaGtHv",
-	"JB0zmYk5d93b1UJ0hp2x1rngqvPxY9J5picch1Mf3dlMsPPXz5ieMjsTbFJgl7pgxvLC/bMQRi+LSXsn",
-	"xhZSXUAfrwoxFYVQE3G8WOSybSlcZ4vwGptppZdu8t3Xj0/YD/sHg17CRP+iz9JrLu3f9gbpTZ2+FrZY",
-	"HU+tKJq9nYqJVplhVjPXHBuLqS7cKttiJdUF9vrj3t6AZSLnqx2D7/eqfc6lkvPlvDMcJL5/qay4EEXn",
-	"oxvBghd8LiwdiOPJRCzsa2GWOR6W+lkQ7+zuxFylsMcnp78cMa5WdubGI3IjWFcXTGn4oQfvpNytJm7f",
-	"7m9Gq7TPuse50SMl3i0KYYzI2HgFu+dP1neG2WvN5iKTnLlBm35vpDpJR7zj80Xu5uAH0kk60o0MD3Un",
-	"6Sg+d89xIpWVyMSUL3PbGXbqQ+okLVtzPJnopbJPHrafgwtuxTVf7UhjliJjHN9mMmNdveD/XgrYh3LA",
-	"V/zt/viH/yf2/IgX3M7K8cqsk3QK8e+lLNzJc3eusov83TOhLuysM7x/kLhN9X/utY39JJdwp+mkPpZ5",
-	"6wl7qfKVH7lh19LOmHjHJzZf4U2fQDMsnPi+H/u/l6JYlYOfVLvrbBh5y1iXhftqtd0gJRGhCX21dkj0",
-	"vDKWBbdWFO7t/+9fxzv/8+v7ex//q7NmTEYX7RufKvHO4gupJzuLQlxJvTRswS9E5QCsGZtrfc0qHe7t",
-	"tw/JWD0XxZOH2y0UjAwWCr9bPxhqN7vdtj26EsqerRabD5dwb5WDcc2sGwh0EQ/hvwox7Qw7f9kt2dcu",
-	"PjW7oXcYS8Rg/i5WzaEc00nemcy0EYqdnz95yOb80lEtpDv/XgpjmeFT4cgtkNghuxQLy/YP2EwvC8MW",
-	"omBWKK7s0UgZIWK2hsdSMKlsobPlxPXbr1Gsvf174uDw/g874q8/jnf29rN7O/zg8P7Owf79+3sHez8c",
-	"DAaDddSsxkEryzTVxZw7qrZcAhFpbtVTPd6Siv2mx+sp2G96/PbHd3/f/yoU7JmcS9sc8yt3v4z8z9pT",
-	"lMN3rWT/cJC4USA33B8MkpI37rXwRi8RNAfhuX0kCxjP81+krPuCEStO2KDfvz84YjkvLkThBCZLAgo3",
-	"7P6gB4zdjJRjlO78uPW3mk2lkmbmGT5X5lq4hemzc3Wp9LWKO2a8EExeKCeF1Y8cSSHrThXNb80u7R/e",
-	"T1rFJH0lM1FsR4W4xYu/oK9Yd6LVVF6A2OSGsZZI+i9uR5X86F5AI20nPuo/DMp1mbgtyaWxKI6kPz06",
-	"Y7tXe7v+JZNWb8OY28nsirffBfjPZ7wNr8W0EGbWchQFz+DkePljWug5kzZa8aksjGVcZWy5yLgV8DpJ",
-	"7RO9WMtBC+qz9S5NeW5E0iaqn1pul+Z2zHyp5FSKzInsdmnWDQifbs0icCAwpjdiPNP68pHKFlquF+mu",
-	"8TUm6L31pPBavD08+89g8TUoIQ1+3aCBwzKZHeG+8rlgWrlfixXyMcd8uVMRpPutv44Y0OR3bhj82vGd",
-	"ygvF7bJouXanCz4RO0Y4VcNdL+NfNSy92ktGy8Hg3mTMjbh/AP8WacIEn8xgRj8/Pz7ZOf35eP/wPtPT",
-	"kUrx9XK4+Em/+rOVc2Esny8qTwt+zcY6W1Ev7FI4bRXkXtcVDmEnExOdOfLACztSJOGFM2HEpBCWcaez",
-	"sfR6ZsTkbdpnzx2ltjOuQBPmi4XghWHXM5kLpyTjR4W23AqDZHrjLoQluttmnPnpNzfjXMl3nj95pV6E",
-	"48GuuYH9EdkRK8RvYmJZWEvDprxACqP09Y0nKXy3cQ5BfJHK3j/otCupXjFEHVWtXhV6nIu5+2uilRUK",
-	"RIVYrVvgG/8N6t3w/ZY0w7cLndZkSLVioih0AYyCM+qg3/mYdB7w7CcUpL7miFJP4t/CuNIhqSKe7nOZ",
-	"g2EG2IGRmWC6IGHCXUI9F6i3L9XS8HEu+iNVNsmXdvYWm6g3jMdCIN8hAfI7w5xcMilEJpSVPIdDjkvz",
-	"GqXrWyxNILTuiwy151xm8DINquNWw3KZd4adfSYVvMCmUuRZ1/QS4nq70oq52b23G6mDsFimM/zX+7KF",
-	"+dJYNnaiFnty+pId7O/9wFzPqLgUQrDlYiGKnQk3guXCgrkk6QBFcGyu0+zoY9LWvmVzbSy7d8gmM17w",
-	"iWuIdS+0ZQeDXluLP+zWleuPv7p7Zyx3fww7Tka5koVd8nzHM1bHI5H7DQ+cnGulBbb1S1hFFlbRFnwi",
-	"nmSdYedgPP1xf3rv8IcfxvcOMn6f35uIH/d/zAZiIA5+uHe/vJszaxdmuLt7xd329zNx5bfQ7DZ36mPy",
-	"Gc56o1k6lV51GxeCXxrkgdBcwjgDZQBOfTi93xlWLHNhjkYqxZOQgtRniGWOOZ2iPkvpVL11LCMdMqUt",
-	"w2P29PTlC3db/AuyVM/eXooVDe1SrJzE7z7joHLSlTjRaprLif2qtKI2xLdSvZ3m8mJmU9YNggONeCwc",
-	"WVgUegLWuSOWgplyB+yUaS8ZqRSW6K2cz5fWkY40YSluy9tFAbxFuo59247rsakuxjIzTNpewtKF1vlb",
-	"8W7Gl07iTkeqO+crNuFFsap15/YvndCapcg7IxN29O669aG3dyNjKyzRYxhRJtTXpdqimEtj3EnOhJLh",
-	"JFt9KRTL+YSOcfke/KkXosCrq4TIHHlN6bq/Vdq+5Xmur0WWsi6awJlW+ao3dBTNEZLvDAu0/RUv+Nyk",
-	"oPUYxkfKP9gBJjHXSgQZHUcGVg/mNsgd5qURRyxcHmzFiWsjBaeCdVOiXe/lx91qp7vvL8XqY9oDdYTM",
-	"xCBykN2ebggxUyfF6KX9fXiqxc7rzC+TGd5o4KOgwci56LNjdl1IK2CRdOHXaqRm/EqwmZMHQaSKWCaD",
-	"izKRuXB3os+CKucdFoxfcKnqZn9aoieOTSieP3Lb8HUpCfWcwuFaKvFugeKAnxecDJCLXmj7WC9V9lXH",
-	"527D1PUKJJuZ5WRWLikaWqShM+1H+cSJG3OhrPj6Y5Vl33DYpGGFXlrxnWFTATqA5yLjpcxtUJoLkQtu",
-	"BEzhFV/lmmdnWj/jxYX4ujcG+35rtX4Ldi66Mo5rMvFu4qgV8mX5H0Esubs3YM/lAzZeMTIp9GAep6K4",
-	"khNxrvgVl7njLL/P5V+WAyAeFskPIGqgNU8vhHLXXVo24Qr2yN1UPpmJ7GikpC3pxQTYXsyGm51ET9FC",
-	"w6QZqaWCFt17rgl40PJxKYkjv/UNsPh7pouRSkloejtxMqSTpT4nVz3T+jlXK5L6zVfdwIJb8RaOGFwm",
-	"k+trlulrdUSmENLaY/nC68L9z7YA58opT7qQ//nK1GQJHTv9a8JtkCvGgheiIPFCGgZChbpImHi3kAX6",
-	"ykmQTdy/u1KNHfks5QJvGDM9VrsKwUzBJnqZ40kfC3YlCjDoNY7Vmzdvdo6jMbZ4mB/AcFOnH+W5UBcC",
-	"/dz3fzgc9Jwy25jlZhc7bgjJsu4KPFJW2tUdlVG+4GOZw/edpXIyF4yhk3g9tXwDpDKzXCx0YavqaljW",
-	"BS+EsotCznmxYpkWSObpI1a2xap9Bd1uf7/U7U7Kt6NGvoiKt3aSn0XTq2sqhVgaEGy9TuXkRfcTGu44",
-	"y+QUdGPrlUGicuuGmbJuipvhpdeKhOdEUwglKRdU2pECwTxhUasp+HNmPN6po4pUa4SyPRLYzlUYwHOR",
-	"SQ7Oy69LHcIA3kJkxVu31TGz9laKlpANMC5SLxQn4tSDNlerN+aTUcJrEhUD+vsO/fqzzoO3pnO2x14V",
-	"GmyOx/lixtkjMyn0dSfxb9N7L8Q1O3PHnp3tu4f+ahzbzrCzP9g/3Bns7Qz2z/YGw8FgODj8n07SGfMc",
-	"DSbvO5Fs0Rm4q+tNNsPO+elDt1djri4fwglBO5Hvfjkfg21mbzAY3Nv/4f6B634sJ51h58GrB39/8Pzn",
-	"5//4xz/KS3R8cvLy/MXZ2xfnzx88eg2Wm7o1Z9h5cHx28vPO60ePdwaDPTccVIXWTGbwP80RJx2Z1SJM",
-	"gvcsdlT5H31kS1afin+BXCfDzvHEyisRkZzO8cnZk18edZIOOpM2rPlHaG8hCivRbtuy5Q16Xdvqtufx",
-	"btdP3xtvz/bqq7uF4QtmNeNsBv2HIDSnEZy/OH727OXJ8dmjh8E55c5rsE27qYI9u+lfrxytTXfzAb1W",
-	"P1/vO6At3/x5+c3HMApeFHzl/m6cq5ali07W+y3nVp60zaM7Kc2ecURJ2ygyPW7039a1bAnA+6kSrpAw",
-	"dM712z6fC8szboFk8gztUTx/VTmRjY/oBz12RMj9oLi7AM+4uljyC7H2UJbX7TYu59Zxt1zS9jDEIITp",
-	"a8VkxnwMQURv1zbuL/gNLRf8OvLJNlozoZVt/LAVkrHd+fsYO47+hX7VKC6guVRJ6SSuTTWJI8LKixAP",
-	"6teW/aemn0n0X1QJWri3W11gzzJbLm8ZUdYS8VIIoFPgqpuDSud6Y1Od5+iEu2HRYGxtc3tQ0q1ql/TA",
-	"MG5YJiZyznOGrRsf6OTpaxyGV6P2sQYfR0Ed9g8Hn4vULITK3OeVLgY3rkl0FMphti9RhVDXYxkEWmrY",
-	"eMWuZ3IyI9spGgBM/TZ+CjckyeN9G/dRl2s/B9mkjRO4RouWSLknpy/Zvb3793f2GHci2M5+680X72xx",
-	"O8paozOrhdgxCzGRUzlBf4tJ0FQHztUX5w+OXzA3NXDDRWMo90aOuWrtyu2JVBcnOhPb387X5UdtN9SS",
-	"tN4kl5dSZUxP8ST48O8nD45fpAlLqwKg+wVmlrZf28YUTyJ9s+30oaZROrfYhCuW6SgUhGz8hUCNabxi",
-	"tDroBRupbko//OvXfqTaoIV+vGIbtCivD/ZHaqQ+xPrSBzYXXLlePozUh52dHfi/eylF0puyD2UUkBv0",
-	"uAzd76Ijzs+px/BDblZqchK+xreND5XLuXWqm62oclVz+0LnOdzJuW+R5ELXHAqFDNVCA5NPayJV6gdq",
-	"QvgHuVqwuUhH3zQ9p7TqpQ2CKPRViqg4EWxxnOvJZVtb8EBkGNSl/F+0wLk27evrHvi3plJlD1bR3D5U",
-	"1sp9kmt9yZaLsp3xCiIJQNywYl6GhSfMOMGaVuN6po1gemknek72RwxaBJs1uTyyBKwUxNtwTN7K5AcT",
-	"TrURKjPBqMQmPM/H4CbD74LBwJbHo/I95mkY8IVFFtZLsWJa0bBpDjCgzBtzaUb2Wk5gl50Kq5ZzYCHw",
-	"yDGQ8lxGuqgTLCo2G9gkJ3q4XXCqRXUDOokPmzGgzlVnFPGmksyduJZIqIhCLNopMsXrVVmQ0hb/EUWk",
-	"OX2wpbNCcNOWfvNmtqrIA5A04M6Zo3CVYNLD1lZh2CJ7sGprWjNuLimdSNoj7yqAjJjgMf3OMLMEirlF",
-	"l61EFpbYy5AWo4o2rmKTEAdvqaYz02dpg8GnSFYiBTcFyuwlE7ZUuTCmRkkgZhh1nC0EiCZ/QirznUGN",
-	"gz3xLnum1QRo2VY7VdPKm92EFQC7jJm5C68VuiLmjtPeuesWzbZFxYKXnMpSEiXgeBDNT0Snz87JNoVe",
-	"qPsHRzHznPMVEOJrNhXXomBdspywe4e92khbgo8/h668YV7+xcptG4tcO6HcatYFQmp1mA6ZJuc6E3n4",
-	"2mw1EdLQN5wliCPWUzaWhZ2x7j//+c9/7jx/vvPwYeIVhAU3trduz2/U/WPlfdNSPvfvrVXVb7gQNFzp",
-	"FHL3Ocvp+zsf19ubAgLRYNIybo+YnktrHYusRAs4+RKYsD9nGEQhRAY80Qtf22xwNShjC6Ny/PbHKmtr",
-	"iQpvKLA7XjSoyT4JkHaS3bBFqRU5XLXOe0cY7BLfUjD6RwOoGOxa4tFb9b5f1/KBX9BqTezAbMtYK04i",
-	"FE/Oizzyoyxybt2x79Ob/Yme7wK/JxdLxxODn0t32T92HjgS5IapxpoXTtfdOdgH7QeVmn+tsaQLY9mJ",
-	"ni+4WrFnNmuY0OEFmiujyTKyP99soa4bzN+3fEQ21fZPakfIMTjXSttUnnIl2EMtGlPwD9ij89fVHvwP",
-	"JWl1f7z96950v2oarzjgOm33At+IDeYL/vYezmmBqV4n6Pn75XjH9fvx468Nw3flRLSmFC6LHHIJtRI+",
-	"pRADVL4zjawEkxBTE45eQSjIb3r8nWHpb3rsjtUiFyA5QGZAhdwuC1kjYYODv7ZystpB3MzO4pfLo7ml",
-	"4t0Uvz7CEJ/gxyiPzqXyf9d1863NXdhRLRXkboJzZQff38wTMAtyU/4GJDm7faVA/CNHD9HmR9wAwu23",
-	"WdAoNXLTwrkrKP+9FPQYr2Bn2XZEjxUDMsbOXz+7w3mq7ZDronV/IvGpaZTCkGzP+bxRqDT6IVXZLsHX",
-	"J9NGB3ydHSvOy21VjGrJFQu3h3sDMpeyBZeFYV2naS7h0eEgCvxO2BXPlyI8GvTAY8y4YT+fnb1iFDhR",
-	"JqjgPacr7jilpyzE9OOx7w1a1hiiBZFgNe3MFASqxNIWPGeTnBsjp+QHhiyiEEs65TJfFrgFpBCTlt9J",
-	"OtrpuSEKD5TiQvBs9Va8kwaC033cNC8ulk45cGeqGT2MXCKO9XA7XI+eheQSjO4r44nx02DaddvEs1wq",
-	"98oEJCY8/1HYX9LxgY2Od1BgVKviDRdsk+cbCS9LyQP+1tuAv099PjTGOceifNcJc1OIW0AXxltyTKTw",
-	"WuozzNGdkfaOGuTetSnJ6uwejRQEWfdzfZ2yLnf7KecsF1MykmmdgwJxDVYd999rJ4jNeXF5hCLvAkxc",
-	"GsKFeiMVd+C+PsIo7n4hFrlQ0sxClIb7GXQxegB5rWipE1nPj3Skwjh8zIUbNztWsTBoZ4VeXsyYn4CE",
-	"kOXG2kYacy4vBXOCD+CLYAxSjSHf3hG6jTYCB+MhqSNt7stzoLholkzLDDZg/W4TiPhL0e5v80bo7RPj",
-	"G94zSrKPHWAwszaCXE5nPeOqWl9aDRS38Iv9hornpref6jFoMFrnN+otWuePwM0BEll8f26RO9q+LJ/D",
-	"IYh05JbuwOP8mq8MW6Dl9IgVwiznwqf9Oj5yISypVEhstnURVvpdex7OWh0hNdoXcB48c6jfVjp/naTx",
-	"pEr8Wl6IjaqNZsH02IGDVJLGDh4XRwj9PyOS1UrifxY8t7PmBk9mYnJpPsHx9UoUO9AIbFxuWRdY438C",
-	"cBBE7aatDq/S3V6KPcBrN+8ufda2o072CwkETcMu8XvKFWte8AkJEhsPeZA4Ppapd23kBJ2AjFsGxgTI",
-	"snx6+vIFo5Q4w6Qiuy9ZE8h6nJRZrJXoCuAo863FZgqde+yGgWvScjPnwhh+IdpzbyuWBjfj8v11i49A",
-	"S81zdnvSuU38j/BbvanN8kw4JqYy8a59v0gShDe80Y92BKTRDbBTSYe8QzeN5SW9dqNZrbSl0cgg8AtM",
-	"ZhmzegsSCBMtB9a2YU+RO9V1eycp5m1oYaBZsfCCT+QxGLPQ77QtTCBaG6PbYnEqBLItlZW5e6y2D127",
-	"gyBESZ1rZluI6RJSBn0YrE/sap2tbI8Q2y6u6Kkel6FFZjkhuX7NwNArGYcFbhyZ1Zbn69qSYRfaP/aq",
-	"0JrPKZyn5iXFpMvSQbqm6c8RQhVipHCW8eqF/U2ik51Eyt32oVNP9RhB2HBTIgvpb3oMprQYUAjZYdVm",
-	"SrHnscX0am/3Nz02u+HT3YKw6qIY1VcUFeR/un2rzeBVGnMb8UGtXGatMns0r4bQNDY6X9qAXxggZ2As",
-	"72X20U8ubbG6fJZbUy7P7Qe3xaBqhw/XMDp/Zf/xQq05TBEo4adI3RHbbWHwYZs/fXlvmvx6S2XZSGNb",
-	"nuoxy+VUTFaT3CdWdxG7xE5mcewmmJbQ3+el8PJePFGvCn1RCOMGchIJyuHfb6SdPUJxLemcBFLQJiwD",
-	"VNfNwaSZnizR1oKyHjphDesOIEMfmdhccGWY0kqwsVhpMgt45UIrBOLZPpIuIp3tgeUx710rQsUvRZZD",
-	"wprb/NIvbh9ufs20v7Ix/jjGKmscoudbxD/fybp5WLNueuRV76nW14q5jsHsaci4edBi9zSR4TPxiFSE",
-	"BOq9nlxlbMENefJrvu1LIRbMu4pbTKCHbSbQl6XoWZeuuGVjMQEEJXTFuCvaZylFmRIExEpYYOF9H8zm",
-	"E+28cIFmzv5IpQGpoiEWxQIISwOrTYdr5cWjkWr/mHhzOoRRJUGmaAgUlfilRaAFpS6+kfW33fxXZIX5",
-	"FHpcsdLc0bXj2jjJuZzfzZ3TSkDqTp2NMF0N6nLLr2+McfmnXhZlbEuI9Q9RIV2wHqzcW0sjCiYzd6WE",
-	"LX0HpUn1S8WybJvY0U7TPiGwArYeAC/QDlZBHPzOgIn55klviBFvnI/qfq87ko98jPWGyPgahW1JRGJg",
-	"IYIoETfPNXqje9Sm/RwHJMYyC4os6vCNYUa6ExW5BC642tAJhduv6cXyS6EgSAUbJ7WrNOdDPCjEcfAV",
-	"6/57yQuurFTI3J1qNcmXmch6a0Zwh2OZ6+s33rHRDg2LfhF+5eglhn4BkBscozlXKxZ2DEHFDYKbowWx",
-	"faBRYsK6lZoJViyVQiIdO0pm3ACTKYMJ27uI7kPjskQLu+a+RJEzzV2K9FLH8jB+dyXskEFqOAVgymKk",
-	"YPUSpsSVKNiMq4zS7BQ4X5LSKhFYupteQVgn83rINjKp5mSj+YRgjBaR0/tfB14qiQ9YHCgUWNO6FLCg",
-	"EYS9ebpeA2zdx4TJKeNq1e7K4cWFsO2tKUj2iM+Yo/wSotf1ERsEIZnxpdVzbuVk83GsUbYog6o1ESa6",
-	"6NWDVJKZJJIfKvcrzGwdTXztB3o3Vr0m6/hnfY03tZWAhot0FAGOsOsZjzyhiLtEfjicA7EMQgge3AQY",
-	"fMcMpugW340/rVvpU2GtVBfmliv8hcnlUcDAS3GV08YyVxa61Xy87vaACB/fG6sXpb8a1Q13gZziEP0e",
-	"whKb12lOIVS3GmBtp2i0tZvSum0lrGUjAgeKPRwc/lACTzbDzOJsIZ7nL6cQILjxKJbffPw1aQtYLbN6",
-	"Kh4WvC/dDelBAEDWR6N2W8DJcz6ZSSV2HC+AwwKAi10jUBjB0NsWXPVeK0H16BpNgioN0xO6LQLik691",
-	"kbV72EsH1efzGZVYja2sg/ALF9zO6ga1nSJKD9lgkAqH8/DHH6OTeTBovzwIGNIA6Z3pwjKznAMYSahr",
-	"ABMM/twmH/PQIm1ze3PvhMELTGa+xchFtDa+oQZcsQmKBHF93ckhTN/brGH9nmJsBK5PZKiD47vhukbb",
-	"35D1y2PZ1Gc81GfDxnf68gV7hU8J/ObHwV6v9H8GzEudrbzfuAFAmh5hGZ6RChVeEpbuAqY2LZvicxEA",
-	"l9NddwSbTwB+MWAdNR5XBLY1C+tnGm7pmsUMjHANXWuLvkSaX00XQxpkQi6CLtzP6UmE3IKQn7dyEMek",
-	"cqtYStoJeYss1FgyqNORWYhJ2CZYnyIYnP4TzLObviMjLsbeUtR5g2I7to3Z51oJnzHhk+T4JYYtbZaR",
-	"1LpUZWNXbWQppSQcd0Ln3FhRTCW37q9K8Lb7wSzHJPKlCev3b3b6Eko/9lzZr2gVkur5C+sZNmTTYV4X",
-	"R0IQcqeylS8EP69HmhPu+ogMZFMcpUXb/y1ASqhH24q6BZxeFpOltL7TgCPXBZC7v0EUCIh83JBZ6XBw",
-	"j7VB5lWcDiEmZ8bz6Y5rq5N04D9tFkWpHgMqbYvSyp0CJJXrETwXHoO8ecZybuyasBY3UfeYVTFPKZ41",
-	"CaIgAra3Cwmh+du4zQsxEQo/e926BaczXoDhmXC7J36+0UGAmMoJuI+lynD6Zfd6idpbKau2iqmoXpZj",
-	"eoxzNxtCguM1Mqx7+O5dwg72f0wYgaSaxPF5ZQC2DGWoHg6dx0Nt7hSOIIYKrMm91or5wleKuLExW7Sy",
-	"iNAKNiEITVUKk5D1C/SULVTnyi1qbuomUvA5IgYDj/wEU3kjxWUL51C7QXbdYanDOoCxh/w6VIApMs7y",
-	"jC+sKIYjldaSbYDIlzk2lD5Lv7wKZev6TZGlW+ENvaORSo2wFmO9K+1Xg9xT1k2duC7tEv8E6GmysSMm",
-	"wkilEiDup1IUKeuWTKd35DnUY8mrvQiVnRtRPMloDjkfixwxrz1H6x2h19Mnnfb67BGfzPzyRP5TtNAF",
-	"AYaBl01aWGYzUhRKLYuQLn2EOL1gxEs8/GOE+oiuLgjXBtWNcTtSN2I4J2V5Iqr/JzG0pT9Sx5Bbr/i8",
-	"Ck/Rhi/dbd+ZkVq3lvVD0kOsZax7kq9qCJUjFWVcestPWZ0I1kobAZw1xZQrb6FNKRnYzsRIUeGvMqwc",
-	"F2xa4hCmB4N7rA2RGyXkmmtyv801GWOQNCjFGuXo9OXrs7cnLx8+AriRB8fuP2+evH6EIhDjphkYCXDT",
-	"leSZ0Egb57ryDuwIYedgMPjhcFuFChtoI0brohx8mrY/JIRBxdJXj148fPLipzootzt5VuY54xMrrzjg",
-	"m0h3ENPIHpgO2SKkomYJlN6CAnAaKjN490ifpYhxB25bSLIzbLpUCLn+4NnLk79DW4S60Wfp+Qv4FceF",
-	"XtcAytFn6cmzl6fwBQFwdK0o5lLxvOcafHz85Bk8rUyoRFOlGUFucOXLOK4DV6WTxP6jTlJi9dGo4QU/",
-	"1k7SwZF1kg4OolUgO4cYr1vCTNSi3oBe2pUP8e2WjoYEaI+TIoC47uqC1VyhrOuuHLxBykUlyel/hSt3",
-	"y3z7L+M4bYsNqSVBtqjcd0iQqeZEbsiBvH0WY8OktiZEC4T2dqHfyAtw0VAlpq6v3MT+m8o+9RLkHx7g",
-	"DPH923xwZYeULXmrIDiIwFxCyBstSRxU+evNu/U5BMn6AbirPImLviykXZ26pkm7BQjn4yVqvvjXY79G",
-	"T9+cdRq1ldjTN2d9BvuE2UROLliO0x5C7Pps6KN6YQzyMjthKPhzRgqhrp1YkOmhj9LZqRXJcYzSiUzN",
-	"30cqxcjWtk/mXPELsbPQOo/+DNBFSJhhmQGIAOZeRVVGcF6pprod1AtSP49fPQHzXQ1E1yQINAfe1jFX",
-	"l1SohQxfTooZi5lUGbI/MH57udEvJQnQMVbKkF3PRCHix8yL8d5tP1JG5hBgRHK8nAg255nwuE5FJjLm",
-	"mgE8sL/8hUVA364JELbcNk5WI/UIML7S3au9lDD0wH7E0mOCTodvhgzRwBmK+E/fnHmrI5yVGv4PTbAU",
-	"1qAMYuOwdN26kiyz9nD0APgwE7jcIxWqr4CojaVq8pxk9Kg0SwknXfYrLaFYSCjFNVLRnsOqEMlJ3+2U",
-	"X6VMvLNCuX/22XGb1O4B3Z3ITzW90oPBHqvjoyeMh8+jUYG82qxF0/d7E0pmRCAzwKxhcYfew++Lw1wI",
-	"J0EfDA5YWX+DwgIwzxNi9GDbgMzGW1/CgtSw6kcqffXytFaHc/e9W+WPu+HO0Z2AzNB45l7nrEKlunNM",
-	"oPV9NGzndvYfMIBjKhbpaLt6IRRfyP6Kz3MEaqqt7BFLd+fCFnJi0pFyh09rj+FULciQ0mt9mFiKmhLe",
-	"JDgeePbBOuHLC0KWa2U5uq27GxZPWqcywtYR7wpptukJn8zEzolWttD5kCm9g2lmONN/wBOh7A7AMr6E",
-	"g2nca0bJ6TT19xnDgf35OHj3Dj4/hP9iMRyAWKs7Klk3XQdsniZUrMttNP6e9jysu0EP4LzuJkwnOhNp",
-	"4m/ZDgYTV4p5YSL1VbXa2bIQJgmZxil5rtK6Y4oBbiSARw0R2BC1D/YBHZTt2IYe3/BgMGAfWEu1MsKk",
-	"u3O5Mra5WhmLe6/ULaOOAeCdwnnKImaus0rhkvaG6vXN3LNaSeq0WurMN7PHPjQrNrg1XF+EokIEjrBm",
-	"IaOaFKxekoLw99uKT7Cuj5eF4yeynh/UPTeoJumjlarX4QrU/bsKN4nbai3E9WGL2lt3MY2w7S0jtyje",
-	"hceoNUDZT/XATbWk7uzDjeWVWFcX5UuO1oc9OHSNzYWd6ay+bAgfZmcUSI1IkRTHKg3Dj1g3Pc4B2qC0",
-	"hOETE/r4kX1gmwrffYBYEbyQIU42LoSHRoVGOTwjRK2GTNxhvTQeHYSKEkxoGg0QqwA8OePqQlSbbSuv",
-	"9yEOPHf8raBspGrJvWr9uLjVWhk+3NOWICqg7SGsx8ei1ioDYiIur4UzoqFM5rmvtg8xN/EgQnG/QCTx",
-	"OCVIC/1jkH+USOhcMIIVoab28FY3ilHF9G/7alS+0UOkX62VM1ooa7NyBjW0v992Fn1pkw+sUduEjKvr",
-	"SpxUml0fg/OhLWinWtzkiN2uGEpbCZRKmBCNDHa2Uo/JjUZrDBGjaRjWJUoBLyVN5ueOMTzrrb13h55Z",
-	"UV06uNc+2nS8vCiJGh87SSnmw9IwOQfu4Nva81QursvmD+Yt6rL59mCHapV66/ty61K97Y3HNXvrXWxX",
-	"tJd1MZC3ktAT34hDYp6thdI+1MXtmkv5xopprFowbcOO36tfp5aBNKuptfS4uYeWWmsfWlYwLrjW6APk",
-	"kOqphhU9Yjw3ulQ7ejcNplG1rSZTAsumZ55+SBsSxX1bB5UN9GUu6+elvc7lEeNY59JNvIwRr8A6o20i",
-	"lyrLVxHA80idRQFlKVJQadgtw7vYcUxrylWlAk2RW8YPZcovRTZkqSOWayllEmgEpnYd410fKQyNb73w",
-	"K+GXx7DUEY461fCKUyQqe+3JqbUJe3V8dvIz0NiHj549OnvkuK1YgGOqRcDGGCzWRQk78kWNFFogYTmd",
-	"6L5Obu/12d/FCvHgzUQvRBaglJEKe3JPk++SrIVZeE5AEvNFzi1a69mlWGD9nP0DNtPLwqB+T+fxOwBn",
-	"vxDFopAoQIDxA5tMsD1gbxCSRjmFpYJ2+vPxDtb8B6IIXHa8wur5O+yUpLQE5bWoI/SkUDahrxuPx8Iu",
-	"CwVmARSN8B9dVO+SkWLYiRuAR17zFQnSZ9p7iEFlfhVMZzvHqFykPQwecc2UW2d3XotFzlfuANpiCeFy",
-	"8eBLvh4vVdfbVoLwlSW0Sm7UOlv1htCPO9JrZIpKR+x6JnM072Fd9Ij9tcq41PzgR7ZBfEa3Z0yuoNOX",
-	"Kl+xgGMRtsBEer1TpxF67HAwSMihCkHkTm5wK1z+FEZSE1UTPMWwz+7cQQZLIbD4HfwKkO6+bG5TwHcN",
-	"F0tlKjQUSu4eoVbpFodPBeSELo2oJLEgafFFCDgVkXRN+j3jMc3HY81R9A04ZiGXxh1wt01dIwTMt7R6",
-	"aZ3vwgdprz9S4fbOnBIhFXstMmlQ7o4c3V1u9VxOGAf0tjBoH4lsehAaORdzXaxGeNaupRF99oaMSW6q",
-	"RG54fFjc4mYiW6KQ20jXDZZfs1KTWaGVXpIWKbUaKUDgBDnMO+BDfoBTFLrp/mDfHytIl4eoPo8RgAZ7",
-	"AglwpOyVznO0LUK2zTWXlqDiqQ28pUN48rcXKUiXJW6qWAOYOlLHigixyGKoFTC6KCanFJKOi4lnJbwv",
-	"4fQtjF+KV/xCKpr/M2ksiyzJll8KloJ0m7LuXr+/726Dj1I4HCCV5YrKXLF0AuBcKZ0mYD0jlZawXema",
-	"KkFHkEPtxjbmk8vaVZjKHMJoGLYB52ukFtqAjknqt1F8YWbaGiCvK5Zp+BmtN8CU4WNo9fjVkyA+QKEu",
-	"tOQ6xtRiF+tSdHCITaZJ9oLZESET3ZS9yXekzmO4McO66RqEMXdoNkOMgb9nPZpgy/fox3dPqueHqtoD",
-	"4GLi0RdjcMQewf2jr2SkyO4fkH4ROy3XF6wb4DZwglSPhfABIUSHOS3DIlCj1WgPHCmzHJtJIccia+AG",
-	"J+ADFRnAOgKHtVxlvMgYeQMNmiId34/BCZMSqtCJgMby+SL+MZjTU/Y3ll7tJSi0oVeV/fz8+GTn9Odj",
-	"ZOUjNerg47IDlOz61Z9DT5WnjvXhD9SMSB3d9CE4blJ+tt8ZMqW7c/Qw4CrSDthC+o/EO3SOSp7D7dDT",
-	"6ZGnEoXBmpgRyWPj1UhVsBsBfgO3Tma9Pjt//Yxs+YUwOr+C7cm1XsDd0wVbFBjRwbOscNyWbpyPJoo8",
-	"CJlY5HoFzjuwj1HEOl0MwPe20ovCjpUUfCLVxUi9Dkx3zlcMysgrcR0w1lTGhFrOa08JlMGtilTsam9I",
-	"KiAuwkjJC6XBC4LpoNhYn/noTeLHhZzYYRRxRgYvL5o2KUB/pN7cOyGDPNowU6cKl4znNy2VNzPkOWhQ",
-	"8PIRWcGDlBchlI5UyDyRiqX/2KFh7jxxW4bcuNJlD6lqKD4Eaor71DsKKNOByu2itlIvdur9h44GdpKO",
-	"O0Ho2N3rD/oDQD5Dr1Jn2LnXH/TvIWbxDNzm3hfl/t2a3nZetaP3Wbo/GKSRcEfyGzOiuBImGFlAr0bo",
-	"wqDmiNxATENgR4DI9DONAOB48AS5YewPBhtK1d6uRK1PTGhWqD12l7SPsSRUUKC9qTC23WO1KkvelrEI",
-	"neG/fk06lMvUGXaeySuhEOzG8gvTGf6r8zKw4c6v7lPvyVu7+M/xuXfWvirAKCOWhlnxDjghcUyGylif",
-	"1bYrutgjdZNv8Ah9gxvd4ZUPiRyCHzIUlFnjMgwCH8WRVc8ATfTmM+DmvbvIuaztfqMEd1teoR/8l9ju",
-	"aG/mYTJrNz72825/9SC04uVCKJB2KMQCQCv/efz8WfNm/SQsvX27y+VHdcvlrY/si6xzJbxk0xKjhev2",
-	"dI3SYGLzWhc1Hl2Q+tJD1Z5PZmAXhQjteiUzkLNtwadTOTli6eHgHquY9MJ9IPRqnLq7m2QZH6nSNO7T",
-	"Mxw5dUpIKDIGdK2s4s6nUzHBqGzpaE/bVXuN6/K7UFvoG47F4eDezUfiVBRXciLOI1T1L3CiXvvV2nSa",
-	"glS89kC99gSw9NcO10R7gTBFKobOMydugInEkW8AEkdLRI6eyIquJQMMsxNXSHDgFyJxkv0kX2be4QUJ",
-	"R11QHrliYr6wK4AyGyJ6MyRVEX4z1cIhq2KQLI0TDynECjJWopiXmb4GywI62CZameVcFKT5YRtOpfBx",
-	"Ihd80XoWnXL6yAckhpRRszaDvHyljNV8DKokFIS54RNIN9zmRcKj/vjrF7wkJaJ3yz15qQTsKtPTAKj9",
-	"MekcYP+bT/0DnvmQafhk7+ZPkBY6li8y/GiLy/kY/LyZUPDF/o83f3Gm9XOuViHzCsjAFjN6Qk62kO1+",
-	"uM2kXmj7JCq18Ck052OVAbVpzxHtoAP9a9KJY+s6w04bLeh46hIgLpGyOO1+WxqzJpwQqAyiv8YQcliQ",
-	"PvhcxgIcKhEc3BGZcbyr25CpWJrZSCknZ+b5qgx0MRTmCcZJPuYq00o4nfSsjGiWoUIEFjEdKeqOAvKp",
-	"kDFfBcswS0u4SK9tYE9oYoLh9NkxtOkU35Ga8XLMwf+EKuCPrC2SoY0iIerkUz2+NUF6qsdPHm5DXSIf",
-	"y9/F6stSGahc0C6thc1g8V70McfYg0O2OBXWdemz9ctPwhcwgj8w8RocbEVOHkNpGfhgC2p3QhEkSB73",
-	"t5kIqdKO6DyCwJ0/GWnFyxfw1AEaCc30MQGLSO1TPW4jtO0E0Y3zs0humEEGpIXQbdMaOVwJ20sqJIzi",
-	"bqnWWhogb9ORotrTgCBPFmT3cQsqbsq6BrzfZYGEBOMagmd8pIx1dy5YwvCKYxeoP0CCaUDXxTI9uPC8",
-	"KORV6ccn826AtsfiHy3MATBRMf+ThtHrsxNKdyywpo/77GikAnIoI2+M3ABP7ncdvvDE3s3PjFQLfwhn",
-	"xs/dN+XGAHMXGTrb3JxzrS+XC4z+cZIu1GCueilqhZuPCDs2dby6j7at1Nu4yNF4zaUdqYtCXwcJe49B",
-	"HPu9ATM9cA/WXUCYAwsmGAshOThszKF1k3Kb6thidU8Byo5KVVpHbx35bmFpPwn7Cfzs9+NOf3SR99Zc",
-	"489DyH8SFgk3RYUu0f6PV/5m+r2doBxQ+D+XRu60LqqQ4ykW+Ky9SwAgfYYshbodmMhfLdaflDFO4Iyj",
-	"i5yyboBzTkoA58TH18KPgR4nJbpyL0SmjJSP9yYTlQ+TJvdnSjF+8IxK57DjEDvLLfMZrUTAPUmRimFo",
-	"BRDJMEzgEX4YsDgp1lUYguV5d2Ku0mAxODn9BSGjDvb+Oki8D7/Q1wk7P3u889deSVYnOl/OlSPfsIhJ",
-	"bQWTELtAS5dwH1keHoVY84SCaDz4lH/3BWCNJHLMVSJ8JSD813MsjeOYblp5m0Js3Depx/P1cStjri4Z",
-	"GuUME8oWq16fHZdxULQy5Xo8PX35Yj0hfh1qR3wh/QKH47v50gQ89PMx6fijUU3c/z13eqQGSaWScEJQ",
-	"F4lPyb/ib/fHP/w/sZfsDQaDe/s/3D/YTzCJPTk/fRj/miQjtVdpbj80R9IY/q9eajKJsrtZ5Csp8za3",
-	"N7IT0fvGHP9PMMeFKHZAvqZtZV2fIXVy+kvvEzmlr1d4C+YYZxoHngg0D1gihJJVakWzbiVs39/QXhKH",
-	"hukCaq9DlIAPwxq2w+Y28z0Sn0NbQnhzlSWMz7Vrz0nBSSvkMuveAWIaGpQF+zwQ0yPlV8excj8uAjR2",
-	"qsCUF8kGVG4ICyWY4XLpmLRNvO6EjO5RRVUKd0TjWjRUp+34ACEo7i+tEfm0DINF8FjE9/EY0HAajn2V",
-	"1XK/KIM7WETbd9VicEoJnqLIaOcPzJAwcSrzN9Hc3EMv9GCkXVTNnQJdE49EhNuOGipELZbV+gB7l5vo",
-	"eGLxVx9BGbKjIOYGg6XdZapdMipHBLmMCLGSC34FMDeE/d8uAED1ii/IkaH9NazDDcszjm9egc9L1M/L",
-	"w8ikuhLKak8z2+hjRNlhx5qUPaLEFYKOgbmAxaHN3en6GWR/ayVaE+/0FOI+EdMVAz9pdoYKvkKwLgDe",
-	"UHDKSEEge7ee/K4QvYXF+DvcsBtv1khd62WegQrkxGrv10TRzI+0jB4uNS9KJOJyzi40FrhHUhwxr0rt",
-	"xgIhsDDpmS3k5BJCeiP6UlIy+D4mXEcIteDYhFkArdRXiOHiA+rrRUFg+a+1Z2v4raO3we5EvSU+ltrp",
-	"bgTQr6fNyOohRh9EWZNYEQMDssFb47YwrqJA67MGTc3zwbhCwki1Zl+HsB/A8uiuC7hFdLeGi8A3FOEJ",
-	"DKPhxeHqPlmxuwBwB2A3aE7jGG+PXEHaiiO7upzoDffGM1TvRoojUiPUFaXw6kxSdjiEi0NWB3myHOvI",
-	"tSFUmJC3i9Y/RRqhz87clCtxREbLkHaBoyhVZUoHBqlnpNyG24pD7U6ZEiP1plG3FmNATa1gjzdoVi2p",
-	"3ThvgeKtnWBie5VqVHDvIPSUdq5ScD26EKCrxYkyfeYGWD19zPCVqbQ/4YopzXKtLsCFGbHtrsSktOju",
-	"+m255qsexDsgp26MS4l3tnGLcECYzVxKj2QaGaluejjYT3fTw8FB2ktY7R5GYukQo/TdTKIzLUkaREgW",
-	"iLggPMTxqix/CGT7aENaCeIwwuG3jVzakQq5BLUtps2BVpCYowxYYqPgzYrFXEJ8dF3BReLMAIh7JnIq",
-	"nSYkHGiMHTHRdc7A+1HQXld3NFAcRyHZE0z8aBe+QwEqFEl9cAttJd59jkHqXoAn2L3hmqQezKG6c1p5",
-	"l9MEdRRr456MFF0iEqgp8wQqCrJTSPNS0Y0us4hI13E91Gjl0B2RtcfAYrj5BZfgLimBK2hDW1kaJkps",
-	"SlRsdZS7GT8u9Jwk2tsZs1p94EBVHuhs9Vml4UqNto9VkDECTf9i0niold0ukE+qNZGSuF5WLGL9OZ3y",
-	"t/Wx723RxSuEajjT+pm7kvjd4TbzCbfhucgk9yCBfwLH/v5WB+QnZA+fGNp5uI3ZkLo6wyTymh52XMq8",
-	"nia3qzixUsOk/QSFLLCIT1bKTn1mIhbWdRxn4tMXU/L+tNpXqvpaF6TtUh+SU3Yhr4RKIAGDKtT3wPPt",
-	"GYNvnftqSqZZpcoxfV+m6qgEioCA1TJ5tK7NEWxeGOpvWpaWmJHCjlbookfzzhFrZrFVIkvRdCpURhbK",
-	"HCJba6w6mCsh3RYSY50eGnQqjIio61LDkUKxHBr0ibo1obuEjiG0aWmTNnGbobnM2z6jKl/4ttJh3WF/",
-	"fMrimmg1WMdQozaHPOMWMx4l9KavzqNs3vf+NHzcfe8Pyse096WFhFB47Y8uJDQqxG0lKOx/TkdaqFu/",
-	"1vETH29QceiLLyMeJB2PP3DT1+G9byLFN5HiaxlcgVdSdGBgkm3M8RM4eyvVBC6/vDuTPyH8horXBJXX",
-	"ihVTqoinA7NGgDZDeE3/IWRJD8VacuzAeND/Ba8iTIW4LtuB2Giny4oAB0HMyYkPkOI9XtU14CPU+q95",
-	"kbneScYC3w5ZVaLijGlcezCN/FdhT2FaU6mySNwA9TlpqeKIod56sUBeypaLkbI6lHR0Yg8WedwbDAYl",
-	"53KCAIxce0Fhk3jgRrlBPuj1fX9DNkhvrOkYedrmCPMwUu4QAmYS8vCxgJLZJBSVKZreP0VYok4m6aJc",
-	"BG4cQG5yGztS7nOwvl5LRcZnMG7mgBpGsSyK6RtNArGH0bA7mAS8S62d20t3SRbczjq+IldcFbbKa+Ow",
-	"iJsqlLa2HDla1re8XVW0Lyl3hHqpX9kwERXAX+8r9BZ1A4QDTtsfPezkG8P+4zJsCHuh+AHPaVRWDVm4",
-	"I7P2MN2fMzmzWMUhLCWokgn2eUdqhgwq+SWsLOSXMAABNZaKFY4UqPMJi2v6oSelUh6SoDCkDcUkewkB",
-	"WWD5P2L3lPTbrQMdQsZy4ou1oWel4LY94f6ZNPZVWLYvSWniUmTriI0fyLfghMrVa+QdhoVKKN2icqQI",
-	"RC4HPhiuUdjk20aPrcO+X2/mqhZfGDKlK7jaaMGoIuOzgORTrZGAEQVgBos++Pn58YkTGV+fHu+8Oj1l",
-	"6YPJeOe0xAIijRTy8wMkN8KFlaFYZf039JQYQmfl1wT4V3eKA1y+pOguXXho7yMnebOlwo4gZi1CLWtH",
-	"wXBb5DOFpPEt9T1SpXccNysIEMBHAqBagKha6OXFzM1yzK2c99kvfr4+ebsbwYhlSa2ulVcCegwhqWrS",
-	"J6IfgDdvLimUbe52AwFh446OWMApwiOol3ZHT3ewAG5WRUGa8WKeIzDBsUex3B8cpAQpFVLP4eVsWfAx",
-	"4HliFvoR4yw9fPcuZVZAUFolkEOTZwzCuXymTFytq1Yo4ijOgqUyCE4RUTqC/LpZDmYvdMNHV97T73zR",
-	"R4RbaoOxowmDFXTCi2LVbkgDbCh/mQk869YWNf89lHHaLNd+v/t9lciHgkNjqRxFaqs5tJlNtJfvQqG8",
-	"XuNnI59w6hHPcwgwIPDthAqdRHel37lZoj5oErFwj8BDgBcUMOV9QKFH9v/KsvBtA6rvKgp/gjT7v0cq",
-	"XQMF8oQqPoTTBeozb1Q9ivirx7ErcULqHpDPJpRWkAdKVV0FtEsqOt6NMUWcDOnzWSoA0pApagXrKl0h",
-	"kwB3lvX6DIE1kBSLd3xiGXAA4XO55mOpCCz++MXD/kghbAZbBPTJIUJAVgBMYFm5CbiSa4Ah14isv+C6",
-	"HJe2vbsRwO1BQ7wdYPsvMD34Fj1UM2NuMzSMg3ny8H8pBgpt4zYoKP64f8NB+aPo8wAsWy8VFxHGX+qP",
-	"ttU/kqBdeDIMB+83PQ4p8S+0DWXi3LP3/+UrKTkJ+i+7/sPzIv+4Xl05RRQlEjydtDzjJpaYY7zTtUim",
-	"I1WDMo0oGtbVopjjOjYqmefTZZGn6F+Nhp3WYc2pJPTPqOFgbTCeZU5OMVi+j5QfEK1XbL8skcUnThjO",
-	"RYbOg6NStYF4AIy+LMFJCZAUSfDtyCutxHZ5ivTymUddvcU3QeX7Yk5hAPG5hVW2pgiXK55hMVm3Hdcy",
-	"z1mmneDY0OwxpqECDICaQRJAe6LT4QbWAq52W3Cg0xgJG4takXNqz3VY8aNQ2UFIVvMFnU3IZ4CUrJEi",
-	"tMk4NQertTgZP5SsKgvlUtptlB6ZgvoGvcz5CjHwsFB28IwdRdh5lchUvaT8BF/3vTTfYWi/VmXcfkuV",
-	"mbJoYper+iRsCbZQdaJg3Gr17bLNXpDcrme6aiGgMPkSb6MlDB9C/313Q1+2baQoZYHgY7mvdJXVrQZo",
-	"OGyYVljVsgKOH6gB0UhpJ8iLe4dsMuMFn1hvfApWACxnJA27f9DrM8ezxzwj1JAp5ExX6oVQ2fLWLIFc",
-	"GnDj1uvMYWFCyIz0wN3BNQH9QIox6/r68fd2g+O0dxTbWyjCyJ0xj2sCNLhWrIjDTossPhvtU7kpKKa1",
-	"d4xaYmY5mXjQ5SjCqMSjL2OdJGqj56+fmT5DSC9H/y8KvVzghS/NW/AmQmUp3GcAh0SjNHlmqyHiEFnV",
-	"MIeA8cPkGlzGbvZuFhDlbahoMWnbsOZ99nJpSXkiGgLGjJHKBFYQd3s7iTSNKraKqVaDpbh/soNDSuUR",
-	"vgGh5x7wMvEIKU3sGG8BqlSKcZQh1/rSh28T4Rmp5cI7u30J8JiyQMVZLDPHbamCQcdUvAiyBZt4EJh7",
-	"WStbCjhnM16IXtvNR3TH/ki9wZySZlGWJMgrMmOZKLBavFfysJMk5JAEBAknGkHCTFC2QgEKX0jAXsuJ",
-	"YF24V9H+oAEO8l7AtEpOdMwKqhU8QCSIH/YPBj34yRAFeUHlKgzrDvr9+4MjfyDJ7QH2MUsJntyw+4Me",
-	"Lbkgxz9JZkPGS3g3Csovi9EiiCvdnpFKn+rx2vIpYcx1jlJFrVsaJ8bCveyP1EvK6fKN4U1EmPIMavhA",
-	"BJUX+mCdaxsYJ0CMFIJMeFHNhDoicd2HumyKeJy4/rHQmGDaAkV7Aoz8mMpOgJSppx6BqhJ9QpLpSHnR",
-	"FCsuEPFprVjhFqesDGAx+wvl5GjgZYsY7BAqBRiPoxQ13AsiNu0ft01k/YRyKhri8BpRuBmkAEfsU+0I",
-	"9dDEZAvLgzsxX0xebZ3W75T1sAbWqUEprrmhwFcvi8UeC18TIBCOP06YY9JpEpObvi6/8B/AEn3lINJG",
-	"6CgUtKkWvIFoIfB1RaVvvsWYfosx/fPhUQJRbRi5WJfHtaZCskbvdtavdSiVa9wIdwQHRvduu/5/kuuQ",
-	"+FtWEAMECy+CI+Bk8GeCEQLzVnEYvT5LT569PH30EG1YKOvzHM1X3p+tF+j3O4paomo1MGaQvLnRKuTB",
-	"uy+/M046guoxXV+IUmQPVqkvV2VCJUF9KZSTEZbgP+yF0mcV/y6o7yPFSasMdXRJ6fP+6DXKacj1iPFC",
-	"Rsp7BcMq6IKlj4+fPMMV2YA+HEdjovGF6jDnAF9C276VD3pduSjAZZ5Li1pnSw6nNjWZ4daSkAfpujv0",
-	"8RcQhty8aGCRDPQ7ZnqGDE+lr8uj0tUFAV6nD569PPn7o4fpbooAF5EJIDLpUOyGrIFYTPAex1QpX/W+",
-	"QTl/ESjnb/z6W5opUk7WJR7IeF1GuJ0k0M6jPxte9XGUHxKHeAHSwEQvVoii45qYFsLM/gZgWnUsC1/E",
-	"lWcjRZVDTLNme9QqRZZlrAssCNDfbqqL6ElbLUjtqEnygFf63JekYphFUy0icyRQegf/c5D2WMHLuq9o",
-	"hnF95YJl3PI1mF1fk0O+xi34Kn73G5jVN4jJb4TwRkL4k7BgUvwk+rc2DsBpVp9D0Tm71mxphIEoQcwV",
-	"95DOzAh3/azIV8OR2mHff38cAHK+/5513dtWzkVvSPAuaZRkmJaCnSHFRWYCWC+VqoTKytv4PVl3rO2s",
-	"xNOa6iKC6ulh6D8LmlS+YmkWbNuYaPCMq4slvxDkR42uMlV5MSxIl11dYNHnRy8ePnnxU62gI9JYDxvU",
-	"S1ganJvH1pcL9EPaUMi2qn+4xa25SL7/HjLhkM7HMNXReCIe5NQjLz1jeZvqaqMtfj5fWgjHDrEdURMR",
-	"UpRGOK8YVdJph4i50hsCHj9UjlbenD8vNTrX39vQVeoBAAQVaiBtUfDJjJRY3BCKto48vFWPVyzBNyOU",
-	"PdejVm6RrscCThLp5GuLIzu9tFWZjRbxViV1zmGw/wfVTJxYU8/8AyEMeREssPRvKuE3lfCbJPRFkIc8",
-	"mBBXbTgEUQY/Rk5VGeHnURg3mY53x7meXN4Wo2iTVPXANWhAJvJihecRLcEcjs93N3OpkYqqBDNoHvhv",
-	"aR6L4JtC9pB3+EvLloo0RohxpOaC1WyjMfYRBErdpJ/2R+qFDtKjY6VtHA9G/rszvD+CpdPv2zfG862s",
-	"3J+AB8DF/1LWwI3Efak+O3k/xyZNK/39HAT+tOpahFwhn9eanr+APkE3pSg5z2WOoiCtkZrwAhIsIdQO",
-	"cbiR3tdAjiGSsM9oVqjXlYzLqcOVPm/DaFiNz2xEcduS0bAt+AzN5Runua6eF6e10sZ+YzzfGM+fgPEQ",
-	"JfjCrIfiRHdCmOjdqgv59HryTuV5IyA1dFCCeh0OIHZZaQs5gYBfWimdfwrxoWakEOnsCipTTPJl1h77",
-	"8EwaS9lEj8J0viAxq/W1CQ4lzP4bHMqXy1xsC4AuV741wXsdFlEARlmXuggR0w8xWnrVlq+43JineLxV",
-	"HiJbm4ZYBlGPFEZRY/3C7VMEu7pgSocaGBCYO1J7Ax+a22skEYp3uDGS5z6hEFwVv0lrRdFnD0skDMyd",
-	"8LRFZiFtguLvYfW+MyyVHnbuW1Lil09KPK7CvMTB/rpyqm6Ri9hK/1+LC2kQaEBB9P4pO3/9zPVSIOgJ",
-	"FjZz7/ix2NVCONaQ5/TPa6gZkiKUCnidNHqdeuQGw4PbTfcHe2mPeZWhejngYgHUNl4SqBJ6PTNi8jZl",
-	"/83G3Ij7B72EmRlURFH5CgMh3a3ss2McNQY1Gp1fYY4D1JleAOiBhiQteQU2wiwrhPE2qdZ4Q8qldGPM",
-	"xCLXK0cGKVkLoxB9GRxIDSn5ZMw91+ohvfW5ETVO9UeFbW4d7K28MHtfirnfxNiTMn2R6PG36Ppv0fV/",
-	"OkBInwzGuKf4VWSxOwph65SVOwbQtzKtU6sXJgY3qzHFhHQPLOmJCGAY6UsVtp0EFuGftVHjhzDMT6XG",
-	"te8/l5WnBTgLx5t9s7h8s7j8bjQFzyDjDY3urrSkChb2voN4lsdLO+sM//WruxjUbP02nFDl2kLwrCzs",
-	"lDCw0yRs6Q02KqOEj3qWUb8Es25YbtwVrgn3zYykgAoGlXQpQFcWjZrTUUdQZbrZ+JNQ0FRP2aIQOz5k",
-	"qg1vPwllrRA03earqAesT9vogXgB/GmanADzeSShs0UeB1Kyow7elMr4+xYRrDQxgSaR64sEQu0mWpnl",
-	"POQlLXSeR40+Qn7U3mQdHM6wsZhJioemeOsb8FrjBQp4rc3enskroYQxeKok/nPu2MvEb7A0LNMTqDof",
-	"NfrSMxbT+fjrx/8/AAD//w==",
+	"7P17d9s2tj8OvxUsne+zKs2hZfmWNPaaPxwnadPmduK4mTmjPiFEQhZqCtAQkBVNmvf+W9h7AwQpSpad",
+	"y3ROM2vNaiySuGPf92d/6GR6OtNKKGs6xx86E8FzUcI/n+ZiOtNWKPtazAq+FLn7NRcmK+XMSq06x53U",
+	"lnORssVEKGYn0rBSmJlWRjBpGGfG6lLkTCvBSmqDjXXJuPtTcCtyFnrJljs/i+UJ4yMjlGXaTkS5kEb0",
+	"O0nHZBMx5a57u5yJznFnpHUhuOp8/Jh0numM43Cao3szEezi9TOmx8xOBMtK7FKXzFheun+Wwuh5mbV3",
+	"Ymwp1SX08aoUY1EKlYnT2ayQbUvhOpuF19hEKz13k+++fnLG7u8fDnoJE/3LPksXXNq/7g3Smzp9LWy5",
+	"PB1bUa72di4yrXLDrGauOTYSY126VbblUqpL7PXB3t6A5aLgyx2D7/fqfU6lktP5tHM8SHz/UllxKcrO",
+	"RzeCGS/5VFg6EKdZJmb2tTDzAg9L8yyI93Y3M9cp7PHZ+S8njKulnbjxiMII1tUlUxp+6ME7KXeridu3",
+	"+5vRKu2z7mlh9FCJ97NSGCNyNlrC7vmT9Z1hdqHZVOSSMzdo0+8NVSfpiPd8OivcHPxAOklHupHhoe4k",
+	"HcWn7jlOpLYSuRjzeWE7x53mkDpJy9acZpmeK/v0Ufs5uORWLPhyRxozFznj+DaTOevqGf/nXMA+VAO+",
+	"5u/2R/f/R+z5Ec+4nVTjlXkn6ZTin3NZupPn7lxtF/n7Z0Jd2knn+N5h4jbV/7nXNvazQsKdppP6RBat",
+	"J+ylKpZ+5IYtpJ0w8Z5ntljiTc+gGRZOfN+P/Z9zUS6rwWf17jobRt4y1nnpvlpuN0hJRCijr9YOiZ7X",
+	"xjLj1orSvf3//8fpzv/++uHg4//rrBmT0WX7xqdKvLf4QurJzqwU11LPDZvxS1E7AGvG5lpfs0pHe/vt",
+	"QzJWT0X59NF2CwUjg4XC79YPhtrNb7dtj6/F+ssh3EMm84Rx2jL/W6EvGVc5SxdiNNH6akfmaf2iiGv7",
+	"brD34N4hP8h27vOj73fujwZi50G2N965x/fyA7E/OsyO8vZ7BL08/ayXCWb6ZjnbfI2g42rZXTPrlhy6",
+	"iAf0/0ox7hx3/mu3YtS7+NTsht5hLBEr/VksV4dySnd2J5toIxS7uHj6iE35laPPSGH/ORfGMsPHwjEW",
+	"YCbH7ErMLNs/ZBM9Lw2biZJZobiyJ0NlhIgZuN9NqWyp83nm+u03aPPe/oE4PLp3f0d8/2C0s7efH+zw",
+	"w6N7O4f79+7tHe7dPxwMBuvodkNWqC3TWJdT7uj3fA7kcnWrftKjLen1b3q0nlb/pkfvHrz/ef+r0Opn",
+	"cirt6phfOUpi5L/WnqICvmtlcEeDxI0C+f7+YJBUUsBeixTgZZ/VQXi5JpJ6jJduXqSs+4KR0JGwQb9/",
+	"b3DCCl5eitKJhpZEMW7YvUEPRBgzVE4kcOfHrb/VbCyVNBMv2nBlFsItTJ9dqCulFyrumPFSMHmpnLzZ",
+	"PHIkb607VTS/Nbu0f3QvaRUI9bXMRbkdveUWL/6MvmLdTKuxvAQB0Q1jLTvwX9yO/vrRvYBG2k581H8Y",
+	"lOsSiHIhjUXBK/3h8Ru2e723618yDYI84jabXPP2uwD/+Yy34bUYl8JMWo6i4DmcHC9pjUs9ZdJGKz6W",
+	"pbHAXeaznFsBr5N+kunZWlmhpD5b79KYF0YkbUrJueV2bm4ntsyVHEuRO+XEzs26AeHTrVkEDgTG9Ba5",
+	"6mOVz7Rcz5+J+TJB760nhQvx7ujNvwazr0EJafA3CRUnuK98KphW7tdyiXzMMV/ulCHpfuuvIwaV5LFx",
+	"8GvHdy4vFbfzsuXanc94JnaMcEqVu17Gv2pYer2XDOeDwUE24kbcO4R/izRhgmcTmNGPz0/Pds5/PN0/",
+	"usf0eKhSfL0aLn7Sr/9s5VQYy6ez2tOSL9hI50vqhV0Jp5eDhO+6wiHs5CLTuSMPvLRDRbJsOBNGZKWw",
+	"jDvtlKWLiRHZu7TPnjtKbSdcgc7PZzPBS8MWE1kIxv1HpbbcCoNkeuMuhCW622a88dNf3YwLJd97/uTN",
+	"FyIcD7bgBvZH5CesFL+JzLKwloaNeYkURunFjScpfLdxDkF8kcreO+y0q+NeBUZtXC1flXpUiKn7K9PK",
+	"CgWiQqzAzvCN/wZF9vjDljTDtwudNmRItWSiLHUJjIIz6qDf+Zh0HvL8BxSkvuaIUk/i38G40mNSujzd",
+	"57IAExSwAyNzwXRJwoS7hHoq0EIxV3PDR4XoD1XVJJ/byTtsotkwHguBfIcEyO8Mc3JJVopcKCt5AYcc",
+	"l+Y1Ste3WJpAaN0XOdoJCpnDyzSojlsNy2XROe7sM6ngBTaWosi7ppcQ19uVVkzN7sFupPjCYpnO8T8+",
+	"VC1M58aykRO12NPzl+xwf+8+cz2j4lIKweazmSh3Mm4EK4QFw1DSAYrg2FxntaOPSVv7lk21sezgiGUT",
+	"XvLMNcS6l9qyw0GvrcX7u00zwsdf3b0zlrs/jjtORrmWpZ3zYsczVscjkfsdHzo510oLbOuXsIosrKIt",
+	"eSae5p3jzuFo/GB/fHB0//7o4DDn9/hBJh7sP8gHYiAO7x/cq+7mxNqZOd7dveZu+/u5uPZbaHZXd+pj",
+	"8hnO+kqzdCq96jYqBb8yyAOhuYRxBsoAnPpwer8zrJwXwpwMVYonIQWpzxDLHHE6RX2W0ql651hGesyU",
+	"tgyP2U/nL1+42+JfkJV69u5KLGloV2LpJH73GQeVk67EmVbjQmb2q9KKxhDfSfVuXMjLiU1ZNwgONOKR",
+	"cGRhVuoM7JAnLAWD7A5YZNNeMlQpLNE7OZ3OrSMdacJS3JZ3sxJ4i3Qd+7Yd12NjXY5kbpi0vYSlM62L",
+	"d+L9hM+dxJ0OVXfKlyzjZblsdOf2L81ozVLknZGxPnp33frQ27uRWRmW6AmMKBfq61JtUU6lMe4k50LJ",
+	"cJKtvhKKFTyjY1y9B3/qmSjx6iohckdeU7ru75S273hR6IXIU9ZFYz/Tqlj2jh1Fc4TkO8MCbX/FSz41",
+	"KWg9hvGh8g92gElMtRJBRseRgdWDuQ1yh3luxAkLlwdbceLaUMGpYN2UaNcH+XG33unuhyux/Jj2QB0h",
+	"gziIHOShoBtCzNRJMXpu/z081WLnTeaXyxxvNPBR0GDkVPTZKVuU0gpYJF36tRqqCb8WbOLkQRCpIpbJ",
+	"4KJkshDuTvRZUOW8a4bxSy5V08FBS/TUsQnFi8duG74uJaGeUzhccyXez1Ac8POCkwFy0Qttn+i5yr/q",
+	"+NxtGLtegWQzM88m1ZKioUUaOtN+lE+duDEVyoqvP1ZZ9Q2HTRpW6rkV3xk2FqADeC4ymsvCBqW5FIXg",
+	"RsAUXvFloXn+RutnvLwUX/fGYN/vrNbvwM5FV8ZxTSbeZ45aIV+W/xLEkrt7A/ZcPmSjJSOTQg/mcS7K",
+	"a5mJC8WvuSwcZ/n3XP55NQDiYZH8AKIGWvP0TCh33aVlGVewR+6m8mwi8pOhkraiFxmwvZgNr3YSPUUL",
+	"DZNmqOYKWnTvuSbgQcvHlSSO/NY3wOLvmS6HKiWh6V3mZEgnS31OrvpG6+dcLUnqN191A0tuxTs4YnCZ",
+	"TKEXLNcLdUKmENLaY/nC68L9z7YAF8opT7qU//rK1GQOHTv9K+M2yBUjwUtRknghDQOhQl0mTLyfyRKj",
+	"AkiQTdy/u1KNHPms5AJvGDM91rgKwUzBMj0v8KSPBLsWJRj0Vo7V27dvd06jMbb40h/CcFOnHxWFUJcC",
+	"Pfr37h8Nek6ZXZnl5mAC3BCSZd0VeKystMs7KqN8xkeygO87c+VkLhhDJ/F6avUGSGVmPpvp0tbV1bCs",
+	"M14KZWelnPJyyXItkMzTR6xqi9X7Crrd/n6l251Vb0eNfBEVb+0kP4um19RUSjE3INh6ncrJi+4nNNxx",
+	"lssx6MbWK4NE5dYNM2XdFDfDS681Cc+JphA0Uy2otEMFgnnColZT8OdMeLxTJzWp1ghleySwXagwgOci",
+	"lxycl1+XOoQBvIMYknduq2Nm7a0ULcEpYFykXigixqkHba5Wb8wno4TXJGoG9A8d+vVHXQRvTefNHntV",
+	"arA5nhazCWePTVbqRSfxb9N7L8SCvXHHnr3Zdw/91Ti1nePO/mD/aGewtzPYf7M3OB4MjgdH/9tJOiNe",
+	"oMHkQyeSLToDd3W9yea4c3H+yO3ViKurR3BC0E7ku59PR2Cb2RsMBgf79+8duu5HMuscdx6+evjzw+c/",
+	"Pv/b3/5WXaLTs7OXFy/evHtx8fzh49dguWlac447D0/fnP248/rxk53BYM8NB1WhNZMZ/O/qiJOOzBux",
+	"NMF7Fjuq/I8+hidvTsW/QK6T485pZuW1iEhO5/TszdNfHneSDjqTNqz5R2hvJkor0W7bsuUr9Lqx1W3P",
+	"491unr633p7t1Vd3C8MXzGrG2QT6D+F2TiO4eHH67NnLs9M3jx8F55Q7r8E27aYK9uxV/3rtaG26mw/p",
+	"teb5+tABbfnmz6tvPoZR8LLkS/f3yrlqWbroZH3Ycm7VSds8urPK7BnHzrSNItejlf7bupYtoYY/1MIV",
+	"EobOuX7b51Nhec4tkEyeoz2KF69qJ3LlI/pBjxwRcj8o7i7AM64u5/xSrD2U1XW7jcu5ddwtl7Q94DII",
+	"YXqhmMyZjyGI6O3axv0Fv6Hlki8in+xKaya0so0ftkYytjt/H2PH0T/QrxrFBawuVVI5iRtTTeLYt+oi",
+	"xIP6tWX/qelnEv0XdYIW7u1WF9izzJbLW8XOtUS8lALoFLjqpqDSud7YWBcFOuFuWDQYW9vcHlZ0q94l",
+	"PTCMG5aLTE55wbD1ELbm6WsccNig9rEGH0dBHfWPBp+L1MyEyt3ntS4GN65JdBSqYbYvUY1QN2MZBFpq",
+	"2GjJFhOZTch2igYA07yNn8INSfL40MZ91NXaz0E2aeMErtGyJVLu6flLdrB3797OHuNOBNvZb7354r0t",
+	"b0dZG3RmORM7ZiYyOZYZ+ltMgqY6cK6+uHh4+oK5qYEbLhpDtTdyxFVrV25PpLo807nY/na+rj5qu6GW",
+	"pPVVcnklVc70GE+CD3R/+vD0RZqwtC4Aul9gZmn7tV2Z4lmkb7adPtQ0KucWy7hiuY5CQcjGXwrUmEZL",
+	"RquDXrCh6qb0wz9+7UeqDVroR0u2QYvy+mB/qIbq91hf+p1NBVeul9+H6vednR34v3spRdKbst+rKCA3",
+	"6FGVpNBFR5yfU4/hh9wsVXYWvsa3jQ+VK7h1qputqXJ1c/tMFwXcyalvkeRC1xwKhQzVQoOxuA2RKvUD",
+	"NSH8g1wt2Fyko2+anlNa9dwGQRT6qkRUnAi2OCp0dtXWFjwQOQZ1Kf8XLXChTfv6ugf+rbFU+cNlNLff",
+	"a2vlPim0vmLzWdXOaAmRBCBuWDGtAuATZpxgTauxmGgjmJ7bTE/J/ohBi2CzJpdHnoCVgngbjslbmfxg",
+	"wqk2QuUmGJVYxotiBG4y/C4YDGx1PGrfY0aKAV9YZGG9EkumFQ2b5gADyr0xl2ZkFzKDXXYqrJpPgYXA",
+	"I8dAqnMZ6aJOsKjZbGCTnOjhdsGpFvUN6CQ+bMaAOlefUcSbKjJ35loioSIKsWinyBSvV2dBSlv8RxSR",
+	"5vTBls5KwU1botHbybImD0B6hDtnjsLVgkmPWluFYYv84bKtac24uaLEKWlPvKsAcn+Cx/Q7w8wcKOYW",
+	"XbYSWVhiL0NajCrauIqrhDh4SzWdmT5LVxh8imQlUnBToMxeMmFzVQhjGpQEYoZRx9lCgFjlT0hlvjOo",
+	"cbCn3mXPtMqAlm21Uw2tfLWbsAJglzETd+G1QlfE1HHaO3fdotm2qFjwklNZKqIEHA+i+Yno9NkF2abQ",
+	"C3Xv8CRmnlO+BEK8YGOxECXrkuWEHRz1GiNtCT7+HLryhnn5F2u3bSQK7YRyq1kXCKnVYTpkmpzqXBTh",
+	"a7PVREhD33CWII5Yj9lIlnbCun//+9//vvP8+c6jR4lXEGbc2N66Pb9R94+V901L+dy/t1ZVv+FC0HCl",
+	"U8jd56yg7+98XG9vCghEg0nLuD1heiqtdSyyFi3g5Etgwv6cYRCFEDnwRC98bbPB9aCMLYzK8dsf66yt",
+	"JSp8RYHd8aJBQ/ZJgLST7IYtSq3I4ap10TvBYJf4loLRPxpAzWDXEo/eqvf9upYP/IJWa2IHZlvGWnMS",
+	"oXhyURaRH2VWcOuOfZ/e7Gd6ugv8nlwsHU8MfqzcZX/beehIkBumGmleOl1353AftB9Uav6xxpIujGVn",
+	"ejrjasme2XzFhA4v0FwZTZaR/flmC3XTYP6h5SOyqbZ/0jhCjsG5Vtqm8hNXgj3SYmUK/gF7fPG63oP/",
+	"oSKt7o933++N9+um8ZoDrtN2L/CN2GA+4+8OcE4zTPU6Q8/fL6c7rt+PH39dMXzXTkRr8uS8LCBrUivh",
+	"kycxQOU7s5KVYBJiasLRKwgF+U2PvjMs/U2P3LGaFQIkB8gMqJHbeSkbJGxw+H0rJ2scxM3sLH65Oppb",
+	"Kt6r4tdHGOJT/Bjl0alU/u+mbr61uQs7aqSC3E1wru3gh5t5glCOj9RpJcbBNwlWgqmaZlOuB6R+uzNA",
+	"QfsnjnaifZA4B4Tmb7P4URrlpkV211X+cy7oMV7XzrztOJ8qBiSPXbx+doez19hN10XrXkai1qoBC8O3",
+	"PZf0BqTKQIgUaLu0Z59iHF2GdTavOFu5VYlqJGLM3B7uDci0ymZcloZ1nVY6h0dHgyhIPGHXvJiL8GjQ",
+	"A+8y44b9+ObNK0ZBFlUyC9IEIgeOq3oqRAJCPPa9QcsaQ2QhErdVmzQFjCoxtyUvWFZwY+SYfMaQcRTi",
+	"TsdcFvMSt4CUZ7IIdJKOdjpxiNgDBboUPF++E++lgUB2H2PNy8u5UyTcmVqNNEaOEseFuB1uRtpCIgpG",
+	"Alaxx/hpMAO7beJ5IZV7JQPpCs9/FCKYdHwQpOMzFETVqqTDBdvkJUcizVLylr/z9uK/pD53GmOiY7G/",
+	"6wS/McQ4oLvjHTkxUngt9Xn36PpIeycrrMG1KclC7R4NFQRk9wu9SFmXu/2UU1aIMRnUtC5A2ViABcj9",
+	"d+GEtikvr05QPJ6BOUxDaFFvqOIO3NcnGPHdL8WsEEqaSYjocD+D3kYPIAcWrXoi7/mRDlUYh4/PcONm",
+	"pyoWHO2k1PPLCfMTkBDevLK2kXZdyCvBnJAEqCv9YIR657ltP5cQNlQtGg4l5IO54SwmSwx1avD92/tb",
+	"t1F64Ew9Iq2nzUt6AcQarZ8xooC7l27/iG9I0e7W87bu7fPvV5x0lMsf+9lgZm20vJrOep5XN/K02kFu",
+	"4X77DfXbTW//pEegKGld3KgeaV08Bm8KCH7x1dveNbqoiyU3fbgixYzbbVuwtp/DeYl07Jauy9NiwZeG",
+	"zdDKe8JKYeZT4VOUHR+7FJbUPyR227oza/2uPVRvWp02DdobMCk8c2pSCzrEnWTlSZ34trwQG4BXmgUz",
+	"aQdOY0WaO3jmHCH2/4xIZmUlXqVPreznR8ELO1nd/GwisivzCQ68V6LcgUZgUwvLusC2/xWgniD6OG11",
+	"3FVhA5VIBnLA5p2nz9p228mlIRFi1UBNsgjlvK1SkIyEnI0XIEhDH6sUwjZ6hc5Mxi0DQR+yRX86f/mC",
+	"UWqfYVKR/ZqsImQFT6ps3FqUCHC76dYiPYUAPnHDwDVpubVTYQy/FO05xDWLiZtx9f66xUdorNVzdnva",
+	"vE0ck/BbvanN6kw4Lqly8b59v0hKhTe88ZJ2BCTlDUBhSYe8XDeN5SW9dqN5sLIJ0sgggA1Mfzmzegvy",
+	"CBOtBta2YT8h+2vaKJwUW7Thu4HWx8ILPiHJYOxFv9O2MIGgbYzSi0W9EJA3V1YW7rHaPgTvDpIWJaeu",
+	"mW0pxnNIffThvD5BrXW2sj3Sbbv4qJ/0qJIDzDwjnWPNwNC7Goc3bhyZ1ZYX69qSYRfaP/Zq2prPKSyp",
+	"4e3F5NHK0bum6c8RChZivXCW8eqF/U2ik51Eiuf2IWA/6RHC5uGmRJbe3/QITIIxMBKyw7rtl2LoY8vv",
+	"9d7ub3pkdsOnuyWhC0axtq8ousn/dPtWV4NwacxtxActBjJvVQqiea0IVCOji7kNiJMBOgfG8kHmH/3k",
+	"0haL0Ge5NdXy3H5wWwyqcfhwDaPzV/UfL9SawxTBSH6KRB6x3RYGH7b505f3psmvt7hWjaxsy096xAo5",
+	"FtkyK3yCeBcxWGw2iWNQweyFfksvoVf34ql6VerLUhg3kLNIiA7/fivt5DGKa0nnLJCCNmEZIMduDorN",
+	"dTZHOxDKeuhMNqw7AKQBZGJTwZVhSivBRmKpyWThFQ+tEFBo+4jAiHS2B8jHvHetCBW/FFk1CTNv80u/",
+	"uH24+TXT/srGOOoYc23lED3fIo77TpbXo4bl1WPleo+7XijmOgaTrCHD62GLTdZERtnEI2sRdqv33nKV",
+	"sxk3FJHQ8NFfCTFj3uXdYp49ajPPvqxEz6Z0xS0biQyQoNCl5K5on6UULUtQFkthgYX3fVCeTxj0wgWa",
+	"YPtDlQbEjRWxKBZAWBpYbXq8Vl48Gar2j4k3p8cwqiTIFCsCRS0OaxZoQaWnb2T9bTf/FZl5PoUe18xA",
+	"d3RRuTbOCi6nd3NLtRKQpnNqI9zYCnW55dc3xur8Xc/LKkYn5CyE6JYuWA+W7q25ESWTubtSwlZ+jcrc",
+	"+6VicrZNUGmnaZ8QIAJbD8AdaCOrISd+Z8D8ffOkN8S6r5yP+n6vO5KPfaz4hgj/BoVtSahiYCGCaBc3",
+	"zzV6o3vUpv2cBkTJKpuLrP3wjWFGuhMVuSsuudrQCaUNrOnF8iuhINgGGye1q3I1QFwrxKPwJev+c85L",
+	"rqxUyNydapUV81zkvTUjuMOxLPTirXe6tEPcos+GXzt6iSFsAEgHx2jK1ZKFHUMYeINw9GhdbB9olGCx",
+	"bqUmgpVzpZBIx06cCTfAZKqgyPYuovuwclmihV1zX6IIoNVdivRSx/IwDnkp7DGDFHcKJJXlUMHqJUyJ",
+	"a1GyCVc5pQsqcAwllVUisHQ3vZIwW6bN0HNkUquTjeYTgkpaRE7vGx54qSQ+YHHAU2BN61LZgkYQ9uan",
+	"9Rpg6z4mTI4ZV8t2XxEvL4Vtb01B0kp8xhzllxCFr0/YIAjJjM+tnnIrs83HsUHZokyw1oSe6KLXD1JF",
+	"ZpJIfqjdrzCzdTTxtR/o3Vj1muzpH/UCb2orAQ0X6SQCTmGLCY+8tIgfRY4+nAOxDEI6HtwEfHzHTKzo",
+	"Ft+NP61b6XNhrVSX5pYr/IXJ5UnA8ktxldOVZa4tdKv5eN3tARE+vjdWzypfOqob7gI5xSH6PYRXrl6n",
+	"KYWC3WqAjZ2i0TZuSuu2VfCcK9FBUJ7j8Oh+BaC5Gi4XZz3xong5hkDHjUex+ubjr0lb4G2VnVTzsOB9",
+	"6W5IcwIgtT4atduCYZ7zbCKV2HG8AA4LAEd2jUBhBEOIW/Dhe60E1aOErBJUaZjO6LYIiLNe6DJvd+FX",
+	"DqrP5zOqMCdbWQfhMM64nTQNajtllOaywSAVDufRgwfRyTwctF8eBD5ZARue6NIyM58CqEqoRAETDL7e",
+	"VT7mIVLa5vb24IzBC0zmvsXIRbQ2gKIBwLEJUgXxid3JIWzi26xh855i8AWuT2Sog+O74bpG278i61fH",
+	"clWf8ZClKza+85cv2Ct8SiA+DwZ7vcr/GbA7db70fuMVINX0BAsnDVWoyZOwdBewwWnZFJ+KAByd7roj",
+	"uPoEYCQDZtPK45rAtmZh/UzDLV2zmIERrqFrbVGkSPPraW9Ig0zIqdCl+zk9ixBoELr0Vg7imFRuFedJ",
+	"OyFvkU0bSwZNOjIJMQnbJB1QBIPTf4J5dtN3ZMTFGGKKnl+h2I5tYxa9VsJnfvhkP36FcVGbZSS1LuXa",
+	"2GUbWUopmcid0Ck3VpRjya37qxaE7n4w8xGJfGnC+v2bnb5UbQB7ru1XtApJ/fyF9Qwbsukwr4sjISi8",
+	"c9nKF4Kf1yPmCXd9RA6yKY7Sou3/FmAr1KNtRQ8DTi/LbC6t7zTg4XUBrO+vEAUCIh83ZFY6GhywNui/",
+	"mtMhxOtMeDHecW11kg78p82iKNUTQNdtUVq5U4Ckcj2C58Jjqa+esYIbuyasxU3UPWZ17FaKtU2CKIjA",
+	"8+1CQmj+Nm7zUmRC4WevW7fgfMJLMDwT/njm5xsdBIj3zMB9LFWO06+613PU3ipZtVVMRfWyGtMTnLvZ",
+	"EK4cr5Fh3aP37xN2uP8gYQT2ahLH55UB+DWUoXo4dB4PdXWncAQx5GFD7rVWTGe+4sWNjdmylUWEVrAJ",
+	"QaiwUpiErF+gp2yhOtdu0eqmbiIFnyOaMPDITzCVr6TqbOEcajfIrjssTXgKMPaQX4cKSUXGWZ7zmRXl",
+	"8VCljaQhIPJVrhClAdMvr0Khwf6qyNKt8YbeyVClRliLcei19usB+Cnrpk5cl3aOfwKENtnYEdthqFIJ",
+	"UP1jKcqUdSum0zvxHOqJ5PVehMovjCif5jSHgo9EgdjdnqP1TtDr6ZNne332mGcTvzyR/xQtdEGAYeBl",
+	"kxaW2QwVhXnLMqR9nyDeMBjxEg9jGaFXoqsLQslBdWPcDtWNWNRJVWaJKjZKDG3pD9UpYAQoPq3DbLTh",
+	"ZHfbd2ao1q1l85D0EDMa67cUywbS5lBFmaPe8lNVWYK10kYAZ00xdcxbaFNKarYTMVRUwKwKeccFG1d4",
+	"iunh4IC1IYujhNxwTe63uSZfQ5kTXxcGONDdrGT6WpQFn1HJz1r61Pf3QC1cNZ8Vmoq66SL3dVfQTmLk",
+	"JVg3RwL2z72jxMKdmppl5N7g8PstLCMts64QZFbo4xqV8Pzl6zfvzl4+egxgMQ9P3X/ePn39GAU/xs1q",
+	"OCiAhdfSmUIjbfz62rvtI3ykw8Hg/tG2aiQ20EaC18V2+CR7fzUIQYylrx6/ePT0xQ9NSHV336wsCsYz",
+	"K685oNNId/3SyAqaHrNZSCTOEyicBuX7NNTV8E6hPksRoRCc1ZAiadh4rhAw/+Gzl2c/Q1uEmdJn6cUL",
+	"+BXHhb7mAKnSZ+nZs5fn8AXBp3StKKdS8aLnGnxy+vQZPK1NqMLCpRlBZnftyziaBVelk8Res05SIS3S",
+	"qOEFP9ZO0sGRdZIODqJVDL2AyLZbgoQ0Yv2AS9ilD2zuVu6VBCiuk52ApezqkjUcwKzrCA28QSpVLe3s",
+	"P8KBvSVawpdxF7cRGtzUOyay3rQFn5Da+nlyWVM1LwospMyL4jNksrr20EtdS7n9pMzWhEHyA9ZxDBhC",
+	"d8t3Xdlf2lmS9lv87rdQ18T6rAgIpsA+vK7W9SXIFYNQWmNCPgckmR4NBmnCuFeXEkYVzVF84Hnu9Nk1",
+	"uiZgLj03W5X88kbL9uzTN1H63XeU/orvhxhyyKRQ2lfpyOpgm7ERuZSXl23Gy3TK1RyLXAQMIpCPSkFH",
+	"NTYOuFOYzzHQCD9sIccN/sptp+o/XqFf15+JR1Smre1QoG64zlRghbHsYOB33CROPnK/QaGsra9Z42y2",
+	"AdHePhTfVyfeQCe6zerI7d4TEad9bU0ulHhvaUa3GbZZI/9EcXZchSsmDcvnUIItHBbWTWtdQ6ZuiGF3",
+	"n7P99++Hyh3fE5bW6l75RljJIcwB7mItMVUadqmVSJjPEANU9FxAWOy6ILqWCPo2ueJTw/eretTVjkWe",
+	"inCYbxOn37gin8NO0bx1N+Y/3hWK9e1q+meMKHMzInj9BM6Ck7ETcWhkf54n/2Ml8fCG9MZfCWZ8IaAQ",
+	"Od8b7WcH+eF98f34AR+M9rL9/EAcjo/4vZHbS9C83OtQIfP5+Of/eVB+/8PPf/9n+Wbx28WrR98/ffbq",
+	"f5/q/Wf8GT9fVM/1X28EF4cZz28Jr/Pxc2Rn14Wj1ed0017fgJbnQ4jCzYwv7jFL3b1NWVfaqlzj4d4A",
+	"K6GR+TodKgLKbPBwH1KZi1mhl1OMZQZbf6/PTiP2SOciAbIQUg+p1lcYGShiEalwQyPa4Cb965cSCYnJ",
+	"ivyEudktKVgIpxzKyN9aMlxxaudr8LwpjRtO8WMolGLaUtkuQrIaUuW4zmvu6HLD9mC13t7X4e9Q21r5",
+	"BqnHrq9Ey/6bytj2ErQjecBmlIQqrDGuCA8fBkvhtJ9O6IPwfKuMGkjnmkP+DB2Q6hjdgQd4OvoZeUAg",
+	"zXc3Wbck7W+UbRlvgaPwuCCAbTHS8xZAhDVnurwtUSI70/YXn3Z+y61eXSI88vNS2uW5W33yMUJBoNM5",
+	"+h/xryf+cP309s0K9ztlP71902dwSxA0gnVTMx+lPSzY4oncSbPMIsX6FtJUUXVDhYWTpm5l9LHPldhp",
+	"lFxNE5aWguervw9Vime27ZMpV/xS7My0LqI/AxAukl44iUBGYe71Gj1Y6kWqsW6HiAbt6PTVU+ALjZIs",
+	"JkHYcoh5HXF1RWU/KfxAWsNGYiIVcQEIQfLWe7+UJGrEyJvHjr+UIn7MvDPFB08PlZEFpHmQN0Vmgk15",
+	"LjxKcJmLnLlmAF36v/6LRWWjXBNAvtw2ZsuhegxcId293ksJkR28+Cw9pUJc8M0xw9pSDB0tP71942M/",
+	"4Kw00GRpgpXJHIrqrxyWrltXEjrWHo4ewOjnApd7qEItT3B4YOHToiBPSVTosypOVPUrLWEiSijs7CT6",
+	"sOewKkTw0/c71VcpE++tUO6ffXba5jvx5cGGKogc6eFgjzWrbTn1338ejQq8BquVTft+b0IBxgiyFIyH",
+	"sLjHPs7aix+XwhrX5iGrqjlScDbC70CmFGwbMLl46yuQyUbls6FKX708x+zPkIG1+8Gt8sfdcOfoTgB9",
+	"jWfuPX/1whvuHFMJtD6GFxV28i8IQ0JADPKU7eqZUHwm+0s+LRD2t7GyJyzdnQpbysykQ+UOn9YeEbhe",
+	"3i+l1/owsRT9VXiT4Hjg2QcfsS9WDzhIteXotu5uWDyQFnHrgg2F0I/SM55NxM6ZVrbUxTFTegfBPnCm",
+	"f4MnQtkdAPl/CQfTuNeMkuNx6u8zJmX683H4/j18fgT/xdKqANjdDBdl3XRdmaw0odLPbqPx97Tni4QZ",
+	"jMOcNoM100znIk38LdvBlM5aaWiE2rqu186el8IkAYsqpfjBtBkeyKAKAUARHyNMPmpV7HcME21Hyvdo",
+	"+YeDAfudtdS+JoTzOxe/ZptrX7O491oVbOoYyoVRUkVVEtt1ViuD2d5Qs1q2e/a0+m3nZ4Gl1arC2b6Z",
+	"Pfb7av0/t4brSxrWiMAJVsBnVOGQNQscUjW3tlKGrOuzFuH4ibznB3XgBrVK+milmlWdA3X/rsZN4rZa",
+	"yzr/vkUl57s4qNn2/ulblILGY9SaJuqneuimWlF39vuNxXpZV5fVS47Whz04co1NhZ3ovLlsCEZtJ5TO",
+	"inUHKJtQGoYfsW56WgD4XRWPgE9M6OMB+51tKqP+O5jC8UKGbMW4rDo6OVeKqxshGhVJ4w6bhdbpINSc",
+	"coS3uAKJHMoYTLi6FPVm24q1/x6n/zr+VhImRL2Ae70aedxqo6g77mlLKgvQ9pBc4TMCG3Xm0UrBG0ll",
+	"GK4gCwjhC5kP8SBCqfhAJPE4kbfCPwb5R4mEzgUj4Elqag9v9Upp45j+bV/b2Dd6hPSrtQ5jC2VdrcNI",
+	"De3vt51FXyjzd7ZSKZNCXNYVzKw1uz4T4ve21Il6qcwTdrvSmm0FNWvJGjQy2NladV83Gq0xUYemYViX",
+	"KAW8lKwyP3eM0Ra29t4deWZFVc7hXnvdeDS/rIgaqN81PiwNk1PgDr6tPU/l4irf/mDeosq3bw92KMSq",
+	"AuFd2RcyBIKuYBiwAmB7JNYb7SgbxjnMQdVvb9xx2Ya8EbooxW9Y870umeoFuEKBOPHCsC6mU9ZgFeIb",
+	"cUTMs7Xs9u9NcbsR2Htj/W1WL7+9YccPmtepZSCrtblbetzcQ0vl7t9bVjAu373SB8gh9VMNK3rCeGF0",
+	"pXb0bhrMSg3whkwJLJueefohbYDr8m0d1jaQHMMr5yVsA4n2ClzIJ4yzRSnhEkSZurUiQWibKKTKi2VU",
+	"Lmio3kRpPSlSUGnYLZNs2GlMa6pVpXK/UXCcH8qYX4n8mKWOWK6llEmgEQiwcYp3fagwQbn1wi+FXx7D",
+	"Ukc4mlTDK06RqOy1J6fWJuzV6ZuzH4HGPnr87PGbx47bihmEB7YI2JgJw7ooYUcRgUOFpltYTie6r5Pb",
+	"e332s1hidTGT6ZnIQ2EepMKe3NPkuyRrIRaKE5DEdFZwi9FD7ErMsBrr/iGb6HlpUL+n8/gdlPq6FOWs",
+	"JOcmGD+wyQTbA/YGiUGE7FIpaOc/nu7sH93zibHAZUdLK0x/qHbYOUlpCcprUUfkbEVMl1KYmVaGDqmd",
+	"lwrMAiga4T+6qN4lQ8WwEzcAj83t69ulz7SP0wWV+VUwne2conKR9jCE3zVTbZ3deS1mBV+6A2jLOSQt",
+	"xYOv+Hq8VF1vWwnCV57QKrlR63zZO4Z+3JFeI1PUOmKLiSzQvAfBAzH7a5VxqfnBA7ZBfMbg05hcQacv",
+	"VbFkwUsZtsBEer1TpxGc+mgwSCisFVJ5ndzgVrj6KYykIaomeIphn925AxyBUmApdfgVCoSVbnig0DQF",
+	"fNdwOVemRkP5JZfqBLVKtzh8LACZZ25EzeSOpMWXtOPMgFTumvR7xmOaj8eao+gbkK4DooE74G6bukYI",
+	"mG9l9dK62IUP0l5/qMLtnTglQir2WuTSoNwdhRt3udVTmTEO+N5h0D4f1PQgQW0qprpcDvGsLaQRffaW",
+	"jEluqkRueHxY3OLmIp+jkLsCmhQsv2apskmplZ6TFim1Giqo5wBymA+DDlnaTlHopvuDfX+sALQMcqs8",
+	"Uhsa7AmqzZGyV7oo0LYImAcLLi0VHqM28JYew5O/vkhBuqyqcIg15TeG6lQRIRZ5DHgJRhfF5JgSg3Ex",
+	"8ayE9yWcvpnxS/GKX0pF838mjWWRJdnyK8FSkG5T1t3r9/fdbfCx4kcDpLJcUdFklmYQtpDSaQLWM1Rp",
+	"FdCQrqk5ewJIVm5sI55dNa7CWBaQzMCwDThfQzXTBnRMUr+N4jMz0dYAeV2yXMPPaL0BpgwfQ6unr54G",
+	"8QHKPqMl1zGmFrtYl3I0Q4YoTbIXzI4Iqg+o7WTyHaqLGBDasG66BgPaHZrNURLg71mPN9/yPcYVuyf1",
+	"85OwCpI/8fj8MXx+j4rHoa9kqKSq141BN2GhL1k3gB7iBKm6Z3CxO+ritAyLUP5Woz1wqMx8ZLJSjkS+",
+	"UoUmAQ+0yAH4Hzis5SrnZc7IzWnQFOn4fhy3lVRRXE4ENJZPZ/GPwZyesr+y9HovQaENfdrsx+enZzvn",
+	"P54iKx+qYQcfVx2gZNev/xx6qj11rA9/oGZE6uimT4Sw9TBDNKW7c/QowOfTDthS+o/Ee/QfS17A7dDj",
+	"8YmnEqVh07mpkTw2Wg5VDaIfQBDJw5v3+uzi9TOy5ZfC6OIatqfQegZ3T5dsVmKEOUVfCrpxPigz8iBU",
+	"ESGYEUJ5w+5i+AgnuuEG3Z/ntpQzJ5y703J+Ld9X1YgMOEPB9wJBal6yd4sgFVQ1GSqeXSm9KER+KYxb",
+	"hVyWIrMmMFbszOlNlMbGQAXA2qpHzCTsiE2lStjBAP47VPts4n6cJK6HCYzL/SOpIjByPxMnvRJVOGHp",
+	"4d6A/QBRNeTeJude5WvHw4/E0GiWa+HN4nGADSSOaje6nC8N7la0rlO+HCoyt420nfQSNIe6A+gllk0l",
+	"JqgayONav47eFfrykgq+BtdFda39AQolohB1tarz4ORJpPJLOlyZk4WgmK0iOYV1036/H320+4HC9D7u",
+	"hqBXxykxKMZQlAtNSzFK1gFChC40twJAJvqscWfA0+urZoPw05Qq3P6NSyFOmFbC8WVOrJA5eonQmv1A",
+	"zelAQYK8k46dgJWGsJG00kTIFvidGaqgajuGY5z4GA5DLgq3uxg/QyVvo6IZxEqgvpqVXnl0XZQ8k+py",
+	"qF4HMXXKlwxWV4lFwIZXORNqPm08JTBJukLXe8dkNEGyMVTyUmnwGyKMFTbWZz7rlCTYUmbgT62/F5S5",
+	"VZ7ZH6q3B2fkwkKrf8q0ikS137RU3jBXFGBzgJdP6IIEvSiq+jJUATFDKpb+bYeGufPUETmUX2td0gkN",
+	"xZ9BsXefetcaITQg6kcH9fuAqNrwuDupoZN0HM3FUIi9/qA/AMR29MN2jjsH/UH/AOtATSDQxHtv3b9b",
+	"YXku6p6nPkv3B4M0UodI42FGlNfCBLMkWKKw5EIwDIjCQAhbEOAASfpHGgHACOMJcsPYHwwQNAocqxDu",
+	"3bAMu9/Q9XdTPJMHVPi4kvl66g54H+McKcuuvakwtt1TtfRYP3H0Tuf4H78mHcJg6Rx3nslroRCk1/JL",
+	"CD59GQTXzq/uU+/7Xrv4z/G5D294VYIZU8wNs+I9yI4kYzI0X/RZY7siVjhUN3nTT5CjbAwgqX1IAgR4",
+	"7kNB3zVO9qAiUSZY/QzQRG8+A27eu7OCy8buN+OvPrbhIfnBf4ntjvZmGiazduPjyIjtrx4EI72cCQX6",
+	"AQUlQbGNv58+f7Z6s34Qlt6+3eXyo7rl8jZH9kXWuRaQtWmJ0SZ8e7rmo1ojg3QXbQS6JIW/h8Ywnk1A",
+	"JoHM8mYledBMbcnHY5mdsPRocMBqRvBwH6giGE7d3U3yJQ1V5UzysBKOnDq1PRR5B7qGchuYmsdjkWE2",
+	"uXS0p+2qvcZ1+bdQW+gbjsXR4ODmI3EuymuZiYuoUt0XOFGv/WptOk1Bj1x7oF57AlhFOByviY8EYYrE",
+	"uFpGErtQUJwNbXcF+u5r1gkZSks5cYUEB34pEieCZsU89y5iAErpgrmFKwon10r0jrEiFcj0VJOKahGT",
+	"HT7oYsYpVBSUCEgbUZTYRC/AFocu6UwrM5+KMmhSMAB9GSKrLvms9Sw+k8Y+9rHPAerKrEW+q16pItyf",
+	"gPEFCvLe8AnAJG3zIuW2fPz1C16SqkpZyz15qQTsKtPjUCTsY9I5xP43n/qHPPd5sfDJ3s2fIC10LF/k",
+	"+NEWl/MJREbkAjIcDvcf3PzFG62fc7UMiDFABraY0VNySweUvqNtJvVC26dR+cpPoTkf6wyozd4U0Q46",
+	"0L8mnTgatXPcaaMFHU9dQmkOpCyFaMMZaqcxawJwgcpg1ZoY+h4TIIKXciTA/hDB2J+Q4dMHhxhyrkgz",
+	"GSrl5MyiWFahYYYCo0Gj5SOucq1E3kNHVhXW6EsfgaFjqKg7SqlHuuIUQ+9LYWlV5sJrG9gTGmVhOE6J",
+	"dW06RXmoJrwac/DYogr4gLXF/rRRJKyW8ZMe3Zog/aRHTx9tQ10ir+TPYvllqQyUdGyX1sJmsHgv+oiN",
+	"5otatLjh1nXpUQarT8IXMII/MPEaHG5FTp5AuV74YAtqd0YxV0ge97eZCKnSjug8hlC3PxlpxcsX6sAB",
+	"pDM6tmICFpHan/SojdC2E0Q3zs8iuSEGDJAWqsqTNsjhUtheUiNhZK2lWvdpKNVTpTRC5Tsy37mPW6r5",
+	"pKxrIF6kKuyYYCRQiCUZKmPdnQuWMLzi2AXqD5BRGaoCYeljXHhelvK6inwhh0goyYcFTVuYA9RyQdwq",
+	"Gkavz84IpqnEOsnus5OhChVPGPkv5Yayan7X4QtP7N38zFC18IdwZvzcfVNuDAG7As2+nBVaX81nGC/n",
+	"JF0jVN7w68XhT1dieUI1b1LHq/to20q9jYsM3Qsu7VBdlnoRJOw9BpkfBwNmeuBQbzpNEbsLTDC2wAxK",
+	"N2zE/nKTcpvq2GJ9TwGCH9NiuHX01pHvFpb2g7CfwM/+fdzpjy7y3ppr/HkI+Q/CIuGmOOo52v/xyt9M",
+	"v7cTlEP1wM+lkTutiyr7eooFUR7eJQCelmOWQr1RBCCsAScR5iHI1eC+poucsm6Ax0iqwlNJ8NUlsfid",
+	"VFWheiGWa6h8hgSZqHxiAQUMpBQVC8+o5C87DdHm3DKPSUUE3JMUqRgGIwGRDMMEHuGHAYuTYj3IY7A8",
+	"72bmOg0Wg7PzXxDq+nDv+0Hio15KvUjYxZsnO9/3KrKa6WI+VY58wyImjRVMQrQPLV3CfS5GeBSyMxIK",
+	"O/Og2f7dF4CRmsgRV4nwFYzxX8+xpK9jumntbQpKc9+kvg6Rj/QacXXF0ChnmFC2XPb67LSKHKSVqdbj",
+	"p/OXL9YT4teh5uUX0i9wOL6bL03AQz8fk44/GnXovX/nTg/VIHl4+ubsx53Xj5/sDAZ7CUF0Jh5U75q/",
+	"2x/d/x+xl+wNBoOD/fv3DvcThKFLLs4fxb8myVDt1ZrbD82RNIb/88GjvLxEE32Ez8YiX0mV6by9kZ2I",
+	"3jfm+H+COc5EuQPyNW0r6/qcwrPzX3qfyClnVOHvFswxzs0PPBFoHrBECL6kbE+fn1ZLdPE3tJfEwZS6",
+	"ZBNd5BAl4AMXj9vL/axmSCU+67wqPcZVnjA+1a49JwUnraWiWPcOpbGgQVmyz1Maa6j86jhW7sdFhZic",
+	"KjDmZbKhmhgEUlN5pGrpmLSrdcYSMrov2MKXqaEAYTSuRUN12o4PqTNsBOEeohhXgeNY9AZxiX3tKjgN",
+	"p3ACvjPRfhHmQbCItu+qxXCuCv5UkdHOH5hjwvKtzd9Ec3MPvdCDsalzFWIMKTQ88QjKuO2ooUKcb3Dr",
+	"Yc0gbqLj6Zh5FXMc8gkhSg3TC9xlalwyKqMM2b8IkloIfg1AtVSzsF0AgKqbX5AjQ/trWIcblmcc37wC",
+	"n5eoX1SHkUl1LZTVnma20ceIssOOrVL2iBLXCDqGsgPAjzZ3p+tvAC9BK9GaqqrHECmNtWgwiI5mB8SH",
+	"Ml4mAFlLwSlDBakf3SZchELQJBYj6HLDbrxZQ7XQ8yIHFciJ1d6viaKZH2kVb19pXpR6x+WUXWoEWkVS",
+	"HDGvsCk+VQdo77wQhs1kdgXhjhF9qSgZfB8TrhMEJ3FswsyAVuprxJzyKSjNYqaw/Avt2Rp+6+htsDtR",
+	"b4nPPnC6GxUW1OPVXIRjjD6I8oyxkiemMIC3xm1hXP2R1mcNCrzng3Flx6FqxSsIYT+AftNdF6KOqPQr",
+	"LgLfUITAcRwNL07w8Om93RnAoQC7QXMaxwwV5ArS1hzZ9eVEb7g3nqF6N1QUcvqdqeIwc0l4CpBgAXlQ",
+	"PtaXQzAm4SiFTHeKByWN0Oczb8ouOiGjZUhUosDXoCpTAj1IPUPlNtzWHGp3yi0aqlCfJsprHc8NBZpE",
+	"shIZNOuW1G6c6UMZCk4wsb1aFW24dxCsTTsHd8+LF9GFAF0tTi3rMzfA+uljhi9Nrf2MA9JtodUluDAj",
+	"tt2VmMYZ3V2/LQu+7EG8A3LqlXEp8d6u3CIcEOb/V9IjmUaGqpseDfbT3fRocJj2Eta4h5FYeox5LW4m",
+	"0ZmWJA0iiBFEXFAdh9GShVBnINsnGxKxsH4EHH67kn0+VCH7prHFtDnQChJzlAErNCG8WbGYS5UqXFdw",
+	"kTgzUHwOwocxmlXCgcbYERNd5xy8HyXtdX1HA8VxFJI9xVSpduE7FM5GkdQHt9BW4t0Pke3YBgHnH69J",
+	"g8OswzsDMXQ5TVBHsTbuyVDRJSKBmnK1tBK9PjuHxEgV3egq7450HddDg1YeuyOy9hhgQgG4OPrsNIJ6",
+	"oQ1tZWmYWrQptbfVUe5m/KTUU5Job2fMavWBA1V5qPPlZ5WGa7XlP9aR+Qj6/ItJ46dBI28VyLN6Leck",
+	"rvMdi1h/Tqf8bX3se1t08QrBTd5o/cxdSfzuaJv5hNvwXOSSe2jVP4Fjf3+rA/IDsodPDO082sZsSF29",
+	"QdiFhh52Wsm8nia3qzixUsOk/QSFLLCIT1bKzn0uL1iVgeNkPuE3Je9Pq32lrq91Qdqu9CE5ZpfyWqgE",
+	"EjAQmcApVrpiDL517qtAm9Xq2o7p+/LaJxW0CgSsVunWTW2OgCbDUH/TsrLEDBV2tEQXPZp3Tthq3mct",
+	"shRNp0LlZKEsILK1waqDuRIS1CGV3OmhQafCiIimLnU8VCiWQ4M+tb0hdFdgS1QlS9qkTdxmaC7zts+o",
+	"Ojm+rXRYd9gfn+S7JloN1tEPGIBPWs14lAKfvrqI8t8/+NPwcfeDPygf096XFhJCwfg/upCwUtl+K0Fh",
+	"/3M60k4p/3294yc+3qDi0BdfRjxIOh6x46avw3vfRIpvIsXXMrgCr6TowMAk25jjJ3D2VqoJXH5+dyZ/",
+	"RognNa8JKq81K6ZUEU8HZo051oYQzv5FWKwevLji2IHxoP8LXsV0YbGo2oHYaKfLigCgQszJiQ8AijBa",
+	"NjXgE9T6F7zMXe8kY4Fvh6wqY7HwSDRpoRdvvTMqjfxXYU9hWmOp8kjcAPU5qXBN6nTP6tkMeSmbz4bK",
+	"apbiqEHsYVNtLNsbDAYV53KCAIxce0Fhk3jgRrlBPuj1fX/HbJBSnYPKr+TtJnOrp9zKLPK0TREYZajc",
+	"IQSUMeThkI5ufYZnlaLp/VOEvish9x12F9w4gHXmNnao3OdgfV1IRcZnMG4WgLNHsSyK6RtNArGH0bA7",
+	"mAS8S62d20uo0sLtpOMriXf8aDpNXhuHRWyuRfcxaW05crSsb3m7au5fUu44F9YRLvO1DROu78fKlstN",
+	"vkJvUTdAOOC0/dHDTr4x7D8uw4awF4of8JxG5fWQhTsyaw9s/zmTM8tlHMJSwZCZYJ93pOaYGbt0jIwI",
+	"DtQlB9hcYxlWvxwqUOeTiphKQSgq6VmEA0tQGNIyOmemlxCQBQBceXZPSb/dJjQoZCwnvsg8elZKbtsT",
+	"7p9JY1+FZfuSlCYuob6O2PiBfAtOqF29lbzDsFAJpVvUjhTBLhbAB8M1Cpt82+ixddUi1pu56uVKjpnS",
+	"NSR6tGDUa0mwgH1VryqCEQVgBos++PH56ZkTGV+fn+68Oj9n6cNstHNeoWeRRgr5+QHEHgH2qlCsqm49",
+	"ekoM4RnzBUFkNp3iUGBCUnSXLj0Y/omTvNlcYUcQsxbh/LWjYLgt8plC0viW+h7b1TuOV2tuEMBHAjB0",
+	"gEFc6vnlxM1yxK2c9tkvfr4+ebsbAe/lSaMytVcCegxB3BrSJ6IfgDdvKimUbep2AyGU445OWED2wiOo",
+	"53ZHj3cgWj5CEELQRV5OCwQmOPW4r/uDw5RA2ELqObycz0s+AgRczEI/YZylR+/fp8wKCEqrBXJo8oxB",
+	"OJfPlInrbTdKq5zEWbBUOMQpIkpHIHk3y8HshV7x0VX39LuA8gUAZW3AjzRhsIJmvCyX7YY0QFPzl5ng",
+	"5m5tUfPfQyHmzXLtX3b/UifyobbZSCpHkdrKm21mE+01mmsFikNVrI18wqlHvCggwIDg6hMqDRTdlX7n",
+	"Zon6cJWIhXsEHgK8oFCFwQcU+loYX1kWvm1A9V1F4U+QZv9zpNI1UCBPqUZKOF2gPvOVOmERf/XIjxVO",
+	"SNMD8tmE0hryQKWqq4APixlKrBtjijgZ0uez1CDXIVPUCtZVukYmAe4s7/UZAmsgKRbveWYZcADhc7mm",
+	"I6kICe/0xaP+UCFsBpsFvNZjBE2tAZjAsnITkFjXQKmuEVl/wXU5rWx7dyOA24OGeDvA9l9gevAteqhn",
+	"xtxmaBgH8/TRfygGCm3jNigo/rh/w0H5o+jzAMXcLK4YEcZfmo+21T+SoF14MgwH7zc9CinxL7QNhRXd",
+	"sw//z9cecxL0f+36Dy/K4uN6deUcUZRI8HTS8oSbWGKOEYLXYv8OVQP8N6JoWImOYo6baMJknk/nZZGi",
+	"fzUadtosBJBi1NuPqOFgNT2e505OMVjwkpQfEK2XMT5tDEnLJPjulxUgI0VfVnC+BOGLJPh25JVWYrs8",
+	"RXr5jccpvsU3QeX7Yk5hAPG5hVW2oQhXK56zLqftWMiiYLl2guOKZo8xDTVgANQMkgDaE50ON7AWcLXb",
+	"ggOdx9jxWAaOnFN7rsOaH4UKdUKyGgLTOWnbm9khJWuoCG0yTs3B+kZOxg9F3n6EoDang1DabZQemYL6",
+	"Br0ArrCClEkb1X9LTyLsvFpkqp5TfgJpVpH5DkP7tari9lvqMlVlRrtcNSdhK7CFuhMF41brb1dt9oLk",
+	"tpjouoWAwuQrvI2WMHwI/ffdHftCh0NFKQsEH8t9bbi8aTVAw+GKaYXVLSvg+IGqKSsp7QR5cXDEsgkv",
+	"eWa98SlYAbAAmDTs3mGvzxzPHvGcUEPGkDNdq7ADYTJrsgQKacCN26zMiKU8ITPSQ90H1wT0AynGrJvu",
+	"Qm777sFucJz2TmJ7C0UYuTPmcU2ABjfKe3HYaZHHZ6N9KjcFxbT2jlFLzMyzzMOURxFGVQWHKtZJojZ6",
+	"8fqZ6TOE9HL0/7LU8xle+Mq8hWDeAJWlcJ8BHBKN0uSZrYeIQ2TVijkEjB8AEa3LAAPeBhINa95nL+eW",
+	"lCeiIWDMGKrcUe6pY6pWZpGmUcdWMfX6yRT3T3ZwSKk8wTcg9NwDXiYeIWUVO8ZbgGq1lRxlKLS+8uHb",
+	"RHiGaj7zzm46+DXKAsjdWJiR20oFg46p3BdkC67iQWDuZaPQL+CcTXgpem03H9Ed+0P1ljDGV/JukiCv",
+	"yJzlopTgd/dKHnaShBySgCDhRCNImAnKVijZ4ktv2IXMBOvCvYr2Bw1wkPcCplVyomNWUKNECCJB3N8/",
+	"HPTgJ0MU5AUVeDGsO+j37w1O/IEktwfYxywleHLD7g16tOSCHP8kmR0zXsG7UVB+Vb4ZQVzp9gxV+pMe",
+	"rS04FMbc5Ch11Lq5cWIs3Mv+UL2knC7fGN5EhCnPoeoVRFB5oQ/WubGBcQLEUCHIhBfVTKi8E1dKacqm",
+	"iMeJ6x8LjQmmLVC0JxReGFGhFpAy9dgjUNWiT0gyrSoDGNYF0XB9OhdLYyE7pbQtoFZD1VoVxi1nVX3D",
+	"Yr4YStbxVKviBIXRUTUO45GXooZPfJg8GTwiyVooZtzF5AWb8GtBFA1WoRdEeTon3K7WvPABnU2pO5a4",
+	"wRUHRa66YL1FSgD7n4mqusdfUkDzqupDu78vjCh3Ti8Rd74cqome7YyWOxM9C04MkIQqeH6ql1ClMtfq",
+	"6kDxcOI1rbEZcLM+1XzSjMhMtjC4uIvyxcT01mn9m5I91qBZrRDIBTcU7+tF0NhR40shBHr5x4nuTDqr",
+	"NPSmr6sv/AewRF85dnYlYhYqX9UrY0GQFLj4ohpZ30Jrv4XW/vlgOIGortj2WJfHRelCjkrvdka/deCc",
+	"a7wnd8RERq92u9njDKvpxOmn3CJwh9c8EGczuHHB9oLpujiMXp+lZ89enj9+hKY7VHF4gVY778bXM3R3",
+	"nkQtUVkrGDMoHNxoFdL/3ZdOgqKiOV1fsVbkD5epr2tnQslRfSWUE1nm4DbthRqJNbc2WC2GipMyHQpu",
+	"k67r3fBrRL2Q4hLDpAyVd4aGVdAlS5+cPn2GK7IBdDkOQkWbExVsLwC1hbZ9K9f7urpyAEc9lRaV7ZbU",
+	"VW0aMsOtJSGPTXZ3xOcvIAy5edHAIhno35jgGhJblV5UR6WrS8L5Th8+e3n28+NH6W6KuB6R5SOyZFHI",
+	"imxgd2R4j2OqVCx73xCsvwiC9Td+/S27Fikn6xIPZLwpI9xOEmjn0Z8Npvs0SouJI9sAYCHTsyWCB7km",
+	"xqUwk78ChlgTwsNXe+b5UFHBFFPHdIqKZbtWKaAuZ11gQQB6d1MBVU/aGrF5J6skD3ilT/lJavZotFAj",
+	"IEkCFYfwP4dpj5W8KhCN1ifXVyFYzi1fA1X2NTnka9yCrxJucAOz+oas+Y0Q3kgIfxAWLKmfRP/Whj84",
+	"zepzKDpvFprNjTAQHIkp8h7Jmhnhrp8VxfJ4qHbYX/5yGnCB/vIX1nVvWzkVvWNCtUmj3Mq0EuwMKS4y",
+	"F8B6qUInlGDfxt3LulAwNcCIjXUZIRT1MOOBBU2qWLI0DyZ9zK94xtXlnF8Kch9HV5mK2xgWpMuuLrE6",
+	"/OMXj56++KFRxxJprLep9hKWBp/uqfVVEv2QNlS8rusfbnEbnqG//AUSAKloboTOHY0n4kFOPfLSM1b1",
+	"qa82uiCm07mFKPQQ0hI1EQFkaUQxi8E0nXaIUDO9YyhDACXmlfdiTCuNzvX3LnSVejO5oPoUpC0Knk1I",
+	"icUNoSDzyLFdd/TFEvxqYLbnetTKLbIUWYCHIp18bRV1p5e2KrPRIt6qktAFDPb/oJqJE1vVM/9AwEpe",
+	"BAss/ZtK+E0l/CYJfRHAJY+hxFUb/EIEXIABY3VG+HkUxk2m491RobOr20IzbZKqHroGDchEXqzwPKIl",
+	"hsXx+e5mLjVUUXFkBs0D/63MYxFqVUia8nEO0rI5ld/PIbSTmgtWs43G2McQH3aTftofqhc6SI+OlbZx",
+	"PBj5v53h/REsnX7fvjGeb9X0/gQ8AC7+l7IGbiTuc/XZyfsFNmla6e/nIPDnddcipEj5dN704gX0Cbop",
+	"BQd6LnMSxaYNVcZLyCuFCEOEH0d638B2hgDKPqNZoV5XMS6nDtf6vA2jYQ0+sxG8bktGw7bgMzSXb5xm",
+	"UT8vTmuljf3GeL4xnj8B4yFK8IVZjw/kDNGxdyuq5FEFyDtVFCtxuFH4rccyOxpAyLbSFlIhAbY1yu7t",
+	"s3MIVzVDhQBv11CQIyvmeXvswzNpLCVRPQ7T+YLErNHXJhSYMPtvKDBfLmGzLe67WvnWvPZ1EEwBD2Zd",
+	"xiaEfT/CkO9lW5rmfGN65ulW6ZdsbfZlFdM9VBjUjWUbt8+M7HJ28P59uE+AvZ/LUmQEUOJuJQITezxl",
+	"pUOhEAzj3Rv4ON4kSrQcKiyecMRMwo7YVKqEHQzwv/ts4n6bJO7bCTg64B9dSPNacGnZrJj7tIq9wf9v",
+	"qH6T1kKJMRui/9l81mfp4d6A/aCVSH34uGnE2OPi9ofqUYVMAqUnPM2TechioXQI2NXvDEtlnsZF/r8z",
+	"lY0dwmhxgPcO2c/yIda3oCSJb4mlXy6xNOkc7rV8F9NXt5GXWomTWo5TOCDSNvNTT+uIP3EWh66dp1uk",
+	"pbbyxNfiUhrEnGAXr5+55ksEvsHidu6hH4RdzoTjk0VB/4S8iBTRdDAoU6MLrpcwoTB3wuen0t8YqTjm",
+	"hRG1o8y66f5gL+0xr2RBok6cIyIvoVpfinQlZd10MTEie5ey/2YjbsS9Q8fcD/ZZyVWup2y0tOBQNBOo",
+	"pqOK5VBBOCn46roQtgmFySGzDlPRtEUfaMggdUvic3r4yOhibgVLJ9bOTFVCKSsFOAd5YSBxr+SXAD3K",
+	"ENKO53kpjEEs94mG0Baji2vMr5HG10k/ZoXWM0fKEzYr5TUghbx+csb2Hux9n7B0nA0Gx8e799NeMlSF",
+	"VFc7hc54wbrp3r0H/f2jw/6gP9jduwdVjsX37t29QdpL2HReWJlxYxM2V2YmMjhZCS11uXNZ8lwM1YvT",
+	"N66twaB/j5qCr0thRHnt3n/66voeAP0YJqYjkeek2j59dX3oZ4nxsFmh5/lQTYXlObfcP3SnJwyW/puG",
+	"gJ5CXokeEHksj5SHdM8NGVFzSCSgQ+ZaycWs0MupqHFbyLd0Z3moJrog6FsaFOu2DDMeBS8WfGl6ffaq",
+	"cMcFdh9Pe0jigyPk/egLujRK2IUurwwec8hKg50m/Fs6e77kf6aVEhlAynB/3Zdsyq+E6bNTn8c44YCc",
+	"S3JqJUUMVXetIaC3PjmpISr+UeHiWwd7Kzfo3peSrm+SrJMqbZoEom/pLd/SW/50QLQ+pbSSMuqIhnfU",
+	"gtZZC+6YwdIqIZ1bPTMxqGJDAktIWcFSwog8iKH2VNnfqUAR7mIbNX4Ew/xUatz4/nOZWVsA+3C8+TeT",
+	"5zeT57+NpuAZZHzFpHJni8qn2hdX+T4WWA2sP2hBxww1IF/xM/Wp5q8hNy2F8puIctNQFnMmLeumTplM",
+	"j6vSqyJnh3uDE6dZAWpIekyILr7GKQqGQ+XxHWpiMuDJJOyI5VArc+mz3nprwtS/AKH69esZRG8S2b5F",
+	"o//H0gQfI/7ZSMKt4sJbicIZVZDBAiEQOgzWwmPCB+mS9s+4cdoghgj3ksqs0k3VvChSp14OFV5qu5zB",
+	"K9GgnNLvTSx99tj9i7TzYINqoyZDlRWCl4gs1qRCJx4o2aNBU6g0lfsNFMnbZY1Qdqi6pSBhCeOY3X6M",
+	"llSB9RF840ZmGmLVsReXghAlVD5UaYgVflOh+3ksIh/l1jVCoPFG7OArvfXhwX8cKetLxQl/iqL81amu",
+	"r4y0kXF+kzO/BRP/ufAgKE3lc3GyjYrybkWFP4eb/aUSlQFzJkryHsRZKNVlV2IRPOsJwioGgxnJrmao",
+	"ulhH1Jby8lKUCYKvYhxTwgoOdDXB+ivoYnG/GcsOBo7n1OshXImZHaqDQVPYvcF1X7XydTjGHwo1ur4G",
+	"y23Qo6sz9U2e/o8lQ29qPv1oT5Pg85dluKdfmDbtfgBC8hQte59DWQ9UaoXknDRLlwSsPKBlTvzFwJ+I",
+	"qlXuys1qcwjP+Cp0BJzfX0nDDjNbI+v59f5GEf6jKUK4NoRtSdEBjcCEr0UMdoO+ecdi8HW68D9zMRdR",
+	"2E1ARK0ieMBz2wV00l7CFhNuEY9WZHwKvE9aCiRPhqpeayMO8jkhKAlbLiGQKp8XItRgBWyG4Br3ZAkh",
+	"Wwt9eRmgNFEkgsnMeZH22VtdXhl0RqslzaEZ9VhX6AHfd8LzGH0/mm/XSUxsVWDqJVhO1b1cI4YUZ1E1",
+	"ELqj8HppmXgPTnKqRltYMGHque1FwLDg+o+JcJ+dVlaH0LyPz/ARJyRLBkMnHVahchPZE1orPtHLntBC",
+	"3NDXpdKfw2Gz/zXpOtyX/KS+1hww4ZVeuPP8xQA1vzmKvunSW1VBVTkYQtvYFFLzL8KsagbJz8KbfhDK",
+	"0SuBcPmLgJscfEBdyB3qQSFzHycXYt767AnkHulrURZ8do4xsinrEj1n3987HAySEF90b3D4/WBwwgbA",
+	"TJRWoueRn70hFopxD5WPzbNaH6MOHygBhMeGmL6FZmbGM7coCIWSs/R6L0mrkpSGSTVUgU2G31OIyec+",
+	"OLEE7AyIGpaYEYUDogqUQH68sXqozEIiJr+bumMi9DbuEPAdz5q6nIKHQzCgDyvmWOm74LPeUKH12s+7",
+	"iuld5SnQRYMnYALB/ynLc22eOL+vhId494Cs6gp940/fDMx/Mk+pvG4zL3vGQoTNeEJ1J+5Yr/r4oYOF",
+	"iU/ndtI5/sevjhJRs02WiPGeCUAAJgFHKWGQeZawuU9Bw0hjs4qb7O6z4lPROV7NRXM0sxHhv4qxHMo7",
+	"/qZHxqthsnQ8egdqkCBeedzRT3rU1vhT5cQOjdryrBQ7HgSqBbnDJCwruJyKnEnlJGdbLKMeoDz7ag8U",
+	"XAd/mtXQOozIllRmM8qhprShqIO3lee7LZuhSpoDSarQlwmIBplWZj4NSMszXRRRo48xwK+9yWaVT8NG",
+	"YiJJ6yVn9Q2Ft+MFCoW3V3t7Jq+FggB1d6ok/nMqbCkzv8HSsFxnc4jdrxp96fm56Xz89eP/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -72,6 +72,11 @@ func TestSchemasMatchModel(t *testing.T) {
 			Data: bank.EventData{Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, Total: 1, Succeeded: 1, CreatedAt: done, UpdatedAt: done}}}},
 		{"Event", &bank.Event{ID: "evt_3", Tenant: "t1", Type: bank.EventPoolLow, CreatedAt: done,
 			Data: bank.EventData{Pool: fullPool()}}},
+		{"Event", &bank.Event{ID: "evt_1", Tenant: "t1", Type: bank.EventEndpointDisabled, CreatedAt: done,
+			Data: bank.EventData{WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "gone"}}}},
+		{"EventData", bank.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, CreatedAt: done, UpdatedAt: done},
+			PreviousStatus: bank.StatusPending, WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}, Pool: fullPool()}},
+		{"WebhookEndpointRef", &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
@@ -130,7 +135,8 @@ func TestEnumsMatchModel(t *testing.T) {
 		"ErrorCode":  codes,
 		"Capability": capabilities,
 		"EventType": {string(bank.EventAccountCreated), string(bank.EventAccountStatusUpdated), string(bank.EventAccountAllocated),
-			string(bank.EventAccountClosed), string(bank.EventJobCompleted), string(bank.EventPoolLow), string(bank.EventPoolReplenished)},
+			string(bank.EventAccountClosed), string(bank.EventJobCompleted), string(bank.EventPoolLow), string(bank.EventPoolReplenished),
+			string(bank.EventEndpointDisabled)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -144,6 +150,11 @@ func TestEnumsMatchModel(t *testing.T) {
 				t.Errorf("enum %v, want %v", got, want)
 			}
 		})
+	}
+	for _, e := range tests["EventType"] {
+		if !bank.EventType(e).Valid() {
+			t.Errorf("bank.EventType(%q) is not valid", e)
+		}
 	}
 	for _, s := range tests["Status"] {
 		if !bank.Status(s).Valid() {

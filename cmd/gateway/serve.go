@@ -117,7 +117,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	eventLog := st.events
+	hooks := openWebhooks(cfg, st, log, tel)
+	bg.Go(func() { hooks.Run(ctx) })
+	eventLog := hooks.Log() // every event recorded is handed to delivery
 	recorder := events.NewRecorder(eventLog, log)
 	// The pool hears of accounts and jobs from the services it is built on.
 	var pools atomic.Pointer[pool.Service]
@@ -158,7 +160,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
 		Registry: reg, Router: router, Engine: engine, Accounts: svc, Pool: pools.Load(),
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
-		Events: eventLog,
+		Events: eventLog, Webhooks: hooks,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {

@@ -40,6 +40,7 @@ type state struct {
 	events      store.Events
 	idempotency idempotency.Store
 	pool        pool.Store
+	webhooks    webhookState
 	ready       func(context.Context) error
 	close       func()
 }
@@ -51,7 +52,8 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	if cfg.Store.Driver == "memory" {
 		mem := store.NewMemory()
 		return &state{accounts: mem, jobs: jobsmem.New(), queue: mem, events: store.NewMemoryEvents(),
-			idempotency: idempotency.NewMemory(nil), pool: poolmem.New(nil), ready: func(context.Context) error { return nil }, close: func() {}}, nil
+			idempotency: idempotency.NewMemory(nil), pool: poolmem.New(nil), webhooks: memoryWebhooks(cfg),
+			ready: func(context.Context) error { return nil }, close: func() {}}, nil
 	}
 	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
 	if err != nil {
@@ -74,6 +76,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	return &state{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: cfg.Store.Prefix}), queue: r, events: r,
 		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
 		pool:        poolredis.New(c, &poolredis.Options{Prefix: cfg.Store.Prefix}),
+		webhooks:    redisWebhooks(c, cfg),
 		ready:       r.Ping, close: func() { c.Close() }}, nil
 }
 

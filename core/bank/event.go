@@ -47,13 +47,16 @@ const (
 	EventJobCompleted         EventType = "job.completed"
 	EventPoolLow              EventType = "pool.low"
 	EventPoolReplenished      EventType = "pool.replenished"
+	// EventEndpointDisabled: the gateway disabled a webhook endpoint (it
+	// answered 410 Gone, or failed for too long).
+	EventEndpointDisabled EventType = "webhook_endpoint.disabled"
 )
 
 // Valid reports whether t is a unified event type.
 func (t EventType) Valid() bool {
 	switch t {
 	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
-		EventPoolLow, EventPoolReplenished:
+		EventPoolLow, EventPoolReplenished, EventEndpointDisabled:
 		return true
 	}
 	return false
@@ -66,6 +69,17 @@ type EventData struct {
 	PreviousStatus Status   `json:"previousStatus,omitempty"`
 	// Pool is the pool a pool.* event is about, as it stood then.
 	Pool *Pool `json:"pool,omitempty"`
+	// WebhookEndpoint is the endpoint a webhook_endpoint.* event is about.
+	WebhookEndpoint *EndpointRef `json:"webhookEndpoint,omitempty"`
+}
+
+// EndpointRef names a webhook endpoint in an event, and why it changed.
+type EndpointRef struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	// Reason says why the gateway acted: "gone" (the endpoint answered 410)
+	// or "failing" (every attempt failed for the configured time).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Event is one entry of a tenant's event log.

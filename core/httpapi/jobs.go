@@ -41,9 +41,13 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	var err error
 	tenant := Tenant(c)
 	if req != nil {
-		if req.CallbackURL != "" {
-			fs = append(fs, bank.FieldError{Pointer: "/callbackUrl",
-				Message: "must be the url of one of your webhook endpoints, and this gateway has none yet"})
+		cb, cerr := s.callbackField(c.Request.Context(), tenant, req.CallbackURL)
+		if cerr != nil {
+			fail(c, cerr)
+			return
+		}
+		if cb != nil {
+			fs = append(fs, *cb)
 		}
 		planned, err = s.d.Router.Plan(tenant, &req.Request)
 		if bank.Code(err) == bank.InvalidArgument {
@@ -58,7 +62,7 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 		fail(c, err) // a capability a provider lacks, or accounts the tenant may not use
 		return
 	}
-	spec := &jobs.Spec{CustomHeaders: req.CustomHeaders}
+	spec := &jobs.Spec{CallbackURL: req.CallbackURL, CustomHeaders: req.CustomHeaders}
 	for _, it := range planned {
 		spec.Items = append(spec.Items, jobs.Item{Provider: it.Provider, Request: it.Account})
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/webhooks"
 	"github.com/vagate/vagate/openapi"
 )
 
@@ -41,6 +42,9 @@ type Deps struct {
 	Auth        *AuthConfig
 	// Events is the tenant event log served at GET /v1/events.
 	Events store.Events
+	// Webhooks serves /v1/webhook-endpoints and checks a create's
+	// callbackUrl (nil: those routes answer 501).
+	Webhooks *webhooks.Service
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
