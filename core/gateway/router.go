@@ -8,11 +8,14 @@ import (
 )
 
 // Rule routes items of a currency, optionally only those needing a
-// capability (one of provider.RouteCapabilities), to a provider.
+// capability (one of provider.RouteCapabilities), to a provider, and lists
+// the providers an item may fail over to, in order, when that one cannot
+// create it (see jobs: only when nothing can have been created there).
 type Rule struct {
 	Currency   string
 	Capability provider.Capability
 	Provider   string
+	Fallbacks  []string
 }
 
 // Router picks the provider for an item that does not name one: the first
@@ -32,6 +35,22 @@ func NewRouter(reg *Registry, rules []Rule) (*Router, error) {
 		if r.Capability != "" && !r.Capability.Routable() {
 			return nil, fmt.Errorf("routing[%d].capability: %q is not one of %v", i, r.Capability, provider.RouteCapabilities())
 		}
+		seen := map[string]bool{r.Provider: true}
+		for j, f := range r.Fallbacks {
+			field := fmt.Sprintf("routing[%d].fallbacks[%d]", i, j)
+			p, ok := reg.Get(f)
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("%s: %q is not a configured provider", field, f)
+			case seen[f]:
+				return nil, fmt.Errorf("%s: %q is listed twice (or is the rule's provider)", field, f)
+			case !p.Capabilities().SupportsCurrency(r.Currency):
+				return nil, fmt.Errorf("%s: provider %q does not support %s", field, f, r.Currency)
+			case r.Capability != "" && !p.Supports(r.Capability):
+				return nil, fmt.Errorf("%s: provider %q lacks capability %s", field, f, r.Capability)
+			}
+			seen[f] = true
+		}
 	}
 	return &Router{reg: reg, rules: rules}, nil
 }
@@ -44,20 +63,44 @@ func needs(it *provider.CreateItem) provider.Capability {
 	return ""
 }
 
+// Serves reports whether p supports the item's currency and the capability
+// it needs.
+func Serves(p *Provider, it *provider.CreateItem) bool { return serves(p, it) }
+
 func serves(p *Provider, it *provider.CreateItem) bool {
 	need := needs(it)
 	return p.Capabilities().SupportsCurrency(it.Currency) && (need == "" || p.Supports(need))
 }
 
+// Plan is where an item goes: its provider, how that was chosen, and the
+// providers it may fail over to.
+type Plan struct {
+	Provider *Provider
+	RoutedBy bank.RoutedBy
+	// Fallbacks are the names of the matching rule's fallbacks that serve
+	// the item (currency and needed capability), in order; none for an item
+	// that named its provider or that no rule routed.
+	Fallbacks []string
+}
+
 // Route returns the provider for item. explicit is the item's own provider
 // field; pointer is the item's JSON pointer, used in field errors.
 func (r *Router) Route(pointer, explicit string, it *provider.CreateItem) (*Provider, *bank.FieldError) {
+	pl, fe := r.Plan(pointer, explicit, it)
+	if fe != nil {
+		return nil, fe
+	}
+	return pl.Provider, nil
+}
+
+// Plan routes item as Route does, and says how and where else it may go.
+func (r *Router) Plan(pointer, explicit string, it *provider.CreateItem) (*Plan, *bank.FieldError) {
 	if explicit != "" {
 		p, ok := r.reg.Get(explicit)
 		if !ok {
 			return nil, &bank.FieldError{Pointer: pointer + "/provider", Message: fmt.Sprintf("unknown provider %q (configured: %v)", explicit, r.reg.Names())}
 		}
-		return p, nil
+		return &Plan{Provider: p, RoutedBy: bank.RoutedByRequest}, nil
 	}
 	need := needs(it)
 	for _, rule := range r.rules {
@@ -65,12 +108,18 @@ func (r *Router) Route(pointer, explicit string, it *provider.CreateItem) (*Prov
 			continue
 		}
 		if p, _ := r.reg.Get(rule.Provider); serves(p, it) {
-			return p, nil
+			pl := &Plan{Provider: p, RoutedBy: bank.RoutedByRule}
+			for _, f := range rule.Fallbacks {
+				if fp, ok := r.reg.Get(f); ok && serves(fp, it) {
+					pl.Fallbacks = append(pl.Fallbacks, f)
+				}
+			}
+			return pl, nil
 		}
 	}
 	for _, p := range r.reg.All() {
 		if serves(p, it) {
-			return p, nil
+			return &Plan{Provider: p, RoutedBy: bank.RoutedByDefault}, nil
 		}
 	}
 	msg := fmt.Sprintf("no configured provider supports %s", it.Currency)
