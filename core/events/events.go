@@ -41,8 +41,9 @@ func (r *Recorder) append(ctx context.Context, tenant string, t store.EventType,
 }
 
 // AccountChanged records what changed between before (nil for a new
-// account) and after: created; status_updated on any status change, and
-// additionally allocated or closed.
+// account) and after: created, and failover when a fallback provider
+// created it; status_updated on any status change, and additionally
+// allocated or closed.
 func (r *Recorder) AccountChanged(ctx context.Context, before, after *bank.Account) {
 	if after == nil {
 		return
@@ -50,6 +51,9 @@ func (r *Recorder) AccountChanged(ctx context.Context, before, after *bank.Accou
 	a := after.Clone()
 	if before == nil {
 		r.append(ctx, a.Tenant, store.EventAccountCreated, store.EventData{Account: a})
+		if a.Routing != nil && a.Routing.RoutedBy == bank.RoutedByFallback {
+			r.append(ctx, a.Tenant, store.EventAccountFailover, store.EventData{Account: a})
+		}
 		return
 	}
 	if before.Status == after.Status {
@@ -68,4 +72,11 @@ func (r *Recorder) AccountChanged(ctx context.Context, before, after *bank.Accou
 func (r *Recorder) JobFinished(ctx context.Context, j *bank.Job) {
 	c := *j
 	r.append(ctx, j.Tenant, store.EventJobCompleted, store.EventData{Job: &c})
+}
+
+// Drift records reconciliation.drift in tenant's log.
+func (r *Recorder) Drift(ctx context.Context, tenant string, d *bank.Drift) {
+	c := *d
+	c.Gateway, c.AtProvider = d.Gateway.Clone(), d.AtProvider.Clone()
+	r.append(ctx, tenant, store.EventReconciliationDrift, store.EventData{Drift: &c})
 }

@@ -103,11 +103,12 @@ func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, fs, den
 		if !currencyRE.MatchString(it.Item.Currency) {
 			continue // already reported by the parser
 		}
-		p, fe := s.d.Router.Route(ptr, it.Provider, &it.Item)
+		plan, fe := s.d.Router.Plan(ptr, it.Provider, &it.Item)
 		if fe != nil {
 			fs = append(fs, FieldError{Pointer: fe.Pointer, Detail: fe.Message})
 			continue
 		}
+		p := plan.Provider
 		used[p.Name()] = p
 		for _, d := range p.CheckAccounts(tenant, ptr, &it.Item) {
 			denied = append(denied, FieldError{Pointer: d.Pointer, Detail: d.Message})
@@ -119,7 +120,7 @@ func (s *Server) route(tenant string, req *CreateBody) (spec *jobs.Spec, fs, den
 		for _, b := range bad {
 			fs = append(fs, FieldError{Pointer: b.Pointer, Detail: b.Message})
 		}
-		spec.Items = append(spec.Items, jobs.Item{Provider: p.Name(), Request: it.Item})
+		spec.Items = append(spec.Items, jobs.Item{Provider: p.Name(), Request: it.Item, RoutedBy: plan.RoutedBy, Fallbacks: plan.Fallbacks})
 	}
 	for _, p := range used {
 		for _, b := range p.ValidateHeaders("/customHeaders", req.CustomHeaders) {

@@ -22,12 +22,19 @@ const (
 	EventAccountAllocated     EventType = "virtual_account.allocated"
 	EventAccountClosed        EventType = "virtual_account.closed"
 	EventJobCompleted         EventType = "job.completed"
+	// EventAccountFailover: an account was created at a fallback provider
+	// (its routing says which providers it left and why).
+	EventAccountFailover EventType = "virtual_account.failover"
+	// EventReconciliationDrift: reconciliation found the gateway's record
+	// of an account and its provider's disagreeing.
+	EventReconciliationDrift EventType = "reconciliation.drift"
 )
 
 // Valid reports whether t is a unified event type.
 func (t EventType) Valid() bool {
 	switch t {
-	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted:
+	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
+		EventAccountFailover, EventReconciliationDrift:
 		return true
 	}
 	return false
@@ -38,6 +45,8 @@ type EventData struct {
 	Account        *bank.Account `json:"account,omitempty"`
 	Job            *bank.Job     `json:"job,omitempty"`
 	PreviousStatus bank.Status   `json:"previousStatus,omitempty"`
+	// Drift is the disagreement a reconciliation.drift event reports.
+	Drift *bank.Drift `json:"drift,omitempty"`
 }
 
 // Event is one entry of a tenant's event log.
