@@ -29,6 +29,7 @@ const (
 	CapabilityCreate           Capability = "create"
 	CapabilityFindByReference  Capability = "findByReference"
 	CapabilityIdempotentCreate Capability = "idempotentCreate"
+	CapabilityList             Capability = "list"
 	CapabilityUnallocated      Capability = "unallocated"
 	CapabilityWebhooks         Capability = "webhooks"
 )
@@ -50,9 +51,56 @@ func (e Capability) Valid() bool {
 		return true
 	case CapabilityIdempotentCreate:
 		return true
+	case CapabilityList:
+		return true
 	case CapabilityUnallocated:
 		return true
 	case CapabilityWebhooks:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DriftAction.
+const (
+	DriftActionAdopted  DriftAction = "adopted"
+	DriftActionRepaired DriftAction = "repaired"
+	DriftActionReported DriftAction = "reported"
+)
+
+// Valid indicates whether the value is a known member of the DriftAction enum.
+func (e DriftAction) Valid() bool {
+	switch e {
+	case DriftActionAdopted:
+		return true
+	case DriftActionRepaired:
+		return true
+	case DriftActionReported:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DriftKind.
+const (
+	DriftKindIdentityMismatch  DriftKind = "identity_mismatch"
+	DriftKindMissingAtProvider DriftKind = "missing_at_provider"
+	DriftKindStatusMismatch    DriftKind = "status_mismatch"
+	DriftKindUnknownAtGateway  DriftKind = "unknown_at_gateway"
+)
+
+// Valid indicates whether the value is a known member of the DriftKind enum.
+func (e DriftKind) Valid() bool {
+	switch e {
+	case DriftKindIdentityMismatch:
+		return true
+	case DriftKindMissingAtProvider:
+		return true
+	case DriftKindStatusMismatch:
+		return true
+	case DriftKindUnknownAtGateway:
 		return true
 	default:
 		return false
@@ -116,9 +164,11 @@ func (e ErrorCode) Valid() bool {
 // Defines values for EventType.
 const (
 	EventTypeJobCompleted                EventType = "job.completed"
+	EventTypeReconciliationDrift         EventType = "reconciliation.drift"
 	EventTypeVirtualAccountAllocated     EventType = "virtual_account.allocated"
 	EventTypeVirtualAccountClosed        EventType = "virtual_account.closed"
 	EventTypeVirtualAccountCreated       EventType = "virtual_account.created"
+	EventTypeVirtualAccountFailover      EventType = "virtual_account.failover"
 	EventTypeVirtualAccountStatusUpdated EventType = "virtual_account.status_updated"
 )
 
@@ -127,11 +177,15 @@ func (e EventType) Valid() bool {
 	switch e {
 	case EventTypeJobCompleted:
 		return true
+	case EventTypeReconciliationDrift:
+		return true
 	case EventTypeVirtualAccountAllocated:
 		return true
 	case EventTypeVirtualAccountClosed:
 		return true
 	case EventTypeVirtualAccountCreated:
+		return true
+	case EventTypeVirtualAccountFailover:
 		return true
 	case EventTypeVirtualAccountStatusUpdated:
 		return true
@@ -215,6 +269,111 @@ func (e ProviderHealthBreakerState) Valid() bool {
 	}
 }
 
+// Defines values for ReconciliationMode.
+const (
+	ReconciliationModeList   ReconciliationMode = "list"
+	ReconciliationModeLookup ReconciliationMode = "lookup"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationMode enum.
+func (e ReconciliationMode) Valid() bool {
+	switch e {
+	case ReconciliationModeList:
+		return true
+	case ReconciliationModeLookup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationStatus.
+const (
+	ReconciliationStatusCompleted ReconciliationStatus = "completed"
+	ReconciliationStatusFailed    ReconciliationStatus = "failed"
+	ReconciliationStatusRunning   ReconciliationStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationStatus enum.
+func (e ReconciliationStatus) Valid() bool {
+	switch e {
+	case ReconciliationStatusCompleted:
+		return true
+	case ReconciliationStatusFailed:
+		return true
+	case ReconciliationStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationTrigger.
+const (
+	ReconciliationTriggerOnDemand ReconciliationTrigger = "on_demand"
+	ReconciliationTriggerPeriodic ReconciliationTrigger = "periodic"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationTrigger enum.
+func (e ReconciliationTrigger) Valid() bool {
+	switch e {
+	case ReconciliationTriggerOnDemand:
+		return true
+	case ReconciliationTriggerPeriodic:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoutingReason.
+const (
+	RoutingReasonBreakerOpen       RoutingReason = "breaker_open"
+	RoutingReasonNotCreated        RoutingReason = "not_created"
+	RoutingReasonResourceExhausted RoutingReason = "resource_exhausted"
+	RoutingReasonUnavailable       RoutingReason = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the RoutingReason enum.
+func (e RoutingReason) Valid() bool {
+	switch e {
+	case RoutingReasonBreakerOpen:
+		return true
+	case RoutingReasonNotCreated:
+		return true
+	case RoutingReasonResourceExhausted:
+		return true
+	case RoutingReasonUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoutingRoutedBy.
+const (
+	RoutingRoutedByDefault  RoutingRoutedBy = "default"
+	RoutingRoutedByFallback RoutingRoutedBy = "fallback"
+	RoutingRoutedByRequest  RoutingRoutedBy = "request"
+	RoutingRoutedByRule     RoutingRoutedBy = "rule"
+)
+
+// Valid indicates whether the value is a known member of the RoutingRoutedBy enum.
+func (e RoutingRoutedBy) Valid() bool {
+	switch e {
+	case RoutingRoutedByDefault:
+		return true
+	case RoutingRoutedByFallback:
+		return true
+	case RoutingRoutedByRequest:
+		return true
+	case RoutingRoutedByRule:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Status.
 const (
 	StatusACTIVE      Status = "ACTIVE"
@@ -285,6 +444,17 @@ type Account struct {
 	// ProviderStatus The provider's raw status.
 	ProviderStatus string `json:"providerStatus"`
 
+	// Routing How the gateway chose the provider of an item and its account. `routedBy`:
+	// `request` (the item named it; it never fails over), `rule` (a routing rule),
+	// `default` (no rule: the first provider serving the currency), `fallback` (a
+	// fallback of the rule, after the providers in `failedOver` could not create it).
+	// A fallback is taken only on evidence that nothing was created before: `reason`
+	// `breaker_open` (never sent there), `unavailable` or `resource_exhausted` (after
+	// every retry), or `not_created` (an outcome was unknown, and a lookup by the
+	// gateway's reference proved nothing was created). An item whose outcome is
+	// unknown never fails over before that.
+	Routing *Routing `json:"routing,omitempty"`
+
 	// Status Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
 	// `BLOCKED`: blocked. `UNBLOCKING`: being unblocked. `CLOSED`: closed (terminal).
@@ -346,6 +516,7 @@ type BankDetails struct {
 // | `block` | accounts can be blocked and unblocked |
 // | `close` | accounts can be closed |
 // | `findByReference` | the gateway can look up accounts by its own item reference, so a create whose outcome is unknown is reconciled, not resent |
+// | `list` | every account can be listed, so reconciliation finds accounts the gateway has no record of |
 // | `webhooks` | the provider sends verified callbacks |
 // | `idempotentCreate` | the provider honours an idempotency key on create, so a resend cannot create twice |
 type Capability string
@@ -438,11 +609,50 @@ type Currency = string
 // CustomHeaders Up to 10 string pairs (key up to 50 characters, value up to 500) sent as HTTP headers with the job's completion callback.
 type CustomHeaders map[string]string
 
+// Drift One disagreement between the gateway's record of an account and its provider's.
+// `kind`: `unknown_at_gateway` (the provider holds an account the gateway has no
+// record of), `missing_at_provider` (the provider lost one the gateway holds),
+// `status_mismatch`, `identity_mismatch` (holder, name, currency or bank details).
+// `action`: `repaired` (the gateway's status caught up with the provider's),
+// `adopted` (recorded under the quarantine tenant), `reported` (not safe to repair
+// by itself; `error` says why a repair was not made).
+type Drift struct {
+	// AccountId The gateway's account id (for an adopted account, the one it was recorded under).
+	AccountId *string     `json:"accountId,omitempty"`
+	Action    DriftAction `json:"action"`
+
+	// AtProvider A unified virtual account.
+	//
+	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
+	AtProvider *Account  `json:"atProvider,omitempty"`
+	DetectedAt time.Time `json:"detectedAt"`
+	Error      *string   `json:"error,omitempty"`
+
+	// Fields The fields that differ.
+	Fields *[]string `json:"fields,omitempty"`
+
+	// Gateway A unified virtual account.
+	//
+	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
+	Gateway           *Account  `json:"gateway,omitempty"`
+	Kind              DriftKind `json:"kind"`
+	Provider          string    `json:"provider"`
+	ProviderAccountId string    `json:"providerAccountId"`
+}
+
+// DriftAction defines model for Drift.Action.
+type DriftAction string
+
+// DriftKind defines model for Drift.Kind.
+type DriftKind string
+
 // ErrorCode Provider-neutral classification of an item's failure.
 type ErrorCode string
 
 // Event A unified event. `virtual_account.*` events carry the account (and for
-// `status_updated` the `previousStatus`); `job.completed` carries the job.
+// `status_updated` the `previousStatus`; `failover`, sent with `created` when a
+// fallback provider created the account, its `routing`); `job.completed` carries
+// the job; `reconciliation.drift` the drift.
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -462,7 +672,16 @@ type EventData struct {
 	//
 	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
 	Account *Account `json:"account,omitempty"`
-	Job     *Job     `json:"job,omitempty"`
+
+	// Drift One disagreement between the gateway's record of an account and its provider's.
+	// `kind`: `unknown_at_gateway` (the provider holds an account the gateway has no
+	// record of), `missing_at_provider` (the provider lost one the gateway holds),
+	// `status_mismatch`, `identity_mismatch` (holder, name, currency or bank details).
+	// `action`: `repaired` (the gateway's status caught up with the provider's),
+	// `adopted` (recorded under the quarantine tenant), `reported` (not safe to repair
+	// by itself; `error` says why a repair was not made).
+	Drift *Drift `json:"drift,omitempty"`
+	Job   *Job   `json:"job,omitempty"`
 
 	// PreviousStatus Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
@@ -520,8 +739,19 @@ type ItemResult struct {
 	// nothing was created. `unknown`: sent, outcome being reconciled.
 	Outcome Outcome `json:"outcome"`
 
-	// Provider The provider the item was routed to.
+	// Provider The provider the item was routed to (after a failover, the fallback's).
 	Provider *string `json:"provider,omitempty"`
+
+	// Routing How the gateway chose the provider of an item and its account. `routedBy`:
+	// `request` (the item named it; it never fails over), `rule` (a routing rule),
+	// `default` (no rule: the first provider serving the currency), `fallback` (a
+	// fallback of the rule, after the providers in `failedOver` could not create it).
+	// A fallback is taken only on evidence that nothing was created before: `reason`
+	// `breaker_open` (never sent there), `unavailable` or `resource_exhausted` (after
+	// every retry), or `not_created` (an outcome was unknown, and a lookup by the
+	// gateway's reference proved nothing was created). An item whose outcome is
+	// unknown never fails over before that.
+	Routing *Routing `json:"routing,omitempty"`
 }
 
 // Job defines model for Job.
@@ -755,6 +985,73 @@ type ProviderList struct {
 // tenant; any other is refused with `403 account_not_allowed`.
 type ProviderParams map[string]string
 
+// Reconciliation One reconciliation run of a provider.
+type Reconciliation struct {
+	// Drifts The drifts this run found that no earlier run had reported.
+	Drifts []Drift `json:"drifts"`
+
+	// Error Why the run failed.
+	Error      *string    `json:"error,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+
+	// GatewayAccounts The gateway's records compared.
+	GatewayAccounts int    `json:"gatewayAccounts"`
+	Id              string `json:"id"`
+
+	// Instance The gateway instance that ran it.
+	Instance string `json:"instance"`
+
+	// Mode `list`: the provider's accounts were listed; `lookup`: each of the gateway's was looked up (accounts unknown to the gateway cannot be found).
+	Mode     *ReconciliationMode `json:"mode,omitempty"`
+	Provider string              `json:"provider"`
+
+	// ProviderAccounts The accounts the provider listed.
+	ProviderAccounts int `json:"providerAccounts"`
+
+	// Resolved Drifts an earlier run reported that are gone.
+	Resolved int `json:"resolved"`
+
+	// Skipped Accounts not compared (created within the grace period, or a lookup failed).
+	Skipped   int                  `json:"skipped"`
+	StartedAt time.Time            `json:"startedAt"`
+	Status    ReconciliationStatus `json:"status"`
+
+	// StillOpen Drifts an earlier run reported that are still there.
+	StillOpen int                   `json:"stillOpen"`
+	Trigger   ReconciliationTrigger `json:"trigger"`
+}
+
+// ReconciliationMode `list`: the provider's accounts were listed; `lookup`: each of the gateway's was looked up (accounts unknown to the gateway cannot be found).
+type ReconciliationMode string
+
+// ReconciliationStatus defines model for Reconciliation.Status.
+type ReconciliationStatus string
+
+// ReconciliationTrigger defines model for Reconciliation.Trigger.
+type ReconciliationTrigger string
+
+// Routing How the gateway chose the provider of an item and its account. `routedBy`:
+// `request` (the item named it; it never fails over), `rule` (a routing rule),
+// `default` (no rule: the first provider serving the currency), `fallback` (a
+// fallback of the rule, after the providers in `failedOver` could not create it).
+// A fallback is taken only on evidence that nothing was created before: `reason`
+// `breaker_open` (never sent there), `unavailable` or `resource_exhausted` (after
+// every retry), or `not_created` (an outcome was unknown, and a lookup by the
+// gateway's reference proved nothing was created). An item whose outcome is
+// unknown never fails over before that.
+type Routing struct {
+	// FailedOver The providers the item left, in order.
+	FailedOver *[]string       `json:"failedOver,omitempty"`
+	Reason     *RoutingReason  `json:"reason,omitempty"`
+	RoutedBy   RoutingRoutedBy `json:"routedBy"`
+}
+
+// RoutingReason defines model for Routing.Reason.
+type RoutingReason string
+
+// RoutingRoutedBy defines model for Routing.RoutedBy.
+type RoutingRoutedBy string
+
 // RoutingCode defines model for RoutingCode.
 type RoutingCode struct {
 	// Type `SORT_CODE`, `ABA`, `WIRE`, ... as the provider names it.
@@ -836,6 +1133,9 @@ type ProviderFilter = string
 
 // ProviderName defines model for ProviderName.
 type ProviderName = string
+
+// ReconciliationID defines model for ReconciliationID.
+type ReconciliationID = string
 
 // Refresh defines model for Refresh.
 type Refresh = bool
@@ -938,6 +1238,13 @@ type ClaimFromPoolParams struct {
 
 // ReplenishPoolParams defines parameters for ReplenishPool.
 type ReplenishPoolParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ReconcileProviderParams defines parameters for ReconcileProvider.
+type ReconcileProviderParams struct {
 	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
 	// see Idempotency in the introduction.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -1122,9 +1429,18 @@ type ServerInterface interface {
 	// ListProviders The providers, their capabilities and health
 	// (GET /v1/providers)
 	ListProviders(c *gin.Context)
+	// ReconcileProvider Reconcile a provider now
+	// (POST /v1/providers/{name}/reconcile)
+	ReconcileProvider(c *gin.Context, name ProviderName, params ReconcileProviderParams)
+	// GetLatestReconciliation The provider's latest reconciliation
+	// (GET /v1/providers/{name}/reconcile/latest)
+	GetLatestReconciliation(c *gin.Context, name ProviderName)
 	// ReceiveProviderWebhook Inbound callback from a banking provider
 	// (POST /v1/providers/{name}/webhooks)
 	ReceiveProviderWebhook(c *gin.Context, name ProviderName)
+	// GetReconciliation One reconciliation run
+	// (GET /v1/reconciliations/{id})
+	GetReconciliation(c *gin.Context, id ReconciliationID)
 	// ListVirtualAccounts List virtual accounts
 	// (GET /v1/virtual-accounts)
 	ListVirtualAccounts(c *gin.Context, params ListVirtualAccountsParams)
@@ -1490,6 +1806,80 @@ func (siw *ServerInterfaceWrapper) ListProviders(c *gin.Context) {
 	siw.Handler.ListProviders(c)
 }
 
+// ReconcileProvider operation middleware
+func (siw *ServerInterfaceWrapper) ReconcileProvider(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReconcileProviderParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ReconcileProvider(c, name, params)
+}
+
+// GetLatestReconciliation operation middleware
+func (siw *ServerInterfaceWrapper) GetLatestReconciliation(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter name: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetLatestReconciliation(c, name)
+}
+
 // ReceiveProviderWebhook operation middleware
 func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 
@@ -1513,6 +1903,31 @@ func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 	}
 
 	siw.Handler.ReceiveProviderWebhook(c, name)
+}
+
+// GetReconciliation operation middleware
+func (siw *ServerInterfaceWrapper) GetReconciliation(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReconciliationID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReconciliation(c, id)
 }
 
 // ListVirtualAccounts operation middleware
@@ -2029,6 +2444,9 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents)
 	router.POST(options.BaseURL+"/v1/providers/:name/webhooks", wrapper.ReceiveProviderWebhook)
 	router.GET(options.BaseURL+"/v1/providers", wrapper.ListProviders)
+	router.POST(options.BaseURL+"/v1/providers/:name/reconcile", wrapper.ReconcileProvider)
+	router.GET(options.BaseURL+"/v1/providers/:name/reconcile/latest", wrapper.GetLatestReconciliation)
+	router.GET(options.BaseURL+"/v1/reconciliations/:id", wrapper.GetReconciliation)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics)
@@ -2216,272 +2634,306 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rcxu5sT/8VVDMqTK5Z0RRsmRnpcoLWrZ37fj2t6R1csJ9PCAHFGEPAWYASmZsffen0N3AYC6kKN82",
-	"58SpSq3FmcEdfe9ff+xM9HyhlVDWdI4+dmaCZ6KAfz7JxHyhrVD2tVjkfCUy92smzKSQCyu16hx1Ulss",
-	"RcquZkIxO5OGFcIstDKCScM4M1YXImNaCVZQG2yqC8bdn4JbkbHQy2S181exOmZ8bISyTNuZKK6kEf1O",
-	"0jGTmZhz171dLUTnqDPWOhdcda6vk84zPeE4nProzmaCnb9+xvSU2ZlgkwK71AUzlhfun4UwellM2jsx",
-	"tpDqAvp4VYipKISaiOFikcu2pXCdLcJrbKaVXrrJd18/PmH39w8GvYSJ/kWfpVdc2r/sDdKbOn0tbLEa",
-	"Tq0omr2diolWmWFWM9ccG4upLtwq22Il1QX2+vPe3oBlIuerHYPv96p9zqWS8+W8czRIfP9SWXEhis61",
-	"G8GCF3wuLB2I4WQiFva1MMscD0v9LIgPdndiLlPY45PT344ZVys7c+MRuRGsqwumNPzQg3dS7lYTt2/3",
-	"ndEq7bPuMDd6pMSHRSGMERkbr2D3/Mm6Y5i90mwuMsmZG7Tp90aqk3TEBz5f5G4OfiCdpCPdyPBQd5KO",
-	"4nP3HCdSWYlMTPkyt52jTn1InaRla4aTiV4q++Rh+zm44FZc8dWONGYpMsbxbSYz1tUL/s+lgH0oB3zJ",
-	"3+6P7/8/sedHvOB2Vo5XZp2kU4h/LmXhTp67c5Vd5B+eCXVhZ52jeweJ21T/517b2E9yCXeaTupjmbee",
-	"sJcqX/mRG3Yl7YyJD3xi8xXe9Ak0w8KJ7/ux/3MpilU5+Em1u86GkbeMdVm4r1bbDVISEZrQV2uHRM8r",
-	"Y1lwa0Xh3v7//jHc+Z/fP969/q/OmjEZXbRvfKrEB4svpJ7sLApxKfXSsAW/EJUDsGZsrvU1q3S4t98+",
-	"JGP1XBRPHm63UDAyWCj8bv1gqN3sdtv26FIoe7ZabD5cwr1VDsY1s24g0EU8hP8qxLRz1PnTbsm+dvGp",
-	"2Q29w1giBvNXsWoOZUgneWcy00Yodn7+5CGb8/eOaiHd+edSGMsMnwpHboHEHrH3YmHZ/gGb6WVh2EIU",
-	"zArFlT0eKSNEzNbwWAomlS10tpy4fvs1irW3f1ccHN67vyP+/PN4Z28/u7vDDw7v7Rzs37u3d7B3/2Aw",
-	"GKyjZjUOWlmmqS7m3FG15RKISHOrnurxllTsnR6vp2Dv9Pjtzx/+uv9dKNgzOZe2OeZX7n4Z+a+1pyiH",
-	"71rJ/uEgcaNAbrg/GCQlb9xr4Y1eImgOwnP7SBYwnue/SFn3BSNWnLBBv39vcMxyXlyIwglMlgQUbti9",
-	"QQ8Yuxkpxyjd+XHrbzWbSiXNzDN8rsyVcAvTZ+fqvdJXKu6Y8UIweaGcFFY/ciSFrDtVNL81u7R/eC9p",
-	"FZP0pcxEsR0V4hYv/oK+Yt2JVlN5AWKTG8ZaIum/uB1V8qN7AY20nfio/zAo12XitiSXxqI4kv7y6Izt",
-	"Xu7t+pdMWr0NY24ns0vefhfgP1/xNrwW00KYWctRFDyDk+Plj2mh50zaaMWnsjCWcZWx5SLjVsDrJLVP",
-	"9GItBy2oz9a7NOW5EUmbqH5quV2a2zHzpZJTKTInstulWTcgfLo1i8CBwJjeiPFM6/ePVLbQcr1Id4Wv",
-	"MUHvrSeFV+Lt4dm/BovvQQlp8OsGDRyWyewY95XPBdPK/VqskI855sudiiDdb/11xIAmv3PD4NeO71Re",
-	"KG6XRcu1O13widgxwqka7noZ/6ph6eVeMloOBncnY27EvQP4t0gTJvhkBjP69fnwZOf01+H+4T2mpyOV",
-	"4uvlcPGTfvVnK+fCWD5fVJ4W/IqNdbaiXth74bRVkHtdVziEnUxMdObIAy/sSJGEF86EEZNCWMadzsbS",
-	"q5kRk7dpnz13lNrOuAJNmC8WgheGXc1kLpySjB8V2nIrDJLpjbsQlujzNuPMT7+5GedKfvD8ySv1IhwP",
-	"dsUN7I/Ijlkh3omJZWEtDZvyAimM0lc3nqTw3cY5BPFFKnvvoNOupHrFEHVUtXpV6HEu5u6viVZWKBAV",
-	"YrVugW/8N6h3Rx+3pBm+Xei0JkOqFRNFoQtgFJxRB/3OddJ5wLNfUJD6niNKPYl/C+NKj0gV8XSfyxwM",
-	"M8AOjMwE0wUJE+4S6rlAvX2ploaPc9EfqbJJvrSzt9hEvWE8FgL5DgmQdwxzcsmkEJlQVvIcDjkuzWuU",
-	"rm+xNIHQui8y1J5zmcHLNKiOWw3LZd456uwzqeAFNpUiz7qmlxDX25VWzM3u3d1IHYTFMp2jf3wsW5gv",
-	"jWVjJ2qxJ6cv2cH+3n3mekbFpRCCLRcLUexMuBEsFxbMJUkHKIJjc51mR9dJW/uWzbWx7O4hm8x4wSeu",
-	"Ida90JYdDHptLd7frSvX17+7e2csd38cdZyMcikLu+T5jmesjkci9zs6cHKulRbY1m9hFVlYRVvwiXiS",
-	"dY46B+Ppz/vTu4f374/vHmT8Hr87ET/v/5wNxEAc3L97r7ybM2sX5mh395K77e9n4tJvodlt7tR18hXO",
-	"eqNZOpVedRsXgr83yAOhuYRxBsoAnPpweu8YVixzYY5HKsWTkILUZ4hljjmdoj5L6VS9dSwjPWJKW4bH",
-	"7OnpyxfutvgXZKmevX0vVjS092LlJH73GQeVk67EiVbTXE7sd6UVtSG+lertNJcXM5uybhAcaMRj4cjC",
-	"otATsM4dsxTMlDtgp0x7yUilsERv5Xy+tI50pAlLcVveLgrgLdJ17Nt2XI9NdTGWmWHS9hKWLrTO34oP",
-	"M750Enc6Ut05X7EJL4pVrTu3f+mE1ixF3hmZsKN3160Pvb0bGVthiR7DiDKhvi/VFsVcGuNOciaUDCfZ",
-	"6vdCsZxP6BiX78GfeiEKvLpKiMyR15Su+1ul7Vue5/pKZCnrogmcaZWvekeOojlCcsewQNtf8YLPTQpa",
-	"j2F8pPyDHWASc61EkNFxZGD1YG6D3GFeGnHMwuXBVpy4NlJwKlg3Jdr1UV7vVjvd/fherK7THqgjZCYG",
-	"kYPs9nRDiJk6KUYv7R/DUy12Xmd+mczwRgMfBQ1GzkWfDdlVIa2ARdKFX6uRmvFLwWZOHgSRKmKZDC7K",
-	"RObC3Yk+C6qcd1gwfsGlqpv9aYmeODaheP7IbcP3pSTUcwqHa6nEhwWKA35ecDJALnqh7WO9VNl3HZ+7",
-	"DVPXK5BsZpaTWbmkaGiRhs60H+UTJ27MhbLi+49Vln3DYZOGFXppxR3DpgJ0AM9FxkuZ26A0FyIX3AiY",
-	"wiu+yjXPzrR+xosL8X1vDPb91mr9FuxcdGUc12Tiw8RRK+TL8l+CWHJ3b8CeywdsvGJkUujBPE5FcSkn",
-	"4lzxSy5zx1n+mMu/LAdAPCySH0DUQGueXgjlrru0bMIV7JG7qXwyE9nxSElb0osJsL2YDTc7iZ6ihYZJ",
-	"M1JLBS2691wT8KDl41ISR37rG2Dx90wXI5WS0PR24mRIJ0t9Ta56pvVzrlYk9ZvvuoEFt+ItHDG4TCbX",
-	"VyzTV+qYTCGktcfyhdeF+19tAc6VU550If/1nanJEjp2+teE2yBXjAUvREHihTQMhAp1kTDxYSEL9JWT",
-	"IJu4f3elGjvyWcoF3jBmeqx2FYKZgk30MseTPhbsUhRg0Gscqzdv3uwMozG2eJgfwHBTpx/luVAXAv3c",
-	"9+4fDnpOmW3McrOLHTeEZFl3BR4pK+3qM5VRvuBjmcP3naVyMheMoZN4PbV8A6Qys1wsdGGr6mpY1gUv",
-	"hLKLQs55sWKZFkjm6SNWtsWqfQXdbn+/1O1OyrejRr6Jird2kl9F06trKoVYGhBsvU7l5EX3ExruOMvk",
-	"FHRj65VBonLrhpmyboqb4aXXioTnRFMIJSkXVNqRAsE8YVGrKfhzZjzeqeOKVGuEsj0S2M5VGMBzkUkO",
-	"zsvvSx3CAN5CZMVbt9Uxs/ZWipaQDTAuUi8UJ+LUgzZXqzfmk1HCaxIVA/rHDv36q86Dt6ZztsdeFRps",
-	"jsN8MePskZkU+qqT+LfpvRfiip25Y8/O9t1DfzWGtnPU2R/sH+4M9nYG+2d7g6PB4Ghw+D+dpDPmORpM",
-	"PnYi2aIzcFfXm2yOOuenD91ejbl6/xBOCNqJfPfL+RhsM3uDweDu/v17B677sZx0jjoPXj3464Pnvz7/",
-	"29/+Vl6i4cnJy/MXZ29fnD9/8Og1WG7q1pyjzoPh2cmvO68fPd4ZDPbccFAVWjOZwf80R5x0ZFaLMAne",
-	"s9hR5X/0kS1ZfSr+BXKdHHWGEysvRURyOsOTsye/PeokHXQmbVjza2hvIQor0W7bsuUNel3b6rbn8W7X",
-	"T98bb8/26qu7heELZjXjbAb9hyA0pxGcvxg+e/byZHj26GFwTrnzGmzTbqpgz2761ytHa9PdfECv1c/X",
-	"xw5oyzd/Xn5zHUbBi4Kv3N+Nc9WydNHJ+rjl3MqTtnl0J6XZM44oaRtFpseN/tu6li0BeL9UwhUShs65",
-	"ftvnc2F5xi2QTJ6hPYrnryonsvER/aDHjgi5HxR3F+AZVxdLfiHWHsryut3G5dw67pZL2h6GGIQwfaWY",
-	"zJiPIYjo7drG/QW/oeWCX0U+2UZrJrSyjR+2QjK2O3/XsePoH+hXjeICmkuVlE7i2lSTOCKsvAjxoH5v",
-	"2X9q+plE/0WVoIV7u9UF9iyz5fKWEWUtES+FADoFrro5qHSuNzbVeY5OuBsWDcbWNrcHJd2qdkkPDOOG",
-	"ZWIi5zxn2LrxgU6evsZheDVqH2vwcRTUYf9w8LVIzUKozH1e6WJw45pER6EcZvsSVQh1PZZBoKWGjVfs",
-	"aiYnM7KdogHA1G/jl3BDkjw+tnEf9X7t5yCbtHEC12jREin35PQlu7t3797OHuNOBNvZb7354oMtbkdZ",
-	"a3RmtRA7ZiEmcion6G8xCZrqwLn64vzB8AVzUwM3XDSGcm/kmKvWrtyeSHVxojOx/e18XX7UdkMtSetN",
-	"cvleqozpKZ4EH/795MHwRZqwtCoAul9gZmn7tW1M8STSN9tOH2oapXOLTbhimY5CQcjGXwjUmMYrRquD",
-	"XrCR6qb0wz9+70eqDVroxyu2QYvy+mB/pEbqU6wvfWJzwZXr5dNIfdrZ2YH/u5dSJL0p+1RGAblBj8vQ",
-	"/S464vycegw/5GalJifha3zb+FC5nFunutmKKlc1ty90nsOdnPsWSS50zaFQyFAtNDD5tCZSpX6gJoR/",
-	"kKsFm4t09E3Tc0qrXtogiEJfpYiKE8EWx7mevG9rCx6IDIO6lP+LFjjXpn193QP/1lSq7MEqmtunylq5",
-	"T3Kt37PlomxnvIJIAhA3rJiXYeEJM06wptW4mmkjmF7aiZ6T/RGDFsFmTS6PLAErBfE2HJO3MvnBhFNt",
-	"hMpMMCqxCc/zMbjJ8LtgMLDl8ah8j3kaBnxhkYX1vVgxrWjYNAcYUOaNuTQjeyUnsMtOhVXLObAQeOQY",
-	"SHkuI13UCRYVmw1skhM93C441aK6AZ3Eh80YUOeqM4p4U0nmTlxLJFREIRbtFJni9aosSGmL/4gi0pw+",
-	"2NJZIbhpS795M1tV5AFIGnDnzFG4SjDpYWurMGyRPVi1Na0ZN+8pnUjaY+8qgIyY4DG9Y5hZAsXcostW",
-	"IgtL7GVIi1FFG1exSYiDt1TTmemztMHgUyQrkYKbAmX2kglbqlwYU6MkEDOMOs4WAkSTPyGVuWNQ42BP",
-	"vMueaTUBWrbVTtW08mY3YQXALmNm7sJrha6IueO0n911i2bbomLBS05lKYkScDyI5iei02fnZJtCL9S9",
-	"g+OYec75CgjxFZuKK1GwLllO2N3DXm2kLcHHX0NX3jAv/2Llto1Frp1QbjXrAiG1OkyHTJNznYk8fG22",
-	"mghp6BvOEsQR6ykby8LOWPfvf//733eeP995+DDxCsKCG9tbt+c36v6x8r5pKZ/799aq6jdcCBqudAq5",
-	"+5zl9P1nH9fbmwIC0WDSMm6PmZ5Lax2LrEQLOPkSmLA/ZxhEIUQGPNELX9tscDUoYwujcvz2dZW1tUSF",
-	"NxTYHS8a1GSfBEg7yW7YotSKHK5a571jDHaJbykY/aMBVAx2LfHorXrf72v5wG9otSZ2YLZlrBUnEYon",
-	"50Ue+VEWObfu2Pfpzf5Ez3eB35OLpeOJwa+lu+xvOw8cCXLDVGPNC6fr7hzsg/aDSs0/1ljShbHsRM8X",
-	"XK3YM5s1TOjwAs2V0WQZ2Z9vtlDXDeYfWz4im2r7J7Uj5Bica6VtKk+5EuyhFo0p+Afs0fnrag/+h5K0",
-	"uj/e/nlvul81jVcccJ22e4FvxAbzBX97F+e0wFSvE/T8/Tbccf1eX//eMHxXTkRrSuGyyCGXUCvhUwox",
-	"QOWOaWQlmISYmnD0CkJB3unxHcPSd3rsjtUiFyA5QGZAhdwuC1kjYYODP7dystpB3MzO4pfLo7ml4t0U",
-	"v65hiE/wY5RH51L5v+u6+dbmLuyolgryeYJzZQc/3swTMAtyU/4GJDm7faVA/GNHD9HmR9wAwu23WdAo",
-	"NXLTwrkrKP+5FPQYr2Bn2XZEh4oBGWPnr599xnmq7ZDronV/IvGpaZTCkGzP+bxRqDT6IVXZLsHXJ9NG",
-	"B3ydHSvOy21VjGrJFQu3h3sDMpeyBZeFYV2naS7h0eEgCvxO2CXPlyI8GvTAY8y4Yb+enb1iFDhRJqjg",
-	"Pacr7jilpyzE9OOx7w1a1hiiBZFgNe3MFASqxNIWPGeTnBsjp+QHhiyiEEs65TJfFrgFpBCTlt9JOtrp",
-	"uSEKD5TiQvBs9VZ8kAaC033cNC8ulk45cGeqGT2MXCKO9XA7XI+eheQSjO4r44nx02DaddvEs1wq98oE",
-	"JCY8/1HYX9LxgY2Od1BgVKviDRdsk+cbCS9LyQP+1tuAf0p9PjTGOceifNcJc1OIW0AXxltyTKTwWuoz",
-	"zNGdkfaOG+TetSnJ6uwegbmixohu7wDcRgqHBXlIYnib2+4cKA2a49IycwtYnrTGEz0p2v1M3vi6fUJ4",
-	"w2tEyeWx4wdm1kaIyumsJ9hVq0OrYn4Lf9A7VLg2vf1Uj1Fyj4/BLVIg22f5NfxaeB1u6dUa5ld8ZdgC",
-	"DYDHrBBmORc+e9WRwwthSTPAO7Otp6vS79rtPWu159eucIAr8DSufqHpOHWSxpPqHW55IbYNNpoFC1oH",
-	"zkV5w1tp0a+C53bW3MLJTEzemy/w0LwSxQ40AluTW9YFGv6vgHAD4aVpq2em9AuX/BmYwub9o8/a9swJ",
-	"KSHSvWmBJMZESU3NGzkhjrfxGAfWeF3miLXdf/RWMW4ZaL2QDvj09OULRrlbhklFBkpSe8nMmZTplpUw",
-	"AAg3m28t31GM12M3DFyTlrs3F8bwC9GeJFpRid2My/fXLT4iAjXP2e1p3TaBKsJv9aY2yzPhuI7KxIf2",
-	"/SKRBd7w1inaERCbNuAjJR1yY9w0lpf02o32n9LoQyODCCWw7WTM6i2IHEy0HFjbhj1FdlJXQp1Ik7fB",
-	"WoEKwMILPuPEoHO932lbmECWNoZhvdNj8tCJLERcLZWVuXusto+x+gzJhbIP18y2ENMl5Lb5eE2fgdQ6",
-	"W9keyrRdAMxTPS5jYMxyQgLomoGh+yyOX9s4Mqstz9e1JcMutH/sZfY1n1PcSc2dh9mBpSdvTdNfI9Yn",
-	"BPPgLOPVC/ubRCc7ibSQ7WN8nuoxooXhpkSmvHd6DDafGPkG2WHVuEdB0rFp73Jv950em93w6W5BoGpR",
-	"MOUrCl/xP92+1WaUJY25jfig+iizViE7mldDLBobnS9tANoL2Cgwlo8yu/aTS1vMA1/l1pTLc/vBbTGo",
-	"2uHDNYzOX9l/vFBrDlOEnvclcnXEdlsYfNjmL1/emya/3qRWNtLYlqd6zHI5FZPVJPcZwF0E2bCTWRxk",
-	"CDYQdEx5Obu8F0/Uq0JfFMK4gZwEUTj69xtpZ49QXEs6J4EUtAnLgCl1c9RjpidLNAqgrIfeQsO6A0gl",
-	"RyY2F1wZprQSbCxWmnIGvPqgFSLGbB/yFZHO9gjomPeuFaHilyITF4GibX7pN7cPN79m2l/ZGCgbg2o1",
-	"DtHzLQJ1P8sMd1gzw3mIUO9S1VeKuY7BPmfICnfQYqAzkYUu8dBJBFnp3XNcZWzBDbmca07Y90IsmPdp",
-	"ttjqDttsdS9L0bMuXXHLxmICUD/oM3BXtM9SCockrIKVsMDC+z7qymeEeeEC7XH9kUoDpEJDLIoFEJYG",
-	"VpserZUXj0eq/WPizekRjCoJMkVDoKgE2iwCLSi17Y2sv+3mv9I6/1J67Np4BFGT15/tg3BtnORczj/P",
-	"79BKQOreh414Ug3qcsuvW0jPtw+L2DJe4caognYa9QUefdhKQFpAy1UF6u6OAR/2zf74DcHJjf2u7t+6",
-	"I/bIB/duCMmuUcyWDBgGFh8IT3DzXKMHfsbu5vrqDbeimPPifUv0ucj1FS7lnKsVC6OuxUOIRS5As/SR",
-	"iSKfto8xihKvyY4htFFEKiBEyfrWndBs1jQbnYumzZoXF8K2yxoKorkRIZt6KcRUQniqbuurdkKiFIjW",
-	"SPYkIpqVtQ7DWndwXvsBfR59WpMT+Ku+wq1sPWVlzFwnwucMft+1AJ2fmTEQbdrnXkucZusalrhkDRcq",
-	"oHUfHN4vkcOacQJxuDfP85dTiPDYOLfym+vfk7aIozIsu2J5RKCZ7ob4bkCQ6aOxp81j+JxPZlKJHUcm",
-	"IE4KELO6RiDEJMZOtQDj9lr1T58e3bww0jA9oeUXEGB2pYus3VVUGm6/ni21BNtqu8wegGrB7ayuaO4U",
-	"UXzvBkUtnPrDn3+ODv3BoNUmSRnfDZTFmS4sM8s5ZJMHYGqYYPBkNOmUzw1vm9ubuycMXmAy8y1GptO1",
-	"jrpa5vGmXHIEZnQnh0AZb7OGtStKTj5cn0iBheO74bpG29/gmeWxbMoFHqutofuevnzBXuFTQi/4ebDX",
-	"K/0CAbRMZyvvT2kgyKXHWEdhpAJEf8LSXQBFpWVTfC4CYma6645g8wngZwWwisZjlLY3L6yfabilaxYz",
-	"UNY1dK0tfAbVmWq8P9IgE4JJdeF+Tk+i1HvEbLuV4yQmlVsFw9BOyFukEcWspk5HZsFXt020JXn2nLgU",
-	"zBabviPjBgZPUdhgg2JrYyl90GmNFPLqsxz4e/S/b2a6al2umbGrNrKUUhS1O6FzbqwoppJb91cl+s79",
-	"YJZjkgrShPX7NztDCGYZe67sV7QKSfX8hfUMG7LpMK/zrxIG0Kls5QvB/+GhgoS7PiKDYAccpUWb2C2y",
-	"zKlH2wqbApxeFpOltL7TAATUBZSiv4B31Im5U24sxhQdDu6yNsyjijEueKNnPJ/uuLY6SQf+06ZpS/UY",
-	"YAVblCXuBFypXI9g0fMgss0zlnNj17h73UTdY1YFraOApCSEGCPibruQEJq/jTupEBOh8LPXrVtwOuMF",
-	"GGQIeHXi5xsdBEhQmIBbRaoMp192r5covZdCcKt7EtWHckyPce5mQ0xXvEaGdQ8/fEjYwf7PCSOUO5M4",
-	"Pq8M4M6gDNXDofN4qM2dwhHEWE81uddaMV94qO8bG7NFK4sIrWATguDwpDAJMxKi8y0v7BaqU+UWNTd1",
-	"Eyn4GrEygUd+gQmpEaO8hdG03bCx7rDU83KdgO/tnVRBIzJy8IwvrCiORiqtRUsDkS+DpCn/iX55FeoO",
-	"9ZsiS7fCG3rHI5UaYS0G61Xar0YppqybOnFd2iX+CdihZEzCpNaRSiVgFE+lKFLWLZlO79hzqMeSV3sR",
-	"Kjs3oniS0RxyPhY5gpZ6jtY7Rm+Azxrq9dkjPpn55Yn8ChhPGQQYBtZnaWGZzUgR/pAsQr7bMQItgnkz",
-	"8fhdEWwXmoAdaUHVjXE7UjeCcCZlfQkq4CTR5dsfqSEkRyo+r+YXtwGEdtt3ZqTWrWX9kPQQLBOB6/NV",
-	"DWJspKKUGVqQqLwErJU2AjhrijHz3qqTUjaXnYmRosotbrJYdwwXbFoCSaUHg7usDVIVJeSayX6/zWQf",
-	"J5E3KMUa5ej05euztycvHz6CfPEHQ/efN09eP0IRiHHTDBgCvNBK9HNopI1zXXrHTgSRcDAY3D/cVqHC",
-	"BtqI0Trvn8+z84eEQERY+urRi4dPXvxSR1V1J8/KPGd8YuUlhwR16Q5iGpmM0iO2CLlEWQK1U6CCjwZo",
-	"bR9Q12cpghSBOwOyJAybLhVi5j549vLkr9AWpU33WXr+An7FcaEpMGRV91l68uzlKXxBGdRdK4q5VDzv",
-	"uQYfD588g6eVCZVweDQjSO6qfBn7O3FVOklsh+0kJdgSjRpe8GPtJB0cWSfp4CBaBbJziH24ZZ5wLRoE",
-	"6KVd+dC3bpmrlQDtcVIEENddXbCai4B13ZWDN0i5qESp/59wcXxTB0Sbz7SWxdKicn9GpHc1qWVDEsvt",
-	"01AaJrU1oQsgtLcL/UZeAKIEldLo+tIb7L+pbkcvQf7hEWoQoLliXW50SOkutwoOgcikJYSC0JLEwUa/",
-	"37xbX0OQrB+Az5UncdGXhbSrU9c0abeAwTlcouaLfz32a/T0zVmnURyDPX1z1mewTxgW7+SC5TjtIUai",
-	"T2c7riObg2cJ6y6xKzIEjRRilTqxINNH3nu9U6ty4BilE5mav49UihFfbZ/MueIXYmehdR79GbAnkDDD",
-	"MkMmKcy9CouJ6IpSTXU7Kgvk7gxfPQHzXQ0F0SSIFCQuRQH4NoS0T4YvCb6omVQZsj8wfnu50S8lCdBx",
-	"svsRu5qJQsSPmRfjUdyUZqSMzMHxTnK8nAg255nwwBxFJjLmmgFAlz/9iUVIra4JELbcNk5WI/UIQFrS",
-	"3cu9lECQwH7E0iFh38I3RwzhXBmK+E/fnHmrI5yVGoADTbAU1qCOVeOwdN26kiyz9nD0ALkqE7jcIxXg",
-	"80HUxloDeU4yeoStX+KBlv1KS2nIEmqpjFS057AqRHLSDzvlVykTH6xQ7p99NmyT2j0irxP5qShLejDY",
-	"Y3WA24Tx8Hk0KpBXm8UE+n5vAuZ5hBIAzBoW94hxhXIwoftfCCdBHwwOWAmgnjDlDupIQYkgbjluG5DZ",
-	"eOvLvO4a2PBIpa9entYKqe1+dKt8vRvuHN0JqCccz9zrnFWsO3eOCXW4j4bt3M7+BQZwTFEgHW1XL4Ti",
-	"C9lf8XmOSBu1lT1m6e5c2EJOTDpS7vBp7UE4qojaKb3Wh4mlqCnhTYLjgWcfrBO+PhRUVqgsR7d1d8Pi",
-	"SetURtg64l2U0TVS6QmfzMTOiVa20PkRU3oH0y9wpn+DJ0LZHcDVegkH07jXjJLTaervM4bJ+fNx8OED",
-	"fH4I/8VqBoCRU3dUsm66Dpk2Tajaitto/D3teVxegx7Aed1NmE50JtLE37IdDLKrVGPBTLjLarmaZSFM",
-	"EuB5U/JcpXXHFAPgL0D/OEJkKtQ+2Cd0ULaDU3mAqoPBgH1iLeVmCFTos+vNsM3lZljce6XwDHUMCL1U",
-	"CKCsQuM6qyDPtzdUL1DjntVqiqbVWjW+mT32qQm57dZwPYp4hQgcY9EpRqDirI4pTgDKbejhrOvjyDgW",
-	"5O75Qd11g2qSPlqpeiGVQN3vVLhJ3FZrJZVPWxRP+RzTCNveMnKL6it4jFoD9/xUD9xUS+rOPt1YH4PK",
-	"edNLjtaHPTh0jc2FnemsvmyI/wLFpN1RR6gvSmKWhuFHrJsO3SeRK4+emNDHz+wT21S56BPE0OCFDEnS",
-	"cSUjNCo06hkZIWpFAOIO67WN6CBUlGBKh26gkATksBlXF6LabFt9pE9xQKbjbwVF6VdrJlULAMWt1uoo",
-	"4Z62xNkAbff+nRDTVWkq1FgKpA4PRYIUzT8GKUaJhHaXUXY3NbWHd7NREySmYtsXBfGNHiIVagUwb6GP",
-	"TQBzamh/v+1EeYT5T6wBMU8m0nVI85Vm10fSfGoLvalizB+z22HStyHRV4J9aGSws5WyGG40WmNAFk3D",
-	"sC7dd3gpabIwdxjhWW/t7Tn0LIfKA8Ht9NF64+VFSZr42Mk7MTeVhsk50Hjf1p6nVXF5HH8wb1Eex7cH",
-	"O1QrmFjfl1tXTGxvPC6dWO9iu9qJrAtydzVcPb4Rh8QCW+vVfKoLzTXH8I2Fa1i1bs2GHb9bv04tA2kW",
-	"tWnpcXMPLSVvPrWsYFz3ptEHSBPVUw0resx4bnSpPPRuGkyjeE5NMgTGS888/ZA2pEH6tg4qG+irjdXP",
-	"S3u5sWPGsdyYm3iZmVdB10QLQy5Vlq8inM2ROovCwlKkoNKwWwZpsWFMa8pVpToZkXPFD2XK34vsiKWO",
-	"WK6llEmgEZi4MMS7PlKYhdh64VfCL49hqSMcdarh1Z9I4PU6kFNOE/ZqeHbyK9DYh4+ePTp75HimWIB7",
-	"qUVMxkgq1kU5OfIoQRn3OQdqljoBfJ303euzv4oVwvKaiV5gzkgk63lyT5PvksSEOSZOzBHzRc4t2tzZ",
-	"e7HAMgb7B2yml4VBLZ3O4x3AyL0QxaKQKAaACQObTLA9YG8QWEYZM6WadfrrcAdLLwNRBC47XmER4x12",
-	"SrJWglJX1NFRXGbcl+/FY2GXhQLlHgUc/EcXlbRkpBh24gbgAXA8MHT6THs/Lyi+r4IBbGeIKkLawxAQ",
-	"10y5dXbntVjkfOUOoC2WEPQWD77k6/FSdb2FJIhQWUKr5Eats1XvCPpxR3qNTFHpiMpBWwARKIyN2V+r",
-	"pErND35mG4RgdF7G5Ao6hUrrIUs7bIGJtHOnFI8h2v5wMEjILQo1rCE2BI4nbGCfDd1IDj98cDN3QgXd",
-	"QHwM2Lm+PmGLIF4slamQSChseOyaBO3PTZ9PBeQ0LY2ohPkj8fBoz5yqdYUt4TFJ749UuFczJ6RLxV6L",
-	"TFKd68iR3OVWz+WE8UmhjQmd+Uhf04PQw7mY62I1wlNwJY3oszdkrHFDJELA4210i5KJbIniZyNNLFhW",
-	"zUpNZoVWeklamtRqpACiDCQk7+CGuBY373d6zLrp/mDfbzikaULUnM9NRYM4Jac6IvNK5zna7t7pMfpL",
-	"CUuX2sD7cwRP/vIiBbmvBJYTaxDlRmqoiESKLE7xB6OGYnJKId+4mLjH4X0Jp2Zh/FK84hdS0fyfSWNZ",
-	"ZKm1/L1gKcidKevu9fv77pz6KIDDAdI/rqgOCEsnAPuSJvS7YwojlZaAMOmaMgrHkLvnxjbmk/e1IzyV",
-	"OYSpMGwDztdILbQBHY7UW6P4wsy0NUD4VizT8DNaR4BdwsfQ6vDVk8DYoZIJWkody2ixO3Up+jbE/tIk",
-	"e8Gsh5hSbsrepDpS5zGQjWHddA12jTs0m8FrwJ+yFr6m7Xv0k7sn1fPTI7hjdDWMFJnNA9Ihgu7k+oJ1",
-	"QxY3jp/w6AknCiJcmBPvLWKzWo3mtJEyy7GZFHIssgZuYkJ17dmCJOtTy1XGi4yRM82gJc8x3BikKikh",
-	"q0JF+/jHYI1O2V9YermXoLSETkn26/Phyc7pr0PkoSM16uDjsgMUqfrVn0NPlaeO5+AP1IxIHYH1ESxu",
-	"Un62dwxZot0xeRjwtWgHbCH9R+ID+hYlz+Hw6+n02BOBwmBNsIiisfFqpCoYXpDVjVsns16fnb9+Rqbw",
-	"QhidX8L25Fov4Grpgi0KDIjgWVY4NkcXygfjRAb4TCxyvQLfF5iXKOCbzj3gm1rpZVAnsBR8ItXFSL0O",
-	"3G7OVwzK6CpxFaB7VMaEWs5rTynX162KVOxy74h0L1yEkZIXSoMTAeHssbE+88GPxC8LObFHUcAW2Yu8",
-	"TNi84P2RenP3hOzZaAJMnQ5a8pV3Wiqv3+c5qC7w8jEZkYN4FUHAjVRI3JCKpX/boWHuPHFbBuSx2mUP",
-	"iWYovgD6gfvU29kpUYDKDaKaUC/25t1vjsR1ko47QegX3esP+gMA1EGnTOeoc7c/6N9FzMYZeJ29K8f9",
-	"uzV37rxqhu6zdH8wSCOpigQnZkRxKUywboBCi4hYQb8QuYGQgMBtAOjjVxoBoDzgCXLD2B8MNpTqu12J",
-	"Ph/X36zQN3SXtI+hGASo3N5UGNvuUK3Kkn+lK79z9I/fkw6lAnWOOs/kpVCIoWD5hekc/aPzMnDZzu/u",
-	"U+8IW7v4z/G593W+KsAaIpaGWfEBGB0xRIZaUJ/Vtiu62CN1k2vtGF1rG73JlQ+JHIIbLwDqr/G4BXmO",
-	"wrCqZ4AmevMZcPPeXeRc1na/UYK0LS3PD/5bbHe0N/MwmbUbH7tJt796EJnwciEUCDMUoQBYaH8fPn/W",
-	"vFm/CEtv3+5y+VHdcnnrI/sm61yJzti0xGhauj1doyyS2K7VRYVGF6Sd9FCnpvrOGOBcr+QCYrQt+HQq",
-	"J8csPRzcZRVbWrgPodS1m7q7m2SSHqnSJu2zGxw5dTpGKLICdK2sYsunUzHBoGbpaE/bVXuN6/KHUFvo",
-	"G47F4eDuzUeipTL5NzhRr/1qbTpNQSpee6BeewJYujuP1gRLgTBFGoTOMydugG3Cke9cvhdkFcjRkVdR",
-	"pWTA73TiCgkO/EIkTrKf5MsMgnN9vk4XdEOumJgv7AoQco4Q9hNykgj4k2oBkDkvSJbGiYcUoQQJH1HI",
-	"yExfMQ7VnSCHXyuznIuCFDtsw6kUPszigi9az6LTPR/5eL6QcWnWJmCXr5Shjo9BUwRA/Bs+gWy9bV4k",
-	"INPr37/hJSmhYFvuyUslYFeZngYk1uukc4D9bz71D3jmI47hk72bP6kUT4ePtricj8FNmgkotHyw//PN",
-	"X9SL1AMZ2GJGT8i7FZLFD7eZ1Attn0RQ019Cc66rDKhNe45oBx3o35NOHJrWOeq00YKOpy4BOQ0pi1Pe",
-	"t6Uxa6LxgMogqGCMTIQFeYOzYyzAkxGhDB2Tlcb7mA3ZaKWZjZRycmaer8o4EUNRkmAz5GOuMq2E00nP",
-	"yoBgGRCysYjbSFF3FM9OhRz5KphkWVqikHltA3tCCxIMp8+G0KZTfEdqxssxB8cPqoA/s7ZAgDaKhGBm",
-	"T/X41gTpqR4/ebgNdYmcG38Vq29LZQDBul1aC5vB4r3oY4quxxxrseav69Inu5efhC9gBP/GxGtwsBU5",
-	"eQzQ+vDBFtTuhEI3kDzubzMRUqUd0XkEcS//YaQVL1+A6QX0OLTCxwQsIrVP9biN0LYTRDfOryK5YQIW",
-	"kBYCTUxr5HAlbC+pkDAKW6VaM2lAUkxHimpvAjAxGYjdxy1giynrGnA7l7jbCQYUBJf0SBnr7lywhOEV",
-	"xy5Qf4D8zADamLIuJwrAeFHIy9KBTubdgJiMqPEtzAGg9jB9kobR67MTyhYsIOAUPjseqQBIx8jZIjeg",
-	"3vpdhy88sXfzMyPVwh/CmfFz9025McDcRYZuMDfnXOv3ywWG3ThJF2pQVp0QtcKVxwRJmAI8Fdq2Um/j",
-	"Ig/fFZd2pC4KfRUk7D0GYeB3B8z0wGtX9/BgCimYYCzEwuCwMQXVTcptqmOL1T2FqqpUqss6euvIdwtL",
-	"+0XYL+Bnfxx3+ncXeW/NNf5zCPkvwiLhpqDKJdr/8crfTL+3E5QDuPPX0sihtjgWXvAUC1zS3iUAiDhH",
-	"LAU4eMyDrxYrTsrgInDg0UVOWTeghCYlLmjiw1Phx0CPkxK0sxdCQkbKh0uTicpHGZN3M6XgOnhGFRnY",
-	"MISecst8QigRcE9SpGIY0wBEMgwTeIQfBixOinDdR2B53p2YyzRYDE5Of0PEpYO9Pw8S76Iv9FXCzs8e",
-	"7/y5V5LVic6Xc+XINyxiUlvBxC9fQkuXcB+YHR6FUO2Eolc8dlNSqdueyDFXifAFJvBfz7HigmO6aeVt",
-	"im1x36QeVtIHjEBFdF+kWihbrHp9NiwDkGhlyvV4evryxXpC/DpAkn8j/QKH47v51gQ89HOddPzRqOa9",
-	"/5E7PVKDpFJJMSGkiMRntF/yt/vj+/9P7CV7g8Hg7v79ewf7CeaAJ+enD+Nfk2Sk9irN7YfmSBrD/9VL",
-	"bSVRcjSLfCVl2uP2RnYiej+Y4/8J5rgQxQ7VdYdtZV2fYHRy+lvvCznlggCYb8Ec40TdwBOB5gFLjCvp",
-	"ap2zbiVY3l/P3lEr6OhINXMhkqjS/WY42ISMylfsykOrjhQG0qH16Eac2jK+EgFZEf4lQMC2E2wAsf6G",
-	"FBTaX3PV3RL7i/7Divt1L+F5VMxYqkuhrKYz3nqko5sIO9a8idHNqVzAXTjnAD2gzeffwzNIdtVKtOYZ",
-	"6SmE4SGEJeuCAFOKokxO2YW8FIqwmPzMDVV9s6FAd0BOA4xMbliKYdpuMjUqQ2U+RupKL/Osz86utM8V",
-	"x/BRd8OCJk0fJT7400mjhMisp/7ajlSIBe2zJxjQGFWonoIAVsOtTCrg+hfaXXg+eU/TGikkU7qgEAfG",
-	"IcNEYmA1+nil8Yp1L1AIkCHiyGnYhKF3pEGr3rRczwbrNoODUS7nVZIGAYjiw4JyUzQRIyYtjiOEoVa+",
-	"6rNhtS63Xtq4NPdIBYoKA9wU+d9n50Ywrlgt3v6IOnVbggtgGlvZajx3+/+40HOimrcTcFvt4kBkHuhs",
-	"9VUpbqUcwHUVt4NwSL8ZxQ9l2dqJPtyhMrcxidIdK1f1P9NQf1u7+94WXbzCvMkzrZ85uQC/O9xmPuEm",
-	"PReZ5B535z/A2L+/1QH5Bcn6F4Z7HG6jSlBXZ5jRVeP1Q8g7AK/lhIpHtLNRiNCk68ak/QKmH0j2FzP+",
-	"U88FsIaT4xsTn7GQkkWoFeK/JhMAPGFTJEggKJOKIYK9iRIvIQ6lBBKpc/+0j0ltoRRPDukoLWK3533A",
-	"M6eAz4piu+PAub4aqSDQ38TbWMTaRuoG3tYa+kTj+3fnT42SEFvxqP2vadcJ1fnW2iFiUeaKm5Bt8m04",
-	"U9LxeWg3fR3e+8HNfnCz76VPApkmZ3Wgz210+TOZisdx+prhh8WqYtAJGpVBQNsxAsQeMYB6T1iJ9J4w",
-	"wJcwltDsRwqYU8Ji0HeMa63UD6BkD2lDtYFeUin3l6CCSmGt3XoOPehriUfzRh2t4LY9pPyZNPZVWLZv",
-	"acKJsarXmXL8QH6YcyrXrxFZFxYqoYCCypGi/OTczuJrFDb5tvbRdeBo64W2KjrfEVO6AryEQW9V6DQW",
-	"ctWqIHpgnmgU5vz1+fCE6YK9Ph3uvDo9ZemDyXjntMx2IyYHEegBswnzXUeqCRCO4Q6GgD/4FeWS1zGo",
-	"AU8NY9rBpUjYT8cjBTlV2BEYbqO02/Y8D7dFPhZGGt9S34MgeMSYJsQcpbAkoaLjrNDLi5mb5ZhbOe+z",
-	"3/x8fXhyNy51ndSAjwkOKOsxzKmsYVeg7Qeyr+aSIDDnbjcQayTu6JiFTDw8gnppd/R0ByukZNU8vxkv",
-	"5jmG3g89QML+4CClpMkQXA0vZ8uCjwEqAuOsjxln6eGHDymzAszSlerlGqwxxarPhmWmWwznXEMSPI7j",
-	"PAknT2XGHdoyZ3ULI9EL3TQQhbtzx1cFwITCtjxsmjCk6E54UazaZXPIfvSXmdJDby2k++8B53eziP7T",
-	"7k9VIh8QacdSOYrUBkq7mU204zs7ab0JAruRT9wxkHYIpkzCdUoICTO6K/3OzUrBQZOIhXsE+i5eULCR",
-	"+qAuD/32nZ2Mt3UZfq44/AUS7f8eyXRNsssTggQMpwt8BbwBixvxV5+pXWbC1I0BX00orcTWl8q+CnAN",
-	"VJWqG2fNOBnSR2xUsIkgFtIK1lW6QiYhoTfr9RmmjiApFh/4xDLgAMJHK83HUhEO2fDFw/5IYWIIWwT4",
-	"hCPEMKik6MCychOAEdYgG6wRWX/DdRmW6sLnEcDt02J8+aztv8AA2Fv0UI39uM3QqCTtw/+lWT60jdvk",
-	"+fjj/iPT599FpwdklDqWeEQYf6s/2lb/SIJ24ckwHLx3ehyCvl9oG3DE3bOP/+Whdp0E/add/+F5kV+v",
-	"V1dOMU+QBE8nLc+4iSXmGNFjLVbHSNXAOiKKhsDLhAZcR/+giO50WeQpmmyjYad1xKy0UvEewaN5ljk5",
-	"xSC+Oyk/IFqv2H6JocwnThjORXYB5oXjUrUB6zb6cUv4DYLcQBJ8O/JKK7FdJB69fOZxRW7xTVD5vpmd",
-	"GdLUbuH8rFdxDiueYbURtx1XMs9Zpp3g2NDsMeCpEvqOmkES0tKi0+EG1pI+fNv0t9MYyglRjwnVas91",
-	"uDcYDErCi7j0EI7lK/6YEAHiRIJkpAhPIY28EggE6mT8gGlcVlKhwNIoADAF9Q16mfMVZnljJaXgnTmO",
-	"ssMrYU16SVEbvjBYab4DwGum1UjFI64DlAZU/S5X9UnYMp2g6oXB5Pbq22WbvSC5Xc101UJAuCtlRkm9",
-	"6hXkIqpV6O7I43qPVIFlnQgghXso5KxuNUDDYcO0wqqWFYiKAHjBRtA2JXXcPWSTGS/4xHrjU7ACIFKu",
-	"NOzeQa/PHM8e84zyYjAopQJFSXWtWnGlcmnAMlwHIkfkeoj988hT0I6kDBkGQbSs21Kxtncc21sofs6d",
-	"MZ+5AzS4hoPLYaehYGI4G+1TucnP1to7Rg4ys5xMPKxQmQkaAarZQBckaqPnr5+ZPsOkVUf/Lwq9XOCF",
-	"L81bGB0DyaAK9xngD9AoTWB6VSRfyEpvmEPA+GFyfcV0EQp1ZiLnK0NVbUjbhjXvs5dLS8oT0RAwZoxU",
-	"JrDElNvbSaRpVLOHTLVcSLXqLiTzHOMbbt8CpEPic4Ca2VHeAlQBIXWUIdf6vYcBIMIzUsuFe8TL8iUV",
-	"ygIlSRCHnNtSBYOOCRcXMKiaGQ8YfFmrawGZvDNeiF7bzUf8gv5IvYGcqRa8zyTIKzJjmSiwnJhX8rCT",
-	"JABHhxwJDFszulS2AvihR8KzV3IiWBfuVbQ/aIBjuTYWTKtaYQoSZD7UEPsw1+H+/sGgBz8ZoiAvCCfR",
-	"sO6g3783OPYHktweYB+zFN/KDbs36NGS41StJsnsiPEygRkDxUq/PMGU0O0ZqfSpHq9F5gxjrnOUal72",
-	"0jgxFu5lf6Rewk4uQmN4ExGIKwN4WHDKeqEP1rm2gSyKGhspTKPwopoJAJYxcGFdNkXECVz/WGhMMJyA",
-	"YhcAKG1MuIkgZeqpz7GsoNyRZDpSXjRFyEAiPq2Qi25xSuw7C3e3i3JyNPCyRQyBCFh4xmcKxlh8QcSm",
-	"/eO2iR2XjBSykLo4vEYUbkbhwRH7UjtCPdoh2cLy4E7MN5NXW6f1B8XwrUlcbFCKK27wqAZZLPZYeNS7",
-	"QDj+fSInkk6TmNz0dfmF/wCW6DvHpTSiUQCRtYrYCqnY4OuKsFt/hK38CFv5z0NcAKLaMHKxLo/BkkPo",
-	"Ye921q91OAxr3AifCX+zpuwgyA4nuTaEoRahV0OJOy+CI6RC8GeCEQKrWeAwemU1WrBh+XKyaL7y/my9",
-	"QL/fcdQS4bHCmEHy5karkBfhvrxjnHSE9V19jQORPViloQx1AKmvVu2jzOC6fxfU95HipFWGEi2k9Hl/",
-	"9BrllEpPSwsWiqA5eK9gWAVdMF+BdzO+ThzOicYXKtTjdiXKC9vCB70O7xiQh+bSotbZkpGgTU1muLUk",
-	"5NNQPx/c5xsIQ25etfrC1yQE/TF5CyFfQemr8qh0dUGQTqEI9K6vFF2aACKTDsVukFZQlnbGexxTpXzV",
-	"+wFW9E3Ain7w6x9JE0g5WZd4ION1GeF2kkA7j/5qiEzDCLsyDvGCQigTvVhhEQnXxLQQZvYXKEhSEQuk",
-	"CfVBeDZShI1pmuXAolYpsixjXWBBgIJ+E7C/J221ILXjJskDXunr1CYVwyyaarvp4WA/TQBcFv9zkPZY",
-	"wcuSImiGcX3lVEu2Pcv5e3LI17gF38XvfgOz+gGi8IMQ3kgIfxEWTIpfRP/WxgE4zeprKDpnV5otjTAQ",
-	"JaiViECLmBHu+lmRr45Gaof99NMwJFX/9BPrQn1qORe9I6iAoFga5S2kpWBnSHGpFuU0UC5pG78n6461",
-	"nZVA8VNdROndlJvOgiaVr1iaBds2Jho84+piyS8E+VGjq0w4poYF6bKrCxjaq0cvHj558UutZAEVH6Qa",
-	"Or2EpcG5ObRpyBbHIW2oxFLVP9zi1lwkP/0EcOBUmzQCYorGE/EgqKRJ0jMCuFZXG23xvkxqGdsRVxwN",
-	"6XJO+o5L0qI/j1MGce8IEOeg9JHy5vx5qdHVKrIm5NmMquCCJ5NPZqTE4oZQtHXk4a16vGIJvhmh7Lke",
-	"tXKbXPaQnU86+drqPk4vbVVmo0W8FWjsOQz2/6CaiRNr6pn/RvnyXgQLLP2HSvhDJfwhCX2TPHqfGs9V",
-	"W2ojQKkSn4PIqSoj/DoK4ybT8e4415P3t8243yRVPXANYklSL1Z4HtESzOH4fHczl4rqGvb6DJoH/lua",
-	"xyIwgpA95B3+0rKlIo0RYhypuWA122iMfQSBUjfpp/2ReqGD9OhYaRvHg5H/4Qzv38HS6fftB+P5AZz+",
-	"H8AD4OJ/K2vgRuK+VF+dvJ9jk6aV/n4NAn9adS1CrpDPa03PX0CfoJtSlJznMsdRkNZI+QqDEGoHsXhE",
-	"72tV7iGSsM9oVqjXlYzLqcOVPm/DaFiNz4Bu9YWMhm3BZ2guPzjNVfW8OK2VNvYH4/nBeP4DGA9Rgm/M",
-	"enyN3RAm+nn4uT69nrxTed4ISA0dsC63bK6NZYcDiF1W2kJOYNZLasXhTiE+1IwULwSBbGLNt/bYh2fS",
-	"WMomehSm8w2JWa2vTXAoYfY/4FC+XeZiWwB0ufKtCd7rsIgCMMq61EWImKaK16u2fMXlxjzF4VZ5iGxt",
-	"GmIZRD1SGEWNCP3bpwh2dcGU9i9jYO5I7Q18aG6vkUTYUsMbXBXvpLWi6LOHG+p3R5UUA0DGHcNS6XHr",
-	"fiQlfvukxGEV5iUO9teVU3WLXMRW+v9aXEiDQAMKovdP2fnrZ4j4C6AnCG3u3vFjsauFcKwhz+mfVzOh",
-	"RiqlyvwQcYhep2qhvW66P9hLe3FR8kqGgbxQAByJlwTqYFzNjJi8Tdl/M6ye30uYmUH1JJWvMBDS3co+",
-	"G+KooyLzBmsJRnXmR6pWaH5DDfbNRechCnGkKKEIavsFPhlzz7V6SG99bkSNU/27IkG2DvZWXpi9b8Xc",
-	"b2LsSZm+SPT4R3T9j+j6/zhQSJ8Mxrin+FVksc8UwtYpK58ZQN/KtE6tXpgY3KzGFBNW1pv2CGAY6Us1",
-	"pJwEFuGftVHjhzDML6XGte+/lpWnBTgLx5v9sLj8sLj8YTQFzyDjDY3uc2lJFSzsYwfxLIdLO+sc/eN3",
-	"dzGo2fptQPEkgYDZskxBwsBOk7ClN9iojBI+6llG7h4pPhedo6blxl3hmnDfzEgKqGDv9Nj4AF1ZNKoq",
-	"RR1BHaVm409CCRg9ZYtC7PiQqTYI3yQUacB6JTZfRT1gRZ9GD8QL4E/T5ASYzyMJnS3yOJCSHXXwplTG",
-	"P7aIYM3a5AmE2vki/ZSXtNB5HjVKRcvbm6yDwxk2FjNJ8dAUb30DXmu8QAGvtdnbM3kplDAGT5XEf84d",
-	"e5n4DZaGZXoCddWiRl96xmI6179f//8BAAD//w==",
+	"7L1rcxs3lj/8VVDcrTKZbVGULNkbquaFLNuJE9/+lpTM7DCPGmSDIuImwGmAkjm2vvtTOOcAjb6QonxL",
+	"duOpmorF7sYd535+531noucLrYSypjN835kJnokC/vksE/OFtkLZN2KR85XI3K+ZMJNCLqzUqjPspLZY",
+	"ipRdz4RidiYNK4RZaGUEk4ZxZqwuRMa0EqygNthUF4y7PwW3ImOhl8lq52exOmJ8bISyTNuZKK6lEf1O",
+	"0jGTmZhz171dLURn2BlrnQuuOjc3See5nnAcTn10ZzPBzt88Z3rK7EywSYFd6oIZywv3z0IYvSwm7Z0Y",
+	"W0h1CX28LsRUFEJNxPFikcu2pXCdLcJrbKaVXrrJd988PWEP9w8GvYSJ/mWfpddc2r/tDdLbOn0jbLE6",
+	"nlpRNHs7FROtMsOsZq45NhZTXbhVtsVKqkvs9fu9vQHLRM5XOwbf71X7nEsl58t5ZzhIfP9SWXEpis6N",
+	"G8GCF3wuLB2I48lELOwbYZY5Hpb6WRDv7O7EXKWwxyenvxwxrlZ25sYjciNYVxdMafihB++k3K0mbt/u",
+	"70artM+6x7nRIyXeLQphjMjYeAW750/WPcPstWZzkUnO3KBNvzdSnaQj3vH5Indz8APpJB3pRoaHupN0",
+	"FJ+75ziRykpkYsqXue0MO/UhdZKWrTmeTPRS2WeP28/BJbfimq92pDFLkTGObzOZsa5e8H8tBexDOeAr",
+	"frE/fvj/xJ4f8YLbWTlemXWSTiH+tZSFO3nuzlV2kb97LtSlnXWGDw4St6n+z722sZ/kEu40ndSnMm89",
+	"Ya9UvvIjN+xa2hkT7/jE5iu86RNohoUT3/dj/9dSFKty8JNqd50NI28Z67JwX622G6QkIjShr9YOiZ5X",
+	"xrLg1orCvf3//fN4539+e3//5j87a8ZkdNG+8akS7yy+kHqysyjEldRLwxb8UlQOwJqxudbXrNLh3n77",
+	"kIzVc1E8e7zdQsHIYKHwu/WDoXazu23bkyuh7NlqsflwCfdWORjXzLqBQBfxEP6zENPOsPMfuyX72sWn",
+	"Zjf0DmOJGMzPYtUcyjGd5J3JTBuh2Pn5s8dszt86qoV0519LYSwzfCocuQUSO2RvxcKy/QM208vCsIUo",
+	"mBWKK3s0UkaImK3hsRRMKlvobDlx/fZrFGtv/744OHzwcEf89/fjnb397P4OPzh8sHOw/+DB3sHew4PB",
+	"YLCOmtU4aGWZprqYc0fVlksgIs2t+kmPt6Riv+vxegr2ux5ffP/u5/2vQsGey7m0zTG/dvfLyH+vPUU5",
+	"fNdK9g8HiRsFcsP9wSApeeNeC2/0EkFzEJ7bR7KA8Tz/Zcq6Lxmx4oQN+v0HgyOW8+JSFE5gsiSgcMMe",
+	"DHrA2M1IOUbpzo9bf6vZVCppZp7hc2WuhVuYPjtXb5W+VnHHjBeCyUvlpLD6kSMpZN2povmt2aX9wwdJ",
+	"q5ikr2Qmiu2oELd48Rf0FetOtJrKSxCb3DDWEkn/xd2okh/dS2ik7cRH/YdBuS4TtyW5NBbFkfSHJ2ds",
+	"92pv179k0uptGHM7mV3x9rsA//mMt+GNO08TmUuQWdZd5qLyFiuW6p5Zf52LiboY7H3/YLo32d85GD8U",
+	"Ow8n9/nO99m+2Dmc7vH98f3JQXYovsZtfyOmhTCzlqsmeAY3w8tX00LPmbTRiZrKwljGVcaWi4xbAa+T",
+	"VjLRi7USQkF9ttKKKc+NSNpUkVPL7dLcTVhZKjmVInMqiV2adQPCp1uzQBwIjOlXMZ5p/faJyhZarhdZ",
+	"r/E1Jui99WfjWlwcnv17sPgae0+DXzdokCCYzI5wX/lcMK3cr8UK+bQTLrhTgaT7rb+O2NHkd24Z/Nrx",
+	"ncpLxe2yaCErpws+ETtGOFXKkQ/jXzUsvdpLRsvB4P5kzI14cAD/FmnCBJ/MYEY/vjg+2Tn98Xj/8AHT",
+	"05FK8fVyuPhJv/qzlXNhLJ8vKk8Lfs3GOltRL+ytcNo4yPWuKxzCTiYmOnPkjxd2pEiCDWfCiEkhLONO",
+	"J2Xp9cyIyUXaZy8cJ7IzrkDT54uF4IVh1zOZC8b9R4W23AqDbGjjLoQl+rjNOPPTb27GuZLvPP/1RgsR",
+	"jge75gb2R2RHrBC/i4llYS0Nm/ICKYzS17eepPDdxjkE8Uwq++Cg066Ee8UXdXC1el3ocS7m7q+JVlYo",
+	"EIVitXWBb/wXqK/D91vSDN8udFqTkdWKiaLQBTBCzqiDfucm6Tzi2Q8oKH7NEaWexF/AuNIhqVqe7nOZ",
+	"g+EJ2IGRmWC6IGHJXUI9F2iXWKql4eNc9EeqbJIv7ewCm6g3jMdCIN8hAfmeYU7umhQiE8pKnsMhx6V5",
+	"g9rDHZYmEFr3RYbWgVxm8DINquNWw3KZd4adfSYVvMCmUuRZ1/QS4nq70oq52b2/G6m7sFimM/zn+7KF",
+	"+dJYNnaiJHt2+ood7O89ZK5nVMwKIdhysRDFzoQbwXJhwRyUdIAiODbXaXZ0k7S1b9lcG8vuH7LJjBd8",
+	"4hpi3Utt2cGg19biw9268eDmN3fvjOXuj2HHyWBXsrBLnu94xup4JHK/4YGT4620wLZ+CavIwiragk/E",
+	"s6wz7ByMp9/vT+8fPnw4vn+Q8Qf8/kR8v/99NhADcfDw/oPybs6sXZjh7u4Vd9vfz8SV30Kz29ypm+Qz",
+	"nPVGs3QqvWo6LgR/a5AHQnMJ4wyUHTj14fTeM6xY5sIcjVSKJyEFqdYQyxxzOkV9ltKpunAsIx0ypS3D",
+	"Y/bT6auX7rb4F2Spfl68FSsa2luxchqN+4yDSk1X4kSraS4n9qvSitoQL6S6mObycmZT1g2CA414LBxZ",
+	"WBR6AtbHI5aCGXYH7LBpLxmpFJboQs7nS+tIR5qwFLflYgFSdiZdx75tx/XYVBdjmRkmbS9h6ULr/EK8",
+	"m/Gl0yjSkerO+YpNeFGsat25/UsntGYp8s7IRB+9u2596O3dyJgMS/QURpQJ9XWptijm0hh3kjOhZDjJ",
+	"Vr8ViuV8Qse4fA/+1AtR4NVVQmSOvKZ03S+Uthc8z/W1yFLWRRM/0ypf9YaOojlCcs+wQNtf84LPTQpa",
+	"nWF8pPyDHWASc61EkNFxZGDVYW6D3GFeGnHEwuXBVpy4NlJwKlg3Jdr1Xt7sVjvdff9WrG7SHqgjZAYH",
+	"kYP8EnRDiJk6KUYv7R/DUy12Xmd+mczwRgMfBQ1GzkWfHbPrQloBi6QLv1YjNeNXgs2cPAgiVcQygzoq",
+	"3J3os6DKeYcM45dcqrpbg5bomWMTiudP3DZ8XUpCPadwuJZKvFugOODnBScD5KKX2j7VS5V91fG52zB1",
+	"vQLJZmY5mZVLioYkaehM+1E+c+LGXCgrvv5YZdk3HDZpWKGXVtwzbCpAB/BcZLyUuQ1KcyFywY2AKbzm",
+	"q1zz7Ezr57y4FF/3xmDfF1brC7Dj0ZVxXJOJdxNHrZAvy38LYsndvQF7IR+x8YqRSaEH8zgVxZWciHPF",
+	"r7jMHWf5Yy7/shwA8bBIfgBRA62VeiGUu+7SsglXsEfupvLJTGRHIyVtSS8mwPZiNtzsJHqKFhomzUgt",
+	"FbTo3nNNwIOWj0tJHPmtb4DF3zNdjFRKQtPFxMmQTpb6nFz1TOsXXK1I6jdfdQMLbsUFHDG4TCbX1yzT",
+	"1+qITCGktcfyhdeF+59tAc6VU550If/9lanJEjp2+teE2yBXjAUvREHihTQMhAp1mTDxbiELjAUgQTZx",
+	"/+5KNXbks5QLvGHM9FjtKgQzBZvoZY4nfSzYlSjAoNc4Vr/++uvOcTTGFg/6Ixhu6vSjPBfqUqAf/8HD",
+	"w0HPKbONWW4OIcANIVnWXYEnykq7+khllC/4WObwfWepnMwFY+gkXk8t3wCpzCwXC13YqroalnXBC6Hs",
+	"opBzXqxYpgWSefqIlW2xal9Bt9vfL3W7k/LtqJEvouKtneRn0fTqmkohlgYEW69TOXnR/YSGO84yOQXd",
+	"2HplkKjcumGmrJviZnjptSLhOdEUQmXKBZV2pEAwT1jUagr+qhmPd+qoItUaoWyPBLZzFQbwQmSSg3P2",
+	"61KHMIALiBy5cFsdM2tvpWgJSQHjIvVCcTBOPWhzJXtjPhklvCZRMaC/79CvP+o8eKM6Z3vsdaHB5nic",
+	"L2acPTGTQl93Ev82vfdSXLMzd+zZ2b576K/Gse0MO/uD/cOdwd7OYP9sbzAcDIaDw//pJJ0xz9Fg8r4T",
+	"yRadgbu63mQz7JyfPnZ7Nebq7WM4IWgn8t0v52OwzewNBoP7+w8fHLjux3LSGXYevX7086MXP774+9//",
+	"Xl6i45OTV+cvzy5enr949OQNWG7q1pxh59Hx2cmPO2+ePN0ZDPbccFAVWjOZwf80R5x0ZFaLoAnewdgR",
+	"53/0kTtZfSr+BXKdDDvHEyuvRERyOscnZ89+edJJOuhM2rDmN9DeQhRWot22Zcsb9Lq21W3P492un75f",
+	"vT3bq6/uFoYvmNWMsxn0H4LsnEZw/vL4+fNXJ8dnTx4H55Q7r8E27aYK9uxm/EDlaG26m4/otfr5et8B",
+	"bfn2z8tvbsIoeFHwlfu7ca5ali46We+3nFt50jaP7qQ0e8YRM22jyPS40X9b17IlwPCHSjhGwtA512/7",
+	"fC4sz7gFkskztEfx/HXlRDY+oh/02BEh94Pi7gI85+pyyS/F2kNZXre7uNRbx91ySdvDLIMQpq8Vkxnz",
+	"MRIRvV3buL/gt7Rc8OvIJ9tozamp7p+3nI039NpNSUa289xWiMx2J/YmdjX9Ez2xUaREc3GT0q1cW5wk",
+	"jpErr048qN9aTgw1/Vyix6NKAsNN3+rKeybbct3LGLuWGKBCAGUD594clEDXG5vqPEe33S2LBmNrm9uj",
+	"ktJVu6QHhnHDMjGRc54zbN340C9PkePAxBp/iHX+OC7ssH84+FzEaSFURme27GJw65pER6EcZvsSVUh7",
+	"PfpBoG2HjVfseiYnM7K2osnA1O/vp/BPklXet/Er9Xbt5yDNtPEO12jREjv47PQVu7/34MHOHuNOaNvZ",
+	"b6UV4p0t7kaLa5RptRA7ZiEmcion6KExCRr3wB378vzR8UvmpgaOu2gM5d7IMVetXREhO9GZ2P52vik/",
+	"aruhluT7JoF9K1XG9BRPgg+If/bo+GWasLQqMrpfYGZp+7VtTPEk0lDbTh/qJqU7jE24YpmOgkfIK1AI",
+	"1LHGK0arg36zkeqm9MM/f+tHyhDa9McrtkHv8hpkf6RG6kOsYX1gc8GV6+XDSH3Y2dmB/7uXUiS9KftQ",
+	"xg25QY/LZIYuuu78nHoMP+RmpSYn4Wt82/jgwZxbp+zZivJXNdAvdJ7DnZz7FkmSdM2hGMlQkTQw+bQm",
+	"hKV+oCYEjJBzBpuLtPpN03Nqrl7aILpCX6VQixPBFse5nrxtawseiAzDwJT/ixY416Z9fd0D/9ZUquzR",
+	"Kprbh8pauU9yrd+y5aJsZ7yC2AMQUKyYl4HyCTNOFKfVuJ5pI5he2omek8USwzjByk1OkiwBuwbxNhxT",
+	"Lo11A8H9DxwGR4+xitBTLfDPTcWUo4ynMeOGKfyggEuKHXkDmJ91uD5GuKa8vYtNeJ6PwYOH3wVbhi3P",
+	"YeV7TJEx4KaLjL9vxYppRetDiwUzz7ydmZbOXssJHCenXavlHHgVPHKcqrwAkZrsJJiKOQlOg5Nx3HY7",
+	"rae6052k45ayk/jAHgMKZ3ViES8syeqJa5CEmCgIpJ0DUERhleUpbfEfUcyc01jbhFHBTVsC1K+zVUX+",
+	"gLQNd64dRa2E8x62tgrDFtmjVVvTmnHzlhK6pD3yzgzISQo+3XuGmSVQ6C26bCXqsMReZrUY97RxFZuE",
+	"P/hzNR2dPksbAkWKZCxSwVPgBF4SYkuVC2NqlAuitlEL20JgafJDpGr3DOpE7JkPKmBaTYB2brVTNbtB",
+	"s5uwAmA5MjNHYLRCZ8nccfaP7rpF925RAuElp1SVRBA4rC3pk+izc7KeoZ/swcFRzKznfAWE/5pNxbUo",
+	"WJdsO+z+Ya820pbw78+hzW+Yl3+xctvGItdOCbCadYFwWx2mQ8bTuc5EHr42W02EbAgbzhJEOuspG8vC",
+	"zlj3H//4xz92XrzYefw48QrJghvbW7fnt1onYvPCpqV84d9ba0y45ULQcGXB8HOW0/cffVzvbqwIRINJ",
+	"y7g9YnouLTDXSjyDk2eB6ftzhmEeQmTAGr2wt80GV8NGtjB7x2/fVDlcS9x6Q2He8aJITdZKgLSTrIgt",
+	"OgkCXcJa570jDMeJbym4JaIBVEyKLRHzrXrmb2v5wC9oVyd2YLZlrBU3Fkop50UeeXoWObfu2Pfpzf5E",
+	"z3eB35MTqOOJwY+lQ+/vO48cCXLDVGPNC6db7xzsg7aFStQ/19j6hbHsRM8XXK3Yc5s1jPzwAs2V0WQZ",
+	"Wchvt6HXTfrvWz4iq2/7J7Uj5Bica6VtKj9xJdhjLRpT8A/Yk/M31R78DyVpdX9c/PfedL9qvK+4CDtt",
+	"9wLfiE36C35xH+e0wGS7E/RN/nK84/q9ufmtYZqvnIjWpM5lkUM2p1bCJ3ViCM0908ibMAkxNeHoFQSr",
+	"/K7H9wxLf9djd6wWuQDJAXIXKuR2WcgaCRsc/HcrJ6sdxM3sLH65PJpbKvpN8esGhvgMP0Z5dC6V/7tu",
+	"C9javIYd1ZJVPk5wruzg+9t5AuahbsowgTRzt6+UKnDk6CHaGIkbQELANgsaJaduWjh3BeW/loIe4xXs",
+	"LNuO6LFiQMbY+ZvnH3Geajvkumjdn0h8ahrBMGjccz5vhCqNjEhVtkux9unM0QFfZzeLM6NbFaNa+sfC",
+	"7eHegMyzbMFlYVjXKZxLeHQ4iELTE3bF86UIjwY98GkzbtiPZ2evGYV2lCk0eM/pijtO6SkLMf147HuD",
+	"ljV+XMipbbddZdLwy0KAsM7Gwl4LcvaVkU+l3s5VkEGdEBJnxN2D4Nm3EiIEU7I1XHB7Qe3UIr5AEjBx",
+	"g02DwUiFnnsJSynExrXpW6k3mmtjgZhWGnM9QXw1OiUu5tLMHX9NMXQMQlfKH1nXCymYoBkOny7QEkrG",
+	"qR4GC0NE9pClhXCbHkIqqnFjS8MmfHk5s27Pw7aWSwej45leYCAFThs0w4xE/38tecGVlcpzCLcihQix",
+	"FxCdEhLJ3VBGCg1FIp/6wOKUGb4y7Hq2QqAULgvw5bqP5zwTPQwtatU312kq5URjMArAYlGMpuQfoWTr",
+	"9keiE7k60V6rjRuXGFwLZIrxS+1EA+wAcqEoXKbNZsLt60g839I7lAkLIbh38ewKHzjceILG9fY1xGeo",
+	"uGHcTYXqr3OoBqv4ZZkmteXc3D2Nl7R5Xx1laV644NkL9wXNVtU71LoHsYK0nX92Mz+BKdzqh6TTU9nN",
+	"Ni4EEd8o0jU9fxTIr8TSFjxnk5wbI6cUy0N0kfIBplzmywKZVHVtO0lHv+0knRBJDdbDQvBsdSHeSQMJ",
+	"Rj73hReXS0eRHddtZoCgHB3H67nZ1zMg4FJghHaZE4KfBmebWxee5VK5VyagU6KEEIVuJx0fnO6kawpu",
+	"bd1iEEE2RS+haMpSimK68F6571KP2YG5KrGxo+s4zRRiz+jokas4hddSj4KCDub0CHNm9JUo0gT5KhBc",
+	"8nhkhCnFR2pKTDRy25BvIOo+ASbnnTNp76ghbrsRS2FGijj1kaPLsWW8nznui6OFf7ZR2Y+IItnGUAI7",
+	"8pgsJW2xH+cgDKKHJi3Tf0ErcTMnuVSK9mAF74/bHjWlEUhACCxxLADMrPWWhumsl6mrhuFWXnYXJuAl",
+	"p03vo3h1k3R+Rwvapnd/0mMkePGpvUPWffuafI7ACLy9dwyLOM6vnUixQA/SESuEWc6FB0xw0silsGTq",
+	"wSu+bahEpd+1h+Gs1SFcozgBAciT5Dr9ocPXSRpPqiSn5YXY59NoFlwiLQ88herAkSmpCZDsJu1oJbY/",
+	"Cp7bWXPTJzMxeWs+ISjgtSh2oBHYzNw6eZRnq38HmDnIgUhbgwHKUKRSRQOut3nH6bO2XXZ6akjHajqh",
+	"iPNS5m3zxk+IpW88+IH335SJzBvkNG4ZGD4hZ/2n01cvGSUYGyYV+ajI8kmerqTEBKjEqgGrmW+t4lMg",
+	"8lM3DFyTlts6F8bwS3G7AAVLU76/bvERlq95zu5OS7eJpgwC9KY2yzPhuJrKxLv2/SKZDN7wDgraEdCc",
+	"N4AUJh3ynN82llf02q0ugNLuTyNDDUgvKYa2i7EMnHnigNqSl1Lumd5nCRes01pYvXK2bafgJ+RqdeOm",
+	"EwTzNsBKMC2x8ILPtTQYJNbvtK12IIEbA5B/12OKNBFZiDVeKitz91htH138EeIW5d2vmW0hpkvI6vaZ",
+	"Cj73tnW2sj2Id7tAzp/0uIzlNMsJie1rBoZhIHHk9saRWW15vq4tGXah/WOv6az5nOIna2EpmBdfRqSs",
+	"afpzxKyGoFScZbx6YX+T6GQnke62fazqT3qMOKC4KZGL6Hc9Bl9CjGmHPLbqNKL0oNhldLW3+7sem93w",
+	"6W5BcKlRGsFrCsP0P9291WZ+AY25jaKhWVJm7XSpnFdDOhsbnS9tgNANqGcwlvcyu/GTS1vMzp/l1pTL",
+	"c/fBbTGo2uHDNYzOX9l/vFBrDlOEi/sp4n3Ey1ukhrDNn768t01+vaumbKSxLT/pMcvlVExWk9xjX3QR",
+	"XspOZnF4PdjWkVl6cb+8F8/U60JfFsK4gZxEYnf496/Szp6gDJh0TgIpaJPAAS3y9nj/TE+WaEpBARKj",
+	"UAzrDgBEBZnYXHBlmNJKsLFYacqW81qMVoiVtn3ockQ623N/Yt67Vi6LX4pcJwR3uvmlX9w+3P6aaX9l",
+	"Y4pIDJfZOEQvtkhR+Sj3zmHNvePBv32ojr5WzHUMfh9D3p2DFsePiTw/iQcNJDBq77TgKmMLbiiUqRbc",
+	"81aIBfOxMi0+oMM2H9CrUp6tS1fcsrGYAMjdlMzzYt5nKYX1E0rPSlhg4f3SljasWOrQitkfqTSACTXE",
+	"olgAYWlgtelwrbx4NFLtHxNvTocwqiTIFA2BohLHuQi0oFT6N7L+tpv/Wuv8U+mxa+MJRP/ffLRv27Vx",
+	"knM5/zh/disBqXu1NyIpNqjLHb9uIT1fPtxuyzi4W6PV2mnUJ0SKwVYCxhAa0CogtvcMxEbdHue1Icmm",
+	"sd/V/Vt3xJ74JJUNqUU1itmS+8nAjARhb26ea/TAj9jdXF//yq0o5rx425JFJXJ9jUs552rFwqhrcXZi",
+	"kQvQLH2Evcin7WOMsp1qsmMI0ReRCgjZHr51JzSbNc1ucpBZXlwK2y5rKMhKQpcu9VKIqYQ0C93WV+2E",
+	"RC601oysJCKalbUOw1p3cN74AX0cfVqTDf+jvsatbD1lZSx2J0LeDvFEa6G3PzLzLdq0j72WOM3WNSwR",
+	"ORuhOVCH4+DwYYmZ2Yw/i9OWeJ6/mkLk4Ma5ld/c/Ja0RbKW6UXV0AtI0OhuyFMC7LQ+Gnva/Kwv+GQm",
+	"ldhxZALibwErsmsEhnNgTG4L5H27XcwDgzQvjDRMT2j5BQQuX+sia/dvldbgz2egLWEm2+G0EXpxwe2s",
+	"rmjuFFH6yAZFLZz6w++/jw79waDV0ElYJw184ZkuLDPLOeCohJITMMHgUGnSKY+K0ja3X++fMHiBycy3",
+	"GNlj13oXa5gbm1BUEJLYnRyCI77LGtauKHkmcX0iBRaO74brGm1/g2eWx7IpF3iU0obue/rqJXuNTwm3",
+	"5/vBXq90NgS4Tp2tvJOmgZ2aHmGFpJEKxXcSlu4CHDgtm+JzEbCi0113BJtPADkywDQ1HqO0vXlh/UzD",
+	"LV2zmIGyrqFrbWGZqM5U08mQBpmQpKAL93N6EoHOIFrpnbwxMancKsiSdkLeIR02ZjV1OjILDsBtovjJ",
+	"XejEpWC22PQdGTcwKJfC0RsUWxtLafBOa6RUCp9Ex99i0MBmpqvW5Uwbu2ojSyll57gTOufGimIquXV/",
+	"VaK63Q9mOSapIE1Yv3+745kKKGDPlf2KViGpnr+wnmFDNh3mdU5bQr87la18Ifg/PEiecNdHYAAmjtKi",
+	"TewO+CrUo20FDANOL4vJUlrfaYDA6wI+39/AT+XE3Ck3FGNzOLjP2tD+Ksa44BSf8Xy649rqJB34T5um",
+	"LdVTANRtUZa4E3Clcj2CRc/DpzfPWM6NXeNDdhN1j1kVrpXCuJKQuoJY8+1CQmj+Lu6kQkyEws/etG7B",
+	"6YwXYJAhyPGJn290EDA4F2OcVIbTL7vXS5TeSyG41eeJ6kM5pqc4d7MhEi5eI8O6h+/eJexg//uEEb6r",
+	"SRyfVwYQ11CG6uHQeTzU5k7hCGKUw5rca62YL3yRi1sbs0UriwitYBOCgGClMAkzErK+LC/sFqpT5RY1",
+	"N3UTKfgcITuBR36CCamR+7KF0bTdsLHusNTxJZyA7+2dVBsrMnLwjC+sKIYjldaycIDIl8k3lFdLv7wO",
+	"FQX7TZGlW+ENvaORSo2wFkMcK+1XYztT1k2duC7tEv8E1GwyJiE4w0hRDPlUQjx6yXR6R55DPZW82otQ",
+	"2bkRxbOM5pDzscgRrttztN4RegN8Nmqvz57wycwvT+RXwCjUIMAwsD5LC8tsRoqQ92QR8qiPEGIYzJuJ",
+	"R66MACvRBOxIC6pujNuRuhV+OikrR1FpRoku3/5IHUPuveLzKk5GGzR2t31nRmrdWtYPSQ9horFkS76q",
+	"RdqPVJSKSQsSFY6CtdJGYNQnRtp7q05KWcJ2JkaKarK5yWJFUVywaQmhmB4M7rM2MHGUkGsm+/02k321",
+	"ANMa5JtG+SUsTeOn3DQLQEjZGrcVPiMo5KViEKiMZFJpJniRS1HAkxnPwgHZWmQOgZJ1WVasj/ACBWep",
+	"ogivlth6DAm5C/8lu5/f3NuSGzBTAZNweHHHuI7NGr+3QPq3cLkLiGxrB2FrNZ8gbsewDiZbFtp0bA7h",
+	"O45Ymmv9drlIh1gSiHTxcrrX3ADwiMjYcsG6oRGPIUKKZ4RTQiC1cGAq8h7BXGCHn5wZYDbCENRAR3G2",
+	"64QDo/OrtriZx3gHuKqc90AMYXecaHaplWhv27yVi0Vb08FADGAjdJR8cQGkGyTgXYKZZCEKqRFAmDNc",
+	"QboHvTU9Y/nhu1yEKGTT59cslSIXWeQhJyfZb61NyDx/tRDq4xcTmnAzL9asqS3k5SWeET9OyHSYc0XZ",
+	"D1JnctIyvlvQ68qgIOohuq/xgjZJRsvhTDx1jRclOmzl2WiTxd6UsXxNi3flvgGPqpz1MgslpOb5aGNM",
+	"XxDZo1U6LHHKPTq6+wJjUaU9cnKDEldU6MgwfSUKyDRbAiI6r8BWQdYa8VBIQYNfkQJhpaAI0ae48nVP",
+	"vUGqB+VNMLrRtR1lZHjb4DIXCWE8xZMF8Z+czK+uANc6AGUHSIUeyB2hSWnAIqFQKIBibk5u8+S2xcVM",
+	"8gzk9nGjVTpSKcn7F05fdVOGpUIIDnd03ZQqGPJOXmwm4aQU7DlSUUW5HlxzKF4QUlW6XAW3NgA0e6EN",
+	"wKo8RUBReqRibuWrhbslE61VQXp9dkwHph6TN1KeztfPgpfx3Jq1pbGUe7I5LMaUUbC5mFqwzIFV7m6J",
+	"byU8kacJ8QY1cp1a06GiBW8lbv7uVDMQ0Z2VdNwRBTsmQmE4MokH7nZCFBreQAp8RtqiJYC/IQCcvnpz",
+	"dnHy6vETgLx7dOz+8+uzN0/Q+sW4aQagG5Ixymj90Egbr7jyMT0RyuPBYPDwcFtbOjbQNuF1gV8eusfr",
+	"B4ScytLXT14+fvbyh3opGad0AC/hEyuvOBAr6c5qGnkL0yFbBHiSLIGCuECeNNQT8ykdfZYiMjNEsgDw",
+	"gmHTpcJCQY+evzr5Gdoi5Lc+S89fwq84LvQCB2C4PktPnr86hS8IBK5rRTGXiueQTPz0+NlzeFqZUEna",
+	"aEaQPVv5Mg51w1XpJLELvpOUCNM0anjBj7WTdHBknaSDg2i9CecQ9npH6LFaIDClivpUim4J/5Jg4rac",
+	"C9Crd3XBatEhjhyu8A2yK1cS3/9PRLd80diTtnC5GjBGi7flIzITqzgZG3Ax7o5s0fCmrolaBXttOxMy",
+	"8hJAMal+aNfXG2X/RcVKHSt2UoIH2cWqVJXAgkaHhKBxp7hgEEWXEAVMSxLHmf92+259Dhti/QB8rCkR",
+	"F31ZSLs6dU2TYwMKjxwv0emBfz31a/TTr2edRkVQ9tOvZ30G+4RpnKybmuU47WFhCI9/cFQv5wZBRVhM",
+	"m12TD3CksEDLnK9Ypoc+cHGnVtoxBSwFnjV/H6kUg/3bPplzxS/FzkLrPPozoFqilJZiiTldpCPVdRRc",
+	"XTrpMwhCCeOTQhtfO8sMaxYdou+wW4BxBUtYLSmClSmkmup2GxGgihy/fgYO4FoFCZMgZjIIemOu3lKV",
+	"QpLbJUQzzSSoFP2RgvAJb3n0O0Im2FjwHLJrJxDHj5k3BKOlyomZRubCw0JMZlpOBOBQeIhSgIYAlXCk",
+	"Ruo//oNFVW5cE2Cuc8s2WY3UExCl092rvZTgoMEDydJjqhsE3wwZlsJhaCT+6dcz77eGI1eDlqQJluY+",
+	"QDxpnDmAuyCRaO0Z6wGGdyZwuUcqlB4EYy3WacxzsvJGdQnLWiplv6CliQz0ICjlH+05qn9IudJ3O+VX",
+	"KRPvrFDun3123Gb39dWMRioUtE0PBnusXhwoYTx8Ho0KLJ7NQox9vzehXlyEX6gDoMmQcYWWVKqMeCms",
+	"cW0esLL4XIIaCSbbQ/QzbBtQ63jrS8S5WqGmkUpfvzqtFdnffe9W+WY3urqIIy4Nq8zcey2qdQLcOaaK",
+	"TX0Mjcjt7N8QQoGZs2Tl33VKCV/I/orPc8QAra3sEUt358IWcmLSkXKHT2sPD1o10KX0Wh8mlqKtHW8S",
+	"HA88+6Da+traUJWyshzd1t0Ni+d0aIZbRywwYB2kJ3wyEzsnWtlC50Om9A5mBeNM/w5PhLI7gDD+Cg6m",
+	"ca8ZJafT1N9nTLTw5+Pg3Tv4/BD+i5UgwXRUD3Vj3XRdVZ80oUq1bqPx97TnaxoZjCGb1wPN0onORJr4",
+	"W7aDaRqVSraIQHFVLfW7LIRJQmmjlGKf0npoEwMIdMAlHSJGN2ECfcAQt3aYbg/VfTAYsA+spVQvoR5/",
+	"dK1etrlUL4t7rxTtpY6huhEVUSwr+LrOKlX72huqF/d1z56Vv+38LLASVFnn1zezxz40y5W5NVxfga1C",
+	"BI6wYDejgmysXo+Nik+1VV4DmCXEenfHT2Q9P6j7blBN0kcrVS9CG6j7vQo3idtqrUL7YYvCsx/jXGPb",
+	"+9buULkWj1Fr6oef6oGbaknd2Ydba4uyri7KlxytD3tw6BqbCzvTWX3ZEJnWzihFBUHPCYdLGoYfsW56",
+	"7D6JgsHoiQl9fM8+sE1Vnz9AFDZeyIDzFVeBRttEoxa0EaJWQDHusF4Xmg5CRZf28Gx1fNQAbT7j6lJU",
+	"m22rLf0hTulx/K2gPM9qvelq8eS41VoNatzTlkhtoO3eOBeyAipNhfrUgdThoSCHiH+MIrVIaHcZoSpR",
+	"U3t4Nxv1VGMqtn1BVd/oIVKh1uJvLfSxWfyNGtrfbztRvjrfB9Yoz0cG2HVV+irNro/F/tAWvF2tz3fE",
+	"7lbPr62KXyVcnEYGO1spKepGozWG9NM0DOvSfYeXkiYLc4cRnvXW3p5Dz3KotDLcTu9CGS8vS9LEx07e",
+	"ibmpNEzOgcb7tvY8rYpLC/uDeYfSwr492KEQLUf4fLV9odAvkPgNA4IOzIuEc6MdfUIj4xLqcLY37nhl",
+	"TWoIXRTidyw0XZUv9TUUSgASw3PjXR2VhMf4RhwSC2yt9fuhLjTXQgtvLfrLqjV/N+z4/fp1ahlIsyBw",
+	"S4+be2gpF/yhZQXjmsGNPhC0sXKqYUWPGM+NLpWH3m2DaRQerkmGwHjpmacf0gYgDd/WQWUDfaX2+nlp",
+	"L9V+xDiWancTL7EdKnVG0MKQS5Xlq6jiyEidRYkFKVJQadgdw/zZcUxrylWlGqNReE4SvFpvRTZkqSOW",
+	"ayllEmgEpr4e410fKfSZtV74lfDLY1jqCEedanj1JxJ4vQ7klNOEvT4+O/kRaOzjJ8+fnD1xPFMs0I/e",
+	"FJMxFp91UU6OYpJGCs2RsJxOAF8nfff67GexwgJFZqIXmHUcyXqe3NPkuyQxYZayE3PEfJFzi6Z79lYs",
+	"sATk/gGb6WVhUEun83gPqgVdimJRSBQDwISBTSbYHrA3SE2gnOtSzTr98Xhn//CBB6gDLjteWWH6I7XD",
+	"TknWSlDqijpCtwplWxfCLLQydEjtslCg3KOAg//oopKWjBTDTtwAPDSvL5GVPtc+UhAU39fBALZzjCpC",
+	"2sMgYtdMuXV2541Y5HzlDqAtlpA2EQ++5OvxUnW9haSEWk1oldyodbbqDaEfd6TXyBSVjtj1TOYicthH",
+	"7K9VUqXmB9+zDUIwhr/F5Ao6faXyFQsRJWELTKSdO6V4DPmah4NBQoF1dsYVRhdjoIjbwD47diM5fPfO",
+	"zdwJFXQD8THVJ7LFChSPhiBeLJWpkEh+yaU6ck2C9uemz6cCsuKXpgonjMTD173iVOm8xEWOSXp/pMK9",
+	"mjkhXSr2RmTSIB5YFIrY5VbP5cQbg+sxYaYHLvK5mOtiNcJTcC2N6LNfyVjjhkiEgMfb6BYlE9kSxc8G",
+	"0ECwrJqVmswKrfSStDSp1UgBeDpISD5yCQJi3Lx/12PWTfcH+37DAegD8i48ugna1QnexBGZ1zrPA1Am",
+	"ul2pyg+1gfdnCE/+9jIFua+EvBdrsO5H6lgRiRRZDBIFRg3F5JSSBuMAu/C+hFOzMH4pXvNLqWj+z6Wx",
+	"LLLUWv5WsBTkzpR19/r9fXdOfRzp4QDpH1dUQ5WlE8AvJF8AMoWRSktkw3RNQckjQH9wY4PoleoRnsoc",
+	"Ap0ZtgHna6QW2oAOR+qtUXxhZtoaIHwrlmn4Ga0jwC7hY2j1+PWzwNihCixaSh3LaLE7dSl/K2SP0SR7",
+	"wayHWK5uyt6kOlLnMSKjYd10DQijOzSbURjBLbMWh7Hte3S3tz0psWJHqna4kjVArj2q3oT+iZEiW3so",
+	"3ICQk7m+ZN0AHoSTpnJ+hKkKgdXM6QQWS81YjTa4kTLLsZkUciyyRhmIBNyXImMLEsdPLVcZLzJGjjyD",
+	"5j/HpWNA16SEd3UCm7F8voh/DCbslP2NpVd7CYpY6BBlP744Ptk5/fEYGe9IjTr4uOwA5bB+9efQU+Wp",
+	"Y1T4AzUjUkeVfeC0m5Sf7T1D5mt3th4HLFraAVtI/5F4h35NyXO4MXo6PfKUozBYhD0ig2y8GqkK3i0E",
+	"w+HWyazXZ+dvnpP9nIL33PbkWi8wQK1giwKDMXiWFY430i30MeCR1T4Ti1yvwGEGNinKM6TLAuVarPSC",
+	"q5NyCj6R6nKk3gQWOecr5lgUU+I6wFCqjAm1nNeeEsQMxZJe7Q1JYcNFGCl5qTR4HjDCCxvrM59zQ0y2",
+	"kBPwyFTfC4Jkkyr0R+rX+ydkBEe7YeoU15IZ/a6l8kaBPAd9B14+Yj4KjmQy8jKQ583nC0vF0r/v0DB3",
+	"nmF0XMZ4tcseUtpQuxKUCvepN85TfirmPHdQt6hX1/c+O0cXO0nHnSB0pu71B/0BgEOiJ6cz7NzvD/r3",
+	"sQTFDDze3v/j/t0K2XBetV33Wbo/GKSRKEbSFgRNChNMIqAFI7prUEpEbiAcIbAowJf7kUYAEW94gtww",
+	"9gcDRFUA1wyEyNSsUu43dB7cFjXg00lvGnk/x+6S9jEMhOpDtTcVxrZ7rFYe6SAOI+gM//lb0qEM9M6w",
+	"81xeCYXQXZZfms7wn51XgTV3fnOfeu/Z2sV/gc+9g/R1ASYUsTTMinfAHYmLMlSd+qy2XdHFjiMu2/1x",
+	"R+iP2+iCrnxI5BB8f6E+4Bo3XRACKUSgegZoorefATfv3UXOZW3366ErN21oEH7wX2K7o72Zh8ms3fjY",
+	"t7r91YNwhlcLoUACorAGwPX9x/GL582b9YOw9PbdLpcf1R2Xtz6yL7LOlZCOTUuM9qi70zVKXo6NYV3U",
+	"gnRBKk0PFXE+mYEVE/Lq6oVwQfa2BZ9O5eSIpYeD+6waa+3vQygK46bu7ibZsUeqNGT7pFpHTp1iEsrS",
+	"AF1jmRbke5xOxQRz6aSjPW1X7Q2uyx9CbaFvOBaHg/u3H4lTUVzJiTiPwqK/wIl641dr02kKUvHaA/XG",
+	"E8DSRzpcE6gFwhSpHTrPnLgBBg1HvnP5VpApIUfvX0X/kgG9HrMCQHDglyJxkv0kX2Y+bwHSxLugUHLF",
+	"xHxhVwDMOETQe0iFJ9h7Km1INsAgWRpf0UhkmGccxZnM9DXjUBwboKO0Msu5KEgbxDacSuFjMy75ovUs",
+	"OoX1iY8lDEAfZi3uT/lKGWb5FNRLqO93yycAErHNiwTjf/PbF7wkZSGElnvySgnYVaanoQ7BTdI5wP43",
+	"n/pHPPPRzvDJ3u2fIC10LF9k+NEWl/Mp+FYzoeCL/e9v/+JM6xdcrUK+PJCBLWb0jFxiAaPocJtJvdT2",
+	"WVQX5lNozk2VAbVpzxHtoAP9W9KJ49k6w04bLeh46hIAe5GyOKV+WxqzJoQPqAxiWceAmE4zjCqVjgW4",
+	"PyJwyyMy7XjHtCHDrjSzkVJOzszzVRlcYii0EgyNfMxVphXk65yVwcjkXv1djxmlElF3FEuPdMUpht6O",
+	"y9IS/NZrG9gTmp1gOH12DG06xXekZrwcc/AWoQr4PWuLHmijSIih+5Me35kg/aTHzx5vQ10ij8jPYvVl",
+	"qQzUb2mX1sJmsHgv+ogM46FuW1wA67r0GEvlJ+ELGMGfmHgNDrYiJ0+hDhZ8sAW1O6F4DySP+9tMhFRp",
+	"R3SeQLDMX4y04uULyXYGsQHcQY0JWERqf9LjNkLbThAhj/5zSG6Y/AWkhbC60xo5XAmoeBiRMIp1pdK5",
+	"aQDwTkeqi1IcpBf6bMckeqXE+E5Z14Cvuqwhk2AUQvBjj5Sx7s4FSxhecewC9QdI3AxY4ZAnixSA8aKQ",
+	"V6XXncy7ofoH1kxqYQ6A8IyoHTSMXp+dEEhFAVGq8NnRSAUcZEYeGrmh2ILfdfjCE3s3PzNSLfwhnBk/",
+	"d9+UGwPMXWToO3NzxnRUjNVxkq4RKqt5LuLQi7didURI2CmgoqJtK/U2LnILXnNpR+qy0NdBwt5jEDt+",
+	"f8BMD1x9dbcQ5peDCcZCAA0OG5FP3KTcpjq2WN1TOxNzX3ncOnrryHcLS/tB2E/gZ38cd/qzi7x35hp/",
+	"HUL+g7BIuMuKslxlLMAO3EK/txOUQ02Rz6WRI0ANFBHzFAv82N4lACnfQ5ZCFSKEX6pkTBLiE9b6TUYq",
+	"pYucsm4Ap09KOPrEx7TCj4EeJyVWfC/EkUDxXhwqOeMpNJlcor5iLjwj7Bl2HOJVuWU+GZUIuCcpUjEM",
+	"hAAiGYYJPMIPAxYnxSoxQ7A8707MVRosBienvyDQ58Hefw8S79cv9HXCzs+e7vx3rySrE50v58qRb1jE",
+	"pLaCiV++hJYuCfV8k0a91IRCXjxCg3/3JSDEJXLMVSJ8sTT81wusHuaYblp5mwJi3DepRzP3USZxGWUm",
+	"lC1WAEYQopZoZcr1+On01cv1hPhNqITzhfQLHI7v5ksT8NDPTdLxR6Oac/9H7vRIDZJHx2cnP+68efJ0",
+	"ZzDYSwigLPHZ9Ff8Yn/88P+JvWRvMBjc33/44GA/wfzz5Pz0cfxrkozUXqW5/dAcSWP4v3pd3CRKzGaR",
+	"r6TMldzeyE5E7xtz/D/BHBei2AH5mraVdX1W0snpL71P5JQLqvtxB+YYJwkHngg0D1hiFALmXmHdSoR9",
+	"gMoZtmLdj1QzgSIpQ7VuqUKQkFH5ml17RP+Rwug7tB7dWh6hDMrEOgCIOhgqD7QTbKid8gUpKLS/5qq7",
+	"JfYX/ZsV9/NewnNV5h5JdSWU1XTGW490dBNhx5o3Mbo5lQu4C+ccYA+0+fh7eAYZslqJ1uQkPYXYPURO",
+	"Z10QYEpRlMkpu5RXQhEEqJ+5oZrHEIwJuCMBsBeg2blhKcZ2u8nUqAxVlxupa73Msz47u9Y+wRxjTt0N",
+	"C5p0qE9OEaNOGqVCIHrqr+1IhQDSPnuGUZAl4grhOtXg0pNKTadL7S48n7ylaY0UkildUIgD45CWIjEa",
+	"G328MiBV9QKFABkiDreGTTj2jjRo1ZuW6ylk3WZEMVVxr5I0iFoU7xaU0KKJGDFpcRwhdrXyVZ8dR0mg",
+	"5F9blqd5pAJFhQFuShfos3MjGFesFqQ/pE7dluACmMZWthrP3f4/LfScqObdBNxWuzgQmUc6W31Wilup",
+	"QnVTxQwh+PsvRvFDieF2og93qEyITKIcycpV/Wsa6u9qd9/boovXmGx5pvVzJxfgd4fbzCfcpBcik9xj",
+	"/vwFjP37Wx2QH5Csf2K4x+E2qgR1dYZpYDVefwzJCuC1nFDNsnY2ChGadN2YtJ/A9APJ/mTGf+q5AJYO",
+	"dXxj4tMcUrIItVaWqskEgIrdFAkSCMqkwt5gb6JsTYhDKdFH6tw/7WMmXKgAmUMOS4vY7Xkf8MwplAVA",
+	"sd1x4Fxfj1QQ6G/jbSxibSN1C29rDX2i8f3Z+VOjEtlWPGr/c9p1QlHotXaIWJS55iakqHwZzpR0fPLa",
+	"bV+H975xs2/c7Gvpk0CmyVkd6HMbXf5IpuLBnz5n+GGxqhh0gkZlEO16jHUJhgwqDCWsLDCUMAClMJaK",
+	"KI0UMKeExbWGMK61UraKkj2kDUWuekmlynSCCiqFtXbrifegryW+iAzqaAW37SHlz6Wxr8OyfUkTTlwi",
+	"ZZ0pxw/kmzmncv0akXUR0iAGFFSOFCU153YWX6OwyXe1j9YR1QIAwF2ltoCaGItsiJjv43GbxRnKIoXN",
+	"6gfkLxupKnbbcE3pAKcSUv5XbAYNceFdrC0wUhWYQ0Ls5ViOJYJYjKAJsE7DEeOZXmA+SYahByP1ryUv",
+	"uLIyYOIxXSC2nQfMT8CgFvISRR9aOY+8m9FsQn5KfTYl7os2NvGmEe9TDrhCc2nmjgoJg6iEI6XENZYI",
+	"qSA0QvKiE1fWJExSTGfXw6l6bCEPq3jPSa2Xife8NlbhniF/51jbGaCgmKMyX3zihggYKIuRCm7RaJex",
+	"kg3HVBoxlxYl/VtyTHsJLmEBfurqHtCCrRC1JGFLVZbKueQSfrEyZxyKHSjNcq0uAY5Bqgwgt9mxx4co",
+	"E6ip0Amg7UMBhvQI8dMkZJWXUAN9Bn71pRqpqnnVsUsrwaIENkEKgyIT4JCCejR+bBLI8P0+wCilffZS",
+	"V2pJtkv8dPRelyUU7ib1+w8BtPizRHd+PjG9VnGnhfecYkGIbyL5nycS9C8jEoe7F4ebK329Jev2PHUL",
+	"dr2bc0vo7neQjatMG0srumZ8VaoaYa6VrupqxbCeC6RXU0GXBJKIVeTK6CWMCKR7z8el9+tQsWglCfVM",
+	"Cr4ulO85jLF28z+NqH3JCJHbSdQZMpL+t+iEP016S3Tq/ZWon7fPc4M93sZ6ebuKoT104kkMj4pZJlUh",
+	"mQVwiCrUNQhIaEWNPvjxxfGJu5lvTo93Xp+esvTRZLxzWsJLEAuDlM+ArOpr2DQLQaJIZQiej18T4lO9",
+	"1iBcdUwiBfpBCK1HIwUgBtgRREpE4DjtidWOAvngc2l8S4GmeVzHJhA05YwngN0CkHqFXl7O3CzH3Mp5",
+	"n/3i5+vzAbsRWk2W1KqcEGhn1mMoldbUHnS2AtzBXBLe/TxIwxW4lSMWoC9QyNdLu6OnO1gJO6sCa8x4",
+	"Mc8x1zUSUw9SQikJ2YzwcrYs+BikY9QGnGSeHr57lzIrIA4k1jesBvdnsYLaQz74Oq7dUiPiRzGnIzRr",
+	"J0IrHSHLbOGVfambHtlwd+756q+I4NGGlkQTBiCdCS+KdaKxkFdBMCY8ls/BStbZxL/b/a7KOEL5ibFU",
+	"jvq0VaDYzHrai7nYYimaFR82GmbuGcD5gNgBQl9NCK8+uiv9zu1W+IMmEQv3CBxMeEEhKMFnUXiA5q8c",
+	"1XdXLvix9udPMCH/7+Gga7LLnxFwdzhdEJzDG8UrIp7qoZHK1PMq+y3zRD9a2j1uq8Q6XjGZDUNkzBKK",
+	"bXCIk/PVHzHchuquAhzaUmUj1VXi2mnqJqmbPhBWCwpXc8MyrZxAPNPXiJ/rqyxSg6G0ItSbwNoQ4V0q",
+	"fI2lCfvszVLhBwDfeH/AMr4yhNQAKU4BoWbkTxbLoSRWl0Ac1gjYnyhaVz//0hk038Tr/2XidXsR5I8V",
+	"qOte+c/mHaokuZdedxXAFjEZhnVj+IpeUqZOVJCFISnRCii6GYtPgKyV9foMMRzwPot3fGIZmXIpbWg+",
+	"lopQxI9fPu6PFCI0sEUAPxwiAmEFKwPILTcB1nANLuEa39EvuC5x/dSPEoy2x6c4oWiN7b/ATNQ79FBN",
+	"wrjL0LCK/LPH/0vhNmgbtwHc8Mf9G+TGn4VoAq5pvRJYRDN/qT/a1hGYBKuDF8/g4P2uxyH7+qW2oQqY",
+	"e/b+P32hHKdZ/8eu//C8yG/WmzFOEbCHFFKnRc+4iTXpGFpzLWjmSNVQMyOKhmWTyGxZh+Gk1Op0WeQp",
+	"xk5Fw07reNfpBG77j2j5wNJPPMuc/mKwOhsZRUDlXrH9sgISnzglORfZJfj5j0qTB4SZYUB1iYNJ2JdU",
+	"m/dO5JVWYruUOHr5zAN83uGbYAr6YgFfgBdzhyjkepH2sOIZlhx123Et85xl2imUDeseZh5VctDRYpAE",
+	"fJjodLiBteB43RWH5jQGYsaaRYRJvec63BsMBiXhxapyodY3QK6HVAwnEiQjRcCGaRQeiGU8nO4fKhKV",
+	"5VQpwzPKxEvLktJzvkK4NeipDJM8imDaKvlFeknpE2RxieJooFwV02qk4hHXy4uEmnhdruqTsGVefzUc",
+	"ElHmqm+XbfaC5HY901XLIQGgltAOpSXSlKBAahW6G/qqXCNFNdQJqZT7QkZZ3ZqIETwNkyurWlwhPQGK",
+	"AzSypwld4f4hm8x4wSfWR4EE6yDWuZGGPTjooVt5zDMCqMDskEohCUjDWIMKnUsDjvV6GTGsOwdJeB43",
+	"GtqRBFXBIJuVddNdSKPevb8bYmx7R7EdlhLZ3BnzEBpAg2tVbDjstMjis9E+ldsCXlt7xxQ+ZpaTicf3",
+	"LSGZat58pAsSrVTnb56bPkP0KEf/Lwu9XOCFL83eGFoAqEwK9xniTTA6jKDwq3V4AB6uYSYFo6jJ9TW4",
+	"yLgEULlM5BCzAKVtyQoHa95nr5aWjCpEQ8DIOVKZwDrTbm8nkaZRhfEwrCUKxgekAarGEb7h9i3E0CQe",
+	"jKMJU+Itw5USIo4y5Fq/9fE/RHhGCkvg86jqfUxZoKAoVhHjtlTBoGOqagNg0E3oAcyCrFWlBEitGS9E",
+	"r+3mI5Bgf6R+BfCSlmodSZBXZMYyUWBNca/kYSdJKPsUwAowf8zoUtkKpQs8jr29lhPBunCvov1BwzyE",
+	"+oDLRSvEAgEIghrePoIOPNw/GPTgJ0MU5CVVOTCsO+j3HwyO/IGk+EOwm1tKNOWGPRj0aMlxqlaTZDZk",
+	"vEQSw4ytMkCe8EJDpFb6kx6vrasRxlznKFWAtKVxYizcy/5IvYKdXITG8CYiInYGxV0gFMMLfbDOtQ1k",
+	"UfrWSCGegRfVTCg/EZcdqMumCP2I6x8LjQl6rCmJABDLx1T1AKRMPfVgRxW4eZJMR8qLpgj4T8SntWCC",
+	"W5wShN7C3e2inBwNvGwRcxECKL3xkD1Rw70gYtP+cdsEcU8oQKshDq8RhZvpcHDEPtWOUA8oSrawPLgT",
+	"88Xk1dZp/UHJdGsQhBqU4pobPKpBFos9mR5+PhCOP0+8VNJpEpPbvi6/8B/AEn3lBJFGWgjUU6nWWwFM",
+	"NPCBR5VXvgWrfcsf+etBHwJRbRi5WJfHpY5CDmDvbtavdYCIa9wIH4lDi2Ef7fr/Sa4NgZlHtaegQL0X",
+	"wRHbMMQ5gBECa1HiMHp9lp48f3X65DHasFDW5zmar3yci15gPMBR1BIVRoExg+TNjVYBoMB9ec846QgK",
+	"lXR9hUKRPVqlvlqSCSXmqjX3CaKrHvcB6vtIcdIqQ4FVUvp8nMoa5VRxwOfGyOtSc/DRAmEVdMHSp8fP",
+	"nuOKbAC6jfMq0fhCZXbdrkQALVvEpqyrVgQQwHNpUetsgQbQpiYz3FkS8nhQH4+y+wWEITcvGlgkA/2B",
+	"AAIBOEDp6/KodHVB2Mrpo+evTn5+8jjdTRHmKjIBRCYdiumS01q2CN7jmCrlq9431OAvEiv+jV9/Qy9A",
+	"ysm6xAMZr8sId5ME2nn0Z4NGPo6KSMShn1DGdKIXKywB6ZqYFsLM/gblRCtigTShuifPRoqKVJhmMe+o",
+	"VYo4jTKmWmru1VKmPGmrBa8eNUke8MqRQq6dVAyzaKrtpoeD/TSBKi/4n4O0xwpeFgRFM4zrKxcs45av",
+	"CT76mhzyDW7BV/G738KsvqEZfiOEtxLCH4QFk+In0b+1cQBOs/ocis7ZtWZLIwxED0PyYkAPZka462dF",
+	"vhqO1A777rvjgG723Xes6962ci56Q8wiYmkEIJCWgp0hxSWkvqLmAsWOt/F7si7EZ4aKbVNdRDhrBBLH",
+	"giaVr1iaBds2Zvw/5+pyyS8F+VGjq0wFRQwL0mVXFzC0109ePn728oda7UCksb4Cbi9haXBuHts0wLbh",
+	"kDbUUa3qH25xay6S776DVGek8zEicjSeiAc59chLz1hJpbraaIufz5cW0jRCbEfURIlb46RvqGtPTgf0",
+	"53GC8uoNAfodChcrb86flxqd6+8idJVSjC1CPpugLQrIeYaXcUMoCyPy8FY9XrEE38xc8FyPWrkLqFyA",
+	"ySOdfG1tXqeXtiqz0SLeqXrLOQz2/6CaiRNr6pl/IuA6L4IFlv5NJfymEn6ThL4IoJ3HqOOqDWMIsCmI",
+	"z0HkVJURfh6FcZPpeHec68nbu4KobJKqHrkGDchEXqzwPGINpEl3M5caqaggLYPmgf+W5rEIFTBkFXqH",
+	"v7RsqUhjPMJ8bwy7MGVpoPXG2CcQKHWbftofqS0ALmDkfzjD+zNYOv2+fWM83yqY/QV4AFz8L2UN3Ejc",
+	"l+qzk/dzbNK00t/PQeBPq65FyBXy+e7p+UvoE3RTipLzXOYoCtIaKV/qH0LtIBaP6H1lcFTOq89oVqjX",
+	"lYzLqcOVPu/CaFiNzxAq0icxmm2AlGgu3zjNdfW8OK2VNvYb4/nGeP4CjIcowRdmPRQnuhPCRD+ukI2H",
+	"3SDvVJ43AlJDB6zLLZtrY9nhAGKXlbaQE5j1klqV9lOIDzUjxQtBgE1YfL099uG5NJayiZ6E6XxBYlbr",
+	"axMuaZj9N1zSL5e52BYAXa58K/DDOlDgAJi0LnURIqYfY7T0qi1fcbkxT/F4qzxEtjYNsQyiHimMosZS",
+	"edunCHZ1wZT2L2Ng7kjtDXxobq+RRCje4cZInvuEQnBV/C6tFUWfPS4RcjB3wtMWmYW0CYq/h9W7Z1gq",
+	"PYD8t6TEL5+UeFyFf4qD/XXlVN0hF7GV/r8Rl9Ig0ICC6P1Tdv7mOZbeATAkrDEGWLk0FrtaCMca8pz+",
+	"eT0TaqRShFgCr5NGr1O14n033R/spT3mVYbq5YCLBbiueEmgIOX1zIjJRcr+i425EQ8OegkzMyhjrPIV",
+	"BkK6W9lnxzhqDGoEPBSDRf1zrRcAeqAhSUtegY0wywphvE2qNd6QcikB2kUscr1yZJCStTAK0YPfQmpI",
+	"ySdj7rlWD+mtz42ocao/a0mG1sHeyQuz96WY+22MPSnTF4kef4uu/xZd/5erzuCTwRj3FL+KOPiRQtg6",
+	"ZeUjA+hbmdap1QsTgx7WmGJCuodjJx4ZECN9qZhzBb77oNVv/hiG+anUuPb957LytADq4XizbxaXbxaX",
+	"P4ym4BlkvKHRfSwtqYIIvu8gzu3x0s46w3/+5i4GNVu/DSieJBAwW9YLTBjYaRK29AYblVHCRz3LyN0j",
+	"xeeiM2xabtwVrgn3zYykgAr2ux4bH6Ari0Z546gjKGjcbPxZqMWqp2xRiB0fMtVWSycJ1RIRbdvmq6gH",
+	"LK3b6IF4AfxpmpwA83kkoTZGHgdSsqMOfi2V8fctIlhpYgJNAopGTDUUUTbLechLWug8jxp9gvyovck6",
+	"aKRhYzGTFA9N8da3FE6JFyhAzTV7ey6vhBLG4KmS+M+5Yy8Tv8HSsExPoMB51Ogrz1hM5+a3m/8/AAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -37,6 +37,8 @@ type Deps struct {
 	Auth        *AuthConfig
 	// Events is the tenant event log served at GET /v1/events.
 	Events store.Events
+	// Reconciler runs provider reconciliations (nil: 501).
+	Reconciler Reconciler
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
