@@ -269,7 +269,9 @@ func (r *Reconciler) Run(ctx context.Context, providerName, trigger string) (*Re
 }
 
 // Report returns a run's report.
-func (r *Reconciler) Report(ctx context.Context, id string) (*Report, error) { return r.st.Report(ctx, id) }
+func (r *Reconciler) Report(ctx context.Context, id string) (*Report, error) {
+	return r.st.Report(ctx, id)
+}
 
 // Latest returns the provider's latest report.
 func (r *Reconciler) Latest(ctx context.Context, providerName string) (*Report, error) {
