@@ -40,6 +40,9 @@ func TestParse(t *testing.T) {
 	if c.PublicURL != "" || c.Store.Driver != "memory" || c.Jobs.Workers != 16 || c.Limits.MaxBodyBytes != 10<<20 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
+	if r := c.Reconcile; r.Interval != 0 || r.AdoptUnknown || r.QuarantineTenant != "quarantine" || r.Grace.D() != 2*time.Minute || r.LeaseTTL.D() != 30*time.Second {
+		t.Errorf("reconcile defaults: %+v", r)
+	}
 	var pc struct {
 		BaseURL string `yaml:"baseUrl"`
 	}
@@ -69,6 +72,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"duplicate provider", strings.Replace(good, "providers:\n", "providers:\n  - name: bcb\n    style: batchva\n", 1), nil, "configured twice"},
 		{"route to unknown provider", good + "  - currency: EUR\n    provider: nobody\n", nil, "routing[1].provider"},
 		{"route capability", good + "  - currency: EUR\n    capability: teleport\n    provider: bcb\n", nil, "routing[1].capability"},
+		{"fallback unknown", good + "  - currency: EUR\n    provider: bcb\n    fallbacks: [nobody]\n", nil, "routing[1].fallbacks[0]"},
+		{"fallback is the provider", good + "  - currency: EUR\n    provider: bcb\n    fallbacks: [bcb]\n", nil, "routing[1].fallbacks[0]"},
+		{"reconcile interval", good + "reconcile:\n  interval: 10ms\n", nil, "reconcile.interval"},
+		{"reconcile grace", good + "reconcile:\n  grace: -1s\n", nil, "reconcile.grace"},
+		{"reconcile lease", good + "reconcile:\n  leaseTTL: 10ms\n", nil, "reconcile.leaseTTL"},
+		{"quarantine tenant", good + "reconcile:\n  quarantineTenant: \"a b\"\n", nil, "reconcile.quarantineTenant"},
 		{"bad provider name", strings.Replace(good, "name: bcb", "name: BCB!", 1), nil, "providers[0].name"},
 		{"no providers", "auth:\n  secret: 0123456789abcdef0123456789abcdef\n", nil, "providers"},
 		{"bad log level", good + "log:\n  level: loud\n", nil, "log.level"},

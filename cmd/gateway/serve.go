@@ -103,7 +103,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var rules []gateway.Rule
 	for _, r := range cfg.Routing {
-		rules = append(rules, gateway.Rule{Currency: r.Currency, Capability: r.Capability, Provider: r.Provider})
+		rules = append(rules, gateway.Rule{Currency: r.Currency, Capability: r.Capability, Provider: r.Provider, Fallbacks: r.Fallbacks})
 	}
 	router, err := gateway.NewRouter(reg, rules)
 	if err != nil {
@@ -126,11 +126,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnFinish:  recorder.JobFinished,
 	})
 	bg.Go(func() { engine.Run(ctx) })
+	reconciler := startReconciler(ctx, &bg, reg, svc, st.reconcile, &cfg.Reconcile, recorder.Drift, log, tel)
 	h, err := httpapi.NewHandler(httpapi.Deps{
 		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
 		Registry: reg, Router: router, Engine: engine, Accounts: svc,
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
-		Events: eventLog,
+		Events: eventLog, Reconciler: reconciler,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {

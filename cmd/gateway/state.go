@@ -18,6 +18,8 @@ import (
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/jobs/jobsredis"
+	"github.com/vagate/vagate/core/reconcile"
+	"github.com/vagate/vagate/core/reconcile/reconcileredis"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
 )
@@ -36,7 +38,9 @@ type state struct {
 	queue       store.Queue
 	events      store.Events
 	idempotency idempotency.Store
-	ready       func(context.Context) error
+	// reconcile keeps reconciliation's leases, reports and open drifts.
+	reconcile reconcile.Store
+	ready     func(context.Context) error
 	close       func()
 }
 
@@ -47,7 +51,8 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	if cfg.Store.Driver == "memory" {
 		mem := store.NewMemory()
 		return &state{accounts: mem, jobs: jobsmem.New(), queue: mem, events: store.NewMemoryEvents(),
-			idempotency: idempotency.NewMemory(nil), ready: func(context.Context) error { return nil }, close: func() {}}, nil
+			idempotency: idempotency.NewMemory(nil), reconcile: reconcile.NewMemory(nil),
+			ready: func(context.Context) error { return nil }, close: func() {}}, nil
 	}
 	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
 	if err != nil {
@@ -69,6 +74,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 	log.Info("state in redis", "redis", redactURL(string(cfg.Store.RedisURL)), "prefix", cfg.Store.Prefix)
 	return &state{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: cfg.Store.Prefix}), queue: r, events: r,
 		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
+		reconcile:   reconcileredis.New(c, &reconcileredis.Options{Prefix: cfg.Store.Prefix}),
 		ready:       r.Ping, close: func() { c.Close() }}, nil
 }
 
