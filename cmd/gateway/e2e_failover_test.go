@@ -21,7 +21,7 @@ import (
 // failoverSetup serves the parentprimary and masterfiat mocks in the test
 // process and writes a config routing EUR to parentprimary with masterfiat
 // as its fallback (extra is appended to the config).
-func failoverSetup(t *testing.T, extra string) (cfgPath string, pp *parentprimarymock.Mock, mf *masterfiatmock.Mock, mfURL string) {
+func failoverSetup(t *testing.T, extra string) (cfgPath string, pp *parentprimarymock.Mock, mf *masterfiatmock.Mock, ppURL, mfURL string) {
 	t.Helper()
 	pp = parentprimarymock.New(&parentprimarymock.Options{PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
 	ppSrv := httptest.NewServer(pp)
@@ -64,7 +64,7 @@ routing:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfgPath, pp, mf, mfSrv.URL
+	return cfgPath, pp, mf, ppSrv.URL, mfSrv.URL
 }
 
 // euroJob creates a job of n EUR items that name no provider, with
@@ -126,7 +126,7 @@ func jobItems(t *testing.T, g *gw, tok, id string, d time.Duration) (map[string]
 // there when it is back. Counted at both mocks, no item is at two
 // providers, every created one at exactly one.
 func TestFailoverToFallbackWhilePrimaryDown(t *testing.T) {
-	cfg, pp, mf, _ := failoverSetup(t, "")
+	cfg, pp, mf, _, _ := failoverSetup(t, "")
 	g := startGateway(t, "-config", cfg)
 	tok := mintToken(t, "fo", "", "-config", cfg)
 	path := createPath["parentprimary"]
