@@ -226,11 +226,10 @@ func (r *Reconciler) Serve(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if last, err := r.st.LatestReport(ctx, name); err == nil && last.FinishedAt != nil &&
-				r.opts.Now().Sub(*last.FinishedAt) < r.opts.Interval {
+			if r.recent(ctx, name) {
 				continue
 			}
-			if _, err := r.Run(ctx, name, TriggerPeriodic); err != nil && !errors.Is(err, ErrRunning) {
+			if _, err := r.Run(ctx, name, TriggerPeriodic); err != nil && !errors.Is(err, ErrRunning) && !errors.Is(err, errRecent) {
 				r.opts.Logger.Warn("reconcile: periodic run failed", "provider", name, "err", err)
 			}
 		}
@@ -283,6 +282,16 @@ func (r *Reconciler) Latest(ctx context.Context, providerName string) (*Report, 
 
 func leaseName(providerName string) string { return "reconcile:" + providerName }
 
+// errRecent skips a periodic run of a provider reconciled within the interval.
+var errRecent = errors.New("reconciled less than an interval ago")
+
+// recent says whether the provider's latest run finished less than an
+// interval ago.
+func (r *Reconciler) recent(ctx context.Context, providerName string) bool {
+	last, err := r.st.LatestReport(ctx, providerName)
+	return err == nil && last.FinishedAt != nil && r.opts.Now().Sub(*last.FinishedAt) < r.opts.Interval
+}
+
 // begin takes the provider's lease and saves the new run's report.
 func (r *Reconciler) begin(ctx context.Context, providerName, trigger string) (*gateway.Provider, *Report, string, error) {
 	p, ok := r.reg.Get(providerName)
@@ -302,6 +311,11 @@ func (r *Reconciler) begin(ctx context.Context, providerName, trigger string) (*
 	}
 	if !got {
 		return nil, nil, "", &bank.Error{Code: bank.AlreadyExists, Provider: providerName, Op: "reconcile", Err: ErrRunning}
+	}
+	if trigger == TriggerPeriodic && r.recent(ctx, providerName) {
+		// Another instance finished a run since this one looked.
+		r.st.ReleaseLease(context.WithoutCancel(ctx), leaseName(providerName), holder)
+		return nil, nil, "", errRecent
 	}
 	if err := r.st.SaveReport(ctx, rep); err != nil {
 		r.st.ReleaseLease(context.WithoutCancel(ctx), leaseName(providerName), holder)

@@ -313,3 +313,68 @@ func TestOneRunAtATime(t *testing.T) {
 		t.Errorf("unknown provider: %v, want NotFound", err)
 	}
 }
+
+// Two reconcilers (two instances) running periodically over one store:
+// their runs of a provider never overlap, and a provider reconciled less
+// than an interval ago (by either) is not run again.
+func TestPeriodicRunsNeverOverlap(t *testing.T) {
+	st := reconcile.NewMemory(nil)
+	var mu sync.Mutex
+	var spans [][2]time.Time
+	held := map[string]int{}
+	rigs := make([]*driftRig, 2)
+	for i := range rigs {
+		r := newDriftRig(t, true, true, st)
+		r.both(t, 1)
+		reg := gateway.NewRegistry()
+		p, err := gateway.New("bk", listingBank{r.bank}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Register(p)
+		r.rec = reconcile.NewReconciler(reg, r.svc, spanStore{Store: st, mu: &mu, spans: &spans, at: held},
+			&reconcile.ReconcilerOptions{Interval: 20 * time.Millisecond, Instance: fmt.Sprint("i", i)})
+		rigs[i] = r
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, r := range rigs {
+		wg.Go(func() { r.rec.Serve(ctx) })
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(spans) < 3 {
+		t.Fatalf("%d runs in 600ms at a 20ms interval, want several", len(spans))
+	}
+	slices.SortFunc(spans, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i-1][1].IsZero() || spans[i][0].Before(spans[i-1][1]) {
+			t.Fatalf("run %d started at %s, before run %d finished at %s", i, spans[i][0], i-1, spans[i-1][1])
+		}
+		if gap := spans[i][0].Sub(spans[i-1][1]); gap < 15*time.Millisecond {
+			t.Errorf("run %d started %s after the one before finished, within the interval", i, gap)
+		}
+	}
+}
+
+// spanStore records when each run started and finished (its reports).
+type spanStore struct {
+	reconcile.Store
+	mu    *sync.Mutex
+	spans *[][2]time.Time
+	at    map[string]int // report id → its span
+}
+
+func (s spanStore) SaveReport(ctx context.Context, r *reconcile.Report) error {
+	s.mu.Lock()
+	if r.Status == reconcile.ReportRunning {
+		s.at[r.ID] = len(*s.spans)
+		*s.spans = append(*s.spans, [2]time.Time{time.Now(), {}})
+	} else {
+		(*s.spans)[s.at[r.ID]][1] = time.Now()
+	}
+	s.mu.Unlock()
+	return s.Store.SaveReport(ctx, r)
+}
