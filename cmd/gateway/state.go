@@ -41,7 +41,7 @@ type state struct {
 	// reconcile keeps reconciliation's leases, reports and open drifts.
 	reconcile reconcile.Store
 	ready     func(context.Context) error
-	close       func()
+	close     func()
 }
 
 // openState opens the configured store. In Redis mode it refuses to start
