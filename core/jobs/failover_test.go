@@ -30,6 +30,8 @@ const (
 	modeRefused = "refused" // answer 400, create nothing
 	// modeCreateDown answers creates 503, lookups as usual.
 	modeCreateDown = "create-down"
+	// modeThrottled answers 429, creates nothing.
+	modeThrottled = "throttled"
 )
 
 // bankServer is a provider over HTTP, so that the gateway's resilient
@@ -92,7 +94,7 @@ func (b *bankServer) serve(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	id, seen := b.byKey[key]
 	switch {
-	case mode == modeDown || mode == modeCreateDown || mode == modeLost || mode == modeRefused:
+	case mode == modeDown || mode == modeCreateDown || mode == modeLost || mode == modeRefused || mode == modeThrottled:
 	case seen && key != "":
 	default:
 		b.byRef[in.Reference]++
@@ -111,6 +113,8 @@ func (b *bankServer) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	case modeRefused:
 		w.WriteHeader(http.StatusBadRequest)
+	case modeThrottled:
+		w.WriteHeader(http.StatusTooManyRequests)
 	case modeDrop, modeLost:
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -306,14 +310,25 @@ func (r *failoverRig) submit(t *testing.T, items []jobs.Item) string {
 	return j.ID
 }
 
-// A primary that is down (503) sends every item to the fallback: the first
-// after the primary answered unavailable, the rest, once its breaker is
-// open, without trying it. Each result and account says so.
+// A primary that is down (503) or throttling (429) sends every item to the
+// fallback: the first after the primary refused them after every retry,
+// the rest, once its breaker is open, without trying it. Each result and
+// account says so.
 func TestFailoverWhilePrimaryIsDown(t *testing.T) {
-	for _, primary := range []bankSpec{{idem: true}, {finder: true}} {
-		t.Run(fmt.Sprintf("idempotent=%v", primary.idem), func(t *testing.T) {
-			r := newFailoverRig(t, primary, bankSpec{idem: true})
-			r.banks["primary"].setMode(modeDown)
+	tests := []struct {
+		name    string
+		primary bankSpec
+		mode    string
+		reason  bank.FailoverReason // of the items the primary answered
+	}{
+		{"down, keys", bankSpec{idem: true}, modeDown, bank.FailoverUnavailable},
+		{"down, lookups", bankSpec{finder: true}, modeDown, bank.FailoverUnavailable},
+		{"throttling, keys", bankSpec{idem: true}, modeThrottled, bank.FailoverResourceExhausted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newFailoverRig(t, tc.primary, bankSpec{idem: true})
+			r.banks["primary"].setMode(tc.mode)
 			rec := r.process(t, r.submit(t, euroItems(30, false)), nil)
 			if rec.Job.Status != bank.JobCompleted {
 				t.Fatalf("job %s: %+v", rec.Job.Status, rec.Job)
@@ -332,8 +347,15 @@ func TestFailoverWhilePrimaryIsDown(t *testing.T) {
 				}
 				reasons[rt.Reason]++
 			}
-			if reasons[bank.FailoverBreakerOpen] == 0 || reasons[bank.FailoverUnavailable]+reasons[bank.FailoverBreakerOpen] != 30 {
-				t.Errorf("reasons %v: want unavailable (before the breaker opened) or breaker_open, most breaker_open", reasons)
+			if reasons[bank.FailoverBreakerOpen] == 0 || reasons[tc.reason]+reasons[bank.FailoverBreakerOpen] != 30 {
+				t.Errorf("reasons %v: want %s (before the breaker opened) or breaker_open, most breaker_open", reasons, tc.reason)
+			}
+			// One item alone, before any breaker opens: the primary's answer is the reason.
+			one := newFailoverRig(t, tc.primary, bankSpec{idem: true})
+			one.banks["primary"].setMode(tc.mode)
+			rec = one.process(t, one.submit(t, euroItems(1, false)), nil)
+			if rt := rec.Items[0].Result.Routing; rec.Items[0].Result.Provider != "fallback" || rt == nil || rt.Reason != tc.reason {
+				t.Errorf("one item: %+v, routing %+v; want at the fallback for %s", rec.Items[0].Result, rt, tc.reason)
 			}
 		})
 	}
