@@ -729,9 +729,11 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 			idx, cur, first = stay, left, left[0]
 		}
 	}
-	failFast := false
+	// Fail fast when every item has somewhere else to go; an item without
+	// one keeps the usual retries (and goes nowhere else).
+	failFast := true
 	for _, it := range cur {
-		failFast = failFast || len(it.Fallbacks) > 0
+		failFast = failFast && len(it.Fallbacks) > 0
 	}
 	req := &provider.CreateRequest{IdempotencyKey: ChunkKey(rec.Job.ID, k.provider, k.chunk), CustomHeaders: rec.CustomHeaders}
 	for _, i := range idx {
