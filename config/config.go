@@ -43,6 +43,7 @@ type Config struct {
 	Pool      Pool        `yaml:"pool"`
 	Providers []Provider  `yaml:"providers"`
 	Routing   []Route     `yaml:"routing"`
+	Reconcile Reconcile   `yaml:"reconcile"`
 	Mocks     Mocks       `yaml:"mocks"`
 	Log       Log         `yaml:"log"`
 	Limits    HTTPLimits  `yaml:"limits"`
@@ -202,6 +203,34 @@ type Route struct {
 	// Capability, if set, is one of provider.RouteCapabilities.
 	Capability provider.Capability `yaml:"capability"`
 	Provider   string              `yaml:"provider"`
+	// Fallbacks are the providers, in order, an item routed by this rule
+	// fails over to when its provider cannot create it and nothing can
+	// have been created there (its breaker is open, it is unavailable or
+	// exhausted after retries, or a lookup proved an unknown outcome was
+	// nothing). Items that name their provider never fail over.
+	Fallbacks []string `yaml:"fallbacks"`
+}
+
+// Reconcile configures the comparison of the gateway's account records
+// with each provider's (POST /v1/providers/{name}/reconcile runs it on
+// demand).
+type Reconcile struct {
+	// Interval runs it for every provider periodically, on one instance at
+	// a time (0: only on demand).
+	Interval Duration `yaml:"interval"`
+	// AdoptUnknown records the accounts a provider holds and the gateway
+	// does not under QuarantineTenant; false: they are only reported.
+	AdoptUnknown bool `yaml:"adoptUnknown"`
+	// QuarantineTenant is the tenant adopted accounts, and the drift events
+	// about accounts no tenant holds, are recorded under (default
+	// "quarantine").
+	QuarantineTenant string `yaml:"quarantineTenant"`
+	// Grace leaves alone provider accounts created more recently than this,
+	// which a job may still be recording (default 2m).
+	Grace Duration `yaml:"grace"`
+	// LeaseTTL is how long a run's lease lasts without renewal, so a run
+	// whose instance died is taken over after it (default 30s).
+	LeaseTTL Duration `yaml:"leaseTTL"`
 }
 
 // Mocks controls the bundled provider mocks run inside the gateway process.
@@ -459,6 +488,15 @@ func (c *Config) applyDefaults() {
 	}
 	if w.VisibilityTimeout == 0 {
 		w.VisibilityTimeout = Duration(30 * time.Second)
+	}
+	if c.Reconcile.QuarantineTenant == "" {
+		c.Reconcile.QuarantineTenant = "quarantine"
+	}
+	if c.Reconcile.Grace == 0 {
+		c.Reconcile.Grace = Duration(2 * time.Minute)
+	}
+	if c.Reconcile.LeaseTTL == 0 {
+		c.Reconcile.LeaseTTL = Duration(30 * time.Second)
 	}
 }
 
@@ -726,6 +764,28 @@ func (c *Config) Validate() error {
 		if !names[r.Provider] && !c.Mocks.Embedded {
 			return bad(f+".provider", "%q is not a configured provider", r.Provider)
 		}
+		seen := map[string]bool{r.Provider: true}
+		for j, fb := range r.Fallbacks {
+			ff := fmt.Sprintf("%s.fallbacks[%d]", f, j)
+			switch {
+			case !names[fb] && !c.Mocks.Embedded:
+				return bad(ff, "%q is not a configured provider", fb)
+			case seen[fb]:
+				return bad(ff, "%q is listed twice, or is the rule's provider", fb)
+			}
+			seen[fb] = true
+		}
+	}
+	rc := c.Reconcile
+	switch {
+	case rc.Interval < 0 || (rc.Interval > 0 && rc.Interval.D() < time.Second):
+		return bad("reconcile.interval", "must be 0 (on demand only) or at least 1s")
+	case rc.Grace < 0:
+		return bad("reconcile.grace", "must not be negative")
+	case rc.LeaseTTL.D() < time.Second:
+		return bad("reconcile.leaseTTL", "must be at least 1s")
+	case strings.TrimSpace(rc.QuarantineTenant) == "" || strings.ContainsAny(rc.QuarantineTenant, " \t\r\n"):
+		return bad("reconcile.quarantineTenant", "must be a tenant id: non-empty, no whitespace")
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ func TestParse(t *testing.T) {
 		c.Pool.ClaimTimeout.D() != 20*time.Second || c.Pool.ResolveAfter.D() != 10*time.Second || c.Pool.SweepInterval.D() != 5*time.Second {
 		t.Errorf("defaults not applied: %+v", c)
 	}
+	if r := c.Reconcile; r.Interval != 0 || r.AdoptUnknown || r.QuarantineTenant != "quarantine" || r.Grace.D() != 2*time.Minute || r.LeaseTTL.D() != 30*time.Second {
+		t.Errorf("reconcile defaults: %+v", r)
+	}
 	var pc struct {
 		BaseURL string `yaml:"baseUrl"`
 	}
@@ -71,6 +74,12 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"route to unknown provider", good + "  - currency: EUR\n    provider: nobody\n", nil, "routing[1].provider"},
 		{"route currency not ISO 4217", good + "  - currency: 1AB\n    provider: bcb\n", nil, "routing[1].currency"},
 		{"route capability", good + "  - currency: EUR\n    capability: teleport\n    provider: bcb\n", nil, "routing[1].capability"},
+		{"fallback unknown", good + "  - currency: EUR\n    provider: bcb\n    fallbacks: [nobody]\n", nil, "routing[1].fallbacks[0]"},
+		{"fallback is the provider", good + "  - currency: EUR\n    provider: bcb\n    fallbacks: [bcb]\n", nil, "routing[1].fallbacks[0]"},
+		{"reconcile interval", good + "reconcile:\n  interval: 10ms\n", nil, "reconcile.interval"},
+		{"reconcile grace", good + "reconcile:\n  grace: -1s\n", nil, "reconcile.grace"},
+		{"reconcile lease", good + "reconcile:\n  leaseTTL: 10ms\n", nil, "reconcile.leaseTTL"},
+		{"quarantine tenant", good + "reconcile:\n  quarantineTenant: \"a b\"\n", nil, "reconcile.quarantineTenant"},
 		{"bad provider name", strings.Replace(good, "name: bcb", "name: BCB!", 1), nil, "providers[0].name"},
 		{"no providers", "auth:\n  secret: 0123456789abcdef0123456789abcdef\n", nil, "providers"},
 		{"bad log level", good + "log:\n  level: loud\n", nil, "log.level"},

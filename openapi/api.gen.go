@@ -29,6 +29,7 @@ const (
 	CapabilityCreate           Capability = "create"
 	CapabilityFindByReference  Capability = "findByReference"
 	CapabilityIdempotentCreate Capability = "idempotentCreate"
+	CapabilityList             Capability = "list"
 	CapabilityUnallocated      Capability = "unallocated"
 	CapabilityWebhooks         Capability = "webhooks"
 )
@@ -50,9 +51,56 @@ func (e Capability) Valid() bool {
 		return true
 	case CapabilityIdempotentCreate:
 		return true
+	case CapabilityList:
+		return true
 	case CapabilityUnallocated:
 		return true
 	case CapabilityWebhooks:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DriftAction.
+const (
+	DriftActionAdopted  DriftAction = "adopted"
+	DriftActionRepaired DriftAction = "repaired"
+	DriftActionReported DriftAction = "reported"
+)
+
+// Valid indicates whether the value is a known member of the DriftAction enum.
+func (e DriftAction) Valid() bool {
+	switch e {
+	case DriftActionAdopted:
+		return true
+	case DriftActionRepaired:
+		return true
+	case DriftActionReported:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DriftKind.
+const (
+	DriftKindIdentityMismatch  DriftKind = "identity_mismatch"
+	DriftKindMissingAtProvider DriftKind = "missing_at_provider"
+	DriftKindStatusMismatch    DriftKind = "status_mismatch"
+	DriftKindUnknownAtGateway  DriftKind = "unknown_at_gateway"
+)
+
+// Valid indicates whether the value is a known member of the DriftKind enum.
+func (e DriftKind) Valid() bool {
+	switch e {
+	case DriftKindIdentityMismatch:
+		return true
+	case DriftKindMissingAtProvider:
+		return true
+	case DriftKindStatusMismatch:
+		return true
+	case DriftKindUnknownAtGateway:
 		return true
 	default:
 		return false
@@ -118,9 +166,11 @@ const (
 	EventTypeJobCompleted                EventType = "job.completed"
 	EventTypePoolLow                     EventType = "pool.low"
 	EventTypePoolReplenished             EventType = "pool.replenished"
+	EventTypeReconciliationDrift         EventType = "reconciliation.drift"
 	EventTypeVirtualAccountAllocated     EventType = "virtual_account.allocated"
 	EventTypeVirtualAccountClosed        EventType = "virtual_account.closed"
 	EventTypeVirtualAccountCreated       EventType = "virtual_account.created"
+	EventTypeVirtualAccountFailover      EventType = "virtual_account.failover"
 	EventTypeVirtualAccountStatusUpdated EventType = "virtual_account.status_updated"
 	EventTypeWebhookEndpointDisabled     EventType = "webhook_endpoint.disabled"
 )
@@ -134,11 +184,15 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypePoolReplenished:
 		return true
+	case EventTypeReconciliationDrift:
+		return true
 	case EventTypeVirtualAccountAllocated:
 		return true
 	case EventTypeVirtualAccountClosed:
 		return true
 	case EventTypeVirtualAccountCreated:
+		return true
+	case EventTypeVirtualAccountFailover:
 		return true
 	case EventTypeVirtualAccountStatusUpdated:
 		return true
@@ -218,6 +272,111 @@ func (e ProviderHealthBreakerState) Valid() bool {
 	case ProviderHealthBreakerStateHalfOpen:
 		return true
 	case ProviderHealthBreakerStateOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationMode.
+const (
+	ReconciliationModeList   ReconciliationMode = "list"
+	ReconciliationModeLookup ReconciliationMode = "lookup"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationMode enum.
+func (e ReconciliationMode) Valid() bool {
+	switch e {
+	case ReconciliationModeList:
+		return true
+	case ReconciliationModeLookup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationStatus.
+const (
+	ReconciliationStatusCompleted ReconciliationStatus = "completed"
+	ReconciliationStatusFailed    ReconciliationStatus = "failed"
+	ReconciliationStatusRunning   ReconciliationStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationStatus enum.
+func (e ReconciliationStatus) Valid() bool {
+	switch e {
+	case ReconciliationStatusCompleted:
+		return true
+	case ReconciliationStatusFailed:
+		return true
+	case ReconciliationStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationTrigger.
+const (
+	ReconciliationTriggerOnDemand ReconciliationTrigger = "on_demand"
+	ReconciliationTriggerPeriodic ReconciliationTrigger = "periodic"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationTrigger enum.
+func (e ReconciliationTrigger) Valid() bool {
+	switch e {
+	case ReconciliationTriggerOnDemand:
+		return true
+	case ReconciliationTriggerPeriodic:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoutingReason.
+const (
+	RoutingReasonBreakerOpen       RoutingReason = "breaker_open"
+	RoutingReasonNotCreated        RoutingReason = "not_created"
+	RoutingReasonResourceExhausted RoutingReason = "resource_exhausted"
+	RoutingReasonUnavailable       RoutingReason = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the RoutingReason enum.
+func (e RoutingReason) Valid() bool {
+	switch e {
+	case RoutingReasonBreakerOpen:
+		return true
+	case RoutingReasonNotCreated:
+		return true
+	case RoutingReasonResourceExhausted:
+		return true
+	case RoutingReasonUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoutingRoutedBy.
+const (
+	RoutingRoutedByDefault  RoutingRoutedBy = "default"
+	RoutingRoutedByFallback RoutingRoutedBy = "fallback"
+	RoutingRoutedByRequest  RoutingRoutedBy = "request"
+	RoutingRoutedByRule     RoutingRoutedBy = "rule"
+)
+
+// Valid indicates whether the value is a known member of the RoutingRoutedBy enum.
+func (e RoutingRoutedBy) Valid() bool {
+	switch e {
+	case RoutingRoutedByDefault:
+		return true
+	case RoutingRoutedByFallback:
+		return true
+	case RoutingRoutedByRequest:
+		return true
+	case RoutingRoutedByRule:
 		return true
 	default:
 		return false
@@ -369,6 +528,17 @@ type Account struct {
 	// ProviderStatus The provider's raw status.
 	ProviderStatus string `json:"providerStatus"`
 
+	// Routing How the gateway chose the provider of an item and its account. `routedBy`:
+	// `request` (the item named it; it never fails over), `rule` (a routing rule),
+	// `default` (no rule: the first provider serving the currency), `fallback` (a
+	// fallback of the rule, after the providers in `failedOver` could not create it).
+	// A fallback is taken only on evidence that nothing was created before: `reason`
+	// `breaker_open` (never sent there), `unavailable` or `resource_exhausted` (after
+	// every retry), or `not_created` (an outcome was unknown, and a lookup by the
+	// gateway's reference proved nothing was created). An item whose outcome is
+	// unknown never fails over before that.
+	Routing *Routing `json:"routing,omitempty"`
+
 	// Status Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
 	// `BLOCKED`: blocked. `UNBLOCKING`: being unblocked. `CLOSED`: closed (terminal).
@@ -430,6 +600,7 @@ type BankDetails struct {
 // | `block` | accounts can be blocked and unblocked |
 // | `close` | accounts can be closed |
 // | `findByReference` | the gateway can look up accounts by its own item reference, so a create whose outcome is unknown is reconciled, not resent |
+// | `list` | every account can be listed, so reconciliation finds accounts the gateway has no record of |
 // | `webhooks` | the provider sends verified callbacks |
 // | `idempotentCreate` | the provider honours an idempotency key on create, so a resend cannot create twice |
 type Capability string
@@ -523,16 +694,54 @@ type Currency = string
 // CustomHeaders Up to 10 string pairs (key up to 50 characters, value up to 500) sent as HTTP headers with the job's completion callback.
 type CustomHeaders map[string]string
 
+// Drift One disagreement between the gateway's record of an account and its provider's.
+// `kind`: `unknown_at_gateway` (the provider holds an account the gateway has no
+// record of), `missing_at_provider` (the provider lost one the gateway holds),
+// `status_mismatch`, `identity_mismatch` (holder, name, currency or bank details).
+// `action`: `repaired` (the gateway's status caught up with the provider's),
+// `adopted` (recorded under the quarantine tenant), `reported` (not safe to repair
+// by itself; `error` says why a repair was not made).
+type Drift struct {
+	// AccountId The gateway's account id (for an adopted account, the one it was recorded under).
+	AccountId *string     `json:"accountId,omitempty"`
+	Action    DriftAction `json:"action"`
+
+	// AtProvider A unified virtual account.
+	//
+	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
+	AtProvider *Account  `json:"atProvider,omitempty"`
+	DetectedAt time.Time `json:"detectedAt"`
+	Error      *string   `json:"error,omitempty"`
+
+	// Fields The fields that differ.
+	Fields *[]string `json:"fields,omitempty"`
+
+	// Gateway A unified virtual account.
+	//
+	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
+	Gateway           *Account  `json:"gateway,omitempty"`
+	Kind              DriftKind `json:"kind"`
+	Provider          string    `json:"provider"`
+	ProviderAccountId string    `json:"providerAccountId"`
+}
+
+// DriftAction defines model for Drift.Action.
+type DriftAction string
+
+// DriftKind defines model for Drift.Kind.
+type DriftKind string
+
 // ErrorCode Provider-neutral classification of an item's failure.
 type ErrorCode string
 
 // Event A unified event. `virtual_account.*` events carry the account (and for
-// `status_updated` the `previousStatus`); `job.completed` carries the job.
+// `status_updated` the `previousStatus`; `failover`, sent with `created` when a
+// fallback provider created the account, its `routing`); `job.completed` carries the job.
 // `pool.low` (a claim left the pool below its low watermark; once per crossing)
 // carries the pool; `pool.replenished` (the pool's replenish job finished) carries
 // the pool and the job. An allocation through a claim is a
 // `virtual_account.allocated` like any other. `webhook_endpoint.disabled` carries
-// the endpoint and why.
+// the endpoint and why; `reconciliation.drift` the drift.
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -551,9 +760,18 @@ type EventData struct {
 	// Account A unified virtual account.
 	//
 	// Example: {"accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","allocatedAt":"2025-01-02T10:00:05Z","balance":{"available":"0","currency":"USD"},"bankDetails":[{"accountNumber":"1000327642","bic":"BPBKBMHMXXX","type":"ACCOUNT_NUMBER"}],"clientReference":"BATCH-REF-001","createdAt":"2025-01-02T10:00:00Z","currency":"USD","id":"va_2b7Qe1","provider":"batchva","providerAccountId":"1000327642","providerStatus":"Active","status":"ACTIVE","updatedAt":"2025-01-02T10:00:05Z"}
-	Account *Account   `json:"account,omitempty"`
-	Job     *Job       `json:"job,omitempty"`
-	Pool    *PoolEntry `json:"pool,omitempty"`
+	Account *Account `json:"account,omitempty"`
+
+	// Drift One disagreement between the gateway's record of an account and its provider's.
+	// `kind`: `unknown_at_gateway` (the provider holds an account the gateway has no
+	// record of), `missing_at_provider` (the provider lost one the gateway holds),
+	// `status_mismatch`, `identity_mismatch` (holder, name, currency or bank details).
+	// `action`: `repaired` (the gateway's status caught up with the provider's),
+	// `adopted` (recorded under the quarantine tenant), `reported` (not safe to repair
+	// by itself; `error` says why a repair was not made).
+	Drift *Drift     `json:"drift,omitempty"`
+	Job   *Job       `json:"job,omitempty"`
+	Pool  *PoolEntry `json:"pool,omitempty"`
 
 	// PreviousStatus Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
@@ -614,8 +832,19 @@ type ItemResult struct {
 	// nothing was created. `unknown`: sent, outcome being reconciled.
 	Outcome Outcome `json:"outcome"`
 
-	// Provider The provider the item was routed to.
+	// Provider The provider the item was routed to (after a failover, the fallback's).
 	Provider *string `json:"provider,omitempty"`
+
+	// Routing How the gateway chose the provider of an item and its account. `routedBy`:
+	// `request` (the item named it; it never fails over), `rule` (a routing rule),
+	// `default` (no rule: the first provider serving the currency), `fallback` (a
+	// fallback of the rule, after the providers in `failedOver` could not create it).
+	// A fallback is taken only on evidence that nothing was created before: `reason`
+	// `breaker_open` (never sent there), `unavailable` or `resource_exhausted` (after
+	// every retry), or `not_created` (an outcome was unknown, and a lookup by the
+	// gateway's reference proved nothing was created). An item whose outcome is
+	// unknown never fails over before that.
+	Routing *Routing `json:"routing,omitempty"`
 }
 
 // Job defines model for Job.
@@ -875,11 +1104,78 @@ type ProviderList struct {
 // tenant; any other is refused with `403 account_not_allowed`.
 type ProviderParams map[string]string
 
+// Reconciliation One reconciliation run of a provider.
+type Reconciliation struct {
+	// Drifts The drifts this run found that no earlier run had reported.
+	Drifts []Drift `json:"drifts"`
+
+	// Error Why the run failed.
+	Error      *string    `json:"error,omitempty"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+
+	// GatewayAccounts The gateway's records compared.
+	GatewayAccounts int    `json:"gatewayAccounts"`
+	Id              string `json:"id"`
+
+	// Instance The gateway instance that ran it.
+	Instance string `json:"instance"`
+
+	// Mode `list`: the provider's accounts were listed; `lookup`: each of the gateway's was looked up (accounts unknown to the gateway cannot be found).
+	Mode     *ReconciliationMode `json:"mode,omitempty"`
+	Provider string              `json:"provider"`
+
+	// ProviderAccounts The accounts the provider listed.
+	ProviderAccounts int `json:"providerAccounts"`
+
+	// Resolved Drifts an earlier run reported that are gone.
+	Resolved int `json:"resolved"`
+
+	// Skipped Accounts not compared (created within the grace period, or a lookup failed).
+	Skipped   int                  `json:"skipped"`
+	StartedAt time.Time            `json:"startedAt"`
+	Status    ReconciliationStatus `json:"status"`
+
+	// StillOpen Drifts an earlier run reported that are still there.
+	StillOpen int                   `json:"stillOpen"`
+	Trigger   ReconciliationTrigger `json:"trigger"`
+}
+
+// ReconciliationMode `list`: the provider's accounts were listed; `lookup`: each of the gateway's was looked up (accounts unknown to the gateway cannot be found).
+type ReconciliationMode string
+
+// ReconciliationStatus defines model for Reconciliation.Status.
+type ReconciliationStatus string
+
+// ReconciliationTrigger defines model for Reconciliation.Trigger.
+type ReconciliationTrigger string
+
 // RotateWebhookSecretRequest defines model for RotateWebhookSecretRequest.
 type RotateWebhookSecretRequest struct {
 	// OverlapSeconds How long the old secret keeps signing beside the new one.
 	OverlapSeconds *int `json:"overlapSeconds,omitempty"`
 }
+
+// Routing How the gateway chose the provider of an item and its account. `routedBy`:
+// `request` (the item named it; it never fails over), `rule` (a routing rule),
+// `default` (no rule: the first provider serving the currency), `fallback` (a
+// fallback of the rule, after the providers in `failedOver` could not create it).
+// A fallback is taken only on evidence that nothing was created before: `reason`
+// `breaker_open` (never sent there), `unavailable` or `resource_exhausted` (after
+// every retry), or `not_created` (an outcome was unknown, and a lookup by the
+// gateway's reference proved nothing was created). An item whose outcome is
+// unknown never fails over before that.
+type Routing struct {
+	// FailedOver The providers the item left, in order.
+	FailedOver *[]string       `json:"failedOver,omitempty"`
+	Reason     *RoutingReason  `json:"reason,omitempty"`
+	RoutedBy   RoutingRoutedBy `json:"routedBy"`
+}
+
+// RoutingReason defines model for Routing.Reason.
+type RoutingReason string
+
+// RoutingRoutedBy defines model for Routing.RoutedBy.
+type RoutingRoutedBy string
 
 // RoutingCode defines model for RoutingCode.
 type RoutingCode struct {
@@ -1056,6 +1352,9 @@ type ProviderFilter = string
 // ProviderName defines model for ProviderName.
 type ProviderName = string
 
+// ReconciliationID defines model for ReconciliationID.
+type ReconciliationID = string
+
 // Refresh defines model for Refresh.
 type Refresh = bool
 
@@ -1157,6 +1456,13 @@ type ClaimFromPoolParams struct {
 
 // ReplenishPoolParams defines parameters for ReplenishPool.
 type ReplenishPoolParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ReconcileProviderParams defines parameters for ReconcileProvider.
+type ReconcileProviderParams struct {
 	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
 	// see Idempotency in the introduction.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
@@ -1383,9 +1689,18 @@ type ServerInterface interface {
 	// ListProviders The providers, their capabilities and health
 	// (GET /v1/providers)
 	ListProviders(c *gin.Context)
+	// ReconcileProvider Reconcile a provider now
+	// (POST /v1/providers/{name}/reconcile)
+	ReconcileProvider(c *gin.Context, name ProviderName, params ReconcileProviderParams)
+	// GetLatestReconciliation The provider's latest reconciliation
+	// (GET /v1/providers/{name}/reconcile/latest)
+	GetLatestReconciliation(c *gin.Context, name ProviderName)
 	// ReceiveProviderWebhook Inbound callback from a banking provider
 	// (POST /v1/providers/{name}/webhooks)
 	ReceiveProviderWebhook(c *gin.Context, name ProviderName)
+	// GetReconciliation One reconciliation run
+	// (GET /v1/reconciliations/{id})
+	GetReconciliation(c *gin.Context, id ReconciliationID)
 	// ListVirtualAccounts List virtual accounts
 	// (GET /v1/virtual-accounts)
 	ListVirtualAccounts(c *gin.Context, params ListVirtualAccountsParams)
@@ -1803,6 +2118,80 @@ func (siw *ServerInterfaceWrapper) ListProviders(c *gin.Context) {
 	siw.Handler.ListProviders(c)
 }
 
+// ReconcileProvider operation middleware
+func (siw *ServerInterfaceWrapper) ReconcileProvider(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReconcileProviderParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ReconcileProvider(c, name, params)
+}
+
+// GetLatestReconciliation operation middleware
+func (siw *ServerInterfaceWrapper) GetLatestReconciliation(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetLatestReconciliation(c, name)
+}
+
 // ReceiveProviderWebhook operation middleware
 func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 
@@ -1826,6 +2215,31 @@ func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 	}
 
 	siw.Handler.ReceiveProviderWebhook(c, name)
+}
+
+// GetReconciliation operation middleware
+func (siw *ServerInterfaceWrapper) GetReconciliation(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReconciliationID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReconciliation(c, id)
 }
 
 // ListVirtualAccounts operation middleware
@@ -2608,6 +3022,9 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents)
 	router.POST(options.BaseURL+"/v1/providers/:name/webhooks", wrapper.ReceiveProviderWebhook)
 	router.GET(options.BaseURL+"/v1/providers", wrapper.ListProviders)
+	router.POST(options.BaseURL+"/v1/providers/:name/reconcile", wrapper.ReconcileProvider)
+	router.GET(options.BaseURL+"/v1/providers/:name/reconcile/latest", wrapper.GetLatestReconciliation)
+	router.GET(options.BaseURL+"/v1/reconciliations/:id", wrapper.GetReconciliation)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics)
@@ -2795,346 +3212,381 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P17d9s2tj8OvxUsne+zKs2hZfmWNPaaPxwnadPmduK4mTmjPiFEQhZqCtAQkBVNmvf+W9h7AwQpSpad",
-	"y3ROM2vNaiySuGPf92d/6GR6OtNKKGs6xx86E8FzUcI/n+ZiOtNWKPtazAq+FLn7NRcmK+XMSq06x53U",
-	"lnORssVEKGYn0rBSmJlWRjBpGGfG6lLkTCvBSmqDjXXJuPtTcCtyFnrJljs/i+UJ4yMjlGXaTkS5kEb0",
-	"O0nHZBMx5a57u5yJznFnpHUhuOp8/Jh0numM43Cao3szEezi9TOmx8xOBMtK7FKXzFheun+Wwuh5mbV3",
-	"Ymwp1SX08aoUY1EKlYnT2ayQbUvhOpuF19hEKz13k+++fnLG7u8fDnoJE/3LPksXXNq/7g3Smzp9LWy5",
-	"PB1bUa72di4yrXLDrGauOTYSY126VbblUqpL7PXB3t6A5aLgyx2D7/fqfU6lktP5tHM8SHz/UllxKcrO",
-	"RzeCGS/5VFg6EKdZJmb2tTDzAg9L8yyI93Y3M9cp7PHZ+S8njKulnbjxiMII1tUlUxp+6ME7KXeridu3",
-	"+5vRKu2z7mlh9FCJ97NSGCNyNlrC7vmT9Z1hdqHZVOSSMzdo0+8NVSfpiPd8OivcHPxAOklHupHhoe4k",
-	"HcWn7jlOpLYSuRjzeWE7x53mkDpJy9acZpmeK/v0Ufs5uORWLPhyRxozFznj+DaTOevqGf/nXMA+VAO+",
-	"5u/2R/f/R+z5Ec+4nVTjlXkn6ZTin3NZupPn7lxtF/n7Z0Jd2knn+N5h4jbV/7nXNvazQsKdppP6RBat",
-	"J+ylKpZ+5IYtpJ0w8Z5ntljiTc+gGRZOfN+P/Z9zUS6rwWf17jobRt4y1nnpvlpuN0hJRCijr9YOiZ7X",
-	"xjLj1orSvf3//8fpzv/++uHg4//rrBmT0WX7xqdKvLf4QurJzqwU11LPDZvxS1E7AGvG5lpfs0pHe/vt",
-	"QzJWT0X59NF2CwUjg4XC79YPhtrNb7dtj6/F+ssh3EMm84Rx2jL/W6EvGVc5SxdiNNH6akfmaf2iiGv7",
-	"brD34N4hP8h27vOj73fujwZi50G2N965x/fyA7E/OsyO8vZ7BL08/ayXCWb6ZjnbfI2g42rZXTPrlhy6",
-	"iAf0/0ox7hx3/mu3YtS7+NTsht5hLBEr/VksV4dySnd2J5toIxS7uHj6iE35laPPSGH/ORfGMsPHwjEW",
-	"YCbH7ErMLNs/ZBM9Lw2biZJZobiyJ0NlhIgZuN9NqWyp83nm+u03aPPe/oE4PLp3f0d8/2C0s7efH+zw",
-	"w6N7O4f79+7tHe7dPxwMBuvodkNWqC3TWJdT7uj3fA7kcnWrftKjLen1b3q0nlb/pkfvHrz/ef+r0Opn",
-	"cirt6phfOUpi5L/WnqICvmtlcEeDxI0C+f7+YJBUUsBeixTgZZ/VQXi5JpJ6jJduXqSs+4KR0JGwQb9/",
-	"b3DCCl5eitKJhpZEMW7YvUEPRBgzVE4kcOfHrb/VbCyVNBMv2nBlFsItTJ9dqCulFyrumPFSMHmpnLzZ",
-	"PHIkb607VTS/Nbu0f3QvaRUI9bXMRbkdveUWL/6MvmLdTKuxvAQB0Q1jLTvwX9yO/vrRvYBG2k581H8Y",
-	"lOsSiHIhjUXBK/3h8Ru2e723618yDYI84jabXPP2uwD/+Yy34bUYl8JMWo6i4DmcHC9pjUs9ZdJGKz6W",
-	"pbHAXeaznFsBr5N+kunZWlmhpD5b79KYF0YkbUrJueV2bm4ntsyVHEuRO+XEzs26AeHTrVkEDgTG9Ba5",
-	"6mOVz7Rcz5+J+TJB760nhQvx7ujNvwazr0EJafA3CRUnuK98KphW7tdyiXzMMV/ulCHpfuuvIwaV5LFx",
-	"8GvHdy4vFbfzsuXanc94JnaMcEqVu17Gv2pYer2XDOeDwUE24kbcO4R/izRhgmcTmNGPz0/Pds5/PN0/",
-	"usf0eKhSfL0aLn7Sr/9s5VQYy6ez2tOSL9hI50vqhV0Jp5eDhO+6wiHs5CLTuSMPvLRDRbJsOBNGZKWw",
-	"jDvtlKWLiRHZu7TPnjtKbSdcgc7PZzPBS8MWE1kIxv1HpbbcCoNkeuMuhCW622a88dNf3YwLJd97/uTN",
-	"FyIcD7bgBvZH5CesFL+JzLKwloaNeYkURunFjScpfLdxDkF8kcreO+y0q+NeBUZtXC1flXpUiKn7K9PK",
-	"CgWiQqzAzvCN/wZF9vjDljTDtwudNmRItWSiLHUJjIIz6qDf+Zh0HvL8BxSkvuaIUk/i38G40mNSujzd",
-	"57IAExSwAyNzwXRJwoS7hHoq0EIxV3PDR4XoD1XVJJ/byTtsotkwHguBfIcEyO8Mc3JJVopcKCt5AYcc",
-	"l+Y1Ste3WJpAaN0XOdoJCpnDyzSojlsNy2XROe7sM6ngBTaWosi7ppcQ19uVVkzN7sFupPjCYpnO8T8+",
-	"VC1M58aykRO12NPzl+xwf+8+cz2j4lIKweazmSh3Mm4EK4QFw1DSAYrg2FxntaOPSVv7lk21sezgiGUT",
-	"XvLMNcS6l9qyw0GvrcX7u00zwsdf3b0zlrs/jjtORrmWpZ3zYsczVscjkfsdHzo510oLbOuXsIosrKIt",
-	"eSae5p3jzuFo/GB/fHB0//7o4DDn9/hBJh7sP8gHYiAO7x/cq+7mxNqZOd7dveZu+/u5uPZbaHZXd+pj",
-	"8hnO+kqzdCq96jYqBb8yyAOhuYRxBsoAnPpwer8zrJwXwpwMVYonIQWpzxDLHHE6RX2W0ql651hGesyU",
-	"tgyP2U/nL1+42+JfkJV69u5KLGloV2LpJH73GQeVk67EmVbjQmb2q9KKxhDfSfVuXMjLiU1ZNwgONOKR",
-	"cGRhVuoM7JAnLAWD7A5YZNNeMlQpLNE7OZ3OrSMdacJS3JZ3sxJ4i3Qd+7Yd12NjXY5kbpi0vYSlM62L",
-	"d+L9hM+dxJ0OVXfKlyzjZblsdOf2L81ozVLknZGxPnp33frQ27uRWRmW6AmMKBfq61JtUU6lMe4k50LJ",
-	"cJKtvhKKFTyjY1y9B3/qmSjx6iohckdeU7ru75S273hR6IXIU9ZFYz/Tqlj2jh1Fc4TkO8MCbX/FSz41",
-	"KWg9hvGh8g92gElMtRJBRseRgdWDuQ1yh3luxAkLlwdbceLaUMGpYN2UaNcH+XG33unuhyux/Jj2QB0h",
-	"gziIHOShoBtCzNRJMXpu/z081WLnTeaXyxxvNPBR0GDkVPTZKVuU0gpYJF36tRqqCb8WbOLkQRCpIpbJ",
-	"4KJkshDuTvRZUOW8a4bxSy5V08FBS/TUsQnFi8duG74uJaGeUzhccyXez1Ac8POCkwFy0Qttn+i5yr/q",
-	"+NxtGLtegWQzM88m1ZKioUUaOtN+lE+duDEVyoqvP1ZZ9Q2HTRpW6rkV3xk2FqADeC4ymsvCBqW5FIXg",
-	"RsAUXvFloXn+RutnvLwUX/fGYN/vrNbvwM5FV8ZxTSbeZ45aIV+W/xLEkrt7A/ZcPmSjJSOTQg/mcS7K",
-	"a5mJC8WvuSwcZ/n3XP55NQDiYZH8AKIGWvP0TCh33aVlGVewR+6m8mwi8pOhkraiFxmwvZgNr3YSPUUL",
-	"DZNmqOYKWnTvuSbgQcvHlSSO/NY3wOLvmS6HKiWh6V3mZEgnS31OrvpG6+dcLUnqN191A0tuxTs4YnCZ",
-	"TKEXLNcLdUKmENLaY/nC68L9z7YAF8opT7qU//rK1GQOHTv9K+M2yBUjwUtRknghDQOhQl0mTLyfyRKj",
-	"AkiQTdy/u1KNHPms5AJvGDM91rgKwUzBMj0v8KSPBLsWJRj0Vo7V27dvd06jMbb40h/CcFOnHxWFUJcC",
-	"Pfr37h8Nek6ZXZnl5mAC3BCSZd0VeKystMs7KqN8xkeygO87c+VkLhhDJ/F6avUGSGVmPpvp0tbV1bCs",
-	"M14KZWelnPJyyXItkMzTR6xqi9X7Crrd/n6l251Vb0eNfBEVb+0kP4um19RUSjE3INh6ncrJi+4nNNxx",
-	"lssx6MbWK4NE5dYNM2XdFDfDS681Cc+JphA0Uy2otEMFgnnColZT8OdMeLxTJzWp1ghleySwXagwgOci",
-	"lxycl1+XOoQBvIMYknduq2Nm7a0ULcEpYFykXigixqkHba5Wb8wno4TXJGoG9A8d+vVHXQRvTefNHntV",
-	"arA5nhazCWePTVbqRSfxb9N7L8SCvXHHnr3Zdw/91Ti1nePO/mD/aGewtzPYf7M3OB4MjgdH/9tJOiNe",
-	"oMHkQyeSLToDd3W9yea4c3H+yO3ViKurR3BC0E7ku59PR2Cb2RsMBgf79+8duu5HMuscdx6+evjzw+c/",
-	"Pv/b3/5WXaLTs7OXFy/evHtx8fzh49dguWlac447D0/fnP248/rxk53BYM8NB1WhNZMZ/O/qiJOOzBux",
-	"NMF7Fjuq/I8+hidvTsW/QK6T485pZuW1iEhO5/TszdNfHneSDjqTNqz5R2hvJkor0W7bsuUr9Lqx1W3P",
-	"491unr633p7t1Vd3C8MXzGrG2QT6D+F2TiO4eHH67NnLs9M3jx8F55Q7r8E27aYK9uxV/3rtaG26mw/p",
-	"teb5+tABbfnmz6tvPoZR8LLkS/f3yrlqWbroZH3Ycm7VSds8urPK7BnHzrSNItejlf7bupYtoYY/1MIV",
-	"EobOuX7b51Nhec4tkEyeoz2KF69qJ3LlI/pBjxwRcj8o7i7AM64u5/xSrD2U1XW7jcu5ddwtl7Q94DII",
-	"YXqhmMyZjyGI6O3axv0Fv6Hlki8in+xKaya0so0ftkYytjt/H2PH0T/QrxrFBawuVVI5iRtTTeLYt+oi",
-	"xIP6tWX/qelnEv0XdYIW7u1WF9izzJbLW8XOtUS8lALoFLjqpqDSud7YWBcFOuFuWDQYW9vcHlZ0q94l",
-	"PTCMG5aLTE55wbD1ELbm6WsccNig9rEGH0dBHfWPBp+L1MyEyt3ntS4GN65JdBSqYbYvUY1QN2MZBFpq",
-	"2GjJFhOZTch2igYA07yNn8INSfL40MZ91NXaz0E2aeMErtGyJVLu6flLdrB3797OHuNOBNvZb7354r0t",
-	"b0dZG3RmORM7ZiYyOZYZ+ltMgqY6cK6+uHh4+oK5qYEbLhpDtTdyxFVrV25PpLo807nY/na+rj5qu6GW",
-	"pPVVcnklVc70GE+CD3R/+vD0RZqwtC4Aul9gZmn7tV2Z4lmkb7adPtQ0KucWy7hiuY5CQcjGXwrUmEZL",
-	"RquDXrCh6qb0wz9+7UeqDVroR0u2QYvy+mB/qIbq91hf+p1NBVeul9+H6vednR34v3spRdKbst+rKCA3",
-	"6FGVpNBFR5yfU4/hh9wsVXYWvsa3jQ+VK7h1qputqXJ1c/tMFwXcyalvkeRC1xwKhQzVQoOxuA2RKvUD",
-	"NSH8g1wt2Fyko2+anlNa9dwGQRT6qkRUnAi2OCp0dtXWFjwQOQZ1Kf8XLXChTfv6ugf+rbFU+cNlNLff",
-	"a2vlPim0vmLzWdXOaAmRBCBuWDGtAuATZpxgTauxmGgjmJ7bTE/J/ohBi2CzJpdHnoCVgngbjslbmfxg",
-	"wqk2QuUmGJVYxotiBG4y/C4YDGx1PGrfY0aKAV9YZGG9EkumFQ2b5gADyr0xl2ZkFzKDXXYqrJpPgYXA",
-	"I8dAqnMZ6aJOsKjZbGCTnOjhdsGpFvUN6CQ+bMaAOlefUcSbKjJ35loioSIKsWinyBSvV2dBSlv8RxSR",
-	"5vTBls5KwU1botHbybImD0B6hDtnjsLVgkmPWluFYYv84bKtac24uaLEKWlPvKsAcn+Cx/Q7w8wcKOYW",
-	"XbYSWVhiL0NajCrauIqrhDh4SzWdmT5LVxh8imQlUnBToMxeMmFzVQhjGpQEYoZRx9lCgFjlT0hlvjOo",
-	"cbCn3mXPtMqAlm21Uw2tfLWbsAJglzETd+G1QlfE1HHaO3fdotm2qFjwklNZKqIEHA+i+Yno9NkF2abQ",
-	"C3Xv8CRmnlO+BEK8YGOxECXrkuWEHRz1GiNtCT7+HLryhnn5F2u3bSQK7YRyq1kXCKnVYTpkmpzqXBTh",
-	"a7PVREhD33CWII5Yj9lIlnbCun//+9//vvP8+c6jR4lXEGbc2N66Pb9R94+V901L+dy/t1ZVv+FC0HCl",
-	"U8jd56yg7+98XG9vCghEg0nLuD1heiqtdSyyFi3g5Etgwv6cYRCFEDnwRC98bbPB9aCMLYzK8dsf66yt",
-	"JSp8RYHd8aJBQ/ZJgLST7IYtSq3I4ap10TvBYJf4loLRPxpAzWDXEo/eqvf9upYP/IJWa2IHZlvGWnMS",
-	"oXhyURaRH2VWcOuOfZ/e7Gd6ugv8nlwsHU8MfqzcZX/beehIkBumGmleOl1353AftB9Uav6xxpIujGVn",
-	"ejrjasme2XzFhA4v0FwZTZaR/flmC3XTYP6h5SOyqbZ/0jhCjsG5Vtqm8hNXgj3SYmUK/gF7fPG63oP/",
-	"oSKt7o933++N9+um8ZoDrtN2L/CN2GA+4+8OcE4zTPU6Q8/fL6c7rt+PH39dMXzXTkRr8uS8LCBrUivh",
-	"kycxQOU7s5KVYBJiasLRKwgF+U2PvjMs/U2P3LGaFQIkB8gMqJHbeSkbJGxw+H0rJ2scxM3sLH65Oppb",
-	"Kt6r4tdHGOJT/Bjl0alU/u+mbr61uQs7aqSC3E1wru3gh5t5glCOj9RpJcbBNwlWgqmaZlOuB6R+uzNA",
-	"QfsnjnaifZA4B4Tmb7P4URrlpkV211X+cy7oMV7XzrztOJ8qBiSPXbx+doez19hN10XrXkai1qoBC8O3",
-	"PZf0BqTKQIgUaLu0Z59iHF2GdTavOFu5VYlqJGLM3B7uDci0ymZcloZ1nVY6h0dHgyhIPGHXvJiL8GjQ",
-	"A+8y44b9+ObNK0ZBFlUyC9IEIgeOq3oqRAJCPPa9QcsaQ2QhErdVmzQFjCoxtyUvWFZwY+SYfMaQcRTi",
-	"TsdcFvMSt4CUZ7IIdJKOdjpxiNgDBboUPF++E++lgUB2H2PNy8u5UyTcmVqNNEaOEseFuB1uRtpCIgpG",
-	"Alaxx/hpMAO7beJ5IZV7JQPpCs9/FCKYdHwQpOMzFETVqqTDBdvkJUcizVLylr/z9uK/pD53GmOiY7G/",
-	"6wS/McQ4oLvjHTkxUngt9Xn36PpIeycrrMG1KclC7R4NFQRk9wu9SFmXu/2UU1aIMRnUtC5A2ViABcj9",
-	"d+GEtikvr05QPJ6BOUxDaFFvqOIO3NcnGPHdL8WsEEqaSYjocD+D3kYPIAcWrXoi7/mRDlUYh4/PcONm",
-	"pyoWHO2k1PPLCfMTkBDevLK2kXZdyCvBnJAEqCv9YIR657ltP5cQNlQtGg4l5IO54SwmSwx1avD92/tb",
-	"t1F64Ew9Iq2nzUt6AcQarZ8xooC7l27/iG9I0e7W87bu7fPvV5x0lMsf+9lgZm20vJrOep5XN/K02kFu",
-	"4X77DfXbTW//pEegKGld3KgeaV08Bm8KCH7x1dveNbqoiyU3fbgixYzbbVuwtp/DeYl07Jauy9NiwZeG",
-	"zdDKe8JKYeZT4VOUHR+7FJbUPyR227oza/2uPVRvWp02DdobMCk8c2pSCzrEnWTlSZ34trwQG4BXmgUz",
-	"aQdOY0WaO3jmHCH2/4xIZmUlXqVPreznR8ELO1nd/GwisivzCQ68V6LcgUZgUwvLusC2/xWgniD6OG11",
-	"3FVhA5VIBnLA5p2nz9p228mlIRFi1UBNsgjlvK1SkIyEnI0XIEhDH6sUwjZ6hc5Mxi0DQR+yRX86f/mC",
-	"UWqfYVKR/ZqsImQFT6ps3FqUCHC76dYiPYUAPnHDwDVpubVTYQy/FO05xDWLiZtx9f66xUdorNVzdnva",
-	"vE0ck/BbvanN6kw4Lqly8b59v0hKhTe88ZJ2BCTlDUBhSYe8XDeN5SW9dqN5sLIJ0sgggA1Mfzmzegvy",
-	"CBOtBta2YT8h+2vaKJwUW7Thu4HWx8ILPiHJYOxFv9O2MIGgbYzSi0W9EJA3V1YW7rHaPgTvDpIWJaeu",
-	"mW0pxnNIffThvD5BrXW2sj3Sbbv4qJ/0qJIDzDwjnWPNwNC7Goc3bhyZ1ZYX69qSYRfaP/Zq2prPKSyp",
-	"4e3F5NHK0bum6c8RChZivXCW8eqF/U2ik51Eiuf2IWA/6RHC5uGmRJbe3/QITIIxMBKyw7rtl2LoY8vv",
-	"9d7ub3pkdsOnuyWhC0axtq8ousn/dPtWV4NwacxtxActBjJvVQqiea0IVCOji7kNiJMBOgfG8kHmH/3k",
-	"0haL0Ge5NdXy3H5wWwyqcfhwDaPzV/UfL9SawxTBSH6KRB6x3RYGH7b505f3psmvt7hWjaxsy096xAo5",
-	"FtkyK3yCeBcxWGw2iWNQweyFfksvoVf34ql6VerLUhg3kLNIiA7/fivt5DGKa0nnLJCCNmEZIMduDorN",
-	"dTZHOxDKeuhMNqw7AKQBZGJTwZVhSivBRmKpyWThFQ+tEFBo+4jAiHS2B8jHvHetCBW/FFk1CTNv80u/",
-	"uH24+TXT/srGOOoYc23lED3fIo77TpbXo4bl1WPleo+7XijmOgaTrCHD62GLTdZERtnEI2sRdqv33nKV",
-	"sxk3FJHQ8NFfCTFj3uXdYp49ajPPvqxEz6Z0xS0biQyQoNCl5K5on6UULUtQFkthgYX3fVCeTxj0wgWa",
-	"YPtDlQbEjRWxKBZAWBpYbXq8Vl48Gar2j4k3p8cwqiTIFCsCRS0OaxZoQaWnb2T9bTf/FZl5PoUe18xA",
-	"d3RRuTbOCi6nd3NLtRKQpnNqI9zYCnW55dc3xur8Xc/LKkYn5CyE6JYuWA+W7q25ESWTubtSwlZ+jcrc",
-	"+6VicrZNUGmnaZ8QIAJbD8AdaCOrISd+Z8D8ffOkN8S6r5yP+n6vO5KPfaz4hgj/BoVtSahiYCGCaBc3",
-	"zzV6o3vUpv2cBkTJKpuLrP3wjWFGuhMVuSsuudrQCaUNrOnF8iuhINgGGye1q3I1QFwrxKPwJev+c85L",
-	"rqxUyNydapUV81zkvTUjuMOxLPTirXe6tEPcos+GXzt6iSFsAEgHx2jK1ZKFHUMYeINw9GhdbB9olGCx",
-	"bqUmgpVzpZBIx06cCTfAZKqgyPYuovuwclmihV1zX6IIoNVdivRSx/IwDnkp7DGDFHcKJJXlUMHqJUyJ",
-	"a1GyCVc5pQsqcAwllVUisHQ3vZIwW6bN0HNkUquTjeYTgkpaRE7vGx54qSQ+YHHAU2BN61LZgkYQ9uan",
-	"9Rpg6z4mTI4ZV8t2XxEvL4Vtb01B0kp8xhzllxCFr0/YIAjJjM+tnnIrs83HsUHZokyw1oSe6KLXD1JF",
-	"ZpJIfqjdrzCzdTTxtR/o3Vj1muzpH/UCb2orAQ0X6SQCTmGLCY+8tIgfRY4+nAOxDEI6HtwEfHzHTKzo",
-	"Ft+NP61b6XNhrVSX5pYr/IXJ5UnA8ktxldOVZa4tdKv5eN3tARE+vjdWzypfOqob7gI5xSH6PYRXrl6n",
-	"KYWC3WqAjZ2i0TZuSuu2VfCcK9FBUJ7j8Oh+BaC5Gi4XZz3xong5hkDHjUex+ubjr0lb4G2VnVTzsOB9",
-	"6W5IcwIgtT4atduCYZ7zbCKV2HG8AA4LAEd2jUBhBEOIW/Dhe60E1aOErBJUaZjO6LYIiLNe6DJvd+FX",
-	"DqrP5zOqMCdbWQfhMM64nTQNajtllOaywSAVDufRgwfRyTwctF8eBD5ZARue6NIyM58CqEqoRAETDL7e",
-	"VT7mIVLa5vb24IzBC0zmvsXIRbQ2gKIBwLEJUgXxid3JIWzi26xh855i8AWuT2Sog+O74bpG278i61fH",
-	"clWf8ZClKza+85cv2Ct8SiA+DwZ7vcr/GbA7db70fuMVINX0BAsnDVWoyZOwdBewwWnZFJ+KAByd7roj",
-	"uPoEYCQDZtPK45rAtmZh/UzDLV2zmIERrqFrbVGkSPPraW9Ig0zIqdCl+zk9ixBoELr0Vg7imFRuFedJ",
-	"OyFvkU0bSwZNOjIJMQnbJB1QBIPTf4J5dtN3ZMTFGGKKnl+h2I5tYxa9VsJnfvhkP36FcVGbZSS1LuXa",
-	"2GUbWUopmcid0Ck3VpRjya37qxaE7n4w8xGJfGnC+v2bnb5UbQB7ru1XtApJ/fyF9Qwbsukwr4sjISi8",
-	"c9nKF4Kf1yPmCXd9RA6yKY7Sou3/FmAr1KNtRQ8DTi/LbC6t7zTg4XUBrO+vEAUCIh83ZFY6GhywNui/",
-	"mtMhxOtMeDHecW11kg78p82iKNUTQNdtUVq5U4Ckcj2C58Jjqa+esYIbuyasxU3UPWZ17FaKtU2CKIjA",
-	"8+1CQmj+Nm7zUmRC4WevW7fgfMJLMDwT/njm5xsdBIj3zMB9LFWO06+613PU3ipZtVVMRfWyGtMTnLvZ",
-	"EK4cr5Fh3aP37xN2uP8gYQT2ahLH55UB+DWUoXo4dB4PdXWncAQx5GFD7rVWTGe+4sWNjdmylUWEVrAJ",
-	"QaiwUpiErF+gp2yhOtdu0eqmbiIFnyOaMPDITzCVr6TqbOEcajfIrjssTXgKMPaQX4cKSUXGWZ7zmRXl",
-	"8VCljaQhIPJVrhClAdMvr0Khwf6qyNKt8YbeyVClRliLcei19usB+Cnrpk5cl3aOfwKENtnYEdthqFIJ",
-	"UP1jKcqUdSum0zvxHOqJ5PVehMovjCif5jSHgo9EgdjdnqP1TtDr6ZNne332mGcTvzyR/xQtdEGAYeBl",
-	"kxaW2QwVhXnLMqR9nyDeMBjxEg9jGaFXoqsLQslBdWPcDtWNWNRJVWaJKjZKDG3pD9UpYAQoPq3DbLTh",
-	"ZHfbd2ao1q1l85D0EDMa67cUywbS5lBFmaPe8lNVWYK10kYAZ00xdcxbaFNKarYTMVRUwKwKeccFG1d4",
-	"iunh4IC1IYujhNxwTe63uSZfQ5kTXxcGONDdrGT6WpQFn1HJz1r61Pf3QC1cNZ8Vmoq66SL3dVfQTmLk",
-	"JVg3RwL2z72jxMKdmppl5N7g8PstLCMts64QZFbo4xqV8Pzl6zfvzl4+egxgMQ9P3X/ePn39GAU/xs1q",
-	"OCiAhdfSmUIjbfz62rvtI3ykw8Hg/tG2aiQ20EaC18V2+CR7fzUIQYylrx6/ePT0xQ9NSHV336wsCsYz",
-	"K685oNNId/3SyAqaHrNZSCTOEyicBuX7NNTV8E6hPksRoRCc1ZAiadh4rhAw/+Gzl2c/Q1uEmdJn6cUL",
-	"+BXHhb7mAKnSZ+nZs5fn8AXBp3StKKdS8aLnGnxy+vQZPK1NqMLCpRlBZnftyziaBVelk8Res05SIS3S",
-	"qOEFP9ZO0sGRdZIODqJVDL2AyLZbgoQ0Yv2AS9ilD2zuVu6VBCiuk52ApezqkjUcwKzrCA28QSpVLe3s",
-	"P8KBvSVawpdxF7cRGtzUOyay3rQFn5Da+nlyWVM1LwospMyL4jNksrr20EtdS7n9pMzWhEHyA9ZxDBhC",
-	"d8t3Xdlf2lmS9lv87rdQ18T6rAgIpsA+vK7W9SXIFYNQWmNCPgckmR4NBmnCuFeXEkYVzVF84Hnu9Nk1",
-	"uiZgLj03W5X88kbL9uzTN1H63XeU/orvhxhyyKRQ2lfpyOpgm7ERuZSXl23Gy3TK1RyLXAQMIpCPSkFH",
-	"NTYOuFOYzzHQCD9sIccN/sptp+o/XqFf15+JR1Smre1QoG64zlRghbHsYOB33CROPnK/QaGsra9Z42y2",
-	"AdHePhTfVyfeQCe6zerI7d4TEad9bU0ulHhvaUa3GbZZI/9EcXZchSsmDcvnUIItHBbWTWtdQ6ZuiGF3",
-	"n7P99++Hyh3fE5bW6l75RljJIcwB7mItMVUadqmVSJjPEANU9FxAWOy6ILqWCPo2ueJTw/eretTVjkWe",
-	"inCYbxOn37gin8NO0bx1N+Y/3hWK9e1q+meMKHMzInj9BM6Ck7ETcWhkf54n/2Ml8fCG9MZfCWZ8IaAQ",
-	"Od8b7WcH+eF98f34AR+M9rL9/EAcjo/4vZHbS9C83OtQIfP5+Of/eVB+/8PPf/9n+Wbx28WrR98/ffbq",
-	"f5/q/Wf8GT9fVM/1X28EF4cZz28Jr/Pxc2Rn14Wj1ed0017fgJbnQ4jCzYwv7jFL3b1NWVfaqlzj4d4A",
-	"K6GR+TodKgLKbPBwH1KZi1mhl1OMZQZbf6/PTiP2SOciAbIQUg+p1lcYGShiEalwQyPa4Cb965cSCYnJ",
-	"ivyEudktKVgIpxzKyN9aMlxxaudr8LwpjRtO8WMolGLaUtkuQrIaUuW4zmvu6HLD9mC13t7X4e9Q21r5",
-	"BqnHrq9Ey/6bytj2ErQjecBmlIQqrDGuCA8fBkvhtJ9O6IPwfKuMGkjnmkP+DB2Q6hjdgQd4OvoZeUAg",
-	"zXc3Wbck7W+UbRlvgaPwuCCAbTHS8xZAhDVnurwtUSI70/YXn3Z+y61eXSI88vNS2uW5W33yMUJBoNM5",
-	"+h/xryf+cP309s0K9ztlP71902dwSxA0gnVTMx+lPSzY4oncSbPMIsX6FtJUUXVDhYWTpm5l9LHPldhp",
-	"lFxNE5aWguervw9Vime27ZMpV/xS7My0LqI/AxAukl44iUBGYe71Gj1Y6kWqsW6HiAbt6PTVU+ALjZIs",
-	"JkHYcoh5HXF1RWU/KfxAWsNGYiIVcQEIQfLWe7+UJGrEyJvHjr+UIn7MvDPFB08PlZEFpHmQN0Vmgk15",
-	"LjxKcJmLnLlmAF36v/6LRWWjXBNAvtw2ZsuhegxcId293ksJkR28+Cw9pUJc8M0xw9pSDB0tP71942M/",
-	"4Kw00GRpgpXJHIrqrxyWrltXEjrWHo4ewOjnApd7qEItT3B4YOHToiBPSVTosypOVPUrLWEiSijs7CT6",
-	"sOewKkTw0/c71VcpE++tUO6ffXba5jvx5cGGKogc6eFgjzWrbTn1338ejQq8BquVTft+b0IBxgiyFIyH",
-	"sLjHPs7aix+XwhrX5iGrqjlScDbC70CmFGwbMLl46yuQyUbls6FKX708x+zPkIG1+8Gt8sfdcOfoTgB9",
-	"jWfuPX/1whvuHFMJtD6GFxV28i8IQ0JADPKU7eqZUHwm+0s+LRD2t7GyJyzdnQpbysykQ+UOn9YeEbhe",
-	"3i+l1/owsRT9VXiT4Hjg2QcfsS9WDzhIteXotu5uWDyQFnHrgg2F0I/SM55NxM6ZVrbUxTFTegfBPnCm",
-	"f4MnQtkdAPl/CQfTuNeMkuNx6u8zJmX683H4/j18fgT/xdKqANjdDBdl3XRdmaw0odLPbqPx97Tni4QZ",
-	"jMOcNoM100znIk38LdvBlM5aaWiE2rqu186el8IkAYsqpfjBtBkeyKAKAUARHyNMPmpV7HcME21Hyvdo",
-	"+YeDAfudtdS+JoTzOxe/ZptrX7O491oVbOoYyoVRUkVVEtt1ViuD2d5Qs1q2e/a0+m3nZ4Gl1arC2b6Z",
-	"Pfb7av0/t4brSxrWiMAJVsBnVOGQNQscUjW3tlKGrOuzFuH4ibznB3XgBrVK+milmlWdA3X/rsZN4rZa",
-	"yzr/vkUl57s4qNn2/ulblILGY9SaJuqneuimWlF39vuNxXpZV5fVS47Whz04co1NhZ3ovLlsCEZtJ5TO",
-	"inUHKJtQGoYfsW56WgD4XRWPgE9M6OMB+51tKqP+O5jC8UKGbMW4rDo6OVeKqxshGhVJ4w6bhdbpINSc",
-	"coS3uAKJHMoYTLi6FPVm24q1/x6n/zr+VhImRL2Ae70aedxqo6g77mlLKgvQ9pBc4TMCG3Xm0UrBG0ll",
-	"GK4gCwjhC5kP8SBCqfhAJPE4kbfCPwb5R4mEzgUj4Elqag9v9Upp45j+bV/b2Dd6hPSrtQ5jC2VdrcNI",
-	"De3vt51FXyjzd7ZSKZNCXNYVzKw1uz4T4ve21Il6qcwTdrvSmm0FNWvJGjQy2NladV83Gq0xUYemYViX",
-	"KAW8lKwyP3eM0Ra29t4deWZFVc7hXnvdeDS/rIgaqN81PiwNk1PgDr6tPU/l4irf/mDeosq3bw92KMSq",
-	"AuFd2RcyBIKuYBiwAmB7JNYb7SgbxjnMQdVvb9xx2Ya8EbooxW9Y870umeoFuEKBOPHCsC6mU9ZgFeIb",
-	"cUTMs7Xs9u9NcbsR2Htj/W1WL7+9YccPmtepZSCrtblbetzcQ0vl7t9bVjAu373SB8gh9VMNK3rCeGF0",
-	"pXb0bhrMSg3whkwJLJueefohbYDr8m0d1jaQHMMr5yVsA4n2ClzIJ4yzRSnhEkSZurUiQWibKKTKi2VU",
-	"Lmio3kRpPSlSUGnYLZNs2GlMa6pVpXK/UXCcH8qYX4n8mKWOWK6llEmgEQiwcYp3fagwQbn1wi+FXx7D",
-	"Ukc4mlTDK06RqOy1J6fWJuzV6ZuzH4HGPnr87PGbx47bihmEB7YI2JgJw7ooYUcRgUOFpltYTie6r5Pb",
-	"e332s1hidTGT6ZnIQ2EepMKe3NPkuyRrIRaKE5DEdFZwi9FD7ErMsBrr/iGb6HlpUL+n8/gdlPq6FOWs",
-	"JOcmGD+wyQTbA/YGiUGE7FIpaOc/nu7sH93zibHAZUdLK0x/qHbYOUlpCcprUUfkbEVMl1KYmVaGDqmd",
-	"lwrMAiga4T+6qN4lQ8WwEzcAj83t69ulz7SP0wWV+VUwne2conKR9jCE3zVTbZ3deS1mBV+6A2jLOSQt",
-	"xYOv+Hq8VF1vWwnCV57QKrlR63zZO4Z+3JFeI1PUOmKLiSzQvAfBAzH7a5VxqfnBA7ZBfMbg05hcQacv",
-	"VbFkwUsZtsBEer1TpxGc+mgwSCisFVJ5ndzgVrj6KYykIaomeIphn925AxyBUmApdfgVCoSVbnig0DQF",
-	"fNdwOVemRkP5JZfqBLVKtzh8LACZZ25EzeSOpMWXtOPMgFTumvR7xmOaj8eao+gbkK4DooE74G6bukYI",
-	"mG9l9dK62IUP0l5/qMLtnTglQir2WuTSoNwdhRt3udVTmTEO+N5h0D4f1PQgQW0qprpcDvGsLaQRffaW",
-	"jEluqkRueHxY3OLmIp+jkLsCmhQsv2apskmplZ6TFim1Giqo5wBymA+DDlnaTlHopvuDfX+sALQMcqs8",
-	"Uhsa7AmqzZGyV7oo0LYImAcLLi0VHqM28JYew5O/vkhBuqyqcIg15TeG6lQRIRZ5DHgJRhfF5JgSg3Ex",
-	"8ayE9yWcvpnxS/GKX0pF838mjWWRJdnyK8FSkG5T1t3r9/fdbfCx4kcDpLJcUdFklmYQtpDSaQLWM1Rp",
-	"FdCQrqk5ewJIVm5sI55dNa7CWBaQzMCwDThfQzXTBnRMUr+N4jMz0dYAeV2yXMPPaL0BpgwfQ6unr54G",
-	"8QHKPqMl1zGmFrtYl3I0Q4YoTbIXzI4Iqg+o7WTyHaqLGBDasG66BgPaHZrNURLg71mPN9/yPcYVuyf1",
-	"85OwCpI/8fj8MXx+j4rHoa9kqKSq141BN2GhL1k3gB7iBKm6Z3CxO+ritAyLUP5Woz1wqMx8ZLJSjkS+",
-	"UoUmAQ+0yAH4Hzis5SrnZc7IzWnQFOn4fhy3lVRRXE4ENJZPZ/GPwZyesr+y9HovQaENfdrsx+enZzvn",
-	"P54iKx+qYQcfVx2gZNev/xx6qj11rA9/oGZE6uimT4Sw9TBDNKW7c/QowOfTDthS+o/Ee/QfS17A7dDj",
-	"8YmnEqVh07mpkTw2Wg5VDaIfQBDJw5v3+uzi9TOy5ZfC6OIatqfQegZ3T5dsVmKEOUVfCrpxPigz8iBU",
-	"ESGYEUJ5w+5i+AgnuuEG3Z/ntpQzJ5y703J+Ld9X1YgMOEPB9wJBal6yd4sgFVQ1GSqeXSm9KER+KYxb",
-	"hVyWIrMmMFbszOlNlMbGQAXA2qpHzCTsiE2lStjBAP47VPts4n6cJK6HCYzL/SOpIjByPxMnvRJVOGHp",
-	"4d6A/QBRNeTeJude5WvHw4/E0GiWa+HN4nGADSSOaje6nC8N7la0rlO+HCoyt420nfQSNIe6A+gllk0l",
-	"JqgayONav47eFfrykgq+BtdFda39AQolohB1tarz4ORJpPJLOlyZk4WgmK0iOYV1036/H320+4HC9D7u",
-	"hqBXxykxKMZQlAtNSzFK1gFChC40twJAJvqscWfA0+urZoPw05Qq3P6NSyFOmFbC8WVOrJA5eonQmv1A",
-	"zelAQYK8k46dgJWGsJG00kTIFvidGaqgajuGY5z4GA5DLgq3uxg/QyVvo6IZxEqgvpqVXnl0XZQ8k+py",
-	"qF4HMXXKlwxWV4lFwIZXORNqPm08JTBJukLXe8dkNEGyMVTyUmnwGyKMFTbWZz7rlCTYUmbgT62/F5S5",
-	"VZ7ZH6q3B2fkwkKrf8q0ikS137RU3jBXFGBzgJdP6IIEvSiq+jJUATFDKpb+bYeGufPUETmUX2td0gkN",
-	"xZ9BsXefetcaITQg6kcH9fuAqNrwuDupoZN0HM3FUIi9/qA/AMR29MN2jjsH/UH/AOtATSDQxHtv3b9b",
-	"YXku6p6nPkv3B4M0UodI42FGlNfCBLMkWKKw5EIwDIjCQAhbEOAASfpHGgHACOMJcsPYHwwQNAocqxDu",
-	"3bAMu9/Q9XdTPJMHVPi4kvl66g54H+McKcuuvakwtt1TtfRYP3H0Tuf4H78mHcJg6Rx3nslroRCk1/JL",
-	"CD59GQTXzq/uU+/7Xrv4z/G5D294VYIZU8wNs+I9yI4kYzI0X/RZY7siVjhUN3nTT5CjbAwgqX1IAgR4",
-	"7kNB3zVO9qAiUSZY/QzQRG8+A27eu7OCy8buN+OvPrbhIfnBf4ntjvZmGiazduPjyIjtrx4EI72cCQX6",
-	"AQUlQbGNv58+f7Z6s34Qlt6+3eXyo7rl8jZH9kXWuRaQtWmJ0SZ8e7rmo1ojg3QXbQS6JIW/h8Ywnk1A",
-	"JoHM8mYledBMbcnHY5mdsPRocMBqRvBwH6giGE7d3U3yJQ1V5UzysBKOnDq1PRR5B7qGchuYmsdjkWE2",
-	"uXS0p+2qvcZ1+bdQW+gbjsXR4ODmI3EuymuZiYuoUt0XOFGv/WptOk1Bj1x7oF57AlhFOByviY8EYYrE",
-	"uFpGErtQUJwNbXcF+u5r1gkZSks5cYUEB34pEieCZsU89y5iAErpgrmFKwon10r0jrEiFcj0VJOKahGT",
-	"HT7oYsYpVBSUCEgbUZTYRC/AFocu6UwrM5+KMmhSMAB9GSKrLvms9Sw+k8Y+9rHPAerKrEW+q16pItyf",
-	"gPEFCvLe8AnAJG3zIuW2fPz1C16SqkpZyz15qQTsKtPjUCTsY9I5xP43n/qHPPd5sfDJ3s2fIC10LF/k",
-	"+NEWl/MJREbkAjIcDvcf3PzFG62fc7UMiDFABraY0VNySweUvqNtJvVC26dR+cpPoTkf6wyozd4U0Q46",
-	"0L8mnTgatXPcaaMFHU9dQmkOpCyFaMMZaqcxawJwgcpg1ZoY+h4TIIKXciTA/hDB2J+Q4dMHhxhyrkgz",
-	"GSrl5MyiWFahYYYCo0Gj5SOucq1E3kNHVhXW6EsfgaFjqKg7SqlHuuIUQ+9LYWlV5sJrG9gTGmVhOE6J",
-	"dW06RXmoJrwac/DYogr4gLXF/rRRJKyW8ZMe3Zog/aRHTx9tQ10ir+TPYvllqQyUdGyX1sJmsHgv+oiN",
-	"5otatLjh1nXpUQarT8IXMII/MPEaHG5FTp5AuV74YAtqd0YxV0ge97eZCKnSjug8hlC3PxlpxcsX6sAB",
-	"pDM6tmICFpHan/SojdC2E0Q3zs8iuSEGDJAWqsqTNsjhUtheUiNhZK2lWvdpKNVTpTRC5Tsy37mPW6r5",
-	"pKxrIF6kKuyYYCRQiCUZKmPdnQuWMLzi2AXqD5BRGaoCYeljXHhelvK6inwhh0goyYcFTVuYA9RyQdwq",
-	"Gkavz84IpqnEOsnus5OhChVPGPkv5Yayan7X4QtP7N38zFC18IdwZvzcfVNuDAG7As2+nBVaX81nGC/n",
-	"JF0jVN7w68XhT1dieUI1b1LHq/to20q9jYsM3Qsu7VBdlnoRJOw9BpkfBwNmeuBQbzpNEbsLTDC2wAxK",
-	"N2zE/nKTcpvq2GJ9TwGCH9NiuHX01pHvFpb2g7CfwM/+fdzpjy7y3ppr/HkI+Q/CIuGmOOo52v/xyt9M",
-	"v7cTlEP1wM+lkTutiyr7eooFUR7eJQCelmOWQr1RBCCsAScR5iHI1eC+poucsm6Ax0iqwlNJ8NUlsfid",
-	"VFWheiGWa6h8hgSZqHxiAQUMpBQVC8+o5C87DdHm3DKPSUUE3JMUqRgGIwGRDMMEHuGHAYuTYj3IY7A8",
-	"72bmOg0Wg7PzXxDq+nDv+0Hio15KvUjYxZsnO9/3KrKa6WI+VY58wyImjRVMQrQPLV3CfS5GeBSyMxIK",
-	"O/Og2f7dF4CRmsgRV4nwFYzxX8+xpK9jumntbQpKc9+kvg6Rj/QacXXF0ChnmFC2XPb67LSKHKSVqdbj",
-	"p/OXL9YT4teh5uUX0i9wOL6bL03AQz8fk44/GnXovX/nTg/VIHl4+ubsx53Xj5/sDAZ7CUF0Jh5U75q/",
-	"2x/d/x+xl+wNBoOD/fv3DvcThKFLLs4fxb8myVDt1ZrbD82RNIb/88GjvLxEE32Ez8YiX0mV6by9kZ2I",
-	"3jfm+H+COc5EuQPyNW0r6/qcwrPzX3qfyClnVOHvFswxzs0PPBFoHrBECL6kbE+fn1ZLdPE3tJfEwZS6",
-	"ZBNd5BAl4AMXj9vL/axmSCU+67wqPcZVnjA+1a49JwUnraWiWPcOpbGgQVmyz1Maa6j86jhW7sdFhZic",
-	"KjDmZbKhmhgEUlN5pGrpmLSrdcYSMrov2MKXqaEAYTSuRUN12o4PqTNsBOEeohhXgeNY9AZxiX3tKjgN",
-	"p3ACvjPRfhHmQbCItu+qxXCuCv5UkdHOH5hjwvKtzd9Ec3MPvdCDsalzFWIMKTQ88QjKuO2ooUKcb3Dr",
-	"Yc0gbqLj6Zh5FXMc8gkhSg3TC9xlalwyKqMM2b8IkloIfg1AtVSzsF0AgKqbX5AjQ/trWIcblmcc37wC",
-	"n5eoX1SHkUl1LZTVnma20ceIssOOrVL2iBLXCDqGsgPAjzZ3p+tvAC9BK9GaqqrHECmNtWgwiI5mB8SH",
-	"Ml4mAFlLwSlDBakf3SZchELQJBYj6HLDbrxZQ7XQ8yIHFciJ1d6viaKZH2kVb19pXpR6x+WUXWoEWkVS",
-	"HDGvsCk+VQdo77wQhs1kdgXhjhF9qSgZfB8TrhMEJ3FswsyAVuprxJzyKSjNYqaw/Avt2Rp+6+htsDtR",
-	"b4nPPnC6GxUW1OPVXIRjjD6I8oyxkiemMIC3xm1hXP2R1mcNCrzng3Flx6FqxSsIYT+AftNdF6KOqPQr",
-	"LgLfUITAcRwNL07w8Om93RnAoQC7QXMaxwwV5ArS1hzZ9eVEb7g3nqF6N1QUcvqdqeIwc0l4CpBgAXlQ",
-	"PtaXQzAm4SiFTHeKByWN0Oczb8ouOiGjZUhUosDXoCpTAj1IPUPlNtzWHGp3yi0aqlCfJsprHc8NBZpE",
-	"shIZNOuW1G6c6UMZCk4wsb1aFW24dxCsTTsHd8+LF9GFAF0tTi3rMzfA+uljhi9Nrf2MA9JtodUluDAj",
-	"tt2VmMYZ3V2/LQu+7EG8A3LqlXEp8d6u3CIcEOb/V9IjmUaGqpseDfbT3fRocJj2Eta4h5FYeox5LW4m",
-	"0ZmWJA0iiBFEXFAdh9GShVBnINsnGxKxsH4EHH67kn0+VCH7prHFtDnQChJzlAErNCG8WbGYS5UqXFdw",
-	"kTgzUHwOwocxmlXCgcbYERNd5xy8HyXtdX1HA8VxFJI9xVSpduE7FM5GkdQHt9BW4t0Pke3YBgHnH69J",
-	"g8OswzsDMXQ5TVBHsTbuyVDRJSKBmnK1tBK9PjuHxEgV3egq7450HddDg1YeuyOy9hhgQgG4OPrsNIJ6",
-	"oQ1tZWmYWrQptbfVUe5m/KTUU5Job2fMavWBA1V5qPPlZ5WGa7XlP9aR+Qj6/ItJ46dBI28VyLN6Leck",
-	"rvMdi1h/Tqf8bX3se1t08QrBTd5o/cxdSfzuaJv5hNvwXOSSe2jVP4Fjf3+rA/IDsodPDO082sZsSF29",
-	"QdiFhh52Wsm8nia3qzixUsOk/QSFLLCIT1bKzn0uL1iVgeNkPuE3Je9Pq32lrq91Qdqu9CE5ZpfyWqgE",
-	"EjAQmcApVrpiDL517qtAm9Xq2o7p+/LaJxW0CgSsVunWTW2OgCbDUH/TsrLEDBV2tEQXPZp3Tthq3mct",
-	"shRNp0LlZKEsILK1waqDuRIS1CGV3OmhQafCiIimLnU8VCiWQ4M+tb0hdFdgS1QlS9qkTdxmaC7zts+o",
-	"Ojm+rXRYd9gfn+S7JloN1tEPGIBPWs14lAKfvrqI8t8/+NPwcfeDPygf096XFhJCwfg/upCwUtl+K0Fh",
-	"/3M60k4p/3294yc+3qDi0BdfRjxIOh6x46avw3vfRIpvIsXXMrgCr6TowMAk25jjJ3D2VqoJXH5+dyZ/",
-	"RognNa8JKq81K6ZUEU8HZo051oYQzv5FWKwevLji2IHxoP8LXsV0YbGo2oHYaKfLigCgQszJiQ8AijBa",
-	"NjXgE9T6F7zMXe8kY4Fvh6wqY7HwSDRpoRdvvTMqjfxXYU9hWmOp8kjcAPU5qXBN6nTP6tkMeSmbz4bK",
-	"apbiqEHsYVNtLNsbDAYV53KCAIxce0Fhk3jgRrlBPuj1fX/HbJBSnYPKr+TtJnOrp9zKLPK0TREYZajc",
-	"IQSUMeThkI5ufYZnlaLp/VOEvish9x12F9w4gHXmNnao3OdgfV1IRcZnMG4WgLNHsSyK6RtNArGH0bA7",
-	"mAS8S62d20uo0sLtpOMriXf8aDpNXhuHRWyuRfcxaW05crSsb3m7au5fUu44F9YRLvO1DROu78fKlstN",
-	"vkJvUTdAOOC0/dHDTr4x7D8uw4awF4of8JxG5fWQhTsyaw9s/zmTM8tlHMJSwZCZYJ93pOaYGbt0jIwI",
-	"DtQlB9hcYxlWvxwqUOeTiphKQSgq6VmEA0tQGNIyOmemlxCQBQBceXZPSb/dJjQoZCwnvsg8elZKbtsT",
-	"7p9JY1+FZfuSlCYuob6O2PiBfAtOqF29lbzDsFAJpVvUjhTBLhbAB8M1Cpt82+ixddUi1pu56uVKjpnS",
-	"NSR6tGDUa0mwgH1VryqCEQVgBos++PH56ZkTGV+fn+68Oj9n6cNstHNeoWeRRgr5+QHEHgH2qlCsqm49",
-	"ekoM4RnzBUFkNp3iUGBCUnSXLj0Y/omTvNlcYUcQsxbh/LWjYLgt8plC0viW+h7b1TuOV2tuEMBHAjB0",
-	"gEFc6vnlxM1yxK2c9tkvfr4+ebsbAe/lSaMytVcCegxB3BrSJ6IfgDdvKimUbep2AyGU445OWED2wiOo",
-	"53ZHj3cgWj5CEELQRV5OCwQmOPW4r/uDw5RA2ELqObycz0s+AgRczEI/YZylR+/fp8wKCEqrBXJo8oxB",
-	"OJfPlInrbTdKq5zEWbBUOMQpIkpHIHk3y8HshV7x0VX39LuA8gUAZW3AjzRhsIJmvCyX7YY0QFPzl5ng",
-	"5m5tUfPfQyHmzXLtX3b/UifyobbZSCpHkdrKm21mE+01mmsFikNVrI18wqlHvCggwIDg6hMqDRTdlX7n",
-	"Zon6cJWIhXsEHgK8oFCFwQcU+loYX1kWvm1A9V1F4U+QZv9zpNI1UCBPqUZKOF2gPvOVOmERf/XIjxVO",
-	"SNMD8tmE0hryQKWqq4APixlKrBtjijgZ0uez1CDXIVPUCtZVukYmAe4s7/UZAmsgKRbveWYZcADhc7mm",
-	"I6kICe/0xaP+UCFsBpsFvNZjBE2tAZjAsnITkFjXQKmuEVl/wXU5rWx7dyOA24OGeDvA9l9gevAteqhn",
-	"xtxmaBgH8/TRfygGCm3jNigo/rh/w0H5o+jzAMXcLK4YEcZfmo+21T+SoF14MgwH7zc9CinxL7QNhRXd",
-	"sw//z9cecxL0f+36Dy/K4uN6deUcUZRI8HTS8oSbWGKOEYLXYv8OVQP8N6JoWImOYo6baMJknk/nZZGi",
-	"fzUadtosBJBi1NuPqOFgNT2e505OMVjwkpQfEK2XMT5tDEnLJPjulxUgI0VfVnC+BOGLJPh25JVWYrs8",
-	"RXr5jccpvsU3QeX7Yk5hAPG5hVW2oQhXK56zLqftWMiiYLl2guOKZo8xDTVgANQMkgDaE50ON7AWcLXb",
-	"ggOdx9jxWAaOnFN7rsOaH4UKdUKyGgLTOWnbm9khJWuoCG0yTs3B+kZOxg9F3n6EoDang1DabZQemYL6",
-	"Br0ArrCClEkb1X9LTyLsvFpkqp5TfgJpVpH5DkP7tari9lvqMlVlRrtcNSdhK7CFuhMF41brb1dt9oLk",
-	"tpjouoWAwuQrvI2WMHwI/ffdHftCh0NFKQsEH8t9bbi8aTVAw+GKaYXVLSvg+IGqKSsp7QR5cXDEsgkv",
-	"eWa98SlYAbAAmDTs3mGvzxzPHvGcUEPGkDNdq7ADYTJrsgQKacCN26zMiKU8ITPSQ90H1wT0AynGrJvu",
-	"Qm777sFucJz2TmJ7C0UYuTPmcU2ABjfKe3HYaZHHZ6N9KjcFxbT2jlFLzMyzzMOURxFGVQWHKtZJojZ6",
-	"8fqZ6TOE9HL0/7LU8xle+Mq8hWDeAJWlcJ8BHBKN0uSZrYeIQ2TVijkEjB8AEa3LAAPeBhINa95nL+eW",
-	"lCeiIWDMGKrcUe6pY6pWZpGmUcdWMfX6yRT3T3ZwSKk8wTcg9NwDXiYeIWUVO8ZbgGq1lRxlKLS+8uHb",
-	"RHiGaj7zzm46+DXKAsjdWJiR20oFg46p3BdkC67iQWDuZaPQL+CcTXgpem03H9Ed+0P1ljDGV/JukiCv",
-	"yJzlopTgd/dKHnaShBySgCDhRCNImAnKVijZ4ktv2IXMBOvCvYr2Bw1wkPcCplVyomNWUKNECCJB3N8/",
-	"HPTgJ0MU5AUVeDGsO+j37w1O/IEktwfYxywleHLD7g16tOSCHP8kmR0zXsG7UVB+Vb4ZQVzp9gxV+pMe",
-	"rS04FMbc5Ch11Lq5cWIs3Mv+UL2knC7fGN5EhCnPoeoVRFB5oQ/WubGBcQLEUCHIhBfVTKi8E1dKacqm",
-	"iMeJ6x8LjQmmLVC0JxReGFGhFpAy9dgjUNWiT0gyrSoDGNYF0XB9OhdLYyE7pbQtoFZD1VoVxi1nVX3D",
-	"Yr4YStbxVKviBIXRUTUO45GXooZPfJg8GTwiyVooZtzF5AWb8GtBFA1WoRdEeTon3K7WvPABnU2pO5a4",
-	"wRUHRa66YL1FSgD7n4mqusdfUkDzqupDu78vjCh3Ti8Rd74cqome7YyWOxM9C04MkIQqeH6ql1ClMtfq",
-	"6kDxcOI1rbEZcLM+1XzSjMhMtjC4uIvyxcT01mn9m5I91qBZrRDIBTcU7+tF0NhR40shBHr5x4nuTDqr",
-	"NPSmr6sv/AewRF85dnYlYhYqX9UrY0GQFLj4ohpZ30Jrv4XW/vlgOIGortj2WJfHRelCjkrvdka/deCc",
-	"a7wnd8RERq92u9njDKvpxOmn3CJwh9c8EGczuHHB9oLpujiMXp+lZ89enj9+hKY7VHF4gVY778bXM3R3",
-	"nkQtUVkrGDMoHNxoFdL/3ZdOgqKiOV1fsVbkD5epr2tnQslRfSWUE1nm4DbthRqJNbc2WC2GipMyHQpu",
-	"k67r3fBrRL2Q4hLDpAyVd4aGVdAlS5+cPn2GK7IBdDkOQkWbExVsLwC1hbZ9K9f7urpyAEc9lRaV7ZbU",
-	"VW0aMsOtJSGPTXZ3xOcvIAy5edHAIhno35jgGhJblV5UR6WrS8L5Th8+e3n28+NH6W6KuB6R5SOyZFHI",
-	"imxgd2R4j2OqVCx73xCsvwiC9Td+/S27Fikn6xIPZLwpI9xOEmjn0Z8Npvs0SouJI9sAYCHTsyWCB7km",
-	"xqUwk78ChlgTwsNXe+b5UFHBFFPHdIqKZbtWKaAuZ11gQQB6d1MBVU/aGrF5J6skD3ilT/lJavZotFAj",
-	"IEkCFYfwP4dpj5W8KhCN1ifXVyFYzi1fA1X2NTnka9yCrxJucAOz+oas+Y0Q3kgIfxAWLKmfRP/Whj84",
-	"zepzKDpvFprNjTAQHIkp8h7Jmhnhrp8VxfJ4qHbYX/5yGnCB/vIX1nVvWzkVvWNCtUmj3Mq0EuwMKS4y",
-	"F8B6qUInlGDfxt3LulAwNcCIjXUZIRT1MOOBBU2qWLI0DyZ9zK94xtXlnF8Kch9HV5mK2xgWpMuuLrE6",
-	"/OMXj56++KFRxxJprLep9hKWBp/uqfVVEv2QNlS8rusfbnEbnqG//AUSAKloboTOHY0n4kFOPfLSM1b1",
-	"qa82uiCm07mFKPQQ0hI1EQFkaUQxi8E0nXaIUDO9YyhDACXmlfdiTCuNzvX3LnSVejO5oPoUpC0Knk1I",
-	"icUNoSDzyLFdd/TFEvxqYLbnetTKLbIUWYCHIp18bRV1p5e2KrPRIt6qktAFDPb/oJqJE1vVM/9AwEpe",
-	"BAss/ZtK+E0l/CYJfRHAJY+hxFUb/EIEXIABY3VG+HkUxk2m491RobOr20IzbZKqHroGDchEXqzwPKIl",
-	"hsXx+e5mLjVUUXFkBs0D/63MYxFqVUia8nEO0rI5ld/PIbSTmgtWs43G2McQH3aTftofqhc6SI+OlbZx",
-	"PBj5v53h/REsnX7fvjGeb9X0/gQ8AC7+l7IGbiTuc/XZyfsFNmla6e/nIPDnddcipEj5dN704gX0Cbop",
-	"BQd6LnMSxaYNVcZLyCuFCEOEH0d638B2hgDKPqNZoV5XMS6nDtf6vA2jYQ0+sxG8bktGw7bgMzSXb5xm",
-	"UT8vTmuljf3GeL4xnj8B4yFK8IVZjw/kDNGxdyuq5FEFyDtVFCtxuFH4rccyOxpAyLbSFlIhAbY1yu7t",
-	"s3MIVzVDhQBv11CQIyvmeXvswzNpLCVRPQ7T+YLErNHXJhSYMPtvKDBfLmGzLe67WvnWvPZ1EEwBD2Zd",
-	"xiaEfT/CkO9lW5rmfGN65ulW6ZdsbfZlFdM9VBjUjWUbt8+M7HJ28P59uE+AvZ/LUmQEUOJuJQITezxl",
-	"pUOhEAzj3Rv4ON4kSrQcKiyecMRMwo7YVKqEHQzwv/ts4n6bJO7bCTg64B9dSPNacGnZrJj7tIq9wf9v",
-	"qH6T1kKJMRui/9l81mfp4d6A/aCVSH34uGnE2OPi9ofqUYVMAqUnPM2TechioXQI2NXvDEtlnsZF/r8z",
-	"lY0dwmhxgPcO2c/yIda3oCSJb4mlXy6xNOkc7rV8F9NXt5GXWomTWo5TOCDSNvNTT+uIP3EWh66dp1uk",
-	"pbbyxNfiUhrEnGAXr5+55ksEvsHidu6hH4RdzoTjk0VB/4S8iBTRdDAoU6MLrpcwoTB3wuen0t8YqTjm",
-	"hRG1o8y66f5gL+0xr2RBok6cIyIvoVpfinQlZd10MTEie5ey/2YjbsS9Q8fcD/ZZyVWup2y0tOBQNBOo",
-	"pqOK5VBBOCn46roQtgmFySGzDlPRtEUfaMggdUvic3r4yOhibgVLJ9bOTFVCKSsFOAd5YSBxr+SXAD3K",
-	"ENKO53kpjEEs94mG0Baji2vMr5HG10k/ZoXWM0fKEzYr5TUghbx+csb2Hux9n7B0nA0Gx8e799NeMlSF",
-	"VFc7hc54wbrp3r0H/f2jw/6gP9jduwdVjsX37t29QdpL2HReWJlxYxM2V2YmMjhZCS11uXNZ8lwM1YvT",
-	"N66twaB/j5qCr0thRHnt3n/66voeAP0YJqYjkeek2j59dX3oZ4nxsFmh5/lQTYXlObfcP3SnJwyW/puG",
-	"gJ5CXokeEHksj5SHdM8NGVFzSCSgQ+ZaycWs0MupqHFbyLd0Z3moJrog6FsaFOu2DDMeBS8WfGl6ffaq",
-	"cMcFdh9Pe0jigyPk/egLujRK2IUurwwec8hKg50m/Fs6e77kf6aVEhlAynB/3Zdsyq+E6bNTn8c44YCc",
-	"S3JqJUUMVXetIaC3PjmpISr+UeHiWwd7Kzfo3peSrm+SrJMqbZoEom/pLd/SW/50QLQ+pbSSMuqIhnfU",
-	"gtZZC+6YwdIqIZ1bPTMxqGJDAktIWcFSwog8iKH2VNnfqUAR7mIbNX4Ew/xUatz4/nOZWVsA+3C8+TeT",
-	"5zeT57+NpuAZZHzFpHJni8qn2hdX+T4WWA2sP2hBxww1IF/xM/Wp5q8hNy2F8puIctNQFnMmLeumTplM",
-	"j6vSqyJnh3uDE6dZAWpIekyILr7GKQqGQ+XxHWpiMuDJJOyI5VArc+mz3nprwtS/AKH69esZRG8S2b5F",
-	"o//H0gQfI/7ZSMKt4sJbicIZVZDBAiEQOgzWwmPCB+mS9s+4cdoghgj3ksqs0k3VvChSp14OFV5qu5zB",
-	"K9GgnNLvTSx99tj9i7TzYINqoyZDlRWCl4gs1qRCJx4o2aNBU6g0lfsNFMnbZY1Qdqi6pSBhCeOY3X6M",
-	"llSB9RF840ZmGmLVsReXghAlVD5UaYgVflOh+3ksIh/l1jVCoPFG7OArvfXhwX8cKetLxQl/iqL81amu",
-	"r4y0kXF+kzO/BRP/ufAgKE3lc3GyjYrybkWFP4eb/aUSlQFzJkryHsRZKNVlV2IRPOsJwioGgxnJrmao",
-	"ulhH1Jby8lKUCYKvYhxTwgoOdDXB+ivoYnG/GcsOBo7n1OshXImZHaqDQVPYvcF1X7XydTjGHwo1ur4G",
-	"y23Qo6sz9U2e/o8lQ29qPv1oT5Pg85dluKdfmDbtfgBC8hQte59DWQ9UaoXknDRLlwSsPKBlTvzFwJ+I",
-	"qlXuys1qcwjP+Cp0BJzfX0nDDjNbI+v59f5GEf6jKUK4NoRtSdEBjcCEr0UMdoO+ecdi8HW68D9zMRdR",
-	"2E1ARK0ieMBz2wV00l7CFhNuEY9WZHwKvE9aCiRPhqpeayMO8jkhKAlbLiGQKp8XItRgBWyG4Br3ZAkh",
-	"Wwt9eRmgNFEkgsnMeZH22VtdXhl0RqslzaEZ9VhX6AHfd8LzGH0/mm/XSUxsVWDqJVhO1b1cI4YUZ1E1",
-	"ELqj8HppmXgPTnKqRltYMGHque1FwLDg+o+JcJ+dVlaH0LyPz/ARJyRLBkMnHVahchPZE1orPtHLntBC",
-	"3NDXpdKfw2Gz/zXpOtyX/KS+1hww4ZVeuPP8xQA1vzmKvunSW1VBVTkYQtvYFFLzL8KsagbJz8KbfhDK",
-	"0SuBcPmLgJscfEBdyB3qQSFzHycXYt767AnkHulrURZ8do4xsinrEj1n3987HAySEF90b3D4/WBwwgbA",
-	"TJRWoueRn70hFopxD5WPzbNaH6MOHygBhMeGmL6FZmbGM7coCIWSs/R6L0mrkpSGSTVUgU2G31OIyec+",
-	"OLEE7AyIGpaYEYUDogqUQH68sXqozEIiJr+bumMi9DbuEPAdz5q6nIKHQzCgDyvmWOm74LPeUKH12s+7",
-	"iuld5SnQRYMnYALB/ynLc22eOL+vhId494Cs6gp940/fDMx/Mk+pvG4zL3vGQoTNeEJ1J+5Yr/r4oYOF",
-	"iU/ndtI5/sevjhJRs02WiPGeCUAAJgFHKWGQeZawuU9Bw0hjs4qb7O6z4lPROV7NRXM0sxHhv4qxHMo7",
-	"/qZHxqthsnQ8egdqkCBeedzRT3rU1vhT5cQOjdryrBQ7HgSqBbnDJCwruJyKnEnlJGdbLKMeoDz7ag8U",
-	"XAd/mtXQOozIllRmM8qhprShqIO3lee7LZuhSpoDSarQlwmIBplWZj4NSMszXRRRo48xwK+9yWaVT8NG",
-	"YiJJ6yVn9Q2Ft+MFCoW3V3t7Jq+FggB1d6ok/nMqbCkzv8HSsFxnc4jdrxp96fm56Xz89eP/FwAA//8=",
+	"7P17cxu5lT8OvxUU9/uUyWyLomTJHlOVP2TZM+MZ39ayM8mG86jBblDEqAkwDVA04/F7/xXOOUCjm02K",
+	"ki+ZbLxVW/GIfUHjcq6f8zkfOpmezbUSyprO8ENnKnguSvjns1zM5toKZd+IecFXInd/zYXJSjm3UqvO",
+	"sJPaciFStpwKxexUGlYKM9fKCCYN48xYXYqcaSVYSc9gE10y7v5TcCtyFt6SrfZ+FqsTxsdGKMu0nYpy",
+	"KY3od5KOyaZixt3r7WouOsPOWOtCcNX5+DHpPNcZx+E0R/d2Kti7N8+ZnjA7FSwr8ZW6ZMby0v2zFEYv",
+	"yqz9JcaWUl3CO16XYiJKoTJxOp8Xsm0q3Mvm4TI21Uov3Md333x/xh4eHg16CRP9yz5Ll1zaPx8M0pte",
+	"+kbYcnU6saJcf9u5yLTKDbOaucexsZjo0s2yLVdSXeJbHx0cDFguCr7aM3h9r/7OmVRytph1hoPEv18q",
+	"Ky5F2fnoRjDnJZ8JSxviNMvE3L4RZlHgZmnuBfHe7mfmOoU1Pjv/ywnjamWnbjyiMIJ1dcmUhj/04JqU",
+	"u9nE5dv/zWiV9ln3tDB6pMT7eSmMETkbr2D1/M66Z5hdajYTueTMDdr0eyPVSTriPZ/NC/cNfiCdpCPd",
+	"yHBTd5KO4jP3O35IbSZyMeGLwnaGneaQOknL0pxmmV4o++xJ+z645FYs+WpPGrMQOeN4NZM56+o5/8dC",
+	"wDpUA77mF4fjh/8jDvyI59xOq/HKvJN0SvGPhSzdznNnrraK/P1zoS7ttDN8cJS4RfX/edA29rNCwpmm",
+	"nfq9LFp32CtVrPzIDVtKO2XiPc9sscKTnsFjWNjxfT/2fyxEuaoGn9Vf19ky8paxLkp312q3QUoSQhnd",
+	"tXFI9HttLHNurSjd1f//v5/u/e+vH+5//H+dDWMyumxf+FSJ9xYvSL3YmZfiWuqFYXN+KWobYMPY3NM3",
+	"zNLxwWH7kIzVM1E+e7LbRMHIYKLwvs2Doefmt1u2p9di8+EQ7kcm84RxWjL/t0JfMq5yli7FeKr11Z7M",
+	"0/pBEdf2YnDw6MERv5/tPeTH3+09HA/E3qPsYLL3gB/k98Xh+Cg7ztvPEbzl2Wc9TPClb1fz7ccIXlxN",
+	"u3vMpimHV8QD+n+lmHSGnf/arxT1Pv5q9sPbYSyRKv1ZrNaHckpndi+baiMUe/fu2RM241dOPqOE/cdC",
+	"GMsMnwinWECZDNmVmFt2eMSmelEaNhcls0JxZU9GyggRK3C/mlLZUueLzL2335DNB4f3xdHxg4d74rtH",
+	"472Dw/z+Hj86frB3dPjgwcHRwcOjwWCwSW43bIXaNE10OeNOfi8WIC7Xl+onPd5RXv+mx5tl9W96fPHo",
+	"/c+HX0VWP5czadfH/NpJEiP/uXEXFXBfq4I7HiRuFKj3DweDpLICDlqsAG/7rA/C2zWR1WO8dfMyZd2X",
+	"jIyOhA36/QeDE1bw8lKUzjS0ZIpxwx4MemDCmJFyJoHbP27+rWYTqaSZetOGK7MUbmL67J26Unqp4hcz",
+	"XgomL5WzN5tbjuytTbuKvm/DKh0eP0haDUJ9LXNR7iZvucWDP6e7WDfTaiIvwUB0w9ioDvwdt5O/fnQv",
+	"4SFtOz56fxiUeyUI5UIai4ZX+sPTt2z/+mDfX2QaAnnMbTa95u1nAf7nM56GN24/ZbKQYJ1tOsxl7SpW",
+	"LtQ9s/k4l5kCjTI5yA73jsYPxd7D7D7fe5Qfir3jyQE/HN/PjvJj8TVO+xsxKYWZthw1wXM4Gd6SnJR6",
+	"xqSNdtRElsaC9lzMc24FXE7+V6bnG22hkt7ZKismvDAiaXO6zi23C3M7s2yh5ESK3DlfdmE2DQh/3VkF",
+	"4kBgTL+g1fBU5XMtN9sfZFwwQddt3htLcXH89p+D+ddYexr8TUbTCa4rnwmmlftruUI97YwL7pw96f7W",
+	"3yTsKstq6+A3ju9cXipuF2WLWDmf80zsGeGcRic+jL/UsPT6IBktBoP72Zgb8eAI/i3ShAmeTeGLfnxx",
+	"erZ3/uPp4fEDpicjleLl1XDxln79z1bOhLF8Nq/9WvIlG+t8RW9hV2IlcvRg3KtwCHu5yHTuxB8v7UiR",
+	"rR72hBFZKSzjzvtm6XJqRHaR9tkLp4nslCuIafD5XPDSsOVUFoJxf1OpLbfCoBraugphiu62GG/9568v",
+	"xjsl33v968MzImwPtuQG1kfkJ6wUv4nMsjCXhk14iRJG6eWNOynct/UbgnkmlX1w1GkPN3gXH6MNavW6",
+	"1ONCzNx/ZVpZocAUih30OV7x3+CoDz/sKDP8c+GlDRtZrZgoS12CIuSMXtDvfEw6j3n+AxqKX3NEqRfx",
+	"FzCudEhOpZf7XBYQYgN1YGQumC7JWHKHUM8ERmAWamH4uBD9kaoeyRd2eoGPaD4Yt4VAvUMG8j3DnN2V",
+	"lSIXykpewCbHqXmD3sMtpiYIWndHjnGQQuZwMQ2q42bDcll0hp1DJhVcwCZSFHnX9BLSevvSipnZv78f",
+	"OfYwWaYz/PuH6gmzhbFs7ExJ9uz8FTs6PHjI3JvRMSuFYIv5XJR7GTeCFcJC4CvpgERwaq6z/qKPSdvz",
+	"LZtpY9n9Y5ZNeckz9yDWvdSWHQ16bU98uN8Mk3z81Z07Y7n7j2HH2WDXsrQLXux5xep0JGq/4ZGz4620",
+	"oLb+EmaRhVm0Jc/Es7wz7ByNJ48OJ/ePHz4c3z/K+QN+PxOPDh/lAzEQRw/vP6jO5tTauRnu719zt/z9",
+	"XFz7JTT76yv1MfkMe33tsbQrvWs6LgW/MqgD4XEJ4wycHdj1YffeM6xcFMKcjFSKOyEFq9aQyhxz2kV9",
+	"ltKuunAqIx0ypS3DbfbT+auX7rT4C2Tlfl5ciRUN7UqsnEfjbuPgUtORONNqUsjMflVZ0RjihVQXk0Je",
+	"Tm3KusFwoBGPhRML81JnEGc9YSkEnPcg4pz2kpFKYYou5Gy2sE50pAlLcVku5mBl59K92D/baT020eVY",
+	"5oZJ20tYOte6uBDvp3zhPIp0pLozvmIZL8tV43Vu/dKM5ixF3RklI6JrN80PXb0fhc1hir6HEeVCfV2p",
+	"LcqZNMbt5FwoGXay1VdCsYJntI2r6+A/9VyUeHSVELkTrykd9wul7QUvCr0Uecq6mMxgWhWr3tBJNCdI",
+	"7hkWZPtrXvKZScGrM4yPlP9hD5TETCsRbHQcGUR1mFsgt5kXRpywcHjwKc5cGynYFaybkuz6ID/u11+6",
+	"/+FKrD6mPXBHKOAPJgdlYOiEkDJ1Voxe2H+NTrX48qbyy2WOJxr0KHgwcib67JQtS2kFTJIu/VyN1JRf",
+	"CzZ19iCYVJHKDO6ocGeiz4Ir51NPjF9yqZoJHJqiZ05NKF48dcvwdSUJvTmFzbVQ4v0czQH/XbAzwC56",
+	"qe33eqHyrzo+dxom7q0gsplZZNNqSjGQJA3taT/KZ87cmAllxdcfq6zeDZtNGlbqhRX3DJsI8AG8Fhkv",
+	"ZGGD01yKQnAj4BNe81Whef5W6+e8vBRf98Tguy+s1hcQx6Mj47QmE+8zJ61QL8t/ClLJ3YMBeyEfs/GK",
+	"UUihB99xLsprmYl3il9zWTjN8q85/ItqAKTDIvsBTA2MVuq5UO64S8syrmCN3Enl2VTkJyMlbSUvMlB7",
+	"sRpef0n0K0ZomDQjtVDwRHedewT80HJzZYmjvvUPYPH9TJcjlZLRdJE5G9LZUp9Tq77V+gVXK7L6zVdd",
+	"wJJbcQFbDA6TKfSS5XqpTigUQl57bF94X7j/2SbgnXLOky7lP7+yNFnAi53/lXEb7Iqx4KUoybyQhoFR",
+	"oS4TJt7PZYmoBzJkE/fvrlRjJz4ru8AHxkyPNY5CCFOwTC8K3Oljwa5FCQG9tW31yy+/7J1GY2zBCjyG",
+	"4abOPyoKoS4FIhYePDwe9Jwzu/aV28ESuCBky7oj8FRZaVd3dEb5nI9lAfd3FsrZXDCGTuL91OoKsMrM",
+	"Yj7Xpa27q2Fa57wUys5LOePliuVaoJinm1j1LFZ/V/DtDg8r3+6sujp6yBdx8TZ+5Gfx9JqeSikWBgxb",
+	"71M5e9H9CQN3nOVyAr6x9c4gSblNw0xZN8XF8NZrzcJzpimAgqoJlXakwDBPWPTUFPJVUx6v1EnNqjVC",
+	"2R4ZbO9UGMALkUsOydmvKx3CAC4AI3PhljpW1j5K0QK+geAivYUQP849aEsl+2A+BSW8J1ELoH/o0F9/",
+	"1EXIRnXeHrDXpYaY42kxn3L21GSlXnYSfzVd91Is2Vu37dnbQ/ejPxqntjPsHA4Oj/cGB3uDw7cHg+Fg",
+	"MBwc/28n6Yx5gQGTD53ItugM3NH1IZth5935E7dWY66unsAOwTiRf/1iNobYzMFgMLh/+PDBkXv9WGad",
+	"Yefx68c/P37x44u//vWv1SE6PTt79e7l24uX7148fvoGIjfNaM6w8/j07dmPe2+efr83GBy44aArtOFj",
+	"Bv+7PuKkI/MGVihkB+NEnP+jxyjlzU/xF1DqZNg5zay8FpHI6ZyevX32l6edpIPJpC1z/hGeNxellRi3",
+	"bVnyNXndWOq23+PVbu6+X3w827uv7hSGO5jVjLMpvD/ACZ1H8O7l6fPnr85O3z59EpJTbr+G2LT7VIhn",
+	"r+MHaltr29l8TJc199eHDnjLN99e3fMxjIKXJV+5/17bVy1TF+2sDzt+W7XTto/urAp7xtigtlHkerz2",
+	"/rZXyxYo5Q81OEbCMDnXb7t9JizPuQWRyXOMR/HidW1Hrt1Ef9BjJ4TcHxR3B+A5V5cLfik2bsrquN0m",
+	"pd467pZD2g4oDUaYXiomc+YxEpG83fhwf8BveHLJl1FOdu1pzk11/7xhb7yhyz5WYmS3zG1NyOy2Yz/G",
+	"qaa/YyY2QkqsT25SpZUbk5PEaMDq6MSD+rVlx9Cjn0vMeNRFYDjpOx15r2RbjnuFJmzBAJUCJBsk92bg",
+	"BLq3sYkuCkzb3TBpMLa2b3tcSbr6K+kHw7hhucjkjBcMnx6AfF4ixxDMhn6Iff4YF3bcPx58LuE0Fyqn",
+	"PVu9YnDjnERboRpm+xTVRHsT/SAwtsPGK7acymxK0VYMGZjm+f0U/Um2yoc2faWuNt4O1kyb7nAPLVuw",
+	"g8/OX7H7Bw8e7B0w7oy2vcNWWSHe2/J2srghmVZzsWfmIpMTmWGGxiQY3IN07Mt3j09fMvdpkLiLxlCt",
+	"jRxz1foqEmRnOhe7n8431U1tJ9SSfb8uYK+kypme4E7w0P9nj09fpglL6yaj+wt8Wdp+bNc+8SzyUNt2",
+	"H/omVTqMZVyxXEfgEcoKlAJ9rPGK0exg3mykuin94e+/9iNnCGP64xXb4nd5D7I/UiP1e+xh/c5mgiv3",
+	"lt9H6ve9vT34f3dRiqI3Zb9XuCE36HFVttHF1J3/ph7DG7lZqews3I1XGw8eLLh1zp6tOX/1AP1cFwWc",
+	"yZl/IlmS7nFoRjJ0JA2ikxtGWOoHagJghJIz+LjIq9/2ec7N1QsbTFd4V2XU4ofgE8eFzq7angU/iBxh",
+	"YMr/F01woU37/Lof/FUTqfLHq+jbfq/Nlbul0PqKLebVc8YrwB6AgWLFrCoJSJhxpjjNxnKqjWB6YTM9",
+	"o4glwjghyk1JkjyBuAbpNhxTIY11A8H1DxoGR49YRXhTA/jnPsVUo4w/Y8oNU3hDCYcUX+QDYP6rw/Ex",
+	"wj3Kx7tYxotiDBk8vC/EMmy1D2v3YzGQgTRdFPy9EiumFc0PTRZ8ee7jzDR1dikz2E7Ou1aLGegq+Mlp",
+	"quoARG6ys2Bq4STYDc7GccvtvJ76SneSjpvKTuKBPQYczvqHRbqwEqtn7oFkxEQgkHYNQIjCuspT2uI/",
+	"Isyc81jbjFHBTVup1y/TVc3+gAIVt6+dRK3BeY9bnwrDFvnjVdujNePmikrXpD3xyQyovgo53XuGmQVI",
+	"6B1e2SrUYYq9zWoR97R1FtcFf8jnato6fZauGRQpirHIBU9BE3hLiC1UIYxpSC5AbaMXtoPBsq4PUard",
+	"M+gTsWceVMC0ykB27rRSjbjB+mvCDEDkyEydgNEKkyUzp9nv/OoW37vFCYSLnFNVCUHQsLaST6LP3lH0",
+	"DPNkD45OYmU94ysQ/Es2EUtRsi7Fdtj9415jpC3w78/hzW/5Ln9h7bSNRaGdE2A164Lgtjp8DgVPZzoX",
+	"Rbjb7PQhFEPYspcA6awnbCxLO2Xdv/3tb3/be/Fi78mTxDskc25sb9Oa3xidiMML26byhb9uYzDhhgNB",
+	"w5Ulw9tZQfffebvePlgRhAaTlnF7wvRMWlCuNTyDs2dB6ft9hjAPIXJQjd7Y22WB67CRHcLe8dUf6xqu",
+	"Bbe+5jDveVOkYWslINrJVsQnOgsCU8JaF70ThOPEpxTSEtEAaiHFFsR8q5/560Y98BeMq5M6MLsq1loa",
+	"C62Ud2URZXrmBbdu2/fpyn6mZ/ug7ykJ1PHC4McqoffXvcdOBLlhqrHmpfOt944OwdtCJ+rvG2L9wlh2",
+	"pmdzrlbsuc3XgvxwAX0ro49lFCG/OYbeDOl/aLmJor7ttzS2kFNw7iltn/ITV4I90WLtE/wP7Om7N/U3",
+	"+D9UotX9x8V3B5PDevC+liLstJ0LvCIO6c/5xX38pjkW251hbvIvp3vuvR8//roWmq/tiNby1UVZQN2q",
+	"VsKXryKE5p5Zq5swCSk14eQVgFV+0+N7hqW/6bHbVvNCgOUAtQs1cbsoZUOEDY6+a9VkjY24XZ3FF1db",
+	"c0dHf938+ghDfIY3oz06k8r/dzMWsHN4DV/UKFa5m+FcW8EPN+sEoZweqctKROo3BVaCxbJmWzUKFN+7",
+	"PUBlBSdOdmI8kjQHFA/sMvlRIeu2SXbHVf5jIehnPK6dRdt2PlUMRB579+b5HfZeYzXdK1rXMjK11gNm",
+	"CDD3WtIHrKqAJEqg3QrPfZF3dBg2xdjievFWJ6pRKjJ3a3gwoFAum3NZGtZ1zukCfjoeRDD2hF3zYiHC",
+	"T4Me5L8ZN+zHt29fM4KBVOU2KBNIHDit6qUQGQjx2A8GLXP8pJQT2x7nyqXhl6UAw56NhV0KSgxWKKnK",
+	"x+cq2KvOYImr5+4B0PZKApowpbjEBbcX9JwGOgysBhM/cD24MFLhzb2EpQTHcc/0T2k+tNDGguCtPcy9",
+	"CbDYmMC4mEkzc7o4RZgZwFyqP7KuN2iwmDNsPl1i1JQCWT0EFgN6e8jSUrhFD/CLOsZsYVjGF5dT69Y8",
+	"LGs1dTA6nus5gi7ws8GLzMlN+MeCl1xZqbw2cTNSioDTACRLKDp3QxkpDCqJYuJByCkzfGXYcrpC+hgu",
+	"S8j7uptnPBc9hCG1+qabvJrqQ2OKDmCoUYw+yf+EVrBbH4kJ5/qH9lrj4TjFkIagsI2famdG4Augboqg",
+	"NW3xFW5fR6b8jpmkXFiA694mCyw8yHjtFwzEt88h/oZOHmJ0alJ/U/I1RNAvq5KqHb/NndN4StfPq5Ms",
+	"6wcuZAHDecEQV/0Mta5B7Eztlsvdrk/gE27MWdLuqa1mmxYCdDiaf+tZQgL9K7GwJS9YVnBj5IRwPyQX",
+	"qXZgwmWxKFFJ1ee2k3T0VSfpBNQ1RBpLwfPVhXgvDRQj+ToZXl4unER2Wne9WgRt7hjb576+WS0BhwLR",
+	"3FX9CN4aEnNuXnheSOUuycD/RAshgnknHQ9kd5Y4AWFblxhMkG1IJzRjWUqIpwufwftT6vk9sK4lDox0",
+	"naaZAE6Nth6llVO4LPXcMJiMTk+wvkZfizJNUK+CwKXsSE5MW3ykJqREoxQP5RGi1yeg5HwiJ+2drJnm",
+	"bsSSMpLup5GCkp1+oZcp63K3W+SMFWJCCRStCwj2LOHJ7n+Xzmme8fLqBMMTcxiKhsPXG6n4Be7uE6wJ",
+	"6pdiXgglzTQoHfdn0Nf0A7BAYBZH5D0/0pEK4/AIPjdudqpix91OS724nDL/ARIKYNZWLopuFvJKMOek",
+	"Au9YP+QCLry303e2hjOe0/pQQsWwG85yujpxmi3OQ/RzZ7/gesM/2/TUHTA7u4SlYE8/obhUG9LmHZjT",
+	"mA+LWXecXHArTJa9FO3QEJ/93J2jZg22QXw3MfICvqxVzoXP2eyV1MPwrdbAbdSotz23XY8G6sek8xvG",
+	"K7dd+5Meg8rQurgx3KV18RSy8aBjYkGxO7RmWXczb7pxzSudtOcqYCU+B/gFpe4toS+nxdKZgnPMEp6w",
+	"UpjFTHhSDGdFXgpL4TwUzbvCYWrv3bgF37Ym/RuaIrA8eVXalD605TvJ2i91VdFyQZzXW3sspL1afvCa",
+	"pQMbtdICHdyOTub7f0bSuUoIrotCUNLrsq5Vvf4oeGGn69slm4rsynwCZOS1KPfgIbANCus8EJ6v/hno",
+	"FqFCJm2FilRAtcopBztn+16h29r2xzMrZqFYbz1FSbYW1WWvS6iMjLitRyZYex+rMvctljm3DEI9wGjw",
+	"0/mrl4zKzw2TijKYFBenPGhSMUbUkIygb2c7B3UIpv69GwbOScs5nwlj+KW42WSGqamu3zT5SE+5vs9u",
+	"L/t3wdoGl2nbM6s94bSwysX79vUiKxyu8OkrWhGIlWwh60w6hKu4aSyv6LIbE0RVVohGhj6vXhDCuotI",
+	"F868WEH/2Nul90zvs4BJm1IaZq/62rZd8BNq4Wbo25n+RRtxKwQTWbjAV+IahBD2O22zHYTnVnh6bMEG",
+	"JPpCWVm4n9Xu2PM7mIfEyrDha0sxWUDNv69j8ZXZrV8r2yHeu8F8f9Ljyhwxi4wctQ0DQ5BQjOvfOjKr",
+	"LS82PUuGVWi/2fu2G24ndG0DtISsCRVeacOjPweiOUCW8Svj2Qvrm0Q7O4m89d2RzD/pMfLh4qJECcTf",
+	"9BgyTTHjIerYekqRisfihOL1wf5vemz2w637JdEGR0Umrwmk6/90+6euV5/QmNskGgaiZd4ul6rvWrPr",
+	"xkYXCxuopAMnHozlg8w/+o9LWxINn+XUVNNz+8HtMKjG5sM5jPZf9f54ojZspogf+lMcg0iXt1gNYZk/",
+	"fXpv+vjNibzqIWvL8pMes0JORLbKCs+M0kXyMZtN4+ILyKagsvSOQnUunqnXpb4shXEDOYsM9vDvX6Sd",
+	"PkUbMOmcBVHQZoEDl+jN1SC5zhYYPEMDEjFKhnUHQLGDSmwmuDJMaSXYWKw0RWK8/6MVMuntDmyPRGd7",
+	"ZVisezfaZfFFUbKMyHC3X/QXtw43X2baL9laQBSTqa5tohc7FDDdKaF33EjoeRJ8D+TSS8XciyHTZyif",
+	"d9SS6jNRri/xlJJEyu7TVFzlbM4NAd0a0K8rIebMI6lasn7HbVm/V5U927SuuGVjkQEF4oQSMmLWZykV",
+	"fRCH00pYUOH9Kno6rMVmMW7dH6k0UE2tmUWxAcLSoGrT4UZ78WSk2m8m3ZwOYVRJsCnWDIoaynceZEEV",
+	"Ltiq+ttO/muKNn2KPK5Fo+6IfHDPOCu4nN0N7dAqQJqYh608m2vS5ZZ33wgB/ZtelBX0MxTrBdBkF0IS",
+	"K3fVwoiSydwdKWGrvGoVxf5SUM9dKzPbZdon4A5h6YGxCkN1NUrkewai+jd/9JaSrbX9UV/vTVvyqS95",
+	"2lKo1pCwLZXEDMJOAKJ037nBb3Q/tXk/p4EquipjpiQG3GOYkW5HRVmYS662vISc7A1vsfxKKMBw4sPJ",
+	"7aoyKFCeATBHvmLdKoEPyt25VlmxyEXe2zCCO2zLQi9/8bmkdu56TEXxaycvERkNTKywjWZcrVhYMezv",
+	"YhAogJHM9oFGdYKbZmoqWLlQCoV0nJuacgNKpsLat79iW+o4mtgN5yUClq6vUuSXOpWH5TQrYYcMuF2o",
+	"PkGWIwWzlzAlrkXJplzlVCevIN+VVFGJGoylJLKyWbOCCpXU+sdG3xMS2S0mp4ccDbxVEm+wGEe7O4wg",
+	"rM1Pmz3A1nVMmJwwrlbtCS5eXgrb/jQFtZfxHnOSX0IxmT5hg2AkM76wesatzLZvx4Zki8ABrXWp0UGv",
+	"b6RKzCSR/VA7X+HLNsnEN36gd1PVG2hDftRLPKmtAjQcpJOIMYwtpzxKPiNxImUn8RtIZVALg8FNHQ3u",
+	"WFAcneK76adNM30urJXq0txyhr+wuDwJJLYpznK6Ns21iW6NSW86PWDCx+fG6nkFEUB3wx0g5zhEfw+o",
+	"/fXjNCOE8a0G2FgpGm3jpLQuW8VLvQY6hb5bR8cPK+bodRR2XLzLi+LVBPDzW7didc/HX5O2eo6qyLYO",
+	"KoTz0t1SrQsMon0MarchiF7wbCqV2HO6ADYLMCZ3jUBjBCtTWhq/tMf/PT3WukCVhumMTouA8p2lLvN2",
+	"3EGV9fp8iaiKbLm9qQQSEM+5nTYDantlVES5JSAVNufxo0fRzjwatB8eZPxaY9mf6tIys5gBm1hoMQUf",
+	"GFLO63rMc4O1fdsv988YXMBk7p8Y5Z02oj4azFPbuMSQmN/tHCLlv80cNs8pIkZwfqJAHWzfLcc1Wv41",
+	"W7/aluv+jOfqXovxnb96yV7jr8Re92hw0KuSqoG0Wucrn4xeYxBPT7Aj4kiFZnsJS/ehKQZNm+IzETom",
+	"pPtuC67/AvzJgaxw7eeawbZhYv2XhlO6YTKDItwg19qKE1Dm14uqUQaZUKqnS/fn9CyiXkPO7ltlnWNR",
+	"uVP5AK2EvAUpRGwZNOXINAAddqllI1iE839CeHbbfRTExdIUKspak9hObSMZjFbCFxT6UnJ+hWCu7TaS",
+	"2sQcYuyqTSylVKPqduiMGyvKieTW/Vettsn9wSzGZPKlCev3b4bmUBshfHNtvaJZSOr7L8xnWJBtm3kT",
+	"OIU4YM9lq14IeV5PFSvc8RFYWoCjtBj7vwXLGL3RttJmgqaXZbaQ1r80EMF2gaX2z5CPB5OPGworHQ/u",
+	"szbO21rSIcCGpryY7LlndZIO/E9bRFGq74FWvsVp5c4Bksq9ETIXvonI+h4ruLEbsDLuQ93PrE5aTgDl",
+	"JJiC2HGl3UgIj79N2rwUmVB425vWJTif8hICz9R4I/PfG20ELDtB9K7K8fOr1+sFem+VrdpqpqJ7WY3p",
+	"e/x2swXjHc+RYd3j9+8TdnT4KGHEcm4Sp+eVAd5RtKF6OHQeD3V9pXAEMddvw+61VszmvtXTjQ+zZauK",
+	"CE/BRwiiQ5fCJBT9Aj9lB9e5dorWF3WbKPgcoMagIz8hVL5WAbpDcqg9ILtpszRZliDYQ3kd6hAZBWd5",
+	"zudWlMORShu1qCDkqxJUYpegv7wOHYT76yZLt6YbeicjlRphLYL3a8+vVy2krJs6c13aBf4n9I6gGDtS",
+	"FI0UVUdNJFRaVUqnd+I11PeS198iVP7OiPJZTt9Q8LEosGmF12i9E8x6ek6GXp895dnUT0+UP8UIXTBg",
+	"GGTZpIVpNiNF6HVZBjaREyTahyBe4vmbI9pmTHUBQh5cN8btSN3YhCGp+idSK2aJ0Jb+SJ0CA43iszpb",
+	"VFuDiG77yozUprlsbpIeNkvAxmXFqlFDNlIRIYGP/FTtE2GutBFYz4A1ZD5CmxJXhp2KkaLOpBWSHyds",
+	"UhEJp0eD+6ytpQZayI3U5GFbarLehnAD/9taE0Js0BYCqGthAYDObkjP42/UEGCh2ASju05MKs0ELwsp",
+	"SvhlyvOwQXY2mQOAvWnLis1IVoqLR0jWlqoxhL7dRv9S9Nkv7k1le1iDh+WlvLwlfm27x+/j4P4qnO4S",
+	"ELztVKSt4RNkrxo2KdWrmL5Tc0hidcLSQuurxTwdYmM88sWrz11yA/RbImeLOeuGh3gmLXI8I7YuomqH",
+	"DVOz94jsCV/4yTVvZisZT4N6G792k3FgdHHdlg15gmeAq9p+D8IQVseZZpdabcjEmCs5n29NvgHlFm0l",
+	"32IH5QYZeJcQJpmLUmqk0ecMZ5DOwYZ8GNgttzsIETTdV45i9qIToU8rMMCvrY+QRfFqLtTdJxMe4b68",
+	"3DCntpSXl7hH/Dihhm/GFdX1SZ3LrGV8N3C4VuBHekN0XuMJXRcZLZsz8dI1npRos1V7o80WewP9HH0D",
+	"TPA47pYV0deiLPj8HFtR1FgYvnsAYcD1dEmhqTu3LnLfYBLj4kZeQjZrLEBfu2uUWDLa/sG7eDA4+m6H",
+	"SHjLVwek9vqoalIGNHPthFdVpaHU3lehYDmiyB+v0mHVo8R3RnF3YKWBtCfOWsKE5QTIF930QeX4Arqh",
+	"8BplJVSh03RCSTn8FeUudgmM2PzKa9/z3IfhetDaDLHr7tlRhaWPiC4KkRC/Y/yx4PQQhOjVNfS0CE0y",
+	"Ap1SD6yt8EjpM/BgCkEjV2eteiXTAiAiKw5q9bnRKh2plLycC+elu0+GqUL6LXdg3SfV+sc4K3m9qDYl",
+	"KP9IRd1keyDcoHFRKD3t8irhDM0ZvKkKRJVeDqIDMVKxjvZwGDdlorUjWA8qOLHMoIG4Himv3Zp7wVu2",
+	"bs7aiiqrNdkOejRVjUMhJhbikRCLvG0G2lMTekkYL9Ba7XJreXM04a0i3Z+dOqMAyqKk47YoRG9RqDjl",
+	"gBvuZvEbHvzrZlHgK8znLeVZa2bP+as3by/OXj15CnS3j0/d//zy7M1TjPkxbtbLiwxZVlUtVnhIm4a8",
+	"9ojNiOH5aDB4eLxrBgEf0PbBm2C9nrbPe0XEms7S109fPnn28odmGznnaoEG5ZmV1xyElXR7NY0S4OmQ",
+	"zQM1WZ5AM3wQTxp6iXo8UJ+l2JUBcIpAumTYZKGwSeDj56/OfoZnEetrn6XvXsJfcVwIMwyksH2Wnj1/",
+	"dQ53EAFs14pyJhUvgBzk+9Nnz+HX2gdVoo2+CNgwanfGQGaclU4SA6Y6SdVdgkYNF/ixdpIOjqyTdHAQ",
+	"rSfhHRQ13JJ2tFHmQdQPvlCuWyFrEiRikTMB0YR9XbIG9s+JwxVeQdH0GpHNvwV2cUf+xS+DFGyzOXBR",
+	"70iNddMSfAJZ1udhx0rVoihSTPcVxWfgxnLPQ4BijcTrk7iyEgbFtE7ImYqc+G4MWmvrSytLgd4WyOVd",
+	"2Go2EAHjO3yYvkuFC1oxqKIyJtQHA23V8WCQJoz7SDn5dj5yxPO8FGZTmgHInF+Yndqce8emna3lbUQo",
+	"cY8ItfD6UD4IlblK+86kWb3BSLtn1lDNM64W2NgzsBpDaKwUtFXjOIHbhfkCMeZ4483GBLc1v62aoV83",
+	"74kn1Jq+bVNgWmBTlsgKY9n9gV9xkzhXyf0NzP6dj1ljb7Y137l9FSaIgk24C5QTQBETc2+0A2dETDyw",
+	"s7hQ4r2lL7pb8GGtq7EvseAqHDFpWL6AtvNhs7BuWns1cM+E8kV3Ozt8/36k3PY9YWmt17d/CMTa/Fms",
+	"Ua1IA1GehHkiAugElwuIiWyqn2gpnmyzKz61ctOveLxiUTQjbObblGg2jsjnSFE1T92NDBx3bSbzyzoB",
+	"ScxRe3MXtPoOnAd8WSfS0Kj+vE7++xq/xQ0EG79Sa7WluBgcPHrAD8aH2f386KH4bvKID8YH2WF+XxxN",
+	"jvmDsVtLCMK4y6dGZBcvJj//z6Pyux9+/ts/yrfL3969fvLds+ev//eZPnzOn/PzZfW7/vONDdXgixe3",
+	"JOz9+DnYhOrG0frvdNLe3MC/74NC4WTGB3fIUnduU9aVvrW2yNnRwQC7vxNyIR0pavXR0OG+miYX80Kv",
+	"ZljGBjCPXp+dRuqR9kUCYiFQWVB/8zAyaeuiwg2NZIP76F+/lElISlbkJ8x93Ypw4vjJHsF3e8twDc+Y",
+	"bwjcE5EQ7OKn0BzWtLEYvAs8BSiVMfRYQiw0d3K5EYa0Wu8Oc/FnqG2u/APpjd0Uz1nK/puNuREPjnoJ",
+	"xs18yym0hCr2cq6oByAMliqpPl3QB+P5VsXUENdeQOk0bZBqG91BB3g5+hl1QBDNd0crtNBGbbVtGW8h",
+	"WPM8esDWNtaLFgKvDXu6vK1QojjT7gefVn7HpV6fItzyi1La1bmbfYKXQRPk0wVCz/C/vveb66df3q5p",
+	"v1P20y9v+wxOCZKcsW5qFuO0h01qvZBDQreKVNGXeRXSVAUVI4XNomduZvTQl8nukbLcq0B6aSl4vv73",
+	"kUpxz7bdMuOKX4q9udZF9J+hww5GjVO3uNzq0sl8nkHYS1ewE5MwDlyC9Flm2MirU7wJNjRIY5jCentj",
+	"7JIr1US3Z+rByTp9/QzUS6ObrUmwfxsEnsdcXUE5dcgjSGvYWEylImUCIHaP//ArQhZLHAgfOjVVivhn",
+	"5uE4vvxupIwshKedzaZaZgJ4bn27JKCehcTcSI3Uf/0Xizpuu0eAFHTTlq1G6ikol3T/+iCl1nSAA2Xp",
+	"KfUwh3uGDNtyM4Tq/PTLW48ehi3XaHNDH1iBLoBReW3PAZ0u2S4b91gP+gnmAqd7pHBfSK0AMjODXHZR",
+	"ENYm/Bj3da7eC1kjkUNeRlrjHIOw5piOQr2Rvt+r7kqZeG+Fcv/ss9M29I3vrD5SwXJJjwYHrNmoPGE8",
+	"3B6NCnAnazSnad+vjU8HxL1UdCBMHvpKPW/FXApr3DOPWKBkTam8D3kpodYelg10Zbz0VfeLRtP4kUpf",
+	"vzpH/pBwBvc/uFn+uB8dXexp6MR0/OUeO1bvWer2MXWP7yNAvbDTfwKQHXnaCGu1r+dC8bnsr/iswH5E",
+	"jZk9Yen+TNhSZiYdKbf5tPatiuowiZQu68OHpYh4wpME2wP3PqTayMjgQBBam45u6+qGyQOjE5cuhGKI",
+	"FjQ949lU7J1pZUtdDJnSe8hBh1/6V/hFKLsH3Q5fwcY07jKj5GSS+vOMtB5+fxy9fw+3H8P/wgslJPCb",
+	"BUesm27qMJ4mDHW/W2j8e9rz/dUNVvLMmuU+aaZzkSb+lO0hKQhychtE6CPDLRwTar1GGNQkkLSmVIGS",
+	"NgtMGLRjhB5JQ+wXSJzjv2OhUXvLQN828GgwYL+ztHr1BYUSqANbKMEoBb8yIbww4+6UYvMlCPTF3XAX",
+	"hTAn9Q/01vmYe1KU+O2e93is85V/MXRap7JclB9QLqLLCJQDgMu2BzV647tnps+qv+39LLArPeRh2Lt3",
+	"z574xxwwbDhY37O/e4GUMAEGfx4LtnjXnzDkPpcKC4irbjfU/AMb4Ycs0FhUXfG6Pq8L20/kPT+o+25Q",
+	"66KPZgpPG9apAc7BS/d7NW0SP6sNvsd+j4is0zoUMvXtLu8CcWS7IxwjLxPAjtq6fR3tJRwGYLtgG7US",
+	"jfhPPXKfWkl39jtTGluhBl2BHrH09hHr6rK6yMn6sAbH7mEzYac6b04bdsmyUyJEwQaMxEchDcObWDc9",
+	"LYAVukK04i8mvOMRi3sh4t69kOpiAqUCsELhQAa+C+hGeiVWVa4UM5XzUmfCABmLEYKlb4QtV3unEyvK",
+	"tPZCmMgL6Ztk+Y1Qy+359g/NXk2hzeKUq0tRf+w6c7mfLLrZ6beSWMWwBGOiy7HMG9u49lRnDsfQC1jT",
+	"lmJokO2hPNdzSpw0pgHJwBu0BAh4lUXhIS5QOxsPItNqUsjMVkIStxMlPfzPaIyLhPYFI7532GS8CXCt",
+	"ChFD5pvwan57HKAY4KtC8/zCan1R8PJS1AQm0riTnJb/FCSiuwcD9kI+jqrCw0OPUeCFetaLmcglv3D2",
+	"f5sorqlGUIn0oMPDts1bCqeX/IPcLgXgi6lYf0h5YuMDZ/X7DR4/dnPx7e9t1bq2Vs97wlIsx0tjc9ff",
+	"4fVrdX0Svy/1XkjchBdHBluh5FZcwCTTaLTG2nD6DMO6JFrgomRdW7p9jzG4jQf12Gs3JOJHQeB98vHi",
+	"spKC4PbXFLc0TM5AnfhnHXixGNH8h53sZN49wyYCDE6/6uOFLCya/XA6CsGN8M+DFQrlUdRqpLEuFIAE",
+	"58Iw0B2gJ8kPMNqJQsRXLCDE0P5wp5YbBkp4RSl+gxYPDVNWLyEFC9KMF8ajvGpMXvGJOCZt21Lu1Xzl",
+	"PdOsJXPzBVVk0Oe0bqlkwGEqLctlAIBsWfH7zePUMpC4FS4YyG1v3P4GuK3t2fUZRPG84R3Yf6a2q2FG",
+	"TxgvjK78lN5Ng6E9e+HbTDSNUNDx9JuXH9IGhlj/rKPaAlJCem2/hGUgX0BB6vqEcbYsJRyCiBym1l4Z",
+	"gxmFVHmxihotj9TbqJI8RQkqDbtlXTc7jWVNNasjhcKtqsdIAqDvSuRDljphuVFSJkFGIKfbKZ71kUK4",
+	"YOuBXwk/PYalTnA0pYb3tCLb2rtbzg9O2OvTt2c/gox98vT507dPnXoWcwROr1vkWHzNumiSR0UoI4Uh",
+	"Y5hOZ+tvMvR7ffazWGFfdpPpuchDi2GUwl7c08d3yThD+j1nUYnZvOAWUUvsSszBN2OHR2yqF6XBgADt",
+	"x3vQJP1SlPOSkqoQLcFHJvg8UG9Qi05kgpVHd/7j6d7h8QPPxQJadryywvRHao+dk1mXoIEXvYiSvEgj",
+	"WAoz18rQJrWLUkEcAW0p/EcX/cFkpBi+xA3AdxkDS5cblj7XvjQMfOzXIda2d4reSNrDqlH3mGrp7N4b",
+	"MS/4ym1AWy6gTj4efKXX46nq+mBM1TUqoVlyo9b5qjeE97gtvcGmqL2ILaeyEBFWOVJ/rUYxPX7wiG2x",
+	"t7HeKRZX8NJXqlixkB0NS2CiQIDzv7HNy/FgkFAlFbDHOLvBzXD1pzCShm2bUAGBW2e374C6qhRwPvGv",
+	"1LTdlivwgJoegXtwuVCmJkP5JZfqBN1QNzl8IoAMcmHqfdNQtKBH5Rw/A2a8e2ToARfLfA9iBls59IwJ",
+	"JFpug7tl6hoh4HurMJnWxT7ckPb6IxVO79R5HVKxNyKXBg31qMKty62eycxHt5ulRqYHGOSZmOlyNcK9",
+	"tpRG9NkvFH1yn0rihsebxU1uLvIFGrlrPJ0hVGxWKpuWWukFuZ1Sq5GCzpRgh/mCmEAM5DyLbno4OPTb",
+	"CnhyoZzfkwNjooDYgZ0oe62LAoORQLO15NJSC3V6Bp7SIfzy55cpWJdVP1GxoZHoSJ0qEsQijznWIUqj",
+	"mJwQF01ctxWul7D75sZPxWt+KRV9/3NpLItCz5ZfCZaCdZuy7kG/f+hOgy9PPB6glOWK6Tn/x0KwNAO4",
+	"BCU3UPWMVFoBKchlm6HmFzPDJtp51SdAnurGBuUB9aMwkQXUzzJ8BuyvkZprA04p+etG8bmZamtAvK5Y",
+	"ruHPGO4BpQw3w1NPXz8L5oM0ZoEoe1BMLYG0LtGCBFIS+sheiFNi8yvof0Qx4pF6F7dCMaybbuh+4jbN",
+	"dnQG5Jk2d25quR/xzG2/VM21RqqxuRJWdb5KWppUJdtaQiVQydLS9alHjfUxXTNSUtV76mLCs9CXrBuY",
+	"u3HKsIy5Ags4eeX8FotttqzGkORImcXYZKUci3ytQ28CuXSRQ1Mu0NmWq5yXOaOErcFoqLMkYgRa9a2Q",
+	"CjeWz+bxH0NEP2V/Zun1QYJmIGbn2Y8vTs/2zn88ReNgpEYd/Ll6AdqK/fqfw5tqvzplin+gx4jUSWJf",
+	"zWvrgEmM5rud+SQ0rqIVsKX0N4n3mAmXvIDzpieTEy93SsNmC1MTomy8GqlacyyoVaJcdd7rs3dvnlM6",
+	"gSrK3PIUWs+xfqhk8xKx8oQjFXSGPbw0SmJU2BYsaybyG3fUPFaLZIbBRO65LeXcmftut5xfy/dVp2YD",
+	"aV1I/wDczvsKVM94MGBmpHh2pfSyEPmlMG4WclmKzJqgqvFlzhMjLgYGTgXWQR0zk7BjNpMqYfcH8L8j",
+	"dcim7o/TxL1hCuNy/0gqLEnuv8TZwyRnTlh6dDBgPwA+iA4W5Rcr1ABufhSvRrNcCx+Zj6FCwH6i3ehy",
+	"vjK4WtG8zvhqpCjiN9Z22kswIus2oLeBtrV/oz6AT2vvdRK00JeXAo3xkD2pjrXfQKF9NrYOqDqsOQsV",
+	"9caKNlfmrKuxoAa7zvJh3bTf70c37X8gwOHH/QDfdboX4T2G8Dr0WYpRBSIIIsziuRkAMdFnjTMDyebx",
+	"KsqAr5VES8MmpRAnTCvhND0n5cqcBEZ++H7QD7ShoLLK2dvOZEsDACatfBsKR94zIxWcd6fCjDNIw2bI",
+	"ReFWF5FAlvjMq3Z1pJyg97yV3h11ryh5JtXlSL0Jhu+MrxjMrhLL0DVJ5UyoxazxKzGi0xG6PhhSGAbF",
+	"xkjJS6UhdYkla/iwPvPUKWQTlzKDlG79uuAermvh/kj9cv+MsmiYeEiZVpHx95uWyof6igKiGHDxCfNl",
+	"feRpRR0ZRyrQvknF0r/u0TD3nmG5n7OIa6+kHYpP9KECd6vP7hHNGFLXdTBiENoCNJL+zg7pJB0ncxGN",
+	"cdAf9AfQywhTwZ1h535/0L+PPbKnAJnxCWT371ZuyXf15FefpYeDQRo5WORDQRWoMCHQCbEtbEYWQg2i",
+	"MADGCyYhtEP5kUYAJXy4g9wwDgcDZD6F3C4A1xuxZvc3zD7ehMzyrGAf1+hbTt0G7yNik0qH2x8VxrZ/",
+	"qlaesDLGIXWGf/816RCRYGfYeS6vhcJOE5ZfAoz2VTCFO7+6W336fePkv8DfPcLidQmBUbEwzIr3YI2S",
+	"1cowINJnjeWKVGFcQtqe0D9BjbIVw1K7kQwIAA944NamPH9wughjVN8D9KE37wH33fvzgsvG6jeRZB/b",
+	"SD394L/EckdrMwsfs3HhY3DG7kcP8FCv5kKBx0G4KGhD97fTF8/XT9YPwtLVtztcflS3nN7myL7IPNcw",
+	"YdumGKPMt5drHp8bhbi7GHXQJYUQehhe49kUbBKgR2rwhKCva0s+mcjshKXHg/usXjzuz0PoWu8+3Z1N",
+	"yk6NVJWe8txoTpz2+ux16JsPcg3tNgheTyYiQ0ok6WRP21F7g/PyL5G28G7YFseD+zdviXNRXstMvIvq",
+	"vL/AjnrjZ2vbbgp+5MYN9cYLwApkMdyA9ARjisy4Wm0Ve6egcTJGAwuED9TiHTK0aUWaAzAc+KVInAma",
+	"FYvcZ6mB7a8LARyuCBivlegNsbsr2PTU3xUbu/rIfvDFjHOoCBcJdHERUG2qlxDdw6x4ppVZzEQZPCkY",
+	"gL4M4K5LPm/di8+lsU89ijvwtZqN9M3VJRVW/3sI53Q+JjfeAlyfu1xIVToff/2Ch6Tq+NtyTl4pAavK",
+	"9CQ03P2YdI7w/dt3/WOe+wpfuOXg5ltQFjqVL3K8aYfD+T2AM3IBtRpHh49uvuOt1i+4WgXaQxADO3zR",
+	"M0p0B6rp410+6qW2z6LG9Z8icz7WFVBbvCmSHbShf006MSC2M+y0yYKOly6hvxxKlkK0kWW2y5gNGGCQ",
+	"Mth6Me7fhKUcIe85FhB/iHoxnVAo1eNTDKVrpJmOlHJ2ZlGsKnSaIWw2eLR8zFWuFRCQvK1qSWToiM+I",
+	"G4VeR+QAKFecY+izMyyterV5bwPfhGFeGI5zYt0znaM8UlNejTnkgNEFfMTa4EdtEglbvv2kx7cWSD/p",
+	"8bMnu0iXKM/5s1h9WSkD7dHbrbWwGCxeiz4S/PrObC2JvU2v9FTZ1S3hDhjBH1h4DY52Eiff64WiV+wg",
+	"7c4I9oXi8XCXDyFX2gmdp4C2+w8TrXj4AnuQQYpHt1FjARaJ2p/0uE3QtgtEoEP8HJYbstmAaKHWkmlD",
+	"HK6E7SU1EUbRWq1Ap6eh32RVnAl8SZ6+KYkuqVpSpqxrAIFStTxPEFsU0CkjZaw7cyEShkccX4H+A9SG",
+	"htaWQPyFEoDxspTXFZaGEiKhWbX7tFblAA0JkXyVhtHrszPiGi0B5g63nYxUaNvHKCMqt/QG9qsOd3hh",
+	"777PjFSLfgh7xn+7f5QbQ2DhwLCv59dCBJ6zdI1QeSNTGAOqrsTqhBo3pk5X9zG2lfoYFwW6l1zakbos",
+	"9TJY2AcMik/uD5jpQYq+mYZFmkAIwdgCa0HdsJHA1n2UW1SnFutrCn2ksDKHWydvnfhuUWk/CPsJ+uxf",
+	"p53+6CbvrbXGf44g/0FYFNwE5V5g/D+wR94gv3czlEML7M/lkSPPsHtmkFiAG/EpAci0DFkKTfORRbtG",
+	"AUXE3WBXQwqbDnLKuoHoI6m6pyYhV5fE5ndStTbtBXTYSPkiDQpR+doGgiCkhLOF34hCmJ0GwDu3zLNr",
+	"kQD3IkUqhvAmEJJhmKAj/DBgclJsaj6EyPN+Zq7TEDE4O/8L9ms5OvhukHgcTamXCXv39vu973qVWM10",
+	"sZgpJ75hEpPGDCYBP0RTl3BfDpI0SEif5QkB2TzlpL/2JRD9J3LMVQLTcqZzgf964ayrS+GUblq7mmBu",
+	"7p7UN9P02LExV1cMg3KGCWXLFbArBiwizUw1Hz+dv3q5WRC/CY3bv5B/gcPxr/nSAjy852PS8VujTiL4",
+	"r1zpkRokj0/fnv249+bp93uDwUFCPPOJpwe85heH44f/Iw6Sg8FgcP/w4YOjwwQJ9ZJ350/ivybJSB3U",
+	"HncYHkfWGP6fh6Py8hJD9BHTHItyJVWx9e5BdhJ635Tj/wnlOBflHtjXtKys68saz87/0vtETTmnNtW3",
+	"UI4xy0DQiSDzQCUCnJNKk3yJXK10JqL/jeCZumRTXeSAEvBQyGF7z8r1Iq3EF75X/XO5yhPGZ9o9z1nB",
+	"SWu/U9a9Q39XeKAs2efp7zpSfnacKvfjom6izhWY8DLZ0hIXoNnU47OaOibterPchILuS7b0vRYJcozB",
+	"tWioztvxQDzDxgD3EMWkgqJj50ZsruEbsMJuOIUdENPtc6JdCBHR9lW1COeqytkUBe38hhlSQ4ra95vo",
+	"29yPMYE8lOV61CKBzRPfBgSXHT1UQA6HtB42vuQm2p5AlRxQzKGkEVBqWLDgDlPjkKEJCnYS0b0Wgl8D",
+	"5S413m43AKB1/BfUyPD8DarDDcsrjm9Zgc8r1N9Vm5FJdS2U1V5mtsnHSLLDiq1L9kgS1wQ6guOBqkib",
+	"u8v1t0DZoJVorZbVE8BeY0NFBNHR14HwoRqaKZDvEjhlpKCYpNtkrFBI/8RiLmBu2I0na6SWelHk4AI5",
+	"s9rnNdE0q+jvPYK/8ryomI/LGbvUSBmLojhSXmFRfPGPp703bC6zK4A7RvKlkmRwfyy4IlZ9MwdZCVTq",
+	"la5Y68gP07/UXq3hvU7ehrgTvS2w9Tjfjbpj68l6dcMQ0QdRqTOS4WNRBGRr3BLGLcxpfja0MvJ6MG5P",
+	"PlKtlAkB9gMEPN1NoHdsrbSWIvAPikhAhtHw4pIRXzDcnQMjC6gbDKdxrHlBrSBtLZFdn07MhoeOA+De",
+	"jRRBTu+ZCoeZS6J0gJINqKzyWF/oGGOIESoU2xMelDxCXyG9rV7phIKWofSJgK/BVaYafrB6RsotuK0l",
+	"1O5UrTRSocliVCk7WRgCmkS2EgU065HUblw7RDUPzjCxvbiSH88dgLVp5eDsefMiOhDgq8XFan3mBljf",
+	"fczwlak9P+PA2VtodQkpzEhtdyUWhkZn1y/Lkq96gHdATb02LiXe27VThANCCoLKeqTQyEh10+PBYbqf",
+	"Hg+O0l7CGucwMkuHWCnjviTa05KsQeRRAsQFtYwZr1iAOoPYPtlS2oVN0GDz27V69pEK9TyNJabFgaeg",
+	"MEcbsCI0wpMVm7nUbs29Cg4SZwY6KAN8GNGsEja0byVVHeccsh8lrXV9RYPEcRKSPcPiq3bjm/nOdGiS",
+	"enALLSWe/YBsx2dQC4DhhsI6rGO8MxdEl9MH6ghr434ZKTpEZFBT9ZdWotdn51BqqaITXVXyka/j3tCQ",
+	"lUO3RTZuAywogBRHn51GbDO0oK0qDYuVthULtybK3Rd/X+oZWbS3C2a15sBBqjzW+eqzWsMw0BABqXMM",
+	"Eon7F7PGT4NH3mqQe0ew0vdhdWom1n9mUv62OfaDHV7xGulS3mr93B1JvO94l+8Jp+GFyCX3JLH/AYn9",
+	"w502yA+oHj4R2nm8S9iQXvUWiRwafthpZfN6mdzu4sRODZP2ExyyoCI+2Sk799XBEFUGjZP5EuKUsj+t",
+	"8ZW6v9YFa7vyh+SEXcproRIowECugxw7UnnF4J/ODdLV8Mg8Qp4JPXFK35AqO6nIWgCwWhVwN7054roM",
+	"Q/1NyyoSM1L4ohWm6DG8c9JSLVpDlmLoVKicIpTQ8qsROqrClVDyDsXpzg8NPhUiIpq+1HCk0CyHB/pi",
+	"+YbRXfE9UatXaZM2c5thuMzHPlk1fXi10mHeYX182fAGtBqLu2gClUprGI+K6tPX76KK+g9+N3zc/+A3",
+	"yse096WNhDd+gH90IyEM9FaGwuHnTKSdUkX95sRPvL3BxaE7vox5kHQ8B8hNd4frvpkU30yKrxVwBV1J",
+	"6MCgJNuU4ydo9lapCVp+cXclf0YcKrWsCTqvtSimVJFOB2WNNdaGONP+SXSwnj+50thB8WD+Cy7FcmGx",
+	"rJ4D2Gjny4pAyULKyZkPQIowXjU94BP0+pe8zN3bycaC3A5FVSZi6blt0kIvf/HJqDTKX4U1hc+aSJVH",
+	"5ga4z0nFlFKXe1bP56hL2WI+UlazFEcNZg+baWPZwWAwqDSXMwRg5NobCtvMAzfKLfZBr+/fN2SDlDo2",
+	"VHklHzdZWD3jVmZRpm2GVCsj5TYh8JahDodydOsrPKsSTZ+fIgJgCbXvsLqQxgH2NLewI+Vuh+jrUioK",
+	"PkNwswDmPsKyKKZvDAnEGUbD7hAS8Cm1dm0vod8Mt9NO0lHQ0y7uT1zXtTEsYntXvY9J65OjRMvmJ2/T",
+	"yGf+AR+/pN1xLqwTXOZrBybcu58qW6625Qp9RN2A4IDd9keHnXxT2H9chQ2wF8IPeE2j8jpk4Y7K2nPr",
+	"f87izHIVQ1gqYjMT4vNO1AyZsSunyEjgSKeVgYjXWIZ9PEcK3PmkEqZSEItKehYxyxIVhrSM9pnpJURk",
+	"AZRZXt1T0W+3STYKFcsJEO8oS5mVktv2gvvn0tjXYdq+pKShl2wqdaw1jv4GTqgdvbW6w6iRC8GU4i1F",
+	"RI4F6MFwjMIi3xY91mxYEUhPbxvnCk1p4iCXmwAesvpxd3NMGzUS9THmyOc9KnQV0tIOq0tqObCpLnLi",
+	"k6p1L/JV891CGjB/al1kqEEzV9iSoepgE9Gxpu6n9ITxXM9tnLYZqSr155FyukQT1Kf4EjBCA8+Z6MNT",
+	"3kXY7+hrAntH82sqrmttLDE5VYj7QNs+k2bmpJAw2PRlpJxOB1K1WgMcsPu5s7vbCdh8k03fK8xTt/uU",
+	"/D3DCn0ZWkyuzcI9Q2hw4knKoczFDzlzQwTe5znlzhp7AIY650g0ImbSYmz0BsY7TMxCkY9trgFN2AqZ",
+	"mhO2qFKwkEfzUD/uPIUq6QxJVUi59tmp58St6BwJ0pewlIB9kL7lOaVoK3rVPnuFkcaRqoOFvEdSj1eG",
+	"OCWrhykTChyG0GSfvdRVtw6dr9rDc7T1Xld2+O1CdP5G6FH9WWpfP19M7U1t/7bpHhBF3+Jnf6Q62f8Y",
+	"czicvbgYX+nljqrb69Qd1PU+tnS+pW1cV9pRZ2gnBteVc6N9RVcrlosZMBuX7sFS5zJLECGxGqkQT0kC",
+	"8hkjQZDu6Tc7cSEaIwDtSr6p0PE5jLFx8j9NqH3J+pmbRdRbVCT9b7Ubfxjyj2jX+yPR3G+f5wR72tHN",
+	"9na9ReHQmSdx9ylMGdaNZBbIZuudBBHCC3nn6IYfX5yeuZP55vx07/X5OUsfZ+O984qullQYEGKFxlXI",
+	"kV2zznnO54AWcyaVoZYkfEks900UKhx1SeUUuvQNsE5GCige8UVQJBJRdbfTzjkJ5EvzpfFPCjLNIzXX",
+	"++wRo14CTNLQRqTUi8up+8oxt3LWZ3/x3+vZkroRd3YezPdg22LUvcfQKm24PUg3BvC5maTakVmwhmvk",
+	"zycsUOmika8Xdk9P9qA8NaLsRN50Xs4KZAKLzNSjlFiPA9cTXJwvSj4G6xi9AWeZp8fv36fMCqgCqSGn",
+	"NUHRoH7Cl6bHDYsaQvwk1nTULNCZ0EpHPNc3B56dYdsExVWO8b1AqwuMwG3c7fTBADvIeFluMo2FvA6G",
+	"MfE7fw5VsimQ/Kf9P9UVR2iLPJbKSZ+2zsjbVQ/PETvAi9dR21+Mgjcb6m4NzNwzwIIKiF7qOJVQO9Do",
+	"rPQ7N4ewj9aFWDhHAMnBA4pNsaiCx/e/+8rB59tqwbvGnj8hfPzvo0E3cO89o76IYXdBvoqv9QaOdKqn",
+	"Wq+I+erqt2LRurO1e9o0Z53NO14xCShuT2mQIGG4tBTLcjIfqLFLOcEiPZB7I9WFvKsSJmmGPhBt7Z6y",
+	"5Abw0b0kFPwxwctCOpGOD0SqY1kU0M5X1YoD2VKUwrOl5332BrKapcCWNfcHxNwNPJZAABP4e0d+ZzGn",
+	"NwzrEsXlBgP7E03r+u1fml/km3n9b2ZeIwNH8+jd1aBuQhE/W3aoRgFY5cxVaP2CVCGsG5N79pKKWKLW",
+	"TQ0om6xgXaVr5hPwjue9PkOGSzzP4j3PLKNQLpGqzMZSESX96csn/ZFC/ko2D61YhtgPpcYkCuKWm9Bk",
+	"ZUOXlA25o7/gvJxWIJu7GUa7s3f6hPzudyBP1y3eUKeouM3QsCDl2ZN/UzJSWsZd6Ej9dv9GSPpHEZrQ",
+	"ZYnkVBvq7S/Nn3ZNBCYh6uDNM9h4v+lx4KZ7qa2cyCrM/eH/+T7kzrP+r31/47uy+Lg5jHGOdMbkkDov",
+	"espN7EnHrXo2NuEZqUYXnkiiYVd6Cls22/oQTi5dlEWKQOdo2Gmzx1+K5Wc/YuQDO+vzPHf+i2E/vn37",
+	"2gdFwOVexY1i4t4wTAKIflV1RqAyyKqvDvXSQRF8O/FKM7EbYRBd/NY3DLrFPSEU9MXQ2cCmewt4VCNA",
+	"Vs14zrqclmMpi4Ll2jmUa9E9LC6oMfRhxCAJ7LnR7nADa2E5vy1L73ncFg5bwhNK9MC9sAZoxPwtckAi",
+	"Q7xzSTzeDbhRRoraPsQcGdi62Pn+oeH7j1Bd9pLPBPFfRTxFKYR14C3Q4EcBd5GNesGnJxGJfa1EVC+I",
+	"KIAiLhGOBmvstaoK6FtaLmOkX+TGLVnzI2zFelhHM2IBaf3q6pm9YLktp7oeOaR69Yr4sqUeHmrw/euG",
+	"KGB4MlLEHUB9XLjvE583o4mI4FkLubJ6xBUQmNAQdY1bjrgn7x+zbMpLnlmPAgnRQeztLQ17cNTDtPKY",
+	"50TfOQHyslrzXKhX2VCuX0gDiXVMOo95TjgkbhgfKaAo8l3sAkYQ3gNcX6yb7gPJ3P79/YBg7p3EcVgq",
+	"9XF7zBOMggxudO7msNIij/dG+6fcVJ3S+nYsH2JmkWW+X1hU6lPP5qNckBilevfmuekz5NZ28v+y1Is5",
+	"Hvgq7I3QAuCsVrjOgDdBdBhBpOu12lDitBYmhaAo9GrSZejH1datCea8z14tLAVVSIZAkHOkcie5Z06p",
+	"WplFnkad5BSaazZRMB6QBtxGJ3gF1IB7DE3iqUrXSVx9ZLjWNtlJhkLrK4//IcEzUou5R53Txq9JFmih",
+	"NdEUPg4uGLyYOnkDbc86MSOSIPkKckLkAOH4lJei13bysc1Cf6R+oWZfawQYSbBXZM5yUUIAJTh5+JIk",
+	"kDkEKkdnGgFzRXC2QjdW31XTLmUmWBfOVbQ+GJgHqA+kXAjNjvQcje6fSMn48PBo0IM/GZIgL6l3q2Hd",
+	"Qb//YHDiNyThDyFubolpiRv2YNCjKReEwCfLbMh4xbNO1fGhKpC6qQSkVvqTHm/sJRzG3NQodfr4hXFm",
+	"LJzL/ki9InIV/zA8idgvLIeG1gDF8EYfzHNjAWMmgpFCtkdvqpnQVDdugtq0TbExBs5/bDQmmLGmskvo",
+	"gDimHqxgZeqJp4KulYGQZVq16DOsC6bhZl4VlsZGdkr8KSCt1npy+h6LJmqDaZG4BS3r+FOrLoGF0VFb",
+	"TOMpkKMHn/h6dQp4RJa1UMy4g8kLNuXXgiQazEIvmPK0T7hdbz7pKyubVndscQMmFvpXdyGrQygBt/6Z",
+	"qNps/ikFWm0wSvferuZA2PrOiHLv9BIbwJUjNdXzvfFqb6rnIbkJllDVJ48aF1acYrWWuZfChoZnrUUS",
+	"cLI+NXzSxFElOwRc3EH5YmZ662f9i1gXNtBKrwnIJTdUeOtN0DiB63sSBnn5x4GJJZ11GXrT3dUd/gaY",
+	"oq9cxLpWugpNretNr6FaCVL/Ufvrbxi9bzWu/3n9MECorsX2WJfH/eYDWUTvdkG/TV0yNmRP7ticCNEu",
+	"7WGPM2xrG/NAQULVVJ4HNrwI8A6IvSBvFg6j12fp2fNX50+fYOgOXRxeYNTOw3v0HGEQJ9GTqL80jBkc",
+	"Dm60Cjx87k5nQVH32m5KSlPkj1epb1nvuQURbeVMlgXAKXzj4QbcBaIWI8XJmfav8b6uh+dsMPUC10TM",
+	"VzpSHiQRZkGXLP3+9NlznJEt3Y/ialCMOXGltEU+07BxdoLkbGoZD32hZtKis93CIaVNw2a4tSXkScLv",
+	"3nrpCxhD7rtoYJEN9C9kmgoMU0ovq63S1SU13EofP3919vPTJ+l+igSbUeQjimQRlE02SDQzPMexVCpW",
+	"vW+tpL4IRP6bvv5Gc4WSk3VJBzLetBFuZwm06+jP1i/rNOKniBGvwHSY6fkKWXzdIyalMNM/A5l3k0sT",
+	"wzPuLSNFnUtNnVwZ2/aGpxLQNioUG6mbKsW8aGtgdk/WRR7oSs+9kdTi0RihRmbQBFr/4v8cpT1WcgxA",
+	"Trmi6JN7VyFYzi3fgLn6mhryDS7BV4Eb3KCsvrW4+CYIbxSEPwgLkdRPkn8b4Q/Os/ocjs7bpWYLIwyA",
+	"ppGrzreUYka442dFsRqO1B77059OA0Hvn/7Euu5qK2eiNyR62TQiOUorw86Q4xIqftFzGSm2W7qXdQGW",
+	"Gvi8J7qMqIJ7SD3AgidVrFiah5A+Eh085+pywS8FpY+jo0xdZg0L1mVXlzC0109fPnn28oe0AqRWMtbH",
+	"VHsJS0NO99SmmJa1fkhrMr2e8q78Dze5jczQn/4EFd4o5+M2WdF4Ih3k3CNvPWN73fpsYwpiNltYqE4J",
+	"kJboERFTtUY68birhfMOkfO1N4R+gM7lc2PCTMGs8ujc+y7Cq1IfJhfUKJK8RQGl3nAxLggVn0SJ7Xqi",
+	"L7bg1ws2vNajp9yCLogFnmbyyaFguc3RdX5pqzMbTeKtWvq+g8H+H3Qz8cPW/cw/EMOxN8GCSv/mEn5z",
+	"Cb9ZQl+E+diTGXPVxoMYMQgiYKyuCD+Pw7gtdLw/LnR2dVvumG1W1WP3QAM2kTcrvI7YwOTS3a6lRirA",
+	"D3p9Bo8H/VuFxyL66FBM6XEO0rKFIo/xBMvcEW1iqn7Rm4OxTwEfdpN/2h+pHXg9YOT/coX3R4h0+nX7",
+	"pni+tbX/D9ABcPC/VDRwq3BfqM8u3t/hI02r/P0cAv68nlqEEilf5p++ewnvBN+UwIFey5xE2LSRyngJ",
+	"9eaAMMQ+YCjvG02WAEDZZ/RV6NdVisu5w7V33kbRsIae2coiv6Oi2YU/ir7lm6ZZ1veL81ppYb8pnm+K",
+	"5z9A8ZAk+MKqxwM5Azr2bt2NPdsIZaeKYg2HG8FvPan48QAg20pbKIWE/ilRdW+fnQNc1YwUMq1fQ2fM",
+	"rFjk7diH59JYKqJ6Gj7nCwqzxru20bGGr/9Gx/rlCjbbcN/VzLfyXWziQg48UZsqNgH2/QQh36u2Ms3F",
+	"1vLM053KL9nG6ssK0z1SCOrus9tVRnY5u//+fThP0AQvl6XIiBbDnUrsEOQbGykdOnYijPdg4HG8SVRo",
+	"OVLYxfCYmYQds5lUCbs/wP89ZFP3t2ni7p1CogP+0YUyryWXls2LhS+rOBj8/0bqN2kt9Pq2Af3PFvM+",
+	"S48OBuwHrUTq4eOmgbHHye2P1JOKsQh6QHqZJ/NQxULlELCq9wxLZe6zLfDF90wVYwcYLQ7wwRH7WT5G",
+	"VlgqkvhWWPrlCkuTztFBy32xfHULeamVOKnTEvsNIm2zPvW0zgQWV3Ho2n66RVlqq058Iy6lQc4J9u7N",
+	"c/f4EgmxsMs88CXTIOxqLpyeLAr6J9RFpMiyhaBMjSm4XsKEwtoJX59K/41IxQkvjKhtZdZNDwcHaY95",
+	"JwsKdeIaEXkJ5JEpypWUddPl1IjsImX/zcbciAdHTrnfP2QlV7mesfHKQkLRTKGtrSpWIwVwUsjVdQG2",
+	"eckl/kSlaNpiDjRUkLop8TU9fGx0sbCCpVNr56bqZZyVApKDvDBQuFfyS+gBwpBbnud5KYzBpmpTDdAW",
+	"YO8BUKk0LJuK7ErkQ1ZoPXeiPGHzUl4DU8ib78/YwaOD7xKWTrLBYDjcf5j2kpEqpLraK3TGC9ZNDx48",
+	"6h8eH/UH/cH+wYPUXSu+c9ceDNJewmaLwsqMG5uwhTJzkcHOSmiqy73LkudipF6evnXPGgz6D+hRcHcp",
+	"jCiv3fXPXl8/AAIww8RsLPKcXNtnr6+P/FciHjYr9CIfqZmwPOeW+x/d7gmDpf9NA6CnkFeiB0Ie+xTn",
+	"odxzS0XUAgoJaJMBJ5OYF3o1EzVtC/WWbi+PlCfVFn5QrNsyzHgUvFjylen12evCbRdYfdztoYgPtpDP",
+	"oy/p0Chhl7q8MrjNoSoNVpoa0dDew8rbkcq0UiIDShnuj/uKzfiVMH126usYpxxa2JCdWlkRI9XdGAjo",
+	"bS5OapiKf9S+ba2DvVUa9OBLWdc3WdZJVTZNBtG38pZv5S3/cR1hfElpZWXUmU7v6AVtihbcsYKl1UI6",
+	"t3puYrLVhgWWkLPilKFnJEWo/Vwo99da24CjVuDKExjmp0rjxv2fK8zaQuSJ482/hTy/hTz/ZTIF9yDj",
+	"ayGVO0dUPjW+uK73nXcQqf7gBQ0ZekBoHHCW+lLzN1CbljLDVwZZbhrOIvQV6abOmUyH0GPE8zAcHQxO",
+	"nGcFrCHpkBhduLViNrdkGI6U53eomcnAJ5OwY+QOHa981dsmatAvIKh+/XoB0ZtMtm9o9H9bmeAx4p9N",
+	"JNwKF94qFM6olSt26gToMEQLh8QP0iXvn3HjvEGECPeSKqzSTdWiKFLnXo4UHmq7msMl0aCc0+9DLH32",
+	"1P2LvPMQg2qTJiOVFYKXyCzWlEInnkA99IxCqLQkEmMvkXxc1ghlR6pbCjKWEMfs1mMM7Vh7ffYE7nEj",
+	"Mw2zaujNpWBECZWPVBqwwm8rdr/Qz4tQbl0jBAZvxB5e0tsMD/7jWFlfCif8KY7yV5e6vkXxVsX5zc78",
+	"Bib+z+KDoDKVz6XJtjrK+5UU/hxp9ldKVAHMuSgpexBXoVSHXYllyKwnSKsYAmZku5qR6kLHbmZLeXkp",
+	"ygTJVz03f8FBribYCBVTLNSu5/7A6Zx6n5QrMbcj5YnyK2P3htR99ZSvozH+UKzR9TlY7cIeXe2pb/b0",
+	"v3UTrCgHV61pEnL+sgzn9AvLpv0PIEie3brlx0ZnPUipNZFzstaXznPlgSxz5i8CfyKpVqUrt7vNAZ7x",
+	"VeQIJL+/kocdvmyDrefn+5tE+LeWCOHYELcloQMawISvJQz2g795W0h6q1z4n4VYiAh2ExhRKwQPZG67",
+	"wE7aw9ZAyEcrMj4D3SctAcmTqLcxJIBjkM8JUUnYcgVAqnxRAB0F8IMDN0NIjXuxhJSthb68DFSaaBLB",
+	"xyx4kfbZL7q8MpiMViv6hibqse7QA7/vlOcx+370vd1aZ6EoOpgAYShcXBOGhLOoHhBeR/B6aZl4D0ny",
+	"BJuBFhZCmHphexExLKT+YyHcZ6dV1CE83uMzPOKEbMkQ6KTNKlRuonhCayc4utgLWsANfV0p/cdqrLyD",
+	"XIfzkp/U55oDJ7zSS7efvxih5rdE0Tdfepfks1A5BELb1BRK8y+irGoByc+im34QyskrgXT5y8CbHHJA",
+	"Xagd6jGpKpxcwLz12fdQe6SvRVnw+TliZFPWJXnOvntwNBgkAV/0YHD03WBwwgagTJRWoueZn30g9kqI",
+	"uRkpj82zWg/Rhw+SAOCxAdO31MzMeeYmBalQcpZeHyRp1arWMKlGKqjJ8PcUMPncgxNL4M4A1LDEiigc",
+	"EHWmBfHjg9UjZZYSOfndpzslQlfjCoHe8aqpywk8HMCAHlbMFaOZ640URq/9d1eY3nWdAq9o6AQsIPg/",
+	"FXmufSd+31fiQ7w7IKs6Qt/007cA839YplRet4WXvWIhwWa8oLqTdqx3g/3QwYblpws77Qz//quTRPTY",
+	"pkpEvGcCFIBJ4FFKGFSeJWzhS9AQaWzWeZPdeVZ8JjrD9Vo0JzMbCP91juXQ3vE3PTbeDZOl09F70IME",
+	"+crjF/2kx20Pf6ac2aHRW56XYs+TQLUwd5iEZQWXM5EzqZzlbItV9IbXWhctbyBwHfynWYfWISJbUvvd",
+	"qIaayoaiF/xSZb7bqhmqojmwpAp9mYBpkGllFrPAtDzXRRE99CkC/Nof2ez+a9hYTCV5vZSsTmjuQ623",
+	"pH6YU8ELO40nKPQMXX/bc3ktFADU3a6S+M+ZsKXM/AJLw3KdLQC7Xz30ldfnpvPx14//XwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

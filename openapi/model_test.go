@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/provider"
+	"github.com/vagate/vagate/core/reconcile"
 )
 
 // The handlers marshal core/bank and core/provider types directly, so the
@@ -34,7 +35,8 @@ func fullAccount() *bank.Account {
 		Balance:   &bank.Balance{Currency: "USD", Available: "1.00", Pending: "0"},
 		Metadata:  map[string]string{"k": "v"},
 		CreatedAt: at, UpdatedAt: at, AllocatedAt: &at,
-		Raw: json.RawMessage(`{"raw":true}`),
+		Routing: &bank.Routing{RoutedBy: bank.RoutedByFallback, Reason: bank.FailoverBreakerOpen, FailedOver: []string{"parentprimary"}},
+		Raw:     json.RawMessage(`{"raw":true}`),
 	}
 }
 
@@ -49,6 +51,8 @@ func TestSchemasMatchModel(t *testing.T) {
 	done := time.Date(2025, 1, 2, 10, 1, 0, 0, time.UTC)
 	limits := provider.Limits{ClientReference: 35, AccountName: 1, AccountHolderName: 1,
 		NativeLanguageName: 255, CustomHeaders: 10, CustomHeaderKey: 50, CustomHeaderValue: 500}
+	drift := &bank.Drift{Kind: bank.DriftStatusMismatch, Provider: "masterfiat", ProviderAccountID: "vac_1", AccountID: "va_1",
+		Fields: []string{"status"}, Gateway: acct, AtProvider: acct, Action: bank.DriftReported, Error: "x", DetectedAt: done}
 	tests := []struct {
 		schema string
 		value  any
@@ -60,8 +64,13 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"Job", &bank.Job{ID: "job_1", Status: bank.JobCompletedWithErrors, Total: 3, Succeeded: 1,
 			Failed: 1, Cancelled: 1, CreatedAt: done, UpdatedAt: done, CompletedAt: &done}},
 		{"ItemResult", &bank.ItemResult{Index: 0, ClientReference: "REF-1", Provider: "batchva",
-			Outcome: bank.OutcomeCreated, Account: acct,
+			Outcome: bank.OutcomeCreated, Account: acct, Routing: acct.Routing,
 			Error: &bank.Problem{Code: bank.InvalidArgument, Message: "bad"}}},
+		{"Routing", acct.Routing},
+		{"Drift", drift},
+		{"Reconciliation", &reconcile.Report{ID: "rcn_1", Provider: "masterfiat", Status: reconcile.ReportCompleted,
+			Trigger: reconcile.TriggerOnDemand, Mode: reconcile.ModeList, Instance: "host/1", StartedAt: done, FinishedAt: &done,
+			GatewayAccounts: 3, ProviderAccounts: 4, Drifts: []bank.Drift{*drift}, StillOpen: 1, Resolved: 1, Skipped: 1, Error: "x"}},
 		{"ItemError", &bank.Problem{Code: bank.InvalidArgument, Message: "refused", Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "bad"}}}},
 		{"Limits", limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
@@ -75,7 +84,7 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"Event", &bank.Event{ID: "evt_1", Tenant: "t1", Type: bank.EventEndpointDisabled, CreatedAt: done,
 			Data: bank.EventData{WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "gone"}}}},
 		{"EventData", bank.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, CreatedAt: done, UpdatedAt: done},
-			PreviousStatus: bank.StatusPending, WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}, Pool: fullPool()}},
+			PreviousStatus: bank.StatusPending, WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}, Pool: fullPool(), Drift: drift}},
 		{"WebhookEndpointRef", &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}},
 	}
 	for _, tt := range tests {
@@ -136,7 +145,7 @@ func TestEnumsMatchModel(t *testing.T) {
 		"Capability": capabilities,
 		"EventType": {string(bank.EventAccountCreated), string(bank.EventAccountStatusUpdated), string(bank.EventAccountAllocated),
 			string(bank.EventAccountClosed), string(bank.EventJobCompleted), string(bank.EventPoolLow), string(bank.EventPoolReplenished),
-			string(bank.EventEndpointDisabled)},
+			string(bank.EventEndpointDisabled), string(bank.EventAccountFailover), string(bank.EventReconciliationDrift)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -125,6 +125,9 @@ var surface = []Operation{
 	{"GET", "/v1/events", "listEvents", "read-virtual-account"},
 	{"POST", "/v1/providers/{name}/webhooks", "receiveProviderWebhook", ""},
 	{"GET", "/v1/providers", "listProviders", "read-virtual-account"},
+	{"POST", "/v1/providers/{name}/reconcile", "reconcileProvider", "operator"},
+	{"GET", "/v1/providers/{name}/reconcile/latest", "getLatestReconciliation", "operator"},
+	{"GET", "/v1/reconciliations/{id}", "getReconciliation", "operator"},
 	{"GET", "/healthz", "healthz", ""},
 	{"GET", "/readyz", "readyz", ""},
 	{"GET", "/metrics", "metrics", ""},
@@ -162,7 +165,7 @@ func TestOperationsMatchSpecSurface(t *testing.T) {
 const webhookOp = "receiveProviderWebhook"
 
 var permissions = []string{
-	"create-virtual-account", "read-virtual-account", "update-virtual-account", "manage-pool", "manage-webhooks",
+	"create-virtual-account", "read-virtual-account", "update-virtual-account", "manage-pool", "manage-webhooks", "operator",
 }
 
 func forEachOperation(t *testing.T, doc *openapi3.T, f func(t *testing.T, method, path string, op *openapi3.Operation)) {

@@ -26,6 +26,7 @@ func runBehaviour(t *testing.T, newHarness HarnessMaker) {
 		{"Allocation", testAllocation},
 		{"IdempotentCreate", testIdempotentCreate},
 		{"FindByReference", testFindByReference},
+		{"List", testList},
 		{"UnsupportedCapabilities", testUnsupported},
 		{"Lifecycle", testLifecycle},
 		{"Validation", testValidation},
@@ -270,6 +271,61 @@ func testFindByReference(t *testing.T, f *fixture) {
 	none, err := p.FindByReference(ctx(t), ref(t))
 	if err != nil || len(none) != 0 {
 		t.Errorf("FindByReference(unused) = %d, %v; want none", len(none), err)
+	}
+}
+
+// testList: a Lister's pages, read to the end, hold every account created,
+// each once, with the status and currency a read of it gives.
+func testList(t *testing.T, f *fixture) {
+	p := f.p
+	if !p.Supports(provider.CapList) {
+		_, _, err := p.ListAccounts(ctx(t), "")
+		wantCapability(t, err)
+		return
+	}
+	var made []*bank.Account
+	for range 3 {
+		it := f.h.Item(ref(t))
+		it.Reference = "vgr-" + ref(t)
+		res := create(t, f, it)
+		made = append(made, res[0].Account)
+	}
+	seen := map[string]int{}
+	listed := map[string]*bank.Account{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 10000 {
+			t.Fatal("more than 10000 pages")
+		}
+		page, next, err := p.ListAccounts(ctx(t), cursor)
+		if err != nil {
+			t.Fatalf("ListAccounts(%q): %v", cursor, err)
+		}
+		for _, a := range page {
+			seen[a.ProviderAccountID]++
+			listed[a.ProviderAccountID] = a
+			if a.Provider != p.Name() {
+				t.Errorf("listed account's provider = %q, want %q", a.Provider, p.Name())
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	for _, m := range made {
+		a, ok := listed[m.ProviderAccountID]
+		if !ok || seen[m.ProviderAccountID] != 1 {
+			t.Errorf("account %s listed %d times, want once", m.ProviderAccountID, seen[m.ProviderAccountID])
+			continue
+		}
+		got, err := p.GetAccount(ctx(t), m.ProviderAccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Currency != got.Currency || a.Status == "" {
+			t.Errorf("listed %s as %s %s, read as %s %s", m.ProviderAccountID, a.Currency, a.Status, got.Currency, got.Status)
+		}
 	}
 }
 

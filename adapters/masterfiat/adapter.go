@@ -49,6 +49,7 @@ var (
 	_ provider.Blocker         = (*Adapter)(nil)
 	_ provider.Closer          = (*Adapter)(nil)
 	_ provider.Finder          = (*Adapter)(nil)
+	_ provider.Lister          = (*Adapter)(nil)
 	_ provider.WebhookVerifier = (*Adapter)(nil)
 	_ provider.ParamsValidator = (*Adapter)(nil)
 )
@@ -264,6 +265,31 @@ func (a *Adapter) FindByReference(ctx context.Context, reference string) ([]*ban
 		q.Set("cursor", *l.NextCursor)
 	}
 	return nil, &provider.MalformedError{Op: "find", Err: fmt.Errorf("more than %d pages of accounts for one reference", maxFindPages)}
+}
+
+// ListAccounts reads one page of every virtual account the client holds,
+// in creation order; the cursor is the provider's nextCursor.
+func (a *Adapter) ListAccounts(ctx context.Context, cursor string) ([]*bank.Account, string, error) {
+	q := url.Values{"limit": {"100"}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var l accountList
+	if _, err := a.do(ctx, http.MethodGet, "/api/v1/virtual-accounts?"+q.Encode(), nil, &l); err != nil {
+		return nil, "", err
+	}
+	out := make([]*bank.Account, 0, len(l.Data))
+	for _, raw := range l.Data {
+		acc, err := decodeAccount("list", raw)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, acc)
+	}
+	if l.NextCursor == nil {
+		return out, "", nil
+	}
+	return out, *l.NextCursor, nil
 }
 
 func decodeAccount(op string, raw []byte) (*bank.Account, error) {

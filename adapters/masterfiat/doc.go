@@ -33,7 +33,10 @@
 // /api/v1/virtual-accounts/{id}; POST .../{id}/block, .../{id}/unblock and
 // .../{id}/close (body {"reason"} when the close has one) answer the
 // account; GET /api/v1/virtual-accounts?metadata[clientReference]=R lists
-// by reference, {"data", "nextCursor"}. Authentication is OAuth 2.0 client
+// by reference, {"data", "nextCursor"}; the same list without a filter,
+// read page by page (limit 100, cursor nextCursor), is the Lister that
+// reconciliation reads every account through (the document describes the
+// object, not the list: the list is a choice, shared with the mock). Authentication is OAuth 2.0 client
 // credentials (form-encoded, scope PAYMENTS); a 401 drops the cached token
 // so the next call fetches a new one. The adapter never retries.
 //

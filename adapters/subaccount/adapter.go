@@ -45,6 +45,7 @@ var (
 	_ provider.Adapter         = (*Adapter)(nil)
 	_ provider.MoneyAccounts   = (*Adapter)(nil)
 	_ provider.Finder          = (*Adapter)(nil)
+	_ provider.Lister          = (*Adapter)(nil)
 	_ provider.ParamsValidator = (*Adapter)(nil)
 	_ provider.ItemValidator   = (*Adapter)(nil)
 )
@@ -396,6 +397,36 @@ func (a *Adapter) FindByReference(ctx context.Context, reference string) ([]*ban
 		}
 	}
 	return nil, &provider.MalformedError{Op: "find", Err: fmt.Errorf("more than %d pages of accounts for one reference", findMaxPages)}
+}
+
+// ListAccounts reads one page of every sub-account the API key holds, in
+// creation order; the cursor is the page number.
+func (a *Adapter) ListAccounts(ctx context.Context, cursor string) ([]*bank.Account, string, error) {
+	page := 1
+	if cursor != "" {
+		n, err := strconv.Atoi(cursor)
+		if err != nil || n < 1 {
+			return nil, "", &provider.MalformedError{Op: "list", Err: fmt.Errorf("cursor %q is not a page number", cursor)}
+		}
+		page = n
+	}
+	q := url.Values{"page": {strconv.Itoa(page)}, "per_page": {strconv.Itoa(findPageSize)}}
+	var l listEnvelope
+	if _, err := a.do(ctx, http.MethodGet, "/v2/sub-accounts?"+q.Encode(), nil, http.StatusOK, &l); err != nil {
+		return nil, "", err
+	}
+	out := make([]*bank.Account, 0, len(l.Data))
+	for _, raw := range l.Data {
+		acc, err := a.toAccount("list", raw)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, acc)
+	}
+	if len(l.Data) < findPageSize || (l.Meta != nil && (page-1)*findPageSize+len(l.Data) >= l.Meta.Total) {
+		return out, "", nil
+	}
+	return out, strconv.Itoa(page + 1), nil
 }
 
 // do performs one authenticated HTTP exchange and decodes a success body into out.

@@ -87,7 +87,10 @@
 // not sent). The adapter never retries; a create whose outcome is unknown is
 // reconciled by FindByReference, which reads GET
 // /v2/sub-accounts?client_reference=R (R the gateway's reference) page by
-// page. Given several items, the
+// page. The same list without client_reference, page by page (per_page
+// 50, the cursor the page number), is the Lister reconciliation reads
+// every sub-account through (a choice: the document shows only create).
+// Given several items, the
 // adapter creates them in order: a refused item fails alone, any other
 // failure ends the call and the items after it are reported not sent
 // (Unavailable).

@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/reconcile"
+	"github.com/vagate/vagate/core/telemetry"
 )
 
 // startAccounts returns the accounts service and the change hook it reports
@@ -36,4 +38,18 @@ func startAccounts(ctx context.Context, bg *sync.WaitGroup, reg *gateway.Registr
 	}
 	bg.Go(func() { w.Run(ctx) })
 	return svc, changed
+}
+
+// startReconciler returns the reconciliation of providers with the
+// gateway's records, running periodically when configured and giving
+// on-demand runs their lifetime until ctx ends (waited for by bg). Drifts
+// are recorded through onDrift (the event log).
+func startReconciler(ctx context.Context, bg *sync.WaitGroup, reg *gateway.Registry, svc *accounts.Service, st reconcile.Store,
+	c *config.Reconcile, onDrift reconcile.DriftFunc, log *slog.Logger, tel *telemetry.Telemetry) *reconcile.Reconciler {
+	r := reconcile.NewReconciler(reg, svc, st, &reconcile.ReconcilerOptions{
+		Interval: c.Interval.D(), AdoptUnknown: c.AdoptUnknown, QuarantineTenant: c.QuarantineTenant,
+		Grace: c.Grace.D(), LeaseTTL: c.LeaseTTL.D(), OnDrift: onDrift, Logger: log, Meter: tel.Meter,
+	})
+	bg.Go(func() { r.Serve(ctx) })
+	return r
 }

@@ -105,7 +105,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var rules []gateway.Rule
 	for _, r := range cfg.Routing {
-		rules = append(rules, gateway.Rule{Currency: r.Currency, Capability: r.Capability, Provider: r.Provider})
+		rules = append(rules, gateway.Rule{Currency: r.Currency, Capability: r.Capability, Provider: r.Provider, Fallbacks: r.Fallbacks})
 	}
 	router, err := gateway.NewRouter(reg, rules)
 	if err != nil {
@@ -156,11 +156,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	bg.Go(func() { pools.Load().Run(ctx) })
+	reconciler := startReconciler(ctx, &bg, reg, svc, st.reconcile, &cfg.Reconcile, recorder.Drift, log, tel)
 	h, err := httpapi.NewHandler(httpapi.Deps{
 		Tracer: tel.Tracer, Meter: tel.Meter, Metrics: tel.MetricsHandler(),
 		Registry: reg, Router: router, Engine: engine, Accounts: svc, Pool: pools.Load(),
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
-		Events: eventLog, Webhooks: hooks,
+		Events: eventLog, Webhooks: hooks, Reconciler: reconciler,
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {

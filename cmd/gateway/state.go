@@ -21,6 +21,8 @@ import (
 	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/core/pool/poolmem"
 	"github.com/vagate/vagate/core/pool/poolredis"
+	"github.com/vagate/vagate/core/reconcile"
+	"github.com/vagate/vagate/core/reconcile/reconcileredis"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/core/telemetry"
 )
@@ -41,8 +43,10 @@ type state struct {
 	idempotency idempotency.Store
 	pool        pool.Store
 	webhooks    webhookState
-	ready       func(context.Context) error
-	close       func()
+	// reconcile keeps reconciliation's leases, reports and open drifts.
+	reconcile reconcile.Store
+	ready     func(context.Context) error
+	close     func()
 }
 
 // openState opens the configured store. In Redis mode it refuses to start
@@ -53,7 +57,8 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 		mem := store.NewMemory()
 		return &state{accounts: mem, jobs: jobsmem.New(), queue: mem, events: store.NewMemoryEvents(),
 			idempotency: idempotency.NewMemory(nil), pool: poolmem.New(nil), webhooks: memoryWebhooks(cfg),
-			ready: func(context.Context) error { return nil }, close: func() {}}, nil
+			reconcile: reconcile.NewMemory(nil),
+			ready:     func(context.Context) error { return nil }, close: func() {}}, nil
 	}
 	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
 	if err != nil {
@@ -77,6 +82,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
 		pool:        poolredis.New(c, &poolredis.Options{Prefix: cfg.Store.Prefix}),
 		webhooks:    redisWebhooks(c, cfg),
+		reconcile:   reconcileredis.New(c, &reconcileredis.Options{Prefix: cfg.Store.Prefix}),
 		ready:       r.Ping, close: func() { c.Close() }}, nil
 }
 

@@ -54,6 +54,10 @@ type Store interface {
 	SwapAccount(ctx context.Context, a *bank.Account) (*bank.Account, error)
 	// TransitionalAccounts lists the accounts in a transitional status.
 	TransitionalAccounts(ctx context.Context) ([]store.AccountKey, error)
+	// ProviderAccounts lists the accounts, of every tenant, at a provider.
+	ProviderAccounts(ctx context.Context, providerName string) ([]store.AccountKey, error)
+	// PutAccount inserts or replaces a by (a.Tenant, a.ID).
+	PutAccount(ctx context.Context, a *bank.Account) error
 }
 
 // ChangeFunc is told of every account change the service saves (before is
@@ -115,6 +119,62 @@ func (s *Service) List(ctx context.Context, tenant string, f store.AccountFilter
 // transitional status: those to watch again after a restart.
 func (s *Service) Transitional(ctx context.Context) ([]store.AccountKey, error) {
 	return s.st.TransitionalAccounts(ctx)
+}
+
+// ProviderAccounts lists the stored accounts, of every tenant, at the
+// provider named providerName.
+func (s *Service) ProviderAccounts(ctx context.Context, providerName string) ([]store.AccountKey, error) {
+	return s.st.ProviderAccounts(ctx, providerName)
+}
+
+// Find returns the stored account, of any tenant, with the provider's
+// account id providerAccountID, or a NotFound error.
+func (s *Service) Find(ctx context.Context, providerName, providerAccountID string) (*bank.Account, error) {
+	return s.st.FindAccount(ctx, providerName, providerAccountID)
+}
+
+// Apply merges what a provider reported about the tenant's account, read
+// outside the service (a reconciliation's listing), under the same order
+// rules as every other report, and saves it.
+func (s *Service) Apply(ctx context.Context, tenant, id string, r Report) (*bank.Account, error) {
+	return s.save(ctx, tenant, id, r)
+}
+
+// Adopt records an account the gateway has no record of, as its provider
+// reported it, under tenant with the id given (the gateway's own fields:
+// id, tenant and times are set from a, the rest is the provider's). When
+// the gateway holds an account with that provider account id already, it
+// is returned and adopted is false.
+func (s *Service) Adopt(ctx context.Context, tenant, id string, a *bank.Account) (acc *bank.Account, adopted bool, err error) {
+	if cur, err := s.st.FindAccount(ctx, a.Provider, a.ProviderAccountID); err == nil {
+		return cur, false, nil
+	} else if bank.Code(err) != bank.NotFound {
+		return nil, false, err
+	}
+	if cur, err := s.st.GetAccount(ctx, tenant, id); err == nil {
+		return cur, false, nil
+	} else if bank.Code(err) != bank.NotFound {
+		return nil, false, err
+	}
+	n := a.Clone()
+	n.Tenant, n.ID, n.Version = tenant, id, 0
+	now := s.opts.Now().UTC()
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = now
+	}
+	if n.UpdatedAt.IsZero() {
+		n.UpdatedAt = now
+	}
+	n.ProviderAt = n.UpdatedAt
+	if err := s.st.PutAccount(ctx, n); err != nil {
+		return nil, false, err
+	}
+	saved, err := s.st.GetAccount(ctx, tenant, id)
+	if err != nil {
+		return nil, false, err
+	}
+	s.opts.Changed(ctx, nil, saved)
+	return saved, true, nil
 }
 
 // Refresh re-reads the account from its provider and saves what it reports.

@@ -86,6 +86,9 @@ type Account struct {
 	CreatedAt          time.Time         `json:"createdAt"`
 	UpdatedAt          time.Time         `json:"updatedAt"`
 	AllocatedAt        *time.Time        `json:"allocatedAt,omitempty"`
+	// Routing says which provider the gateway chose for the account and
+	// why (a fallback, after the chosen one could not create it).
+	Routing *Routing `json:"routing,omitempty"`
 	// Reference is the gateway's own reconciliation key the account was
 	// created with at a provider without idempotency keys (see
 	// provider.CreateItem.Reference), as a lookup at the provider reported it.
@@ -125,6 +128,7 @@ func (a *Account) Clone() *Account {
 		c.AllocatedAt = &t
 	}
 	c.Raw = append(json.RawMessage(nil), a.Raw...)
+	c.Routing = a.Routing.Clone()
 	return &c
 }
 

@@ -50,13 +50,19 @@ const (
 	// EventEndpointDisabled: the gateway disabled a webhook endpoint (it
 	// answered 410 Gone, or failed for too long).
 	EventEndpointDisabled EventType = "webhook_endpoint.disabled"
+	// EventAccountFailover: an account was created at a fallback provider
+	// (its routing says which providers it left and why).
+	EventAccountFailover EventType = "virtual_account.failover"
+	// EventReconciliationDrift: reconciliation found the gateway's record
+	// of an account and its provider's disagreeing.
+	EventReconciliationDrift EventType = "reconciliation.drift"
 )
 
 // Valid reports whether t is a unified event type.
 func (t EventType) Valid() bool {
 	switch t {
 	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
-		EventPoolLow, EventPoolReplenished, EventEndpointDisabled:
+		EventPoolLow, EventPoolReplenished, EventEndpointDisabled, EventAccountFailover, EventReconciliationDrift:
 		return true
 	}
 	return false
@@ -71,6 +77,8 @@ type EventData struct {
 	Pool *Pool `json:"pool,omitempty"`
 	// WebhookEndpoint is the endpoint a webhook_endpoint.* event is about.
 	WebhookEndpoint *EndpointRef `json:"webhookEndpoint,omitempty"`
+	// Drift is the disagreement a reconciliation.drift event reports.
+	Drift *Drift `json:"drift,omitempty"`
 }
 
 // EndpointRef names a webhook endpoint in an event, and why it changed.

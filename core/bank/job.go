@@ -50,6 +50,8 @@ type ItemResult struct {
 	Outcome         Outcome  `json:"outcome"`
 	Account         *Account `json:"account,omitempty"`
 	Error           *Problem `json:"error,omitempty"`
+	// Routing says why Provider serves the item.
+	Routing *Routing `json:"routing,omitempty"`
 }
 
 // Problem is a serialisable description of why an item failed.

@@ -41,8 +41,9 @@ func (r *Recorder) append(ctx context.Context, tenant string, t bank.EventType, 
 }
 
 // AccountChanged records what changed between before (nil for a new
-// account) and after: created; status_updated on any status change, and
-// additionally allocated or closed.
+// account) and after: created, and failover when a fallback provider
+// created it; status_updated on any status change, and additionally
+// allocated or closed.
 func (r *Recorder) AccountChanged(ctx context.Context, before, after *bank.Account) {
 	if after == nil {
 		return
@@ -50,6 +51,9 @@ func (r *Recorder) AccountChanged(ctx context.Context, before, after *bank.Accou
 	a := after.Clone()
 	if before == nil {
 		r.append(ctx, a.Tenant, bank.EventAccountCreated, bank.EventData{Account: a})
+		if a.Routing != nil && a.Routing.RoutedBy == bank.RoutedByFallback {
+			r.append(ctx, a.Tenant, bank.EventAccountFailover, bank.EventData{Account: a})
+		}
 		return
 	}
 	if before.Status == after.Status {
@@ -81,4 +85,11 @@ func (r *Recorder) PoolLow(ctx context.Context, tenant string, p *bank.Pool) {
 func (r *Recorder) PoolReplenished(ctx context.Context, tenant string, p *bank.Pool, j *bank.Job) {
 	c, jc := *p, *j
 	r.append(ctx, tenant, bank.EventPoolReplenished, bank.EventData{Pool: &c, Job: &jc})
+}
+
+// Drift records reconciliation.drift in tenant's log.
+func (r *Recorder) Drift(ctx context.Context, tenant string, d *bank.Drift) {
+	c := *d
+	c.Gateway, c.AtProvider = d.Gateway.Clone(), d.AtProvider.Clone()
+	r.append(ctx, tenant, bank.EventReconciliationDrift, bank.EventData{Drift: &c})
 }

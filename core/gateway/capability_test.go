@@ -19,6 +19,7 @@ type (
 	withBlocker   struct{}
 	withCloser    struct{}
 	withFinder    struct{}
+	withLister    struct{}
 	withVerifier  struct{}
 )
 
@@ -36,6 +37,9 @@ func (withCloser) Close(context.Context, string, *provider.CloseReason) (*bank.A
 	return &bank.Account{}, nil
 }
 func (withFinder) FindByReference(context.Context, string) ([]*bank.Account, error) { return nil, nil }
+func (withLister) ListAccounts(context.Context, string) ([]*bank.Account, string, error) {
+	return nil, "", nil
+}
 func (withVerifier) VerifyWebhook(*http.Request, []byte) ([]bank.ProviderEvent, error) {
 	return nil, nil
 }
@@ -77,6 +81,10 @@ func TestCapabilitiesFromInterfaces(t *testing.T) {
 			*fake
 			withFinder
 		}{caps(nil), withFinder{}}, []provider.Capability{provider.CapCreate, provider.CapFindByReference}},
+		{"Lister", struct {
+			*fake
+			withLister
+		}{caps(nil), withLister{}}, []provider.Capability{provider.CapCreate, provider.CapList}},
 		{"WebhookVerifier", struct {
 			*fake
 			withVerifier
@@ -100,9 +108,10 @@ func TestCapabilitiesFromInterfaces(t *testing.T) {
 			withBlocker
 			withCloser
 			withFinder
+			withLister
 			withVerifier
 		}{caps(func(c *provider.Capabilities) { c.Unallocated, c.IdempotentCreate = true, true }),
-			withPoller{}, withAllocator{}, withBlocker{}, withCloser{}, withFinder{}, withVerifier{}},
+			withPoller{}, withAllocator{}, withBlocker{}, withCloser{}, withFinder{}, withLister{}, withVerifier{}},
 			provider.AllCapabilities()},
 	}
 	for _, tc := range tests {

@@ -32,11 +32,26 @@ type CreateOptions struct {
 	// OnOperation is called with the operation of an asynchronous create
 	// before Create waits for it, so that the wait can be resumed.
 	OnOperation func(operation string)
+	// FailFast is for a caller with somewhere else to send the create (a
+	// fallback provider). An attempt the client refuses without sending it
+	// (an open breaker) ends Create at once, instead of being waited out,
+	// when nothing was sent before; the error wraps ErrFailFast. And after
+	// a send whose outcome was unknown, once a lookup by reference found
+	// none of the items, the next attempt ending without acting (refused
+	// unsent, or answered unavailable or too many requests) ends Create
+	// with an Unavailable error wrapping ErrNotCreated, the evidence that
+	// nothing was created, instead of leaving the outcome unknown.
+	FailFast bool
 }
 
 // ErrNotSent is wrapped by Create's error when CreateOptions.BeforeSend
 // failed: nothing was sent, so the create's outcome is untouched.
 var ErrNotSent = errors.New("create not sent")
+
+// ErrNotCreated is wrapped by Create's (Unavailable) error when sends whose
+// outcome was unknown were followed by a lookup by reference that found
+// none of the items: the evidence that the provider created nothing.
+var ErrNotCreated = errors.New("looked up by the gateway reference afterwards: not at the provider, so not created")
 
 // Create creates req's items and, for asynchronous providers, waits until
 // the provider finishes or ctx ends. req has met every rule already: it is
@@ -110,11 +125,14 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 		ctx = sctx
 	}
 	idem := p.Supports(provider.CapIdempotentCreate)
+	// lookedUp: a lookup after the last send found none of the items.
+	lookedUp := false
 	if o.SentBefore && !idem {
 		// Sent before, by a provider without keys: look before sending again.
 		if items, done := p.reconcile(ctx, req); done {
 			return &provider.CreateResult{Items: items}, nil
 		}
+		lookedUp = true
 	}
 	withReferences(req, idem)
 	lim := p.limits()
@@ -132,7 +150,21 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 		if err == nil {
 			return res, nil
 		}
+		refused := errors.Is(err, ErrFailFast) // this attempt was not sent
 		code := bank.Code(err)
+		if o.FailFast {
+			switch {
+			case refused && !uncertain:
+				return nil, err
+			case uncertain && lookedUp && (refused || (code.OutcomeKnown() && !refusal(code))):
+				// The lookup after the last send found nothing, and this
+				// attempt was not sent, or failed without acting.
+				return nil, &bank.Error{Code: bank.Unavailable, Provider: p.name, Op: op, Err: fmt.Errorf("%w; %w", err, ErrNotCreated)}
+			}
+		}
+		if !refused {
+			lookedUp = false
+		}
 		if uncertain && code.OutcomeKnown() && !refusal(code) {
 			// This send failing says nothing of the earlier one.
 			err = &bank.Error{Code: bank.Unknown, Provider: p.name, Op: op,
@@ -152,11 +184,12 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 			if items, done := p.reconcile(ctx, req); done {
 				return &provider.CreateResult{Items: items}, nil
 			}
+			lookedUp = true
 			if attempt >= lim.MaxAttempts {
 				// The lookup just found none of the items: that is the
 				// evidence that this last send created nothing.
 				return nil, &bank.Error{Code: bank.Unavailable, Provider: p.name, Op: op,
-					Err: fmt.Errorf("%w; looked up by the gateway reference afterwards: not at the provider, so not created", err)}
+					Err: fmt.Errorf("%w; %w", err, ErrNotCreated)}
 			}
 		case notSent(err, idem) && attempt < lim.MaxAttempts:
 		default:

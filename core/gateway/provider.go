@@ -109,6 +109,7 @@ var interfaces = map[provider.Capability]func(provider.Adapter) bool{
 	provider.CapBlock:           implements[provider.Blocker],
 	provider.CapClose:           implements[provider.Closer],
 	provider.CapFindByReference: implements[provider.Finder],
+	provider.CapList:            implements[provider.Lister],
 	provider.CapWebhooks:        implements[provider.WebhookVerifier],
 }
 
@@ -456,6 +457,34 @@ func (p *Provider) FindByReference(ctx context.Context, reference string) ([]*ba
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// ListAccounts reads one page of the provider's accounts (see
+// provider.Lister); an empty next cursor means it was the last.
+func (p *Provider) ListAccounts(ctx context.Context, cursor string) ([]*bank.Account, string, error) {
+	const op = "list"
+	l, ok := p.a.(provider.Lister)
+	if !ok || !p.Supports(provider.CapList) {
+		return nil, "", p.unsupported(op, provider.CapList)
+	}
+	ctx = withResend(ctx)
+	var as []*bank.Account
+	var next string
+	if err := p.call(ctx, op, func(ctx context.Context) (err error) { as, next, err = l.ListAccounts(ctx, cursor); return err }); err != nil {
+		return nil, "", err
+	}
+	out := as[:0]
+	for _, a := range as {
+		if a == nil {
+			continue
+		}
+		a.Provider = p.name
+		out = append(out, a)
+	}
+	if next == cursor && next != "" {
+		return nil, "", p.wrap(op, &provider.MalformedError{Op: op, Err: errors.New("the next page's cursor is the one asked for")})
+	}
+	return out, next, nil
 }
 
 // Allocate updates holder details or the client reference of an account.

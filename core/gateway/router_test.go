@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vagate/vagate/core/bank"
@@ -89,6 +91,69 @@ func TestRouter(t *testing.T) {
 	for _, c := range provider.RouteCapabilities() {
 		if _, err := gateway.NewRouter(reg, []gateway.Rule{{Currency: "USD", Capability: c, Provider: "alpha"}}); err != nil {
 			t.Errorf("rule requiring capability %q refused: %v", c, err)
+		}
+	}
+}
+
+// A rule's fallbacks reach only the items the rule routes, and only those
+// fallbacks that serve the item; an item that names its provider, or that
+// no rule routes, has none. Fallbacks are checked when the router is built.
+func TestRouterFallbacks(t *testing.T) {
+	reg := gateway.NewRegistry()
+	for name, cur := range map[string][]string{"alpha": {"EUR", "USD"}, "beta": {"EUR"}, "gamma": {"EUR", "USD"}, "delta": {"GBP"}} {
+		f := &fake{caps: baseCaps()}
+		f.caps.Currencies = cur
+		p, err := gateway.New(name, f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Register(p)
+	}
+	r, err := gateway.NewRouter(reg, []gateway.Rule{
+		{Currency: "EUR", Provider: "alpha", Fallbacks: []string{"beta", "gamma"}},
+		{Currency: "USD", Provider: "alpha", Fallbacks: []string{"gamma"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		explicit  string
+		currency  string
+		want      string
+		routedBy  bank.RoutedBy
+		fallbacks []string
+	}{
+		{"rule with two fallbacks", "", "EUR", "alpha", bank.RoutedByRule, []string{"beta", "gamma"}},
+		{"rule with one", "", "USD", "alpha", bank.RoutedByRule, []string{"gamma"}},
+		{"named provider", "alpha", "EUR", "alpha", bank.RoutedByRequest, nil},
+		{"no rule", "", "GBP", "delta", bank.RoutedByDefault, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items, err := r.Plan("t1", &gateway.Request{Items: []*gateway.Item{{Provider: tc.explicit,
+				Account: provider.CreateItem{Currency: tc.currency, AccountHolderName: "Jane Smith", AccountName: "Jane Smith"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl := items[0]
+			if pl.Provider != tc.want || pl.RoutedBy != tc.routedBy || !slices.Equal(pl.Fallbacks, tc.fallbacks) {
+				t.Errorf("plan = %s %s %v, want %s %s %v", pl.Provider, pl.RoutedBy, pl.Fallbacks, tc.want, tc.routedBy, tc.fallbacks)
+			}
+		})
+	}
+	bad := []struct {
+		rule gateway.Rule
+		msg  string
+	}{
+		{gateway.Rule{Currency: "EUR", Provider: "alpha", Fallbacks: []string{"nope"}}, "not a configured provider"},
+		{gateway.Rule{Currency: "EUR", Provider: "alpha", Fallbacks: []string{"alpha"}}, "listed twice"},
+		{gateway.Rule{Currency: "EUR", Provider: "alpha", Fallbacks: []string{"beta", "beta"}}, "listed twice"},
+		{gateway.Rule{Currency: "EUR", Provider: "alpha", Fallbacks: []string{"delta"}}, "does not support EUR"},
+	}
+	for _, tc := range bad {
+		if _, err := gateway.NewRouter(reg, []gateway.Rule{tc.rule}); err == nil || !strings.Contains(err.Error(), "routing[0].fallbacks") || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("rule %+v: err %v, want one naming routing[0].fallbacks: %s", tc.rule, err, tc.msg)
 		}
 	}
 }

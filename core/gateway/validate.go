@@ -45,6 +45,10 @@ type Item struct {
 	Provider string
 	// Account is the account to create.
 	Account provider.CreateItem
+	// RoutedBy says how Plan chose the provider, and Fallbacks lists the
+	// providers the item may fail over to, in order (set by Plan).
+	RoutedBy  bank.RoutedBy
+	Fallbacks []string
 }
 
 // Request is a create request as a client sent it, its items not yet
@@ -98,9 +102,13 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 			continue
 		}
 		ptr := fmt.Sprintf("/items/%d", i)
-		p, fe := r.pick(ptr, it)
+		choice, fe := r.pick(ptr, it)
 		if fe != nil {
 			fields = append(fields, *fe)
+		}
+		var p *Provider
+		if choice != nil {
+			p = choice.Provider
 		}
 		bad, err := checkItem(p, ptr, &it.Account)
 		fields = append(fields, bad...)
@@ -117,7 +125,7 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 		if !slices.Contains(used, p) {
 			used = append(used, p)
 		}
-		out[i] = Item{Provider: p.name, Account: it.Account}
+		out[i] = Item{Provider: p.name, Account: it.Account, RoutedBy: choice.RoutedBy, Fallbacks: choice.Fallbacks}
 	}
 	fields = append(fields, checkHeaders(used, req.CustomHeaders)...)
 	switch {

@@ -28,11 +28,14 @@ const (
 	PermUpdateVirtualAccount = "update-virtual-account"
 	PermManagePool           = "manage-pool"
 	PermManageWebhooks       = "manage-webhooks"
+	// PermOperator lets a token act on providers across tenants
+	// (reconciliation); it is not a tenant's permission.
+	PermOperator = "operator"
 )
 
 // AllPermissions returns every known permission, e.g. for a dev token.
 func AllPermissions() []string {
-	return []string{PermCreateVirtualAccount, PermReadVirtualAccount, PermUpdateVirtualAccount, PermManagePool, PermManageWebhooks}
+	return []string{PermCreateVirtualAccount, PermReadVirtualAccount, PermUpdateVirtualAccount, PermManagePool, PermManageWebhooks, PermOperator}
 }
 
 // Supported signing algorithms.

@@ -64,7 +64,7 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 	}
 	spec := &jobs.Spec{CallbackURL: req.CallbackURL, CustomHeaders: req.CustomHeaders}
 	for _, it := range planned {
-		spec.Items = append(spec.Items, jobs.Item{Provider: it.Provider, Request: it.Account})
+		spec.Items = append(spec.Items, jobs.Item{Provider: it.Provider, Request: it.Account, RoutedBy: it.RoutedBy, Fallbacks: it.Fallbacks})
 	}
 	// The job continues this request's trace, whichever instance runs it.
 	carrier := propagation.MapCarrier{}

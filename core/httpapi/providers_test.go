@@ -87,8 +87,8 @@ func TestListProvidersCapabilities(t *testing.T) {
 		{"batchva", []openapi.Capability{openapi.CapabilityCreate, openapi.CapabilityAsyncCreate, openapi.CapabilityAllocate,
 			openapi.CapabilityUnallocated, openapi.CapabilityWebhooks, openapi.CapabilityIdempotentCreate}},
 		{"masterfiat", []openapi.Capability{openapi.CapabilityCreate, openapi.CapabilityBlock, openapi.CapabilityClose,
-			openapi.CapabilityFindByReference}},
-		{"subaccount", []openapi.Capability{openapi.CapabilityCreate, openapi.CapabilityFindByReference}},
+			openapi.CapabilityFindByReference, openapi.CapabilityList}},
+		{"subaccount", []openapi.Capability{openapi.CapabilityCreate, openapi.CapabilityFindByReference, openapi.CapabilityList}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.provider, func(t *testing.T) {

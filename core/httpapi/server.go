@@ -45,6 +45,8 @@ type Deps struct {
 	// Webhooks serves /v1/webhook-endpoints and checks a create's
 	// callbackUrl (nil: those routes answer 501).
 	Webhooks *webhooks.Service
+	// Reconciler runs provider reconciliations (nil: 501).
+	Reconciler Reconciler
 	// Ready reports whether the state store is reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

@@ -5,6 +5,22 @@
 // provider idempotency key derived from the job id, the provider and the
 // chunk index, so processing the same job again can never create twice.
 //
+// # Failover
+//
+// An item a routing rule sent to a provider may list fallbacks
+// (Item.Fallbacks). It moves to the next one that accepts it (its currency,
+// needed capability, fields, money accounts and the job's custom headers)
+// only on evidence that the provider it leaves created nothing: the
+// provider's breaker was open before it was sent, or the provider answered
+// Unavailable or ResourceExhausted after every retry the resend policy
+// (gateway.Provider.Create) allows, or an outcome that was unknown was
+// followed by a lookup by reference that found nothing
+// (gateway.ErrNotCreated). An item whose outcome is unknown stays where it
+// was sent until then: an account at two banks is worse than a slow one. An
+// item that named its provider never fails over. The item's result, and the
+// account it creates, record the providers it left and why
+// (bank.Routing); the engine counts failovers (vagate.jobs.failovers).
+//
 // Job status follows the batch provider's enum: Pending until the first
 // provider call, InProgress, then Completed (every item created),
 // CompletedWithErrors (any item failed or is of unknown outcome), or
@@ -19,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,9 +102,10 @@ type Engine struct {
 	mu      sync.Mutex
 	waiters map[string][]chan struct{}
 
-	tracer   trace.Tracer
-	inFlight metric.Int64UpDownCounter
-	duration metric.Float64Histogram
+	tracer    trace.Tracer
+	inFlight  metric.Int64UpDownCounter
+	duration  metric.Float64Histogram
+	failovers metric.Int64Counter
 }
 
 // New returns an engine; call Run to start its workers.
@@ -131,6 +150,8 @@ func New(reg *gateway.Registry, jobs Store, accounts store.Accounts, queue store
 	e.inFlight, _ = m.Int64UpDownCounter("vagate.jobs.in_flight", metric.WithDescription("jobs being processed by this instance"))
 	e.duration, _ = m.Float64Histogram("vagate.jobs.duration", metric.WithUnit("s"),
 		metric.WithDescription("from acceptance to completion, by final status"))
+	e.failovers, _ = m.Int64Counter("vagate.jobs.failovers",
+		metric.WithDescription("create items moved to a fallback provider, by provider left, provider taken and reason"))
 	return e
 }
 
@@ -155,6 +176,11 @@ func (e *Engine) jobContext(ctx context.Context, rec *Header) (context.Context, 
 type Item struct {
 	Provider string
 	Request  provider.CreateItem
+	// RoutedBy says how Provider was chosen (empty: not recorded).
+	RoutedBy bank.RoutedBy
+	// Fallbacks are the providers the item may fail over to, in order;
+	// ignored for an item that named its provider (bank.RoutedByRequest).
+	Fallbacks []string
 }
 
 // Spec is a validated, routed job.
@@ -203,10 +229,17 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 		counts[it.Provider]++
 		req := it.Request
 		req.Reference = ItemReference(tenant, rec.Job.ID, i)
-		rec.Items = append(rec.Items, ItemRecord{
+		item := ItemRecord{
 			Provider: it.Provider, Request: req, Chunk: chunks[it.Provider],
 			Result: bank.ItemResult{Index: i, ClientReference: it.Request.ClientReference, Provider: it.Provider, Outcome: bank.OutcomePending},
-		})
+		}
+		if it.RoutedBy != "" {
+			item.Result.Routing = &bank.Routing{RoutedBy: it.RoutedBy}
+		}
+		if it.RoutedBy != bank.RoutedByRequest {
+			item.Fallbacks = slices.Clone(it.Fallbacks)
+		}
+		rec.Items = append(rec.Items, item)
 	}
 	hdr := &rec.Header
 	if err := e.jobs.Create(ctx, rec); err != nil {
@@ -672,7 +705,7 @@ func (e *Engine) finished(ctx context.Context, j *bank.Job) {
 func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []int) {
 	p, ok := e.reg.Get(k.provider)
 	if !ok {
-		e.settle(ctx, rec, idx, nil, &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("provider %q is no longer configured", k.provider)})
+		e.settle(ctx, rec, idx, nil, nil, &bank.Error{Code: bank.FailedPrecondition, Err: fmt.Errorf("provider %q is no longer configured", k.provider)})
 		return
 	}
 	cur, err := e.jobs.Items(ctx, rec.Job.Tenant, rec.Job.ID, idx)
@@ -680,6 +713,35 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 		return
 	}
 	first := cur[0]
+	sentBefore := first.Sent || first.Checks > 0 || first.Operation != ""
+	if !sentBefore && p.BreakerState() == "open" {
+		// Never sent, and the provider fails fast: items with somewhere
+		// else to go go there without trying it.
+		var stay []int
+		var left []ItemRecord
+		moves := map[int]move{}
+		for n, i := range idx {
+			if mv, ok := e.nextProvider(rec, &cur[n], bank.FailoverBreakerOpen); ok {
+				moves[i] = mv
+				continue
+			}
+			stay = append(stay, i)
+			left = append(left, cur[n])
+		}
+		if len(moves) > 0 {
+			e.failOver(ctx, rec, moves)
+			if len(stay) == 0 {
+				return
+			}
+			idx, cur, first = stay, left, left[0]
+		}
+	}
+	// Fail fast when every item has somewhere else to go; an item without
+	// one keeps the usual retries (and goes nowhere else).
+	failFast := true
+	for _, it := range cur {
+		failFast = failFast && len(it.Fallbacks) > 0
+	}
 	req := &provider.CreateRequest{IdempotencyKey: ChunkKey(rec.Job.ID, k.provider, k.chunk), CustomHeaders: rec.CustomHeaders}
 	for _, i := range idx {
 		req.Items = append(req.Items, rec.Items[i].Request)
@@ -692,7 +754,7 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 	defer cancel()
 	// SentBefore: an earlier run sent this chunk and may have created it,
 	// so no later failure alone proves it was not created.
-	opts := &gateway.CreateOptions{Operation: first.Operation, SentBefore: first.Sent || first.Checks > 0,
+	opts := &gateway.CreateOptions{Operation: first.Operation, SentBefore: first.Sent || first.Checks > 0, FailFast: failFast,
 		OnOperation: func(op string) { e.saveOperation(ctx, rec, idx, op) }}
 	if first.Operation == "" && !first.Sent {
 		// Never sent: once the provider's bulkhead lets it through, a
@@ -722,7 +784,102 @@ func (e *Engine) runChunk(ctx context.Context, rec *Record, k chunkRef, idx []in
 	if ctx.Err() != nil {
 		return // shutting down: leave the items for the next run
 	}
-	e.settle(ctx, rec, idx, results, err)
+	moves := e.settle(ctx, rec, idx, cur, results, err)
+	e.failOver(ctx, rec, moves)
+}
+
+// move is an item's failover: the provider it goes to, the fallbacks left
+// after it, and why it leaves the one it was at.
+type move struct {
+	to     string
+	rest   []string
+	reason bank.FailoverReason
+}
+
+// failoverReason says whether err, the outcome of an item at a provider, is
+// evidence that the provider created nothing and the item may go to a
+// fallback, and why.
+func failoverReason(err error) (bank.FailoverReason, bool) {
+	code := bank.Code(err)
+	switch {
+	case err == nil || !code.OutcomeKnown():
+		return "", false
+	case errors.Is(err, gateway.ErrNotCreated):
+		return bank.FailoverNotCreated, true
+	case errors.Is(err, gateway.ErrFailFast):
+		return bank.FailoverBreakerOpen, true
+	case code == bank.Unavailable:
+		return bank.FailoverUnavailable, true
+	case code == bank.ResourceExhausted:
+		return bank.FailoverResourceExhausted, true
+	}
+	return "", false
+}
+
+// nextProvider picks the first of the item's fallbacks that accepts it: one
+// still configured that serves its currency and needed capability, whose
+// validation passes the item's fields and the job's custom headers, and
+// whose money accounts the job's tenant may name. Fallbacks refusing it are
+// skipped for good.
+func (e *Engine) nextProvider(rec *Record, it *ItemRecord, reason bank.FailoverReason) (move, bool) {
+	for n, name := range it.Fallbacks {
+		p, ok := e.reg.Get(name)
+		if !ok || !gateway.Serves(p, &it.Request) {
+			continue
+		}
+		req := &provider.CreateRequest{Items: []provider.CreateItem{it.Request}, CustomHeaders: rec.CustomHeaders}
+		if p.ValidateCreate(req) != nil || len(p.CheckAccounts(rec.Job.Tenant, "", &it.Request)) > 0 {
+			continue
+		}
+		return move{to: name, rest: slices.Clone(it.Fallbacks[n+1:]), reason: reason}, true
+	}
+	return move{}, false
+}
+
+// failoverChunk is the chunk of an item that failed over: its own, so that
+// its idempotency key at the fallback is shared with no other item.
+func failoverChunk(index int) int { return -1 - index }
+
+// failOver records each item of moves at its new provider, pending and
+// never sent there, then sends it.
+func (e *Engine) failOver(ctx context.Context, rec *Record, moves map[int]move) {
+	if len(moves) == 0 {
+		return
+	}
+	idx := slices.Sorted(maps.Keys(moves))
+	saved, err := e.jobs.UpdateItems(ctx, rec.Job.Tenant, rec.Job.ID, idx, func(it *ItemRecord) error {
+		mv := moves[it.Result.Index]
+		if it.Result.Outcome.Final() {
+			return nil
+		}
+		r := it.Result.Routing.Clone()
+		if r == nil {
+			r = &bank.Routing{}
+		}
+		r.RoutedBy, r.Reason, r.FailedOver = bank.RoutedByFallback, mv.reason, append(r.FailedOver, it.Provider)
+		it.Provider, it.Fallbacks, it.Chunk = mv.to, mv.rest, failoverChunk(it.Result.Index)
+		it.Sent, it.Operation, it.Checks = false, "", 0
+		it.Result.Provider, it.Result.Routing, it.Result.Outcome, it.Result.Error = mv.to, r, bank.OutcomePending, nil
+		return nil
+	})
+	if err != nil {
+		// Left where they were: the next run tries them again there.
+		e.opts.Logger.Error("recording a failover failed", "job_id", rec.Job.ID, "err", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for n, it := range saved {
+		if it.Result.Outcome != bank.OutcomePending || it.Result.Routing == nil || it.Result.Routing.RoutedBy != bank.RoutedByFallback {
+			continue
+		}
+		left := it.Result.Routing.FailedOver[len(it.Result.Routing.FailedOver)-1]
+		e.failovers.Add(ctx, 1, metric.WithAttributes(attribute.String("from", left), attribute.String("to", it.Provider),
+			attribute.String("reason", string(it.Result.Routing.Reason))))
+		e.opts.Logger.Info("job item failed over", "job_id", rec.Job.ID, "item", idx[n], "from", left, "to", it.Provider,
+			"reason", string(it.Result.Routing.Reason))
+		wg.Go(func() { e.runChunk(ctx, rec, chunkRef{it.Provider, it.Chunk}, []int{idx[n]}) })
+	}
+	wg.Wait()
 }
 
 // errCancelled stops a chunk whose job was cancelled before it was sent.
@@ -784,8 +941,11 @@ func (e *Engine) cancelItems(ctx context.Context, rec *Record, idx []int) {
 }
 
 // settle records the outcome of a chunk: accounts are stored before the job
-// says created, so a job never points at an account the store lacks.
-func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []provider.ItemResult, chunkErr error) {
+// says created, so a job never points at an account the store lacks. cur
+// holds the items as read before the chunk was sent. It returns the items
+// that fail over instead of failing: they are left as they were, for
+// failOver.
+func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, cur []ItemRecord, results []provider.ItemResult, chunkErr error) map[int]move {
 	now := e.opts.Now().UTC()
 	type outcome struct {
 		acc *bank.Account
@@ -811,6 +971,9 @@ func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []p
 			if a.Metadata == nil && item.Metadata != nil {
 				a.Metadata = item.Metadata
 			}
+			if n < len(cur) {
+				a.Routing = cur[n].Result.Routing.Clone()
+			}
 			if a.CreatedAt.IsZero() {
 				a.CreatedAt = now
 			}
@@ -826,6 +989,17 @@ func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []p
 			outs[n].err = errors.New("no result for item")
 		}
 	}
+	moves := map[int]move{}
+	for n, i := range idx {
+		if n >= len(cur) || outs[n].acc != nil {
+			continue
+		}
+		if reason, ok := failoverReason(outs[n].err); ok {
+			if mv, ok := e.nextProvider(rec, &cur[n], reason); ok {
+				moves[i] = mv
+			}
+		}
+	}
 	pos := make(map[int]int, len(idx))
 	for n, i := range idx {
 		pos[i] = n
@@ -839,6 +1013,9 @@ func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []p
 		res := &it.Result
 		if res.Outcome.Final() {
 			return nil
+		}
+		if _, ok := moves[i]; ok {
+			return nil // failOver records it
 		}
 		if outs[n].acc != nil {
 			res.Outcome, res.Account, res.Error = bank.OutcomeCreated, outs[n].acc, nil
@@ -865,7 +1042,7 @@ func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []p
 	})
 	if err != nil {
 		e.opts.Logger.Error("recording chunk outcome failed", "job_id", rec.Job.ID, "err", err)
-		return
+		return nil
 	}
 	if e.opts.OnAccount != nil {
 		for _, o := range outs {
@@ -874,4 +1051,5 @@ func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, results []p
 			}
 		}
 	}
+	return moves
 }

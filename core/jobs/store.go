@@ -25,6 +25,10 @@ type ItemRecord struct {
 	// Checks counts the times the item's outcome was found unknown; the job
 	// checks it again until it is settled or Checks reaches the engine's cap.
 	Checks int `json:"checks,omitempty"`
+	// Fallbacks are the providers the item may still fail over to, in
+	// order; the first is taken, and dropped from the list, when the item
+	// fails over (see Engine).
+	Fallbacks []string `json:"fallbacks,omitempty"`
 }
 
 // Header is a job without its items.

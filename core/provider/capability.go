@@ -31,6 +31,8 @@ const (
 	// CapFindByReference: accounts can be looked up by the gateway's item
 	// reference (Finder).
 	CapFindByReference Capability = "findByReference"
+	// CapList: every account can be listed, page by page (Lister).
+	CapList Capability = "list"
 	// CapWebhooks: the provider sends callbacks the adapter verifies
 	// (WebhookVerifier), unless its configuration disables them.
 	CapWebhooks Capability = "webhooks"
@@ -41,7 +43,7 @@ const (
 
 var allCapabilities = []Capability{
 	CapCreate, CapAsyncCreate, CapAllocate, CapUnallocated, CapBlock,
-	CapClose, CapFindByReference, CapWebhooks, CapIdempotentCreate,
+	CapClose, CapFindByReference, CapList, CapWebhooks, CapIdempotentCreate,
 }
 
 // AllCapabilities lists every capability, in their listing order.

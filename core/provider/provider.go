@@ -65,6 +65,18 @@ type Finder interface {
 	FindByReference(ctx context.Context, reference string) ([]*bank.Account, error)
 }
 
+// Lister is implemented by adapters whose provider lists every account the
+// gateway's credentials hold, page by page. Reconciliation uses it to find
+// accounts the gateway has no record of; without it, accounts are only
+// looked up one by one (GetAccount).
+type Lister interface {
+	// ListAccounts returns one page of accounts, starting at cursor (""
+	// for the first page), and the cursor of the next page ("" after the
+	// last). Accounts carry the gateway reference they were created with,
+	// where the provider keeps one (bank.Account.Reference).
+	ListAccounts(ctx context.Context, cursor string) ([]*bank.Account, string, error)
+}
+
 // WebhookVerifier is implemented by adapters whose provider calls back. It
 // must authenticate the request before returning anything it says.
 type WebhookVerifier interface {

@@ -1,4 +1,15 @@
-// Package reconcile is the polling fallback for provider webhooks. A Watcher
+// Package reconcile keeps the gateway's account records in step with the
+// providers'. It does two things.
+//
+// The Reconciler compares every record of a provider with what the
+// provider holds (listing its accounts where the adapter implements
+// provider.Lister, else looking each up), reports each drift once as it is
+// found, repairs the safe ones (a status catching up with the provider)
+// through the accounts service, and adopts or reports accounts the gateway
+// has no record of. One instance at a time reconciles a provider (a lease
+// in Store); runs are periodic or on demand, and leave a Report.
+//
+// The Watcher is the polling fallback for provider webhooks. A Watcher
 // is told of every account change; an account left in a transitional status
 // (PENDING, UNBLOCKING) is re-read from its provider with backoff until it
 // leaves it, and the new state is stored and reported like any other change.

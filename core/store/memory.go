@@ -106,6 +106,31 @@ func (m *Memory) FindAccount(_ context.Context, providerName, ref string) (*bank
 	return a.Clone(), nil
 }
 
+// ProviderAccounts lists the accounts, of every tenant, at the provider
+// named providerName, sorted by tenant and id.
+func (m *Memory) ProviderAccounts(_ context.Context, providerName string) ([]AccountKey, error) {
+	m.mu.RLock()
+	var out []AccountKey
+	for k, a := range m.byRef {
+		if strings.HasPrefix(k, providerName+"|") {
+			out = append(out, AccountKey{a.Tenant, a.ID})
+		}
+	}
+	m.mu.RUnlock()
+	SortKeys(out)
+	return out, nil
+}
+
+// SortKeys sorts account keys by tenant, then id.
+func SortKeys(ks []AccountKey) {
+	slices.SortFunc(ks, func(a, b AccountKey) int {
+		if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
 // UpdateAccount applies fn under the store's lock.
 func (m *Memory) UpdateAccount(_ context.Context, tenant, id string, fn func(*bank.Account) error) (*bank.Account, error) {
 	m.mu.Lock()

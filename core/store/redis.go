@@ -217,6 +217,46 @@ func (r *Redis) TransitionalAccounts(ctx context.Context) ([]AccountKey, error) 
 	return out, nil
 }
 
+// ProviderAccounts lists the accounts, of every tenant, at the provider
+// named providerName, sorted by tenant and id: it scans the provider index
+// (one key per account, outside the tenants' slots).
+func (r *Redis) ProviderAccounts(ctx context.Context, providerName string) ([]AccountKey, error) {
+	pattern := globEscaper.Replace(r.refKey(providerName, "")) + "*"
+	var out []AccountKey
+	iter := r.c.Scan(ctx, 0, pattern, 500).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	for start := 0; start < len(keys); start += 500 {
+		batch := keys[start:min(start+500, len(keys))]
+		vals := make([]*redis.StringCmd, len(batch))
+		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range batch {
+				vals[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+		for _, v := range vals {
+			tenant, id, ok := strings.Cut(v.Val(), "|")
+			if v.Err() == nil && ok {
+				out = append(out, AccountKey{Tenant: tenant, ID: id})
+			}
+		}
+	}
+	SortKeys(out)
+	return out, nil
+}
+
+// globEscaper escapes the characters SCAN's MATCH pattern treats specially.
+var globEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
+
 // UpdateAccount applies fn atomically.
 func (r *Redis) UpdateAccount(ctx context.Context, tenant, id string, fn func(*bank.Account) error) (*bank.Account, error) {
 	return r.updateAccount(ctx, tenant, id, fn, false)

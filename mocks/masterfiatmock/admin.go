@@ -22,6 +22,9 @@ func configJSON(c Config) adminConfig {
 func (m *Mock) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /__admin/accounts", m.adminAccounts)
+	mux.HandleFunc("POST /__admin/accounts", m.adminCreateAccount)
+	mux.HandleFunc("PATCH /__admin/accounts/{id}", m.adminPatchAccount)
+	mux.HandleFunc("DELETE /__admin/accounts/{id}", m.adminDeleteAccount)
 	mux.HandleFunc("GET /__admin/fiat-accounts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"fiatAccounts": m.FiatAccounts()})
 	})

@@ -107,6 +107,12 @@
 //
 //	GET    /__admin/accounts[?clientReference=R]  accounts held, count, and countByReference
 //	                                              (metadata clientReference = R)
+//	POST   /__admin/accounts                      drift: an account no client asked for {currency,
+//	                                              status? (ACTIVE), label?, metadata?, createdAt?
+//	                                              (epoch ms)}, with bank details, no webhook
+//	PATCH  /__admin/accounts/{id}                 drift: change {status?, label?, accountHolderName?}
+//	                                              behind the client's back (no webhook)
+//	DELETE /__admin/accounts/{id}                 drift: the provider loses the account
 //	GET    /__admin/fiat-accounts                 master fiat accounts
 //	POST   /__admin/fiat-accounts                 seed one {id?, currency, country?, label?,
 //	                                              bankName?, accountHolderName?}

@@ -3,6 +3,7 @@ package parentprimarymock
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,6 +142,7 @@ func (m *Mock) adminRoutes() *http.ServeMux {
 		writeJSON(w, http.StatusOK, a)
 	})
 	mux.HandleFunc("PUT /__admin/accounts/{id}/state", m.adminSetState)
+	mux.HandleFunc("DELETE /__admin/accounts/{id}", m.adminForget)
 	mux.HandleFunc("GET /__admin/primary-accounts", func(w http.ResponseWriter, r *http.Request) {
 		m.mu.Lock()
 		out := struct {
@@ -301,4 +303,23 @@ func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 // String describes the transfer for logs and test failures.
 func (t Transfer) String() string {
 	return fmt.Sprintf("%s %s %s→%s", t.Amount, t.CurrencyCode, t.FromAccountID, t.ToAccountID)
+}
+
+// adminForget loses a virtual account, as if the provider had dropped it:
+// unlike the API's DELETE (which keeps it, DELETED), it is gone, and reads
+// of it answer 404. Its idempotency keys are kept.
+func (m *Mock) adminForget(w http.ResponseWriter, r *http.Request) {
+	id := strings.ToLower(r.PathValue("id"))
+	m.mu.Lock()
+	a, ok := m.accounts[id]
+	if ok {
+		delete(m.accounts, id)
+		m.accOrder = slices.DeleteFunc(m.accOrder, func(x *account) bool { return x == a })
+	}
+	m.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "", "no virtual account "+r.PathValue("id"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

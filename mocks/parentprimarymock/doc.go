@@ -100,6 +100,7 @@
 //	                                         clientReference is productParameters.clientReference
 //	GET    /__admin/accounts/{id}            one virtual account
 //	PUT    /__admin/accounts/{id}/state      {"state": "BLOCKED" | "READY"}
+//	DELETE /__admin/accounts/{id}            drift: the provider loses the account (reads 404)
 //	GET    /__admin/primary-accounts         primary accounts with balances
 //	POST   /__admin/primary-accounts         seed one {id?, partnerId?, currencyCode, balance?} (201)
 //	GET    /__admin/transfers                transfers made

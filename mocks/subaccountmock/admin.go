@@ -3,6 +3,7 @@ package subaccountmock
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/vagate/vagate/mocks/fault"
@@ -23,6 +24,8 @@ type adminConfig struct {
 func (m *Mock) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /__admin/accounts", m.adminAccounts)
+	mux.HandleFunc("PATCH /__admin/accounts/{id}", m.adminDrift)
+	mux.HandleFunc("DELETE /__admin/accounts/{id}", m.adminForget)
 	mux.HandleFunc("GET /__admin/accounts/{id}/transactions", m.adminTransactions)
 	mux.HandleFunc("GET /__admin/main-accounts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"accounts": m.MainAccounts()})
@@ -122,4 +125,57 @@ func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 // decodeStrict reads a small admin JSON body, refusing unknown fields.
 func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
 	return mockhttp.DecodeStrict(w, r, v, writeStatusError)
+}
+
+// adminDrift changes a sub-account behind the client's back: {state?,
+// name?} (the name is the account's name; updated moves).
+func (m *Mock) adminDrift(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		State *string `json:"state,omitempty"`
+		Name  *string `json:"name,omitempty"`
+	}
+	if !decodeStrict(w, r, &in) {
+		return
+	}
+	if in.State != nil && *in.State != StateActive && *in.State != StatePendingDepositAddress {
+		writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "state: must be ACTIVE or PENDING_DEPOSIT_ADDRESS", nil)
+		return
+	}
+	m.mu.Lock()
+	s, ok := m.subs[r.PathValue("id")]
+	if ok {
+		if in.State != nil {
+			s.state = *in.State
+			if s.state == StatePendingDepositAddress {
+				s.readyAt = m.now().Add(24 * time.Hour)
+			}
+		}
+		if in.Name != nil {
+			s.name = *in.Name
+		}
+		s.updated = m.now()
+	}
+	m.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "no sub-account "+r.PathValue("id"), nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// adminForget loses a sub-account, as if the provider had dropped it.
+func (m *Mock) adminForget(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	m.mu.Lock()
+	s, ok := m.subs[id]
+	if ok {
+		delete(m.subs, id)
+		m.subList = slices.DeleteFunc(m.subList, func(x *subAccount) bool { return x == s })
+	}
+	m.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "NOT_FOUND", "no sub-account "+id, nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

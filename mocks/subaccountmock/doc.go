@@ -93,6 +93,8 @@
 //	GET    /__admin/accounts[?clientReference=R]   sub-accounts held (with classification,
 //	                                               identifier, customer_id), count, countByReference
 //	GET    /__admin/accounts/{id}/transactions     payments credited to the account or made on its behalf
+//	PATCH  /__admin/accounts/{id}                  drift: change {state?, name?} behind the client's back
+//	DELETE /__admin/accounts/{id}                  drift: the provider loses the sub-account (reads 404)
 //	GET    /__admin/main-accounts                  main accounts with balances
 //	POST   /__admin/main-accounts                  add one {id?, currency, type?, name?} (201)
 //	POST   /__admin/deposits                       simulate an inbound deposit {account_id, amount,

@@ -17,6 +17,7 @@ type Versioned interface {
 	store.Accounts
 	SwapAccount(ctx context.Context, a *bank.Account) (*bank.Account, error)
 	TransitionalAccounts(ctx context.Context) ([]store.AccountKey, error)
+	ProviderAccounts(ctx context.Context, providerName string) ([]store.AccountKey, error)
 }
 
 // RunVersionedConformanceTests runs the contract of versioned account
@@ -24,6 +25,41 @@ type Versioned interface {
 func RunVersionedConformanceTests(t *testing.T, newStore func(t *testing.T) Versioned) {
 	t.Run("Versions", func(t *testing.T) { testVersions(t, newStore(t)) })
 	t.Run("TransitionalIndex", func(t *testing.T) { testTransitional(t, newStore(t)) })
+	t.Run("ProviderIndex", func(t *testing.T) { testProviderIndex(t, newStore(t)) })
+}
+
+func testProviderIndex(t *testing.T, s Versioned) {
+	ctx := t.Context()
+	put := func(tenant string, n int, providerName, providerID string) {
+		a := acct(tenant, n)
+		a.Provider, a.ProviderAccountID = providerName, providerID
+		if err := s.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("t1", 1, "alpha", "A1")
+	put("t{2}", 2, "alpha", "A*2")
+	put("t1", 3, "alpha-b", "B1")
+	put("t1", 4, "beta", "alpha:X")
+	keys := func(p string) []store.AccountKey {
+		ks, err := s.ProviderAccounts(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	want := []store.AccountKey{{Tenant: "t1", ID: "va_001"}, {Tenant: "t{2}", ID: "va_002"}}
+	if got := keys("alpha"); !slices.Equal(got, want) {
+		t.Fatalf("ProviderAccounts(alpha) = %v, want %v", got, want)
+	}
+	// An account moving to another provider account id stays listed once.
+	s.UpdateAccount(ctx, "t1", "va_001", func(x *bank.Account) error { x.ProviderAccountID = "A1-new"; return nil })
+	if got := keys("alpha"); !slices.Equal(got, want) {
+		t.Fatalf("after a change of provider account id: %v, want %v", got, want)
+	}
+	if got := keys("gamma"); len(got) != 0 {
+		t.Fatalf("ProviderAccounts(gamma) = %v, want none", got)
+	}
 }
 
 func testVersions(t *testing.T, s Versioned) {
