@@ -30,8 +30,12 @@
 // overrides it. A customer sub-account sends customerId as customer_id, so
 // it must be the provider's customer id, a UUID (checked before sending,
 // /customerId). An institution sub-account sends providerParams.identifier
-// as identifier or, when absent, the item's accountName (so accountName is
-// limited to 64 characters, the identifier's limit). client_reference
+// as identifier or, when absent, the gateway's item reference
+// (provider.CreateItem.Reference, unique per tenant, job and item): the
+// document makes identifier unique, so it must never be a name the client
+// may repeat. Two accounts may share names; the same item sent twice is
+// refused by the provider as a duplicate identifier (AlreadyExists), a
+// second guard against duplicates beside the lookup below. client_reference
 // carries the gateway's own item reference (provider.CreateItem.Reference),
 // never the client's clientReference: it is the only field the provider
 // lists by, and a lookup after an unknown outcome must never find another
@@ -39,8 +43,8 @@
 // characters) is kept by the gateway; accounts read back carry
 // client_reference as bank.Account.Reference. settlement_account_id is
 // providerParams.settlementAccountId, else settlementAccounts[currency],
-// else omitted. accountHolderName, dob, nativeLanguageName and metadata have
-// no provider field and are not sent (the gateway keeps customerId and
+// else omitted. accountName, accountHolderName, dob, nativeLanguageName and
+// metadata have no provider field and are not sent (the gateway keeps customerId and
 // metadata itself).
 //
 // providerParams accepted: classification, identifier, settlementAccountId.
@@ -53,8 +57,8 @@
 // 422 SETTLEMENT_ACCOUNT_INVALID (and every other refusal whose error
 // details name fields: 400 VALIDATION_ERROR, 409 DUPLICATE_IDENTIFIER)
 // becomes a *bank.Error whose Fields carry unified pointers relative to the
-// item (/providerParams/settlementAccountId, /providerParams/identifier or
-// /accountName, /customerId, /currency, /clientReference) and whose message
+// item (/providerParams/settlementAccountId, /providerParams/identifier,
+// /customerId, /currency, /clientReference) and whose message
 // names them (RefusalError), so a job's item error reads e.g. "subaccount:
 // create: /providerParams/settlementAccountId (provider field
 // settlement_account_id): ...". A refusal of a settlement account taken
@@ -64,8 +68,10 @@
 //
 // Provider → unified account. state ACTIVE is ACTIVE; PENDING_DEPOSIT_ADDRESS
 // (and any state the document does not name) is PENDING; providerStatus
-// keeps the raw state. name is accountName; the first deposit address's
-// account_name is accountHolderName (empty while no address exists). Each
+// keeps the raw state. The provider has no field for the client's names:
+// a create answers them as the item gave them, a read reports none (the
+// gateway keeps the stored ones), and the provider's own name and
+// account_name stay in bankDetails and the raw object. Each
 // NUBAN deposit address is a bankDetails entry {type NUBAN, bankName,
 // accountHolderName (account_name), accountNumber, country, extra {bankCode,
 // nipCode}}; other address types keep their string members. Balance amounts

@@ -131,12 +131,14 @@ func (a *Adapter) toAccount(op string, raw json.RawMessage) (*bank.Account, erro
 	if w.ID == "" || w.State == "" {
 		return nil, &provider.MalformedError{Op: op, Err: errors.New("account without id or state")}
 	}
+	// The provider's name and each address's account_name are its own
+	// making: they stay in bankDetails and the raw object, and the
+	// client's names are the gateway's to keep.
 	acc := &bank.Account{
 		ProviderAccountID: w.ID,
 		Status:            status(w.State),
 		ProviderStatus:    w.State,
 		Currency:          w.Currency,
-		AccountName:       w.Name,
 		Raw:               append(json.RawMessage(nil), raw...),
 	}
 	if w.ClientReference != nil {
@@ -152,9 +154,6 @@ func (a *Adapter) toAccount(op string, raw json.RawMessage) (*bank.Account, erro
 		d, err := a.bankDetails(op, ad)
 		if err != nil {
 			return nil, err
-		}
-		if acc.AccountHolderName == "" {
-			acc.AccountHolderName = d.AccountHolderName
 		}
 		acc.BankDetails = append(acc.BankDetails, d)
 	}

@@ -455,7 +455,7 @@ func TestAdmin(t *testing.T) {
 	if r := call(t, m, "DELETE", "/__admin/reset", ""); r.status != 204 {
 		t.Fatalf("reset = %d", r.status)
 	}
-	if m.AccountCount() != 0 || len(m.Faults().Rules()) != 0 || len(m.MainAccounts()) != 2 || m.Config().AddressDelay != 0 {
+	if m.AccountCount() != 0 || len(m.Faults().Rules()) != 0 || len(m.MainAccounts()) != len(subaccountmock.DefaultMainAccounts()) || m.Config().AddressDelay != 0 {
 		t.Errorf("after reset: %d accounts, %d rules, %v main", m.AccountCount(), len(m.Faults().Rules()), m.MainAccounts())
 	}
 	if a := create(t, m, institution("a-1", "A-1", mainNGN)); a.ID == "" {
