@@ -95,6 +95,9 @@ type Options struct {
 	Seed uint64
 	// Now is the mock's clock (default time.Now).
 	Now func() time.Time
+	// Strict reads the document's ambiguities the strict way (see the
+	// package documentation, # Strict and lenient); false is lenient.
+	Strict bool
 }
 
 // Config is the part of the options QA can change at run time.

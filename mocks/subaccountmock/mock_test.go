@@ -116,8 +116,11 @@ func institution(identifier, ref, settlement string) string {
 	return string(b)
 }
 
-// The document's two example requests are accepted and answered in its shape.
-func TestDocumentExamples(t *testing.T) {
+// Where the document is silent the mock answers its documented choices:
+// name and account_name from the identifier or the customer id, and the
+// first main account of the currency as parent_account_id. (The document's
+// own examples, verbatim, are in seeds_test.go.)
+func TestAnswerChoices(t *testing.T) {
 	m := newMock(t, &subaccountmock.Options{Seed: 1})
 	tests := []struct {
 		name, body, wantName, wantHolder string
