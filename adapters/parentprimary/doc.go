@@ -78,10 +78,16 @@
 // There is no lookup by client reference, so the adapter is not a Finder:
 // unknown creates are resent with the same key instead of reconciled.
 //
-// Close. DELETE /v1/partner/accounts/virtual/{id} with idempotencyKey (the
-// close's key if a UUID, else a UUID v5 of it or of the account id:
-// CloseKey), requestedBy, reason and notes (null when empty); then the
-// account is read back and returned (CLOSED). A resend with the same key is
+// Close. DELETE /v1/partner/accounts/virtual/{id} with idempotencyKey,
+// requestedBy, reason and notes (null when empty); then the account is read
+// back and returned (CLOSED). idempotencyKey is CloseKey of
+// provider.CloseReason.IdempotencyKey: that key itself when it is a UUID,
+// else a UUID v5 of it, or of the account id when there is none. Through
+// the gateway it is always a UUID the gateway derives from the tenant and
+// the account (core/accounts), never the client's Idempotency-Key header:
+// every close of one account is the same delete at the provider, whatever
+// key the client sent (the client's key is answered by the gateway's own
+// idempotency, which replays the first answer). A resend with the same key is
 // idempotent at the provider; a close of an account deleted before with
 // another key (409 ACCOUNT_DELETED) is FailedPrecondition, as is closing an
 // account that holds funds (409 BALANCE_NOT_ZERO). If the account can no longer
