@@ -54,6 +54,7 @@ func TestSchemasMatchModel(t *testing.T) {
 		value  any
 	}{
 		{"Account", acct},
+		{"AccountWithProviderData", acct.WithProviderData()},
 		{"BankDetails", acct.BankDetails[0]},
 		{"RoutingCode", acct.BankDetails[0].RoutingCodes[0]},
 		{"Balance", acct.Balance},
@@ -92,7 +93,7 @@ func TestSchemasMatchModel(t *testing.T) {
 			for k := range v {
 				goKeys = append(goKeys, k)
 			}
-			for k := range schema.Properties {
+			for k := range properties(schema) {
 				schemaKeys = append(schemaKeys, k)
 			}
 			sort.Strings(goKeys)
@@ -151,4 +152,18 @@ func TestEnumsMatchModel(t *testing.T) {
 			t.Errorf("bank.Status(%q) is not valid", s)
 		}
 	}
+}
+
+// properties are a schema's properties, those of its allOf members included.
+func properties(s *openapi3.Schema) map[string]*openapi3.SchemaRef {
+	out := map[string]*openapi3.SchemaRef{}
+	for _, sub := range s.AllOf {
+		for k, v := range properties(sub.Value) {
+			out[k] = v
+		}
+	}
+	for k, v := range s.Properties {
+		out[k] = v
+	}
+	return out
 }
