@@ -15,6 +15,8 @@
 //	currencies          accepted currencies (default NGN, USD, EUR, GBP); every
 //	                    settlementAccounts key must be one of them
 //	country             country reported on NUBAN bank details (default NG)
+//	balanceUnits        how balance amounts are read: minor (default: integers of minor
+//	                    units) or major (decimal amounts of the currency); see # Choices
 //
 // Provider accounts a tenant may name: providerParams.settlementAccountId chooses a
 // provider-side money account, so the adapter implements
@@ -74,11 +76,25 @@
 // account_name stay in bankDetails and the raw object. Each
 // NUBAN deposit address is a bankDetails entry {type NUBAN, bankName,
 // accountHolderName (account_name), accountNumber, country, extra {bankCode,
-// nipCode}}; other address types keep their string members. Balance amounts
-// are integers of minor units (the mock's documented choice):
-// available/pending are rendered as decimal strings with currency_precision
-// places (150000 at precision 2 is "1500.00"). The raw provider object is
-// kept. settlement_account_id and parent_account_id stay in the raw payload.
+// nipCode}}; other address types keep their string members.
+//
+// Balance amounts are an assumption: the document shows only "available":
+// 0 beside currency_precision 2, which fits integers of minor units and
+// decimal amounts alike. By default (balanceUnits: minor, the mock's
+// choice too) they are integers of minor units: 150000 at precision 2 is
+// "1500.00", and a fraction is a malformed answer. With balanceUnits: major
+// they are decimal amounts: 1500.5 at precision 2 is "1500.50", and more
+// places than the precision are a malformed answer. Neither reading rounds;
+// the wrong one is off by a factor of 10^precision, so check it against
+// the real provider before trusting balances.
+//
+// The raw provider object is kept and served as providerData (GET
+// /v1/virtual-accounts/{id}?include=provider): settlement_account_id,
+// parent_account_id, type and the provider's name have no unified field.
+// The classification and identifier sent are not in the provider's object
+// (in the document's example), and the unified account does not carry them
+// either: the classification follows from customerId, the identifier is the
+// gateway reference or providerParams.identifier.
 //
 // Lifecycle. Creates are synchronous (201): the adapter is no Poller. A
 // PENDING account becomes ACTIVE at the provider by itself; the provider

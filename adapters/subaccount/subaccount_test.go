@@ -442,24 +442,40 @@ func TestFindByReferencePages(t *testing.T) {
 	}
 }
 
-// Balances render minor units with the account's precision; a body the
-// adapter cannot read is Unknown.
+// The document shows only "available": 0 beside currency_precision 2, so
+// the unit of balance amounts is an assumption: integers of minor units by
+// default (balanceUnits: minor), decimal amounts of the currency with
+// balanceUnits: major. Each reading renders the account's precision, at
+// its boundaries, and refuses what it cannot read exactly (Unknown) rather
+// than round it; the same answer reads differently under the two.
 func TestBalanceRendering(t *testing.T) {
 	tests := []struct {
 		name      string
+		units     string
 		balance   string
 		precision string
 		available string
 		pending   string
 		code      bank.ErrorCode
 	}{
-		{"precision 2", `{"available":150000,"pending":5}`, "2", "1500.00", "0.05", bank.OK},
-		{"precision 0", `{"available":150000,"pending":0}`, "0", "150000", "0", bank.OK},
-		{"precision 3", `{"available":-1234,"pending":1}`, "3", "-1.234", "0.001", bank.OK},
-		{"precision absent", `{"available":7}`, "null", "7", "0", bank.OK},
-		{"min int64", `{"available":-9223372036854775808,"pending":0}`, "2", "-92233720368547758.08", "0.00", bank.OK},
-		{"fraction", `{"available":1.5,"pending":0}`, "2", "", "", bank.Unknown},
-		{"too precise", `{"available":1,"pending":0}`, "19", "", "", bank.Unknown},
+		{"minor: the document's example", "", `{"available":0,"pending":0}`, "2", "0.00", "0.00", bank.OK},
+		{"minor: one minor unit", "minor", `{"available":1,"pending":99}`, "2", "0.01", "0.99", bank.OK},
+		{"minor: one major unit", "", `{"available":100,"pending":0}`, "2", "1.00", "0.00", bank.OK},
+		{"minor: precision 2", "", `{"available":150000,"pending":5}`, "2", "1500.00", "0.05", bank.OK},
+		{"minor: precision 0", "", `{"available":150000,"pending":0}`, "0", "150000", "0", bank.OK},
+		{"minor: precision 3", "", `{"available":-1234,"pending":1}`, "3", "-1.234", "0.001", bank.OK},
+		{"minor: precision absent", "", `{"available":7}`, "null", "7", "0", bank.OK},
+		{"minor: min int64", "", `{"available":-9223372036854775808,"pending":0}`, "2", "-92233720368547758.08", "0.00", bank.OK},
+		{"minor: a fraction is not minor units", "", `{"available":1.5,"pending":0}`, "2", "", "", bank.Unknown},
+		{"minor: precision out of range", "", `{"available":1,"pending":0}`, "19", "", "", bank.Unknown},
+		{"major: the document's example", "major", `{"available":0,"pending":0}`, "2", "0.00", "0.00", bank.OK},
+		{"major: the same 150000 reads 100 times more", "major", `{"available":150000,"pending":5}`, "2", "150000.00", "5.00", bank.OK},
+		{"major: one minor unit", "major", `{"available":0.01,"pending":0.99}`, "2", "0.01", "0.99", bank.OK},
+		{"major: padded to the precision", "major", `{"available":1500.5,"pending":-0.1}`, "2", "1500.50", "-0.10", bank.OK},
+		{"major: precision 0", "major", `{"available":42,"pending":0}`, "0", "42", "0", bank.OK},
+		{"major: beyond int64", "major", `{"available":12345678901234567890.12,"pending":0}`, "2", "12345678901234567890.12", "0.00", bank.OK},
+		{"major: more places than the precision", "major", `{"available":0.001,"pending":0}`, "2", "", "", bank.Unknown},
+		{"major: exponent", "major", `{"available":1e3,"pending":0}`, "2", "", "", bank.Unknown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,7 +487,7 @@ func TestBalanceRendering(t *testing.T) {
 				fmt.Fprintf(w, `{"data":{"id":"x","state":"ACTIVE","currency":"NGN","currency_precision":%s,"name":"n","balance":%s,"deposit_addresses":[]}}`, tc.precision, tc.balance)
 			}))
 			t.Cleanup(srv.Close)
-			a, err := subaccount.Open(subaccount.Config{BaseURL: srv.URL, APIKey: "k"}, nil)
+			a, err := subaccount.Open(subaccount.Config{BaseURL: srv.URL, APIKey: "k", BalanceUnits: tc.units}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -517,6 +533,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad country", ok(subaccount.Config{Country: "NGA"}), "country"},
 		{"settlement key", ok(subaccount.Config{SettlementAccounts: map[string]string{"naira": mainNGN}}), "settlementAccounts"},
 		{"settlement id", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": "main"}}), "settlementAccounts.NGN"},
+		{"balance units", ok(subaccount.Config{BalanceUnits: "cents"}), "balanceUnits"},
 		{"settlement twice", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": mainNGN, "USD": mainNGN}}), "settlementAccounts.USD"},
 		{"settlement currency not accepted", ok(subaccount.Config{Currencies: []string{"NGN"}, SettlementAccounts: map[string]string{"USD": mainUSD}}), "settlementAccounts.USD"},
 		{"settlement currency not default", ok(subaccount.Config{SettlementAccounts: map[string]string{"KES": mainUSD}}), "settlementAccounts.KES"},
