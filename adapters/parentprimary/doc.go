@@ -33,6 +33,25 @@
 // request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
 // refused with 403 account_not_allowed before anything is sent.
 //
+// # From the document
+//
+// POST /v1/partner/accounts/virtual {customerId, idempotencyKey,
+// parentAccountId (UUIDs), productCode, productParameters?} answering 200
+// with the account (id, partnerId, externalReference, primaryAccountId, type
+// VIRTUAL, currencyCode, createDate, state e.g. READY, customerId,
+// productCode); DELETE /v1/partner/accounts/virtual/{accountId}
+// {idempotencyKey, requestedBy, reason, notes} answering 200 with no
+// content; four request headers, authorization, x-alg-nonce,
+// x-alg-signature and date, each marked Optional; funds move between a
+// virtual account and its parent (no endpoint given). Everything else
+// below (the signing string, the read route, the states but READY, the
+// error shapes) is our assumption, shared with mocks/parentprimarymock.
+// The adapter sends all four headers on every request: a provider that
+// documents a payload signature surely checks it (the mock's strict mode).
+// partnerId, primaryAccountId, productCode and externalReference have no
+// unified field: they are served as providerData (GET
+// /v1/virtual-accounts/{id}?include=provider).
+//
 // # Choices
 //
 // Signing. Every request carries authorization "Bearer <apiToken>", date (an

@@ -25,6 +25,17 @@
 // request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
 // refused with 403 account_not_allowed before anything is sent.
 //
+// # From the document
+//
+// POST /v2/sub-accounts with classification, currency, client_reference (≤
+// 64), settlement_account_id, and identifier (≤ 64, unique) or customer_id
+// (UUID); the 201 answer {"data": account} and its members; states ACTIVE
+// and PENDING_DEPOSIT_ADDRESS; settlement into a main account of the same
+// currency. Not in it, so our assumption shared with mocks/subaccountmock:
+// authentication, the error shape and codes, the read and list routes, the
+// unit of balance amounts, and which parameters are required (the
+// document's Required column lost its marks).
+//
 // # Choices
 //
 // Unified item → provider body. The classification is "customer" when the
