@@ -58,20 +58,22 @@ func TestSchemasMatchModel(t *testing.T) {
 		value  any
 	}{
 		{"Account", acct},
+		{"AccountWithProviderData", acct.WithProviderData()},
 		{"BankDetails", acct.BankDetails[0]},
 		{"RoutingCode", acct.BankDetails[0].RoutingCodes[0]},
 		{"Balance", acct.Balance},
 		{"Job", &bank.Job{ID: "job_1", Status: bank.JobCompletedWithErrors, Total: 3, Succeeded: 1,
 			Failed: 1, Cancelled: 1, CreatedAt: done, UpdatedAt: done, CompletedAt: &done}},
 		{"ItemResult", &bank.ItemResult{Index: 0, ClientReference: "REF-1", Provider: "batchva",
-			Outcome: bank.OutcomeCreated, Account: acct, Routing: acct.Routing,
+			Outcome: bank.OutcomeCreated, Account: acct, Routing: acct.Routing, ProviderJobID: "job-1",
 			Error: &bank.Problem{Code: bank.InvalidArgument, Message: "bad"}}},
 		{"Routing", acct.Routing},
 		{"Drift", drift},
 		{"Reconciliation", &reconcile.Report{ID: "rcn_1", Provider: "masterfiat", Status: reconcile.ReportCompleted,
 			Trigger: reconcile.TriggerOnDemand, Mode: reconcile.ModeList, Instance: "host/1", StartedAt: done, FinishedAt: &done,
 			GatewayAccounts: 3, ProviderAccounts: 4, Drifts: []bank.Drift{*drift}, StillOpen: 1, Resolved: 1, Skipped: 1, Error: "x"}},
-		{"ItemError", &bank.Problem{Code: bank.InvalidArgument, Message: "refused", Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "bad"}}}},
+		{"ItemError", &bank.Problem{Code: bank.InvalidArgument, Message: "refused", Fields: []bank.FieldError{{Pointer: "/items/0/currency", Message: "bad"}},
+			ProviderCode: "ITEM_REJECTED"}},
 		{"Limits", limits},
 		{"ProblemFieldError", bank.FieldError{Pointer: "/items/0/currency", Message: "bad"}},
 		{"PoolEntry", fullPool()},
@@ -105,7 +107,7 @@ func TestSchemasMatchModel(t *testing.T) {
 			for k := range v {
 				goKeys = append(goKeys, k)
 			}
-			for k := range schema.Properties {
+			for k := range properties(schema) {
 				schemaKeys = append(schemaKeys, k)
 			}
 			sort.Strings(goKeys)
@@ -170,4 +172,18 @@ func TestEnumsMatchModel(t *testing.T) {
 			t.Errorf("bank.Status(%q) is not valid", s)
 		}
 	}
+}
+
+// properties are a schema's properties, those of its allOf members included.
+func properties(s *openapi3.Schema) map[string]*openapi3.SchemaRef {
+	out := map[string]*openapi3.SchemaRef{}
+	for _, sub := range s.AllOf {
+		for k, v := range properties(sub.Value) {
+			out[k] = v
+		}
+	}
+	for k, v := range s.Properties {
+		out[k] = v
+	}
+	return out
 }

@@ -39,19 +39,30 @@ type WebhookHarness interface {
 	CallbackTolerance() time.Duration
 }
 
+// NonceHarness is implemented by the WebhookHarness of a provider whose
+// callbacks carry a signed single-use nonce (batchva's Bcb-Nonce): the
+// adapter must refuse a callback whose nonce it has already accepted.
+type NonceHarness interface {
+	WebhookHarness
+	// SingleUseNonce reports whether the provider's callbacks carry one.
+	SingleUseNonce() bool
+}
+
 // testWebhooks: a callback signed as the provider signs it is accepted and
 // says what happened to the suite's create; a tampered body, and one
 // signed outside the tolerance, are refused as Unauthenticated.
 //
-// A replayed callback is accepted again, by design: neither provider
-// document asks the receiver to remember what it has seen (batchva's
-// Bcb-Nonce is signed, not registered), and masterfiat retries a webhook
-// with its original signature. What makes a replay harmless lives above
-// the adapter: the gateway merges account events by the provider's time
-// (core/accounts ignores one not newer than the state it holds), and a
-// replayed job-finished only wakes a poll. So the adapter's part, checked
-// here, is that a replay yields exactly the same events, dated by the
-// provider and not by the time of verification.
+// A replayed callback whose provider signs a single-use nonce
+// (NonceHarness) is refused as Unauthenticated: the nonce is there to be
+// checked. (Each adapter instance remembers the nonces it accepted within
+// the tolerance; a replay to another gateway instance is accepted there,
+// and harmless, as below.) Any other replay is accepted again: masterfiat
+// retries a webhook with its original signature. What makes such a replay
+// harmless lives above the adapter: the gateway merges account events by
+// the provider's time (core/accounts ignores one not newer than the state
+// it holds), and a replayed job-finished only wakes a poll. So the
+// adapter's part, checked here, is that a replay yields exactly the same
+// events, dated by the provider and not by the time of verification.
 func testWebhooks(t *testing.T, f *fixture) {
 	p := f.p
 	if !p.Supports(provider.CapWebhooks) {
@@ -127,9 +138,16 @@ func testWebhooks(t *testing.T, f *fixture) {
 			t.Fatalf("first delivery: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+		if nh, ok := wh.(NonceHarness); ok && nh.SingleUseNonce() {
+			refused(t, "the same callback again (its nonce used)", r, body)
+			if _, err := p.VerifyWebhook(signed(time.Now())); err != nil {
+				t.Errorf("another callback, with a fresh nonce: %v; want accepted", err)
+			}
+			return
+		}
 		again, err := p.VerifyWebhook(r, body)
 		if err != nil {
-			t.Fatalf("replayed delivery: %v; the adapter keeps no memory of callbacks, replays are settled above it", err)
+			t.Fatalf("replayed delivery: %v; the provider signs no single-use nonce, so replays are settled above the adapter", err)
 		}
 		if !reflect.DeepEqual(first, again) {
 			t.Errorf("a replay yields other events:\nfirst  %+v\nreplay %+v\nwant the same, dated by the provider, so the gateway can tell it is not newer", first, again)

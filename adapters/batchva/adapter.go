@@ -43,6 +43,7 @@ type Adapter struct {
 	rsaKey *rsa.PublicKey
 
 	tokens provider.TokenCache
+	nonces nonceCache
 }
 
 // Open validates cfg and returns an adapter.
@@ -118,17 +119,20 @@ func chunkKey(key string, i int) string {
 }
 
 // CreateAccounts submits one provider job per chunk of up to 1000 items and
-// returns a pending result whose operation lists the provider job ids.
+// returns a pending result whose operation lists the provider's jobs with
+// the status and result URLs it returned for them.
 func (a *Adapter) CreateAccounts(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResult, error) {
-	var jobs []string
+	var jobs []jobRef
 	for start, i := 0, 0; start < len(req.Items); start, i = start+MaxItems, i+1 {
 		end := min(start+MaxItems, len(req.Items))
 		body := createRequest{CallbackURL: a.cfg.CallbackURL, CustomHeaders: req.CustomHeaders}
 		for _, it := range req.Items[start:end] {
-			ci := createItem{Currency: it.Currency, ClientReference: it.ClientReference, Unallocated: it.Unallocated}
+			// dob and nativeLanguageName go with unallocated items too: they
+			// may be set while an account is unallocated.
+			ci := createItem{Currency: it.Currency, ClientReference: it.ClientReference, Unallocated: it.Unallocated,
+				DOB: it.DOB, NativeLanguageName: it.NativeLanguageName}
 			if !it.Unallocated {
 				ci.AccountHolderName, ci.AccountName = it.AccountHolderName, it.AccountName
-				ci.DOB, ci.NativeLanguageName = it.DOB, it.NativeLanguageName
 			}
 			body.Items = append(body.Items, ci)
 		}
@@ -140,25 +144,84 @@ func (a *Adapter) CreateAccounts(ctx context.Context, req *provider.CreateReques
 		if _, err := a.do(ctx, http.MethodPost, "/v1/virtual-accounts", hdr, body, http.StatusAccepted, &acc); err != nil {
 			return nil, err
 		}
-		if acc.JobID == "" || strings.Contains(acc.JobID, ",") {
-			return nil, &provider.MalformedError{Op: "create", Err: fmt.Errorf("bad jobId %q", acc.JobID)}
+		j, err := a.jobRef(&acc)
+		if err != nil {
+			return nil, &provider.MalformedError{Op: "create", Err: err}
 		}
-		jobs = append(jobs, acc.JobID)
+		jobs = append(jobs, j)
 	}
-	return &provider.CreateResult{Pending: true, Operation: strings.Join(jobs, ",")}, nil
+	op, err := json.Marshal(jobs)
+	if err != nil {
+		return nil, err
+	}
+	return &provider.CreateResult{Pending: true, Operation: string(op)}, nil
+}
+
+// jobRef is one provider job of an operation: its id and the URLs the
+// provider gave for it.
+type jobRef struct {
+	ID        string `json:"jobId"`
+	StatusURL string `json:"statusUrl,omitempty"`
+	ResultURL string `json:"resultUrl,omitempty"`
+}
+
+// jobRef checks a 202 answer: a job id, and status and result URLs on the
+// provider's own origin (the bearer token goes to them, so never to another
+// host).
+func (a *Adapter) jobRef(acc *jobAccepted) (jobRef, error) {
+	if acc.JobID == "" || strings.ContainsAny(acc.JobID, ",[]") {
+		return jobRef{}, fmt.Errorf("bad jobId %q", acc.JobID)
+	}
+	for name, v := range map[string]string{"statusUrl": acc.StatusURL, "resultUrl": acc.ResultURL} {
+		u, err := url.Parse(v)
+		if err != nil || !strings.EqualFold(u.Scheme, a.base.Scheme) || !strings.EqualFold(u.Host, a.base.Host) {
+			return jobRef{}, fmt.Errorf("%s %q is not on the provider's origin %s://%s", name, v, a.base.Scheme, a.base.Host)
+		}
+	}
+	return jobRef{ID: acc.JobID, StatusURL: acc.StatusURL, ResultURL: acc.ResultURL}, nil
+}
+
+// parseOperation reads an operation: the JSON list CreateAccounts makes, or
+// the comma-separated job ids of earlier versions (whose URLs are derived).
+func (a *Adapter) parseOperation(op string) ([]jobRef, error) {
+	var jobs []jobRef
+	if strings.HasPrefix(op, "[") {
+		if err := json.Unmarshal([]byte(op), &jobs); err != nil {
+			return nil, fmt.Errorf("batchva: operation %q: %w", op, err)
+		}
+	} else {
+		for _, id := range strings.Split(op, ",") {
+			jobs = append(jobs, jobRef{ID: id})
+		}
+	}
+	for i, j := range jobs {
+		if j.ID == "" {
+			return nil, fmt.Errorf("batchva: operation %q: job %d has no id", op, i)
+		}
+		if j.StatusURL == "" {
+			jobs[i].StatusURL = a.base.String() + "/v1/virtual-accounts/jobs/" + url.PathEscape(j.ID)
+		}
+		if j.ResultURL == "" {
+			jobs[i].ResultURL = a.base.String() + "/v1/virtual-accounts/jobs/" + url.PathEscape(j.ID) + "/results"
+		}
+	}
+	return jobs, nil
 }
 
 // PollCreate checks every provider job of the operation; once all have
 // finished it fetches their results and maps them back to request items.
 func (a *Adapter) PollCreate(ctx context.Context, operation string, req *provider.CreateRequest) (*provider.CreateResult, error) {
-	jobs := strings.Split(operation, ",")
+	jobs, err := a.parseOperation(operation)
+	if err != nil {
+		return nil, err
+	}
 	if want := (len(req.Items) + MaxItems - 1) / MaxItems; len(jobs) != want {
 		return nil, fmt.Errorf("batchva: operation has %d jobs, request needs %d", len(jobs), want)
 	}
 	statuses := make([]string, len(jobs))
-	for i, id := range jobs {
+	for i, j := range jobs {
 		var st jobStatus
-		if _, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts/jobs/"+url.PathEscape(id), nil, nil, http.StatusOK, &st); err != nil {
+		if _, err := a.doURL(ctx, http.MethodGet, j.StatusURL, nil, nil, http.StatusOK, &st); err != nil {
 			return nil, err
 		}
 		if !finished(st.Status) {
@@ -167,11 +230,12 @@ func (a *Adapter) PollCreate(ctx context.Context, operation string, req *provide
 		statuses[i] = st.Status
 	}
 	items := make([]provider.ItemResult, len(req.Items))
-	for i, id := range jobs {
+	for i, j := range jobs {
+		id := j.ID
 		start := i * MaxItems
 		end := min(start+MaxItems, len(req.Items))
 		var res jobResults
-		raw, err := a.do(ctx, http.MethodGet, "/v1/virtual-accounts/jobs/"+url.PathEscape(id)+"/results", nil, nil, http.StatusOK, &res)
+		raw, err := a.doURL(ctx, http.MethodGet, j.ResultURL, nil, nil, http.StatusOK, &res)
 		if err != nil {
 			return nil, err
 		}
@@ -183,13 +247,15 @@ func (a *Adapter) PollCreate(ctx context.Context, operation string, req *provide
 			}
 			seen[ri.Index] = true
 			items[start+ri.Index] = a.itemResult(&ri, rawItems, k)
+			items[start+ri.Index].ProviderJobID = id
 		}
 		for k, ok := range seen {
 			if ok {
 				continue
 			}
 			if statuses[i] == "Cancelled" {
-				items[start+k] = provider.ItemResult{Err: &ItemError{Code: "CANCELLED", Message: "the provider job was cancelled before this item was processed"}}
+				items[start+k] = provider.ItemResult{ProviderJobID: id,
+					Err: &ItemError{Code: "CANCELLED", Message: "the provider job was cancelled before this item was processed"}}
 				continue
 			}
 			items[start+k] = provider.ItemResult{Err: &provider.MalformedError{Op: "results", Err: fmt.Errorf("job %s finished without a result for item %d", id, k)}}
@@ -243,6 +309,9 @@ type ItemError struct {
 // Error gives the provider's code and message.
 func (e *ItemError) Error() string { return e.Code + ": " + e.Message }
 
+// ProviderErrorCode is the provider's code for the item (bank.ProviderCoder).
+func (e *ItemError) ProviderErrorCode() string { return e.Code }
+
 // GetAccount reads one account by its virtual account number.
 func (a *Adapter) GetAccount(ctx context.Context, ref string) (*bank.Account, error) {
 	var w wireAccount
@@ -282,7 +351,7 @@ func (a *Adapter) bearer(ctx context.Context) (string, error) {
 	return a.tokens.Get(func() (string, time.Duration, error) {
 		var tr tokenResponse
 		body := tokenRequest{ClientID: a.cfg.ClientID, ClientSecret: string(a.cfg.ClientSecret)}
-		if _, err := a.send(ctx, http.MethodPost, "/v1/auth/token", nil, body, "", http.StatusOK, &tr); err != nil {
+		if _, err := a.send(ctx, http.MethodPost, a.base.String()+"/v1/auth/token", nil, body, "", http.StatusOK, &tr); err != nil {
 			return "", 0, err
 		}
 		return tr.AccessToken, time.Duration(tr.ExpiresIn) * time.Second, nil
@@ -291,13 +360,18 @@ func (a *Adapter) bearer(ctx context.Context) (string, error) {
 
 func (a *Adapter) dropToken() { a.tokens.Drop() }
 
-// do sends an authenticated request.
+// do sends an authenticated request to path under the base URL.
 func (a *Adapter) do(ctx context.Context, method, path string, hdr http.Header, in any, want int, out any) ([]byte, error) {
+	return a.doURL(ctx, method, a.base.String()+path, hdr, in, want, out)
+}
+
+// doURL sends an authenticated request to an absolute URL.
+func (a *Adapter) doURL(ctx context.Context, method, target string, hdr http.Header, in any, want int, out any) ([]byte, error) {
 	tok, err := a.bearer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := a.send(ctx, method, path, hdr, in, tok, want, out)
+	raw, err := a.send(ctx, method, target, hdr, in, tok, want, out)
 	var se *provider.StatusError
 	if errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized && a.cfg.Token == "" {
 		a.dropToken()
@@ -305,8 +379,8 @@ func (a *Adapter) do(ctx context.Context, method, path string, hdr http.Header, 
 	return raw, err
 }
 
-// send performs one HTTP exchange and decodes a success body into out.
-func (a *Adapter) send(ctx context.Context, method, path string, hdr http.Header, in any, tok string, want int, out any) ([]byte, error) {
+// send performs one HTTP exchange with target and decodes a success body into out.
+func (a *Adapter) send(ctx context.Context, method, target string, hdr http.Header, in any, tok string, want int, out any) ([]byte, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -315,7 +389,7 @@ func (a *Adapter) send(ctx context.Context, method, path string, hdr http.Header
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base.String()+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func (h *harness) MissingOperation() string { return missingJob }
 // HMAC-SHA256 over "<timestamp>.<nonce>.<body>" like the mock's.
 func (h *harness) SignedCallback(t testing.TB, c adaptertest.Callback) (*http.Request, []byte) {
 	t.Helper()
-	job := strings.Split(c.Operation, ",")[0]
+	job := jobIDs(t, c.Operation)[0]
 	tok, err := h.mock.Token(h.cfg.ClientID)
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +137,9 @@ func (h *harness) SignedCallback(t testing.TB, c adaptertest.Callback) (*http.Re
 // against its documentation rather than against itself.
 func (h *harness) CallbackTolerance() time.Duration { return 5 * time.Minute }
 
+// SingleUseNonce: every callback carries a signed Bcb-Nonce.
+func (h *harness) SingleUseNonce() bool { return true }
+
 func TestConformance(t *testing.T) {
 	adaptertest.RunConformanceTests(t, newHarness)
 }
@@ -166,7 +169,7 @@ func TestChunking(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
-	if !sub.Pending || len(bytes.Split([]byte(sub.Operation), []byte(","))) != 2 {
+	if !sub.Pending || len(jobIDs(t, sub.Operation)) != 2 {
 		t.Fatalf("operation = %q, want two provider jobs", sub.Operation)
 	}
 	res, err := h.p.Await(t.Context(), sub.Operation, req)
@@ -200,7 +203,121 @@ func TestItemFailures(t *testing.T) {
 		if !errors.Is(r.Err, bank.ErrFailedPrecondition) || r.Account != nil {
 			t.Errorf("item %d: %v, want failed precondition and no account", i, r.Err)
 		}
+		if code := bank.ProviderCodeOf(r.Err); code != "ITEM_REJECTED" || r.ProviderJobID == "" {
+			t.Errorf("item %d: provider code %q, job %q; want ITEM_REJECTED and the provider's job", i, code, r.ProviderJobID)
+		}
 	}
+}
+
+// dob and nativeLanguageName of an unallocated item reach the provider
+// (they may be set while an account is unallocated), and the account stays
+// unallocated.
+func TestUnallocatedIdentityDetails(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	it := provider.CreateItem{Currency: "USD", Unallocated: true, ClientReference: "U-DOB", DOB: "1985-05-20", NativeLanguageName: "Jane"}
+	res, err := h.p.CreateAccounts(t.Context(), &provider.CreateRequest{IdempotencyKey: uuid.NewString(), Items: []provider.CreateItem{it}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("create: %v %v", err, res)
+	}
+	acc := res[0].Account
+	if acc.Status != bank.StatusUnallocated || acc.DOB != "1985-05-20" || acc.NativeLanguageName != "Jane" {
+		t.Errorf("account = %+v, want unallocated with the dob and native name", acc)
+	}
+	var raw struct {
+		Dob                string `json:"dob"`
+		NativeLanguageName string `json:"nativeLanguageName"`
+	}
+	if json.Unmarshal(acc.Raw, &raw) != nil || raw.Dob != "1985-05-20" || raw.NativeLanguageName != "Jane" {
+		t.Errorf("the provider holds %s, want the dob and native name", acc.Raw)
+	}
+}
+
+// The adapter follows the statusUrl and resultUrl the provider answers,
+// not paths of its own, as long as they are on the provider's origin (the
+// bearer token goes with them); an operation of job ids alone, as earlier
+// versions made, is still polled.
+func TestStatusAndResultURLs(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/virtual-accounts":
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintf(w, `{"jobId":"J1","status":"Pending","statusUrl":%q,"resultUrl":%q}`, r.Header.Get("X-Status-URL"), r.Header.Get("X-Result-URL"))
+		case "/jobs-v2/J1", "/v1/virtual-accounts/jobs/J1":
+			io.WriteString(w, `{"jobId":"J1","status":"Completed","totalItems":1,"processedItems":1,"successfulItems":1}`)
+		case "/jobs-v2/J1/items", "/v1/virtual-accounts/jobs/J1/results":
+			io.WriteString(w, `{"jobId":"J1","status":"Completed","items":[{"index":0,"status":"Succeeded","virtualAccount":{"virtualAccountNumber":"1000327642","bicCode":"BPBKBMHMXXX","accountHolderName":"A","accountName":"B","currency":"USD"}}]}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name      string
+		statusURL string
+		resultURL string
+		legacy    bool
+		want      []string // the paths polled
+		malformed bool
+	}{
+		{"the provider's URLs", srv.URL + "/jobs-v2/J1", srv.URL + "/jobs-v2/J1/items", false, []string{"GET /jobs-v2/J1", "GET /jobs-v2/J1/items"}, false},
+		{"another host", "http://attacker.test/jobs/J1", srv.URL + "/jobs-v2/J1/items", false, nil, true},
+		{"job ids only (earlier operations)", "", "", true, []string{"GET /v1/virtual-accounts/jobs/J1", "GET /v1/virtual-accounts/jobs/J1/results"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := batchva.Open(batchva.Config{BaseURL: srv.URL, Token: "t"}, &batchva.Options{HTTPClient: &http.Client{Transport: headerTransport{
+				"X-Status-URL": tc.statusURL, "X-Result-URL": tc.resultURL}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := &provider.CreateRequest{Items: []provider.CreateItem{{Currency: "USD", AccountHolderName: "A", AccountName: "B"}}}
+			op := "J1"
+			if !tc.legacy {
+				res, err := a.CreateAccounts(t.Context(), req)
+				var me *provider.MalformedError
+				if tc.malformed {
+					if !errors.As(err, &me) {
+						t.Fatalf("err = %v, want a malformed answer", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				op = res.Operation
+			}
+			mu.Lock()
+			paths = nil
+			mu.Unlock()
+			res, err := a.PollCreate(t.Context(), op, req)
+			if err != nil || len(res.Items) != 1 || res.Items[0].Account == nil || res.Items[0].ProviderJobID != "J1" {
+				t.Fatalf("poll: %+v, %v", res, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(paths) != fmt.Sprint(tc.want) {
+				t.Errorf("polled %v, want %v", paths, tc.want)
+			}
+		})
+	}
+}
+
+// headerTransport adds headers to every request (here: which URLs the stub
+// provider answers).
+type headerTransport map[string]string
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 type callbackSink struct {
@@ -283,7 +400,7 @@ func TestCallbackSignatures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("verify genuine callback: %v", err)
 			}
-			if len(evs) != 1 || evs[0].Type != bank.EventJobFinished || evs[0].ProviderJobID != sub.Operation {
+			if len(evs) != 1 || evs[0].Type != bank.EventJobFinished || evs[0].ProviderJobID != jobIDs(t, sub.Operation)[0] {
 				t.Errorf("events = %+v, want job %s finished", evs, sub.Operation)
 			}
 			if evs[0].Headers["X-Custom-Header-1"] != "CustomValue1" {
@@ -463,4 +580,25 @@ func BenchmarkResilienceOverhead(b *testing.B) {
 	b.ReportMetric(float64(wrappedCost.Nanoseconds()), "resilient-ns/call")
 	b.ReportMetric(float64(wrappedCost)/float64(bareCost), "resilient/bare")
 	b.ReportMetric(0, "ns/op")
+}
+
+// jobIDs lists the provider job ids of an operation.
+func jobIDs(t testing.TB, operation string) []string {
+	t.Helper()
+	var jobs []struct {
+		ID        string `json:"jobId"`
+		StatusURL string `json:"statusUrl"`
+		ResultURL string `json:"resultUrl"`
+	}
+	if err := json.Unmarshal([]byte(operation), &jobs); err != nil {
+		t.Fatalf("operation %q: %v", operation, err)
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		if j.ID == "" || !strings.HasSuffix(j.StatusURL, "/"+j.ID) || j.ResultURL != j.StatusURL+"/results" {
+			t.Fatalf("operation %q: job %d without the provider's URLs", operation, i)
+		}
+		ids[i] = j.ID
+	}
+	return ids
 }

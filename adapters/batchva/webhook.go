@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vagate/vagate/core/bank"
@@ -85,6 +86,9 @@ func (a *Adapter) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEv
 	if err := json.Unmarshal(body, &st); err != nil || st.JobID == "" {
 		return nil, fmt.Errorf("batchva: callback body is not a job status: %v", err)
 	}
+	if !a.nonces.use(nonce, a.now()) {
+		return nil, fmt.Errorf("%w: %s %q already accepted (a replay)", ErrBadSignature, HeaderNonce, nonce)
+	}
 	ev := bank.ProviderEvent{
 		Type: bank.EventJobFinished, ProviderJobID: st.JobID, ProviderJobStatus: st.Status,
 		At: at.UTC(), Raw: append(json.RawMessage(nil), body...),
@@ -98,4 +102,35 @@ func (a *Adapter) VerifyWebhook(r *http.Request, body []byte) ([]bank.ProviderEv
 		}
 	}
 	return []bank.ProviderEvent{ev}, nil
+}
+
+// nonceCache remembers the Bcb-Nonce of every callback accepted within
+// twice MaxCallbackSkew: a callback is signed once per nonce, so one whose
+// nonce was seen is a replay. Only verified callbacks reach it, so its size
+// is bounded by what the provider sends.
+type nonceCache struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // nonce → when it may be forgotten
+	adds int
+}
+
+// use records nonce and reports whether it was new.
+func (c *nonceCache) use(nonce string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if exp, ok := c.seen[nonce]; ok && now.Before(exp) {
+		return false
+	}
+	if c.seen == nil {
+		c.seen = map[string]time.Time{}
+	}
+	c.seen[nonce] = now.Add(2 * MaxCallbackSkew)
+	if c.adds++; c.adds%256 == 0 {
+		for n, exp := range c.seen {
+			if !now.Before(exp) {
+				delete(c.seen, n)
+			}
+		}
+	}
+	return true
 }

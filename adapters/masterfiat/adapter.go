@@ -187,9 +187,7 @@ func (a *Adapter) createBody(it *provider.CreateItem) *createRequest {
 	} else {
 		delete(md, MetaReference) // only the gateway sets it
 	}
-	if len(md) > 0 {
-		body.Metadata = md
-	}
+	body.Metadata = metadataString(md)
 	return body
 }
 
@@ -230,11 +228,11 @@ func (a *Adapter) Unblock(ctx context.Context, ref string) (*bank.Account, error
 	return a.accountCall(ctx, "unblock", http.MethodPost, "/api/v1/virtual-accounts/"+url.PathEscape(ref)+"/unblock", nil)
 }
 
-// Close closes an account for good, sending the reason.
+// Close closes an account for good, sending who asked, why and the notes.
 func (a *Adapter) Close(ctx context.Context, ref string, r *provider.CloseReason) (*bank.Account, error) {
-	var body *closeRequest
-	if r != nil && r.Reason != "" {
-		body = &closeRequest{Reason: r.Reason}
+	var body any // no body at all when the close says nothing
+	if r != nil && (r.Reason != "" || r.RequestedBy != "" || r.Notes != "") {
+		body = &closeRequest{Reason: r.Reason, RequestedBy: r.RequestedBy, Notes: r.Notes}
 	}
 	return a.accountCall(ctx, "close", http.MethodPost, "/api/v1/virtual-accounts/"+url.PathEscape(ref)+"/close", body)
 }

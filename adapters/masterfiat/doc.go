@@ -26,19 +26,37 @@
 // request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
 // refused with 403 account_not_allowed before anything is sent.
 //
+// # From the document
+//
+// The Virtual Account object and its fields, the statuses and their
+// meaning (CREATED until bank details are assigned, ACTIVE, ACTIVATION_FAILED,
+// BLOCKED, UNBLOCKING, CLOSED terminal), owner MEMBER or END_USER, metadata
+// typed as a string "in JSON key:value format", routingCodes typed as an
+// object {type, value} of SORT_CODE, ABA or WIRE, and the webhook event
+// VIRTUAL_ACCOUNT.STATUS_UPDATED. Nothing else: no endpoint, request body,
+// error shape, authentication or webhook signature. Everything under #
+// Choices that touches the wire is our assumption, shared with
+// mocks/masterfiatmock, and unproven against the real provider.
+//
 // # Choices
 //
-// Wire: POST /api/v1/virtual-accounts {masterFiatAccountId, currency,
-// endUserId?, label?, metadata?} answers the account (CREATED); GET
-// /api/v1/virtual-accounts/{id}; POST .../{id}/block, .../{id}/unblock and
-// .../{id}/close (body {"reason"} when the close has one) answer the
-// account; GET /api/v1/virtual-accounts?metadata[clientReference]=R lists
-// by reference, {"data", "nextCursor"}; the same list without a filter,
-// read page by page (limit 100, cursor nextCursor), is the Lister that
-// reconciliation reads every account through (the document describes the
-// object, not the list: the list is a choice, shared with the mock). Authentication is OAuth 2.0 client
-// credentials (form-encoded, scope PAYMENTS); a 401 drops the cached token
-// so the next call fetches a new one. The adapter never retries.
+// Wire (our assumption): POST /api/v1/virtual-accounts {masterFiatAccountId,
+// currency, endUserId?, label?, metadata?} answers the account (CREATED);
+// GET /api/v1/virtual-accounts/{id}; POST .../{id}/block, .../{id}/unblock
+// and .../{id}/close (body {reason?, requestedBy?, notes?}, each sent when
+// the close has it; none when it has none) answer the account; GET
+// /api/v1/virtual-accounts?metadata[vagateReference]=R lists by reference,
+// {"data", "nextCursor"}; the same list without a filter, read page by
+// page (limit 100, cursor nextCursor), is the Lister that reconciliation
+// reads every account through. Authentication is OAuth 2.0 client credentials
+// (form-encoded, scope PAYMENTS); a 401 drops the cached token so the next
+// call fetches a new one. The adapter never retries.
+//
+// Readings of the document: metadata is sent as the documented string
+// holding a JSON object, and read as that string or as an object;
+// routingCodes is read as the documented object and as an array of them
+// (the document's "one or more"); bankDetails as an array, one object or
+// null.
 //
 // Mapping an item: currency; masterFiatAccountId from providerParams, else
 // masterFiatAccounts[currency]; label from providerParams label, else
@@ -56,11 +74,15 @@
 //
 // Mapping an account: CREATED → PENDING, ACTIVE → ACTIVE, ACTIVATION_FAILED
 // → FAILED, BLOCKED, UNBLOCKING and CLOSED as they are; the raw status is
-// kept in providerStatus and the whole object in Raw. label → accountName;
+// kept in providerStatus and the whole object in Raw (served as
+// providerData by GET /v1/virtual-accounts/{id}?include=provider: owner type
+// and id, businessId and masterFiatAccountId have no unified field).
+// label → accountName;
 // metadata clientReference and accountHolderName back to their fields (the
 // holder name falls back to the bank details'); each bankDetails entry →
-// one BankDetails with its routing codes; createdAt/updatedAt (epoch ms) →
-// times. An unknown status is a malformed answer.
+// one BankDetails with its routing codes and a type the document does not
+// give: IBAN when it has an IBAN, else ACCOUNT_NUMBER; createdAt/updatedAt
+// (epoch ms) → times. An unknown status is a malformed answer.
 //
 // Creates are one account per call (MaxBatch 1). The document has no
 // idempotency key, so IdempotentCreate is false, and the Finder (the
@@ -76,8 +98,8 @@
 // e.g. anything after CLOSED) is FailedPrecondition. Unblock answers
 // UNBLOCKING; ACTIVE follows by webhook (or the gateway's polling fallback).
 //
-// Webhooks are verified by the provider's documented scheme before anything
-// in them is believed: Digest must be the hex SHA-1 of the body,
+// Webhooks are verified before anything in them is believed, by a scheme
+// the document does not give (our assumption, the mock's): Digest must be the hex SHA-1 of the body,
 // Signature-Input exactly fr1=("digest");created=<seconds>, and Signature
 // fr1=:<hex>: the HMAC-SHA256, keyed by webhookSecret, of
 // "\"digest\": <digest>\n@signature-params: (\"digest\");created=<seconds>",

@@ -495,3 +495,78 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("capabilities %+v", c)
 	}
 }
+
+// Where the document leaves two readings the adapter reads both: routingCodes
+// as its documented object and as an array ("one or more"), and metadata as
+// its documented string and as an object; it sends metadata as the
+// documented string, which a strict mock requires.
+func TestDocumentReadings(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  masterfiatmock.Options
+		codes int
+	}{
+		{"routingCodes object, lenient mock", masterfiatmock.Options{}, 1},
+		{"routingCodes array, strict mock", masterfiatmock.Options{RoutingCodesArray: true, Strict: true}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.ActivationDelay, opts.Seed = -1, 1
+			h := newHarnessWith(t, nil, &opts)
+			it := item("READ-1")
+			it.Currency, it.Metadata = "USD", map[string]string{"team": "ops"}
+			acc := create(t, h, it)
+			got, err := h.p.GetAccount(t.Context(), acc.ProviderAccountID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != bank.StatusActive || len(got.BankDetails) != 1 {
+				t.Fatalf("account = %+v", got)
+			}
+			d := got.BankDetails[0]
+			if len(d.RoutingCodes) != tc.codes || d.RoutingCodes[0].Type != "ABA" || d.Type != masterfiat.BankDetailsAccountNumber {
+				t.Errorf("bank details = %+v, want %d routing codes, ABA first, type %s", d, tc.codes, masterfiat.BankDetailsAccountNumber)
+			}
+			if got.ClientReference != "READ-1" || got.Metadata["team"] != "ops" || got.AccountHolderName != it.AccountHolderName {
+				t.Errorf("metadata did not round-trip: %+v", got)
+			}
+			var raw struct {
+				Metadata json.RawMessage `json:"metadata"`
+			}
+			if json.Unmarshal(got.Raw, &raw) != nil || len(raw.Metadata) == 0 || raw.Metadata[0] != '"' {
+				t.Errorf("provider metadata = %s, want the documented string", raw.Metadata)
+			}
+		})
+	}
+}
+
+// A close sends who asked and the notes beside the reason; the provider
+// keeps them.
+func TestCloseSendsWhoAndWhy(t *testing.T) {
+	h := newHarnessWith(t, nil, &masterfiatmock.Options{ActivationDelay: -1, Seed: 1})
+	tests := []struct {
+		name   string
+		reason *provider.CloseReason
+		want   masterfiatmock.Closure
+		sent   bool
+	}{
+		{"every field", &provider.CloseReason{Reason: "Customer left", RequestedBy: "ops@example.com", Notes: "ticket 42"},
+			masterfiatmock.Closure{Reason: "Customer left", RequestedBy: "ops@example.com", Notes: "ticket 42"}, true},
+		{"who only", &provider.CloseReason{RequestedBy: "tenant-a"}, masterfiatmock.Closure{RequestedBy: "tenant-a"}, true},
+		{"nothing", &provider.CloseReason{}, masterfiatmock.Closure{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			acc := create(t, h, item("CLOSE-"+tc.name))
+			got, err := h.p.Close(t.Context(), acc.ProviderAccountID, tc.reason)
+			if err != nil || got.Status != bank.StatusClosed {
+				t.Fatalf("close: %+v, %v", got, err)
+			}
+			c, sent := h.mock.Closure(acc.ProviderAccountID)
+			if sent != tc.sent || c != tc.want {
+				t.Errorf("provider recorded %+v (%v), want %+v (%v)", c, sent, tc.want, tc.sent)
+			}
+		})
+	}
+}

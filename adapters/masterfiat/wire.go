@@ -40,15 +40,28 @@ const (
 )
 
 type createRequest struct {
-	MasterFiatAccountID string            `json:"masterFiatAccountId"`
-	Currency            string            `json:"currency"`
-	EndUserID           string            `json:"endUserId,omitempty"`
-	Label               string            `json:"label,omitempty"`
-	Metadata            map[string]string `json:"metadata,omitempty"`
+	MasterFiatAccountID string `json:"masterFiatAccountId"`
+	Currency            string `json:"currency"`
+	EndUserID           string `json:"endUserId,omitempty"`
+	Label               string `json:"label,omitempty"`
+	// Metadata is sent as the document types it: a string holding a JSON
+	// object of the key:value pairs.
+	Metadata string `json:"metadata,omitempty"`
+}
+
+// metadataString renders md as the document's metadata string ("" for none).
+func metadataString(md map[string]string) string {
+	if len(md) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(md)
+	return string(b)
 }
 
 type closeRequest struct {
-	Reason string `json:"reason,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	RequestedBy string `json:"requestedBy,omitempty"`
+	Notes       string `json:"notes,omitempty"`
 }
 
 type routingCode struct {
@@ -57,13 +70,40 @@ type routingCode struct {
 }
 
 type wireBankDetails struct {
-	BankName          string        `json:"bankName"`
-	AccountHolderName string        `json:"accountHolderName"`
-	Country           string        `json:"country"`
-	IBAN              string        `json:"iban"`
-	BIC               string        `json:"bic"`
-	AccountNumber     string        `json:"accountNumber"`
-	RoutingCodes      []routingCode `json:"routingCodes"`
+	BankName          string       `json:"bankName"`
+	AccountHolderName string       `json:"accountHolderName"`
+	Country           string       `json:"country"`
+	IBAN              string       `json:"iban"`
+	BIC               string       `json:"bic"`
+	AccountNumber     string       `json:"accountNumber"`
+	RoutingCodes      routingCodes `json:"routingCodes"`
+}
+
+// routingCodes reads routingCodes as the document types it, one object
+// {type, value}, and as an array of them (its "one or more").
+type routingCodes []routingCode
+
+// UnmarshalJSON accepts one object, an array of them, or null.
+func (r *routingCodes) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*r = nil
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var one routingCode
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*r = routingCodes{one}
+		return nil
+	}
+	var many []routingCode
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*r = many
+	return nil
 }
 
 // bankDetailsList reads bankDetails as the documented array, and also as a
@@ -245,6 +285,7 @@ func toAccount(w *wireAccount, raw []byte) (*bank.Account, error) {
 	}
 	for _, d := range w.BankDetails {
 		bd := bank.BankDetails{
+			Type:     bankDetailsType(&d),
 			BankName: d.BankName, AccountHolderName: d.AccountHolderName, Country: d.Country,
 			IBAN: d.IBAN, BIC: d.BIC, AccountNumber: d.AccountNumber,
 		}
@@ -272,4 +313,23 @@ func toAccount(w *wireAccount, raw []byte) (*bank.Account, error) {
 		acc.AccountHolderName = acc.BankDetails[0].AccountHolderName
 	}
 	return acc, nil
+}
+
+// Bank details types: the document gives bank details no type, so the
+// adapter names each by how money reaches it.
+const (
+	BankDetailsIBAN          = "IBAN"
+	BankDetailsAccountNumber = "ACCOUNT_NUMBER"
+)
+
+// bankDetailsType is IBAN for details with an IBAN, else ACCOUNT_NUMBER
+// (a national account number with its routing codes), else "".
+func bankDetailsType(d *wireBankDetails) string {
+	switch {
+	case d.IBAN != "":
+		return BankDetailsIBAN
+	case d.AccountNumber != "":
+		return BankDetailsAccountNumber
+	}
+	return ""
 }

@@ -33,6 +33,25 @@
 // request's tenant (e.g. tenantAccounts: {tenant-a: [<id>]}); any other is
 // refused with 403 account_not_allowed before anything is sent.
 //
+// # From the document
+//
+// POST /v1/partner/accounts/virtual {customerId, idempotencyKey,
+// parentAccountId (UUIDs), productCode, productParameters?} answering 200
+// with the account (id, partnerId, externalReference, primaryAccountId, type
+// VIRTUAL, currencyCode, createDate, state e.g. READY, customerId,
+// productCode); DELETE /v1/partner/accounts/virtual/{accountId}
+// {idempotencyKey, requestedBy, reason, notes} answering 200 with no
+// content; four request headers, authorization, x-alg-nonce,
+// x-alg-signature and date, each marked Optional; funds move between a
+// virtual account and its parent (no endpoint given). Everything else
+// below (the signing string, the read route, the states but READY, the
+// error shapes) is our assumption, shared with mocks/parentprimarymock.
+// The adapter sends all four headers on every request: a provider that
+// documents a payload signature surely checks it (the mock's strict mode).
+// partnerId, primaryAccountId, productCode and externalReference have no
+// unified field: they are served as providerData (GET
+// /v1/virtual-accounts/{id}?include=provider).
+//
 // # Choices
 //
 // Signing. Every request carries authorization "Bearer <apiToken>", date (an
@@ -78,10 +97,16 @@
 // There is no lookup by client reference, so the adapter is not a Finder:
 // unknown creates are resent with the same key instead of reconciled.
 //
-// Close. DELETE /v1/partner/accounts/virtual/{id} with idempotencyKey (the
-// close's key if a UUID, else a UUID v5 of it or of the account id:
-// CloseKey), requestedBy, reason and notes (null when empty); then the
-// account is read back and returned (CLOSED). A resend with the same key is
+// Close. DELETE /v1/partner/accounts/virtual/{id} with idempotencyKey,
+// requestedBy, reason and notes (null when empty); then the account is read
+// back and returned (CLOSED). idempotencyKey is CloseKey of
+// provider.CloseReason.IdempotencyKey: that key itself when it is a UUID,
+// else a UUID v5 of it, or of the account id when there is none. Through
+// the gateway it is always a UUID the gateway derives from the tenant and
+// the account (core/accounts), never the client's Idempotency-Key header:
+// every close of one account is the same delete at the provider, whatever
+// key the client sent (the client's key is answered by the gateway's own
+// idempotency, which replays the first answer). A resend with the same key is
 // idempotent at the provider; a close of an account deleted before with
 // another key (409 ACCOUNT_DELETED) is FailedPrecondition, as is closing an
 // account that holds funds (409 BALANCE_NOT_ZERO). If the account can no longer

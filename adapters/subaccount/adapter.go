@@ -90,7 +90,6 @@ func (a *Adapter) Capabilities() provider.Capabilities {
 		MaxBatch:   1,
 		Limits: provider.Limits{
 			ClientReference: MaxClientReference,
-			AccountName:     MaxIdentifier,
 		},
 	}
 }
@@ -196,6 +195,10 @@ type request struct {
 	// from maps a provider field to its JSON pointer in the unified item
 	// ("" when the value came from the adapter's config).
 	from map[string]string
+	// generated marks the provider fields the gateway made up (the
+	// identifier taken from the item reference): neither the client nor
+	// the config can fix a refusal of them.
+	generated map[string]bool
 }
 
 func invalid(pointer, msg string) error {
@@ -207,10 +210,9 @@ func invalid(pointer, msg string) error {
 // customer sub-account (classification customer, or a customerId without
 // a classification) without a UUID customerId. The item's other rules have
 // their own owner, which reports each once: its params are ValidateParams's
-// (classification, identifier, settlement account); the lengths of its
-// accountName (the institution's default identifier) and clientReference
-// are declared in Capabilities().Limits; a blank accountName is refused by
-// the gateway's unified rules.
+// (classification, identifier, settlement account); the length of its
+// clientReference is declared in Capabilities().Limits; blank names are
+// refused by the gateway's unified rules.
 func (a *Adapter) ValidateItem(it *provider.CreateItem) []bank.FieldError {
 	class := it.Params[ParamClassification]
 	if class == "" && it.CustomerID != "" {
@@ -248,15 +250,24 @@ func (a *Adapter) build(it *provider.CreateItem) (*request, error) {
 	case ClassificationInstitution:
 		id, ptr := it.Params[ParamIdentifier], "/providerParams/identifier"
 		if id == "" {
-			id, ptr = it.AccountName, "/accountName"
+			// The gateway's item reference: unique per tenant, job and
+			// item, so the client's names may repeat, and a second send
+			// of one item is refused as a duplicate identifier.
+			id, ptr = it.Reference, ""
+			r.generated = map[string]bool{"identifier": true}
 		}
 		switch {
+		case strings.TrimSpace(id) == "" && ptr == "":
+			return nil, errors.New("subaccount: an institution sub-account needs providerParams.identifier or the gateway's item reference")
 		case strings.TrimSpace(id) == "":
 			return nil, invalid(ptr, "is required: it is the institution sub-account's identifier")
 		case utf8.RuneCountInString(id) > MaxIdentifier:
 			return nil, invalid(ptr, fmt.Sprintf("must be at most %d characters: it is the institution sub-account's identifier", MaxIdentifier))
 		}
-		r.body.Identifier, r.from["identifier"] = id, ptr
+		r.body.Identifier = id
+		if ptr != "" {
+			r.from["identifier"] = ptr
+		}
 	case ClassificationCustomer:
 		switch {
 		case it.CustomerID == "":
@@ -347,7 +358,7 @@ func (r *request) refusal(err error) error {
 	var fields []bank.FieldError
 	for _, d := range details {
 		ptr, known := r.from[d.Field]
-		if known && ptr == "" {
+		if known && ptr == "" && !r.generated[d.Field] {
 			re.FromConfig = true
 		}
 		re.Fields = append(re.Fields, RefusedField{Pointer: ptr, Field: d.Field, Message: d.Message})

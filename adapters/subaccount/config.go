@@ -24,7 +24,17 @@ type Config struct {
 	SettlementAccounts map[string]string `yaml:"settlementAccounts" json:"settlementAccounts"`
 	Currencies         []string          `yaml:"currencies" json:"currencies"`
 	Country            string            `yaml:"country" json:"country"`
+	// BalanceUnits says how to read balance amounts: "minor" (integers of
+	// minor units, the default) or "major" (decimal amounts of the currency).
+	BalanceUnits string `yaml:"balanceUnits" json:"balanceUnits"`
 }
+
+// Balance units (Config.BalanceUnits): the document's example shows only
+// "available": 0 beside currency_precision 2, which either reading fits.
+const (
+	BalanceUnitsMinor = "minor"
+	BalanceUnitsMajor = "major"
+)
 
 // DefaultCurrencies are the currencies accepted when Config.Currencies is empty.
 var DefaultCurrencies = []string{"NGN", "USD", "EUR", "GBP"}
@@ -42,6 +52,9 @@ func (c *Config) Validate() error {
 		if !bank.ValidCurrency(cur) {
 			return fmt.Errorf("currencies: %q is not an ISO 4217 code of three upper-case letters", cur)
 		}
+	}
+	if c.BalanceUnits != "" && c.BalanceUnits != BalanceUnitsMinor && c.BalanceUnits != BalanceUnitsMajor {
+		return fmt.Errorf("balanceUnits: %q is not %q or %q", c.BalanceUnits, BalanceUnitsMinor, BalanceUnitsMajor)
 	}
 	if c.Country != "" && (len(c.Country) != 2 || !isUpper(c.Country)) {
 		return fmt.Errorf("country: %q is not an ISO 3166-1 alpha-2 code", c.Country)

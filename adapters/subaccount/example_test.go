@@ -34,6 +34,6 @@ func ExampleOpen() {
 		return
 	}
 	acc := res.Items[0].Account
-	fmt.Println(acc.Status, acc.AccountName, acc.BankDetails[0].Type, acc.Balance.Available)
-	// Output: ACTIVE procurement-123 NUBAN 0.00
+	fmt.Println(acc.Status, acc.BankDetails[0].Type, acc.BankDetails[0].AccountHolderName, acc.Balance.Available)
+	// Output: ACTIVE NUBAN Institution - procurement-123 0.00
 }

@@ -72,11 +72,10 @@ func (h *harness) Open(env provider.Env) (provider.Adapter, error) {
 
 func (h *harness) Item(ref string) provider.CreateItem { return item(ref) }
 
-// item is an institution sub-account whose identifier is its account name,
-// so the names the provider reports (name, and the NUBAN account_name
-// "Institution - <name>") are the item's.
+// item is an institution sub-account; its identifier is the gateway's item
+// reference, so its names are the client's alone and may repeat.
 func item(ref string) provider.CreateItem {
-	return provider.CreateItem{Currency: "NGN", AccountName: "dept-" + ref, AccountHolderName: "Institution - dept-" + ref, ClientReference: ref}
+	return provider.CreateItem{Currency: "NGN", AccountName: "Procurement Department", AccountHolderName: "Acme Ltd", ClientReference: ref}
 }
 
 const missingRef = "00000000-0000-4000-8000-000000000000"
@@ -164,37 +163,71 @@ func TestSettlementCurrencyMismatch(t *testing.T) {
 }
 
 // A second institution sub-account with an identifier in use is refused as
-// already existing, naming the unified field the identifier came from.
+// already existing: one the client chose names its field; one the adapter
+// took from the gateway's item reference is only in use when the same item
+// is sent again, and names no field of the client's.
 func TestDuplicateIdentifier(t *testing.T) {
 	tests := []struct {
-		name    string
-		params  map[string]string
-		pointer string
+		name     string
+		params   map[string]string
+		resend   bool
+		pointers string
+		message  string
 	}{
-		{"identifier param", map[string]string{subaccount.ParamIdentifier: "procurement-123"}, "/providerParams/identifier"},
-		{"from accountName", nil, "/accountName"},
+		{"identifier param", map[string]string{subaccount.ParamIdentifier: "procurement-123"}, false, "[/providerParams/identifier]", "/providerParams/identifier"},
+		{"the same item again", nil, true, "[]", "identifier: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarnessWith(t, nil)
 			first := h.Item("DUP-1")
-			first.Params = tc.params
+			first.Params, first.Reference = tc.params, "vgr-dup-1"
 			if _, err := createOne(t, h, first); err != nil {
 				t.Fatalf("first: %v", err)
 			}
 			second := first
 			second.ClientReference = "DUP-2"
-			_, err := createOne(t, h, second)
-			if !errors.Is(err, bank.ErrAlreadyExists) || fmt.Sprint(pointers(err)) != "["+tc.pointer+"]" {
-				t.Fatalf("err = %v, fields %v; want already exists naming %s", err, pointers(err), tc.pointer)
+			if !tc.resend {
+				second.Reference = "vgr-dup-2"
 			}
-			if !strings.Contains(err.Error(), tc.pointer) || !strings.Contains(err.Error(), "DUPLICATE_IDENTIFIER") {
+			_, err := createOne(t, h, second)
+			if !errors.Is(err, bank.ErrAlreadyExists) || fmt.Sprint(pointers(err)) != tc.pointers {
+				t.Fatalf("err = %v, fields %v; want already exists naming %s", err, pointers(err), tc.pointers)
+			}
+			if !strings.Contains(err.Error(), tc.message) || !strings.Contains(err.Error(), "DUPLICATE_IDENTIFIER") {
 				t.Errorf("message = %q", err)
 			}
-			if h.mock.CountByReference("DUP-2") != 0 {
-				t.Errorf("duplicate created")
+			if n := h.mock.AccountCount(); n != 1 {
+				t.Errorf("the provider holds %d accounts, want 1", n)
 			}
 		})
+	}
+}
+
+// Accounts with the same names are distinct accounts: the identifier is
+// the gateway's item reference, never a name, and the names the client
+// gave are what the account says.
+func TestNamesRepeat(t *testing.T) {
+	h := newHarnessWith(t, nil)
+	for _, ref := range []string{"SAME-1", "SAME-2"} {
+		it := h.Item(ref)
+		acc, err := createOne(t, h, it)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if acc.AccountName != it.AccountName || acc.AccountHolderName != it.AccountHolderName {
+			t.Errorf("%s: names %q/%q, want the client's %q/%q", ref, acc.AccountName, acc.AccountHolderName, it.AccountName, it.AccountHolderName)
+		}
+		var raw struct {
+			Name            string `json:"name"`
+			ClientReference string `json:"client_reference"`
+		}
+		if err := json.Unmarshal(acc.Raw, &raw); err != nil || raw.Name != acc.Reference || raw.ClientReference != acc.Reference {
+			t.Errorf("%s: provider name/client_reference = %q/%q, want the gateway reference %q", ref, raw.Name, raw.ClientReference, acc.Reference)
+		}
+	}
+	if n := h.mock.AccountCount(); n != 2 {
+		t.Errorf("the provider holds %d accounts, want 2", n)
 	}
 }
 
@@ -207,7 +240,7 @@ func TestPendingThenActive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc.Status != bank.StatusPending || acc.ProviderStatus != "PENDING_DEPOSIT_ADDRESS" || len(acc.BankDetails) != 0 || acc.AccountHolderName != "" {
+	if acc.Status != bank.StatusPending || acc.ProviderStatus != "PENDING_DEPOSIT_ADDRESS" || len(acc.BankDetails) != 0 || acc.AccountHolderName != "Acme Ltd" {
 		t.Fatalf("created = %+v", acc)
 	}
 	deadline := time.Now().Add(3 * time.Second)
@@ -217,7 +250,7 @@ func TestPendingThenActive(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Status == bank.StatusActive {
-			if got.ProviderStatus != "ACTIVE" || len(got.BankDetails) != 1 || got.AccountHolderName != "Institution - dept-PEND-1" {
+			if got.ProviderStatus != "ACTIVE" || len(got.BankDetails) != 1 || got.BankDetails[0].AccountHolderName != "Institution - "+acc.Reference {
 				t.Errorf("active = %+v", got)
 			}
 			return
@@ -238,17 +271,16 @@ func TestMappingAndDeposits(t *testing.T) {
 		name       string
 		item       provider.CreateItem
 		deposits   []subaccountmock.Deposit
-		wantName   string
 		wantHolder string
 		available  string
 		pending    string
 		settledTo  string
 	}{
 		{"customer, own balance", provider.CreateItem{Currency: "NGN", AccountHolderName: "Ada", AccountName: "Ada", CustomerID: customer, ClientReference: "MAP-1"},
-			[]subaccountmock.Deposit{{Amount: 150000}, {Amount: 25, Pending: true}}, "Customer abcdef12", "Customer - Customer abcdef12", "1500.00", "0.25", ""},
+			[]subaccountmock.Deposit{{Amount: 150000}, {Amount: 25, Pending: true}}, "Customer - Customer abcdef12", "1500.00", "0.25", ""},
 		{"institution settled by config", provider.CreateItem{Currency: "USD", AccountHolderName: "Ops", AccountName: "Ops", ClientReference: "MAP-2",
 			Params: map[string]string{subaccount.ParamIdentifier: "ops-usd"}},
-			[]subaccountmock.Deposit{{Amount: 5}}, "ops-usd", "Institution - ops-usd", "0.00", "0.00", mainUSD},
+			[]subaccountmock.Deposit{{Amount: 5}}, "Institution - ops-usd", "0.00", "0.00", mainUSD},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -269,7 +301,9 @@ func TestMappingAndDeposits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.AccountName != tc.wantName || got.AccountHolderName != tc.wantHolder || got.Currency != tc.item.Currency || got.ClientReference != "" || got.Reference == "" {
+			// A read reports no names: the provider's are its own making
+			// (in bankDetails), and the gateway keeps the client's.
+			if got.AccountName != "" || got.AccountHolderName != "" || got.Currency != tc.item.Currency || got.ClientReference != "" || got.Reference == "" {
 				t.Errorf("account = %+v", got)
 			}
 			if got.Balance == nil || *got.Balance != (bank.Balance{Currency: tc.item.Currency, Available: tc.available, Pending: tc.pending}) {
@@ -318,7 +352,7 @@ func TestItemChecks(t *testing.T) {
 			it.Params = map[string]string{"classification": "customer", "identifier": "x"}
 		}, bank.InvalidArgument, "[/items/0/customerId /items/0/providerParams/identifier]"},
 		{"settlement not a uuid", func(it *provider.CreateItem) { it.Params = map[string]string{"settlementAccountId": "main"} }, bank.InvalidArgument, "[/items/0/providerParams/settlementAccountId]"},
-		{"accountName over 64", func(it *provider.CreateItem) { it.AccountName = strings.Repeat("n", 65) }, bank.InvalidArgument, "[/items/0/accountName]"},
+		{"accountName over 64 is the client's, not an identifier", func(it *provider.CreateItem) { it.AccountName = strings.Repeat("n", 65) }, bank.OK, "[]"},
 		{"clientReference over 64", func(it *provider.CreateItem) { it.ClientReference = strings.Repeat("r", 65) }, bank.InvalidArgument, "[/items/0/clientReference]"},
 	}
 	for _, tc := range tests {
@@ -347,7 +381,11 @@ func TestItemChecks(t *testing.T) {
 func TestSeveralItems(t *testing.T) {
 	h := newHarnessWith(t, nil)
 	a := h.p.Adapter()
-	item := func(ref string) provider.CreateItem { return h.Item(ref) }
+	item := func(ref string) provider.CreateItem {
+		it := h.Item(ref)
+		it.Reference = "vgr-" + ref
+		return it
+	}
 	dup := item("MULTI-0")
 
 	res, err := a.CreateAccounts(t.Context(), &provider.CreateRequest{Items: []provider.CreateItem{dup, dup, item("MULTI-2")}})
@@ -366,7 +404,7 @@ func TestSeveralItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := []bank.ErrorCode{a.ErrorCode(res.Items[0].Err), a.ErrorCode(res.Items[1].Err), bank.Code(res.Items[2].Err)}
-	if fmt.Sprint(codes) != fmt.Sprint([]bank.ErrorCode{bank.InvalidArgument, bank.Unavailable, bank.Unavailable}) || h.mock.CountByReference("MULTI-5") != 0 {
+	if fmt.Sprint(codes) != fmt.Sprint([]bank.ErrorCode{bank.InvalidArgument, bank.Unavailable, bank.Unavailable}) || h.mock.CountByReference("vgr-MULTI-5") != 0 {
 		t.Errorf("codes = %v, want invalid, unavailable, unavailable (not sent)", codes)
 	}
 
@@ -374,7 +412,7 @@ func TestSeveralItems(t *testing.T) {
 	if _, err := a.CreateAccounts(t.Context(), &provider.CreateRequest{Items: []provider.CreateItem{item("MULTI-6"), item("MULTI-7")}}); a.ErrorCode(err) != bank.Unavailable {
 		t.Errorf("failure at the first item: err = %v, want the call's error", err)
 	}
-	if h.mock.CountByReference("MULTI-7") != 0 {
+	if h.mock.CountByReference("vgr-MULTI-7") != 0 {
 		t.Errorf("an item after a failure was sent")
 	}
 }
@@ -386,7 +424,7 @@ func TestFindByReferencePages(t *testing.T) {
 	for i := range n {
 		it := h.Item(fmt.Sprint("PAGED-", i))
 		it.Reference = "vgr-paged" // the same reference on every page: the lookup must read them all
-		it.AccountName = fmt.Sprint("paged-", i)
+		it.Params = map[string]string{subaccount.ParamIdentifier: fmt.Sprint("paged-", i)}
 		if _, err := createOne(t, h, it); err != nil {
 			t.Fatal(err)
 		}
@@ -404,24 +442,40 @@ func TestFindByReferencePages(t *testing.T) {
 	}
 }
 
-// Balances render minor units with the account's precision; a body the
-// adapter cannot read is Unknown.
+// The document shows only "available": 0 beside currency_precision 2, so
+// the unit of balance amounts is an assumption: integers of minor units by
+// default (balanceUnits: minor), decimal amounts of the currency with
+// balanceUnits: major. Each reading renders the account's precision, at
+// its boundaries, and refuses what it cannot read exactly (Unknown) rather
+// than round it; the same answer reads differently under the two.
 func TestBalanceRendering(t *testing.T) {
 	tests := []struct {
 		name      string
+		units     string
 		balance   string
 		precision string
 		available string
 		pending   string
 		code      bank.ErrorCode
 	}{
-		{"precision 2", `{"available":150000,"pending":5}`, "2", "1500.00", "0.05", bank.OK},
-		{"precision 0", `{"available":150000,"pending":0}`, "0", "150000", "0", bank.OK},
-		{"precision 3", `{"available":-1234,"pending":1}`, "3", "-1.234", "0.001", bank.OK},
-		{"precision absent", `{"available":7}`, "null", "7", "0", bank.OK},
-		{"min int64", `{"available":-9223372036854775808,"pending":0}`, "2", "-92233720368547758.08", "0.00", bank.OK},
-		{"fraction", `{"available":1.5,"pending":0}`, "2", "", "", bank.Unknown},
-		{"too precise", `{"available":1,"pending":0}`, "19", "", "", bank.Unknown},
+		{"minor: the document's example", "", `{"available":0,"pending":0}`, "2", "0.00", "0.00", bank.OK},
+		{"minor: one minor unit", "minor", `{"available":1,"pending":99}`, "2", "0.01", "0.99", bank.OK},
+		{"minor: one major unit", "", `{"available":100,"pending":0}`, "2", "1.00", "0.00", bank.OK},
+		{"minor: precision 2", "", `{"available":150000,"pending":5}`, "2", "1500.00", "0.05", bank.OK},
+		{"minor: precision 0", "", `{"available":150000,"pending":0}`, "0", "150000", "0", bank.OK},
+		{"minor: precision 3", "", `{"available":-1234,"pending":1}`, "3", "-1.234", "0.001", bank.OK},
+		{"minor: precision absent", "", `{"available":7}`, "null", "7", "0", bank.OK},
+		{"minor: min int64", "", `{"available":-9223372036854775808,"pending":0}`, "2", "-92233720368547758.08", "0.00", bank.OK},
+		{"minor: a fraction is not minor units", "", `{"available":1.5,"pending":0}`, "2", "", "", bank.Unknown},
+		{"minor: precision out of range", "", `{"available":1,"pending":0}`, "19", "", "", bank.Unknown},
+		{"major: the document's example", "major", `{"available":0,"pending":0}`, "2", "0.00", "0.00", bank.OK},
+		{"major: the same 150000 reads 100 times more", "major", `{"available":150000,"pending":5}`, "2", "150000.00", "5.00", bank.OK},
+		{"major: one minor unit", "major", `{"available":0.01,"pending":0.99}`, "2", "0.01", "0.99", bank.OK},
+		{"major: padded to the precision", "major", `{"available":1500.5,"pending":-0.1}`, "2", "1500.50", "-0.10", bank.OK},
+		{"major: precision 0", "major", `{"available":42,"pending":0}`, "0", "42", "0", bank.OK},
+		{"major: beyond int64", "major", `{"available":12345678901234567890.12,"pending":0}`, "2", "12345678901234567890.12", "0.00", bank.OK},
+		{"major: more places than the precision", "major", `{"available":0.001,"pending":0}`, "2", "", "", bank.Unknown},
+		{"major: exponent", "major", `{"available":1e3,"pending":0}`, "2", "", "", bank.Unknown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -433,7 +487,7 @@ func TestBalanceRendering(t *testing.T) {
 				fmt.Fprintf(w, `{"data":{"id":"x","state":"ACTIVE","currency":"NGN","currency_precision":%s,"name":"n","balance":%s,"deposit_addresses":[]}}`, tc.precision, tc.balance)
 			}))
 			t.Cleanup(srv.Close)
-			a, err := subaccount.Open(subaccount.Config{BaseURL: srv.URL, APIKey: "k"}, nil)
+			a, err := subaccount.Open(subaccount.Config{BaseURL: srv.URL, APIKey: "k", BalanceUnits: tc.units}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,6 +533,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad country", ok(subaccount.Config{Country: "NGA"}), "country"},
 		{"settlement key", ok(subaccount.Config{SettlementAccounts: map[string]string{"naira": mainNGN}}), "settlementAccounts"},
 		{"settlement id", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": "main"}}), "settlementAccounts.NGN"},
+		{"balance units", ok(subaccount.Config{BalanceUnits: "cents"}), "balanceUnits"},
 		{"settlement twice", ok(subaccount.Config{SettlementAccounts: map[string]string{"NGN": mainNGN, "USD": mainNGN}}), "settlementAccounts.USD"},
 		{"settlement currency not accepted", ok(subaccount.Config{Currencies: []string{"NGN"}, SettlementAccounts: map[string]string{"USD": mainUSD}}), "settlementAccounts.USD"},
 		{"settlement currency not default", ok(subaccount.Config{SettlementAccounts: map[string]string{"KES": mainUSD}}), "settlementAccounts.KES"},

@@ -131,12 +131,14 @@ func (a *Adapter) toAccount(op string, raw json.RawMessage) (*bank.Account, erro
 	if w.ID == "" || w.State == "" {
 		return nil, &provider.MalformedError{Op: op, Err: errors.New("account without id or state")}
 	}
+	// The provider's name and each address's account_name are its own
+	// making: they stay in bankDetails and the raw object, and the
+	// client's names are the gateway's to keep.
 	acc := &bank.Account{
 		ProviderAccountID: w.ID,
 		Status:            status(w.State),
 		ProviderStatus:    w.State,
 		Currency:          w.Currency,
-		AccountName:       w.Name,
 		Raw:               append(json.RawMessage(nil), raw...),
 	}
 	if w.ClientReference != nil {
@@ -153,9 +155,6 @@ func (a *Adapter) toAccount(op string, raw json.RawMessage) (*bank.Account, erro
 		if err != nil {
 			return nil, err
 		}
-		if acc.AccountHolderName == "" {
-			acc.AccountHolderName = d.AccountHolderName
-		}
 		acc.BankDetails = append(acc.BankDetails, d)
 	}
 	if w.Balance != nil {
@@ -163,11 +162,15 @@ func (a *Adapter) toAccount(op string, raw json.RawMessage) (*bank.Account, erro
 		if w.CurrencyPrecision != nil {
 			prec = *w.CurrencyPrecision
 		}
-		avail, err := minorToDecimal(w.Balance.Available, prec)
+		render := minorToDecimal
+		if a.cfg.BalanceUnits == BalanceUnitsMajor {
+			render = majorToDecimal
+		}
+		avail, err := render(w.Balance.Available, prec)
 		if err != nil {
 			return nil, &provider.MalformedError{Op: op, Err: fmt.Errorf("balance.available: %w", err)}
 		}
-		pend, err := minorToDecimal(w.Balance.Pending, prec)
+		pend, err := render(w.Balance.Pending, prec)
 		if err != nil {
 			return nil, &provider.MalformedError{Op: op, Err: fmt.Errorf("balance.pending: %w", err)}
 		}
@@ -255,4 +258,38 @@ func minorToDecimal(n json.Number, precision int) (string, error) {
 		digits = "-" + digits
 	}
 	return digits, nil
+}
+
+// majorToDecimal renders a decimal amount of the currency with precision
+// places: 1500.5 at 2 is "1500.50". An amount with more places than the
+// precision, or not a plain decimal (an exponent), is refused rather than
+// rounded. An absent amount is zero.
+func majorToDecimal(n json.Number, precision int) (string, error) {
+	if precision < 0 || precision > 18 {
+		return "", fmt.Errorf("currency_precision %d out of range", precision)
+	}
+	s := string(n)
+	if s == "" {
+		s = "0"
+	}
+	neg := strings.HasPrefix(s, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || (strings.Contains(s, ".") && frac == "") {
+		return "", fmt.Errorf("%q is not a decimal amount", s)
+	}
+	if len(frac) > precision {
+		return "", fmt.Errorf("%q has more than currency_precision %d decimal places", s, precision)
+	}
+	whole = strings.TrimLeft(whole, "0")
+	if whole == "" {
+		whole = "0"
+	}
+	out := whole
+	if precision > 0 {
+		out += "." + frac + strings.Repeat("0", precision-len(frac))
+	}
+	if neg && strings.Trim(out, "0.") != "" {
+		out = "-" + out
+	}
+	return out, nil
 }

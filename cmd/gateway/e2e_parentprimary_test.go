@@ -112,6 +112,11 @@ func TestEndToEndParentPrimary(t *testing.T) {
 		if d == nil || d.Reason != "Customer left" || d.RequestedBy != "dev" || d.Notes == nil || *d.Notes != "ticket 42" {
 			t.Fatalf("deletion = %+v, want the client's reason and notes, requested by the token subject", d)
 		}
+		// The provider's delete key is the gateway's, one per account, never
+		// the client's Idempotency-Key (which the gateway answers itself).
+		if perAccount := uuid.NewSHA1(uuid.NameSpaceURL, []byte("vagate:close:dev:"+id)).String(); d.IdempotencyKey != perAccount || d.IdempotencyKey == key {
+			t.Errorf("delete idempotencyKey = %s, want the per-account %s (client's key %s)", d.IdempotencyKey, perAccount, key)
+		}
 		again := g.do(t, "DELETE", "/v1/virtual-accounts/"+id, dev, body, "Idempotency-Key", key)
 		want(t, again, 200, "close replay")
 		if again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.body, r.body) {

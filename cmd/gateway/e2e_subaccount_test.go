@@ -72,7 +72,9 @@ func TestSubaccountEndToEnd(t *testing.T) {
 	m.do(t, "GET", "/__admin/main-accounts", "", &mains)
 	settlement := map[string]string{}
 	for _, a := range mains.Accounts {
-		settlement[a.Currency] = a.ID
+		if settlement[a.Currency] == "" { // the first of a currency is the configured one
+			settlement[a.Currency] = a.ID
+		}
 	}
 	if settlement["NGN"] == "" || settlement["USD"] == "" {
 		t.Fatalf("main accounts = %+v", mains)
@@ -109,7 +111,7 @@ func TestSubaccountEndToEnd(t *testing.T) {
 		want(t, r, 200, "refresh")
 		var acc saAccount
 		json.Unmarshal(r.body, &acc)
-		if acc.AccountName != "ops-ngn" || acc.Balance == nil || acc.Balance.Available != "0.00" || len(acc.BankDetails) != 1 ||
+		if acc.AccountName != "Operations" || acc.Balance == nil || acc.Balance.Available != "0.00" || len(acc.BankDetails) != 1 ||
 			acc.BankDetails[0].Type != "NUBAN" || acc.BankDetails[0].Country != "NG" || acc.BankDetails[0].Extra["bankCode"] == "" || len(acc.BankDetails[0].AccountNumber) != 10 {
 			t.Errorf("account = %s", r.body)
 		}
@@ -143,13 +145,28 @@ func TestSubaccountEndToEnd(t *testing.T) {
 	})
 
 	t.Run("duplicate identifier refused", func(t *testing.T) {
-		item := `{"provider":"subaccount","currency":"NGN","accountHolderName":"A","accountName":"procurement","clientReference":"SA-E2E-4"}`
+		item := `{"provider":"subaccount","currency":"NGN","accountHolderName":"A","accountName":"procurement","clientReference":"SA-E2E-4","providerParams":{"identifier":"procurement-123"}}`
 		if res := runSubaccountJob(t, g, dev, item); res.Outcome != "created" {
 			t.Fatalf("first = %+v", res)
 		}
 		res := runSubaccountJob(t, g, dev, item)
-		if res.Outcome != "failed" || res.Error == nil || res.Error.Code != "already_exists" || !strings.Contains(res.Error.Message, "/accountName") {
+		if res.Outcome != "failed" || res.Error == nil || res.Error.Code != "already_exists" || !strings.Contains(res.Error.Message, "/providerParams/identifier") {
 			t.Fatalf("second = %+v %+v", res, res.Error)
+		}
+	})
+
+	t.Run("names may repeat, and are kept as given", func(t *testing.T) {
+		item := `{"provider":"subaccount","currency":"NGN","accountHolderName":"Acme Ltd","accountName":"Procurement","clientReference":"SA-E2E-6"}`
+		for i := range 2 {
+			res := runSubaccountJob(t, g, dev, item)
+			if res.Outcome != "created" {
+				t.Fatalf("account %d = %+v %+v", i+1, res, res.Error)
+			}
+			r := g.do(t, "GET", "/v1/virtual-accounts/"+res.Account.ID+"?refresh=true", dev, "")
+			want(t, r, 200, "refresh")
+			if a := r.json(t); a["accountName"] != "Procurement" || a["accountHolderName"] != "Acme Ltd" {
+				t.Errorf("account %d after a refresh = %s", i+1, r.body)
+			}
 		}
 	})
 

@@ -409,6 +409,15 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || len(rows) != 6 || rows[0][0] != "index" || rows[4][1] != "E2E-U1" || rows[4][3] != "created" {
 		t.Fatalf("csv = %q, %v", r.body, err)
 	}
+	// The provider's columns are there too: bic, names, balance, category, its job.
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	if row := rows[1]; row[col["bic"]] != "BPBKBMHMXXX" || row[col["accountName"]] == "" || row[col["balanceAvailable"]] != "0" ||
+		row[col["balanceCurrency"]] != "USD" || row[col["category"]] != "CMS Sub Acct" || row[col["providerJobId"]] == "" {
+		t.Errorf("csv row 1 = %q (columns %q)", row, rows[0])
+	}
 
 	// Allocate an unallocated account, then try to rename it.
 	un := results.Items[3].Account.ID

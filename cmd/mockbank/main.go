@@ -2,6 +2,7 @@
 //
 //	mockbank -mock batchva -listen 127.0.0.1:9101 -seed 1 -pending-delay 20ms -process-delay 50ms
 //	mockbank -mock all -listen 127.0.0.1:9101
+//	mockbank -mock all -strict    # read the documents' ambiguities strictly
 //
 // With -mock all every bundled mock is served on its own port, the first on
 // the -listen port and the next ones on the following ports, in the order of
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	pending := fs.Duration("pending-delay", 20*time.Millisecond, "how long a job stays Pending (0 = none)")
 	process := fs.Duration("process-delay", 50*time.Millisecond, "how long a job stays InProgress (0 = none)")
 	failure := fs.Float64("item-failure-rate", 0, "share of items that fail at processing, 0 to 1")
+	strict := fs.Bool("strict", false, "read each provider document's ambiguities strictly (e.g. optional signing headers become required); default lenient, as the documents say")
 	otlp := fs.String("otlp-endpoint", os.Getenv("VAGATE_OTLP_ENDPOINT"), "OTLP/HTTP collector (host:port) for the mocks' spans; empty: not exported")
 	contractEnv := fs.String("contract-env", "", "file to write, once every mock listens, with one `export VAGATE_CONTRACT_<STYLE>='<config block>'` line per mock (the adapters' contract mode)")
 	faultsFile := fs.String("faults", "", `JSON file of faults to script at start: {"<mock>" or "*": {"rules": [fault rules], "webhooks": {webhook faults}}}; "*" scripts webhooks on the mocks that send them`)
@@ -104,7 +106,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(selected) == 0 {
 		return fmt.Errorf("-mock: unknown mock %q (have %s, all)", *name, strings.Join(mockNames(), ", "))
 	}
-	s := bundle.Settings{Seed: *seed, PendingDelay: noneIfZero(*pending), ProcessDelay: noneIfZero(*process), ItemFailureRate: *failure}
+	s := bundle.Settings{Seed: *seed, PendingDelay: noneIfZero(*pending), ProcessDelay: noneIfZero(*process), ItemFailureRate: *failure,
+		Strict: *strict}
 	script, err := loadFaults(*faultsFile)
 	if err != nil {
 		return err

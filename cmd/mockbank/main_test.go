@@ -382,3 +382,42 @@ func TestContractEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// -strict reads the documents' ambiguities strictly: parentprimary's
+// Optional request headers become required, so the document's example,
+// sent as it shows it (no headers), is accepted only without -strict.
+func TestStrictFlag(t *testing.T) {
+	const example = `{"customerId":"a2b9649e-df7f-4349-adff-1c57283fef10","idempotencyKey":"1483d25d-3f00-4d39-90ce-2379a130becd",
+		"parentAccountId":"e0cab2dd-739f-43de-b131-3e423e935bf1","productCode":"FIAT_ACCOUNT_UK_V1"}`
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+	}{
+		{"lenient by default", nil, http.StatusOK},
+		{"strict", []string{"-strict"}, http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			var logs syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"-mock", "parentprimary", "-listen", "127.0.0.1:0"}, tc.args...), &logs)
+			}()
+			url := logs.urls(t, 1)["parentprimary"]
+			res, err := http.Post(url+"/v1/partner/accounts/virtual", "application/json", strings.NewReader(example))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.status {
+				t.Errorf("the document's example without headers: %d, want %d", res.StatusCode, tc.status)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+}

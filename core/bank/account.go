@@ -104,6 +104,24 @@ type Account struct {
 	ProviderAt time.Time `json:"-"`
 }
 
+// AccountWithProviderData is an account as served on request with the
+// provider's own object (GET /v1/virtual-accounts/{id}?include=provider).
+type AccountWithProviderData struct {
+	*Account
+	// ProviderData is Account.Raw: the provider's object, verbatim; null
+	// when the gateway holds none.
+	ProviderData json.RawMessage `json:"providerData"`
+}
+
+// WithProviderData returns a with its raw provider object as ProviderData.
+func (a *Account) WithProviderData() AccountWithProviderData {
+	raw := a.Raw
+	if len(raw) == 0 {
+		raw = json.RawMessage("null")
+	}
+	return AccountWithProviderData{Account: a, ProviderData: raw}
+}
+
 // Clone returns a deep copy of a, safe to mutate.
 func (a *Account) Clone() *Account {
 	if a == nil {

@@ -52,6 +52,9 @@ type ItemResult struct {
 	Error           *Problem `json:"error,omitempty"`
 	// Routing says why Provider serves the item.
 	Routing *Routing `json:"routing,omitempty"`
+	// ProviderJobID is the provider's own job the item was created or
+	// refused in, where the provider creates in jobs.
+	ProviderJobID string `json:"providerJobId,omitempty"`
 }
 
 // Problem is a serialisable description of why an item failed.
@@ -61,6 +64,38 @@ type Problem struct {
 	// Fields names the request fields at fault, as JSON pointers into the
 	// create request ("/items/3/providerParams/settlementAccountId").
 	Fields []FieldError `json:"errors,omitempty"`
+	// ProviderCode is the provider's own error code, where it gave one
+	// (see ProviderCodeOf).
+	ProviderCode string `json:"providerCode,omitempty"`
+}
+
+// ProviderCoder is implemented by errors that carry a provider's own
+// error code (an HTTP answer's code, a refused item's code).
+type ProviderCoder interface {
+	ProviderErrorCode() string
+}
+
+// ProviderCodeOf returns the first provider error code in err's chain, or "".
+func ProviderCodeOf(err error) string {
+	for err != nil {
+		if pc, ok := err.(ProviderCoder); ok && pc.ProviderErrorCode() != "" {
+			return pc.ProviderErrorCode()
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if c := ProviderCodeOf(e); c != "" {
+					return c
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // Job is a unified batch job.

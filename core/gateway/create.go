@@ -269,6 +269,7 @@ func (p *Provider) reconcile(ctx context.Context, req *provider.CreateRequest) (
 			unknown++
 		case len(accs) == 1:
 			res[n].Account = accs[0]
+			keepClientFields(res[n].Account, &req.Items[n])
 			found++
 		case len(accs) > 1:
 			res[n].Err = &bank.Error{Code: bank.Unknown, Provider: p.name, Op: op,

@@ -352,12 +352,26 @@ func (p *Provider) checkResult(op string, req *provider.CreateRequest, res *prov
 			continue
 		}
 		it.Account.Provider = p.name
-		if it.Account.ClientReference == "" {
-			// Kept by the gateway where the provider has no place for it.
-			it.Account.ClientReference = req.Items[i].ClientReference
-		}
+		keepClientFields(it.Account, &req.Items[i])
 	}
 	return res, nil
+}
+
+// keepClientFields gives acc the fields the client gave its item that the
+// provider reported none of: the gateway keeps what the provider has no
+// place for (names, reference, identity details), as given.
+func keepClientFields(acc *bank.Account, it *provider.CreateItem) {
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{
+		{&acc.ClientReference, it.ClientReference}, {&acc.AccountHolderName, it.AccountHolderName},
+		{&acc.AccountName, it.AccountName}, {&acc.DOB, it.DOB}, {&acc.NativeLanguageName, it.NativeLanguageName},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.src
+		}
+	}
 }
 
 // Poll asks once for the state of an asynchronous create.

@@ -27,15 +27,26 @@ func answer(c *gin.Context, a *bank.Account, err error) {
 	c.JSON(http.StatusOK, a)
 }
 
-// GetVirtualAccount returns one account, re-read from the provider on refresh.
+// GetVirtualAccount returns one account, re-read from the provider on
+// refresh, with the provider's own object on include=provider.
 func (s *Server) GetVirtualAccount(c *gin.Context, id openapi.AccountID, params openapi.GetVirtualAccountParams) {
+	withProvider := params.Include != nil
+	if withProvider && !params.Include.Valid() {
+		invalid(c, "the query is not valid", []bank.FieldError{{Pointer: "/query/include", Message: "must be provider"}})
+		return
+	}
+	var a *bank.Account
+	var err error
 	if params.Refresh != nil && *params.Refresh {
-		a, err := s.d.Accounts.Refresh(c.Request.Context(), Tenant(c), id)
+		a, err = s.d.Accounts.Refresh(c.Request.Context(), Tenant(c), id)
+	} else {
+		a, err = s.d.Accounts.Get(c.Request.Context(), Tenant(c), id)
+	}
+	if err != nil || !withProvider {
 		answer(c, a, err)
 		return
 	}
-	a, err := s.d.Accounts.Get(c.Request.Context(), Tenant(c), id)
-	answer(c, a, err)
+	c.JSON(http.StatusOK, a.WithProviderData())
 }
 
 // ListVirtualAccounts pages through the tenant's accounts.

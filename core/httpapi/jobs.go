@@ -113,9 +113,12 @@ func (s *Server) CancelJob(c *gin.Context, id openapi.JobID, _ openapi.CancelJob
 	c.JSON(http.StatusOK, job)
 }
 
-// CSVColumns are the columns of job results as CSV.
+// CSVColumns are the columns of job results as CSV: those of the JSON
+// results, the first bank details and the balance, and the provider's own
+// error code and job.
 var CSVColumns = []string{"index", "clientReference", "provider", "outcome", "accountId", "providerAccountId",
-	"status", "currency", "accountNumber", "iban", "errorCode", "errorMessage"}
+	"status", "currency", "accountNumber", "iban", "errorCode", "errorMessage",
+	"bic", "accountHolderName", "accountName", "balanceAvailable", "balanceCurrency", "category", "providerCode", "providerJobId"}
 
 // GetJobResults returns per-item results as JSON, or CSV on Accept: text/csv.
 func (s *Server) GetJobResults(c *gin.Context, id openapi.JobID, params openapi.GetJobResultsParams) {
@@ -138,16 +141,23 @@ func (s *Server) GetJobResults(c *gin.Context, id openapi.JobID, params openapi.
 	w := csv.NewWriter(c.Writer)
 	w.Write(CSVColumns)
 	for _, it := range items {
-		row := []string{strconv.Itoa(it.Index), safeCell(it.ClientReference), it.Provider, string(it.Outcome), "", "", "", "", "", "", "", ""}
+		row := make([]string, len(CSVColumns))
+		row[0], row[1], row[2], row[3] = strconv.Itoa(it.Index), safeCell(it.ClientReference), it.Provider, string(it.Outcome)
 		if a := it.Account; a != nil {
 			row[4], row[5], row[6], row[7] = a.ID, safeCell(a.ProviderAccountID), string(a.Status), a.Currency
 			if len(a.BankDetails) > 0 {
-				row[8], row[9] = safeCell(a.BankDetails[0].AccountNumber), safeCell(a.BankDetails[0].IBAN)
+				d := a.BankDetails[0]
+				row[8], row[9], row[12], row[17] = safeCell(d.AccountNumber), safeCell(d.IBAN), safeCell(d.BIC), safeCell(d.Extra["category"])
+			}
+			row[13], row[14] = safeCell(a.AccountHolderName), safeCell(a.AccountName)
+			if b := a.Balance; b != nil {
+				row[15], row[16] = b.Available, b.Currency
 			}
 		}
 		if it.Error != nil {
-			row[10], row[11] = it.Error.Code.String(), safeCell(it.Error.Message)
+			row[10], row[11], row[18] = it.Error.Code.String(), safeCell(it.Error.Message), safeCell(it.Error.ProviderCode)
 		}
+		row[19] = safeCell(it.ProviderJobID)
 		w.Write(row)
 	}
 	w.Flush()

@@ -948,11 +948,15 @@ func (e *Engine) cancelItems(ctx context.Context, rec *Record, idx []int) {
 func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, cur []ItemRecord, results []provider.ItemResult, chunkErr error) map[int]move {
 	now := e.opts.Now().UTC()
 	type outcome struct {
-		acc *bank.Account
-		err error
+		acc    *bank.Account
+		err    error
+		jobRef string // the provider's job
 	}
 	outs := make([]outcome, len(idx))
 	for n, i := range idx {
+		if n < len(results) {
+			outs[n].jobRef = results[n].ProviderJobID
+		}
 		switch {
 		case chunkErr != nil:
 			outs[n].err = chunkErr
@@ -1017,12 +1021,15 @@ func (e *Engine) settle(ctx context.Context, rec *Record, idx []int, cur []ItemR
 		if _, ok := moves[i]; ok {
 			return nil // failOver records it
 		}
+		if outs[n].jobRef != "" {
+			res.ProviderJobID = outs[n].jobRef
+		}
 		if outs[n].acc != nil {
 			res.Outcome, res.Account, res.Error = bank.OutcomeCreated, outs[n].acc, nil
 			return nil
 		}
 		code := bank.Code(outs[n].err)
-		res.Error = &bank.Problem{Code: code, Message: outs[n].err.Error()}
+		res.Error = &bank.Problem{Code: code, Message: outs[n].err.Error(), ProviderCode: bank.ProviderCodeOf(outs[n].err)}
 		for _, f := range bank.FieldsOf(outs[n].err) {
 			// Adapters name fields relative to the item.
 			f.Pointer = fmt.Sprintf("/items/%d%s", i, f.Pointer)

@@ -63,12 +63,13 @@ func (f *bankFake) CreateAccounts(ctx context.Context, req *provider.CreateReque
 	f.mu.Lock()
 	for _, it := range req.Items {
 		if f.refuse[it.ClientReference] {
-			res = append(res, provider.ItemResult{Err: &provider.StatusError{StatusCode: 400, Message: "refused"}})
+			res = append(res, provider.ItemResult{Err: &provider.StatusError{StatusCode: 400, ProviderCode: "REFUSED", Message: "refused"},
+				ProviderJobID: fmt.Sprint("pj-", call)})
 			continue
 		}
 		f.accounts++
 		res = append(res, provider.ItemResult{Account: &bank.Account{ProviderAccountID: fmt.Sprint(f.accounts), Status: bank.StatusActive,
-			Currency: it.Currency, ClientReference: it.ClientReference, Reference: it.Reference}})
+			Currency: it.Currency, ClientReference: it.ClientReference, Reference: it.Reference}, ProviderJobID: fmt.Sprint("pj-", call)})
 	}
 	if f.byKey == nil {
 		f.byKey = map[string][]provider.ItemResult{}
@@ -243,6 +244,25 @@ func TestOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An item's result keeps what the provider said of it beyond the unified
+// outcome: its own job and, for a refused item, its own error code.
+func TestProviderDetailsKept(t *testing.T) {
+	r := newRig(t, &bankFake{idempotent: true, refuse: map[string]bool{"R1": true}}, nil)
+	r.start(t)
+	rec := r.run(t, 2)
+	for i, it := range rec.Items {
+		if it.Result.ProviderJobID != "pj-1" {
+			t.Errorf("item %d: providerJobId %q, want pj-1", i, it.Result.ProviderJobID)
+		}
+	}
+	if e := rec.Items[1].Result.Error; e == nil || e.ProviderCode != "REFUSED" || e.Code != bank.InvalidArgument {
+		t.Errorf("refused item error = %+v, want invalid_argument with providerCode REFUSED", e)
+	}
+	if e := rec.Items[0].Result.Error; e != nil {
+		t.Errorf("created item error = %+v", e)
 	}
 }
 

@@ -30,6 +30,9 @@ type StatusError struct {
 	Body         []byte
 }
 
+// ProviderErrorCode is the provider's own code (bank.ProviderCoder).
+func (e *StatusError) ProviderErrorCode() string { return e.ProviderCode }
+
 // Error describes the answer without leaking credentials.
 func (e *StatusError) Error() string {
 	msg := e.Message

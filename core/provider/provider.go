@@ -177,6 +177,9 @@ type CreateResult struct {
 type ItemResult struct {
 	Account *bank.Account
 	Err     error
+	// ProviderJobID is the provider's job the item was processed in, for a
+	// provider that creates in jobs ("" otherwise).
+	ProviderJobID string
 }
 
 // Allocation holds the fields of an update; nil fields are left unchanged.

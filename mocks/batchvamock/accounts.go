@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,6 +35,10 @@ type accountView struct {
 type account struct {
 	accountView
 	owner string
+	// fixed is set once an update has set identity fields of an allocated
+	// account (allocating it, or the first update of one named at
+	// creation): they are immutable after that first update.
+	fixed bool
 	// holders lists the distinct accountHolderName values PATCHes that set
 	// identity fields named, accepted or refused (QA: an account offered to
 	// two customers shows two).
@@ -50,7 +55,8 @@ func (m *Mock) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := negotiate(w, r, false); !ok {
+	format, ok := m.negotiate(w, r)
+	if !ok {
 		return
 	}
 	m.mu.Lock()
@@ -64,7 +70,7 @@ func (m *Mock) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no virtual account "+r.PathValue("number"))
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeAccounts(w, format, v)
 }
 
 // handleList serves GET /v1/virtual-accounts?clientReference=R.
@@ -73,7 +79,8 @@ func (m *Mock) handleList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := negotiate(w, r, false); !ok {
+	format, ok := m.negotiate(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -90,7 +97,29 @@ func (m *Mock) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m.mu.Unlock()
+	if format == formatCSV {
+		writeAccounts(w, format, out.Items...)
+		return
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+var accountCSVHeader = []string{"virtualAccountNumber", "bicCode", "accountHolderName", "accountName", "currency", "balanceAmount",
+	"balanceCurrency", "category", "clientReference", "dob", "nativeLanguageName", "allocated", "createdAt", "updatedAt"}
+
+// writeAccounts answers one account as JSON, or accounts as CSV rows.
+func writeAccounts(w http.ResponseWriter, format string, vs ...accountView) {
+	if format == formatJSON {
+		writeJSON(w, http.StatusOK, vs[0])
+		return
+	}
+	rows := make([][]string, len(vs))
+	for i, v := range vs {
+		rows[i] = []string{v.VirtualAccountNumber, v.BicCode, v.AccountHolderName, v.AccountName, v.Currency, v.Balance.Amount,
+			v.Balance.Currency, v.Category, deref(v.ClientReference), deref(v.Dob), deref(v.NativeLanguageName),
+			strconv.FormatBool(v.Allocated), v.CreatedAt.Format(time.RFC3339Nano), v.UpdatedAt.Format(time.RFC3339Nano)}
+	}
+	writeCSV(w, accountCSVHeader, rows)
 }
 
 // patch is a validated PATCH body; nil means not sent.
@@ -172,7 +201,8 @@ func (m *Mock) handlePatch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := negotiate(w, r, false); !ok {
+	format, ok := m.negotiate(w, r)
+	if !ok {
 		return
 	}
 	body, ok := readJSONBody(w, r)
@@ -189,7 +219,7 @@ func (m *Mock) handlePatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, code, msg)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeAccounts(w, format, v)
 }
 
 // applyPatch updates the account atomically; it returns the HTTP outcome.
@@ -204,18 +234,9 @@ func (m *Mock) applyPatch(owner, number string, u *patch) (status int, code, msg
 		if u.AccountHolderName != nil && !slices.Contains(a.holders, *u.AccountHolderName) {
 			a.holders = append(a.holders, *u.AccountHolderName)
 		}
-		if !a.Allocated {
-			var p problems
-			if u.AccountHolderName == nil {
-				p.add("accountHolderName", "required to allocate an unallocated account")
-			}
-			if u.AccountName == nil {
-				p.add("accountName", "required to allocate an unallocated account")
-			}
-			if len(p) > 0 {
-				return http.StatusBadRequest, "", p.String(), v
-			}
-		} else {
+		names := u.AccountHolderName != nil || u.AccountName != nil
+		switch {
+		case a.fixed:
 			var changed []string
 			for _, f := range []struct {
 				name string
@@ -233,7 +254,19 @@ func (m *Mock) applyPatch(owner, number string, u *patch) (status int, code, msg
 			}
 			if len(changed) > 0 {
 				return http.StatusConflict, "FIELD_IMMUTABLE",
-					strings.Join(changed, ", ") + ": immutable once the account is allocated; only clientReference can change", v
+					strings.Join(changed, ", ") + ": immutable after the first update; only clientReference can change", v
+			}
+		case !a.Allocated && names:
+			// The allocation: the customer's real details, both names.
+			var p problems
+			if u.AccountHolderName == nil {
+				p.add("accountHolderName", "required to allocate an unallocated account")
+			}
+			if u.AccountName == nil {
+				p.add("accountName", "required to allocate an unallocated account")
+			}
+			if len(p) > 0 {
+				return http.StatusBadRequest, "", p.String(), v
 			}
 		}
 		if u.AccountHolderName != nil {
@@ -248,7 +281,12 @@ func (m *Mock) applyPatch(owner, number string, u *patch) (status int, code, msg
 		if u.NativeLanguageName != nil {
 			a.NativeLanguageName = u.NativeLanguageName
 		}
-		a.Allocated = true
+		// While unallocated, dob and nativeLanguageName may change any
+		// number of times; the update that names the customer allocates
+		// the account, and an allocated account's first update fixes it.
+		if a.Allocated || names {
+			a.Allocated, a.fixed = true, true
+		}
 	}
 	if u.ClientReference != nil {
 		a.ClientReference = optional(u.ClientReference)

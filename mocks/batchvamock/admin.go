@@ -31,6 +31,8 @@ type adminConfig struct {
 	PendingDelay    *fault.Duration `json:"pendingDelay,omitempty"`
 	ProcessDelay    *fault.Duration `json:"processDelay,omitempty"`
 	ItemFailureRate *float64        `json:"itemFailureRate,omitempty"`
+	RateLimit       *float64        `json:"rateLimit,omitempty"`
+	RateBurst       *int            `json:"rateBurst,omitempty"`
 }
 
 type adminClient struct {
@@ -59,8 +61,8 @@ func (m *Mock) adminRoutes() http.Handler {
 }
 
 func configJSON(c Config) adminConfig {
-	p, q, f := fault.Duration(c.PendingDelay), fault.Duration(c.ProcessDelay), c.ItemFailureRate
-	return adminConfig{PendingDelay: &p, ProcessDelay: &q, ItemFailureRate: &f}
+	p, q, f, r, b := fault.Duration(c.PendingDelay), fault.Duration(c.ProcessDelay), c.ItemFailureRate, c.RateLimit, c.RateBurst
+	return adminConfig{PendingDelay: &p, ProcessDelay: &q, ItemFailureRate: &f, RateLimit: &r, RateBurst: &b}
 }
 
 func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
@@ -141,23 +143,37 @@ func (m *Mock) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 	if in.ItemFailureRate != nil && (*in.ItemFailureRate < 0 || *in.ItemFailureRate > 1) {
 		p.add("itemFailureRate", "must be between 0 and 1")
 	}
+	if in.RateLimit != nil && *in.RateLimit < 0 {
+		p.add("rateLimit", "must not be negative (0 = no limit)")
+	}
+	if in.RateBurst != nil && *in.RateBurst < 0 {
+		p.add("rateBurst", "must not be negative")
+	}
 	if len(p) > 0 {
 		writeError(w, http.StatusBadRequest, "", p.String())
 		return
 	}
-	m.mu.Lock()
+	c := m.config()
 	if in.PendingDelay != nil {
-		m.cfg.PendingDelay = time.Duration(*in.PendingDelay)
+		c.PendingDelay = time.Duration(*in.PendingDelay)
 	}
 	if in.ProcessDelay != nil {
-		m.cfg.ProcessDelay = time.Duration(*in.ProcessDelay)
+		c.ProcessDelay = time.Duration(*in.ProcessDelay)
 	}
 	if in.ItemFailureRate != nil {
-		m.cfg.ItemFailureRate = *in.ItemFailureRate
+		c.ItemFailureRate = *in.ItemFailureRate
 	}
-	c := m.cfg
-	m.mu.Unlock()
-	writeJSON(w, http.StatusOK, configJSON(c))
+	if in.RateLimit != nil {
+		c.RateLimit = *in.RateLimit
+		if in.RateBurst == nil {
+			c.RateBurst = 0 // the default for the new limit
+		}
+	}
+	if in.RateBurst != nil {
+		c.RateBurst = *in.RateBurst
+	}
+	m.SetConfig(c)
+	writeJSON(w, http.StatusOK, configJSON(m.config()))
 }
 
 // decodeStrict reads a small admin JSON body, refusing unknown fields.

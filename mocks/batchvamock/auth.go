@@ -4,8 +4,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +61,6 @@ func (m *Mock) mint(sub string, permissions []string) (string, error) {
 
 // handleToken serves POST /v1/auth/token.
 func (m *Mock) handleToken(w http.ResponseWriter, r *http.Request) {
-	if _, ok := negotiate(w, r, false); !ok {
-		return
-	}
 	body, ok := readJSONBody(w, r)
 	if !ok {
 		return
@@ -119,6 +118,11 @@ func (m *Mock) authorize(w http.ResponseWriter, r *http.Request, anyOf ...string
 	}
 	if _, ok := m.client(c.Subject); !ok {
 		unauthorized(w, "invalid token: unknown subject")
+		return "", false
+	}
+	if ok, wait := m.allow(c.Subject); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, "", "rate limit exceeded: retry after "+wait.Round(time.Millisecond).String())
 		return "", false
 	}
 	for _, p := range anyOf {

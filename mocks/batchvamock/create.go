@@ -2,6 +2,7 @@ package batchvamock
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -109,8 +110,9 @@ func (o object) stringField(name, path string, p *problems) *string {
 
 func chars(s string) int { return utf8.RuneCountInString(s) }
 
-// parseCreate decodes and validates a create body, collecting every problem.
-func parseCreate(body []byte) (*createRequest, problems) {
+// parseCreate decodes and validates a create body, collecting every
+// problem; strict requires every item's unallocated flag.
+func parseCreate(body []byte, strict bool) (*createRequest, problems) {
 	var p problems
 	if !json.Valid(body) {
 		var v any
@@ -154,7 +156,7 @@ func parseCreate(body []byte) (*createRequest, problems) {
 	}
 	req.Items = make([]createItem, len(items))
 	for i, raw := range items {
-		req.Items[i] = parseItem(i, raw, &p)
+		req.Items[i] = parseItem(i, raw, strict, &p)
 	}
 	if len(p) > 0 {
 		return nil, p
@@ -235,7 +237,7 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-func parseItem(i int, raw json.RawMessage, p *problems) createItem {
+func parseItem(i int, raw json.RawMessage, strict bool, p *problems) createItem {
 	prefix := fmt.Sprintf("items[%d]", i)
 	o, ok := decodeObject(raw, itemFields)
 	if !ok {
@@ -256,10 +258,15 @@ func parseItem(i int, raw json.RawMessage, p *problems) createItem {
 	default:
 		it.Currency = *cur
 	}
-	if raw := o.fields["unallocated"]; !isNull(raw) {
+	switch raw := o.fields["unallocated"]; {
+	case !isNull(raw):
 		if err := json.Unmarshal(raw, &it.Unallocated); err != nil {
 			p.add(prefix+".unallocated", "must be a boolean")
 		}
+	case strict:
+		// Documented as required, though the documents' own examples
+		// leave it out of named items.
+		p.add(prefix+".unallocated", "required (strict mode: the reference marks it required)")
 	}
 	holder := o.stringField("accountHolderName", prefix+".accountHolderName", p)
 	name := o.stringField("accountName", prefix+".accountName", p)
@@ -335,7 +342,8 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, ok := negotiate(w, r, false); !ok {
+	format, ok := m.negotiate(w, r)
+	if !ok {
 		return
 	}
 	key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
@@ -349,7 +357,7 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 		stored := m.idem[key]
 		m.mu.Unlock()
 		if stored != nil {
-			mockhttp.WriteRawJSON(w, http.StatusAccepted, stored)
+			writeAccepted(w, format, stored)
 			return
 		}
 	}
@@ -357,7 +365,7 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, probs := parseCreate(body)
+	req, probs := parseCreate(body, m.opts.Strict)
 	if len(probs) > 0 {
 		writeError(w, http.StatusBadRequest, "", probs.String())
 		return
@@ -367,7 +375,7 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	if stored := m.idem[key]; key != "" && stored != nil {
 		m.mu.Unlock()
-		mockhttp.WriteRawJSON(w, http.StatusAccepted, stored)
+		writeAccepted(w, format, stored)
 		return
 	}
 	if m.closed {
@@ -384,5 +392,22 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	m.wg.Add(1)
 	m.mu.Unlock()
 	go m.run(j)
-	mockhttp.WriteRawJSON(w, http.StatusAccepted, resp)
+	writeAccepted(w, format, resp)
+}
+
+// writeAccepted answers the 202 body (JSON, as stored for its key) as JSON,
+// or as CSV: the member names as header and one row.
+func writeAccepted(w http.ResponseWriter, format string, body []byte) {
+	if format == formatJSON {
+		mockhttp.WriteRawJSON(w, http.StatusAccepted, body)
+		return
+	}
+	var a jobAccepted
+	json.Unmarshal(body, &a)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.WriteHeader(http.StatusAccepted)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"jobId", "status", "statusUrl", "resultUrl"})
+	cw.Write([]string{a.JobID, a.Status, a.StatusURL, a.ResultURL})
+	cw.Flush()
 }

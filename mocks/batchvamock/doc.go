@@ -6,20 +6,27 @@
 // # Wire contract (from the documents)
 //
 //	POST  /v1/virtual-accounts                           create a batch job (202)
-//	GET   /v1/virtual-accounts/jobs/{jobId}              job status (the statusUrl)
-//	GET   /v1/virtual-accounts/jobs/{jobId}/results      per-item results (the resultUrl), JSON or CSV
+//	GET   /v1/virtual-accounts/jobs/{jobId}              job status (the statusUrl; path: the mock's)
+//	GET   /v1/virtual-accounts/jobs/{jobId}/results      per-item results (the resultUrl; path: the mock's)
 //	PATCH /v1/virtual-accounts/{virtualAccountNumber}    one-time allocation / clientReference change
 //
 // Create: items 1..1000; items[].currency an ISO 4217 code the bank supports
-// (USD, BMD, EUR, GBP, CAD); accountHolderName and accountName required unless
+// (the documents name USD, BMD and EUR; the mock adds GBP and CAD); accountHolderName and accountName required unless
 // unallocated is true, then both are set to the placeholder "UNALLOCATED";
 // clientReference ≤ 35; nativeLanguageName ≤ 255; customHeaders ≤ 10 entries,
 // key ≤ 50, value ≤ 500; callbackUrl an absolute http(s) URL. The answer is
 // 202 {jobId, status, statusUrl, resultUrl} with absolute URLs. Jobs move
 // Pending → InProgress → Completed, or CompletedWithErrors when any item
 // failed; the delays are configurable. Accounts are created while the job is
-// InProgress. Accept: text/csv gives CSV on the result URL (and on the job
-// status URL); an omitted Accept is JSON; any other type is 406.
+// InProgress. Content negotiation: Accept: text/csv gives CSV, Accept:
+// application/json (or none) JSON, on every route (see # Strict and lenient
+// for other types); errors are always JSON.
+//
+// Identity fields (accountHolderName, accountName, dob, nativeLanguageName)
+// may change while an account is unallocated, and are "immutable after
+// first update": the update that allocates an unallocated account, or the
+// first identity update of an account named at creation, fixes them; only
+// clientReference changes after that.
 //
 // Idempotency-Key: optional; when present it must be a UUID (else 400
 // INVALID_IDEMPOTENCY_KEY). Keys are per user (the token subject): the same
@@ -28,8 +35,24 @@
 // Errors are {"error": CODE, "message": text} with the documented statuses:
 // 400 VALIDATION_ERROR (message lists every bad field as items[i].field),
 // 401 UNAUTHORIZED, 403 FORBIDDEN, 429 TOO_MANY_REQUESTS, 500 INTERNAL_ERROR.
+// 429 comes from a per-client rate limit (Options.RateLimit and RateBurst,
+// or PUT /__admin/config {"rateLimit": 5, "rateBurst": 10}; off by
+// default), with Retry-After in seconds; its numbers are the mock's choice.
 //
-// # Choices where the documents are silent
+// # Strict and lenient
+//
+// Where the documents are ambiguous the mock has two readings, chosen by
+// Options.Strict (mockbank -strict); lenient is the default:
+//
+//   - items[].unallocated is "(boolean, required)" in the reference's field
+//     list, yet its own sample and the guide leave it out of named items:
+//     leniently an absent flag is false; strictly it is required (400), so
+//     the reference's sample request is refused.
+//   - Accept naming neither application/json nor text/csv (the documents
+//     say nothing of it): leniently JSON; strictly 400, as the documents
+//     list no 406.
+//
+// # Choices where the documents are silent (our assumptions)
 //
 // Tokens: POST /v1/auth/token with {"clientId","clientSecret"} returns
 // {"accessToken","tokenType":"Bearer","expiresIn"}: an HS256 JWT whose sub is
@@ -38,9 +61,8 @@
 // update-virtual-account; GETs need read-virtual-account or
 // create-virtual-account. A user sees only its own jobs and accounts (404).
 //
-// The unallocated flag is documented as required but the documents' own
-// examples omit it on named items: an absent flag is false. When it is true,
-// any names sent are ignored and the placeholders are stored.
+// When the unallocated flag is true, any names sent are ignored and the
+// placeholders are stored; dob and nativeLanguageName are kept.
 //
 // Reads: GET /v1/virtual-accounts/{virtualAccountNumber} returns one account;
 // GET /v1/virtual-accounts?clientReference=R lists the user's accounts with
@@ -56,22 +78,30 @@
 // virtualAccount, error: {error, message}}]} holding the items processed so
 // far. CSV columns: index, clientReference, status, virtualAccountNumber,
 // bicCode, accountHolderName, accountName, currency, balanceAmount,
-// balanceCurrency, category, errorCode, errorMessage.
+// balanceCurrency, category, errorCode, errorMessage. Accounts as CSV (read,
+// list, PATCH): virtualAccountNumber, bicCode, accountHolderName,
+// accountName, currency, balanceAmount, balanceCurrency, category,
+// clientReference, dob, nativeLanguageName, allocated, createdAt, updatedAt;
+// the 202 as CSV: jobId, status, statusUrl, resultUrl.
 // DELETE /v1/virtual-accounts/jobs/{jobId} cancels a Pending job (Cancelled,
 // nothing created); any later state is 409 CONFLICT.
 //
 // Allocation (PATCH): fields accountHolderName, accountName, dob,
 // nativeLanguageName, clientReference; unknown fields are 400. clientReference
-// may change at any time. On an unallocated account the first update that
-// sets an identity field allocates it and must set both names (not
-// "UNALLOCATED"). On an allocated account (named at creation, or allocated
-// since) a changed identity field is 409 FIELD_IMMUTABLE; sending the value it
-// already has is accepted, so a resent allocation is harmless. 200 returns
-// the account.
+// may change at any time. On an unallocated account an update without names
+// changes dob and nativeLanguageName and leaves it unallocated; the update
+// that names the customer allocates it and must set both names (not
+// "UNALLOCATED"). A changed identity field after the first update is 409
+// FIELD_IMMUTABLE; sending the value it already has is accepted, so a
+// resent allocation is harmless. An update of clientReference alone is not
+// the "first update". 200 returns the account.
 //
-// Callbacks: when a job with a callbackUrl finishes, the job status JSON is
-// POSTed to it with each customHeaders entry as an HTTP header and
-// Bcb-Timestamp (Unix seconds), Bcb-Nonce (UUID) and Bcb-Signature
+// Callbacks (the documents give the headers and the two schemes; the body,
+// the header formats and the signed bytes are our assumption, the
+// reference pointing to a Message Signing guide they do not include): when
+// a job with a callbackUrl finishes, the job status JSON is POSTed to it
+// with each customHeaders entry as an HTTP header and Bcb-Timestamp (Unix
+// seconds), Bcb-Nonce (UUID, fresh for every attempt) and Bcb-Signature
 // (base64) over the bytes "<timestamp>.<nonce>.<body>". HMAC-SHA256 keyed by
 // the client's Message Signing Secret, without Bcb-Signature-Version; or,
 // for a client with response signing enabled, RSA-PSS with SHA-256 (salt
@@ -87,7 +117,8 @@
 //	GET    /__admin/callbacks                     callbacks sent (or dropped), with status and faults
 //	GET    /__admin/signing-key?clientId=C        the client's RSA public key (PEM)
 //	POST   /__admin/clients                       add a client {id, secret, permissions, signingSecret, rsa}
-//	PUT    /__admin/config                        {pendingDelay, processDelay, itemFailureRate}
+//	PUT    /__admin/config                        {pendingDelay, processDelay, itemFailureRate,
+//	                                               rateLimit, rateBurst}
 //	DELETE /__admin/reset                         forget all state and faults
 //	/__admin/faults                               fault rules (package fault)
 //	/__admin/faults/webhooks                      callback faults (package hook)
@@ -110,7 +141,8 @@
 // 415 UNSUPPORTED_MEDIA_TYPE, an unknown route 404 NOT_FOUND and a wrong
 // method 405 METHOD_NOT_ALLOWED, all in the error shape.
 //
-// Order of checks on create: token (401), permission (403), Accept (406),
+// Order of checks on create: token (401), rate limit (429), permission
+// (403), Accept (strict: 400),
 // Idempotency-Key format (400), stored key (the stored 202 is returned
 // whatever the body), then the body (413, 415, 400). A key must be in the
 // 36-character form and compares case-insensitively. The stored response is
@@ -130,8 +162,7 @@
 // DELETE needs create-virtual-account and answers 200 with the job status; a
 // cancelled job sends no callback.
 //
-// Reads: GET /v1/virtual-accounts without clientReference is 400. Account
-// reads answer JSON only (text/csv there is 406); errors are always JSON.
+// Reads: GET /v1/virtual-accounts without clientReference is 400.
 //
 // PATCH: null members count as absent; {} is 400; identity fields sent as ""
 // are 400; clientReference "" clears it. Validation (400) comes before the

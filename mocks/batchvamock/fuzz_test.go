@@ -15,7 +15,8 @@ import (
 // handler: it never panics, answers 202 or 400 (413 when too large), and a
 // refused body creates nothing. The seed corpus is in testdata/fuzz.
 func FuzzCreateRequest(f *testing.F) {
-	f.Add([]byte(guideUnallocatedCreate))
+	f.Add(readSeed(f, "000-unallocated-create.json"))
+	f.Add(readSeed(f, "001-sample-request.json"))
 	f.Add([]byte(`{"items":[{"currency":"USD","accountHolderName":"A","accountName":"B","clientReference":"R","dob":"1985-05-20"}]}`))
 	m := batchvamock.New(&batchvamock.Options{PendingDelay: time.Hour})
 	f.Cleanup(m.Close)

@@ -22,7 +22,6 @@ var errorCodes = map[int]string{
 	http.StatusForbidden:             "FORBIDDEN",
 	http.StatusNotFound:              "NOT_FOUND",
 	http.StatusMethodNotAllowed:      "METHOD_NOT_ALLOWED",
-	http.StatusNotAcceptable:         "NOT_ACCEPTABLE",
 	http.StatusConflict:              "CONFLICT",
 	http.StatusRequestEntityTooLarge: "PAYLOAD_TOO_LARGE",
 	http.StatusUnsupportedMediaType:  "UNSUPPORTED_MEDIA_TYPE",
@@ -147,18 +146,20 @@ func acceptFormat(accept string, csv bool) string {
 	return best
 }
 
-// negotiate answers 406 when the client accepts none of the route's formats.
-func negotiate(w http.ResponseWriter, r *http.Request, csv bool) (string, bool) {
-	f := acceptFormat(r.Header.Get("Accept"), csv)
-	if f == "" {
-		offered := "application/json"
-		if csv {
-			offered += " or text/csv"
-		}
-		writeError(w, http.StatusNotAcceptable, "", "this resource is available as "+offered)
+// negotiate picks the answer's format from the Accept header, as the
+// document's Content Negotiation says: application/json (also when Accept
+// is omitted) or text/csv. A header naming neither is answered JSON
+// leniently; strictly it is 400, the document listing no 406.
+func (m *Mock) negotiate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	f := acceptFormat(r.Header.Get("Accept"), true)
+	if f != "" {
+		return f, true
+	}
+	if m.opts.Strict {
+		writeError(w, http.StatusBadRequest, "", "Accept: must be application/json or text/csv (strict mode)")
 		return "", false
 	}
-	return f, true
+	return formatJSON, true
 }
 
 // readJSONBody checks the content type and reads the body within MaxBody.

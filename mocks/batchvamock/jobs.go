@@ -252,7 +252,7 @@ func (m *Mock) readJob(w http.ResponseWriter, r *http.Request) (*job, string, bo
 	if !ok {
 		return nil, "", false
 	}
-	format, ok := negotiate(w, r, true)
+	format, ok := m.negotiate(w, r)
 	if !ok {
 		return nil, "", false
 	}
@@ -314,7 +314,7 @@ func (m *Mock) handleCancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	format, ok := negotiate(w, r, true)
+	format, ok := m.negotiate(w, r)
 	if !ok {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,31 +192,53 @@ func TestCSV(t *testing.T) {
 	}
 }
 
-func TestNotAcceptable(t *testing.T) {
-	e := newEnv(t, nil)
-	acc := e.create(itemsBody(1, nil), nil)
-	e.wait(acc.JobID)
-	number := e.results(acc.JobID).Items[0].VirtualAccount.VirtualAccountNumber
-	tests := []struct {
-		name, method, path string
-		body               any
-	}{
-		{"create", http.MethodPost, "/v1/virtual-accounts", itemsBody(1, nil)},
-		{"job status", http.MethodGet, acc.StatusURL, nil},
-		{"results", http.MethodGet, acc.ResultURL, nil},
-		{"account", http.MethodGet, "/v1/virtual-accounts/" + number, nil},
-		{"patch", http.MethodPatch, "/v1/virtual-accounts/" + number, `{"clientReference":"X"}`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := e.do(tc.method, tc.path, e.tok, map[string]string{"Accept": "application/xml"}, tc.body)
-			if code, _ := r.apiErr(t); r.status != http.StatusNotAcceptable || code != "NOT_ACCEPTABLE" {
-				t.Errorf("status %d %s, want 406 NOT_ACCEPTABLE", r.status, r.body)
-			}
-		})
-	}
-	if n := e.m.JobCount(); n != 1 {
-		t.Errorf("%d jobs, want 1", n)
+// The documents offer application/json and text/csv and list no 406: every
+// route answers CSV when asked, and an Accept naming neither type is
+// answered JSON leniently, 400 strictly (nothing is created).
+func TestContentNegotiation(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		e := newEnv(t, &batchvamock.Options{Strict: strict})
+		acc := e.create(itemsBody(1, func(_ int, it map[string]any) { it["unallocated"] = false }), nil)
+		e.wait(acc.JobID)
+		number := e.results(acc.JobID).Items[0].VirtualAccount.VirtualAccountNumber
+		tests := []struct {
+			name, method, path string
+			body               any
+			status             int
+			header             string // of the CSV answer
+		}{
+			{"create", http.MethodPost, "/v1/virtual-accounts", itemsBody(1, func(_ int, it map[string]any) { it["unallocated"] = false }),
+				http.StatusAccepted, "jobId,status,statusUrl,resultUrl"},
+			{"job status", http.MethodGet, acc.StatusURL, nil, http.StatusOK, "jobId,status,"},
+			{"results", http.MethodGet, acc.ResultURL, nil, http.StatusOK, "index,clientReference,status,"},
+			{"account", http.MethodGet, "/v1/virtual-accounts/" + number, nil, http.StatusOK, "virtualAccountNumber,bicCode,"},
+			{"list", http.MethodGet, "/v1/virtual-accounts?clientReference=REF-0", nil, http.StatusOK, "virtualAccountNumber,bicCode,"},
+			{"patch", http.MethodPatch, "/v1/virtual-accounts/" + number, `{"clientReference":"REF-0"}`, http.StatusOK, "virtualAccountNumber,bicCode,"},
+		}
+		mode := map[bool]string{false: "lenient", true: "strict"}[strict]
+		for _, tc := range tests {
+			t.Run(mode+"/"+tc.name+"/csv", func(t *testing.T) {
+				r := e.do(tc.method, tc.path, e.tok, map[string]string{"Accept": "text/csv"}, tc.body)
+				if r.status != tc.status || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") || !strings.HasPrefix(string(r.body), tc.header) {
+					t.Errorf("status %d %s %q, want %d CSV starting %q", r.status, r.header.Get("Content-Type"), r.body, tc.status, tc.header)
+				}
+				if recs, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll(); err != nil || len(recs) < 2 {
+					t.Errorf("CSV %q: %d records, %v", r.body, len(recs), err)
+				}
+			})
+			t.Run(mode+"/"+tc.name+"/xml", func(t *testing.T) {
+				before := e.m.JobCount()
+				r := e.do(tc.method, tc.path, e.tok, map[string]string{"Accept": "application/xml"}, tc.body)
+				switch {
+				case strict:
+					if code, _ := r.apiErr(t); r.status != http.StatusBadRequest || code != "VALIDATION_ERROR" || e.m.JobCount() != before {
+						t.Errorf("status %d %s, want 400 VALIDATION_ERROR and nothing created", r.status, r.body)
+					}
+				case r.status != tc.status || r.header.Get("Content-Type") != "application/json":
+					t.Errorf("status %d %s, want %d JSON", r.status, r.header.Get("Content-Type"), tc.status)
+				}
+			})
+		}
 	}
 }
 
@@ -327,8 +350,14 @@ func TestAccounts(t *testing.T) {
 		{"patch empty", http.MethodPatch, "/v1/virtual-accounts/" + namedNo, "", `{}`, 400, "VALIDATION_ERROR"},
 		{"patch placeholder name", http.MethodPatch, "/v1/virtual-accounts/" + unallocNo, "", `{"accountHolderName":"UNALLOCATED","accountName":"X"}`, 400, "VALIDATION_ERROR"},
 		{"allocate with one name", http.MethodPatch, "/v1/virtual-accounts/" + unallocNo, "", `{"accountName":"Jane"}`, 400, "VALIDATION_ERROR"},
-		{"patch named account's dob", http.MethodPatch, "/v1/virtual-accounts/" + namedNo, "", `{"dob":"1990-01-01"}`, 409, "FIELD_IMMUTABLE"},
+		// "Immutable after first update": a named account takes one.
+		{"patch named account's dob: the first update", http.MethodPatch, "/v1/virtual-accounts/" + namedNo, "", `{"dob":"1990-01-01"}`, 200, ""},
+		{"patch named account's dob again", http.MethodPatch, "/v1/virtual-accounts/" + namedNo, "", `{"dob":"1991-01-01"}`, 409, "FIELD_IMMUTABLE"},
+		{"patch named account's name after the first update", http.MethodPatch, "/v1/virtual-accounts/" + namedNo, "", `{"accountName":"Other"}`, 409, "FIELD_IMMUTABLE"},
 		{"patch named account, same name", http.MethodPatch, "/v1/virtual-accounts/" + namedNo, "", `{"accountName":"Test Virtual Account"}`, 200, ""},
+		// While unallocated, identity fields may change without allocating.
+		{"unallocated dob only", http.MethodPatch, "/v1/virtual-accounts/" + unallocNo, "", `{"dob":"1985-05-20"}`, 200, ""},
+		{"unallocated dob again", http.MethodPatch, "/v1/virtual-accounts/" + unallocNo, "", `{"dob":"1985-05-21","nativeLanguageName":"Jane"}`, 200, ""},
 		{"patch unknown account", http.MethodPatch, "/v1/virtual-accounts/9999999999", "", `{"clientReference":"X"}`, 404, "NOT_FOUND"},
 		{"method not allowed", http.MethodPut, "/v1/virtual-accounts/" + namedNo, "", `{}`, 405, "METHOD_NOT_ALLOWED"},
 		{"unknown route", http.MethodGet, "/v2/nothing", "", nil, 404, "NOT_FOUND"},
@@ -349,6 +378,9 @@ func TestAccounts(t *testing.T) {
 				}
 			}
 		})
+	}
+	if a := e.m.Allocations()[1]; a.Allocated || a.AccountHolderName != batchvamock.Placeholder {
+		t.Errorf("after dob-only updates the unallocated account is %+v, want still unallocated", a)
 	}
 	if n := e.m.CountByReference("SHARED"); n != 2 {
 		t.Errorf("CountByReference = %d, want 2", n)

@@ -211,3 +211,54 @@ func TestToken(t *testing.T) {
 		})
 	}
 }
+
+// 429 is documented: with a rate limit set (by option or at run time) a
+// client past its burst is answered 429 TOO_MANY_REQUESTS with
+// Retry-After, in the documented error shape; other clients are not held
+// back, and without a limit nothing is.
+func TestRateLimit(t *testing.T) {
+	other := batchvamock.Client{ID: "other", Secret: "s", Permissions: []string{batchvamock.PermissionRead}, SigningSecret: "x"}
+	tests := []struct {
+		name   string
+		opts   batchvamock.Options
+		config string // PUT /__admin/config before the requests, if any
+		limit  int    // requests answered before a 429; 0 = none refused
+	}{
+		{"no limit", batchvamock.Options{}, "", 0},
+		{"option", batchvamock.Options{RateLimit: 0.5, RateBurst: 3}, "", 3},
+		{"admin config", batchvamock.Options{}, `{"rateLimit":0.5,"rateBurst":2}`, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Clients = []batchvamock.Client{batchvamock.DefaultClient(), other}
+			e := newEnv(t, &tc.opts)
+			if tc.config != "" {
+				if r := e.do(http.MethodPut, "/__admin/config", "", nil, tc.config); r.status != http.StatusOK {
+					t.Fatalf("config: %d %s", r.status, r.body)
+				}
+			}
+			path := "/v1/virtual-accounts/jobs/00000000-0000-4000-8000-000000000000"
+			for i := 1; i <= 5; i++ {
+				r := e.do(http.MethodGet, path, e.tok, nil, nil)
+				limited := tc.limit > 0 && i > tc.limit
+				if !limited {
+					if r.status != http.StatusNotFound {
+						t.Fatalf("request %d: %d %s, want 404 (not limited)", i, r.status, r.body)
+					}
+					continue
+				}
+				code, msg := r.apiErr(t)
+				if r.status != http.StatusTooManyRequests || code != "TOO_MANY_REQUESTS" || msg == "" || r.header.Get("Retry-After") == "" {
+					t.Fatalf("request %d: %d %v %s, want 429 with Retry-After", i, r.status, r.header, r.body)
+				}
+			}
+			otherTok, err := e.m.Token("other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := e.do(http.MethodGet, path, otherTok, nil, nil); r.status != http.StatusNotFound {
+				t.Errorf("another client: %d %s, want 404 (its own limit)", r.status, r.body)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/vagate/vagate/mocks/fault"
 	"github.com/vagate/vagate/mocks/hook"
@@ -115,6 +116,14 @@ type Options struct {
 	CallbackClient *http.Client
 	// BaseURL is the absolute base of statusUrl and resultUrl ("" = http://<request Host>).
 	BaseURL string
+	// Strict reads the documents' ambiguities the strict way (see the
+	// package documentation, # Strict and lenient); false is lenient.
+	Strict bool
+	// RateLimit is how many API requests per second each client may make
+	// before it is answered 429 (0 = no limit); RateBurst is how many it
+	// may make at once (0 = RateLimit, at least 1).
+	RateLimit float64
+	RateBurst int
 }
 
 // Config is the part of the options QA can change at run time.
@@ -122,12 +131,20 @@ type Config struct {
 	PendingDelay    time.Duration
 	ProcessDelay    time.Duration
 	ItemFailureRate float64
+	// RateLimit and RateBurst are Options.RateLimit and Options.RateBurst.
+	RateLimit float64
+	RateBurst int
 }
 
 func (c Config) clean() Config {
 	c.PendingDelay = max(c.PendingDelay, 0)
 	c.ProcessDelay = max(c.ProcessDelay, 0)
 	c.ItemFailureRate = min(max(c.ItemFailureRate, 0), 1)
+	c.RateLimit = max(c.RateLimit, 0)
+	c.RateBurst = max(c.RateBurst, 0)
+	if c.RateLimit > 0 && c.RateBurst == 0 {
+		c.RateBurst = max(int(c.RateLimit), 1)
+	}
 	return c
 }
 
@@ -172,7 +189,8 @@ type Mock struct {
 	jobOrder []*job
 	accounts map[string]*account
 	accOrder []*account
-	idem     map[string][]byte // owner + "\x00" + key → stored 202 body
+	idem     map[string][]byte        // owner + "\x00" + key → stored 202 body
+	limiters map[string]*rate.Limiter // by client, for the current rate config
 	rng      *mrand.Rand
 	next     uint64 // next account number
 }
@@ -193,10 +211,11 @@ func New(opts *Options) *Mock {
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	m := &Mock{
-		opts:     o,
-		defaults: Config{PendingDelay: o.PendingDelay, ProcessDelay: o.ProcessDelay, ItemFailureRate: o.ItemFailureRate}.clean(),
-		jwtKey:   make([]byte, 32),
-		clients:  map[string]*Client{},
+		opts: o,
+		defaults: Config{PendingDelay: o.PendingDelay, ProcessDelay: o.ProcessDelay, ItemFailureRate: o.ItemFailureRate,
+			RateLimit: o.RateLimit, RateBurst: o.RateBurst}.clean(),
+		jwtKey:  make([]byte, 32),
+		clients: map[string]*Client{},
 	}
 	rand.Read(m.jwtKey)
 	for i := range o.Clients {
@@ -239,6 +258,7 @@ func (m *Mock) resetLocked() {
 		m.cancel()
 	}
 	m.cfg = m.defaults
+	m.limiters = map[string]*rate.Limiter{}
 	m.jobs = map[string]*job{}
 	m.jobOrder = nil
 	m.accounts = map[string]*account{}
@@ -289,11 +309,34 @@ func (m *Mock) client(id string) (Client, bool) {
 	return *c, true
 }
 
-// SetConfig changes the delays and failure rate of jobs created from now on.
+// SetConfig changes the delays and failure rate of jobs created from now
+// on, and the rate limit of requests from now on.
 func (m *Mock) SetConfig(c Config) {
 	m.mu.Lock()
 	m.cfg = c.clean()
+	m.limiters = map[string]*rate.Limiter{}
 	m.mu.Unlock()
+}
+
+// allow takes one request of client from its rate limit; when none is
+// left it returns false and how long until one is.
+func (m *Mock) allow(client string) (bool, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cfg.RateLimit <= 0 {
+		return true, 0
+	}
+	l := m.limiters[client]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(m.cfg.RateLimit), m.cfg.RateBurst)
+		m.limiters[client] = l
+	}
+	r := l.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		return false, d
+	}
+	return true, 0
 }
 
 func (m *Mock) config() Config {

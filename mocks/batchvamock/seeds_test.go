@@ -3,220 +3,193 @@ package batchvamock_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/seedcheck"
 )
 
-// The JSON examples of the provider's documents (shared/seeds 000 and 001), verbatim.
-const (
-	guideUnallocatedCreate = `{
-"items": [
-{
-"currency": "USD",
-"unallocated": true
-},
-{
-"currency": "USD",
-"unallocated": true
-}
-]
-}`
-	guideAllocation = `{
-"accountHolderName": "Jane Smith",
-"accountName": "Jane Smith",
-"clientReference": "USER_ID_98765",
-"dob": "1985-05-20",
-"nativeLanguageName": "Jane Smith"
-}`
-	referenceAccountStructure = `{ "virtualAccountNumber": "1000327642", "bicCode": "BPBKBMHMXXX", "accountHolderName": "T1 Project Alpha Escrow", "accountName": "New Title T2", "currency": "USD", "balance": { "amount": "0", "currency": "USD" }, "category": "CMS Sub Acct" }`
-	referenceIdempotencyKey   = "123e4567-e89b-12d3-a456-426614174000"
-)
-
-// referenceSample is the body of the reference's JavaScript sample, with its
-// callbackUrl pointing at the test's receiver.
-func referenceSample(callbackURL string) map[string]any {
-	return map[string]any{
-		"callbackUrl": callbackURL,
-		"customHeaders": map[string]string{
-			"X-Custom-Header-1": "CustomValue1",
-			"X-Custom-Header-2": "CustomValue2",
-			"X-Custom-Header-3": "CustomValue3",
-		},
-		"items": []map[string]any{
-			{"currency": "USD", "accountHolderName": "Test Company Ltd", "accountName": "Test Virtual Account 001", "clientReference": "BATCH-REF-001"},
-			{"currency": "USD", "accountHolderName": "Test Company Ltd", "accountName": "Test Virtual Account 002", "clientReference": "BATCH-REF-002"},
-			{"currency": "USD", "unallocated": true, "clientReference": "UNALLOC-001"},
-		},
+// readSeed reads one example of the provider's documents from testdata/seed.
+func readSeed(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "seed", name))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return b
 }
 
-func TestSeedExamples(t *testing.T) {
-	t.Run("guide unallocated create", func(t *testing.T) {
-		e := newEnv(t, nil)
-		acc := e.create(guideUnallocatedCreate, nil)
-		if st := e.wait(acc.JobID); st.Status != batchvamock.StatusCompleted || st.SuccessfulItems != 2 {
-			t.Fatalf("job = %+v, want Completed with 2 successes", st)
-		}
-		res := e.results(acc.JobID)
-		if len(res.Items) != 2 {
-			t.Fatalf("results hold %d items, want 2", len(res.Items))
-		}
-		for _, it := range res.Items {
-			a := it.VirtualAccount
-			if it.Status != batchvamock.ItemSucceeded || a == nil || a.AccountHolderName != "UNALLOCATED" || a.AccountName != "UNALLOCATED" || a.Allocated || a.Currency != "USD" {
-				t.Errorf("item %d = %s %+v, want an unallocated USD account", it.Index, it.Status, a)
-			}
-		}
-	})
+// The fields of the reference's answers, which it lists instead of showing.
+var (
+	acceptedFields = []string{"jobId", "resultUrl", "status", "statusUrl"} // "Response 202 fields"
+	errorFields    = []string{"error", "message"}                          // "Response 400 fields", and 401, 403, 429, 500
+)
 
-	t.Run("guide allocation", func(t *testing.T) {
-		e := newEnv(t, nil)
-		acc := e.create(`{"items":[{"currency":"USD","unallocated":true}]}`, nil)
-		e.wait(acc.JobID)
-		number := e.results(acc.JobID).Items[0].VirtualAccount.VirtualAccountNumber
-		path := "/v1/virtual-accounts/" + number
-		tests := []struct {
-			name   string
-			body   string
-			status int
-			code   string
-			check  func(t *testing.T, a account)
-		}{
-			{"allocate", guideAllocation, http.StatusOK, "", func(t *testing.T, a account) {
-				if a.AccountHolderName != "Jane Smith" || a.AccountName != "Jane Smith" || !a.Allocated ||
-					*a.ClientReference != "USER_ID_98765" || *a.Dob != "1985-05-20" || *a.NativeLanguageName != "Jane Smith" {
-					t.Errorf("after allocation: %+v", a)
-				}
-			}},
-			{"resend same allocation", guideAllocation, http.StatusOK, "", nil},
-			{"change accountName", `{"accountName":"John Doe"}`, http.StatusConflict, "FIELD_IMMUTABLE", nil},
-			{"change only clientReference", `{"clientReference":"USER_ID_11111"}`, http.StatusOK, "", func(t *testing.T, a account) {
-				if *a.ClientReference != "USER_ID_11111" || a.AccountName != "Jane Smith" {
-					t.Errorf("after reference change: %+v", a)
-				}
-			}},
-		}
-		for _, tc := range tests {
-			t.Run(tc.name, func(t *testing.T) {
-				r := e.do(http.MethodPatch, path, e.tok, nil, tc.body)
-				if r.status != tc.status {
-					t.Fatalf("status %d %s, want %d", r.status, r.body, tc.status)
-				}
-				if tc.code != "" {
-					if code, _ := r.apiErr(t); code != tc.code {
-						t.Errorf("error %s, want %s", code, tc.code)
-					}
-					return
-				}
-				var a account
-				r.decode(t, &a)
-				if tc.check != nil {
-					tc.check(t, a)
-				}
-			})
-		}
-	})
+// accountExtra are the members the mock's account has beyond the
+// reference's Virtual Account Structure (its package documentation).
+var accountExtra = []string{"allocated", "clientReference", "createdAt", "dob", "nativeLanguageName", "updatedAt"}
 
-	t.Run("reference sample request", func(t *testing.T) {
-		e := newEnv(t, nil)
-		cb := newSink(t, nil)
-		hdr := map[string]string{"Accept": "application/json", "Idempotency-Key": referenceIdempotencyKey}
-		first := e.do(http.MethodPost, "/v1/virtual-accounts", e.tok, hdr, referenceSample(cb.srv.URL))
-		if first.status != http.StatusAccepted {
-			t.Fatalf("create: %d %s", first.status, first.body)
-		}
-		var acc accepted
-		first.decode(t, &acc)
-		if acc.JobID == "" || acc.Status != batchvamock.StatusPending ||
-			acc.StatusURL != e.srv.URL+"/v1/virtual-accounts/jobs/"+acc.JobID || acc.ResultURL != acc.StatusURL+"/results" {
-			t.Fatalf("202 body = %+v", acc)
-		}
-		if st := e.wait(acc.JobID); st.Status != batchvamock.StatusCompleted {
-			t.Fatalf("job = %+v, want Completed", st)
-		}
-		res := e.results(acc.JobID)
-		if len(res.Items) != 3 {
-			t.Fatalf("results hold %d items, want 3", len(res.Items))
-		}
-		if it := res.Items[2]; *it.ClientReference != "UNALLOC-001" || it.VirtualAccount.AccountName != "UNALLOCATED" {
-			t.Errorf("third item = %+v, want the unallocated UNALLOC-001", it.VirtualAccount)
-		}
-		r, body := cb.next(t)
-		for i := 1; i <= 3; i++ {
-			k := "X-Custom-Header-" + string(rune('0'+i))
-			if got := r.Header.Get(k); got != "CustomValue"+string(rune('0'+i)) {
-				t.Errorf("callback %s = %q", k, got)
-			}
-		}
-		var st jobStatus
-		if err := json.Unmarshal(body, &st); err != nil || st.JobID != acc.JobID || st.Status != batchvamock.StatusCompleted {
-			t.Errorf("callback body %s", body)
-		}
-
-		again := e.do(http.MethodPost, "/v1/virtual-accounts", e.tok, hdr, referenceSample(cb.srv.URL))
-		if again.status != http.StatusAccepted || !bytes.Equal(again.body, first.body) {
-			t.Errorf("resend: %d %s, want the stored %s", again.status, again.body, first.body)
-		}
-		if n, j := e.m.AccountCount(), e.m.JobCount(); n != 3 || j != 1 {
-			t.Errorf("after resend: %d accounts, %d jobs, want 3 and 1", n, j)
-		}
-	})
-
-	t.Run("virtual account structure", func(t *testing.T) {
-		e := newEnv(t, nil)
-		acc := e.create(referenceSample(""), nil)
-		e.wait(acc.JobID)
-		r := e.do(http.MethodGet, "/v1/virtual-accounts/jobs/"+acc.JobID+"/results", e.tok, nil, nil)
-		var raw struct {
-			Items []struct {
-				VirtualAccount map[string]any `json:"virtualAccount"`
-			} `json:"items"`
-		}
-		r.decode(t, &raw)
-		var example map[string]any
-		if err := json.Unmarshal([]byte(referenceAccountStructure), &example); err != nil {
-			t.Fatal(err)
-		}
-		got := raw.Items[0].VirtualAccount
-		for _, k := range keys("", example) {
-			if !hasKey(got, k) {
-				t.Errorf("result account lacks %s: %v", k, got)
-			}
-		}
-		num, _ := got["virtualAccountNumber"].(string)
-		if len(num) != 10 || strings.Trim(num, "0123456789") != "" {
-			t.Errorf("virtualAccountNumber %q is not ten digits", num)
-		}
-		if got["bicCode"] != "BPBKBMHMXXX" || got["category"] != "CMS Sub Acct" {
-			t.Errorf("bicCode/category = %v/%v", got["bicCode"], got["category"])
-		}
-		if b, _ := got["balance"].(map[string]any); b["amount"] != "0" || b["currency"] != "USD" {
-			t.Errorf("balance = %v", got["balance"])
-		}
-	})
-}
-
-// keys lists the dotted paths of every member of m.
-func keys(prefix string, m map[string]any) []string {
+// fieldsOf lists the members of a JSON object, sorted.
+func fieldsOf(t *testing.T, body []byte) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
 	var out []string
-	for k, v := range m {
-		out = append(out, prefix+k)
-		if sub, ok := v.(map[string]any); ok {
-			out = append(out, keys(prefix+k+".", sub)...)
-		}
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// capture answers every callback 204 and keeps it: the reference's sample
+// calls back https://my-callback-url.com.
+type capture struct{ got chan *http.Request }
+
+func (c capture) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+	}
+	c.got <- r
+	return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+}
+
+// resultAccounts returns the virtualAccount of each result of a job, as answered.
+func (e *env) resultAccounts(jobID string) [][]byte {
+	e.t.Helper()
+	r := e.do(http.MethodGet, "/v1/virtual-accounts/jobs/"+jobID+"/results", e.tok, nil, nil)
+	var res struct {
+		Items []struct {
+			VirtualAccount json.RawMessage `json:"virtualAccount"`
+		} `json:"items"`
+	}
+	r.decode(e.t, &res)
+	out := make([][]byte, len(res.Items))
+	for i, it := range res.Items {
+		out[i] = it.VirtualAccount
 	}
 	return out
 }
 
-func hasKey(m map[string]any, dotted string) bool {
-	head, rest, nested := strings.Cut(dotted, ".")
-	v, ok := m[head]
-	if !ok || !nested {
-		return ok
+// checkAccount compares an account the mock answered with the reference's
+// Virtual Account Structure, whose names and other echoed members are set
+// to want's.
+func checkAccount(t *testing.T, what string, raw []byte, want map[string]any) {
+	t.Helper()
+	example, err := seedcheck.With(readSeed(t, "001-account-structure.json"), want)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sub, ok := v.(map[string]any)
-	return ok && hasKey(sub, rest)
+	for _, d := range seedcheck.Compare(example, raw, seedcheck.Generated{"virtualAccountNumber": `^\d{10}$`}) {
+		t.Errorf("%s: %s", what, d)
+	}
+	if extra := seedcheck.Extra(example, raw); !slices.Equal(extra, accountExtra) {
+		t.Errorf("%s: members beyond the documented structure = %v, want %v", what, extra, accountExtra)
+	}
+}
+
+// Every JSON example of the documents (shared/seeds 000 and 001), sent
+// verbatim, in both modes: the answers have the fields the reference lists
+// and the values of its Virtual Account Structure. Strictly, the
+// reference's own sample is refused: it leaves out the unallocated flag its
+// field list marks required.
+func TestSeedExamples(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		mode := map[bool]string{false: "lenient", true: "strict"}[strict]
+		t.Run(mode+"/guide: unallocated create", func(t *testing.T) {
+			e := newEnv(t, &batchvamock.Options{Strict: strict})
+			r := e.do(http.MethodPost, "/v1/virtual-accounts", e.tok, nil, readSeed(t, "000-unallocated-create.json"))
+			if r.status != http.StatusAccepted || !slices.Equal(fieldsOf(t, r.body), acceptedFields) {
+				t.Fatalf("create: %d %s, want 202 with %v", r.status, r.body, acceptedFields)
+			}
+			var acc accepted
+			r.decode(t, &acc)
+			if st := e.wait(acc.JobID); st.Status != batchvamock.StatusCompleted || st.SuccessfulItems != 2 {
+				t.Fatalf("job = %+v, want Completed with 2", st)
+			}
+			for _, raw := range e.resultAccounts(acc.JobID) {
+				checkAccount(t, "unallocated account", raw, map[string]any{
+					"accountHolderName": batchvamock.Placeholder, "accountName": batchvamock.Placeholder})
+			}
+		})
+
+		t.Run(mode+"/guide: allocation", func(t *testing.T) {
+			e := newEnv(t, &batchvamock.Options{Strict: strict})
+			acc := e.create(readSeed(t, "000-unallocated-create.json"), nil)
+			e.wait(acc.JobID)
+			number := e.results(acc.JobID).Items[0].VirtualAccount.VirtualAccountNumber
+			r := e.do(http.MethodPatch, "/v1/virtual-accounts/"+number, e.tok, nil, readSeed(t, "000-allocation.json"))
+			if r.status != http.StatusOK {
+				t.Fatalf("allocation: %d %s", r.status, r.body)
+			}
+			var a account
+			r.decode(t, &a)
+			checkAccount(t, "allocated account", r.body, map[string]any{"accountHolderName": "Jane Smith", "accountName": "Jane Smith"})
+			if !a.Allocated || *a.ClientReference != "USER_ID_98765" || *a.Dob != "1985-05-20" || *a.NativeLanguageName != "Jane Smith" {
+				t.Errorf("allocation not applied: %+v", a)
+			}
+		})
+
+		t.Run(mode+"/reference: account structure", func(t *testing.T) {
+			e := newEnv(t, &batchvamock.Options{Strict: strict})
+			// An item with the structure's own values, so every member but
+			// the generated number must come back equal.
+			acc := e.create(`{"items":[{"currency":"USD","accountHolderName":"T1 Project Alpha Escrow","accountName":"New Title T2","unallocated":false}]}`, nil)
+			e.wait(acc.JobID)
+			checkAccount(t, "created account", e.resultAccounts(acc.JobID)[0], nil)
+		})
+
+		t.Run(mode+"/reference: sample request", func(t *testing.T) {
+			cb := capture{got: make(chan *http.Request, 8)}
+			e := newEnv(t, &batchvamock.Options{Strict: strict, CallbackClient: &http.Client{Transport: cb}})
+			hdr := map[string]string{"Accept": "application/json", "Idempotency-Key": "123e4567-e89b-12d3-a456-426614174000"}
+			r := e.do(http.MethodPost, "/v1/virtual-accounts", e.tok, hdr, readSeed(t, "001-sample-request.json"))
+			if strict {
+				code, msg := r.apiErr(t)
+				if r.status != http.StatusBadRequest || code != "VALIDATION_ERROR" || !strings.Contains(msg, "items[0].unallocated") ||
+					!strings.Contains(msg, "items[1].unallocated") || !slices.Equal(fieldsOf(t, r.body), errorFields) {
+					t.Errorf("strict: %d %s, want 400 naming the missing unallocated flags", r.status, r.body)
+				}
+				return
+			}
+			if r.status != http.StatusAccepted || !slices.Equal(fieldsOf(t, r.body), acceptedFields) {
+				t.Fatalf("create: %d %s, want 202 with %v", r.status, r.body, acceptedFields)
+			}
+			var acc accepted
+			r.decode(t, &acc)
+			e.wait(acc.JobID)
+			res := e.resultAccounts(acc.JobID)
+			if len(res) != 3 {
+				t.Fatalf("%d results, want 3", len(res))
+			}
+			for i, want := range []map[string]any{
+				{"accountHolderName": "Test Company Ltd", "accountName": "Test Virtual Account 001"},
+				{"accountHolderName": "Test Company Ltd", "accountName": "Test Virtual Account 002"},
+				{"accountHolderName": batchvamock.Placeholder, "accountName": batchvamock.Placeholder},
+			} {
+				checkAccount(t, "item "+string(rune('0'+i)), res[i], want)
+			}
+			select {
+			case c := <-cb.got:
+				if c.URL.String() != "https://my-callback-url.com" || c.Header.Get("X-Custom-Header-2") != "CustomValue2" || c.Header.Get(batchvamock.HeaderSignature) == "" {
+					t.Errorf("callback to %s with %v", c.URL, c.Header)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no callback")
+			}
+			again := e.do(http.MethodPost, "/v1/virtual-accounts", e.tok, hdr, readSeed(t, "001-sample-request.json"))
+			if again.status != http.StatusAccepted || !bytes.Equal(again.body, r.body) || e.m.AccountCount() != 3 {
+				t.Errorf("the same key again: %d %s and %d accounts, want the stored answer and 3", again.status, again.body, e.m.AccountCount())
+			}
+		})
+	}
 }

@@ -38,6 +38,10 @@ type Settings struct {
 	// state, such as CREATED before activation or UNBLOCKING (0: the mock's
 	// default, negative: none).
 	TransitionDelay time.Duration
+	// Strict reads each document's ambiguities the strict way (every mock's
+	// package documentation lists them under # Strict and lenient); false,
+	// the default, is lenient, as the documents mark optional what they do.
+	Strict bool
 }
 
 // Block gives the config block (what a provider's YAML `config:` decodes
@@ -60,7 +64,7 @@ type Mock struct {
 var Mocks = []Mock{
 	{Style: "batchva", New: func(s Settings) (Server, Block) {
 		m := batchvamock.New(&batchvamock.Options{Seed: s.Seed, PendingDelay: s.PendingDelay, ProcessDelay: s.ProcessDelay,
-			ItemFailureRate: s.ItemFailureRate})
+			ItemFailureRate: s.ItemFailureRate, Strict: s.Strict})
 		return m, func(mockURL, callbackURL string) (map[string]any, error) {
 			def := batchvamock.DefaultClient()
 			b := map[string]any{"baseUrl": mockURL, "clientId": def.ID, "clientSecret": def.Secret}
@@ -71,14 +75,14 @@ var Mocks = []Mock{
 		}
 	}},
 	{Style: "subaccount", New: func(s Settings) (Server, Block) {
-		m := subaccountmock.New(&subaccountmock.Options{Seed: s.Seed, MainAccounts: subaccountmock.DefaultMainAccounts()})
+		m := subaccountmock.New(&subaccountmock.Options{Seed: s.Seed, MainAccounts: subaccountmock.DefaultMainAccounts(), Strict: s.Strict})
 		return m, func(mockURL, _ string) (map[string]any, error) {
 			return map[string]any{"baseUrl": mockURL, "apiKey": subaccountmock.DefaultAPIKey,
 				"settlementAccounts": anyMap(m.SettlementAccounts())}, nil
 		}
 	}},
 	{Style: "parentprimary", New: func(s Settings) (Server, Block) {
-		m := parentprimarymock.New(&parentprimarymock.Options{Seed: s.Seed, PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts()})
+		m := parentprimarymock.New(&parentprimarymock.Options{Seed: s.Seed, PrimaryAccounts: parentprimarymock.DefaultPrimaryAccounts(), Strict: s.Strict})
 		return m, func(mockURL, _ string) (map[string]any, error) {
 			def := parentprimarymock.DefaultPartner()
 			return map[string]any{"baseUrl": mockURL, "apiToken": def.APIToken, "signingSecret": def.SigningSecret,
@@ -87,7 +91,7 @@ var Mocks = []Mock{
 	}},
 	{Style: "masterfiat", New: func(s Settings) (Server, Block) {
 		m := masterfiatmock.New(&masterfiatmock.Options{Seed: s.Seed, ActivationDelay: s.TransitionDelay, UnblockDelay: s.TransitionDelay,
-			FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}})
+			FiatAccounts: masterfiatmock.DefaultFiatAccounts(), EndUsers: []masterfiatmock.EndUser{masterfiatmock.DefaultEndUser()}, Strict: s.Strict})
 		return m, func(mockURL, callbackURL string) (map[string]any, error) {
 			def := masterfiatmock.DefaultClient()
 			fiat := map[string]any{}

@@ -3,6 +3,7 @@ package masterfiatmock
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/big"
@@ -20,6 +21,9 @@ type RoutingCode struct {
 }
 
 // BankDetails are the banking credentials assigned to a virtual account.
+// The document types routingCodes as an object {type, value} but calls it
+// "one or more routing codes": the API shows the first as that object, or
+// every one as an array with Options.RoutingCodesArray.
 type BankDetails struct {
 	BankName          string        `json:"bankName"`
 	AccountHolderName string        `json:"accountHolderName"`
@@ -27,7 +31,91 @@ type BankDetails struct {
 	IBAN              string        `json:"iban,omitempty"`
 	BIC               string        `json:"bic,omitempty"`
 	AccountNumber     string        `json:"accountNumber,omitempty"`
-	RoutingCodes      []RoutingCode `json:"routingCodes,omitempty"`
+	RoutingCodes      []RoutingCode `json:"-"`
+	// routingArray shows routingCodes as an array.
+	routingArray bool
+}
+
+// MarshalJSON shows routingCodes as one object, or as an array of them.
+func (d BankDetails) MarshalJSON() ([]byte, error) {
+	type plain BankDetails
+	out := struct {
+		plain
+		RoutingCodes any `json:"routingCodes,omitempty"`
+	}{plain: plain(d)}
+	switch {
+	case len(d.RoutingCodes) == 0:
+	case d.routingArray:
+		out.RoutingCodes = d.RoutingCodes
+	default:
+		out.RoutingCodes = d.RoutingCodes[0]
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads routingCodes as one object or an array of them.
+func (d *BankDetails) UnmarshalJSON(b []byte) error {
+	type plain BankDetails
+	var in struct {
+		plain
+		RoutingCodes json.RawMessage `json:"routingCodes"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*d = BankDetails(in.plain)
+	switch rc := bytes.TrimSpace(in.RoutingCodes); {
+	case len(rc) == 0 || string(rc) == "null":
+	case rc[0] == '{':
+		var one RoutingCode
+		if err := json.Unmarshal(rc, &one); err != nil {
+			return err
+		}
+		d.RoutingCodes = []RoutingCode{one}
+	default:
+		d.routingArray = true
+		return json.Unmarshal(rc, &d.RoutingCodes)
+	}
+	return nil
+}
+
+// Metadata is a virtual account's metadata, string values by key. The
+// document types it as a string "in JSON key:value format": the API shows
+// it as a string holding a JSON object ("{\"k\":\"v\"}"), or null.
+type Metadata map[string]string
+
+// MarshalJSON shows the metadata as a string holding a JSON object.
+func (md Metadata) MarshalJSON() ([]byte, error) {
+	if md == nil {
+		return []byte("null"), nil
+	}
+	b, err := json.Marshal(map[string]string(md))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(string(b))
+}
+
+// UnmarshalJSON reads a string holding a JSON object, an object, or null.
+func (md *Metadata) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*md = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		b = []byte(s)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*md = m
+	return nil
 }
 
 // Owner is who owns a virtual account.
@@ -38,17 +126,17 @@ type Owner struct {
 
 // VirtualAccount is the Virtual Account object exactly as the API shows it.
 type VirtualAccount struct {
-	ID                  string            `json:"id"`
-	MasterFiatAccountID string            `json:"masterFiatAccountId"`
-	Status              string            `json:"status"`
-	Currency            string            `json:"currency"`
-	Owner               Owner             `json:"owner"`
-	BusinessID          string            `json:"businessId"`
-	Label               *string           `json:"label"`
-	BankDetails         []BankDetails     `json:"bankDetails"`
-	CreatedAt           int64             `json:"createdAt"`
-	UpdatedAt           int64             `json:"updatedAt"`
-	Metadata            map[string]string `json:"metadata"`
+	ID                  string        `json:"id"`
+	MasterFiatAccountID string        `json:"masterFiatAccountId"`
+	Status              string        `json:"status"`
+	Currency            string        `json:"currency"`
+	Owner               Owner         `json:"owner"`
+	BusinessID          string        `json:"businessId"`
+	Label               *string       `json:"label"`
+	BankDetails         []BankDetails `json:"bankDetails"`
+	CreatedAt           int64         `json:"createdAt"`
+	UpdatedAt           int64         `json:"updatedAt"`
+	Metadata            Metadata      `json:"metadata"`
 }
 
 // account is a held virtual account; every change replaces the slices and
@@ -58,11 +146,25 @@ type account struct {
 	// gen counts status changes, so a scheduled transition can tell whether
 	// the account moved on in the meantime.
 	gen int
+	// closure is what the close that closed it said.
+	closure *Closure
 }
 
-func (a *account) view() VirtualAccount {
+// Closure is what a close request said: all optional.
+type Closure struct {
+	Reason      string `json:"reason,omitempty"`
+	RequestedBy string `json:"requestedBy,omitempty"`
+	Notes       string `json:"notes,omitempty"`
+}
+
+// view is the account as the API shows it; routingArray shows each bank
+// detail's routing codes as an array (Options.RoutingCodesArray).
+func (a *account) view(routingArray bool) VirtualAccount {
 	v := a.VirtualAccount
 	v.BankDetails = slices.Clone(a.BankDetails)
+	for i := range v.BankDetails {
+		v.BankDetails[i].routingArray = routingArray
+	}
 	v.Metadata = maps.Clone(a.Metadata)
 	return v
 }
@@ -78,13 +180,14 @@ type createRequest struct {
 	Currency            string
 	EndUserID           string
 	Label               *string
-	Metadata            map[string]string
+	Metadata            Metadata
 }
 
 var createFields = []string{"masterFiatAccountId", "currency", "endUserId", "label", "metadata"}
 
-// parseCreate decodes and validates a create body, collecting every problem.
-func parseCreate(body []byte) (*createRequest, problems) {
+// parseCreate decodes and validates a create body, collecting every
+// problem; strict refuses metadata given as an object.
+func parseCreate(body []byte, strict bool) (*createRequest, problems) {
 	var p problems
 	if !json.Valid(body) {
 		p.add("body", "malformed JSON")
@@ -153,7 +256,7 @@ func parseCreate(body []byte) (*createRequest, problems) {
 		}
 	}
 	if v, ok := raw["metadata"]; ok && !isNull(v) {
-		req.Metadata = parseMetadata(v, &p)
+		req.Metadata = parseMetadata(v, strict, &p)
 	}
 	if len(p) > 0 {
 		return nil, p
@@ -161,16 +264,38 @@ func parseCreate(body []byte) (*createRequest, problems) {
 	return req, nil
 }
 
-func parseMetadata(v json.RawMessage, p *problems) map[string]string {
+// parseMetadata reads metadata as the document types it, a string holding
+// a JSON object of string values ("" is none); leniently also as the object
+// itself.
+func parseMetadata(v json.RawMessage, strict bool, p *problems) Metadata {
+	v = bytes.TrimSpace(v)
+	if v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			p.add("metadata", "must be a string holding a JSON object of string values")
+			return nil
+		}
+		if s == "" {
+			return nil
+		}
+		v = bytes.TrimSpace([]byte(s))
+		if len(v) == 0 || v[0] != '{' || !json.Valid(v) {
+			p.add("metadata", "must be a string holding a JSON object of string values")
+			return nil
+		}
+	} else if strict && v[0] == '{' {
+		p.add("metadata", "must be a string holding a JSON object (strict mode: the document types metadata as a string)")
+		return nil
+	}
 	var md map[string]json.RawMessage
-	if t := bytes.TrimSpace(v); t[0] != '{' || json.Unmarshal(v, &md) != nil {
-		p.add("metadata", "must be an object of string values")
+	if v[0] != '{' || json.Unmarshal(v, &md) != nil {
+		p.add("metadata", "must be a string holding a JSON object of string values")
 		return nil
 	}
 	if len(md) > MaxMetadata {
 		p.add("metadata", "must have at most %d keys, got %d", MaxMetadata, len(md))
 	}
-	out := make(map[string]string, len(md))
+	out := make(Metadata, len(md))
 	for _, k := range sortedKeys(md) {
 		field := "metadata." + k
 		var s string
@@ -200,7 +325,7 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, probs := parseCreate(body)
+	req, probs := parseCreate(body, m.opts.Strict)
 	if len(probs) > 0 {
 		writeProblems(w, probs)
 		return
@@ -242,7 +367,7 @@ func (m *Mock) create(req *createRequest) (v VirtualAccount, status int, code, m
 	m.accOrder = append(m.accOrder, a)
 	m.emitLocked(EventCreated, a, "")
 	m.scheduleActivation(a)
-	return a.view(), http.StatusCreated, "", ""
+	return a.view(m.opts.RoutingCodesArray), http.StatusCreated, "", ""
 }
 
 // scheduleActivation assigns bank details (or fails) after the activation delay; m.mu must be held.
@@ -408,7 +533,7 @@ func (m *Mock) handleList(w http.ResponseWriter, r *http.Request) {
 			out.NextCursor = &last
 			break
 		}
-		out.Data = append(out.Data, a.view())
+		out.Data = append(out.Data, a.view(m.opts.RoutingCodesArray))
 	}
 	m.mu.Unlock()
 	if !started {
@@ -460,21 +585,20 @@ func (m *Mock) handleLifecycle(op string) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		var closure *Closure
 		if op == opClose && len(bytes.TrimSpace(body)) > 0 {
-			var cr struct {
-				Reason *string `json:"reason"`
-			}
+			closure = &Closure{}
 			dec := json.NewDecoder(bytes.NewReader(body))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(&cr); err != nil {
-				writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "body: only an optional string reason is accepted")
+			if err := dec.Decode(closure); err != nil {
+				writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "body: only the optional strings reason, requestedBy and notes are accepted")
 				return
 			}
 		} else if op != opClose && len(bytes.TrimSpace(body)) > 0 && string(bytes.TrimSpace(body)) != "{}" {
 			writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", "body: "+op+" takes no body")
 			return
 		}
-		v, status, msg := m.transition(r.PathValue("id"), op)
+		v, status, msg := m.transition(r.PathValue("id"), op, closure)
 		switch status {
 		case http.StatusOK:
 			writeJSON(w, http.StatusOK, v)
@@ -489,8 +613,8 @@ func (m *Mock) handleLifecycle(op string) http.HandlerFunc {
 // CodeInvalidTransition is the error code of a lifecycle call the account's status does not allow.
 const CodeInvalidTransition = "INVALID_STATUS_TRANSITION"
 
-// transition applies a lifecycle operation atomically.
-func (m *Mock) transition(id, op string) (VirtualAccount, int, string) {
+// transition applies a lifecycle operation atomically; a close records closure.
+func (m *Mock) transition(id, op string, closure *Closure) (VirtualAccount, int, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[id]
@@ -523,7 +647,43 @@ func (m *Mock) transition(id, op string) (VirtualAccount, int, string) {
 		case StatusClosed, StatusActivationFailed:
 			return refuse()
 		}
+		a.closure = closure
 		m.setStatusLocked(a, StatusClosed)
 	}
-	return a.view(), http.StatusOK, ""
+	return a.view(m.opts.RoutingCodesArray), http.StatusOK, ""
+}
+
+// Closure returns what the close of the account with id said, and false
+// when it is not closed or its close said nothing.
+func (m *Mock) Closure(id string) (Closure, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	if !ok || a.closure == nil {
+		return Closure{}, false
+	}
+	return *a.closure, true
+}
+
+// ErrNotFound is returned for a virtual account the mock does not hold.
+var ErrNotFound = errors.New("masterfiatmock: no such virtual account")
+
+// ProviderBlock blocks an ACTIVE or UNBLOCKING account as the provider
+// itself does for compliance reasons (the document: "A Fiat Account could be
+// blocked by Fiat Republic for compliance reasons"), sending the status
+// webhook as for any change. A BLOCKED account is answered unchanged; any
+// other status is refused.
+func (m *Mock) ProviderBlock(id string) (VirtualAccount, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	switch {
+	case !ok:
+		return VirtualAccount{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	case a.Status == StatusActive || a.Status == StatusUnblocking:
+		m.setStatusLocked(a, StatusBlocked)
+	case a.Status != StatusBlocked:
+		return VirtualAccount{}, fmt.Errorf("masterfiatmock: cannot block a virtual account in status %s", a.Status)
+	}
+	return a.view(m.opts.RoutingCodesArray), nil
 }

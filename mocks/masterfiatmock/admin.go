@@ -1,6 +1,7 @@
 package masterfiatmock
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -25,6 +26,18 @@ func (m *Mock) adminRoutes() http.Handler {
 	mux.HandleFunc("POST /__admin/accounts", m.adminCreateAccount)
 	mux.HandleFunc("PATCH /__admin/accounts/{id}", m.adminPatchAccount)
 	mux.HandleFunc("DELETE /__admin/accounts/{id}", m.adminDeleteAccount)
+	mux.HandleFunc("POST /__admin/accounts/{id}/block", func(w http.ResponseWriter, r *http.Request) {
+		v, err := m.ProviderBlock(r.PathValue("id"))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			writeError(w, http.StatusNotFound, "", err.Error())
+			return
+		case err != nil:
+			writeError(w, http.StatusConflict, CodeInvalidTransition, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
 	mux.HandleFunc("GET /__admin/fiat-accounts", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"fiatAccounts": m.FiatAccounts()})
 	})
@@ -76,7 +89,7 @@ func (m *Mock) adminAccounts(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	for _, a := range m.accOrder {
 		if v, ok := a.Metadata[ReferenceKey]; !byRef || (ok && v == ref) {
-			accs = append(accs, a.view())
+			accs = append(accs, a.view(m.opts.RoutingCodesArray))
 		}
 	}
 	m.mu.Unlock()

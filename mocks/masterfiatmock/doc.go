@@ -12,15 +12,44 @@
 // status, currency (ISO 4217), owner {type MEMBER|END_USER, id mbr_...|eus_...},
 // businessId (biz_...), label, bankDetails [{bankName, accountHolderName,
 // country (ISO 3166-1 alpha-2), iban, bic, accountNumber, routingCodes
-// [{type SORT_CODE|ABA|WIRE, value}]}], createdAt and updatedAt (epoch
-// milliseconds), metadata (a JSON object of string values).
+// {type SORT_CODE|ABA|WIRE, value}}], createdAt and updatedAt (epoch
+// milliseconds), metadata (typed string, "Additional data in JSON key:value
+// format": a string holding a JSON object of string values, or null).
 //
 // Creation is asynchronous: a new account is CREATED and becomes ACTIVE once
 // bank details are assigned (after the activation delay), or
-// ACTIVATION_FAILED. Every status change is sent to the registered webhooks
-// as VIRTUAL_ACCOUNT.STATUS_UPDATED. CLOSED is terminal.
+// ACTIVATION_FAILED. BLOCKED accounts pass through UNBLOCKING back to
+// ACTIVE. CLOSED is terminal. The provider may block an account itself for
+// compliance reasons (here: the admin API, POST
+// /__admin/accounts/{id}/block). Clients learn of status changes by the
+// webhook event VIRTUAL_ACCOUNT.STATUS_UPDATED.
 //
-// # Choices where the document is silent (the provider's most likely API)
+// That is all the document says: it gives the object and its statuses, no
+// endpoint, request, error shape or webhook signature.
+//
+// # Strict and lenient
+//
+// Where the document is ambiguous the mock has two readings, chosen by
+// Options.Strict (mockbank -strict); lenient is the default:
+//
+//   - metadata in a create: strictly only the documented string holding a
+//     JSON object; leniently the object itself too. The account always
+//     shows the string.
+//
+// Two more readings are options of their own, the same in both modes:
+//
+//   - routingCodes is typed object but described as "one or more routing
+//     codes": the mock shows the object of the account's first code (a US
+//     account's ABA, not its WIRE code); Options.RoutingCodesArray shows
+//     every code as an array instead.
+//   - bankDetails is typed "array of strings" but described by
+//     sub-attributes: the mock shows an array of objects.
+//
+// # Choices where the document is silent (our assumptions)
+//
+// Everything below is the mock's choice: what the real provider most likely
+// does, not what its document says. A green run against the mock proves
+// nothing about it.
 //
 // Authentication is OAuth 2.0 client credentials: POST /passport/oauth/token,
 // form-encoded grant_type=client_credentials, scope=PAYMENTS, client_id,
@@ -41,7 +70,8 @@
 //	POST   /api/v1/virtual-accounts/{id}/unblock    BLOCKED → UNBLOCKING → ACTIVE after the
 //	                                                unblock delay (ACTIVE, UNBLOCKING: 200 unchanged)
 //	POST   /api/v1/virtual-accounts/{id}/close      any status but CLOSED and ACTIVATION_FAILED
-//	                                                → CLOSED; optional body {"reason"}
+//	                                                → CLOSED; optional body {reason?, requestedBy?,
+//	                                                notes?} (kept: Mock.Closure)
 //	GET    /api/v1/fiat-accounts[/{id}]             the master fiat accounts (tag MASTER)
 //	POST   /api/v1/webhooks                         {url, events[], description?, metadata?} → 201
 //	                                                with secretKey (shown only here)
@@ -52,8 +82,8 @@
 // account), currency (required, must equal the master account's), endUserId
 // (optional, an existing end user: owner END_USER; absent: owner MEMBER, the
 // client's member), label (optional, non-blank, ≤ 255 characters), metadata
-// (optional object of ≤ 50 string values, keys 1..40 characters, values ≤ 500
-// characters). Unknown members and malformed values are 400 VALIDATION_ERROR
+// (optional: a string holding a JSON object, see # Strict and lenient, of ≤
+// 50 string values, keys 1..40 characters, values ≤ 500 characters). Unknown members and malformed values are 400 VALIDATION_ERROR
 // listing every problem; an unknown master fiat account, end user, or a
 // currency mismatch is 422 (FIAT_ACCOUNT_NOT_FOUND, END_USER_NOT_FOUND,
 // CURRENCY_MISMATCH). The document has no idempotency key, so none is read:
@@ -80,15 +110,17 @@
 //
 // # Webhooks
 //
-// An event is POSTed to every ENABLED webhook subscribed to it as
-// {"id": "evt_...", "event", "data": <Virtual Account at the change>,
-// "previousValues": {"status": old}, "createdAt": <the account's updatedAt>}.
-// The mock emits VIRTUAL_ACCOUNT.CREATED on creation and
-// VIRTUAL_ACCOUNT.STATUS_UPDATED on every status change; a webhook may
-// subscribe to any of the six documented VIRTUAL_ACCOUNT events.
+// The document names one event, VIRTUAL_ACCOUNT.STATUS_UPDATED, and
+// nothing of its delivery; everything else here is our assumption. An event
+// is POSTed to every ENABLED webhook subscribed to it as {"id": "evt_...",
+// "event", "data": <Virtual Account at the change>, "previousValues":
+// {"status": old}, "createdAt": <the account's updatedAt>}. The mock emits
+// VIRTUAL_ACCOUNT.CREATED on creation and VIRTUAL_ACCOUNT.STATUS_UPDATED on
+// every status change; a webhook may subscribe to any of six
+// VIRTUAL_ACCOUNT events (the others are never sent).
 //
-// Signatures follow the provider's documented scheme (the HTTP Message
-// Signatures draft, label fr1): Digest is the hex SHA-1 of the body;
+// Signatures (our assumption: the HTTP Message Signatures draft, label
+// fr1): Digest is the hex SHA-1 of the body;
 // Signature-Input is fr1=("digest");created=<event createdAt in Unix
 // seconds>; Signature is fr1=:<hex HMAC-SHA256>: keyed by the webhook's secret
 // over the signature base
@@ -113,6 +145,8 @@
 //	PATCH  /__admin/accounts/{id}                 drift: change {status?, label?, accountHolderName?}
 //	                                              behind the client's back (no webhook)
 //	DELETE /__admin/accounts/{id}                 drift: the provider loses the account
+//	POST   /__admin/accounts/{id}/block           block as the provider does for compliance:
+//	                                              ACTIVE or UNBLOCKING → BLOCKED, with the webhook
 //	GET    /__admin/fiat-accounts                 master fiat accounts
 //	POST   /__admin/fiat-accounts                 seed one {id?, currency, country?, label?,
 //	                                              bankName?, accountHolderName?}

@@ -63,7 +63,7 @@ func (m *Mock) adminPatchAccount(w http.ResponseWriter, r *http.Request) {
 		a.Metadata = md
 	}
 	a.UpdatedAt = m.nowMS()
-	v := a.view()
+	v := a.view(m.opts.RoutingCodesArray)
 	m.mu.Unlock()
 	writeJSON(w, http.StatusOK, v)
 }
@@ -126,7 +126,7 @@ func (m *Mock) adminCreateAccount(w http.ResponseWriter, r *http.Request) {
 	a.BankDetails = []BankDetails{m.bankDetailsLocked(a)}
 	m.accounts[a.ID] = a
 	m.accOrder = append(m.accOrder, a)
-	v := a.view()
+	v := a.view(m.opts.RoutingCodesArray)
 	m.mu.Unlock()
 	writeJSON(w, http.StatusCreated, v)
 }

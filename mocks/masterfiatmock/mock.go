@@ -133,6 +133,13 @@ type Options struct {
 	TokenTTL time.Duration
 	// WebhookClient sends webhooks (default: 5s timeout, redirects not followed).
 	WebhookClient *http.Client
+	// Strict reads the document's ambiguities the strict way (see the
+	// package documentation, # Strict and lenient); false is lenient.
+	Strict bool
+	// RoutingCodesArray shows each bank detail's routingCodes as an array
+	// of every code (the document's "one or more") instead of the object
+	// of the first (the document's type).
+	RoutingCodesArray bool
 }
 
 // Config is the part of the options QA can change at run time.
@@ -421,7 +428,7 @@ func (m *Mock) Account(id string) (VirtualAccount, bool) {
 	if !ok {
 		return VirtualAccount{}, false
 	}
-	return a.view(), true
+	return a.view(m.opts.RoutingCodesArray), true
 }
 
 // ReferenceKey is the metadata key counted by CountByReference and the

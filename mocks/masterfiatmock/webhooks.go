@@ -200,7 +200,7 @@ func (m *Mock) emitLocked(name string, a *account, prevStatus string) {
 	if len(targets) == 0 {
 		return
 	}
-	ev := event{ID: m.newID("evt"), Event: name, Data: a.view(), PreviousValues: map[string]string{}, CreatedAt: a.UpdatedAt}
+	ev := event{ID: m.newID("evt"), Event: name, Data: a.view(m.opts.RoutingCodesArray), PreviousValues: map[string]string{}, CreatedAt: a.UpdatedAt}
 	if prevStatus != "" {
 		ev.PreviousValues["status"] = prevStatus
 	}

@@ -68,23 +68,42 @@ func partnerOf(r *http.Request) string {
 // <token>), the date (within MaxSkew of the mock's clock), the nonce (16 to
 // 128 visible ASCII characters), the signature, and finally that the nonce
 // is new for the partner. Every failure is 401 with its own code; a nonce is
-// remembered only once the signature is good.
+// remembered only once its signature is good.
+//
+// The document marks all four headers Optional. In lenient mode (the
+// default) a request without authorization acts for the first partner of
+// Options.Partners, and one without all three of date, x-alg-nonce and
+// x-alg-signature is unsigned and accepted; a header that is sent is checked
+// all the same, and a signature is never accepted in part. In strict mode
+// all four are required.
 func (m *Mock) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get(HeaderAuthorization), "Bearer ")
+		h := r.Header
+		authz, date, nonce, sig := h.Get(HeaderAuthorization), h.Get(HeaderDate), h.Get(HeaderNonce), h.Get(HeaderSignature)
+		strict := m.opts.Strict
 		m.mu.Lock()
-		p := m.byToken[tok]
+		var p *Partner
+		tok, bearer := strings.CutPrefix(authz, "Bearer ")
+		switch {
+		case authz == "" && !strict && len(m.opts.Partners) > 0:
+			p = m.partners[strings.ToLower(m.opts.Partners[0].ID)]
+		case bearer && tok != "":
+			p = m.byToken[tok]
+		}
 		var partner Partner
 		if p != nil {
 			partner = *p
 		}
 		now, skew := m.nowLocked(), m.cfg.MaxSkew
 		m.mu.Unlock()
-		if !ok || tok == "" || p == nil {
+		if p == nil {
 			writeError(w, http.StatusUnauthorized, CodeUnauthorized, "authorization: a known API token is required as \"Bearer <token>\"")
 			return
 		}
-		date := r.Header.Get(HeaderDate)
+		if !strict && date == "" && nonce == "" && sig == "" {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), partnerKey{}, partner.ID)))
+			return
+		}
 		at, err := http.ParseTime(date)
 		if err != nil {
 			writeError(w, http.StatusUnauthorized, CodeRequestExpired, "date: required, as an HTTP date in GMT")
@@ -94,13 +113,12 @@ func (m *Mock) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, CodeRequestExpired, "date: more than "+skew.String()+" from the server's clock")
 			return
 		}
-		nonce := r.Header.Get(HeaderNonce)
 		if !validNonce(nonce) {
 			writeError(w, http.StatusUnauthorized, CodeInvalidNonce, "x-alg-nonce: required, 16 to 128 visible ASCII characters")
 			return
 		}
 		want := Sign(partner.SigningSecret, r.Method, r.RequestURI, date, nonce, bodyOf(r))
-		if subtle.ConstantTimeCompare([]byte(want), []byte(r.Header.Get(HeaderSignature))) != 1 {
+		if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) != 1 {
 			writeError(w, http.StatusUnauthorized, CodeInvalidSignature, "x-alg-signature: does not match the request")
 			return
 		}

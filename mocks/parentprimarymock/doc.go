@@ -21,9 +21,27 @@
 // Delete body: idempotencyKey (UUID), requestedBy, reason, notes; all four
 // members are required, notes may be null. The answer is 200 with no body.
 //
-// Every request carries authorization, x-alg-nonce, x-alg-signature and date.
+// The document lists four request headers and marks every one Optional:
+// authorization (the API token), x-alg-nonce (the nonce of the payload
+// signature), x-alg-signature (the payload signature) and date (of the
+// request, in UTC/GMT). It says funds move between a virtual account and its
+// parent and between virtual accounts of one parent, and gives no endpoint
+// for it.
 //
-// # Choices where the document is silent
+// # Strict and lenient
+//
+// Where the document is ambiguous the mock has two readings, chosen by
+// Options.Strict (mockbank -strict); lenient is the default, as the
+// document marks the headers Optional:
+//
+//   - lenient: a request without authorization acts for the first partner
+//     of Options.Partners; one without all three of date, x-alg-nonce and
+//     x-alg-signature is unsigned and accepted. A header that is sent is
+//     checked all the same, and a signature is never accepted in part.
+//   - strict: all four headers are required, as a provider that signs
+//     requests surely requires them.
+//
+// # Choices where the document is silent (our assumptions)
 //
 // Signing. authorization is "Bearer <API token>" and names the partner.
 // date is an HTTP date (RFC 7231 IMF-fixdate, e.g. "Wed, 01 Jan 2025
@@ -77,13 +95,15 @@
 // 409 ACCOUNT_DELETED. Concurrent requests with one key create or delete once.
 //
 // Funds. Money moves between a virtual account and its parent and between
-// virtual accounts of one parent (the document's three kinds); balances are
-// kept in minor units with two decimals. A virtual account holding funds
-// cannot be deleted: 409 BALANCE_NOT_ZERO. Left out, as the document gives no
-// API for them: the partner-facing transfer endpoints (transfers are made
-// through the admin API only), transaction history and statements, pending or
-// held funds, deposits from outside (primary accounts get an opening
-// balance), fees, interest and currencies with other than two decimals.
+// virtual accounts of one parent (the document's three kinds), through the
+// admin API only: the document names the movements but no endpoint, so
+// neither the mock's API nor the adapter offers one, and a green run proves
+// nothing about transfers. Balances are kept in minor units with two
+// decimals. A virtual account holding funds cannot be deleted: 409
+// BALANCE_NOT_ZERO. Left out, as the document gives no API for them:
+// transaction history and statements, pending or held funds, deposits from
+// outside (primary accounts get an opening balance), fees, interest and
+// currencies with other than two decimals.
 //
 // Errors are {"code": CODE, "message": text, "errors": [{"field","message"}]}
 // ("errors" only on 400): 400 VALIDATION_ERROR listing every bad member

@@ -119,6 +119,10 @@ type Options struct {
 	Seed uint64
 	// Now is the mock's clock (default time.Now).
 	Now func() time.Time
+	// Strict requires all four request headers the document marks
+	// Optional (see the package documentation, # Strict and lenient);
+	// false, the default, keeps them optional as the document says.
+	Strict bool
 }
 
 // Config is the part of the options QA can change at run time.

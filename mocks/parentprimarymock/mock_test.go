@@ -18,57 +18,85 @@ import (
 
 // Every request is authenticated by token, date, nonce and signature; each
 // failure is a 401 with its own code, and a refused create creates nothing.
+// The document marks the four headers Optional: in lenient mode (the
+// default) a request may leave out authorization (it acts for the first
+// partner) or all three signing headers (it is unsigned), but what it sends
+// is checked; in strict mode all four are required.
 func TestSignatureChecks(t *testing.T) {
-	e := newEnv(t, nil)
 	now := time.Now().UTC()
+	unsigned := func(r *http.Request) {
+		for _, h := range []string{"Date", "X-Alg-Nonce", "X-Alg-Signature"} {
+			r.Header.Del(h)
+		}
+	}
 	tests := []struct {
 		name string
 		s    *signed
 		code string // "" = accepted
+		// lenient is the code in lenient mode where it differs ("" = accepted).
+		lenient *string
 	}{
-		{"correct signature", &signed{}, ""},
-		{"no authorization", &signed{after: func(r *http.Request) { r.Header.Del("Authorization") }}, parentprimarymock.CodeUnauthorized},
-		{"not bearer", &signed{after: func(r *http.Request) { r.Header.Set("Authorization", partner.APIToken) }}, parentprimarymock.CodeUnauthorized},
-		{"unknown token", &signed{token: "nobody"}, parentprimarymock.CodeUnauthorized},
-		{"no date", &signed{after: func(r *http.Request) { r.Header.Del("Date") }}, parentprimarymock.CodeRequestExpired},
-		{"date not http", &signed{date: now.Format(time.RFC3339)}, parentprimarymock.CodeRequestExpired},
-		{"stale date", &signed{date: now.Add(-6 * time.Minute).Format(http.TimeFormat)}, parentprimarymock.CodeRequestExpired},
-		{"future date", &signed{date: now.Add(6 * time.Minute).Format(http.TimeFormat)}, parentprimarymock.CodeRequestExpired},
-		{"date within skew", &signed{date: now.Add(-4 * time.Minute).Format(http.TimeFormat)}, ""},
-		{"no nonce", &signed{after: func(r *http.Request) { r.Header.Del("X-Alg-Nonce") }}, parentprimarymock.CodeInvalidNonce},
-		{"short nonce", &signed{nonce: "short"}, parentprimarymock.CodeInvalidNonce},
-		{"nonce with space", &signed{nonce: "has a space in it!!"}, parentprimarymock.CodeInvalidNonce},
-		{"wrong secret", &signed{secret: "not-the-secret"}, parentprimarymock.CodeInvalidSignature},
-		{"no signature", &signed{after: func(r *http.Request) { r.Header.Del("X-Alg-Signature") }}, parentprimarymock.CodeInvalidSignature},
+		{"correct signature", &signed{}, "", nil},
+		{"no authorization", &signed{after: func(r *http.Request) { r.Header.Del("Authorization") }}, parentprimarymock.CodeUnauthorized, ptr("")},
+		{"unsigned", &signed{after: unsigned}, parentprimarymock.CodeRequestExpired, ptr("")},
+		{"no headers at all", &signed{after: func(r *http.Request) { unsigned(r); r.Header.Del("Authorization") }}, parentprimarymock.CodeUnauthorized, ptr("")},
+		{"unsigned, unknown token", &signed{token: "nobody", after: unsigned}, parentprimarymock.CodeUnauthorized, nil},
+		{"signature without nonce and date", &signed{after: func(r *http.Request) { r.Header.Del("Date"); r.Header.Del("X-Alg-Nonce") }}, parentprimarymock.CodeRequestExpired, nil},
+		{"not bearer", &signed{after: func(r *http.Request) { r.Header.Set("Authorization", partner.APIToken) }}, parentprimarymock.CodeUnauthorized, nil},
+		{"unknown token", &signed{token: "nobody"}, parentprimarymock.CodeUnauthorized, nil},
+		{"no date", &signed{after: func(r *http.Request) { r.Header.Del("Date") }}, parentprimarymock.CodeRequestExpired, nil},
+		{"date not http", &signed{date: now.Format(time.RFC3339)}, parentprimarymock.CodeRequestExpired, nil},
+		{"stale date", &signed{date: now.Add(-6 * time.Minute).Format(http.TimeFormat)}, parentprimarymock.CodeRequestExpired, nil},
+		{"future date", &signed{date: now.Add(6 * time.Minute).Format(http.TimeFormat)}, parentprimarymock.CodeRequestExpired, nil},
+		{"date within skew", &signed{date: now.Add(-4 * time.Minute).Format(http.TimeFormat)}, "", nil},
+		{"no nonce", &signed{after: func(r *http.Request) { r.Header.Del("X-Alg-Nonce") }}, parentprimarymock.CodeInvalidNonce, nil},
+		{"short nonce", &signed{nonce: "short"}, parentprimarymock.CodeInvalidNonce, nil},
+		{"nonce with space", &signed{nonce: "has a space in it!!"}, parentprimarymock.CodeInvalidNonce, nil},
+		{"wrong secret", &signed{secret: "not-the-secret"}, parentprimarymock.CodeInvalidSignature, nil},
+		{"no signature", &signed{after: func(r *http.Request) { r.Header.Del("X-Alg-Signature") }}, parentprimarymock.CodeInvalidSignature, nil},
 		{"date changed after signing", &signed{after: func(r *http.Request) {
 			// A minute after the signed date: still fresh, but not what was signed.
 			d, _ := http.ParseTime(r.Header.Get("Date"))
 			r.Header.Set("Date", d.Add(time.Minute).Format(http.TimeFormat))
-		}}, parentprimarymock.CodeInvalidSignature},
-		{"nonce changed after signing", &signed{after: func(r *http.Request) { r.Header.Set("X-Alg-Nonce", "another-nonce-0123456") }}, parentprimarymock.CodeInvalidSignature},
-		{"path changed after signing", &signed{after: func(r *http.Request) { r.URL.RawQuery = "x=1" }}, parentprimarymock.CodeInvalidSignature},
+		}}, parentprimarymock.CodeInvalidSignature, nil},
+		{"nonce changed after signing", &signed{after: func(r *http.Request) { r.Header.Set("X-Alg-Nonce", "another-nonce-0123456") }}, parentprimarymock.CodeInvalidSignature, nil},
+		{"path changed after signing", &signed{after: func(r *http.Request) { r.URL.RawQuery = "x=1" }}, parentprimarymock.CodeInvalidSignature, nil},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e.t = t
-			ref := "SIG-" + tc.name
-			before := e.m.AccountCount()
-			r := e.do(http.MethodPost, pathVirtual, createBody(uuid.NewString(), ref), tc.s)
-			if tc.code == "" {
-				if r.status != http.StatusOK {
-					t.Fatalf("%d %s, want 200", r.status, r.body)
+	for _, strict := range []bool{true, false} {
+		e := newEnv(t, &parentprimarymock.Options{Strict: strict})
+		mode := map[bool]string{true: "strict", false: "lenient"}[strict]
+		for _, tc := range tests {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				e.t = t
+				want := tc.code
+				if !strict && tc.lenient != nil {
+					want = *tc.lenient
 				}
-				return
-			}
-			code, msg := r.apiErr(t)
-			if r.status != http.StatusUnauthorized || code != tc.code || msg == "" {
-				t.Errorf("%d %s, want 401 %s", r.status, r.body, tc.code)
-			}
-			if e.m.AccountCount() != before {
-				t.Errorf("a refused request created an account")
-			}
-		})
+				ref := "SIG-" + tc.name
+				before := e.m.AccountCount()
+				r := e.do(http.MethodPost, pathVirtual, createBody(uuid.NewString(), ref), tc.s)
+				if want == "" {
+					if r.status != http.StatusOK {
+						t.Fatalf("%d %s, want 200", r.status, r.body)
+					}
+					var a account
+					r.decode(t, &a)
+					if a.PartnerID != partner.ID {
+						t.Errorf("partnerId = %s, want %s", a.PartnerID, partner.ID)
+					}
+					return
+				}
+				code, msg := r.apiErr(t)
+				if r.status != http.StatusUnauthorized || code != want || msg == "" {
+					t.Errorf("%d %s, want 401 %s", r.status, r.body, want)
+				}
+				if e.m.AccountCount() != before {
+					t.Errorf("a refused request created an account")
+				}
+			})
+		}
 	}
+	e := newEnv(t, nil)
 	t.Run("tampered body", func(t *testing.T) {
 		e.t = t
 		body, _ := json.Marshal(createBody(uuid.NewString(), "TAMPER"))
@@ -684,3 +712,5 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 }
+
+func ptr(s string) *string { return &s }

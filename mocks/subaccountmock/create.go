@@ -126,6 +126,22 @@ func ParseCreate(body []byte) (CreateRequest, []Problem) {
 	return req, ps
 }
 
+// StrictProblems lists what the strict reading of the document refuses in
+// a request the lenient one accepts: the document's parameter tables have a
+// Required column whose marks its published copy lost, so strictly every
+// parameter it lists for the classification is required, client_reference
+// and settlement_account_id included.
+func (r CreateRequest) StrictProblems() []Problem {
+	var ps []Problem
+	if r.ClientReference == "" {
+		ps = append(ps, Problem{Field: "client_reference", Message: "is required (strict mode: every parameter the document lists)"})
+	}
+	if r.SettlementAccountID == "" {
+		ps = append(ps, Problem{Field: "settlement_account_id", Message: "is required (strict mode: every parameter the document lists)"})
+	}
+	return ps
+}
+
 // problemsMessage joins problems as "field: message; ...".
 func problemsMessage(ps []Problem) string {
 	parts := make([]string, len(ps))

@@ -8,8 +8,8 @@
 //	POST /v2/sub-accounts    create an institution or customer sub-account (201)
 //
 // Body members: classification "institution" or "customer" (required);
-// currency, an ISO 4217 code the bank supports (NGN, USD, EUR, GBP;
-// required); client_reference ≤ 64 characters; settlement_account_id, the
+// currency, an ISO 4217 code the bank supports (the document names USD, EUR
+// and NGN; the mock adds GBP; required); client_reference ≤ 64 characters; settlement_account_id, the
 // UUID of one of the institution's main accounts. An institution sub-account
 // needs identifier (≤ 64 characters, unique among the institution's
 // sub-accounts); a customer sub-account needs customer_id (a UUID).
@@ -30,7 +30,23 @@
 // once (deposit_addresses is then []); it becomes ACTIVE when the address is
 // generated.
 //
-// # Choices where the document is silent
+// The document's parameter tables have a Required column whose marks its
+// published copy lost: which of client_reference and settlement_account_id
+// are required is not known (see # Strict and lenient).
+//
+// # Strict and lenient
+//
+// Where the document is ambiguous the mock has two readings, chosen by
+// Options.Strict (mockbank -strict); lenient is the default:
+//
+//   - lenient: classification, currency, and identifier (institution) or
+//     customer_id (customer) are required; client_reference and
+//     settlement_account_id are optional, as the document's own section
+//     "With settlement_account_id specified" suggests for the latter.
+//   - strict: every parameter the document lists for the classification
+//     is required, client_reference and settlement_account_id included.
+//
+// # Choices where the document is silent (our assumptions)
 //
 // Authentication: every /v2 request carries "Authorization: Bearer <API
 // key>"; a missing or unknown key is 401. Keys come from Options.APIKeys
@@ -78,8 +94,10 @@
 // of the sub-account's currency, or null.
 //
 // Main accounts exist only through the Go API and the admin API: by default
-// one VIRTUAL_EXTERNAL account in NGN and one in USD (DefaultMainAccounts),
-// with fixed ids so configurations can name them.
+// one VIRTUAL_EXTERNAL account in NGN and one in USD, then the two NGN
+// settlement accounts the document's example requests name
+// (DefaultMainAccounts), with fixed ids so configurations can name them and
+// the document's examples succeed verbatim.
 //
 // PENDING_DEPOSIT_ADDRESS: when the configured address delay is positive, a
 // new sub-account is created in that state and becomes ACTIVE, with its

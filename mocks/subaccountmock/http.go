@@ -183,6 +183,9 @@ func (m *Mock) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, ps := ParseCreate(body)
+	if len(ps) == 0 && m.opts.Strict {
+		ps = req.StrictProblems()
+	}
 	if len(ps) > 0 {
 		writeError(w, http.StatusBadRequest, "", problemsMessage(ps), ps)
 		return

@@ -64,12 +64,22 @@ type MainAccount struct {
 	Pending   int64 `json:"pending"`
 }
 
+// The settlement accounts of the document's two example requests.
+const (
+	DocInstitutionSettlementID = "abcdef12-3456-7890-abcd-ef1234567890"
+	DocCustomerSettlementID    = "fedcba98-7654-3210-fedc-ba9876543210"
+)
+
 // DefaultMainAccounts are the main accounts a mock holds when
-// Options.MainAccounts is nil: one VIRTUAL_EXTERNAL account in NGN and one in USD.
+// Options.MainAccounts is nil: one VIRTUAL_EXTERNAL account in NGN and one
+// in USD, then the two NGN settlement accounts the document's example
+// requests name, so those requests succeed verbatim.
 func DefaultMainAccounts() []MainAccount {
 	return []MainAccount{
 		{ID: "5e771e00-0000-4000-8000-00000000a9a1", Currency: "NGN", Type: TypeVirtualExternal, Name: "Main NGN"},
 		{ID: "5e771e00-0000-4000-8000-00000000a9a2", Currency: "USD", Type: TypeVirtualExternal, Name: "Main USD"},
+		{ID: DocInstitutionSettlementID, Currency: "NGN", Type: TypeVirtualExternal, Name: "Document example NGN (institution)"},
+		{ID: DocCustomerSettlementID, Currency: "NGN", Type: TypeVirtualExternal, Name: "Document example NGN (customer)"},
 	}
 }
 
@@ -85,6 +95,9 @@ type Options struct {
 	Seed uint64
 	// Now is the mock's clock (default time.Now).
 	Now func() time.Time
+	// Strict reads the document's ambiguities the strict way (see the
+	// package documentation, # Strict and lenient); false is lenient.
+	Strict bool
 }
 
 // Config is the part of the options QA can change at run time.
