@@ -635,6 +635,9 @@ func TestMetricsAndLogCorrelation(t *testing.T) {
 			if !strings.Contains(l, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) || !strings.Contains(l, `"span_id"`) {
 				t.Errorf("request log line without the request's trace_id/span_id: %s", l)
 			}
+			if n := strings.Count(l, `"trace_id"`); n != 1 {
+				t.Errorf("request log line with %d trace_id fields, want 1: %s", n, l)
+			}
 		}
 	}
 	if !found {
