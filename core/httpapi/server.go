@@ -132,6 +132,18 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 			otelgin.WithPropagators(propagation.TraceContext{})))
 	}
 	r.Use(answerHeaders, RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes, opts.MaxWebhookBodyBytes))
+	if d.Meter != nil {
+		// Ahead of the idempotency step, which answers a replay and stops
+		// the chain there.
+		hits, _ := d.Meter.Meter(instrumentation).Int64Counter("vagate.idempotency.replays",
+			metric.WithDescription("answers replayed for a repeated Idempotency-Key"))
+		r.Use(func(c *gin.Context) {
+			c.Next()
+			if c.Writer.Header().Get(HeaderIdempotentReplayed) == "true" {
+				hits.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
+			}
+		})
+	}
 	// Each step is its own handler, so middlewares that call c.Next()
 	// themselves still run in order: authenticate, authorise, deduplicate.
 	protected := func(c *gin.Context) (opMeta, bool) {
@@ -157,16 +169,6 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 		}
 		c.Next()
 	})
-	if d.Meter != nil {
-		hits, _ := d.Meter.Meter(instrumentation).Int64Counter("vagate.idempotency.replays",
-			metric.WithDescription("answers replayed for a repeated Idempotency-Key"))
-		r.Use(func(c *gin.Context) {
-			c.Next()
-			if c.Writer.Header().Get(HeaderIdempotentReplayed) == "true" {
-				hits.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
-			}
-		})
-	}
 	s := &Server{d: d, opts: opts}
 	openapi.RegisterHandlersWithOptions(r, s, openapi.GinServerOptions{ErrorHandler: paramError})
 	return r, nil
