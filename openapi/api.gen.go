@@ -1319,6 +1319,11 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CancelJobParams
 
@@ -1368,6 +1373,11 @@ func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -1390,6 +1400,11 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -1535,6 +1550,11 @@ func (siw *ServerInterfaceWrapper) ConfigurePool(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("provider"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "provider", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Path parameter "currency" -------------
 	var currency Currency
 
@@ -1579,6 +1599,11 @@ func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -1741,6 +1766,11 @@ func (siw *ServerInterfaceWrapper) CloseVirtualAccount(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CloseVirtualAccountParams
 
@@ -1790,6 +1820,11 @@ func (siw *ServerInterfaceWrapper) GetVirtualAccount(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetVirtualAccountParams
 
@@ -1823,6 +1858,11 @@ func (siw *ServerInterfaceWrapper) UpdateVirtualAccount(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -1875,6 +1915,11 @@ func (siw *ServerInterfaceWrapper) BlockVirtualAccount(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params BlockVirtualAccountParams
 
@@ -1921,6 +1966,11 @@ func (siw *ServerInterfaceWrapper) UnblockVirtualAccount(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2023,6 +2073,11 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 

@@ -218,7 +218,8 @@ func TestBadInput(t *testing.T) {
 		code     string
 		pointers []string
 	}{
-		{"malformed JSON", "POST", "/v1/virtual-accounts", `{"items":[`, nil, 400, "validation_failed", []string{""}},
+		{"malformed JSON", "POST", "/v1/virtual-accounts", `{"items":[`, nil, 400, "invalid_body", nil},
+		{"malformed JSON in an update", "PATCH", "/v1/virtual-accounts/va_x", `{"accountName":`, nil, 400, "invalid_body", nil},
 		{"not an object", "POST", "/v1/virtual-accounts", `[1,2]`, nil, 400, "validation_failed", []string{""}},
 		{"empty body", "POST", "/v1/virtual-accounts", ``, nil, 400, "validation_failed", []string{""}},
 		{"wrong types", "POST", "/v1/virtual-accounts", `{"items":[{"currency":5,"unallocated":"yes","accountHolderName":["A"],"accountName":"B"}]}`, nil,
@@ -258,6 +259,9 @@ func TestBadInput(t *testing.T) {
 		{"limit not a number", "GET", "/v1/virtual-accounts?limit=ten", "", nil, 400, "validation_failed", []string{"/query/limit"}},
 		{"bad status filter", "GET", "/v1/virtual-accounts?status=READY", "", nil, 400, "validation_failed", []string{"/query/status"}},
 		{"bad refresh", "GET", "/v1/virtual-accounts/va_x?refresh=maybe", "", nil, 400, "validation_failed", []string{"/query/refresh"}},
+		{"account id over 64 characters", "GET", "/v1/virtual-accounts/" + strings.Repeat("a", 65), "", nil, 400, "validation_failed", []string{"/path/id"}},
+		{"account id of 64 characters", "GET", "/v1/virtual-accounts/" + strings.Repeat("a", 64), "", nil, 404, "not_found", nil},
+		{"job id over 64 characters", "GET", "/v1/jobs/" + strings.Repeat("j", 65) + "/results", "", nil, 400, "validation_failed", []string{"/path/id"}},
 		{"empty update", "PATCH", "/v1/virtual-accounts/va_x", `{}`, nil, 400, "validation_failed", []string{""}},
 		{"update unknown field", "PATCH", "/v1/virtual-accounts/va_x", `{"currency":"EUR"}`, nil, 400, "validation_failed", []string{"/currency"}},
 	}

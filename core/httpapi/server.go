@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -290,14 +292,20 @@ func readRequestBody(c *gin.Context) ([]byte, bool) {
 	return b, true
 }
 
-// jsonBody checks the content type and reads the body.
+// jsonBody checks the content type, reads the body and checks that it is
+// JSON (400 invalid_body otherwise); an empty body is left to the handler.
 func jsonBody(c *gin.Context) ([]byte, bool) {
 	if ct := c.ContentType(); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 		WriteProblem(c, NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)))
 		return nil, false
 	}
-	return readRequestBody(c)
+	b, ok := readRequestBody(c)
+	if ok && len(bytes.TrimSpace(b)) > 0 && !json.Valid(b) {
+		WriteProblem(c, NewProblem(http.StatusBadRequest, CodeInvalidBody, "the body is not valid JSON"))
+		return nil, false
+	}
+	return b, ok
 }
 
 func invalid(c *gin.Context, detail string, fs []bank.FieldError) {
