@@ -30,6 +30,7 @@ import (
 	"github.com/vagate/vagate/core/pool/poolmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/fault"
 	"github.com/vagate/vagate/openapi"
 )
 
@@ -554,5 +555,46 @@ func TestLostIdempotencyRecordDoesNotCreateTwice(t *testing.T) {
 	}
 	if n := a.mock.CountByReference("LOST-REC-1"); n != 1 {
 		t.Errorf("%d accounts at the provider, want 1", n)
+	}
+}
+
+// An item handed to the provider is `sent`, not `pending`: a cancel no
+// longer stops it, and it ends created.
+func TestSentItemsAreNotPending(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	if _, err := a.mock.Faults().Add(fault.Rule{Method: "POST", Path: "/v1/virtual-accounts", Action: fault.ActionLatency,
+		Latency: fault.Duration(time.Second), Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(items(1, named)))
+	if resp.StatusCode != 202 {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var acc struct{ JobID string }
+	json.Unmarshal(body, &acc)
+	outcome := func() string {
+		_, body := a.call(t, "GET", "/v1/jobs/"+acc.JobID+"/results", tok, nil)
+		var res struct{ Items []struct{ Outcome string } }
+		if json.Unmarshal(body, &res) != nil || len(res.Items) != 1 {
+			t.Fatalf("results: %s", body)
+		}
+		return res.Items[0].Outcome
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for outcome() != "sent" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the item never showed as sent while its create was at the provider (now %s)", outcome())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp, body := a.call(t, "DELETE", "/v1/jobs/"+acc.JobID, tok, nil); resp.StatusCode != 200 {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
+	}
+	for o := outcome(); o != "created"; o = outcome() {
+		if o != "sent" || time.Now().After(deadline.Add(5*time.Second)) {
+			t.Fatalf("a sent item became %s, want it to stay sent until created", o)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

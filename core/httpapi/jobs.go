@@ -123,6 +123,9 @@ func (s *Server) GetJobResults(c *gin.Context, id openapi.JobID, params openapi.
 	items := make([]bank.ItemResult, len(rec.Items))
 	for i, it := range rec.Items {
 		items[i] = it.Result
+		if it.Result.Outcome == bank.OutcomePending && it.Sent {
+			items[i].Outcome = bank.OutcomeSent
+		}
 	}
 	if params.Accept == nil || !strings.Contains(strings.ToLower(*params.Accept), "text/csv") {
 		c.JSON(http.StatusOK, gin.H{"jobId": rec.Job.ID, "status": rec.Job.Status, "items": items})
