@@ -409,6 +409,10 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || len(rows) != 6 || rows[0][0] != "index" || rows[4][1] != "E2E-U1" || rows[4][3] != "created" {
 		t.Fatalf("csv = %q, %v", r.body, err)
 	}
+	if csvDoc := g.do(t, "GET", "/v1/jobs/"+jobID+"/results.csv", dev, ""); csvDoc.status != 200 || !bytes.Equal(csvDoc.body, r.body) ||
+		!strings.HasPrefix(csvDoc.header.Get("Content-Type"), "text/csv") {
+		t.Errorf("results.csv = %d %s %q, want the CSV of Accept: text/csv", csvDoc.status, csvDoc.header.Get("Content-Type"), csvDoc.body)
+	}
 
 	// Allocate an unallocated account, then try to rename it.
 	un := results.Items[3].Account.ID

@@ -347,8 +347,11 @@ func TestPreferWaitAndCancel(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Preference-Applied") != "wait=10" || !strings.Contains(string(body), `"status":"Completed"`) {
 		t.Fatalf("Prefer wait: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
-	var job struct{ ID string }
+	var job struct{ ID, JobID, StatusURL, ResultURL string }
 	json.Unmarshal(body, &job)
+	if job.ID == "" || job.JobID != job.ID || job.StatusURL != "http://gw.test/v1/jobs/"+job.ID || job.ResultURL != job.StatusURL+"/results" {
+		t.Errorf("finished job %s: want jobId, statusUrl and resultUrl as in a 202 answer", body)
+	}
 	resp, body = a.call(t, "DELETE", "/v1/jobs/"+job.ID, tok, nil)
 	if resp.StatusCode != 409 || !strings.Contains(string(body), "failed_precondition") {
 		t.Errorf("cancel a finished job: %d %s", resp.StatusCode, body)
