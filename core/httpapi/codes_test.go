@@ -64,7 +64,9 @@ func (failingIdempotency) Begin(context.Context, string, string, string) (*idemp
 func (failingIdempotency) Complete(context.Context, *idempotency.Claim, *idempotency.Record) error {
 	return errors.New("unreachable")
 }
-func (failingIdempotency) Release(context.Context, *idempotency.Claim) error { return errors.New("unreachable") }
+func (failingIdempotency) Release(context.Context, *idempotency.Claim) error {
+	return errors.New("unreachable")
+}
 
 // Every code of the document's error table is answered, with its status, by
 // some request: the table promises nothing the server never sends, and a
@@ -153,11 +155,13 @@ func TestEveryDocumentedErrorCodeIsAnswered(t *testing.T) {
 	}
 
 	cases := map[string]func() answer{
-		"validation_failed":       func() answer { return call("POST", "/v1/virtual-accounts", tok, `{"items":[{"currency":"usd"}]}`) },
-		"invalid_body":            func() answer { return call("POST", "/v1/virtual-accounts", tok, `{"items":[`) },
-		"invalid_idempotency_key": func() answer { return call("POST", "/v1/virtual-accounts", tok, items(1, named), "Idempotency-Key", "abc") },
-		"unauthenticated":         func() answer { return call("GET", "/v1/providers", "", "") },
-		"permission_denied":       func() answer { return call("POST", "/v1/virtual-accounts", readOnly, items(1, named)) },
+		"validation_failed": func() answer { return call("POST", "/v1/virtual-accounts", tok, `{"items":[{"currency":"usd"}]}`) },
+		"invalid_body":      func() answer { return call("POST", "/v1/virtual-accounts", tok, `{"items":[`) },
+		"invalid_idempotency_key": func() answer {
+			return call("POST", "/v1/virtual-accounts", tok, items(1, named), "Idempotency-Key", "abc")
+		},
+		"unauthenticated":   func() answer { return call("GET", "/v1/providers", "", "") },
+		"permission_denied": func() answer { return call("POST", "/v1/virtual-accounts", readOnly, items(1, named)) },
 		"account_not_allowed": func() answer {
 			return call("POST", "/v1/virtual-accounts", tok, `{"items":[{"provider":"subaccount","currency":"NGN","accountHolderName":"A","accountName":"B",`+
 				`"providerParams":{"settlementAccountId":"5e771e00-0000-4000-8000-0000000000bb"}}]}`)
@@ -171,7 +175,9 @@ func TestEveryDocumentedErrorCodeIsAnswered(t *testing.T) {
 			key := uuid.NewString()
 			var first answer
 			var wg sync.WaitGroup
-			wg.Go(func() { first = call("POST", "/v1/virtual-accounts", tok, items(1, named), "Idempotency-Key", key, "Prefer", "wait=5") })
+			wg.Go(func() {
+				first = call("POST", "/v1/virtual-accounts", tok, items(1, named), "Idempotency-Key", key, "Prefer", "wait=5")
+			})
 			time.Sleep(300 * time.Millisecond)
 			second := call("POST", "/v1/virtual-accounts", tok, items(1, named), "Idempotency-Key", key, "Prefer", "wait=5")
 			wg.Wait()
