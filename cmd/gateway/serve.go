@@ -321,14 +321,15 @@ func banner(w io.Writer, ac *httpapi.AuthConfig, url string, mocks []*embeddedMo
 	fmt.Fprintf(w, `
 vagate is running at %s (embedded: memory store; mocks: %s)
 
-Development token (tenant "dev", every permission, valid 24h):
+In another shell, with a development token (tenant "dev", every permission, valid 24h):
+  export BASE=%s
   export TOKEN=%s
 
 Try:
-  curl -s -X POST %s/v1/virtual-accounts \
+  curl -s -X POST "$BASE/v1/virtual-accounts" \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -H 'Prefer: wait=5' \
     -d '{"items":[{"currency":"USD","accountHolderName":"Jane Smith","accountName":"Jane Smith"}]}'
 
-`, url, strings.Join(ms, ", "), tok, url)
+`, url, strings.Join(ms, ", "), url, tok)
 }
