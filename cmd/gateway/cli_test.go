@@ -35,6 +35,18 @@ func runBinary(t *testing.T, env []string, args ...string) (stdout, stderr strin
 	return out.String(), errOut.String(), code
 }
 
+// startupError is the error a gateway that failed to start logged (the err
+// of its one ERROR line), or its whole output when it logged none.
+func startupError(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		var rec struct{ Level, Err string }
+		if json.Unmarshal([]byte(l), &rec) == nil && rec.Level == "ERROR" {
+			return rec.Err
+		}
+	}
+	return out
+}
+
 // Asking for help is a success: usage on stdout, exit 0.
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"serve", "-h"}, {"token", "-h"}, {"help"}} {
