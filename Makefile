@@ -1,8 +1,14 @@
 GO        ?= go
+NPM       ?= npm
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
+# The node tools of make lint, installed by make tools; never phoning home.
+NODE_BIN  := .tools/node_modules/.bin
+TOOLS     := .tools/node_modules/.package-lock.json
+export REDOCLY_TELEMETRY=off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 
-.PHONY: run test contract lint generate mocks bench chaos redis
+.PHONY: run test contract lint tools generate mocks bench chaos redis
 
 ## run: the gateway with its embedded default (memory store + every bundled mock)
 run:
@@ -17,8 +23,10 @@ test: lint redis
 contract:
 	GO=$(GO) scripts/contract
 
-## lint: gofmt, go vet, go.mod tidy, staticcheck (generated code's error-string style excepted)
-lint:
+## lint: gofmt, go vet, go.mod tidy, staticcheck (generated code's error-string style excepted); the
+## OpenAPI document through Redocly and Spectral (any warning fails); generated TypeScript and Go
+## clients type-checked (scripts/check-clients)
+lint: tools
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -26,6 +34,17 @@ lint:
 	$(GO) mod tidy -diff
 	@out="$$($(GO) tool staticcheck ./... 2>&1 | grep -v '^openapi/api.gen.go:[0-9:]* error strings should not be capitalized (ST1005)$$')"; \
 	if [ -n "$$out" ]; then echo "staticcheck:"; echo "$$out"; exit 1; fi
+	$(NODE_BIN)/redocly lint openapi/openapi.yaml
+	$(NODE_BIN)/spectral lint --fail-severity=warn openapi/openapi.yaml
+	GO=$(GO) scripts/check-clients
+
+## tools: the node tools of make lint (Redocly, Spectral, openapi-typescript, openapi-fetch, tsc), at
+## the versions of .tools/package-lock.json, in .tools/node_modules; installed again only when those change
+tools: $(TOOLS)
+$(TOOLS): .tools/package.json .tools/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "make tools: npm not found; install Node.js 18.17 or later with npm (apt-get install -y nodejs npm)"; exit 1; }
+	$(NPM) ci --prefix .tools --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## generate: regenerate code from openapi/openapi.yaml
 generate:

@@ -9,10 +9,7 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/netip"
@@ -65,10 +62,11 @@ type Metrics struct {
 
 // Telemetry configures traces (metrics are served at /metrics; see Metrics).
 type Telemetry struct {
-	// OTLPEndpoint is an OTLP/HTTP collector (host:port); empty: traces are
-	// not exported (and cost next to nothing).
+	// OTLPEndpoint is an OTLP/HTTP collector: host:port, or an http://
+	// (plaintext) or https:// URL whose path defaults to /v1/traces; empty:
+	// traces are not exported (and cost next to nothing).
 	OTLPEndpoint string `yaml:"otlpEndpoint"`
-	// Insecure talks to the collector without TLS.
+	// Insecure talks to a host:port collector without TLS.
 	Insecure bool `yaml:"insecure"`
 	// SampleRatio is the share of new traces recorded (default 1).
 	SampleRatio float64 `yaml:"sampleRatio"`
@@ -502,13 +500,9 @@ func (c *Config) applyDefaults() {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expand replaces ${VAR} in every scalar value of the document (comments
-// are left alone) with the environment value; an unset one is an error.
-func expand(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
+// expand replaces ${VAR} in every scalar value under n (comments are left
+// alone) with the environment value; an unset one is an error.
+func expand(n *yaml.Node, getenv func(string) (string, bool)) error {
 	var missing []string
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -516,7 +510,7 @@ func expand(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
 			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
 				name := envRef.FindStringSubmatch(m)[1]
 				v, ok := getenv(name)
-				if !ok {
+				if !ok && !slices.Contains(missing, name) {
 					missing = append(missing, name)
 				}
 				return v
@@ -526,14 +520,11 @@ func expand(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
 			walk(c)
 		}
 	}
-	walk(&doc)
+	walk(n)
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("config: environment variable(s) not set: %s", strings.Join(missing, ", "))
+		return fmt.Errorf("config: environment variable(s) not set: %s", strings.Join(missing, ", "))
 	}
-	if doc.Kind == 0 {
-		return nil, nil
-	}
-	return yaml.Marshal(&doc)
+	return nil
 }
 
 // Parse decodes a YAML document strictly, applies environment overrides and
@@ -546,15 +537,30 @@ func parse(data []byte, getenv func(string) (string, bool), development bool) (*
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	data, err := expand(data, getenv)
-	if err != nil {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := expand(&doc, getenv); err != nil {
 		return nil, err
 	}
 	c := &Config{development: development}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
+	if doc.Kind != 0 {
+		if err := decodeStrict(&doc, c); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		// Each provider's block keeps the file's line numbers, for the
+		// errors its driver reports when it decodes the block.
+		var blocks struct {
+			Providers []struct {
+				Config yaml.Node `yaml:"config"`
+			} `yaml:"providers"`
+		}
+		if err := doc.Decode(&blocks); err == nil && len(blocks.Providers) == len(c.Providers) {
+			for i := range c.Providers {
+				c.Providers[i].Config = blocks.Providers[i].Config
+			}
+		}
 	}
 	if err := c.applyEnv(getenv); err != nil {
 		return nil, err
@@ -626,23 +632,8 @@ func (c *Config) Validate() error {
 			return bad("publicUrl", "must be an absolute http(s) URL")
 		}
 	}
-	switch c.Auth.Algorithm {
-	case "HS256":
-		if len(c.Auth.Secret) < 32 {
-			return bad("auth.secret", "HS256 needs a secret of at least 32 bytes")
-		}
-		if c.Auth.Secret == DevSecret && !c.development {
-			return bad("auth.secret", "is the published development secret, which anyone can sign tokens with; set your own (e.g. openssl rand -base64 48)")
-		}
-	case "RS256":
-		if c.Auth.PublicKeyFile == "" {
-			return bad("auth.publicKeyFile", "required for RS256")
-		}
-	default:
-		return bad("auth.algorithm", "must be HS256 or RS256, not %q", c.Auth.Algorithm)
-	}
-	if d := c.Auth.MaxTokenLifetime.D(); d < time.Minute {
-		return bad("auth.maxTokenLifetime", "must be at least 1m")
+	if err := c.Auth.validate(c.development); err != nil {
+		return err
 	}
 	switch c.Store.Driver {
 	case "memory":
@@ -790,21 +781,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// DecodeStrict decodes a provider's raw block into v; unknown keys are errors.
+// DecodeStrict decodes a provider's raw block into v; unknown keys are
+// errors, and errors name the lines of the file the block was read from.
 func DecodeStrict(n *yaml.Node, v any) error {
 	if n == nil || n.Kind == 0 {
 		return nil
 	}
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
+	return decodeStrict(n, v)
 }
 
 func joinCapabilities(cs []provider.Capability) string {

@@ -236,6 +236,7 @@ const (
 	OutcomeCreated   Outcome = "created"
 	OutcomeFailed    Outcome = "failed"
 	OutcomePending   Outcome = "pending"
+	OutcomeSent      Outcome = "sent"
 	OutcomeUnknown   Outcome = "unknown"
 )
 
@@ -249,6 +250,8 @@ func (e Outcome) Valid() bool {
 	case OutcomeFailed:
 		return true
 	case OutcomePending:
+		return true
+	case OutcomeSent:
 		return true
 	case OutcomeUnknown:
 		return true
@@ -751,7 +754,8 @@ type CreateAccountItem struct {
 	// tenant; any other is refused with `403 account_not_allowed`.
 	ProviderParams *ProviderParams `json:"providerParams,omitempty"`
 
-	// Unallocated Pre-create without a holder, for later allocation (the pool); needs a provider with unallocated accounts.
+	// Unallocated `true`: pre-create without a holder, for later allocation (the pool); needs a
+	// provider with unallocated accounts. Absent or `false`: a named account.
 	Unallocated *bool `json:"unallocated,omitempty"`
 }
 
@@ -885,6 +889,42 @@ type EventList struct {
 // EventType A unified event type.
 type EventType string
 
+// FinishedJob A job that finished while its create waited (`Prefer: wait=N`).
+type FinishedJob struct {
+	// Cancelled Items cancelled before sending.
+	Cancelled int `json:"cancelled"`
+
+	// CompletedAt When the job finished; absent until then.
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+
+	// Failed Items refused; nothing created.
+	Failed int    `json:"failed"`
+	Id     string `json:"id"`
+
+	// JobId The job's id (the same as `id`).
+	JobId string `json:"jobId"`
+
+	// ResultUrl Absolute URL of `GET /v1/jobs/{id}/results`.
+	ResultUrl string `json:"resultUrl"`
+
+	// Status Job lifecycle state (the batch provider's values).
+	Status JobStatus `json:"status"`
+
+	// StatusUrl Absolute URL of `GET /v1/jobs/{id}`.
+	StatusUrl string `json:"statusUrl"`
+
+	// Succeeded Items whose account was created.
+	Succeeded int `json:"succeeded"`
+
+	// Total Items in the job.
+	Total int `json:"total"`
+
+	// Unknown Items sent whose outcome is being reconciled.
+	Unknown   int       `json:"unknown"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	// Checks Per-check result (readyz), e.g. `store`.
@@ -923,9 +963,12 @@ type ItemResult struct {
 	// Index The item's index in the request.
 	Index int `json:"index"`
 
-	// Outcome What became of one item. `pending`: not yet sent. `created`: the account exists.
-	// `failed`: refused; nothing was created. `cancelled`: cancelled before sending;
-	// nothing was created. `unknown`: sent, outcome being reconciled.
+	// Outcome What became of one item. `pending`: not yet sent; a cancel stops it. `sent`:
+	// sent to the provider (or being sent), its answer not yet in; it can no longer be
+	// cancelled. `created`: the account exists. `failed`: refused; nothing was created.
+	// `cancelled`: cancelled before sending; nothing was created. `unknown`: sent, and
+	// the answer was lost (a timeout, a dropped connection); the outcome is being
+	// reconciled.
 	Outcome Outcome `json:"outcome"`
 
 	// Provider The provider the item was routed to (after a failover, the fallback's).
@@ -1014,9 +1057,12 @@ type Limits struct {
 // Metadata Up to 50 string pairs of the client's own data (keys up to 40 characters, values up to 500), stored by the gateway and passed to providers that keep metadata.
 type Metadata map[string]string
 
-// Outcome What became of one item. `pending`: not yet sent. `created`: the account exists.
-// `failed`: refused; nothing was created. `cancelled`: cancelled before sending;
-// nothing was created. `unknown`: sent, outcome being reconciled.
+// Outcome What became of one item. `pending`: not yet sent; a cancel stops it. `sent`:
+// sent to the provider (or being sent), its answer not yet in; it can no longer be
+// cancelled. `created`: the account exists. `failed`: refused; nothing was created.
+// `cancelled`: cancelled before sending; nothing was created. `unknown`: sent, and
+// the answer was lost (a timeout, a dropped connection); the outcome is being
+// reconciled.
 type Outcome string
 
 // Pool defines model for Pool.
@@ -1544,8 +1590,8 @@ type CancelJobParams struct {
 
 // GetJobResultsParams defines parameters for GetJobResults.
 type GetJobResultsParams struct {
-	// Accept `text/csv` for CSV; anything else (or nothing) for `application/json`. (Also
-	// expressed by the response's two media types.)
+	// Accept `text/csv` for the CSV of `GET /v1/jobs/{id}/results.csv`; anything else (or
+	// nothing) for `application/json`.
 	Accept *AcceptResults `json:"Accept,omitempty"`
 }
 
@@ -1779,9 +1825,12 @@ type ServerInterface interface {
 	// GetJob Get a job's status and counts
 	// (GET /v1/jobs/{id})
 	GetJob(c *gin.Context, id JobID)
-	// GetJobResults Get a job's per-item results (JSON or CSV)
+	// GetJobResults Get a job's per-item results
 	// (GET /v1/jobs/{id}/results)
 	GetJobResults(c *gin.Context, id JobID, params GetJobResultsParams)
+	// GetJobResultsCsv Get a job's per-item results as CSV
+	// (GET /v1/jobs/{id}/results.csv)
+	GetJobResultsCsv(c *gin.Context, id JobID)
 	// GetPool Unallocated inventory per provider and currency
 	// (GET /v1/pool)
 	GetPool(c *gin.Context)
@@ -1978,6 +2027,11 @@ func (siw *ServerInterfaceWrapper) CancelJob(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CancelJobParams
 
@@ -2027,6 +2081,11 @@ func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -2049,6 +2108,11 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2084,6 +2148,36 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 	}
 
 	siw.Handler.GetJobResults(c, id, params)
+}
+
+// GetJobResultsCsv operation middleware
+func (siw *ServerInterfaceWrapper) GetJobResultsCsv(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetJobResultsCsv(c, id)
 }
 
 // GetPool operation middleware
@@ -2194,6 +2288,11 @@ func (siw *ServerInterfaceWrapper) ConfigurePool(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("provider"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "provider", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Path parameter "currency" -------------
 	var currency Currency
 
@@ -2238,6 +2337,11 @@ func (siw *ServerInterfaceWrapper) ReconcileProvider(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2290,6 +2394,11 @@ func (siw *ServerInterfaceWrapper) GetLatestReconciliation(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -2315,6 +2424,11 @@ func (siw *ServerInterfaceWrapper) ReceiveProviderWebhook(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -2337,6 +2451,11 @@ func (siw *ServerInterfaceWrapper) GetReconciliation(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2499,6 +2618,11 @@ func (siw *ServerInterfaceWrapper) CloseVirtualAccount(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params CloseVirtualAccountParams
 
@@ -2548,6 +2672,11 @@ func (siw *ServerInterfaceWrapper) GetVirtualAccount(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetVirtualAccountParams
 
@@ -2589,6 +2718,11 @@ func (siw *ServerInterfaceWrapper) UpdateVirtualAccount(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2641,6 +2775,11 @@ func (siw *ServerInterfaceWrapper) BlockVirtualAccount(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params BlockVirtualAccountParams
 
@@ -2687,6 +2826,11 @@ func (siw *ServerInterfaceWrapper) UnblockVirtualAccount(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2792,6 +2936,11 @@ func (siw *ServerInterfaceWrapper) DeleteWebhookEndpoint(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params DeleteWebhookEndpointParams
 
@@ -2841,6 +2990,11 @@ func (siw *ServerInterfaceWrapper) GetWebhookEndpoint(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -2863,6 +3017,11 @@ func (siw *ServerInterfaceWrapper) UpdateWebhookEndpoint(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2915,6 +3074,11 @@ func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListWebhookDeliveriesParams
 
@@ -2959,12 +3123,22 @@ func (siw *ServerInterfaceWrapper) GetWebhookDelivery(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Path parameter "eventId" -------------
 	var eventId EventID
 
 	err = runtime.BindStyledParameterWithOptions("simple", "eventId", c.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "eventId", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("eventId"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "eventId", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -2993,12 +3167,22 @@ func (siw *ServerInterfaceWrapper) RedeliverWebhookEvent(c *gin.Context) {
 		return
 	}
 
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Path parameter "eventId" -------------
 	var eventId EventID
 
 	err = runtime.BindStyledParameterWithOptions("simple", "eventId", c.Param("eventId"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "eventId", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("eventId"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "eventId", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -3048,6 +3232,11 @@ func (siw *ServerInterfaceWrapper) RotateWebhookEndpointSecret(c *gin.Context) {
 	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
 		return
 	}
 
@@ -3122,6 +3311,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.DELETE(options.BaseURL+"/v1/jobs/:id", wrapper.CancelJob)
 	router.GET(options.BaseURL+"/v1/jobs/:id", wrapper.GetJob)
 	router.GET(options.BaseURL+"/v1/jobs/:id/results", wrapper.GetJobResults)
+	router.GET(options.BaseURL+"/v1/jobs/:id/results.csv", wrapper.GetJobResultsCsv)
 	router.GET(options.BaseURL+"/v1/pool", wrapper.GetPool)
 	router.PUT(options.BaseURL+"/v1/pool/:provider/:currency", wrapper.ConfigurePool)
 	router.POST(options.BaseURL+"/v1/pool/claim", wrapper.ClaimFromPool)
@@ -3328,394 +3518,405 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cxs3kj+O/yso3vtbJvdGFCVLdizV/iDLSqLET2fJye4t89WAM6CIaAhwB6BobuL//VPobmAwwyFF",
-	"+WmzF1/V1TriDIDBQ3ej+9Wv/q2T6elMK6Gs6Rz91pkInosS/nmei+lMW6HsGzEr+FLk7q+5MFkpZ1Zq",
-	"1TnqpLaci5QtJkIxO5GGlcLMtDKCScM4M1aXImdaCVZSG2ysS8bdfwpuRc5CL9ly50exPGZ8ZISyTNuJ",
-	"KBfSiH4n6ZhsIqbcdW+XM9E56oy0LgRXnffvk85znXEcTnN0lxPB3r55zvSY2YlgWYld6pIZy0v3z1IY",
-	"PS+z9k6MLaW6hj5el2IsSqEycTKbFbJtKlxns/AYm2il5+7ju2++PWWP9w8GvYSJ/nWfpQsu7V/3Buld",
-	"nb4RtlyejK0oV3u7EJlWuWFWM9ccG4mxLt0s23Ip1TX2+mRvb8ByUfDljsHne/U+p1LJ6XzaORokvn+p",
-	"rLgWZee9G8GMl3wqLG2IkywTM/tGmHmBm6W5F8Q7u5uZ2xTW+PTip2PG1dJO3HhEYQTr6pIpDX/owTMp",
-	"d7OJy7f7q9Eq7bPuSWH0UIl3s1IYI3I2WsLq+Z31wDC70GwqcsmZG7Tp94aqk3TEOz6dFe4b/EA6SUe6",
-	"keGm7iQdxafud/yQ2kzkYsznhe0cdZpD6iQtS3OSZXqu7Pmz9n1wza1Y8OWONGYucsbxaSZz1tUz/s+5",
-	"gHWoBnzLr/ZHj/9H7PkRz7idVOOVeSfplOKfc1m6nefOXG0V+bvnQl3bSefo0UHiFtX/517b2E8LCWea",
-	"duq3smjdYa9UsfQjN2wh7YSJdzyzxRJPegbNsLDj+37s/5yLclkNPqt319kw8paxzkv31nK7QUoSQhm9",
-	"tXZI9HttLDNurSjd0///f5zs/O8vvz18//86a8ZkdNm+8KkS7yw+kHqxMyvFrdRzw2b8WtQ2wJqxudbX",
-	"zNLh3n77kIzVU1GeP9tuomBkMFH43vrBULv5/Zbt7FasPxzC/chknjBOS+b/VuhrxlXO0oUYTbS+2ZF5",
-	"Wj8o4tZeDfaePDrgD7Odx/zwm53Ho4HYeZLtjXce8b38odgfHWSHefs5gl7OP+lhgi+9XM42HyPouJp2",
-	"18y6KYcu4gH9v1KMO0ed/9qtFPUu/mp2Q+8wlkiV/iiWq0M5oTO7k020EYq9fXv+jE35jZPPKGH/ORfG",
-	"MsPHwikWUCZH7EbMLNs/YBM9Lw2biZJZobiyx0NlhIgVuF9NqWyp83nm+u03ZPPe/kNxcPjo8Y745slo",
-	"Z28/f7jDDw4f7RzsP3q0d7D3+GAwGKyT2w1boTZNY11OuZPf8zmIy9WlOldZMc9Fi+KalfpW5qJMGc9z",
-	"w8J/P+OWpwkdYvzTA8P0QjE9+lVkFnSY+5UO1ro1ldRzPF6hnN79R8c33Pmlbcw/6NGWOuZXPVqvX37V",
-	"o6sn737c/yL65bmcSrs65tdO+hn5r7U7v4D3WpXy4SBxo0BbZX8wSCrLZa/FcvH22uogvC0WWWrGW2Qv",
-	"U9Z9ychQStig3380OGYFL69F6cxZS+YjN+zRoAdmlxkqvwXc/FvNxlJJM/HmGFdmIdzE9NlbdaPczok6",
-	"ZrwUTF4rZyM3jwnZiOtOAn3fmlXaP3yUtBqxuNW20xHcorDyG5R1M63G8hqMWjeMtSosbOl76Qw/upfQ",
-	"SNuOj/oPg3JdgiIppLFoLKbfnV2y3du9Xf+QaSiREbfZ5Ja3nwX4n094Gt64/ZTJQoJFue4wl7WnWDlX",
-	"D8z641xmCrTgeC/b3zkYPRY7j7OHfOdJvi92Dsd7fH/0MDvID8WXOO1vxLgUZtJy1ATPY+HIxqWeMmmj",
-	"HTWWpbGg8eeznFsBj9OdMdOztfZbSX22yooxL4xI2i6KF5bbubmfKTlXcixF7i6Mdm7WDQh/3Vpt40Bg",
-	"TD+jpXOm8pmW620mMoiYoOfW742FuDq8/Ndg9iXWngZ/l6F3jOvKp4Jp5f5aLtG2cAYRdxdU6f7WXyfs",
-	"Kmtw4+DXju9CXitu52WLWLmY8UzsGOEuuk58GP+oYentXjKcDwYPsxE34tEB/FukCRM8m8AXff/i5HTn",
-	"4vuT/cNHTI+HKsXHq+HiK/36n62cCmP5dFb7teQLNtL5knphN2Ipcrx1ua5wCDu5yHTuxB8v7VDR/SLs",
-	"CSOyUljGx1aULF1MjMiu0j574TSRnXAFfhg+mwleGraYyEIw7l8qteVWGFRDG1chTNGHLcal//zVxXir",
-	"5Duvf71LSYTtwRbcwPqI/JiVAuyvMJeGjXmJEkbpxZ07Kby38RuCSSmVfXTQaXeReLcEekjU8nWpR4WY",
-	"uv/KtLJCgSkUOxVm+MR/g3Ph6LctZYZvFzpt2PVqyURZ6hIUIWfUQb/zPuk85fl3aCh+yREFC/oKxpUe",
-	"1WxoNuayALcgqAMjc8F0ScaSO4R6KtBrNFdzw0eF6A9V1SSf28kVNtFsGLeFQL1DBjJZ7FkpcqGs5AVs",
-	"cpyaN3jjucfUBEHr3sjRd1PIHB6mQXXcbFgui85RZ59JBQ+wsRRF3jW9hLTerrRianYf7kbOCJgs0zn6",
-	"x29VC9O5sWzkTEl2fvGKHezvPWauZ7xMlkKw+Wwmyp2MG8EKYcFZl3RAIjg111nt6H3S1r5lU20se3jI",
-	"sgkveeYaYt1rbdnBoNfW4uPdpmvn/S/u3BnL3X8cdZwNditLO+fFjlesTkei9js6cHa8lRbU1k9hFlmY",
-	"RVvyTJznnaPOwWj8ZH/88PDx49HDg5w/4g8z8WT/ST4QA3Hw+OGj6mxOrJ2Zo93dW+6Wv5+LW7+EZnd1",
-	"pd4nn2CvrzRLu9Jfp0el4DcGdSA0lzDO4LIDuz6+WpbzQpjjoUpxJ6Rg1RpSmSNOu6jPUtpVV05lpEdM",
-	"actwm/1w8eqlOy3+AVldma9uxJKGdiOW7kbjXuPgBqAjcarVuJCZ/aKyojHEK6muxoW8ntiUdYPhQCMe",
-	"CScWZqXOwDd8zFJwku+AlzztJUOVwhRdyel0bp3oSBOW4rJczcDKzqXr2LfttJ67xo9kbpi0vYSlM62L",
-	"K/FuwufuRpEOVXfKlyzjZblsdOfWL81ozlLUnVEAJXp23fzQ07uRqx+m6FsYUS7Ul5XaopxKY9xOzoWS",
-	"YSdbfSMUK3hG27h6Dv5Tz0SJR1cJkTvxmtJxv1LaXvGi0AuRp6yLARimVbHsHTmJ5gTJg8jh8pqXfGpS",
-	"uNUZxofK/7ADSmKqlQg2Oo4MPFHMLZDbzHMjjlk4PNiKM9eGCnYF66Yku36T73frne7+diOW79MeXEco",
-	"SAEmB0WN6ISQMnVWjJ7bf49Otdh5U/nlMscTDXoUbjByKvrshC1KaQVMki79XA3VhN8KNnH2IJhUkcoM",
-	"11HhzkSfhaucD5cxfs2lagadaIrOnZpQvDhzy/BlJQn1nMLmmivxbobmgP8u2BlgF73U9ls9V/kXHZ87",
-	"DWPXK4hsZubZpJpSdCRJQ3vaj/LcmRtToaz48mOVVd+w2aRhpZ5b8cCwsYA7gNcio7ksbLg0l6IQ3Aj4",
-	"hNd8WWieX2r9nJfX4sueGOz7ymp9BX48OjJOazLxLnPSCvWy/JcgldzdG7AX8ikbLRm5FHrwHReivJWZ",
-	"eKv4LZeF0yz/nsM/rwZAOiyyH8DUQG+lngnljru0LOMK1sidVJ5NRH48VNJW8iIDtRer4dVOol/RQ8Ok",
-	"Gaq5ghbdc64J+KHl5coSR33rG2Dx+0yXQ5WS0XSVORvS2VKfUqteav2CqyVZ/eaLLmDJrbiCLQaHyRR6",
-	"wXK9UMfkCqFbe2xf+Ltw/5NNwFvlLk+6lP/6wtJkDh27+1fGbbArRoKXoiTzQhoGRoW6Tph4N5MlIjXI",
-	"kE3cv7tSjZz4rOwC7xgzvWaUJrgpWKbnBe70kWC3ogSH3sq2+vnnn3dOojG2hImewnBTdz8qCqGuBaIs",
-	"Hj0+HPTcZXblKzcDPHBByJZ1R+BMWWmXH3gZ5TM+kgW835krZ3PBGDqJv6dWT4BVZuazmS5t/boapnXG",
-	"S6HsrJRTXi5ZrgWKeXqJVW2xel/hbre/X93tTquno0Y+yxVv7Ud+kpte86ZSirkBw9bfqZy96P6EjjvO",
-	"cjmGu7H1l0GScuuGmbJuiovhrdeahedMUwAyVRMq7VCBYZ6wqNUU4lUTHq/Ucc2qNULZHhlsb1UYwAuR",
-	"Sw4B5S8rHcIArgDXc+WWOlbW3kvRAhgC5yL1Qigldz1oC397Zz45JeKwbXSU6K/f6yJEozqXe+x1qcHn",
-	"eFLMJpydmazUi07in6bnXooFu3Tbnl3uux/90TixnaPO/mD/cGewtzPYv9wbHA0GR4PD/+0knREv0GHy",
-	"WyeyLToDd3S9y+ao8/bimVurEVc3z2CHoJ/Idz+fjsA3szcYDB7uP3504Lofyaxz1Hn6+umPT198/+Jv",
-	"f/tbdYhOTk9fvX15efXy7YunZ2/Ac9P05hx1np5cnn6/8+bs253BYM8NB69Caz5m8L+rI046Mm/gm0J0",
-	"MA7E+T96XFXe/BT/AIVOjjonmZW3IhI5nZPTy/OfzjpJB4NJG+b8PbQ3E6WV6LdtWfIVed1Y6rbf49Vu",
-	"7r6fvT/bX1/dKQxvMKsZZxPoP0Ag3Y3g7cuT589fnZ5cnj0LwSm3X4Nv2n0q+LNXMQ+1rbXpbD6lx5r7",
-	"67cO3Jbvfr16530YBS9LvnT/vbKvWqYu2lm/bflt1U7bPLrTyu0Z45naRpHr0Ur/bV3LFvjndzU4RsIw",
-	"ONdve30qLM+5BZHJc/RH8eJ1bUeuvER/QOCJ+4Pi7gA85+p6zq/F2k1ZHbf7hNRbx91ySNtBsDWojMzb",
-	"YDJrG/cH/I6WS76IYrIrrblrqvvnHXvjDT32vhIj20Vua0Jmux37Pg41/QMjsRFSYnVykyqs3JicJEYw",
-	"VkcnHtQvLTuGmn4uMeJRF4HhpG915L2SbTnuFQKyBQNUCpBsENybwiXQ9cbGuigwbHfHpMHYNnzbz9JO",
-	"XkfoLThiRfFqDMpyuy9qzsys2V7rkcXg4Z2noR04lrh7yYhbOQUoCzfOYMyEvBX5MQOYkZnwmUCrLm6z",
-	"z/yUalUs0exMCW721wBra4CLPqmJE1svUzS81pkuMjvFq0jdInEK8FqX7snTFxfsYj5iJ1lm24wJMtxO",
-	"1hs9bgPOC7KhcE0ae2VVlv6yGlD1C3O8bkoTxguj74AGShtCjWGS6j3RD8Ytey4yOeUFw70foLHeXohB",
-	"zQ3rJfZIxUjLw/7h4FOpzplQOUnUqovBnSc2ElTVMNsO8NO64dHE5gj0PLLRki0mMptQLAAdWqapXT7G",
-	"uqNN9VubNaVu1r4OtnabZeMaLVvQuOcXr9jDvUePdvYYd+dtZ79Vk4l3tryfpdCQQcuZ2DEzkcmxzDB+",
-	"aBJ0PQNY4OXbpycvmfs0CCtHY6jWRo64au2K1Kw71tvrjjfVS236w9Ltc1WU3kiVMz3GneCTac6fnrxM",
-	"E5bWLzTuL/BlabtSWfnE08h/0rb78OZcBWtZxhXLdQRtophVKdADMFoymh2M6g5VN6U//OOXfnRVx4jT",
-	"aMk2eAW8f6M/VEP1e3z//51NBVeul9+H6vednR34f/dQioZByn6vUG1u0KMqEaqLgWX/TT2GL3KzVNlp",
-	"eBufNh7aWnArSkSHVrKvHj6a6aKAMzn1LdI9xzWHlxyGbg6DeP/GFSH1AzUBzkShQ2wu8jlt+jwnuvXc",
-	"hosV9FVdufBDsMVRobObtrbgB5EjSFH5/6IJLrRpn1/3g39qLFX+dBl92++1uXKvFFrfsPmsame0BGQM",
-	"mM9WTKskm4QZd1Gk2VhMtBFMz22mp+RPR5AxxGAohJcn4HUjMwHHVEhj3UBw/YOGwdEjkhZ6asBS3aeY",
-	"apTxZ0y4YQpfKOGQYkfePeu/OhwfI1xT3hvLMl4UI4gv43vB02arfVh7H9PrDASRo9DEjVgyrWh+aLLg",
-	"y3MfBaGpswuZwXZyhhFB8fEnp6mqAxA5cZx9XXN2wm5wZopbbncnr690J+m4qewkHnZmwB1S/7AW2H/S",
-	"OXUNkpETQZTaNQDhXesqT2mL/4gQnc5KarsqCW7akid/nixr9gekfLl97SRqDWx+2NoqDFvkT5dtTWvG",
-	"zQ0lg0p77ENtkM8YEAcPDDNzkNBbdNkq1GGK/Y3KIipv4yyuCv6ANtC0dfosXTEoUhRjkaGcgibwlhCb",
-	"q0IY05BckFOAPoItDJZVfYhS7YHBGzs795AXplUGsnOrlWp4tVa7CTMARr+ZgJGrMJQ3dZr9g7tu8Qy1",
-	"uCjgIXflr4QgaFhbySfRZ2/Jt4tR3EcHx7GynvIlCP4FG4uFKFmXPI/s4WGvMdKW5IRP4Wva8F3+wdpp",
-	"G4lCu0uA1awLgtvq8Dnk2p/qXBThbbPVh5CHa8NeAhy+HrORLO2Edf/+97//fefFi51nzxJ/IZlxY3vr",
-	"1vxO31ns/No0lS/8c2tdXXccCBquLBm+zgp6/4O36/1daUFoMGkZt8dMT6UF5VpD2zh7FpS+32cIQhIi",
-	"B9Xojb1tFrgOatoiKBM//b6u4VqyKlbcOTveFGnYWgmIdrIVsUVnQSBgQeuid4xgsfiUwlU7GkDN4d2S",
-	"z9F6z/xlrR74qeY8MNsq1lqQFa2Ut2URxSFnBbdu2/fpyX6mp7ug7ylE2fHC4Psq3Py3nadOBLlhqpHm",
-	"pbtb76D/gi5R/1jjphHGslM9nXG1ZM9tvuKfgQfoWxl9LKP4zd0RnqbX5reWlygm0f5KYws5BedaafuU",
-	"H7gS7JkWK5/gf2Bnb9/Ue/B/qESr+4+rb/bG+/XQUi2A3Wk7F/hEHHCa8auH+E0zTF8ld9VPJzuu3/fv",
-	"f1kJHNV2RGtC+LwsIBNcK+ETwhHg9cCsZPWYhJSacPIKoFS/6tEDw9Jf9chtq1khwHKAzJqauJ2XsiHC",
-	"BgfftGqyxkbcrM7ih6utueVFf9X8eg9DPMeX0R6dSuX/u+kL2Nr5ix01Uqk+zHCureBvd+sEoZweqcvK",
-	"mtsxCKwE08/NplwpoLNwe4CSXo6d7ERvOWkOSG3ZZvKj1PBNk+yOq/znXNDPeFw787btfKIYiDz29s3z",
-	"D9h7jdV0XbSuZWRqrTrMMP3Ba0nvsKockiiBtqNy8LQJ0WFY52OLGRhaL1GNRKaZW8O9Ably2YzL0rCu",
-	"u5zO4afDQZRkkbBbXsxF+GnQA3QG44Z9f3n5mhFIqUoGQ5lA4sBpVS+FyECIx743aJnjZ6Uc23Y/Vy4N",
-	"vy4FGPZsJOxCUNi6wvBVd3we/ORgsMS5nQ8ABn4jAeuakl/iitsraqeBXQSrwcQNrjoXhir03EtYSmAx",
-	"12aVv19vtNDGguCtNeZ6gkwBDK9dTaWZOl2cIggSQFjVH1nXGzSYahw2ny7Ra0qOrB7C3iG34IilpXCL",
-	"HsBBdQTk3LCMz68n1q15WNZq6mB0PNczhAThZ8MtMqdrwj/nvOTKSuW1iZuRUgQUEeCsAo2DG8pQoVNJ",
-	"FGMPkU+Z4UvDFpMlEjJxWQIqwb085bnoYdyo9W667lZTfWhMegOcT4rRJ1VRL8geUGAdu47rH9pr9Yfj",
-	"FMcMCn6qnRmBHUBWHwG/2vwr3L6OTPkt45y5sAAmvw9GQXgI/Mov6Ihvn0P8DS95iCCrSf110IDgQb+u",
-	"Ev62/DZ3TuMpXT2vTrKsHrgQow7nBV1c9TPUugbxZWo7pMFmfQKfcGdEnXZPbTXbtBDkLqD5txrDppQU",
-	"Jea25AXLCm6MHBMqjeQiZbaMuSzmJSqp+tx2ko6+6SSdkBMAnsZS8Hx5Jd5JA6lyPouLl9dzJ5Gd1l3N",
-	"ZUKbO0aeuq9v5vLAocBcgyq7CV8NgTk3LzwvpHKPZHD/RAshSkJIOj7NAmK3CNNuXWIwQTbh8NCMZSmF",
-	"da98BO8vqWfMwayr2DHSdZpmDChK2noEekjhsdSzLSFUIj3G7C99CzFbBB9ARJeCBMRdx4dqTEo0CvFQ",
-	"HKEWqHdKzgdy0t7ximnuRiwpIul+GipIKOsXepGyLne7RU5ZIcYUQNG6AGfPAlp2/7twl+YpL2+O0T0x",
-	"g6FoOHy9oYo7cG8fY8ZavxSzQihpJkHpuD+DvqYfgKMEozgi7/mRDlUYh8eXunGzExVf3O2k1PPrCfMf",
-	"ICE9a2XlIu9mIW8Ec5dUYPLrh1jAlb/t9J2t4YzntD6UkM/uhrOYLI+dZovjEP3c2S+43vDPNj31AYiy",
-	"bdxSsKefkV+qDQf2FsxpjIfFPFZOLrgVJsteinbgko9+bs/6tAIqIgapGBcEX9Yq58LnrL+V1N3wrdbA",
-	"fdSotz03PY8G6vuk8yv6Kzc9+4MegcrQurjT3aV1cQbReNAxsaDYHvi1qF8z73px5VY6bo9VwEp8CmgW",
-	"St17ArNOioUzBWcYJTxmpTDzqfCULc6KvBaW3HkomrcFa9X6XbsFL1uD/g1NEXjTvCptSh/a8hVQKPxS",
-	"VxUtD8RxvZVmIezV8oPXLB3YqJUW6OB2dDLf/zOSzlVAcFUUgpJelXWt6vV7wQs7Wd0u2URkN+YjICOv",
-	"RbkDjcA2KKy7gfB8+a9AYAr5W2krVKSCUVaXcrBzNu8Veq1tf5xbMQ2ppKshSrK1iDVgVUJlZMRtPDLB",
-	"2ntfkTBssMy5ZeDqAb6NHy5evWREjmCYVBTBJL84xUGTis+khrMFfTvd2qlDSRTfumHgnLSc86kwhl9v",
-	"RgO3m7YteEWYDXC00CdIy675LV7burAdKJb2ALgBd9x3DFV6fnn24urN2Q9np5dnz5zlNR/RqXlgWHpx",
-	"dnn5/OzF2cvLK4/bOX/508nz82dgUrnuKIVFDJWXAXU7G3X+HeAzDaR7fkLW7S5ktF09SPdXbttA3cOd",
-	"cFOb1aZ3ZobKxbv21aJrBjzh43O05cAZtIHfN+kQcOSusbyix+6MgFVhLxoZXur1nBIcugjl4czLTXQA",
-	"eMP7geltRIb/oEdbQs6Biy8eQyCMYFIl7vjyeLDcBoyThJdNCBD3Pgm6vKkYYT2r+W/blz+g4dOMNrjb",
-	"VtHGPg3+WxYe8Kn5BlGb/U7b+gd9tTFfJb40hNSUubKycD+r7ZNRPsAiJ5qWNV9bivEcSEB8Ypunamj9",
-	"Wtme87Ed7v8HPaosQDPP6G68ZmCIy4oTfTaOzGrLi3VtybAK7S97d8Ka1wlu38CJIY1KBRFb0/SnSHEI",
-	"OQz4lfHshfVNop2dRA6S7VMbftAjJPXGRYlitr+i1KhRoKJZU4/iUjZpHMO93dt1wmA3vLpbEvd5lHX2",
-	"mnDR/k/3b3U1He3X9ZIOff8yb5dL1XetmNIjo4u5DXz4gSQTxvKbzN/7j0tbYjuf5NRU03P/wW0xqMbm",
-	"wzmM9l/VfzxRazZTRHL/MXexyLpoMdTCMn/89N718etjp1UjK8vygx6xQo5FtswKT5XURTZCm01ipQsB",
-	"LFTf/m5WnYtz9brU16UwbiCn0R0p/PtnaSdnaHYnndMgCtouPUAufHd6WK6zOfor0WZHWJhh3QFwbqES",
-	"mwquDFPOkh2JpSbnlzc3tUJqze1zCSLR2Z4qGuvetZZi/FAUnyRG780P/eTW4e7HTPsjGzMKY3bllU30",
-	"YouMxg+KoR42Yqi+kofHzjlrz3UMwVVDIdSDluiqicKrieeYpcoSPjLIVc5m3BC2sIG2uxFixjx4rSXQ",
-	"etgWaH1VWdhN64pbNhIZcKKOKQYmpn2WUp4NkbothQUV3q8c1kc1dziGCvpDlQbuuRWzKDZAWBpUbXq0",
-	"1l48Hqr2l0k3p0cwqiTYFCsGRQ1YPQuyoPLQbFT9bSf/NTn4PkYe1xyAHwg2cW2cFlxOPwxg0ipAmjCT",
-	"jcS7K9Llnm/fibr9u56XFdo25CoGnCpe+5fuqbkRJZO5O1LCVqHsKnDwudC126Zqt8u0j4B6wtJjtiV4",
-	"R2sc6Q8MBFLu/ugNWXIr+6O+3uu25JnPMtuQG9iQsC3UAgw8fYBbdd+55t7ofmq7/ZwE7viK14DiRvCO",
-	"YUa6HRUFvq652tAJXbLX9GL5jVAAm8XG6dpVBa0gIwaQpXzJuhVmApS7u1pBUmfeWzOCD9iWhV787MN3",
-	"7QU4MPrHb528RDA6UDPDNppytWRhxbBIlUFsBjqP2wcapWaum6mJYOVcKRTScThwwg0omSq9ob2LTdH6",
-	"aGLXnJcIy7u6StG91Kk8zGBaCnvEgOyJUkJkOVQwewlT4laUbMJVTsQZCkKMSeWVqCGHSmIvnDaT1mou",
-	"xOhjo+8J2IEWk9OjvAbeKok3WAxd3h65EdZmg6+rdR0TJseMq2V7TJGX18K2t6Yg3TXeY07yS8jf08ds",
-	"EIxkxudWT7mV2ebt2JBsER6jNRU4Ouj1jVSJmSSyH2rnK3zZOpn4xg/0w1T1Gh6h7/UCT2qrAA0H6Tii",
-	"EGSLCY/i/cikSgFh/AZSGVTTZHBXiZMPzOGOTvGH6ad1M30hrJXq2txzhj+zuDwOrNYpznK6Ms21iW71",
-	"kq87PWDCx+fG6lmFysDrhjtA7uIQ/T0kSqwepymBuu81wMZK0WgbJ6V12Sqi+hWcLxQPPDh8XFHJrwLf",
-	"43zp7Sg2ohzrVc6FyzqvWR3HCeeluyFBGiiF++jUbotsveDZRCqx43QBbBagUO8agcYIJgO1VK9q9/97",
-	"vrxVgSoN0xmdFgEZUwtd5u1QjyrQ+OlifxX7enuVGWQkn3E7aTrUdsoob3WDQypszsMnT6KdeTBoPzxI",
-	"AbhSdmOiS8vMfAr0gqFOHnxgiPKv6jFPFtj2bT8/PGXwAJO5bzGKhK0F2jSo6DaRC2KlDrdzqErHfeaw",
-	"eU4RpIPzEznqYPtuOK7R8q/Y+tW2XL3PePL+FR/fxauX7DX+SnSWTwZ7vSqOHVjsdb708f+VkgLpMZZ1",
-	"HapQMTRh6S5UyaFpU3wqQgmVdNdtwdVfgFA9sJeu/LxNzNd/aTilayYzKMI1cq0tHwRlfj2PHWWQCdmR",
-	"unR/Tk8jLkYk8b9XoD8WlVtlbNBKyHvwcMSWQVOOTAK2ZJv0QUKiuPtPcM9ueo+cuJgNRHlwKxLbqW1k",
-	"h9JK+BxOn73PbxA/t9lGUuvIWoxdtomllKK+bodOubGiHEtu3X/V0sncHyo8Q5qwfv9uNBTVFcOea+sV",
-	"zUJS339hPsOCbNrM6/BARAp9IVv1Qojzeu5o4Y6PwGwOHKVF3/89aAepR9vKowuaXpbZXFrfaWCG7gJt",
-	"9V8BIQAmHzfkVjocPGRtJNi1oENAak14Md5xbXWSDvxPm0dRqm+hzkTLpZW7C5BUrkeIXPiqQqt7rODG",
-	"roEnuQ8FLq96FQPChCfBFMQSTO1GQmj+PmHzUmRC4WtvWpfgYsJLcDxTJZ7Mf2+0ETDTBwHTKsfPr7rX",
-	"c7y9VbZqq5mK18tqTN/it5sNsPp4jgzrHr57l7CD/ScJo7IHJnF6XhkgIkYbqodD5/FQV1cKRxCTfzfs",
-	"XmvFdOZrv93ZmC1bVURoBZsQVB9BCpOQ9wvuKVtcnWunaHVRN4mCT4EjDTryI1zlK0m3WwSH2h2y6zZL",
-	"k9gKnD0U16Eyt5Fzlud8ZkV5NFRpI/0XhHyV9UuEHvSX16EMen/VZOnWdEPveKhSI6zFfIla+3UAW8q6",
-	"qTPXpZ3jf0IxGfKxIyvUUFFC2lhCcluldHrHXkN9K3m9F6Hyt0aU5zl9Q8FHosAqNl6j9Y4x6lmhnNgZ",
-	"zyZ+eqL4KXroggHDIMomLUyzGSpKGJBlIHA5xsob4MRLPKF7xOOOoS5ISoCrG+N2qO6sypJUBVWpnrxE",
-	"aEt/qE6A9EfxaZ2gq61iTLd9ZYZq3Vw2N0kPq6dgJcNi2UjbG6qIA8J7fqp6qjBX2ghMIcG0Pe+hTYme",
-	"BACPVF65Sp7ACRtXzOLpweAha6uxgxZyIzS53xaarNclXUO5t1KVFCs2BgfqilsA0MprwvP4G1UImSs2",
-	"Ru+uE5NKM8HLQooSfpnwPGyQrU3mkDPQtGXFevAw+cUj8HBLoh5C3+6jf8n77Bf3rkxJTHvEjF5e3hO/",
-	"tvnG7/3g/imc7hJA0+3cxK3uEyQMO2rSXVY+fafmkDfsmKWF1jfzWXqElTLpLl597oIbYDwTOZvPWDc0",
-	"4snL6OIZEaRR7QbYMDV7j/i1sMOPTjM0G/mPGlz8+LXrjAOji9u2aMgzPANc1fZ7EIawOs40u9ZqTSTG",
-	"3MjZbGPwDVjOaCv5mlsoN8jAuwY3yUyUUmNdDc5wBukcrImHgd1yv4MQZQP4ZF2MXnQi9GkFBviltQlZ",
-	"FK9mQn34ZEIT7svLNXNqS3l9jXvEjxPSJqdcUSql1LnM2ku0byJ1rsCP1EN0XuMJXRUZLZsz8dI1npRo",
-	"s1V7o80WewMFXn1FXLhxfFhURN+KsuCzC6xNUyO++OYRuAFXwyWFVtfoHSlyX3EW/eJGXkM0ayRAX7tn",
-	"lFgw2v7hdvFocPDNFp7wlq8OSO3VUdWkDGjm2gmvEnkDu4FP/MEMUJE/XaZHVdEiXyrJvYHJHdIeO2sJ",
-	"A5Zj4Lt00wfJ+nMoj8RrLKGQ+E/TCVn88FeUu1g2NCJQLCEogsgM9OT0oNYhould21FSq/eIzguREKVm",
-	"/LFw6SEI0atbKHITquYEBqseWFuhSekj8GAKQWVnZ616JdMCICIrDugRuNEqHaqUbjlX7pbuPhmmChnP",
-	"3IF1n1QrKOWs5NU85pSSC4YqKi/dA+EGlcxCtm+XVwFnqNbiTVXgBvVyEC8QQxXraA+HcVMmWksE9iBp",
-	"FpMOGojrofLarbkXvGXr5qwtj7Vak82gR1NlPBRibMEfCb7I+0agPRukl4TxAq2ki7dmlEcT3irS/dmp",
-	"kzigLEo6bouC9xaFilMOuOHuFr+h4V/WiwKf+TRryYhbMXsuXr25vDp99ewMGIafnrj/+fn8zRn6/Bg3",
-	"qxldhiyrKv0tNNKmIW89YjMi1T4YDB4fbhtBwAbaPngdrNczJfpbEZVRYOnrs5fPzl9+16wr6a5aoEF5",
-	"ZuUtB2EFzOZpFABPj9gssMHlCVtwCQ9aDcWFPR6oz1Is0wI4ReC5Mmw8V1g19OnzV6c/QltEtNtn6duX",
-	"8FccF8IMAw9vn6Wnz19dwBvEudu1opxKxQvgY/n25Pw5/Fr7oEq00RcBAUntzRjIjLPSSWLAVCepys3Q",
-	"qOEBP9ZO0sGRdZIODqL1JLyFpIZ7Mr020jyIbcPnJnYrZE2C3DdyKsCbsKtL1sD+OXG4xCfIm17jDvqP",
-	"wC5uSXn5eZCCbTYHLuoHspHdtQQfwU/2aQjJUjUvihTDfUXxCejI1pRr+Ch6soRB/rITcqbig/4w0rKV",
-	"9aWVJUdvC+TyQwiC1nAvYx/eTd+lxAWtGGRRGRNSsoEp7HAwSBPGvaec7nbec8TzvBRmXZgB+LNfmNrQ",
-	"pbKPDtbdBe3crM8i9ontD4jDDJ8P6YOQSay0L1Wc1SsOtd/MGqp5ytUcK/0GImlwjZWCtmrsJ3C7MJ8j",
-	"xhxfvNuY4LZ2b6tm6Jf1e+IZdt2Gw6WwwLookRXGsocDv+ImcVcl9zcw+7c+Zo292VaN6/5ZmCAK1uEu",
-	"UE4AK09Md9IOnBEx18PW4kKJd5a+6MOcDytlzn2KBVfhiEnD8rlwJyZsFtZNa11DbnpIX3Svs/1374bK",
-	"bd9jltaK//tGwNfmz2KN3UYa8PIkzHM/QGnIXIBPZF3+REvyZJtd8bGZm37F4xWLvBlhM98nRbNxRD5F",
-	"iKp56u4kPfnQ6lI/r3K+xLTAd5dFrO/AWcCXdSINjerP6+R/rFCK3MFp8gvVWlyIq8Hek0d8b7SfPcwP",
-	"Hotvxk/4YLSX7ecPxcH4kD8aubUEJ4x7fGJEdvVi/OP/PCm/+e7Hv/+zvFz8+vb1s2/On7/+33O9/5w/",
-	"5xeL6nf91zsrLMIXz+/Jkfz+UxA41Y2j1d/ppL25o+SBdwqFkxkf3COWunObsq70tfZFzg72Bj3wNhBy",
-	"IR0qqq7S0OE+myYXs0Ivp5jGBjCPXp+dROqR9kUCYiGwh2BsqBqZtHVR4YZGssF99C+fyyQkJSvyY+a+",
-	"bkk4cfxkj+C7v2W4gmfM1zjuibsJdvEZVIs2bSwGbwNPAUpldD2W4AvNnVxuuCGt1tvDXPwZapsr3yD1",
-	"2E3xnKXsv9mIG/HooJeg38xX+UJLqCKM54qKgsJgKZPq4wV9MJ7vlUwNfu05pE7TBqm20QfoAC9HP6EO",
-	"CKL5w9EKLUxdG21bxls47Tx1IRDkjfS8hTNtzZ4u7yuUyM+0/cGnld9yqX9pq5xnRDYvpV1euNkneBlU",
-	"RT+ZI/QM/+tbv7l++PlyRfudsB9+vuwzOCXIK8e6qZmP0p6vb+gD4OC1CTyWPs2rkKZKqBgqrB4/dTOj",
-	"j3ya7A4py50KpJeWguerfx+qFPds2ytTrvi12JlpXUT/GYoaodc4dYvLrS6dzOcZuL10BTsxCeNA30if",
-	"ZY4acXXyN8GGBmkMU1ivd45ls6Ua6/ZIPVyyTl6fg3pplLc2CZbMA8fziKsbSKcOcQRpDRuJiVSkTADE",
-	"7vEfUcVJZ7HEjvAjp6ZKEf/MPBzHp98NlZGF8Ey/2UTLTAC1sK9QBWy/EJgbqqH6r/9iUQl+1wRIQTdt",
-	"2XKozkC5pLu3eylVAwQcKEvdS7qU/4J3jhjW6WcI1fnh50uPHoYt16gsFFim/J4DEuuVPQcMxmS7rN1j",
-	"PSjhmAuc7qHCfSG1AsjMFGLZRUFYm/BjXOi96heiRiKHuAwUAI3WHMNRqDfSdzvVWykT76xQ7p99dtKG",
-	"vsHDIgG6Q5ZLejDYYw3+WPAi+NejUQHuZIVZNu37tfHhgLh8jQ4c1Uc+U89bMdfCGtfmAQssuCml9yEV",
-	"KOTaw7KBroyXvio4gucl+rT09asL5A8JZ3D3NzfL73ejo4tlJJ2Yjr/cY8fqjFJuH18rbuel6CNAvbCT",
-	"fwGQHanxCGu1q2dC8ZnsL/m0wBJQjZk9ZunuVNhSZiYdKrf5tPbVoeowiZQe68OHpYh4wpME2wP3PoTa",
-	"yMjgwMlam45u6+qGyQOjE5cuuGKIiTU95dlE7JxqZUtdHDGld5D2D7/0b/CLUHYHCky+go1p3GNGyfE4",
-	"9ecZaT38/jh49w5eP4T/hQ4lBPCbCUesW6v0T3/9b6j4nzDU/W6h8e9pD30/nBnM5Jk2032QUi7xp2wH",
-	"SUGQBt0gQh9JheGYULU7wqAmgRc3pQyUtJlgwqACJpSlOsISjUTz/jsmGrVXafSVGg8GA/Y7S6uur8iV",
-	"QEXvQgpGKfiNCe6FKXenFOtdgaMvLo89L4Q5rn+gt85H3JOixL17qumRzpe+Y/dvn5aL8gPSRXQZgXIA",
-	"cNnWUFSW7+pGQJvpefW3nR/d36hxzt6+PX/mm9ljWOOxvmd/9wIpYQIM/jwWbPGuP2ZINy8VJhBXBYao",
-	"3gpSvoUo0EhUhQi7Pq4L20/kPT+oh25Qq6KPZgpPG+apAc7BS/cHNW0St9UG32O/R9zhaR0KmfoKox8C",
-	"cWTbIxyjWyaAHbV1+zraSzgMwHbBNmolGvGfeuA+tZLu7HemNFafDboCb8TS20esq8vqISfrwxocusam",
-	"wk503pw2LExmJ0SIgjUviY9CGoYvsW56UgARd4VoxV9M6OMJi8tP4t69kupqDKkCsELhQAa+CygAeyOW",
-	"VawUI5WBd/CYGSFY+kbYcrlzMraiTGsdwkReSV+XzG+EWmzPV9xolscKlS0nXF2LerOrZPF+sio2Tl0S",
-	"qximYIx1OZJ5YxvXWnXmcAy9gDVtSYYG2R7Scz2nxHFjGpB/vUFLgIBXWRQe4gK5s/EgMq3GhcxsJSRx",
-	"O1HQw/+MxrhIaF8wotiHTcabANcqETFEvgmv5rfHHooBviw0z6+s1lcFL69FTWAicz7JafkvQSK6uzdg",
-	"L+TTKCs8NHqIAi/ks15NRS75lbP/20RxTTWCSqSG9vfbNm8pnF7yDbldCsAXU7H+kPLEWhPO6vcbPG52",
-	"ffLt723ZuraWz3vMUkzHS2Nz17/h9Wv1fBL356lga3WPcWSwFUpuxRVMMo1Ga8wNp88wrEuiBR5KVrWl",
-	"2/fog1t7UA+9dsPaBygI/J18NL+upCBc+2uKWxomp6BOfFt7XixGlRXCTnYy74FhYwEGp1/10VwWFs1+",
-	"OB2F4Eb49mCFQnoUVXdprAs5IOFyYRjoDtCTdA8w2olCxFfMwcXQ3rhTyw0DJXRRil+hqkbDlNULCMGC",
-	"NOOF8SivGpNXfCIOSdu2pHs1u3xgmrlkbr4giwxKy9YtlQw4TKVluQwAkA0r/rB5nFoGElcfBgO5rcfN",
-	"PcBrbW3XZxDF85o+sORPbVfDjB4zXhhd3VN6dw2G9uyVr+zRNEJBx9NvXn5IGxhifVsHtQWkgPTKfgnL",
-	"QHcBBaHrY8bZopRwCCJymFpFa3RmFFLlxTKqbT1Ul1EmeYoSVBp2z7xudhLLmmpWhwqFW5WPkQRA343I",
-	"j1jqhOVaSZkEGYGcbid41ocK4YKtB34p/PQYljrB0ZQa/qYV2db+uuXuwQl7fXJ5+j3I2Gdnz88uz5x6",
-	"FjMETq9a5Jh8zbpokkdJKEOFLmOYTmfrrzP0e332o1hiKXyT6ZnIQ1VnlMJe3NPHd8k4Q/o9Z1GJ6azg",
-	"FlFL7EbM4G7G9g/YRM9Lgw4B2o8PoC79tShnJQVVwVuCTSbYHqg3yEUnMsHqRnfx/cnO/uEjz8UCWna0",
-	"tML0h2qHXZBZl6CBF3VEQV6kESyFmWllaJPaeanAj4C2FP6ji/fBZKgYduIG4Au7gaXLDUufa58aBnfs",
-	"18HXtnOCt5G0h1mjrplq6ezOGzEr+NJtQFvOIU8+Hnyl1+Op6npnTFWoK6FZcqPW+bJ3BP24Lb3Gpqh1",
-	"xBYTWYgIqxypv1ajmJofPGEb7G3Md4rFFXT6ShVLFqKjYQlM5Ahw92+srHM4GCSUSQXsMc5ucDNc/SmM",
-	"pGHbJpRA4NbZ7TugrioFnE/8K9XJt+USbkDNG4FruJwrU5Oh/JpLdYzXUDc5fCyADHJu6qXqULR4bnLO",
-	"DJjxrslQdi+W+R7EDLZyKNMTSLTcBnfL1DVCwPdWbjKti114Ie31hyqc3om7dUjF3ohcGjTUowy3Lrd6",
-	"KjPv3W6mGpkeYJCnYqrL5RD32kIa0Wc/k/fJfSqJGx5vFje5ucjnaOSu8HQGV7FZqmxSaqXndO2UWg0V",
-	"FAMFO8wnxARiIHez6Kb7g32/rYAnF9L5PTkwBgqIHdiJste6KNAZCTRbCy4tVa2nNvCUHsEvf32ZgnVZ",
-	"lXAVa2q3DtWJIkEs8phjHbw0iskxcdHEeVvheQm7b2b8VLzm11LR9z+XxrLI9Wz5jWApWLcp6+71+/vu",
-	"NPj0xMMBSlmumJ7xf84FSzOAS1BwA1XPUKUVkIKubFPU/GJq2Fi7W/UxkKe6sUF6QP0ojGUB+bMM24D9",
-	"NVQzbeBSSvd1o/jMTLQ1IF6XLNfwZ3T3gFKGl6HVk9fnwXyQxswRZQ+KqcWR1iVakEBKQh/ZC35KrDcG",
-	"JafIRzxUb+PqM4Z10zUFZ9ym2YzOgDjT+mJZLe8jnrntl6qe2VA1NlfCqmJjSUtdsGRTFa4EMllaCm31",
-	"QBj4cM1QSVUvY4wBz0Jfs25g7sYpwzTmCizg5JW7t1isbGY1uiSHysxHJivlSOQrRZETiKWLHOqggc62",
-	"XOW8zBkFbA16Q50lESPQqm+FULixfDqL/xg8+in7K0tv9xI0AzE6z75/cXK6c/H9CRoHQzXs4M9VB2gr",
-	"9ut/Dj3VfnXKFP9AzYjUSWKfzWvrgEn05rud+SzUCqMVsKX0L4l3GAmXvIDzpsfjYy93SsOmc1MTomy0",
-	"HKpaPTLIVaJYdd7rs7dvnlM4gTLK3PIUWs8wf6hksxKx8oQjFXSGPbw0CmJU2BZMaybyG3fUPFaLZIbB",
-	"QO6FLeXMmftut1zcyndVcWwDYV0I/wDczt8VKJ9xb8DMUPHsRulFIfJrYdws5LIUmTVBVWNn7iZGXAwM",
-	"LhWYB3XITMIO2VSqhD0cwP8O1T6buD9OEtfDBMbl/pFUWJLcf4mzh0nOHLP0YG/AvgN8EB0sii9WqAHc",
-	"/ChejWa5Ft4zH0OFgP1Eu9HlfGlwtaJ5nfLlUJHHb6TtpJegR9ZtQG8Dbaq4R6UXz2r9Ogla6OtrgcZ4",
-	"iJ5Ux9pvoFCxHEsHVEXtnIWKemNJmytz1tVIUE1jZ/mwbtrv96OXdn8jwOH73QDfdboX4T2G8Dr0WYpR",
-	"BiIIIoziuRkAMdFnjTMDwebRMoqAr6RES8PGpRDHTCvhND0n5cqcBEZ++H7QD7ShILPK2dvOZEsDACat",
-	"7jbkjnxghipc3p0KM84gDZshF4VbXUQCWeIzryoEknKCcv9W+uuo66LkmVTXQ/UmGL5TvmQwu0osQqEq",
-	"lTOh5tPGr8SITkfodu+I3DAoNoZKXisNoUtMWcPG+sxTp5BNXMoMQrr158L1cFUL94fq54enFEXDwEPK",
-	"tIqMv1+1VN7VVxTgxYCHj5lP66ObVlQEc6gC7ZtULP3bDg1z5xzT/ZxFXOuSdii26F0F7lUf3SOaMaSu",
-	"66DHIJQFaAT9nR3SSTpO5iIaY68/6A+guhKGgjtHnYf9Qf8hliWfAGTGB5Ddv1u5Jd/Wg199lu4PBml0",
-	"waI7FGSBChMcneDbwvpvwdUgCgNgvGASQjmU72kEkMKHO8gNY38wQOZTiO0CcL3ha3Z/w+jjXcgszwr2",
-	"foW+5cRt8D4iNil1uL2pMLbdE7X0hJUxDqlz9I9fkg4RCXaOOs/lrVBYacLya4DRvgqmcOcX96oPv6+d",
-	"/Bf4u0dYvC7BMSrmhlnxDqxRsloZOkT6rLFckSqMU0jbA/rHqFE2YlhqL5IBAeABD9xaF+cPly7CGNX3",
-	"AH3o3XvAfffurOCysfpNJNn7NlJPP/jPsdzR2kzDx6xd+Bicsf3RAzzUq5lQcOMgXBRU/vv7yYvnqyfr",
-	"O2Hp6fsdLj+qe05vc2SfZZ5rmLBNU4xe5vvLNY/PjVzcXfQ66JJcCD10r/FsAjYJ0CM1eELwrmtLPh7L",
-	"7Jilh4OHrJ487s8DFUjGT3dnk6JTQ1WFpzw3mhOnvT7znFMMhTfabeC8Ho9FhpRI0smetqP2Bufl3yJt",
-	"oW/YFoeDh3dviQtR3spMvI3yvD/DjnrjZ2vTbgr3yLUb6o0XgBXI4mgN0hOMKTLjarlV7K2CWtXoDSwQ",
-	"PlDzd8hQGRdpDsBw4NcicSZoVsxzH6UGtr8uOHC4ImC8VqJ3hAV1waankrpYS9d79sNdzLgLFeEigS4u",
-	"AqpN9AK8exgVz7Qy86kow00KBqCvA7jrms9a9+JzaeyZR3EHvlazlr65eqTC6n8L7pzO++TOV4Drc5sH",
-	"KUvn/S+f8ZBURZZbzskrJWBVmR6HGsfvk84B9r951z/luc/whVf27n4FZaFT+SLHl7Y4nN8COCMXkKtx",
-	"sP/k7jcutX7B1TLQHoIY2OKLzinQHaimD7f5qJfanlexqY+SOe/rCqjN3xTJDtrQvySdGBDbOeq0yYKO",
-	"ly6hvhxKlkK0kWW2y5g1GGCQMlh6Ma7fhKkcIe45EuB/iGoxHZMr1eNTDIVrpJkMlXJ2ZlEsK3SaIWw2",
-	"3Gj5iKtcKyAguaxySQg08aseMeJGoe6IHADlirsY+ugMS6tabf62gT2hmxeG4y6xWGCV26Ga8GrMIQaM",
-	"V8AnrA1+1CaRsOTbD3p0b4H0gx6dP9tGukRxzh/F8vNKGahI326thcVg8Vr0keDXV2ZrCeyt69JTZVev",
-	"hDdgBH9g4TU42EqcfKvnirrYQtqdEuwLxeP+Nh9CV2kndM4AbfcnE614+AJ7kEGKR7dRYwEWidof9KhN",
-	"0LYLRKBD/BSWG7LZgGih0pJpQxwuhe0lNRFG3lqtQKenod5klZwJfEmevimJHqlKUqasawCBUlWZTxBb",
-	"FNApQ2WsO3PBE4ZHHLvA+wPkhobSlkD8hRKA8bKUtxWWhgIioXS1+7RW5QAFCZF8lYbR67NT4hotAeYO",
-	"rx0PVSjbxygiKjfUBvarDm94Ye++zwxVi34Ie8Z/u2/KjSGwcKDb1/NrIQLPWbpGqLwRKYwBVTdieUyF",
-	"G1Onq/vo20q9j4sc3Qsu7VBdl3oRLOw9BsknDwfM9CBE3wzDIk0guGBsgbmgbthIYItF7FEt1tcU6khh",
-	"Zg63Tt6GUvQrXoCP0Gf/Pu30Rzd57601/jyC/DthUXATlHuO/v/AHnmH/N7OUA4lsD/VjRx5hl2bQWIB",
-	"bsSHBCDScsRSKJqPLNo1Cigi7ga7GkLYdJBT1g1EH0lVPTUJsbokNr+TqrRpL6DDhsonaZCLyuc2EAQh",
-	"JZwt/EYUwuwkAN65ZZ5diwS4FylSMYQ3gZAMwwQd4YcBk5NiUfMj8DzvZuY2DR6D04ufsF7Lwd43g8Tj",
-	"aEq9SNjby293vulVYjXTxXyqnPiGSUwaM5gE/BBNXcJ9OkjSICE9zxMCsnnKSf/sSyD6T+SIqwSm5VTn",
-	"Av/1wllX1yIZySxZYRBLIj6wZMQLtyJhCv0ffKWSJONWXOtyGcYFvfj/gKJ5TrentUG5xXXjcv87khmB",
-	"63xTqS/j6VFrI65uGLoDDRPKlku3q6rHa1mveJ27Bho7rcRxtRfrLPLR+Bg3TCr0Xf5w8eolsEZ6om9a",
-	"8GqZ3RPr9cubUI/+M12bcDi+m8+tl0I/75OO3/F1bsQ/wQYeqkHy9OTy9PudN2ff7gwGewmx9CeeXPGW",
-	"X+2PHv+P2Ev2BoPBw/3Hjw72E6QjTN5ePIv/miTJ09dPf3z64vsXf/vb35JLJ1EhmqyW7LnN8Q8/Ub44",
-	"zRFzfQ6gpdMXF+xiPnK/2CQ5HA+yR/xwf+ebfCB2DkYPxztP8sdiZ3+8lz0cHfDD/JEYqr3a6PfD6Ml0",
-	"xv9r8Qz4B49IzB6x88uzF1dvzn44O708e4aIWzicUZaBRFuWWq29sOVwfeb99hEX0oBfLaX/E5bSTJQ7",
-	"cNmiZWVdn+N6evFT7yPNphnVLL+HpRRTTgQDCdQQ2EeA7aU8NZ8vWcujirigI6yuLtlEFzlARjwu9qi9",
-	"gOlqxl7iWRCqYspc5QnjU+3ac1eipLX4Let+QLFfaFCW7NMU+x0qPzvOrvPjotKy7l445mWyoT4y4PSp",
-	"4Gs1dUza1crJCUVgFmzhC28S/hw9rdFQ3dXXozINGwH2RxTjKi8By3hipRVfjRd2wwnsgLj2AidrJLjH",
-	"21fVIravym1U5MH1G+aIqpPUvt9E3+Z+jKsJQI62h7BS5kHia8LgsqO7AmDkIcaLVVC5ibYn8GYHSHvI",
-	"bwXIImavuMPUOGR4HwGjmbh/C8FvgX+ZqrC3m02v3Zn8jHYMtL9GdbhhecXxNUT0aYX622ozMqluhbLa",
-	"y8w2+RhJdlixVckeSeKaQMdMCeCt0ubD5fol8HdoJVpTp/UYgPhYXRMRlfR1IHwooWoCZighlYYKMou6",
-	"TfoShVxgLCaG5obdebKGaqHnRQ73YXcZ8UFutDSrWgg+naO6hlNmJ5dTdq2RPxhFcaS8wqL4TDBfA8Gw",
-	"mcxuAPsayZdKksH7seCKSiyYGchK4NWvdEU8GyQYhupyob1aw3edvA1OSOotUDc5e5lKpevxaqrLEV7n",
-	"orx3rIyAGTIQunNLGNezp/lZU9fK68G4Vv1QtfJnBAwY3Eu76zIgsM7WSrzINxQxwhxFw4vzh3z2eHcG",
-	"9DygbtC3yjEBCrWCtDVUQ306ERoRyk/AjXuoCH/8wFSg3FwSvwfk70CanQd+Q/kgQ/RggXmBwMGUqujT",
-	"5Tclrx2TBzvkwREKOvhNiNABrJ6hcgtua9HVD0pdG6pQcTNKmx7PDaGOIluJvNt1t3o3TiSjBBhnmNhe",
-	"TOuA5w6Q+7RycPa8eREdCLjhxpmLfeYGWN99zPClqbWfcSBwLrS6hnh2pLa7ErOEo7Prl2XBlz0Av6Cm",
-	"XhmXEu/syinCASEfRWU9kp9sqLrp4WA/3U0PBwdpL2GNcxiZpUeYNuW+JNrTkqxBJNUC+A3VDxotWcC9",
-	"g9g+3pDnhxXxYPPbFXKDoQrJXY0lpsWBVlCYow1YsVvhyYrNXKq957qCg8SZgXLagCVHaLOEDe3rilXH",
-	"OYdQWElrXV/RIHGchGTnmInXbnwzX6YQTVKPdKKlxLMf0hywDaoHcbQmyxKTWj+YGKTL6QN1BLxyvwwV",
-	"HSIyqCkVUCvR67MLyLtV0Ymu0jrpruN6aMjKI7dF1m4DzC6BeFefnUTUQ7SgrSoNM9c2ZY63oibcF39b",
-	"6ilZtPdzAbYCIkCqPNX58pNawzDQ4AGpE04So/9ns8ZPwo281SD3F8FK34fVqZlYf06Exn0BF3tbdPEa",
-	"uXMutX7ujiS+d7jN94TT8ELkknvG4D8BymN/qw3yHaqHj8T5Hm7jNqSuLpHVo3EPO6lsXi+T26848aWG",
-	"SfsRF7KgIj76UnbhU8XBGQ0aJ/P55CmFAlv9K/X7Whes7eo+JMcQI1IJZOMg8UWO5cm8YvCtc4PcRTwy",
-	"j5B0RI+d0jekyo4r5h5AL1fZ/M3bHBGfhqH+qmXliRkq7GiJeA107xy3pA7XYMboOhUqJw8l1H9ruI4q",
-	"dyXwHwBTgbuHhjsVwmOad6mjoUKzHBr0zAkNo7si/6K6v9ImbeY2Q3eZ932yavrwaaXDvMP6+BzyNdBF",
-	"FpdUBV6dVjceMSykr99G9Aq/+d3wfvc3v1Hep73PbSS88QP8oxsJYaD3MhT2P2X48YToFdYHfuLtDVcc",
-	"euPzmAdJxxPC3PV2eO6rSfHVpPhSDlfQlQQVDUqyTTl+hGZvlZqg5ecfruRPiVCnFjXBy2vNiylVpNNB",
-	"WWPCvSECvX8RN7An0640dlA8GP+CRzF3XCyqdgAo7+6yIvDzkHJy5gMwZIyWzRvwMd76F7zMXe9kY0Fs",
-	"h7wqY7HwREdpoRc/+2BUGsWvwprCZ42lyiNzA67PSUWbU5d7Vs9mqEvZfDZUVrMURw1mD5tqY9neYDCo",
-	"NJczBGDk2hsKm8wDN8oN9kGv7/s7YoOUyndUcSXvN5lbPeVWZlGkbYq8O0PlNiGQ2KEOB24C69N9q3xd",
-	"H58iNmgJRAiwuhDGASo9t7BD5V4H7+tCKnI+g3OzABpHghcppu90CcQRRsM+wCXgQ2rt2l5C8SFuJ52k",
-	"o6DAYVysuq5rY1jE5hKL75PWlqNAy/qWN2lkD5rpvP+cdseFsE5wmS/tmHB9nylbLjfFCr1H3YDggN32",
-	"R4edfFXYf1yFDbAXwg94TaPyOmThA5W1L7TwKTN1y2UMYalY7kzwzztRc8SMXTpFRgJHOq0MrMzGMizq",
-	"OlRwnU8qYSoFUeqkpxHNMPGiSMton5leQqwmwJ/m1T1lgHebzLOQvp4AC5OyFFkpuW1nX3gujX0dpu1z",
-	"ShrqZF3ea62K+FdwQu3orSShRlV9CKYUbyli9SxAD4ZjFBb5vuixZvWSwIB7Xz9XqFAUO7ncBPAQ1Y9L",
-	"3WPYqBGojzFHPu5RoauQo/ioeqQWA5voIidysVopK0+h0C2kAfOnBVzt7DSoz1GVM4q4eVP3U3rMeK5n",
-	"Ng7bDFUV+vNIOV2iCepDfAkYoYH0TvShlbdRIkD0NYHKpfk1FfG5NpZovar0i8DhP5Vm6qSQMFgBaKic",
-	"TgeGvVo1JLD7ubO729n4fMVVXzjO8/j7kPwDwwp9HeqNrszCA0OpAUSalUPOkx9y5oYIJOAzip019gAM",
-	"dcaRdUZMpUXf6B30hxiYhYwv21wDmrAl0nYnbF6FYCGO5qF+3N0UqqAzBFUh5NpnJ54gueL2JEhfwlIC",
-	"9kH4lucUoq24dvvsFXoah6oOFvI3krq/MvgpWd1NmZDjMLgm++ylrkq36HzZ7p6jrfe6ssPv56LzL0LB",
-	"8k+SCP3pfGpvavu3TfeAKPrqP/sjJU3/aczhcPZiZgalF1uqbq9Tt1DXu1jf+562cV1pR2XCnRhcVc6N",
-	"WiZdrVgupkBzXbqGpc5lliBCYjlUwZ+SBOQzeoIg3NNvlmVDNEYA2pV8Xdbrcxhj4+R/nFD7nFlHd4uo",
-	"S1Qk/a+5G38YJpho1/sj0dxvn+YEew7a9fZ2vV7lkTNP4lJkGDKsG8ksMA/Xy0oihBfiztEL3784OXUn",
-	"883Fyc7riwuWPs1GOxcVdzGpMGBHC1XMkDC9Zp3znM8ALeZMKkP1afiCSh40Uahw1CWlU+jSV0M7Hirg",
-	"+8SOIEkk4m1v5yB0EsjzNEjjWwoyzSM1V4suEr1iArTikO1V6vn1xH3liFs57bOf/Pd66qxuRKSeB/M9",
-	"2Lbode8xtEob1x7kngP43FRS7sg0WMM1JvBjFniV0cjXc7ujxzuQqxzxtyKJPi+nBdLCRWbqQUoU2IH4",
-	"Cx7O5yUfgXWMtwFnmaeH796lzArIAqkhpzVB0SB/wvMUxNWrGkL8ONZ0VDnSmdBKR6TndzuenWHbBMVV",
-	"F+MHgWMZ6KHbiPzpgwF2kPGyXGcaC3kbDGMi+/4UqmSdI/kvu3+pK45QI3sklZM+bWWyN6seniN2gBev",
-	"oxrQ6AVvVlfe6Jh5YIASFxC9VH4sodqw0Vnpd+52YR+sCrFwjgCSgwcUK6RRBo8vhviFnc/31YIf6nv+",
-	"CPfxf44GXUPEeE5FMsPugngVXykUHelUz7tfsTTW1W9FqfbB1u5J05x1Nu9oySSguD2/RYLs8dKSL8vJ",
-	"fOBJL+UYk/RA7g1VF+KuSpik6fpAtLVrZcEN4KN7SUj4Y4KXhXQiHRtE3mtZFFDbWdWSA9lClMJT5+d9",
-	"9gaimqXA+kUPB0TjDqSmwAYUyJyHfmexAngEusR3usbA/kjTuv765yab+Wpe/4eZ10jH0jx6H2pQN6GI",
-	"nyw6VOODrGLmKtQBQt4Y1o2ZXntJxfVRK60H/F1WsK7SNfMJSOjzXp8h3SmeZ/GOZ5aRK5cYdqYjqag+",
-	"wcnLZ/2hQjJTNgt1eY6wOE6NVhbELTeh4s6akjlrYkfE2nBSgWw+zDDansrVB+S3fwNJ2+7RQ53Y4z5D",
-	"w4SU82f/ocy0tIzbcNP67f6VnfaPIjSh5BbJqTbU20/Nn7YNBCbB6+DNM9h4v+pRICp8qa0cy8rN/dv/",
-	"80Xp3c36v3b9i2/L4v16N8YFclvThdTdoifcxDfpuG7T2opMQ9UoyRRJNCjl4t2WzRpPhJNL52WRItA5",
-	"GnbaLPiYYvrZ9+j5SEEq8zx39xfDvr+8fO2dInDlXsZVg+JCQUwCiH5ZlcmgNMiqyBIVVkIRfD/xSjOx",
-	"Hc0SPXzpq0fd453gCvps6GygVr4HPKrhIKtmPGddTsuxkEXBcu0ulCvePUwuqNE1oscgCVTK0e5wA2uh",
-	"vL8vZfNFXCMQXCO+7OKe67AGaMT4LRKCYrkAdyXxeDfgRhkqqgESc2RgHWt39w/V/yseKeIKi9ikUnDr",
-	"QC9Q7UkBO6Y1EUT1OKpoUEsR1XMiCiCPS4SjwRx7raoE+pb62+jpF7lxS9b8CFtRYNbRjJhAWn+6arMX",
-	"LLfFRNc9h5SvXrGgtuTDQw6+7+4IBQxPhoq4A6ioj1sYTK9pehMRwbPicmV1jysgMKE67grRIBGRPjxk",
-	"2YSXPLMeBRK8g1joXRr26KCHYeURz4nLdQx8crVKypCvsiZdv5AGAusYdB7xnHBI3DA+VEBR5EsaBowg",
-	"9AMMaayb7gLj4O7D3YBg7h3HflhK9XF7zLPNggxulHHnsNIij/dG+6fclZ3S2jumDzEzzzJfPC5K9alH",
-	"81EuSPRSvX3z3PQZEq07+X9d6vkMD3zl9kZoARCYK1xnwJsgOowg0vVcbUhxWnGTglMUCnfpMhRnayvd",
-	"BXPeZ6/mlpwqJEPAyTlUuZPcU6dUrcyim0ad8da0UQx6QBpwGx3jE5AD7jE0ieetXWX09Z7hWg1tJxkK",
-	"rW88/ocEz1DNZx51Thu/JlmgntpYk/s4XMGgYyrrDrQ9qyydSILkM8gJkQPs8xNeil7byceaG/2h+pkq",
-	"v60QYCTBXpE5y0UJDpRwycNOkkDmEHg9nWkEzBXhshVK8/oSq3YhM8G6cK6i9UHHPEB9IORCaHak52iU",
-	"gkV+zsf7B4Me/MmQBHlJhXwN6w76/UeDY78hCX8IfnNLTEvcsEeDHk25IAQ+WWZHjFek+5QdH7ICqbRO",
-	"QGqlP+jR2sLSYcxNjVKvJTA3zoyFc9kfqldEruIbw5OIxeNyqG4OUAxv9ME8NxYwZiIYKiTg9KaaCRWW",
-	"44q4TdsUq6Tg/MdGY4IRa0q7hHKYIyrIC1amHnte8FoaCFmmVb1Gw7pgGq7nVWFpbGSnxJ8C0mqlQKsv",
-	"uGmimqgWiVvQso4/tSoZWRgd1Ug1ng87avjY56uTwyOyrIVixh1MXrAJvxUk0WAWesGUp33C7WolUp9Z",
-	"2bS6Y4sbMLFQzLwLUR1CCbj1z0RVc/UvKXCsg1G6c7mcAXvvWyPKnZNrrAZYDtVEz3ZGy52JnoXgJlhC",
-	"VdFEqmJZcYrV6idfCxuq37UmScDJ+lj3SRNHlWzhcHEH5bOZ6a2f9W9iXVjDMb4iIBfcUOKtN0HjAK4v",
-	"UBnk5R8HJpZ0VmXoXW9Xb/gXYIq+cBLrSuoqVDivV0CHbCUI/Ue10L9i9L7muP75iqOAUF3x7bEuN0uV",
-	"TUqt9NxUZBG9+zn91pVMWRM9+cBKVYh2aXd7nGKN45gHCgKqprp5YPWTAO8A3wvyZuEwen2Wnj5/dXH2",
-	"DF13eMXhBXrtPLxHzxAGcRy1RMXGYcxw4eBGq8DD5950FhSVMu6mpDRF/nSZMqpH6LkFEW3lTJY5wCl8",
-	"FeoG3AW8FkPF6TLtu/F3XQ/PWWPqBa6JmK90qDxIIsyCLln67cn5c5yRDaWw4mxQ9DlxpbRFPtOwcbaC",
-	"5KwA8JETFQYAKH24bLdwSGnTsBnubQl5avUPr8P1GYwh9100sMgG+jcyTQWGKaUX1Vbp6pKqr6VPn786",
-	"/fHsWbqbIsFm5PmIPFkEZZMNEs0Mz3EslYpl72tdsc8Ckf+qr7/SXKHkZF3SgYw3bYT7WQLtOvqTFU87",
-	"ifgpYsQrMB1merZEFl/XxLgUZvJXIPNucmmie8b1MlRUxtbUyZWxhnNolYC2UaLYUN2VKeZFWwOze7wq",
-	"8kBXeu6NpOaPRg81MoMmUAca/+cg7bGSowNywhV5n1xfhWA5txwJWmEqsLKv+Gud1dg7p/I8isM845an",
-	"R20QZgR3DpV33wUt4EHMnufL+1ehgnCJ0FfIVety8iI/8AZKgqXTOJah4xXqm7wsvSR4C8l2imMUfj0n",
-	"HFzh6KAZ63KouqJ/3WdTbqwox5JDpFUvlPty8BqO5gYqNp/nacJmvBTKzkrpjoN7csZLq0R5johvZD/L",
-	"55mFOjiJs8tCpiJLseiaO/x+G1zJ3FfLgZbjvycEi7/lEPz1lXh6fXZuDTMTPhOrCPIEEkvdqNDHJw07",
-	"eX3uDEqn7Uue2WOWqnlRROXH6wmeSiuxBoP3JS2mN3gktzKucMt+EaSKOySvo/1/h93DuuhErB0ZnPnV",
-	"k9b7Wlvlqwa+UwN/Jyy48D9K8a7F3TiB8ylu2JcLzeZGGEDrI0miL2zHjHCH14pieTRUO+wvfzkJzNB/",
-	"+QvruqetnIreEfEapxG7VlrpEkM35pBqjmJ/qNh2OAPWBTx0IJIf6zLiqO6hPGfhCl8sWZqHWBIybDzn",
-	"6nrOrwXhFuKDj7WuDQvXmq5TNoylr89ePjt/+V1aIaEr5e6d+b2EpQFMcGJTxANYP6QVY6KOtaguvm5y",
-	"GyHJv/wFqAXQwIiL9UXjiYwfp038tQ2LfNdnG2Nf0+ncQlpUwFJFTUQU6Rp57ONyKkPFiWy4dwRVSaW6",
-	"hjFhiGpauRJcf1ehq9THZwSVqyU3hQCOAXgYF4SyniJERT3CHF8dVzOFvLlFrdyDp4oFgnByBkGmfJuH",
-	"pc9O2r0o0STeq7D4Wxjs/0H/Bn7YqoPjD0St7W1/fzS/+iK++iK+WkKfh3Lbs2hz1UbAGVFXIlKxrgg/",
-	"jadiU8xid1To7Oa+pEWbrKqnrkEDNpE3K7yOWEMh1N2spYYq4F56fQbNg/6t/LIRb3nI4vUAG2nZXJGr",
-	"4hj5FRDmZKqq9eujAGcATLzLMdIfqi0IZWDk/3aF90dwsft1+6p4Pg9PzFcd8IfSAXDwP5cbeqNwn6tP",
-	"Lt7fYpOmVf5+CgF/UY9pQ26e55dI376EPuFuSqhUr2WOIyfwUGW8BKIDgLZiATqU943qXoDc7TP6KrzX",
-	"VYrLXYdrfd5H0bCGntlYvmBLRbMNcRl9y1dNs6jvF3drpYX9qni+Kp4/geIhSfCZVY9HEAdY9oeV1fY0",
-	"NxQWLYoVAHiE+/Zs9ocDyBXAeNI1Fu6J0sr77AJw0maokOL/FkqyQkwjX5e9Tdl7Z+FzPqMwa/S1iQc4",
-	"fP1XHuDPlynclnBQzXwr0co6Eu5AULYuVRjyDZ5hrsGyLT94vjEv+GSrvF+2Nu23SiYYKswm6LP7peR2",
-	"OXv47l04T1B9MZelyIiPxZ1KLE3lK2opHUrFIn58b+AB5EmU4TtUWD7zkJmEHbKpVAl7OMD/3WcT97dJ",
-	"4t6dQKAD/tGF/MIFl5bNirnP59kb/P+G6ldpLRSZtyHthM1nfZYe7A3Yd1qJ1OctmEZyB05uf6ieVVRZ",
-	"UHzUyzyZh/QpCnPDqj4wLJW5j7bAFz8wlY8d8Ns4wEcH7Ef5FOmIKTvna0bz58toTjoHey3vxfLVLeS1",
-	"VuK4zoftN4i0zcTokzoFXZw+pGv76R750K068Y24lgbJTtjbN89d8wRHgW6QqJsGYZcz4fRkUdA/MZ6P",
-	"9G6IBtYYguslTChM2vGJ0fTfCJEd88KI2lZm3XR/sJf2mL9kQYZYnJwkr4G1NEW5krJuupgYkV2l7L/Z",
-	"iBvx6MAp94f7rOQq11M2WloIKJoJIHNUsRwqwIVArK4LeOFrLvEnyoHUFmOgIXXZTYlPJuMjo4u5FSyd",
-	"WDszVRHtrBQQHOSFgYzRkl9D8RmGRQ14npfCGKzmN9EA+AHaKEAzS8OyichuRH7ECq1nTpQnbFbKW6Co",
-	"efPtKdt7svdNwtJxNhgcHe0+TnvJUBVS3ewUOuMF66Z7j5709w8P+oP+YHfvUeqeFd+4Z/cGaS9h03lh",
-	"ZcaNTdhcmZnIYGclNNXlznXJczFUL08uXVuDQf8RNQVvl8KI8tY9f/769hEwzxkmpiOR53S1PX99e+C/",
-	"EoHYWaHn+VBNheU5t9z/6HZPGCz9bxqQZIW8ET0Q8lggOw95xhtS8eaQwUKbDMjAxKzQy6moaVtI9HV7",
-	"eag8m7vwg2LdlmHGo+DFgi9Nr89eF267wOrjbg/Zo7CFfBx9QYdGCbvQ5Y3BbQ7pkLDSVAGJ9h6mfANM",
-	"SYkMuIy4P+5LNuU3wvTZiU+gnXConUR2amVFDFV3rSOgtz4rrmEq/lELBrYO9l5h0L3PZV3fZVknVb4+",
-	"GURf86q+5lX96UoR+VzmysqoU+x+4C1onbfgA1OnWi2kC6tnJmb5bVhgCV1WnDL0VLiY4zETyv21Vq/i",
-	"oBW48gyG+bHSuPH+p3KztjDI4njzry7Pry7Pf5tMwT3I+IpL5YM9Kh/rX1zV++52EKn+cAs6YngDQuOA",
-	"s9RzHLyBpMiUGb40SK/UuCxikkDqLpPpERS38QQgB3uDY3ezArqa9IiohLi1YjqzZBhWmQk1MxmIjBJ2",
-	"iKS1o6VPt1zHSfsZBNUvX84hepfJ9hWN/h8rEzxG/JOJhHvhwluFwinVEI7yc8BbeETENF26/TNu3G0Q",
-	"IcK9pHKrdCltBZJ28FDb5QweiQblLv3exdJnZ+5fdDsPPqg2aTJUWSF4iZR2TSl07Jn7Q7EyhEpLYs/2",
-	"Esn7ZY1Qdqi6pSBjCXHMbj1GUAe412fP4B03MtMwq468uRSMKAF5RQErfFnRSoZCcoRy6xoh0HkjdvCR",
-	"3np48B/HyvpcOOGPuSh/canra2NvVJxf7cyvYOI/FxEJpal8Kk228aK8W0nhTxFmf6VE5cCciZKiB3EW",
-	"SnXYlViEyHqCfJ7BYUa2qxmqLpSKZ7aU19eiTJD11xeFKDjI1QQr8GKIhepEPRw4nVMv0HMjZnaofIWG",
-	"yti9I3RftfJlNMYfiq68PgfLbWjLqz311Z7+j66+FsXgqjVNQsxfluGcfmbZtPsbCJLze9eaWXtZD1Jq",
-	"ReQcrxRE9CSNIMuc+YvAn0iqVeHKzdfmAM/4InIEgt9f6IYdvmyNrefn+6tE+I+WCOHYEKkqoQMawIQv",
-	"JQx2w33zvpD0VrnwP3MxFxHsJpBrVAgeiNx2gRa3hzWpkAhZZHwKuk9aApInUVFtCADHIJ9j4jCx5RKA",
-	"VPm8AB4UIKYHEogQGvdiCbmCC319HThc0SSCj5nzIu2zn3V5YzAYrZb0DU3UY/1CD8TSE57HZR+i7+3W",
-	"SlpF3sEEmGrh4ZowJJxF1UDojuD10jLxDoLkCVahLSy4MPXc9iJGYgj9x0K4z04qr0No3uMzPOKEbMng",
-	"6KTNKlRuIn9CawlCetgLWsANfVkp/ceq6L2FXIfzkh/X55pDMQKlF24/fzYm16+Boq936W2Cz0Ll4Aht",
-	"U1MozT+Lsqo5JD+JbvpOKCevBNZpWATC7hAD6kLuUI9JVeHkAuatz76F3CN9K8qCzy4QI5uyLslz9s2j",
-	"g8EgCfiiR4ODbwaDYzYAZaK0Ej1POe4dsTdCzMxQeWye1foI7/BBEgA8NmD6FpqZGc/cpCAVSs7S270k",
-	"rWokGybVUAU1Gf6eAiafe3BiCdwZgBqWmBGFAyJyLBA/3lk9VGYhsRiE+3SnROhpXCHQO141dTmBhwMY",
-	"0MOKuWI0c72hQu+1/+4K07uqU6CLhk7ABIL/U57n2nfi930hIs4PB2RVR+irfvrqYP6TRUrlbZt72SsW",
-	"EmzGC6oP0o71MsS/dbBS/sncTjpH//jFSSJqtqkSEe+ZMGQ99DxKCYPMs4TNfQoaIo3NKmG3O8+KT0Xn",
-	"aDUXzcnMBsJ/ldw71BX9VY+Mv4bJ0unoHSh+g0T5cUc/6FFb4+fKmR0ab8uzUux4EqgW5g6TsKzgcipy",
-	"JpWznG2xjHp4rXXR0gOB6+A/zSq0DhHZkuo+RznUlDYUdfBzFfluy2aokubAkir0NVJPZlqZ+TRQfM90",
-	"UUSNniHAr73JZtlpw0ZiIunWS8HqhOY+5HpLKsQ6Ebywk3iCQrHa1d6ey1uhAKDudpXEf06FLWXmF1ga",
-	"lutsDtj9qtFXXp+bzvtf3v9/AQAA//8=",
+	"7L0Ncxs3sjb6V1A855bJ3RFFyZKdULVVV5btRIm/jiUnu2eZqwFnQBHREOAOQMncxP/9FrobGMxwSFHy",
+	"x2bP+q16zzriDIDBR3ej++mnf+tkejbXSihrOsPfOlPBc1HCP09zMZtrK5R9K+YFX4rc/TUXJivl3Eqt",
+	"OsNOasuFSNnNVChmp9KwUpi5VkYwaRhnxupS5EwrwUpqg010ybj7T8GtyFnoJVvu/CiWR4yPjVCWaTsV",
+	"5Y00ot9JOiabihl33dvlXHSGnbHWheCq8+FD0nmhM47DaY7ufCrYu7cvmJ4wOxUsK7FLXTJjeen+WQqj",
+	"F2XW3omxpVSX0MebUkxEKVQmjufzQrZNhetsHh5jU630wn189+3zE/Z4/2DQS5joX/ZZesOl/cveIL2t",
+	"07fClsvjiRXlam9nItMqN8xq5ppjYzHRpZtlWy6lusRev93bG7BcFHy5Y/D5Xr3PmVRytph1hoPE9y+V",
+	"FZei7HxwI5jzks+EpQ1xnGVibt8KsyhwszT3gnhvdzNzncIauxk/OfvJTX763bNztnu9t/urHpvd32T+",
+	"YbfEVvru8SPG1dJO3bBFYQTr6nKklIa/9KCtlLtZx2Xe/dVolfZHqpN0xHs+mxdu2L7vTtKRbjC4jztJ",
+	"R/GZ+x3HXvv4XEz4orCdYafZeidpWY3jLNMLZU+fti/9Jbfihi93pDELkTOOTzOZs66e838sBEx9NeBr",
+	"frE/fvw/Ys+PeM7ttBqvzDtJpxT/WMjSbTZ3zGoLx9+/EOrSTjvDRweJW0f/n3ttYz8pJBxj2pzPZdG6",
+	"qV6rYulHbtiNtFMm3vPMFks83Bk0w8Im7/ux/2MhymU1+KzeXWfDyFvGuijdW8vtBilJ7mT01toh0e+1",
+	"scy5taJ0T/9/fz/e+d9ffnv44b87a8ZkdNm+8KkS7y0+kHpJMy/FtdQLw+b8UtQ2wJqxudbXzNLh3n77",
+	"kIzVM1GePt1uomBkMFH43vrBULv53Zbt2bVYfziE+5HJPGGclsz/rdCXjKucpTdiPNX6akfmaf2giGt7",
+	"Mdj79tEBf5jtPOaH3+w8Hg/EzrfZ3mTnEd/LH4r98UF2mLefI+jl9JMeJvjS8+V88zGCjqtpd82sm3Lo",
+	"Ih7Qf5di0hl2/mu30s27+KvZDb3DWCLt+aNYrg7lmM7sTjbVRij27t3pUzbjV07WukVwkyKMZYZPhNMl",
+	"oD+G7ErMLds/YFO9KA2bi5JZobiyRyNlhIh1tl9NqWyp80Xm+m3K5r39h+Lg8NHjHfHNt+Odvf384Q4/",
+	"OHy0c7D/6NHewd7jg8FgsE5uN8yD2jRNdDnjTn4vFiAuV5fqVGXFIhctumpe6muZizJlPM8NC//9lFue",
+	"JnSI8U8PDNM3iunxryKzQbXRwVq3ppJ6jscrlFO1f+/4hju/tI35Bz3eUsf8qsfr9cuvenzx7fsf97+I",
+	"fnkhZ9KujvmNk35G/nPtzi/gvValfDhI3CjQPNkfDJLKWNlrMVa8ibY6CG9+RcaZ8UbYq5R1XzGyjRI2",
+	"6PcfDY5YwctLUToL1pLFyA17NOiBpWVGym8BN/9Ws4lU0ky9BcaVuRFuYvrsnbpSbudEHTNeCiYvlTOL",
+	"m8eEzMJ1J4G+b80q7R8+SlrtVtxq2+kIblFY+Q3KuplWE3kJdqwbxloVFrb0nXSGH90raKRtx0f9h0G5",
+	"LkGRFNK4xRkvKwPTP2QaSmTMbTa95u1nAf7nE56Gt24/ZbKQYFGuO8xl7SlWLtQDs/44l5kCLTjZy/Z3",
+	"DsaPxc7j7CHf+TbfFzuHkz2+P36YHeSH4kuc9rdiUgozbTlqguexcGSTUs+YtNGOmsjSWND4i3nOrYDH",
+	"6ZqY6fla+62kPltlxYQXRiRtd8Mzy+3C3M2UXCg5kSJ3d0S7MOsGhL9urbZxIDCmn9HSeabyuZbrbSYy",
+	"iJig59bvjRtxcXj+z8H8S6w9Df42Q+8I15XPBNPK/bVcom3hDCLu7qTS/a2/TthV1uDGwa8d35m8VNwu",
+	"yhaxcjbnmdgxwt1tnfgw/lHD0uu9ZLQYDB5mY27EowP4t0gTJng2hS/6/uXxyc7Z98f7h4+YnoxUio9X",
+	"w8VX+vU/WzkTxvLZvPZryW/YWOdL6oVdiaXI8dblusIh7OQi07kTf7y0I0X3i7AnjMhKYRmfWFGy9GZq",
+	"RHaR9tlLp4nslCtwvfD5XPDSsJupLATj/qVSW26FQTW0cRXCFN1vMc79568uxjsl33v9671IImwPdsMN",
+	"rI/Ij1gpwP4Kc2nYhJcoYZS+uXUnhfc2fkMwKaWyjw467V4R7+NCp4havin1uBAz91+ZVlYoMIVip8Ic",
+	"n/gzOBeGv20pM3y70GnDrldLJspSl6AIOaMO+p0PSecJz79DQ/FLjihY0BcwrnRYs6HZhMsCPIGgDozM",
+	"BdMlGUvuEOqZQA/QQi0MHxeiP1JVk3xhpxfYRLNh3BYC9Q4ZyGSxZ6XIhbKSF7DJcWre4o3nDlMTBK17",
+	"I0ffTSFzeJgG1XGzYbksOsPOPpMKHmATKYq8a3oJab1dacXM7D7cjZwRMFmmM/z7b1ULs4WxbOxMSXZ6",
+	"9pod7O89Zq5nvEyWQrDFfC7KnYwbwQphwT+XdEAiODXXWe3oQ9LWvmUzbSx7eMiyKS955hpi3Utt2cGg",
+	"19bi492ma+fDL+7cGcvdfww7zga7lqVd8GLHK1anI1H7DQ+cHW+lBbX1U5hFFmbRljwTp3ln2DkYT77d",
+	"nzw8fPx4/PAg54/4w0x8u/9tPhADcfD44aPqbE6tnZvh7u41d8vfz8W1X0Kzu7pSH5JPsNdXmqVd6a/T",
+	"41LwK4M6EJpLGGdw2YFdH18ty0UhzNFIpbgTUrBqDanMMadd1Gcp7aoLpzLSIVPaMtxmP5y9fuVOi39A",
+	"VlfmiyuxpKFdiaW70bjXOLgB6EicaDUpZGa/qKxoDPFCqotJIS+nNmXdYDjQiMfCiYV5qTNhjFMEKfjF",
+	"d8AxnvaSkUphii7kbLawTnSkCUtxWS7mYGXn0nXs23Zaz13jxzI3TNpewtK51sWFeD/lC3ejSEeqO+NL",
+	"lvGyXDa6c+uXZjRn5IWOYibRs+vmh57ejbz7MEXPYUS5UF9WaotyJo1xOzkXSoadbPWVUKzgGW3j6jn4",
+	"Tz0XJR5dJUTuxGtKx/1CaXvBi0LfiDxlXYy5MK2KZW/oJJoTJA8ih8sbXvKZSeFWZxgfKf/DDiiJmVYi",
+	"2Og4MvBEMbdAbjMvjDhi4fBgK85cGynYFaybkuz6TX7YrXe6+9uVWH5Ie3AdoXgDmBwUKKITQsrUWTF6",
+	"Yf81OtVi503ll8scTzToUbjByJnos2N2U0orYJJ06edqpKb8WrCpswfBpIpUZriOCncm+ixc5XyEjPFL",
+	"LlUzzkRTdOrUhOLFM7cMX1aSUM8pbK6FEu/naA7474KdAXbRK22f64XKv+j43GmYuF5BZDOzyKbVlKIj",
+	"SRra036Up87cmAllxZcfq6z6hs0mDSv1wooHhk0E3AG8FhkvZGHDpbkUheBGwCe84ctC8/xc6xe8vBRf",
+	"9sRg3xdW6wvw49GRcVqTifeZk1aol+U/Bank7t6AvZRP2HjJyKXQg+84E+W1zMQ7xa+5LJxm+dcc/kU1",
+	"ANJhkf0ApgZ6K/VcKHfcpWUZV7BG7qTybCryo5GStpIXGai9WA2vdhL9ih4aJs1ILRS06J5zTcAPLS9X",
+	"ljjqW98Ai99nuhyplIymi8zZkM6W+pRa9Vzrl1wtyeo3X3QBS27FBWwxOEym0Dcs1zfqiFwhdGuP7Qt/",
+	"F+5/sgl4p9zlSZfyn19YmiygY3f/yrgNdsVY8FKUZF5Iw8CoUJcJE+/nskRwBhmyift3V6qxE5+VXeAd",
+	"Y6bXjNIENwXL9KLAnT4W7FqU4NBb2VY///zzznE0xpYw0RMYburuR0Uh1KVAYMWjx4eDnrvMrnzlZkwH",
+	"LgjZsu4IPFNW2uU9L6N8zseygPc7C+VsLhhDJ/H31OoJsMrMYj7Xpa1fV8O0znkplJ2XcsbLJcu1QDFP",
+	"L7GqLVbvK9zt9veru91J9XTUyGe54q39yE9y02veVEqxMGDY+juVsxfdn9Bxx1kuJ3A3tv4ySFJu3TBT",
+	"1k1xMbz1WrPwnGkK2KVqQqUdKTDMExa1mkK8asrjlTqqWbVGKNsjg+2dCgN4KXLJIaD8ZaVDGMDFzI3g",
+	"wi11rKy9l6IF+wPOReqFgEnuetAW/vbOfHJKxGHb6CjRX7/XRYhGdc732JtSg8/xuJhPOXtmslLfdBL/",
+	"ND33Stywc7ft2fm++9EfjWPbGXb2B/uHO4O9ncH++d5gOBgMB4f/20k6Y16gw+S3TmRbdAbu6HqXzbDz",
+	"7uypW6sxV1dPYYegn8h3v5iNwTezNxgMHu4/fnTguh/LrDPsPHnz5McnL79/+de//rU6RMcnJ6/fvTq/",
+	"ePXu5ZNnb8Fz0/TmDDtPjs9Pvt95++z5zmCw54aDV6E1HzP439URJx2ZN/BNIToYB+L8Hz2uKm9+in+A",
+	"QifDznFm5bWIRE7n+OT89KdnnaSDwaQNc/4B2puL0kr027Ys+Yq8bix12+/xajd338/en+2vr+4UhjeY",
+	"1YyzKfQfUI/uRvDu1fGLF69Pjs+fPQ3BKbdfg2/afSr4s1cxD7WttelsPqHHmvvrtw7clm9/vXrnQxgF",
+	"L0u+dP+9sq9api7aWb9t+W3VTts8upPK7RnjmdpGkevxSv9tXcsWxOd3NThGwjA41297fSYsz7kFkclz",
+	"9Efx4k1tR668RH9A4In7g+LuALzg6nLBL8XaTVkdt7uE1FvH3XJI23GvNaiMzNtgMmsb9wf8lpZLfhPF",
+	"ZFdac9dU989b9sZbeuxDJUa2i9zWhMx2O/ZDHGr6O0ZiI6TE6uQmVVi5MTlJjGCsjk48qF9adgw1/UJi",
+	"xKMuAsNJ3+rIeyXbctwrBGQLBqgUINkguDeDS6DrjU10UWDY7pZJg7Ft+LafpZ2+idBbcMSK4vUElOV2",
+	"X9ScmXmzvdYji8HDW09DO3AscfeSMbdyBlAWbpzBmAl5LfIjBjAjM+VzgVZd3Gaf+SnVqlii2ZkS3Owv",
+	"AdbWABd9UhMntl5maHitM11kdoJXkbpF4hTgpS7dkycvz9jZYsyOs8y2GRNkuB2vN3rcBlwUZEPhmjT2",
+	"yqos/WU1oOoX5mjdlCaMF0bfAg2UNoQawyTVe6IfjFv2XGRyxguGez9AY729EIOaG9ZL7JGKkZaH/cPB",
+	"p1Kdc6FykqhVF4NbT2wkqKphth3gJ3XDo4nNEeh5ZOMlu5nKbEqxAHRomaZ2+RjrjjbVb23WlLpa+zrY",
+	"2m2WjWu0bEHjnp69Zg/3Hj3a2WPcnbed/VZNJt7b8m6WQkMGLedix8xFJicyw/ihSdD1DGCBV++eHL9i",
+	"7tMgrByNoVobOeaqtStSs+5Yb6873lYvtekPS7fPVVF6JVXO9AR3gs+fOX1y/CpNWFq/0Li/wJel7Upl",
+	"5RNPIv9J2+7Dm3MVrGUZVyzXEbSJYlalQA/AeMlodjCqO1LdlP7w91/60VUdI07jJdvgFfD+jf5IjdTv",
+	"8f3/dzYTXLlefh+p33d2duD/u4dSNAxS9nuFanODHle5T10MLPtv6jF8kZulyk7C2/i08dDWgltRIjq0",
+	"kn318NFcFwWcyZlvke45rjm85DB0cxjE+zeuCKkfqAlwJgodYnORz2nT5znRrRc2XKygr+rKhR+CLY4L",
+	"nV21tQU/iBxBisr/F01woU37/Lof/FMTqfIny+jbfq/NlXul0PqKLeZVO+MlIGPAfLZiViXZJMy4iyLN",
+	"xs1UG8H0wmZ6Rv50BBlDDIZCeHkCXjcyE3BMhTTWDQTXP2gYHD0iaaGnBizVfYqpRhl/xpQbpvCFEg4p",
+	"duTds/6rw/ExwjXlvbEs40Uxhvgyvhc8bbbah7X3MaPOQBA5Ck1ciSXTiuaHJgu+PPdREJo6eyMz2E7O",
+	"MCIoPv7kNFV1ACInjrOva85O2A3OTHHL7e7k9ZXuJB03lZ3Ew84MuEPqH9YC+086J65BMnIiiFK7BiC8",
+	"a13lKW3xHxGi01lJbVclwU1bvuTP02XN/oCUL7evnUStgc0PW1uFYYv8ybKtac24uaL8T2mPfKgNUhgD",
+	"4uCBYWYBEnqLLluFOkyxv1FZROVtnMVVwR/QBpq2Tp+lKwZFimIsMpRT0ATeEmILVQhjGpILcgrQR7CF",
+	"wbKqD1GqPTB4Y2enHvLCtMpAdm61Ug2v1mo3YQbA6DdTMHIVhvJmTrPfu+sWz1CLiwIeclf+SgiChrWV",
+	"fBJ99o58uxjFfXRwFCvrGV+C4L9hE3EjStYlzyN7eNhrjLQlOeFT+Jo2fJd/sHbaxqLQ7hJgNeuC4LY6",
+	"fA659mc6F0V422z1IeTh2rCXAIevJ2wsSztl3b/97W9/23n5cufp08RfSObc2N66Nb/VdxY7vzZN5Uv/",
+	"3FpX1y0HgoYrS4avs4Lev/d2vbsrLQgNJi3j9ojpmbSgXGtoG2fPgtL3+wxBSELkoBq9sbfNAtdBTVsE",
+	"ZeKnP9Q13JoE/yGbl2LHmyANGysBkU42IrbkLAcEKmhd9I4QJBaDu/COHfVcebrZMREAlCwFEZ0OGYfl",
+	"DQ+hc6Ml3aP1GvrLWjXxU823YLbVu7UYLBox78oiClPOC27dqejTk/1Mz3bBHKAIZsfLiu+raPRfd544",
+	"CeWGqcaal+7qvYPuDbpj/X2NF0cYy070bM7Vkr2w+Yr7Bh6gb2X0sYzCO7cHgJpOnd9aXqKQRfsrjR3m",
+	"NpRrpe1TfuBKsKdarHyC/4E9e/e23oP/QyV53X9cfLM32a9Hnmrx7U7bscEn4njUnF88xG+aY3YrebN+",
+	"Ot5x/X748MtKXKm2I1rzxRdlAYniWgmfL474rwdmJenHJKTzhBNngLT6VY8fGJb+qsduW80LAYYFJN7U",
+	"pPGilA0JNzj4plXRNTbiZm0XP1xtzS39AKvW2QcY4im+jObqTCr/301Xwda+YeyokWl1P7u6toK/3a4y",
+	"hHJqJq8lqNW8kkFgJZidbjalUrl3wCSgnJgjJ2LRmU6KBTJftpn8KHN80yS74yr/sRD0Mx7XzqJtOx8r",
+	"BiKPvXv74h57r7GarovWtYwssVV/GmZHeCXq/VmVvxIl0HZMD55VIToM61xwMUFD6x2rkec0d2u4NyBP",
+	"L5tzWRrWdXfXBfx0OIhyMBJ2zYuFCD8NegDeYNyw78/P3zDCMFW5YigTSBw45eulENkP8dj3Bi1z/LSU",
+	"E9vuBsul4ZelALufjYW9ERTVriB+lQuABzc62DNx6ucDQIlfSYDCpuS2uOD2gtppQBvBuDBxg6u+h5EK",
+	"PfcSlhKWzLVZpffXGy20sSB4a425niCRAKNvFzNpZk4Xp4iRBIxW9UfW9XYPZiKHzadLdKqSn6uHqHhI",
+	"PRiytBRu0QN2qA6QXBiW8cXl1Lo1D8taTR2Mjud6jogh/Gy4ZOZ0i/jHgpdcWam8NnEzUooAMgIYVmB5",
+	"cEMZKfQ5iWLiEfQpM3xp2M10iRRNXJYAWnAvz3guemh5tV5d1116qg+NOXGABUox+qQqKAbJBQqMZ9dx",
+	"/UN7re5ynOKYYMFPtTMjsANI+iNcWJv7hds3kaW/ZRg0Fxaw5neBMAiPkF/5Bf307XOIv+EdEAFmNam/",
+	"DjkQHOyXVT7glt/mzmk8pavn1UmW1QMXQtjhvKAHrH6GWtcgvmttB0TYrE/gE24NuNPuqa1mmxaC1AY0",
+	"/1ZD3JSxosTClrxgWcGNkRMCrZFcpMSXCZfFokQlVZ/bTtLRV52kE1IGwBFZCp4vL8R7aSCTzid58fJy",
+	"4SSy07qrqU5oc8fAVPf1zVQfOBSYilAlP+GrIW7n5oXnhVTukQyup2ghRDkKScdnYUBoF1HcrUsMJsgm",
+	"mB6asSylqO+Fv/D9KfWEOpiUFftNuk7TTABkSVuPMBEpPJZ6MiZEUqRHmBymryGki9gECPhSDIHY7PhI",
+	"TUiJRhEgCjPU4vhOyfk4T9o7WjHN3YglBSzdTyMF+Wb9Qt+krMvdbpEzVogJxVe0LsAXdAMtu/+9cXfr",
+	"GS+vjtB7MYehaDh8vZGKO3BvH2FCW78U80IoaaZB6bg/g76mH4DCBIM8Iu/5kY5UGIeHn7pxs2MV3+/t",
+	"tNSLyynzHyDhgr+ycpHzs5BXgrlLKnD79UOo4MLfdvrO1nDGc1ofSkh3d8O5mS6PnGaLwxT93NkvuN7w",
+	"zzY9dQ/A2TZeK9jTT8lt1QYTewfmNIbLYporJxfcCpNlL0U7rskHR7cnhVrBHBHBVAwbgi9rlXPhc9bf",
+	"Supe+lZr4C5q1Nuem55HA/VD0vkV3Zmbnv1Bj0FlaF3c6g3TungGwXrQMbGg2B4XdlO/Zt724sqtdNIe",
+	"yoCV+BTILZS6d8RtHRc3zhScYxDxiJXCLGbCM7o4K/JSWPL6oWjeFstV63ftFjxvxQQ0NEWgVfOqtCl9",
+	"aMtXOKLwS11VtDwQh/1WmoWoWMsPXrN0YKNWWqCD29HJfP/PSDpX8cJVUQhKelXWtarX5yTJf8Azsh0K",
+	"Dk9Lc4f9qsfrDHq8bDojPgAhuHEXpbTdPkeqz1Z/2PHY6GJhA0vreqLQtMW/sNITruk9e9qih8Z2xjmK",
+	"u40/9pctQGdIIeaseq+EiaTF6QXvbucSgBspEoANGTGXYY7i94IXdroqIbKpyK7MR4CI3ohyBxph+Enu",
+	"0snz5T8Diy1k9KWt4KEKWFv5YcC03Tyf9FqbSDi1YhaSi1eD1mReE4/EqlLKyG7fKCWDgf+houXYcBlz",
+	"i8YXhQUGlh/OXr9iRJdhmFQU06YlpMh4UjHc1JDXYGLNtvbjUVrNczcMnJMW0T4TxvDLzfjw9ttMC4IV",
+	"ZgN8a/QJ0rJLfo039S5sB4quPgC2yB33HSOVnp4/e3nx9tkPz07Onz11xvZiTILygWHp2bPz8xfPXj57",
+	"dX7hkVynr346fnH6FKxo1x0lNYmR8mK/frWqBYLWwRE10DD6CVm3u5DWePUg3d2e2Sb5IbgBNrVZbXpn",
+	"WapcvG9fLbpZwhM+YktbDvx/G0iekw5BiW4by2t67NaYaBUIpZGhH0cvKOWli+AuzryqRJ+Pv2s9ML2N",
+	"uQI/rNdLjU2LojUaQ6AQYVIl7vjyeLDcBtSbhJdNgAz0Pkm+QdMWgvWs5r9tX5IebwaY3AW7aAvWgsue",
+	"hQc8WYNBHG+/07b+wUTZmMEU3xNDstJCWVm4n9X26Un3uIQRcc+ary3FZAG0MD7V0ZN3tH6tbM8C2i4T",
+	"5Ac9rox+s8jIHbJmYIjUi1O/No7MasuLdW3JsArtL3sP0prXKQGjgRxEYp0KNLim6U+R9BKyWvAr49kL",
+	"65tEOzuJfGLbJ7v8oMdI846LEoXpyZqtkeJGZmkzvzgO23sTMbzqLdI4D/ENIeVrJuidWl1NUNzCAv9D",
+	"mNt3OzX/Sgv9DqY6bKao0sHHXL8j66LFUAvL/PHTe9vHrw+XV42sLMsPeswKORHZMis8eVYX+SltNo2V",
+	"LsQsUX3763h1Lk7Vm1JflsK4gZxE1+Lw75+lnT5DszvpnARR0HbPBbrp2xMGc50t0EWNNjsCBQ3rDoCF",
+	"DZXYTHBlmHKW7FgsNfk7vbmpFZKtbp9dEonO9uThWPeutRTjh6KQNHG8b37oJ7cOtz9m2h/ZmGMa822v",
+	"bKKXW+S43itsftgIm/tyLh5N6aw91zHE0w1FzQ9aAuomiqgnnnV4vKwFg7nK2ZwbQps28JdXQsyZhzO2",
+	"xNYP22LrrysLu2ldccvGIgOW3AmFPcWsz1LKvCKav6WwDJ1wnIw7N/Y5EnWl7pd0OFIeMlq7XnZ1SXoe",
+	"2B8wWEFsYb5pqY6IMogpzQqtLoV7aaSCPu5XwZFhLfSCYam+p9tLh6vmWJ1PLQ1tpsO1hmr7ywEzkA7h",
+	"YxK3VBgfoA9yT0OAv8sZEaYljLO81PM50EsrJSDa10NnfNMWQjgBGUO1NIF5pd8x5lb5FTdaL23C6w25",
+	"pT9GpdTc1veESLk2TgouZ/eDRbXKwCY4aiOb9IqAvOPbt0LJ/6YXZQUhDwm4AXyNnoule2phRMlk7qSC",
+	"sBUAowp3fS7I+Lb8A+1i+SPwy7D0mEIMPv0a8f8DA+G/2z96Q+rnyv6or/e6LfnMp05uSHhtKIkWvgwG",
+	"zkoAY7vvXHP1dT+1XeCOQ0GEiqyDop3wjmFGuh0VhWsvudrQCfkJ1vRi+ZVQgAXHxunmWIVaIc0LUNN8",
+	"yboV0gfsE3c7hEzlvLdmBPfYloW++dkHndurymDMml87MY0ZFsA3DttoxtWShRXDYmsGEUUY8mgfaJRv",
+	"vG6mpoKVC6Xw4hoHsafcgDKrcnbau9iEMYkmds15iXDqq6sUqROnWjEtbynskAGDGelmWY4UzF7ClLgW",
+	"JZtylRMbjILAeFI5Vmp4t5IoOWfNTMyaFzT62Oh7AuKlxWr22MSBN6ziDRYT0GyPNwprs8Fd17qOCZMT",
+	"xtWyPRLOy0th21tTkMMd7zEn+SUkpeojNgh2PuMLq2fcymzzdmxItghF1JrfHh30+kaqxEwSmRG18xW+",
+	"bJ1MfOsHej9VvYYc63t9gye1VYCGg3QU8WKymymPUCpID0wwBvwGUhlUqGdwW92eexITRKf4fvpp3Uyf",
+	"CWulujR3nOHPLC6PAlV7irOcrkxzbaJbHf3rTg/cQuJzA1eLsMZwY3IHyN19or+HLKDV4zSjVIQ7DbCx",
+	"UjTaxklpXbaq+sIKOh2KYB4cPq7qI6yma8QkANtFzCPigNWY7nmdrK+OPobz0t2Q9Q882X30y7cF517y",
+	"bCqV2HG6ADYL1AXoGoHGCGa4tZRkaw9heBLIVYEqDdMZnRYBaYA3uszbAUpVrPTThS+rkgLtpZOQZn/O",
+	"7bTpE9wpo2TsDT61sDkPv/022pkHg/bDg7yWK7Vkprq0zCxmwJkZij/CBwZsyqoe8wyYbd/288MTBg8w",
+	"mfsWo2DeWnhYI21vE2Mmlp9xO4dKz9xlDpvnFKFlOD+RrxG274bjGi3/iq1fbcvV+4yvSLHipjx7/Yq9",
+	"wV+Jo/XbwV6vCsWH0gw6X3oIw0qdjPQIyxOPVKh8m7B0F0o/0bQpPhOhLlC667bg6i+QvBgoeVd+3iZs",
+	"7b80nNI1kxkU4Rq51pbFhDK/Ts6AMsiElF9duj+nJxHBKFamuBNWIRaVW+UZ0UrIO5DLxJZBU45MAzxm",
+	"m5xYAtO4+0/wMG96j/zQmMNG2ZsrEtupbaQ800r4xGRPScGvEPW52UZS6xiIjF22iaWUAtduh864saKc",
+	"SG7df9WSIN0fKkhGmrB+/3YMHxXLw55r6xXNQlLff2E+w4Js2szrIE3EdH4mW/VCCFV7QnThjo/AHCQc",
+	"pcXwxR24NKlH20oODZpeltlCWt9poDvvAhf7XwDkACYfN+RWOhw8ZG3M7rW4ScAXTnkx2XFtdZIO/E+b",
+	"R1Gq51A8peXSyt0FSCrXIwRffKms1T1WcGPXIKzchwJBXb00B2UyJMEUxLpi7UZCaP4ukf9SZELha29b",
+	"l+BsykvwnVN5qcx/b7QRMD8NYf4qx8+vutcLvL1VtmqrmYrXy2pMz/HbzYZkkHiODOsevn+fsIP9bxPv",
+	"mjaJ0/PKALs22lA9HDqPh7q6UjiCmNG+YfdaK2ZzX9Dw1sZs2aoiQivYhKCiH1KYhLxfcE/Z4upcO0Wr",
+	"i7pJFHwK9HPQkR/hKl9JFd8ivtXukF23WZpsbeDsodAU1W6OnLM853MryuFIpY2kdRDyVa46sdTQX96E",
+	"cv79VZOlW9MNvaORSo2wFrN8au3XMXgp66bOXJd2gf8JFZLIx45UZyNFaZQTCSmZldLpHXkN9Vzyei9C",
+	"5e+MKE9z+oaCj0WBpZm8RusdYeC2AmqxZzyb+umJQsDooQsGDINAobQwzWakKM1FloGV6AjLyYATL/FV",
+	"CqLiBBitg1QauLoxbkfq1lJDSVUleIkRLononP5IHQOTleKzOutcWxmkbvvKjNS6uWxukh6WBMLynMWy",
+	"kWw6UhGxiff8VEWCYa60QZByismm3kObEucOYDapZniV8oMTNqno8tODwUPWVjgKLeRGdHW/LbpaL7a7",
+	"hkdypdQuliENDtQVtwBg7NcgDPA3KnuzUGyC3l0nJpVmgpeFFCX8MuV52CBbm8wh06Vpy4r1+Gfyi0f4",
+	"55b0UkTv3UX/kvfZL+5t+b2YrIt56Ly8IwRv843f+8H9UzjdJeC+2wm3W90nyII3bHK4Vj59p+aQDO+I",
+	"pYXWV4t5OsTyr3QXrz4Xw836SuRsMWfd0Ihn5KOLZ8T6RwVJYMPU7D0ijcMOPzo51mwk9WoUmMCvXWcc",
+	"GF1ct0VDnuIZ4Kq234MwhNVxptmlVmsiMeZKzucbg29A3UdbyReSQ7lBBt4luEnmopQai8VwhjNI52BN",
+	"PAzslrsdhCihwaeYY/SiEwFoKzDAL61NyKJ4PRfq/pMJTbgvL9fMqS3l5SXuET9OSPadcUUJwFLnMmsZ",
+	"3y1M5RV+k3qIzms8oasio2VzJl66xpMSbbZqb7TZYm+harEv8ww3jvtFRfS1KAs+P8OCSzW6lm8egRtw",
+	"NVxSaHWJ3pEi92WU0S9u5CVEs8YC9LV7RokbRts/3C4eDQ6+2cIT3vLVAWy+OqqalAHNXDvhVfp54OTw",
+	"6WqYtyzyJ8t0WFXi8vW/3BuYnyItQIQwYDkBElc3fUAxsYCaX7xGfQt0FTSdwD0Bf0W5i7VwI1bQEoIi",
+	"iMxAT04PCnhiQoBrO0rF9h7RRSES4omNPxYuPYRGen0NlZtCKahAy9YDays0KX0EHkwhKFfurFWvZFqw",
+	"SGTFAakHN1qlI5XSLefC3dLdJ8NUISbLHVj3SbUqac5KXs2+Tyk/YqSimuk9EG5Qni/kqHd5FXCGEkTe",
+	"VAXCWy8H8QIxUrGO9nAYN2Wite5lD1K9MW+iARofKa/dmnvBW7Zuztqyr6s12YzbNFXSRiEmFvyR4Iu8",
+	"awTaU5x6SRgv0ArJQSsPQjThrSLdn5069QjKoqTjtih4b1GoOOWAG+528Rsa/mW9KPDJW/OWpL4Vs+fs",
+	"9dvzi5PXT58BbfaTY/c/P5++fYY+P8bNalKaIcuqyuALjbRpyGsPOo2Y4g8Gg8eH20YQsIG2D16HTPb0",
+	"n/5WRLVBWPrm2aunp6++axZLdVct0KA8s/Kag7ACuv40CoDXqA7zBJItQTxpqJjt8UB9lmLtIYA8Ajub",
+	"YZOFwlK4T168PvkR2iL26D5L372Cv+K4EJIZyKX7LD158foM3iAi6a4V5UwqXgCL0PPj0xfwa+2DKtFG",
+	"XwS0ObU3Yyw2zkoniQFTnaSqoUSjhgf8WDtJB0fWSTo4iNaT8A7yMu5IX9zIVCGOGJ9e2a2QNQkyNsmZ",
+	"AG/Cri5ZA/vnxOESnyBveo3x6t8Cu7glj+vnQQq22Ry4qPfk0LttCT6CVe/T0OilalEUKYb7iuITkOit",
+	"qUHyUaR6CYMUbCfkTEVyfj+qvZX1pZUlR28L5PI+tFZrCMWxD++m71LuhVYMEsGMCVnlwG93OBikCYtA",
+	"3BqRXeg54nleCrMuzACk8C9NbehS2UcH6+6CdmHWJ0J7OoYHxLyHz4cMSEiGVtoD0LN6Ga32m1lDNc+4",
+	"WmD56sCODq6xUtBWjf0EbhfmC8SY44u3GxPc1u5t1Qz9sn5PPMWu23C4FBZYFyWywlj2cOBX3CTuquT+",
+	"Bmb/1sessTfbSszdPZEURME63AXKCeCSikl62oEzImYo2VpcKPHe0hfdz/mwUrvfZ4lwFY6YNCxfCHdi",
+	"wmZh3bTWNaTXhwxMoFfef/9+pNz2PYpyOYDegxoBX5s/izVOJmnAy5Mwz1gC9U5zAT6RtWkUq/mfbXbF",
+	"xyaf+hWPVyzyZoTNfJcs08YR+RQhquapu5Wq574l035eZSqKyaxvr/VZ34HzgC/rRBoa1Z/XyX9fIcK5",
+	"hYnnFyogeiMuBnvfPuJ74/3sYX7wWHwz+ZYPxnvZfv5QHEwO+aMx5ONkpXADvpkakV28nPz4P9+W33z3",
+	"49/+UZ7f/PruzdNvTl+8+d9Tvf+Cv+BnN9Xv+i+3lg2FL17ckdn7w6egHasbR6u/00l7e0sdD+8UCicz",
+	"PrhDlrpzm7KutKTARM4O9gY9ol4H5EI6UlQyqKHDfTZNLuaFXs4wEw9gHr1A4Q7qkfZFAmIhEKBgbKga",
+	"mbR1UeGGRrLBffQvn8skJCUr8iPmvm5JOHH8ZI/gu7tluIJnzNc47olxDHbxMyiBbtqIGN4FqgWUyuh6",
+	"LMEXmju53HBDWq23h7n4M9Q2V75B6rGb4jlL2Z/ZmBvx6KCXoN/Ml65DS6iqgsAVVbqFwVIm1ccL+mA8",
+	"3ykfHPzaC8j+pg1SbaN76AAvRz+hDgii+f5ohRZ+uY22LeMtTIyecBNoHcd60cL0t2ZPl3cVSuRn2v7g",
+	"08pvudS/tJWDNCJblNIuz9zsE7wMSv0fLxB6hv/13G+uH34+76yyd/3w83mfwSlBNkTWTc1inPZ80U4f",
+	"AAevTWBf9WlehTRVQsVIQf0jiMvneugTbndIWe5UIL20FDxf/ftIpbhn216ZccUvxc5c6yL6z1CpC73G",
+	"qVtcbnXpZD7PwO2lK9iJSRgH0lH6LDNsxNXJ3wQbGqQxTGG9iD/Wgpdqon21eZ7B0UGIYyeUx1i0MWjk",
+	"4noVQ/NaCbybHb85Ba3UKPVuEiwfCf7qMVdXkEgewg/SGjYWU6lIBwH23cNGouqrztCJ/edDp91KEf/M",
+	"PIrHZ+2NlJGF8LTW2VTLTACPtq/WBtTWEM8bqZH6r/9ixxVnr2sChKeb7Ww5Us9AJ6W713spVcYE+ChL",
+	"3Uu6lP+Ed4bsCcw7Q4TPDz+fe9Ax7NRGla3Ar+W3KjC2r2xVoOsmk2ft1uxBOdNc4HSPFG4nqRUgbWYQ",
+	"Ai8KguiEH8nZ3DgiEGwSOYRzoBhutOYYxUJ1k77fqd5KmXhvhXL/7LPjNtAOnjEJiB8yeNKDwR5rkCWD",
+	"88G/Ho0K4CorNMpp36+NjyLEpZx0IGQf+gQ/b/xcCmtcmwcsUD6nlBWIee3AMgDLBio2XvqqCA8es+jT",
+	"0jevz5A5JRzd3d/cLH/YjU48llR10j3+cg85q3NpuX18qbhdlKKPuPbCTv8J+HckBSSI1q6eC8Xnsr/k",
+	"swLLoTVm9oiluzNhS5mZdKTc5tPaV0qroytSeqwPH5YiUApPEmwP3PsQoSPbhAMBcW06uq2rGyYPbFVc",
+	"uuDBIdrh9IRnU7FzopUtdTFkSu8g4SF+6V/hF6HsDhRbfQ0b07jHjJKTSerPMxKa+P1x8P49vH4I/wsd",
+	"Soj7N/OUWDfl83lBYsBnbvz5V6NVmjA0GdxC49/THrqMODOYADRrZgkhmV7iT9kO0qEg579BYD8yaMMx",
+	"ocqPBF1NAgl0SokraTMvhUE1WCjRNsRypVTT4HfMT2qvWOqrlh4MBux3llZdX5AHggpAhsyNUvArE7wS",
+	"M+5OKdZ+A/9gXCp+UQhzVP9Ab9SPuaeDiXv3vOpjnS99x+7fPpsX5QdkmegywvIATrOtoahE5cWVgDbT",
+	"0+pvOz+6v1HjnL17d/rUN7PHsN5pfc/+7gVSwgTcE/JYsMW7/ohhbQWpMO+4qrlFxYWQ7C4Ej8aiKsrZ",
+	"9eFg2H4i7/lBPXSDWhV9NFN42jC9DeARXro/qGmTuK021B/7PSLKT+sIytRX270PMpJtD4yMLqeAkdTW",
+	"7etoL+EwABIG26iVrcR/6oH71Eq6s9+Z0liJOegKvEhLb1YBZUt4yMn6sAaHrrGZsFOdN6cNi/TZKTGy",
+	"YP1XorGQhuFLrJseF8A6XwFh8RcT+viWxaVYce9eSHUxgQwDWKFwIANNBnAAX4llFWLFAGdgXDxiRgiW",
+	"vhW2XO4cT6wo01qHMJEX0tfo8xuhFhL05WWaFeNCldcpV5ei3uxqZQQ/WRUPqS6JTw0zNya6HMu8sY1r",
+	"rTorOkZswJq25FCDbA9ZvZ6K4qgxDVhsoMFmgDhZWRQeGQMpt/EgMq0mhcxsJSRxO1GsxP+MNrxIaF8w",
+	"qicBm4w3cbFV/mIImBPMzW+PPRQDfFlonl9YrS8KXl6KmsDEMhEkp+U/BYno7t6AvZRPomTy0OghCryQ",
+	"BnsxE7nkF+7a0CaKa6oRVCI1tL/ftnlL4fSSb8jtUsDLmIp2iJQnFlZxVr/f4HGz63N2f29L8rW1NOAj",
+	"lmIWXxqbu/4Nr1+r55O4P0+CW6sBjiODrVByKy5gkmk0WmNKOX2GYV0SLfBQsqot3b5H193ag3rotRsW",
+	"+kBB4K/y40XE2QTegprilobJGagT39aeF4tRGZGwk53Me2DYRIDB6Vd9vJCFRbMfTkchuBG+PVihkFVF",
+	"pYwa60J+S7hcGAa6A/Qk3QOMdqIQYRkL8Ey0N+7UcsNACV2U4lcoIdMwZfUNRG5BmvHCeHBYjcMsPhGH",
+	"pG1bssSaXT4wzRQ0N1+QfAZlluuWSgbsrdKyXAbcyIYVf9g8Ti0DiStxg4Hc1uPmHuC1trbrM4jieU0f",
+	"WN+qtqthRo8YL4yu7im92wZDe/bCl7FpGqGg4+k3Lz9kRN9ObR3UFpDi2Cv7JSwD3QUURLyPGGc3pYRD",
+	"EHHK1Kq7ozOjkCovllGd95E6jxLQU5Sg0rA7poOz41jWVLM6UijcqjSOJOAAr0Q+ZKkTlmslZRJkBKS8",
+	"sGM86yOFKMPWA78UfnoMS53gaEoNf9OKbGt/3XL34IS9OT4/+R5k7NNnL56dP3PqWcwRb71qkWPONuui",
+	"SR7lrowUepphOp2tv87Q7/XZj2JpELGd6bnIQ4VzlMJe3NPHd8k4Q+JBZ1GJ2bzgFsFO7ErM4W7G9g/Y",
+	"VC9Kgw4B2o9un0t1Kcp5SbFY8JZgkwm2B+oNUtiJRrG60Z19f7yzf/jIU7iAlh0vrTD9kdphZ2TWJWjg",
+	"RR1RbBgJFEth5loZ2qR2USrwI6Athf/o4n0wGSmGnbgB+CqGYOlyw9IX2meUwR37TfC17RzjbSTtYbKp",
+	"a6ZaOrvzVswLvnQbEKoVNwZf6fV4qrreGVNVpUtoltyodb7sDaEft6XX2BS1jqhyQwVxjtRfq1FMzQ++",
+	"ZRvsbUyTisUVdPpaFUsWgqphCUzkCHD3bywjdTgYJJSABaQzzm5wM1z9KYykYdsmlHfg1tntO2C8KgWc",
+	"T/xrwoxGlDLcgJo3AtdwuVCmJkP5JZfqCK+hbnL4RAAN5sLU6zKiaPGs7JwZMONdk6HGZCzzPfYZbOVQ",
+	"kypwb7kN7papa4SA763cZFoXu/BC2uuPVDi9U3frkIq9Fbk0aKhHiXFdbvVMZt4p3sxQMj2ALs/ETJfL",
+	"Ee61G2lEn/1M3if3qSRueLxZ3OTmIl+gkbvCUBpcxWapsmmplV7QtVNqNVJQ+RbsMJ9HE/iE3M2im+4P",
+	"9v22AoZgYAHwtMgYXyBeZCfK3uiiQGcksHPdcInSSPqqaY2qJGBdVvWKxZpCxSN1rEgQizxmlwcvjWJy",
+	"QhQ2cbpXeF5aJED1U/GGX0pF3/9CGssi17PlV4KlYN2mrLvX7++70+CzGg8HKGW5YnrO/7EQLM0AZUEx",
+	"EVQ9I5VW+Au6ss1Q84uZYRPtbtVHQBvrxgZZBfWjMJEFpN0ybAP210jNtYFLKd3XjeJzM9XWgHhdslzD",
+	"n9HdA0oZXoZWj9+cBvNBGrNAcD4ophZHWpfYRAKXCX1kL/gpsbge1FcjH/FIvYtLLRnWTddUV3KbZjOo",
+	"A8JT6yvDtbyPMOi2X6rifSPV2FwJqyrrJS1F8JJNJecSSIBpqSrXA2HgwzUjJVW9ZjfGSQt9ybqBsxyn",
+	"DLOfK4yBk1fu3mKxjJ/V6JIcKbMYm6yUY5GvVABPIAQvcij6BzrbcpXzMmcU5zXoDXWWRAxcq74VIujG",
+	"8tk8/mPw6KfsLyy93kvQDMSgPvv+5fHJztn3x2gcjNSogz9XHaCt2K//OfRU+9UpU/wDNSNSJ4l9ErCt",
+	"4yzRm+925tNQGI9WwJbSvyTeYwBd8gLOm55MjrzcKQ2bLUxNiLLxcqRqxfcgxYlC3Hmvz969fUHhBEpE",
+	"c8tTaD3HtKOSzUuE2BP8VNAZ9qjUKIhRQWIwG5o4c9xR8xAvkhkG479ntpRzZ+673XJ2Ld9XleANRIMh",
+	"/AMovcB1jGmQewNmRopnV0rfFCK/FMbNQi5LkVkTVDV25m5iROHA4FKB6VOHzCTskM2kStjDAfzvSO2z",
+	"qfvjNHE9TGFc7h9JBUHJ/Zc4e5jkzBFLD/YG7DuAFdHBovhiBTbAzY/i1WiWa+E98zHCCEhTtBtdzpcG",
+	"Vyua1xlfjhR5/MbaTnsJemTdBvQ20KbyklRn9FmtXydBC315KdAYD9GT6lj7DRTK82PRhKqCo7NQUW8s",
+	"aXNlzroaCyrg7Swf1k37/X700u5vhFP8sBtQv073IirIEMyHPksxSlwEQYRRPDcDICb6rHFmINg8XkYR",
+	"8JVMamnYpBTiiGklnKbnpFyZk8DIjN8P+oE2FCRkOXvbmWxpwM2k1d2G3JEPzEiFy7tTYcYZpGEz5KJw",
+	"q4sAIktM7lU5TFJOJ3o251b666jrouQZEHa/DYbvjC8ZzK4SN6FEl8qZUItZ41figqcjdL03JDcMio2R",
+	"kpdKQ+gSM92wsT7zjCtkE5cyg5Bu/blwPVzVwv2R+vnhCUXRMPCQMq0i4+9XLZV39RUFeDHg4SPmswHp",
+	"phVVfB2pwBYnFUv/ukPD3DnFLEFnEde6pB2KLXpXgXvVR/cQxlHITCgjImzGm1LPSyksL5dHwBSPTwAA",
+	"uOQqWKoRfmIDkGPXd1Cx6xH6IxRfaAAMnM3TSTpOviPyY68/6A+ghhWGnTvDzsP+oP8Q6/1PAdXjg9Xu",
+	"3630l+/qgbY+S/cHgzS6zNF9DRJVhQlOVeTMhyp7wa0hCgN4wWB+QtGZ72kEkGWIu9UNY38w8BgYKorc",
+	"9Gu7v2Gk8zbwmCcu+7CCjjl2h6mPqBnKbm5vKoxt91gtPadmDJXqDP/+S9IhrsPOsPNCXguF9TwsvwSk",
+	"7+tgdnd+ca/6UP/ayX+Jv3s0x5sSnLBiYZgV78HyJQuZofOlzxrLFandOMu1HTxwhNprI16m9iIZKwBU",
+	"8NiydZiCcMEjGFR9D9CH3r4H3HfvzgsuG6vfBLt9aOMd9YN3y30w2Lt9qXE23VyI/HPskWhBZ2EG1u6W",
+	"GD2y/XkFwNbruVBwJSLBA0UZ/3b88sXqcfxOWHr6bifSj+qOa9Ic2Wc5i+cNobt2itENfndh6HHHkQ++",
+	"i24RXZKPo4f+P55NwWgKxTki/hO8jNuSTyYyO2Lp4eAha/H+r/q8Iv8JmoLoLLrUmNRXDxYU+hLv0xUe",
+	"OYI7zRfjQmbukHryLYYqAi1RcMdPJiJDbijpJFzbgX6LE/kvkenQN+yjw8HD2/fQmSivZSbeRQnvn2EL",
+	"vvWztWn7hZvx2h341ovZCjYyXAN5BfOQDNNakhl7p6DUPPo3CwRE1Dw4MhS2Rr4HMIX4pUicUZ0Vi9zH",
+	"3YH2sAsuKa4oQ0Ar0RtiPWy4pVBFbCyF7WMV4XZpsKoMID2BNy/ai1N9A/5KjPNnWpnFTJThbggD0JcB",
+	"rnbJ56178YU09pmHswfiWrOWx7p6pEpaeA4OKigEfcsrQHq6zYOUrvThl894SKoa6S3n5LUSsKpMT0KJ",
+	"ctCMg9t3/ROe+1Tn+yrTg20O53OAm+QCklYO9r+9/Y1zrV9ytQz8jyAGtviiUwrdB87tw20+6pW2p1W0",
+	"7aNkzoe6xmrzoEWygzb0L0knhvh2hp02WdDx0iXUCkTJUog21tB2GbMG1QxSBstoxrW4MKclRHLHAjwq",
+	"UXmrI3IOe8SNoQCUNNORUs6aLYplhbczhDaHOzofc5VrBUws51VSDcFAftVjRiQx1B2xJKBccVddH29i",
+	"aVV3z99psCd0XMNw3LXc1yEfqSmvxhyi2nip/Za1AaraJBKW7/tBj+8skH7Q49On20iXKHL7o1h+XikD",
+	"JfLbzbuwGCxeiz4yHfsqey2hynVdes7w6pXwBozgDyy8BgdbiZPneqGoiy2k3QkB2VA87m/zIXRhd0Ln",
+	"GeAH/8NEKx6+QKNkkOvSbdRYgEWi9gc9bhO07QIReCE/heWGtD4gWqhMaNoQh0the0lNhJH/WSvQ6Wmo",
+	"HVplqQJxlOexSqJHqvKiKesawNS4R1GiJYiWCnibkTLWnbng28Mjjl2A0weTZEOZUmBAo9qMvCzldYUO",
+	"ohBPKEOOlRxblAMUl0QWWhpGr89OiHS1BOA+vHY0UqEUIqMYr9xQ59mvOrzhhb37PjNSLfoh7Bn/7b4p",
+	"N4ZAR4KObE80hphCZ+kaofJG7DOGiF2J5REV4Uydru6jBy31njRy3d9waUfqstQ3wcLeY3DVezhgpgeg",
+	"g2ZgGfkSwdFjC0yKdcNGJl/3UW5RnVqsrykU1MJcI26dvHXiu0WlfSfsR+izf512+qObvHfWGv85gvw7",
+	"YVFwEzh9gRGNQKN5i/zezlAO5cw/1Y0cCZddm0FiARLGBzkgdjRkqVS5eI904jUuLGIwB7sagvJ0kFPW",
+	"DYwnCZW9TarCtEmIQiaxGZ5UZWN7UcVYn35Cvi2ftUHgipQQxPAbcSqz4wDl55Z5urEjFOwe4SUVQ+AW",
+	"CMswXESnep02bJbxdSKo5z9ppLpBfFbIptayvaiD/Of1PfwThC6tKuOGnZz9BMPhdkPB935mrtM+e65L",
+	"SKYdKR8SQw5Mcamt5FYkLMUS+0Pw0O+6tyCBNXJ8cItDODn7CYIkMqRvjkGjQl2ZuFuI/4FMh5cvhXKC",
+	"V+QhLGeXcwGBJZ+3CXDBqkJ7ul5gvw3F+j/TPQSnw3fzuQV96Kdd3vtZ/Srz/y/I/Lkod8BsLMMm/qQi",
+	"3x2+Tyb2o+0HtvlaSZN6mQRVug72vhkkHgZZ6puEvTt/vvNNb6SCFMx0sZgpZ6yCykga+iIJUpIURcJ9",
+	"Ol/S4J4+zRMCInumYf/sK6jvksgxVwkI/xOdC/zXS3eXvBTJWGbJCnFkEtFAJmNeOLEeFIX/gy9QlWTc",
+	"iktdLsO4oBf/H1Ar1cn/tDYop8LcuNz/jmVG4GjfVOqrN3vU8ZirK4bJRoYJZctlAmXX/eM11gJ0Xl0C",
+	"e6lW4qjSvPXiIdH43OpJhVr0h7PXr6BktsLsazVS3FqeQQVIoo5OMa4KWW0EGtup65wTURSEUg0Y4vQv",
+	"7nP/7P7Pjvs//6+zBDizfEz5be6SxS8FAc7xflSKiXwfSks8SINGMXOo8zEVwhpCVY5UuVBUTddAdHlR",
+	"cHOrHjkx15/vCuA1ap1G9z9g04/UIHlyfH7y/c7bZ893BoO9hAq6JJ6H95pf7I8f/4/YS/YGg8HD/ceP",
+	"DvYTZK5N3p09jf+aJMmTN09+fPLy+5d//etfk3NncwKCSC3ZC5vjH34ijhCaI+b6HEBLJy/P2Nli7H6x",
+	"SXI4GWSP+OH+zjf5QOwcjB9Odr7NH4ud/cle9nB8wA/zR2Kk9mqj3w+jJ+cC/r8W36l/cEgG6JCdnj97",
+	"efH22Q/PTs6fPcUsCzjQUWaZxNs+tVp7YcvhepKW7YPYdWuy4d30TAhPpfFwjRaywkowHLGJLISTDn/x",
+	"sNJ10mHUgdqUG0b71dD5P2jo0D77SHtnrnVxR/Mm5kkKl1lQonCXhcwSypL22fq1LN6ogEGUKaJLNtVF",
+	"DoBFn5UxbK+6vZovnngOHrw43XBAQCaMz7Rrz2mwpLViO+veo0I9NChL9mkq1I+Unx139/bjonroTjtP",
+	"eJlsKOoPWWJUpbyaOnenXCn3n1C0/Ibd+GrRlP2EUbFoqCNV5QQYNgbkqSgmVVYc1p7G8mC+hDzshmPY",
+	"AXHBIE62VAhltq+qRTukyqxXFG3zG2ZIJbVq32+ib3M/xiVwgCHEJ1BQ3lviC5nhsqNrGZKYAoAHS3dz",
+	"E21PKPYQEqoCuwIA5jF30h2mxiFDkx6qWBBhfSH4NRQNMNDJGkvqjTuTn/GKDO2vUWJuWB+Bjfsazt8g",
+	"zd9Vm5FJdS2U1V5mtsnHSLLDiq1K9kgS1wQ65ukB2aI295fr58AepZVoJe5w99dQEhrx/PR1IHwIcTYF",
+	"g5iwqyMFea3dJnmWQgJLFlcz4IbderJG6kYvihx8luZGlB6QhDZvVcDHJxNWLlPiFeByFuPjRipWXmFR",
+	"fB6yL9xj2FxmV5B5EcmXSpLB+7HgiuoCmTnISigGU+mKeDZIMIzU+Y32ag3fdfI2BIyot8A36Cx3LMDq",
+	"+l9JtBziZTRiXcFyPpifCTALt4QhEbSanzXFGL0erOoDujG3sjcFVDDcqrvr8u+wOORKbN83FPGRDaPh",
+	"xdmrnrukOwdyOFA3GAfjmH6LWkHaGgKtPp0IYws1k8BfADd2MZs73RVSQnJJ7FKQPQpJ3j7tCGreGeK0",
+	"DLw/lJpCifKerGVT6vQRRRtDFjbl4ASvD9EJgdUzUm7BbQ0Jc6/E6ZEKZaIj0o7JwhAlS2QrUSSyHgLt",
+	"xmnMlH7pDBPbi0mF8NxB3hitHJw9b15EBwLu2nHefJ+5AdZ3HzN8aWrtZxyqDhRaXQL2KFLbXYkcFdHZ",
+	"9ctyw5c9ACqipl4ZlxLv7copwgEhG1JlPVLMYaS66eFgP91NDwcHaS9hjXMYmaVDTNp1XxLtaUnWIFI6",
+	"AlSSit6Nl5ULEcT20YYscyzjCpvfrlDrjFRILW4sMS0OtILCHG3AilsRT1Zs5lLBWNcVHCTOzFSXlMmE",
+	"iTUSNrQvhlkd5xxgCyWtdX1Fg8RxEpKdYh54u/HNfG1dNEk9KpWWEs9+SLLDNqiI0XBNjj9SKtyblqrL",
+	"6QN1BJJ1v5APl3uDmhLRtRK9PjsD1gcVneiKVIDuOq6Hhqwcui2ydhtgbiNgE/rsOCK+owVtVWmYN72J",
+	"t6QV4ea++HmpZ2TR3s0l2ApeA6nyROfLT2oNw0CD66POkkxlaD6bNX4cbuStBrm/CFb6PqxOzcT6z0TT",
+	"3RUct7dFF2+Que1c6xfuSOJ7h9t8TzgNL0Uuuae5/w9A5O1vtUG+Q/XwkTkZh9v4C6mrc+SUatzDjiub",
+	"18vk9itOfKlh0n7EhSyoiI++lJ15ohJwi4PGyTybSUpwjVb/Sv2+1gVru7oPyQlEuFQC+ZlIu5RjTU2v",
+	"GHzr3CBzHo/MI6S80hOn9A2psqOKNw4yTSoumeZtjmi3w1B/1bLyxIwUdrREbB26d45aiCtqKSHoMxUq",
+	"Jw8lFC1tuI4qdyWw7wBPjruHhjsVQhmbd6nhSKFZDg163p6G0V1RT1KxemmTNnObobvM+z5ZNX34tNJh",
+	"3mF9PIPJGpg5i+uAA6tbqxuP+H3SN+8icp/f/G74sPub3ygf0t7nNhLe+gH+0Y2EMNA7GQr7nxLZckzk",
+	"PutDUPH2hisOvfF5zIOk4+nIbns7PPfVpPhqUnwphyvoSoL1ByXZphw/QrO3Sk3Q8ov7K/kTonOrRU3w",
+	"8lrzYkoV6XRQ1kj3Yoi+9Z/ETO8hgZXGDooH41/wKDKXiJuqHUhqcndZEdjhSDk58wH4mcbL5g34CG/9",
+	"N7zMXe9kY0Fsh7wqE3HjafbSQt/87INRaRS/CmsKnzWRKo/MDbg+JxVpW13uWT2foy5li/lIWc1SHDWY",
+	"PWymjWV7g8Gg0lzOEICRa28obDIP3Cg32Ae9vu9vyAYp1Zyq4kreb7KwesatzKJI2wxZ30bKbUKgUEUd",
+	"Dsw41hNAVEncPj5FtQgk0PDA6kIYB4hc3cKOlHsdvK83UpHzGZybBZAIEzhKMX2rSyCOMBp2D5eAD6m1",
+	"a3sJFfO4nXYSz6jiR9Np6toY8rC5LvCHpLXlKNCyvuVNGtnDdzofPqfdcSasE1zmSzsmXN/PlC2Xm2KF",
+	"3qNuQHDAbvujA2u/Kuw/rsIGvAvhB7ymUXkdsnBPZe3L/HxKVoVyGUNYqkwEE/zzTtQMmbFLp8hI4Ein",
+	"laEmgLEMK5GPFFznk0qYSkGEbulJRHJPrFzSMtpnppcQpxawd3p1T2wd3SbvOXCTJMABqCxFVkpu2/l4",
+	"Xkhj34Rp+5yShjpZx1FwHkUrvoIT6kdvhTAgKkVHMKV4SxGndAF6MByjsMh3RY81a2cF/vW7+rlCWb3Y",
+	"yeUmgIeofmX3+LBRI1AfY4583KNCVyFD/rB6pBYDm+oip7ycWv1FT3fTLaQB86cFGu7sNKgOVRXTi5jh",
+	"U/dTesR4ruc2DtuMVBX680g5XaIJ6kN8CRihgXJV9KGVd1GyVvQ1gdyr+TVV2Q1tLJFKVqlyoYLMTJqZ",
+	"k0LCYP25kXI6Hfhda7X4wO7nzu5u54L1ZcJ9tVNfRcaH5D39ECWSrczCA0O1uoiyMYf8VD/kzA0RSlDM",
+	"o/yHaJVhqHOOPGRiJi36Rm8h38XALGTn2uYa0IQtsWhEwhZVCBbiaB7qx91NoQo6Q1AVQq59duzp+Stm",
+	"aYL0JSwlYB+Eb3lOIdqK6b3PXqOncaTqYCF/I6n7K4OfktXdlAk5DoNrss9e6apwmM6X7e452npvKjv8",
+	"bi46/+IrZ3V/EtKKT+dTe1vbv226B0TRV//ZH4ng4j/GHA5nL2bRUfpmS9XtdeoW6nq34Fagtr6DbVxX",
+	"2udABeaaATG4qpwblbS6WrFczKDIQukaljqXWYIIieVIBX9KEpDP6AmCcE+/WRQU0RgBaFfydQwFL2CM",
+	"jZP/cULtcya03i6izlGR9L8mbfxhWLuiXe+PRHO/fZoT7BnQ19vb9WrJQ2eexIUwMWRYN5JZ4L2vFzVG",
+	"CC/EnaMXvn95fOJO5tuz4503Z2csfZKNd84q5nxSYUB9GWpoYrmOmnXOcz4HtJgzqQxVR+M3VHCniUJV",
+	"mDWPFpMufS3Oo5ECtmnsCJJEoqoh7ay0TgJ5Th1pfEtBpnmk5mrJXyLcTaCoBeSdlXpxOXVfOeZWzvrs",
+	"J/+9nuawG5XxyIP5Hmxb9Lr3GFqljWsPEosCfG4mKXdkFqzhWh2KIxZY/dHI1wu7oyc7wCsRsYdjCRde",
+	"zgqk8IzM1IOUCjAEkkZ4OF+UfAzWMd4GnGWeHr5/nzILKap15LQmKBrkT3hOmbh2YkOIH8WajuoWOxNa",
+	"6ajkxu2OZ2fYNkFx1cX4QWD4h+IEbWVk6IMBdpDxslxnGgt5HQxjKjXxKVTJOkfyn3b/VFccE197fyyV",
+	"kz4tru9bVA/PETvAizel+zwrnQpDLzi1paEK+m2OmQcGCNkB0UvFLxOqTB6dlX7ndhf2waoQC+cIIDl4",
+	"QLE+J2Xw+FK8X9j5fFcteF/f80e4j/99NOga0txTKtEcdhfEqzjk/FKtMH8x9TrVV32pGHXr6reiv7y3",
+	"tXvcNGedzTteMgkobs9FlGDtEmnJl+VkPlTpKOUEk/RA7o1UF+KuSpik6fpAtLVr5YYbwEf3kpDwxwQv",
+	"C+lEOjaIVRdkUYwU1LeMkwPZjSiFL9yS99lbiGqWAqvnPRxQERFgrAbWnEDvP/I7ixXAgtAlMus1BvZH",
+	"mtb11z83MdhX8/rfzLxG6qzm0buvQd2EIn5Sqpfg7qxi5ipUoUOOL9aNWbl7ScVUUivsClyLVrCu0jXz",
+	"CUqg5L0+Q2pqPM/iPc8sI1cusaHNxlJRdZzjV0/7I4XE02weqsINsTRbjQIcxC03od7bmoJta2JHxB9x",
+	"XIFs7mcYbU+77QPy27+BBJt36KFOMXKXoWFCyunTf1MWcVrGbXjE/Xb/yiT+RxGaUPCR5FQb6u2n5k/b",
+	"BgKT4HXw5hlsvF/1OJDKvtJWTmTl5v7tv+mC03c36//a9S++K4sP690YZ1iHgC6k7hY95Sa+ScdVA9fW",
+	"AxypRkHASKJBITHvtmxWGCScXLooixSBztGw02a54RTTz75Hz0eKzIJ57u4vBqgDvVMErtzLuGZdXKaO",
+	"SQDRL6vCSZQGWZX4o7J+KILvJl5pJrZj8KOHz33twju8E1xBnw2dDTT4d4BHNRxk1YznrMtpOW5kUbBc",
+	"04Xyr39dfe8V1Iav3j1aKfnXulIt3kJMVqhR9aIHIgk0+tFuI0afj6XrP4sr3oKrxRcR3nMd1gCSGA9G",
+	"MmjFZ4Qv9fg54FoZKaoyFXNuQPo3+BICmWjFkEXMaRFPVgpuIugFahcqYEa2JoK8HlU1pOopp3pBxAPk",
+	"wYlwOZizr1WVkB/SeaM4PUQORG7cFmh+hK3oj+voSCJKrT1dtdkLluDNVNc9kZT/XjFgt+TXQ06/726I",
+	"AosnI0VcBFSizi0Mpus0vZOICFpx4bK6BxcQnVDrfYVklkioHx6ybMpLnlmPKgneRujCDfnRQQ/D1GOe",
+	"E4/3BNj14mRwzH9Zk/5fSAOBegxij3lOuCZuGB+pH85ev2K+QG/AHEI/wP3GuukukMzuPtwNiOjeUezX",
+	"pdQht8c80zjI9AodAUlMHFZa5PHeaP+U27JdWnvHdCRmFlnmS6FGqUN1dADKBYler3dvX5g+wyIbTp9c",
+	"lnoxxwNfudERqgDFKxSuM+BXEG1GkOt67jekTK24XcHJCmUodRlKjbYVooQ577PXC0tOGpIh4DQdqdxp",
+	"gplT0lZm0c2lznZu2ggXPcANuJKO8AnIKfeYnMRzlq+yuXtPs6yCjujbLbS+8ngiEjwjtZh7FDtt/Jpk",
+	"geqgE03u6HClg467GGsEGqBVhmYkVfIZ6YTwgcojU16KXtvJx3pL/ZH6meqYrhBqJMH+kTnLRQkOmXBp",
+	"xE6SQA5Bcg7pJog9OJAfU6F5XzDc3shMsC6cq2h90NEP0CEI4RA6Huk+GoXNka708f7BoAd/MiRBXlFZ",
+	"esO6g37/0eDIb0jCM4If3hJzEzfs0aBHUy4I0U+W3pDxquAKZduHLEOqwxaQX+kPepyy7rxYmFBlvVnK",
+	"HXVQVc3d239wEiu6ZSJZHikIN1FDOO1EZYCjwFrWNC1uG+wco2M6TFFDgQWyZgowLYwzw6H3/ki9JnIY",
+	"3xqefCy96gQZJD7wpR80rGtjw8RMCiOF9KcVPzRSCSS1evJN2xorcuF6x0ZvghF3ShuFYtJjKme/oJmk",
+	"GhS1NBayrKtqx4Z1wbRdzwvD0viSkBL/C0jHlfLmvly1iSqKWySewZtB/KlVweXC6KjCuPG1F6KGj3y+",
+	"PTlsopuBUMw4QcALNuXXgiQozEIvXEVoX3K7WsfbZ4Y2bw3xjQEwve7vgApeepSDW/9MVBXL/5RCPQ8k",
+	"mzxfzoEp/p0R5c7xJdbSLUdqquc74+XOVM9DcBYsr6rkMNWArjjRorClYZfChnqurUkecJI/1v3TxIEl",
+	"WziM3EH5bNeM1s/6F7FGPKfDuaauxYpgvuGGEoi96RsHon2Z5yCn8YSBAE0ilOWdJWgoLekFKfek+URH",
+	"0yJKcUf9McB2SWdVlN/2dvWGfwEW6AunAq8kALM3uijihaM6QajRqvX7inT8min8n1cODET7ioeUdblZ",
+	"qmxaaqUXpqLc6N3NdbquSNiaGNQ9azMiZqjd2XNS6EDf5slNLPKQ+vsW1vsKIBnwOFGhehhGr8/Skxev",
+	"z549RQcoXux4gb5PD5LScwSTHEUtgeAn1QjXLG60CmyG7k1nx8Ft37BuSqpb5E+WKaMKvKGCMWDWnOG0",
+	"AFAK1elvgobAVzNSnFwIvht/w/cgpzUGZ2DsiFlfR8pDTcIs6JKlz49PX+CMbCj+GOfU4nWCK6UtssKG",
+	"jbMVsGkljQGZZWEAkOsALoYWJi5tGpbLne0xT5V//8qTn8Ekc99FA4sssX8hX1fg6VL6ptoqXV1S9aP0",
+	"yYvXJz8+e5rupkhTGvl7Iv8dAQJlg4o0w3McS6Vi2ftaSfOzJBp81ddfycJQcrIu6UDGmzbC3SyBdh39",
+	"ycqFHkcsHzFuGPgiMz1fIheya2JSCjP9C1CiNxlJ0UnkehkpKtxu6hTV4GyqWiW4cpRuN1K35dt50dZA",
+	"Ph+tijzQld5PltS88OiXR37VhKWHg4f4Pwdpj5Uc3a5TrnwBHGN5IVjOLUeaW5gKrGUv/lLnhvYusjyP",
+	"ok9PueXpsA0IjhDZkfJOy6AFPBTcs6V5rzLUzC8RQAwZf11OvvMHJlyaOfobsXBohZ0nX08vCT5Ssp3i",
+	"yIxfzymHAAC6iSa6HKmu6F/22YwbK8qJ5BCv1jfKfTlc5ccLI5UwBi76c14KZeeldMfBPTnnpVWiPEXc",
+	"PHLI5YvMQi2kxNllId+TpVhm1B1+vw0uZO4rJkHL8d8TSi645hBC99WYen12ag0zUz4Xqzj8BNJz3ajQ",
+	"8SANO35z6gxKp+1LntkjlqpFUaSVM6ueJqu0EmuQjF/SYnqLR3Ir4wq37BfB+7hD8iba/7fYPQwLM9aP",
+	"DM786knrfa3B91UD36qBvxMWAgkfpXjXopecwPkUN+zzG80WRhjIeUCqSV/KlRnhDq8VxXI4UjvsT386",
+	"Dvzaf/oT67qnrZyJ3pDYodOIoyytdImhG3NI2EexP1JsO3QF6wKqPNDxT3QZMX33UJ6zcIUvlizN9Zga",
+	"Qp6SF1xdLvilILRGfPDHAipJs3Ct6Tplw1j65tmrp6evvksrPHml3H1IoZewNEAojm2KKAjrh7RiTNQR",
+	"JtXF101uIxD7pz8BQQMaGHFZ2mg8kfHjtIm/tsHCntZnGyNws9nCQnJZQKRFTURE8xqrAcRFaUaKE2Vz",
+	"bwh1uKW6hDGh33xWuRJcfxehq9RHiQQVaCc3hQCmBngYF4RyxyIcST2uHl8dV/OtvLlFrdyB7YsFmnVy",
+	"BgHfQJuHpc+O270o0SSu96a0qOp3MNj/g/4N/LBVB8cfiKDc2/7+aH71RXz1RXy1hD4PcbnnIueqjcY0",
+	"IgBFfGZdEX4aT8WmmMXuuNDZ1V2pnzZZVU9cgwZsIm9WeB2xhoipu1lLjVSA3/T6DJoH/Vv5ZSP295AL",
+	"7WFF0rKFIlfFEbJUILjLu2s3RgGeARzzNsdIf6S2oOWBkf/LFd4fwcXu1+2r4vk8bDtfdcAfSgfAwf9c",
+	"buiNwn2hPrl4f4dNmlb5+ykE/Fk9pg0Zjp6lI333CvqEuylhcb2WOYqcwCMFhdSFQUAvlvFDed+okQZ4",
+	"5T6jr8J7XaW43HW41uddFA1r6JmNRSC2VDTb0L/Rt3zVNDf1/eJurbSwXxXPV8XzH6B4SBJ8ZtXjccwB",
+	"HH6/4uSeLIjCokWxAkOP0Oe+JsDhAHCqGE+6xPJHUXJ+n50BWtuMFBZKuIbCthDTyNflwFMO5LPwOZ9R",
+	"mDX62sSmHL7+K5vy58u3bkt7qGa+la5mHZV5oHlbl3ANWQ9PKfe0Lct6sTG7+nir7Gm2Nnm6SmkYKcxp",
+	"6LO7JTZ3OXv4/n04T1DDMpelyIjVxp1KLPDl65IpHQruInp9b+Dh60mUfTtSWIT0kJmEHbKZVAl7OMD/",
+	"3WdT97dp4t6dQqAD/tGFrMobLi2D7CHMYtob/D8j9au0Fkr125D8whbzPksP9gbsO61E6rMnTCPFBCe3",
+	"P1JPK8IxKOHqZZ7MQ9IYhblhVR8YlsrcR1vgix+YyscO+G0c4KMD9qN8gqTOlCP0NS/8s+aF77W8F8tX",
+	"t5CXWomjOqu43yDSfu708uM6MWCcFKVr+/MOWeWtOvatuJQGKWjYu7cvXPMEb4FukD6dBmGXc+H0blHQ",
+	"PxEfgKR7iC7WGNLrJUwoTEXy6eX03wi5nfDCiNrRYN10f7CX9pi/tEHeW5xyJS+BSzZFOZWybnozNSK7",
+	"SNmf2Zgb8ejAGQsP91nJVa5nbLy0EKA0U0D6qGI5UoAzgdhfF/DHl1ziT5RJqi3GVEMCuJsSnyLHx0YX",
+	"CytYOrV2bqrS5lkpINjICwN5tyW/hJJADEtN8DwvhTFYY3GqAUAEZF6AjpaGZVORXYl8yAqt525DJGxe",
+	"ymsgDnr7/ITtfbv3TcLSSTYYDIe7j9NeMlKFVFc7hc54wbrp3qNv+/uHB/1Bf7C79yh1z4pv3LN7g7SX",
+	"sNmisDLjxiZsocxcZLCzEprqcuey5LkYqVfH566twaD/iJqCt0thRHntnj99c/0I+AANE7OxyHO6Kp++",
+	"uT7wX4nA7qzQi3ykZsLynFvuf3S7JwyW/jcNyLRCXokeKA0sW56HbO0NCYYLyIihTYYnbV7o5UzUtDek",
+	"S7u9PFKeY1/4QbFuyzDjUfDihi9Nr8/eFG67wOrjbg85uLCFfFz+hg6NEvZGl1cGtzkkecJKU10q2nuY",
+	"OA+wJyUyYJjilbiY8Sth+uzYpyFPOVS0Iru3skpGqrvWsdBbn+vXMD3/qGUcWwd7p7Dq3uey1m+z1JOK",
+	"9YAMrK95Wl/ztP7jCkT5DO3KyqgTH9/zVrXO+3DPVKxWC+nM6rmJuZcbFlhClx+nDD1BMeaMzIVyf61V",
+	"ETloBcI8hWF+rDRuvP+p3LYtvL443vyrC/WrC/VfJlNwDzK+4qK5t4fmY/2Vq3rf3Q4i1R9uQUOGNyA0",
+	"DjhLPXPDW0iyTJnhS4MkVY3LJyYdpO5ymg6h5JCnUTnYGxy5mxWQ/qRDImTi1orZ3JJhWGU61MxkoINK",
+	"2CFSCY+XPn1zHVPwZxBUv3w5B+ttJttXdPu/rUzwmPNPJhLuhDNvFQonVNk5yvcB7+OQ6Ha6dPtn3Ljb",
+	"IEKOe0nlVulSGgwkAeGhtss5PBINyl36vYulz565f9HtPPi02qTJSGWF4CUSAzal0JGvpxBKyCH0WhKn",
+	"uZdI3s9rhLIj1S0FGUuIi3brMYbqzL0+ewrvuJGZhlk19OZSMKIE5CkF7PF5RfYZyvsRaq5rhEDnjdjB",
+	"R3rr4cZ/HCvrc+GOP+ai/MWlrq9YvlFxfrUzv4KT/7OITSjt5VNpso0X5d1KCn+KsP1rFcU75qKk6EGc",
+	"1VIddiVuQqQ+QVbU4DAj29WMVBcK+DNbystLUSbIxexLdRQc5GqCdZEx3kLVux4OnM6pl026EnM7Ur5u",
+	"RmXs3gIFqFr5MhrjD0UiX5+D5TZk8tWe+mpP/1vXxIticNWaJgFDIMtwTj+zbNr9DQTJ6Z0rAK29rAcp",
+	"tSJyjlbKVHrqSZBlzvxFIFEk1apw5eZrc4B7fBE5AsH0L3TDDl+2xtbz8/1VIvxbS4RwbIgqltABDWDC",
+	"lxIGu+G+eVeIe6tc+J+FWIgIxhPIOipEEERuu0CU2cNKYUgnLTI+A90nLQHTYxJOCADHoKEj4kSx5RKA",
+	"WfmiAF4VoPcHUokQGvdiCRmXC315GZhp0SSCj1nwIu2zn3V5ZTAYrZb0DU0UZf1CD/TcU57HxTii7+3W",
+	"Co1F3sEE+Hfh4ZowJJxF1UDojuD60jLxHoLkCdYGLiy4MPXC9iKiZQj9x0K4z44rr0No3uMzPOKEbMng",
+	"6KTNKlRuIn9Ca2FIetgLWsAhfVkp/ceqs76FXIfz0kQ5cSjpoPSN288qN18v8F8DRf+64LNQOThC29QU",
+	"SvPPoqxqDslPopu+E8rJK4HVLm4CDXmIAXUhF6nHpKpwcgHz1mfPIZdJX4uy4PMzxNymrEvynH3z6GAw",
+	"SAK+6NHg4JvB4IgNQJkorUTPE6l7R+yVEHMzUh6bZ7Ue4h0+SAKA2wZM341mZs4zNylIrZKz9HovSavK",
+	"1YZJNVJBTYa/I6k/9+DEErg4AIWMPP40ICLbAvHjndUjZW4kltRwn+6UCD2NKwR6x6umLicwcgADepgy",
+	"V4xmrjdS6L32311hhFd1CnTR0AmYkPB/yvNc+078vi9E7Hl/QFZ1hL7qp68O5v+wSKm8bnMve8VCgs14",
+	"QXUv7VgvDv1bZyx4KcrjhZ12hn//xUkiQBaT8Gs5sgAyFrm/cLBuOuNXUNU37R0BTNaDGBi0ZKqL1pzb",
+	"qfFk2el8MS5k5mnyF2XRGXam1s6Hu7t7+4/7g/6gvzf8ZvDNAOQjfWxzSIhCTRhyO3q2qIRBfl3CFj7R",
+	"DvHPZpWW3PWt+Ex0hqsZd06SN/IYVinMQw3aX/XY+MuhLJ3lsAOFjbAcQNzRD3rc1vipcsaQxjv8vBQ7",
+	"nuqqhZ/EJCwruJyJnEnl7HlbLKMe3mhdtPRAkD/4T7MK+EOcuKQa4VGmOCVHRR38XMXj23ZJlRoI9l2h",
+	"L5FgM9PKLGaByHyuiyJq9BnCDtubbJYoN2wsppLu4hRCT2juQ0a7pKK9U8ELO40nKBQ2Xu3thbwWCmDz",
+	"bldJ/OdM2FJmfoGlYbnOFpBRUDX62lsZpvPhlw//fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

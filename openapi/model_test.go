@@ -141,7 +141,7 @@ func TestEnumsMatchModel(t *testing.T) {
 			string(bank.StatusBlocked), string(bank.StatusUnblocking), string(bank.StatusClosed), string(bank.StatusFailed)},
 		"JobStatus": {string(bank.JobPending), string(bank.JobInProgress), string(bank.JobCompleted),
 			string(bank.JobCompletedWithErrors), string(bank.JobCancelled)},
-		"Outcome": {string(bank.OutcomePending), string(bank.OutcomeCreated), string(bank.OutcomeFailed),
+		"Outcome": {string(bank.OutcomePending), string(bank.OutcomeSent), string(bank.OutcomeCreated), string(bank.OutcomeFailed),
 			string(bank.OutcomeCancelled), string(bank.OutcomeUnknown)},
 		"ErrorCode":  codes,
 		"Capability": capabilities,

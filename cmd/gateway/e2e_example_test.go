@@ -55,7 +55,7 @@ providers:
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, binPath, "serve", "-config", cfg, "-listen", "127.0.0.1:0").CombinedOutput()
-		if err == nil || !strings.Contains(string(out), `providers[0] (examplebank): style: unknown provider style "examplebank" (known: batchva, subaccount, parentprimary, masterfiat)`) {
+		if err == nil || !strings.Contains(startupError(string(out)), `providers[0] (examplebank): style: unknown provider style "examplebank" (known: batchva, subaccount, parentprimary, masterfiat)`) {
 			t.Fatalf("product gateway with an examplebank block: err %v, output:\n%s", err, out)
 		}
 	})

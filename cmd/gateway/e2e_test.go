@@ -156,6 +156,14 @@ func startBinary(t *testing.T, bin string, args ...string) *gw {
 	return g
 }
 
+// out is what the process has printed on stdout so far.
+func (g *gw) out() string {
+	w := g.cmd.Stdout.(*syncWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return g.stdout.String()
+}
+
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -418,6 +426,10 @@ func TestEndToEnd(t *testing.T) {
 		row[col["balanceCurrency"]] != "USD" || row[col["category"]] != "CMS Sub Acct" || row[col["providerJobId"]] == "" {
 		t.Errorf("csv row 1 = %q (columns %q)", row, rows[0])
 	}
+	if csvDoc := g.do(t, "GET", "/v1/jobs/"+jobID+"/results.csv", dev, ""); csvDoc.status != 200 || !bytes.Equal(csvDoc.body, r.body) ||
+		!strings.HasPrefix(csvDoc.header.Get("Content-Type"), "text/csv") {
+		t.Errorf("results.csv = %d %s %q, want the CSV of Accept: text/csv", csvDoc.status, csvDoc.header.Get("Content-Type"), csvDoc.body)
+	}
 
 	// Allocate an unallocated account, then try to rename it.
 	un := results.Items[3].Account.ID
@@ -576,10 +588,13 @@ func TestOperationalRoutes(t *testing.T) {
 	}
 }
 
-// The README's curl tour runs as written against the real binary.
+// The README's tour runs as written against the real binary, twice in a
+// row against one gateway, with the two lines the banner prints for it.
 func TestReadmeTour(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Fatalf("the README tour needs curl: %v", err)
+	for _, tool := range []string{"curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README tour needs %s: %v", tool, err)
+		}
 	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -593,20 +608,58 @@ func TestReadmeTour(t *testing.T) {
 	block := s[begin:end]
 	block = block[strings.Index(block, "```sh\n")+len("```sh\n") : strings.LastIndex(block, "```")]
 	g := startGateway(t)
-	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", block)
-	cmd.Env = append(os.Environ(), "BASE="+g.base, "TOKEN="+mintToken(t, "dev", ""))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("tour failed: %v\n%s", err, out)
-	}
-	for _, want := range []string{`"status":"Completed"`, "index,clientReference,provider,outcome", `"status":"ACTIVE"`,
-		`"allocatedAt"`, "field_immutable", "HTTP 409", `"clientReference":"USER_ID_11111"`, "HTTP 400",
-		`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"name":"batchva"`,
-		`"replenishJobId":"job_`, `"accountHolderName":"Ada Lovelace"`, `"type":"pool.low"`,
-		`"available":3,"claiming":0,"quarantined":0,"claimed":2`} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("tour output lacks %s:\n%s", want, out)
+
+	// The banner's two export lines, as the README has the reader paste them.
+	var exports []string
+	for deadline := time.Now().Add(10 * time.Second); len(exports) < 2; time.Sleep(50 * time.Millisecond) {
+		exports = exports[:0]
+		for _, l := range strings.Split(g.out(), "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "export BASE=") || strings.HasPrefix(l, "export TOKEN=") {
+				exports = append(exports, l)
+			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the banner does not print export BASE= and export TOKEN=:\n%s", g.out())
+		}
+	}
+	if exports[0] != "export BASE="+g.base {
+		t.Errorf("banner prints %q, want export BASE=%s", exports[0], g.base)
+	}
+	tok := strings.TrimPrefix(exports[1], "export TOKEN=")
+	mintedMu.Lock()
+	minted = append(minted, tok)
+	mintedMu.Unlock()
+
+	var claimed []string
+	for run := 1; run <= 2; run++ {
+		cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", strings.Join(exports, "\n")+"\n"+block)
+		cmd.Env = append(os.Environ(), "BASE=", "TOKEN=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("run %d: tour failed: %v\n%s", run, err, out)
+		}
+		for _, want := range []string{`"status":"Completed"`, "idempotent-replayed: true", "index,clientReference,provider,outcome",
+			`"status":"ACTIVE"`, `"allocatedAt"`, "field_immutable", "HTTP 409", `"clientReference":"USER_ID_11111"`, "HTTP 400",
+			`"pointer":"/items/0/currency"`, `"pointer":"/items/0/accountHolderName"`, `"pointer":"/items/0/clientReference"`,
+			`"name":"batchva"`, `"type":"pool.low"`, `"type":"pool.replenished"`, `"available":3,"claiming":0`} {
+			if !strings.Contains(strings.ToLower(string(out)), strings.ToLower(want)) {
+				t.Errorf("run %d: tour output lacks %s:\n%s", run, want, out)
+			}
+		}
+		// Three claims: the first two with one key (the same account), the third another.
+		var ids []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, `{"claimed":`) && strings.Contains(l, `"accountHolderName":"Ada Lovelace"`) && strings.Contains(l, `"status":"ACTIVE"`) {
+				ids = append(ids, l)
+			}
+		}
+		if len(ids) != 3 || ids[0] != ids[1] || ids[1] == ids[2] {
+			t.Errorf("run %d: claims %q, want three ACTIVE, the first two the same account", run, ids)
+		}
+		claimed = append(claimed, ids...)
+	}
+	if len(claimed) == 6 && (claimed[0] == claimed[3] || claimed[2] == claimed[5]) {
+		t.Errorf("the second run's claims %q repeat the first run's", claimed)
 	}
 }
 
@@ -643,6 +696,9 @@ func TestMetricsAndLogCorrelation(t *testing.T) {
 			found = true
 			if !strings.Contains(l, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) || !strings.Contains(l, `"span_id"`) {
 				t.Errorf("request log line without the request's trace_id/span_id: %s", l)
+			}
+			if n := strings.Count(l, `"trace_id"`); n != 1 {
+				t.Errorf("request log line with %d trace_id fields, want 1: %s", n, l)
 			}
 		}
 	}
@@ -704,5 +760,42 @@ func TestDevSecretInConfigFileRefusesToStart(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "auth.secret") {
 		t.Fatalf("gateway with the development secret in its file: err %v, output:\n%s", err, out)
+	}
+}
+
+// Every metric the README names is on /metrics once the traffic it counts
+// has happened: a create, its replay, a retried provider read, a pool and
+// a claim from it.
+func TestReadmeMetricsAreEmitted(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile("`(vagate_[a-z0-9_]+)`").FindAllStringSubmatch(string(readme), -1)
+	if len(names) < 10 {
+		t.Fatalf("the README names %d metrics; has its format changed?", len(names))
+	}
+	g := startGateway(t)
+	dev := mintToken(t, "dev", "")
+	// The first poll of the job is answered 503 once: a read, retried.
+	adminDo(t, g.mock, "POST", "/__admin/faults", `{"method":"GET","path":"/v1/virtual-accounts/jobs/*","action":"error","status":503,"times":1}`, nil)
+	key := uuid.NewString()
+	body := `{"items":[{"currency":"USD","accountHolderName":"M","accountName":"M"}]}`
+	want(t, g.do(t, "POST", "/v1/virtual-accounts", dev, body, "Idempotency-Key", key, "Prefer", "wait=10"), 200, "create")
+	if r := g.do(t, "POST", "/v1/virtual-accounts", dev, body, "Idempotency-Key", key, "Prefer", "wait=10"); r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %v", r.status, r.header)
+	}
+	want(t, g.do(t, "PUT", "/v1/pool/batchva/USD", dev, `{"target":1,"lowWatermark":0}`), 200, "pool")
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(string(g.do(t, "GET", "/v1/pool", dev, "").body), `"available":1`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool never filled")
+		}
+	}
+	want(t, g.do(t, "POST", "/v1/pool/claim", dev, `{"currency":"USD","accountHolderName":"A","accountName":"A"}`, "Idempotency-Key", uuid.NewString()), 200, "claim")
+	m := "\n" + string(g.do(t, "GET", "/metrics", "", "").body)
+	for _, n := range names {
+		if !strings.Contains(m, "\n"+n[1]) {
+			t.Errorf("/metrics has no %s, which the README lists", n[1])
+		}
 	}
 }

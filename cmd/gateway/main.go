@@ -28,9 +28,49 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
+		var logged *loggedError
+		if !errors.As(err, &logged) {
+			fmt.Fprintln(os.Stderr, "gateway:", err)
+		}
 		os.Exit(1)
 	}
+}
+
+// loggedError is an error already reported in the log: main only exits.
+type loggedError struct{ err error }
+
+func (e *loggedError) Error() string { return e.err.Error() }
+
+// Unwrap returns the error that was logged.
+func (e *loggedError) Unwrap() error { return e.err }
+
+// usage is the command line, printed by help and -h.
+const usage = `usage:
+  gateway [serve] [-config FILE] [-listen ADDR] [-mock-port N]
+  gateway token -tenant T [-permissions a,b] [-ttl 24h] [-config FILE]
+  gateway help
+`
+
+// parseFlags parses args into fs. Errors are reported on stderr; asked for
+// with -h or -help, the usage goes to stdout and parseFlags returns
+// flag.ErrHelp, which run turns into success.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fmt.Fprintf(fs.Output(), "\nflags of %s:\n", fs.Name())
+		fs.PrintDefaults()
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--h" || a == "--help" {
+			fs.SetOutput(stdout)
+			break
+		}
+	}
+	return fs.Parse(args)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,48 +78,71 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	var err error
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, stdout, stderr)
+		err = serve(ctx, args, stdout, stderr)
 	case "token":
-		return token(args, stdout, stderr)
+		err = token(args, stdout, stderr)
 	case "help":
-		fmt.Fprintln(stdout, "usage: gateway [serve] [-config FILE] | gateway token -tenant T [-permissions a,b] [-ttl 24h]")
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (serve, token, help)", cmd)
+	}
+	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, token, help)", cmd)
+	return err
 }
 
-// loadConfig reads -config (or $VAGATE_CONFIG); without one it is the
-// embedded development setup, the only one the development secret works in.
-func loadConfig(path string) (*config.Config, error) {
-	if path == "" {
-		path = os.Getenv("VAGATE_CONFIG")
+// configPath is -config, else $VAGATE_CONFIG; "" is the embedded setup.
+func configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
 	}
+	return os.Getenv("VAGATE_CONFIG")
+}
+
+// loadConfig reads the config file at path; without one (path "") it is
+// the embedded development setup, the only one the development secret
+// works in.
+func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return config.Development(nil)
 	}
 	return config.Load(path)
 }
 
+// token mints a token. With a config file it reads only the file's auth
+// section, so the variables the rest of the file references need not be set.
 func token(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (default: the embedded development setup)")
+	cfgPath := fs.String("config", "", "config file, of which only the auth section is read (default $VAGATE_CONFIG, else the embedded development setup)")
 	tenant := fs.String("tenant", "", "tenant (the token's subject), required")
 	perms := fs.String("permissions", strings.Join(httpapi.AllPermissions(), ","), "comma-separated permissions")
 	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *tenant == "" {
 		return errors.New("token: -tenant is required")
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
+	var auth *config.Auth
+	if path := configPath(*cfgPath); path != "" {
+		a, err := config.LoadAuth(path)
+		if err != nil {
+			return err
+		}
+		auth = a
+	} else {
+		cfg, err := config.Development(nil)
+		if err != nil {
+			return err
+		}
+		auth = &cfg.Auth
 	}
-	ac, err := authConfig(&cfg.Auth)
+	ac, err := authConfig(auth)
 	if err != nil {
 		return err
 	}

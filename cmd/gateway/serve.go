@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/net/netutil"
 
 	"github.com/vagate/vagate/config"
@@ -32,14 +33,14 @@ import (
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (default $VAGATE_CONFIG, else the embedded development setup)")
 	listen := fs.String("listen", "", "listen address, overriding the config (e.g. 127.0.0.1:0)")
 	mockPort := fs.Int("mock-port", -1, "first port of the embedded mocks, overriding the config (0: any free port)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	path := configPath(*cfgPath)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -50,10 +51,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Mocks.BasePort = *mockPort
 	}
 	log := newLogger(stderr, cfg.Log.Level)
+	// go-redis logs dial failures itself, unstructured; the gateway reports them.
+	redis.SetLogger(redisLogger{log})
+	if err := serveWith(ctx, cfg, path, log, stdout); err != nil {
+		log.Error("gateway failed", "err", err)
+		return &loggedError{err}
+	}
+	return nil
+}
+
+// serveWith runs the gateway configured by cfg (read from the file at
+// path, "" for the embedded setup) until ctx ends. The whole file is
+// judged (every provider's block opened) before the state store is
+// connected to.
+func serveWith(ctx context.Context, cfg *config.Config, path string, log *slog.Logger, stdout io.Writer) (err error) {
 	tel, err := telemetry.New(ctx, telemetry.Config{ServiceName: cfg.Telemetry.ServiceName,
 		OTLPEndpoint: cfg.Telemetry.OTLPEndpoint, Insecure: cfg.Telemetry.Insecure, SampleRatio: cfg.Telemetry.SampleRatio})
 	if err != nil {
-		return fmt.Errorf("telemetry: %w", err)
+		return fmt.Errorf("config: telemetry: %w", err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -61,7 +76,34 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tel.Shutdown(sctx)
 	}()
 
-	// The store first: in Redis mode nothing starts without it.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	publicURL := cfg.PublicURLFor(ln.Addr())
+	in := ""
+	if path != "" {
+		in = path + ": "
+	}
+	var configured []*gateway.Provider
+	for i, pc := range cfg.Providers {
+		p, err := openProvider(&pc, publicURL, log, tel)
+		if err != nil {
+			return fmt.Errorf("%sconfig: providers[%d] (%s): %w", in, i, pc.Name, err)
+		}
+		configured = append(configured, p)
+	}
+	ac, err := authConfig(&cfg.Auth)
+	if err != nil {
+		return err
+	}
+
+	// Then the store: in Redis mode nothing starts without it.
 	st, err := openState(ctx, cfg, log, tel)
 	if err != nil {
 		return err
@@ -71,36 +113,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// On return: stop the workers, wait for them, then close the store.
 	defer func() { cancel(); bg.Wait(); st.close() }()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	publicURL := cfg.PublicURLFor(ln.Addr())
-
 	var mocks []*embeddedMock
 	if cfg.Mocks.Embedded {
 		mocks, err = startMocks(ctx, &bg, cfg.Mocks.BasePort, publicURL, log, tel)
 		if err != nil {
-			ln.Close()
 			return err
 		}
 	}
 	reg := gateway.NewRegistry()
 	for _, m := range mocks {
-		if err := reg.Register(m.provider); err != nil {
-			ln.Close()
+		if err = reg.Register(m.provider); err != nil {
 			return err
 		}
 	}
-	for i, pc := range cfg.Providers {
-		p, err := openProvider(&pc, publicURL, log, tel)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("config: providers[%d] (%s): %w", i, pc.Name, err)
-		}
-		if err := reg.Register(p); err != nil {
-			ln.Close()
-			return fmt.Errorf("config: providers[%d]: %w", i, err)
+	for i, p := range configured {
+		if err = reg.Register(p); err != nil {
+			return fmt.Errorf("%sconfig: providers[%d]: %w", in, i, err)
 		}
 	}
 	var rules []gateway.Rule
@@ -109,13 +137,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	router, err := gateway.NewRouter(reg, rules)
 	if err != nil {
-		ln.Close()
-		return fmt.Errorf("config: %w", err)
-	}
-	ac, err := authConfig(&cfg.Auth)
-	if err != nil {
-		ln.Close()
-		return err
+		return fmt.Errorf("%sconfig: %w", in, err)
 	}
 	hooks := openWebhooks(cfg, st, log, tel)
 	bg.Go(func() { hooks.Run(ctx) })
@@ -151,9 +173,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ClaimTimeout: cfg.Pool.ClaimTimeout.D(), ResolveAfter: cfg.Pool.ResolveAfter.D(), SweepInterval: cfg.Pool.SweepInterval.D(),
 		OnLow: recorder.PoolLow, OnReplenished: recorder.PoolReplenished, Logger: log, Meter: tel.Meter,
 	}))
-	if err := pools.Load().Setup(ctx, poolConfigs(cfg.Pool.Pools)); err != nil {
-		ln.Close()
-		return fmt.Errorf("config: %w", err)
+	if err = pools.Load().Setup(ctx, poolConfigs(cfg.Pool.Pools)); err != nil {
+		return fmt.Errorf("%sconfig: %w", in, err)
 	}
 	bg.Go(func() { pools.Load().Run(ctx) })
 	reconciler := startReconciler(ctx, &bg, reg, svc, st.reconcile, &cfg.Reconcile, recorder.Drift, log, tel)
@@ -165,28 +186,44 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	srv, limited := httpServer(ln, h, &cfg.Limits)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limited) }()
-	log.Info("gateway listening", "url", publicURL, "store", cfg.Store.Driver, "providers", strings.Join(reg.Names(), ","))
+	log.Info("gateway listening", "addr", ln.Addr().String(), "url", localURL(ln.Addr()), "publicUrl", publicURL,
+		"store", cfg.Store.Driver, "providers", strings.Join(reg.Names(), ","))
 	if cfg.Mocks.Embedded && string(cfg.Auth.Secret) == string(config.DevSecret) {
 		banner(stdout, ac, publicURL, mocks)
 	}
 	select {
-	case err := <-errc:
-		return err
+	case serr := <-errc:
+		return serr
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
 	}
 	return nil
+}
+
+// localURL is the URL of the bound address addr on this host (an
+// unspecified host is reached at 127.0.0.1).
+func localURL(addr net.Addr) string {
+	return (&config.Config{}).PublicURLFor(addr)
+}
+
+// redisLogger turns go-redis's own log lines into debug lines of the
+// gateway's log: what matters (Redis unreachable at start-up, a command
+// failing) is reported by the gateway, once, with its context.
+type redisLogger struct{ log *slog.Logger }
+
+// Printf logs one go-redis message at debug level.
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // poolConfigs are the configured pools as the pool service takes them.
@@ -287,14 +324,15 @@ func banner(w io.Writer, ac *httpapi.AuthConfig, url string, mocks []*embeddedMo
 	fmt.Fprintf(w, `
 vagate is running at %s (embedded: memory store; mocks: %s)
 
-Development token (tenant "dev", every permission, valid 24h):
+In another shell, with a development token (tenant "dev", every permission, valid 24h):
+  export BASE=%s
   export TOKEN=%s
 
 Try:
-  curl -s -X POST %s/v1/virtual-accounts \
+  curl -s -X POST "$BASE/v1/virtual-accounts" \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -H 'Prefer: wait=5' \
     -d '{"items":[{"currency":"USD","accountHolderName":"Jane Smith","accountName":"Jane Smith"}]}'
 
-`, url, strings.Join(ms, ", "), tok, url)
+`, url, strings.Join(ms, ", "), url, tok)
 }

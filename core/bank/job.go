@@ -27,6 +27,10 @@ type Outcome string
 const (
 	// OutcomePending: not yet sent to the provider.
 	OutcomePending Outcome = "pending"
+	// OutcomeSent: sent to the provider (or being sent), its answer not yet
+	// in; it can no longer be cancelled. Job results show a pending item
+	// marked sent this way; the job store keeps it pending.
+	OutcomeSent Outcome = "sent"
 	// OutcomeCreated: the provider created the account.
 	OutcomeCreated Outcome = "created"
 	// OutcomeFailed: the provider refused the item; nothing was created.

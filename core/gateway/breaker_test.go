@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"runtime"
@@ -102,5 +103,35 @@ func TestBreakerCyclesWhileReadersPoll(t *testing.T) {
 	}
 	if got := c.Breaker().Changes; got < 3*cycles {
 		t.Errorf("breaker changed state %d times, want at least %d", got, 3*cycles)
+	}
+}
+
+// While the breaker is open, a provider's health shows the provider's last
+// real failure, not the breaker's own refusals.
+func TestOpenBreakerKeepsTheProvidersLastError(t *testing.T) {
+	rt := &flipTransport{}
+	rt.failing.Store(true)
+	l := fast(gateway.Limits{MaxAttempts: 1, Breaker: gateway.BreakerLimits{
+		FailureRatio: 0.5, MinRequests: 2, Window: time.Minute, OpenFor: time.Minute, Probes: 1}})
+	c := gateway.NewClient("p", l, rt, nil)
+	p, err := gateway.New("p", &httpFake{c: c}, &gateway.Options{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c.Breaker().State != "open" {
+		p.GetAccount(t.Context(), "r")
+	}
+	before := p.Health()
+	if !strings.Contains(before.LastError, "503") {
+		t.Fatalf("last error = %q, want the provider's 503", before.LastError)
+	}
+	for range 5 {
+		if _, err := p.GetAccount(t.Context(), "r"); !errors.Is(err, gateway.ErrFailFast) {
+			t.Fatalf("call with the breaker open: %v, want a fail-fast refusal", err)
+		}
+	}
+	after := p.Health()
+	if after.LastError != before.LastError || !after.LastErrorAt.Equal(*before.LastErrorAt) || after.RecentRequests != before.RecentRequests {
+		t.Errorf("after refusals health = %+v, want it unchanged from %+v", after, before)
 	}
 }

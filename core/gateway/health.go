@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -51,7 +52,11 @@ func (p *Provider) track() func(err error) {
 	h.inFlight++
 	h.mu.Unlock()
 	return func(err error) {
-		failed := err != nil && providerSide(bank.Code(err))
+		// A call the gateway itself refused (an open breaker, the rate
+		// limiter) reached no provider: the provider's last real failure
+		// stays the one shown.
+		refused := errors.Is(err, ErrFailFast) || errors.Is(err, ErrRateLimited)
+		failed := err != nil && !refused && providerSide(bank.Code(err))
 		var msg string
 		if failed {
 			msg = err.Error() // outside the lock: it calls into the error
@@ -59,6 +64,9 @@ func (p *Provider) track() func(err error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.inFlight--
+		if refused {
+			return
+		}
 		h.ring[h.next] = failed
 		h.next = (h.next + 1) % healthWindow
 		if h.n < healthWindow {

@@ -110,6 +110,15 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 		if choice != nil {
 			p = choice.Provider
 		}
+		if p == nil && fe == nil {
+			// An invalid currency routes nothing, yet the item's other
+			// fields are judged by the provider its upper-case form would
+			// route to, so that one answer names every bad field.
+			if g := r.judgeAsRouted(ptr, it); g != nil {
+				fields = append(fields, g...)
+				continue
+			}
+		}
 		bad, err := checkItem(p, ptr, &it.Account)
 		fields = append(fields, bad...)
 		if err != nil && capErr == nil {
@@ -138,6 +147,24 @@ func (r *Router) Plan(tenant string, req *Request) ([]Item, error) {
 			Err: &AccountNotAllowedError{Items: deniedItems}}
 	}
 	return out, nil
+}
+
+// judgeAsRouted checks an item whose currency is invalid (say "usd") as if
+// it were its upper-case form, at the provider that form routes to: the
+// currency's own error and every other bad field, or nil when that form
+// routes nowhere either.
+func (r *Router) judgeAsRouted(ptr string, it *Item) []bank.FieldError {
+	guess := *it
+	guess.Account.Currency = strings.ToUpper(strings.TrimSpace(it.Account.Currency))
+	if guess.Account.Currency == it.Account.Currency || !bank.ValidCurrency(guess.Account.Currency) {
+		return nil
+	}
+	c, fe := r.pick(ptr, &guess)
+	if c == nil || fe != nil {
+		return nil
+	}
+	bad, _ := checkItem(c.Provider, ptr, &guess.Account)
+	return append([]bank.FieldError{{Pointer: ptr + "/currency", Message: "must be an ISO 4217 code of three upper-case letters"}}, bad...)
 }
 
 // ValidateCreate checks req against every rule, for this provider: it

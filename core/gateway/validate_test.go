@@ -93,6 +93,10 @@ func TestPlan(t *testing.T) {
 			"/items/2/provider",
 			"/items/3/currency",
 		}, nil},
+		{"an invalid currency still meets the limits of the provider its upper-case form routes to", gateway.Request{Items: []*gateway.Item{
+			{Account: provider.CreateItem{Currency: "usd", AccountHolderName: "A", AccountName: "B", ClientReference: "toolong"}},
+			{Account: provider.CreateItem{Currency: "xx1", AccountHolderName: "A", AccountName: "B", ClientReference: "toolong"}},
+		}}, bank.InvalidArgument, []string{"/items/0/currency", "/items/0/clientReference", "/items/1/currency"}, nil},
 		{"headers: the lowest limit of the providers used", gateway.Request{
 			CustomHeaders: map[string]string{"X-Long-Name": "v", "a b": "v"},
 			Items:         []*gateway.Item{usd("a"), eur("main")}},

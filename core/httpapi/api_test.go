@@ -30,6 +30,7 @@ import (
 	"github.com/vagate/vagate/core/pool/poolmem"
 	"github.com/vagate/vagate/core/store"
 	"github.com/vagate/vagate/mocks/batchvamock"
+	"github.com/vagate/vagate/mocks/fault"
 	"github.com/vagate/vagate/openapi"
 )
 
@@ -218,7 +219,8 @@ func TestBadInput(t *testing.T) {
 		code     string
 		pointers []string
 	}{
-		{"malformed JSON", "POST", "/v1/virtual-accounts", `{"items":[`, nil, 400, "validation_failed", []string{""}},
+		{"malformed JSON", "POST", "/v1/virtual-accounts", `{"items":[`, nil, 400, "invalid_body", nil},
+		{"malformed JSON in an update", "PATCH", "/v1/virtual-accounts/va_x", `{"accountName":`, nil, 400, "invalid_body", nil},
 		{"not an object", "POST", "/v1/virtual-accounts", `[1,2]`, nil, 400, "validation_failed", []string{""}},
 		{"empty body", "POST", "/v1/virtual-accounts", ``, nil, 400, "validation_failed", []string{""}},
 		{"wrong types", "POST", "/v1/virtual-accounts", `{"items":[{"currency":5,"unallocated":"yes","accountHolderName":["A"],"accountName":"B"}]}`, nil,
@@ -258,6 +260,9 @@ func TestBadInput(t *testing.T) {
 		{"limit not a number", "GET", "/v1/virtual-accounts?limit=ten", "", nil, 400, "validation_failed", []string{"/query/limit"}},
 		{"bad status filter", "GET", "/v1/virtual-accounts?status=READY", "", nil, 400, "validation_failed", []string{"/query/status"}},
 		{"bad refresh", "GET", "/v1/virtual-accounts/va_x?refresh=maybe", "", nil, 400, "validation_failed", []string{"/query/refresh"}},
+		{"account id over 64 characters", "GET", "/v1/virtual-accounts/" + strings.Repeat("a", 65), "", nil, 400, "validation_failed", []string{"/path/id"}},
+		{"account id of 64 characters", "GET", "/v1/virtual-accounts/" + strings.Repeat("a", 64), "", nil, 404, "not_found", nil},
+		{"job id over 64 characters", "GET", "/v1/jobs/" + strings.Repeat("j", 65) + "/results", "", nil, 400, "validation_failed", []string{"/path/id"}},
 		{"empty update", "PATCH", "/v1/virtual-accounts/va_x", `{}`, nil, 400, "validation_failed", []string{""}},
 		{"update unknown field", "PATCH", "/v1/virtual-accounts/va_x", `{"currency":"EUR"}`, nil, 400, "validation_failed", []string{"/currency"}},
 	}
@@ -342,8 +347,11 @@ func TestPreferWaitAndCancel(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Preference-Applied") != "wait=10" || !strings.Contains(string(body), `"status":"Completed"`) {
 		t.Fatalf("Prefer wait: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
-	var job struct{ ID string }
+	var job struct{ ID, JobID, StatusURL, ResultURL string }
 	json.Unmarshal(body, &job)
+	if job.ID == "" || job.JobID != job.ID || job.StatusURL != "http://gw.test/v1/jobs/"+job.ID || job.ResultURL != job.StatusURL+"/results" {
+		t.Errorf("finished job %s: want jobId, statusUrl and resultUrl as in a 202 answer", body)
+	}
 	resp, body = a.call(t, "DELETE", "/v1/jobs/"+job.ID, tok, nil)
 	if resp.StatusCode != 409 || !strings.Contains(string(body), "failed_precondition") {
 		t.Errorf("cancel a finished job: %d %s", resp.StatusCode, body)
@@ -550,5 +558,46 @@ func TestLostIdempotencyRecordDoesNotCreateTwice(t *testing.T) {
 	}
 	if n := a.mock.CountByReference("LOST-REC-1"); n != 1 {
 		t.Errorf("%d accounts at the provider, want 1", n)
+	}
+}
+
+// An item handed to the provider is `sent`, not `pending`: a cancel no
+// longer stops it, and it ends created.
+func TestSentItemsAreNotPending(t *testing.T) {
+	a := newAPI(t)
+	tok := a.token(t, "t1")
+	if _, err := a.mock.Faults().Add(fault.Rule{Method: "POST", Path: "/v1/virtual-accounts", Action: fault.ActionLatency,
+		Latency: fault.Duration(time.Second), Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := a.call(t, "POST", "/v1/virtual-accounts", tok, strings.NewReader(items(1, named)))
+	if resp.StatusCode != 202 {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var acc struct{ JobID string }
+	json.Unmarshal(body, &acc)
+	outcome := func() string {
+		_, body := a.call(t, "GET", "/v1/jobs/"+acc.JobID+"/results", tok, nil)
+		var res struct{ Items []struct{ Outcome string } }
+		if json.Unmarshal(body, &res) != nil || len(res.Items) != 1 {
+			t.Fatalf("results: %s", body)
+		}
+		return res.Items[0].Outcome
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for outcome() != "sent" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the item never showed as sent while its create was at the provider (now %s)", outcome())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp, body := a.call(t, "DELETE", "/v1/jobs/"+acc.JobID, tok, nil); resp.StatusCode != 200 {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, body)
+	}
+	for o := outcome(); o != "created"; o = outcome() {
+		if o != "sent" || time.Now().After(deadline.Add(5*time.Second)) {
+			t.Fatalf("a sent item became %s, want it to stay sent until created", o)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -124,3 +124,28 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A replayed answer is counted in vagate_idempotency_replays_total, the
+// metric the README lists.
+func TestIdempotencyReplaysAreCounted(t *testing.T) {
+	tel, err := telemetry.New(t.Context(), telemetry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tel.Shutdown(context.Background()) })
+	a := newAPIState(t, memoryState(), func(d *httpapi.Deps, _ *httpapi.Options) {
+		d.Meter, d.Metrics = tel.Meter, tel.MetricsHandler()
+	})
+	tok, key := a.token(t, "t1"), uuid.NewString()
+	body := `{"items":[{"currency":"USD","accountHolderName":"R","accountName":"R"}]}`
+	for i := range 3 {
+		resp, b := a.call(t, http.MethodPost, "/v1/virtual-accounts", tok, strings.NewReader(body), "Idempotency-Key", key)
+		if resp.StatusCode != http.StatusAccepted || (i > 0) != (resp.Header.Get("Idempotent-Replayed") == "true") {
+			t.Fatalf("create %d: %d %s (replayed %q)", i, resp.StatusCode, b, resp.Header.Get("Idempotent-Replayed"))
+		}
+	}
+	_, m := a.call(t, http.MethodGet, "/metrics", "", nil)
+	if want := `vagate_idempotency_replays_total{http_route="/v1/virtual-accounts"} 2`; !strings.Contains(string(m), want) {
+		t.Errorf("/metrics lacks %s:\n%s", want, grepLines(string(m), "idempotency"))
+	}
+}

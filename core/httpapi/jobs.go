@@ -84,13 +84,22 @@ func (s *Server) CreateVirtualAccounts(c *gin.Context, params openapi.CreateVirt
 		cancel()
 		if err == nil && done.Status.Finished() {
 			c.Header("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
-			c.JSON(http.StatusOK, done)
+			c.JSON(http.StatusOK, finishedJob{Job: done, JobID: done.ID, StatusURL: statusURL, ResultURL: statusURL + "/results"})
 			return
 		}
 	}
 	c.JSON(http.StatusAccepted, openapi.JobAccepted{
 		JobId: job.ID, Status: openapi.JobStatus(job.Status), StatusUrl: statusURL, ResultUrl: statusURL + "/results",
 	})
+}
+
+// finishedJob is the document's FinishedJob: a job that finished while its
+// create waited, with the jobId and URLs the 202 answer carries.
+type finishedJob struct {
+	*bank.Job
+	JobID     string `json:"jobId"`
+	StatusURL string `json:"statusUrl"`
+	ResultURL string `json:"resultUrl"`
 }
 
 // GetJob returns a job's status and counts.
@@ -120,23 +129,49 @@ var CSVColumns = []string{"index", "clientReference", "provider", "outcome", "ac
 	"status", "currency", "accountNumber", "iban", "errorCode", "errorMessage",
 	"bic", "accountHolderName", "accountName", "balanceAvailable", "balanceCurrency", "category", "providerCode", "providerJobId"}
 
-// GetJobResults returns per-item results as JSON, or CSV on Accept: text/csv.
+// GetJobResults returns per-item results as JSON, or as CSV on Accept:
+// text/csv (the answer of GetJobResultsCsv).
 func (s *Server) GetJobResults(c *gin.Context, id openapi.JobID, params openapi.GetJobResultsParams) {
+	job, items, ok := s.jobResults(c, id)
+	if !ok {
+		return
+	}
+	if params.Accept != nil && strings.Contains(strings.ToLower(*params.Accept), "text/csv") {
+		writeResultsCSV(c, job, items)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"jobId": job.ID, "status": job.Status, "items": items})
+}
+
+// GetJobResultsCsv returns per-item results as CSV.
+func (s *Server) GetJobResultsCsv(c *gin.Context, id openapi.JobID) {
+	if job, items, ok := s.jobResults(c, id); ok {
+		writeResultsCSV(c, job, items)
+	}
+}
+
+// jobResults reads a job's item results, an item with the provider shown
+// as sent; it answers the problem and returns false when it cannot.
+func (s *Server) jobResults(c *gin.Context, id string) (*bank.Job, []bank.ItemResult, bool) {
 	rec, err := s.d.Engine.Get(c.Request.Context(), Tenant(c), id)
 	if err != nil {
 		fail(c, err)
-		return
+		return nil, nil, false
 	}
 	items := make([]bank.ItemResult, len(rec.Items))
 	for i, it := range rec.Items {
 		items[i] = it.Result
+		if it.Result.Outcome == bank.OutcomePending && it.Sent {
+			items[i].Outcome = bank.OutcomeSent
+		}
 	}
-	if params.Accept == nil || !strings.Contains(strings.ToLower(*params.Accept), "text/csv") {
-		c.JSON(http.StatusOK, gin.H{"jobId": rec.Job.ID, "status": rec.Job.Status, "items": items})
-		return
-	}
+	return &rec.Job, items, true
+}
+
+// writeResultsCSV answers a job's results as CSV.
+func writeResultsCSV(c *gin.Context, job *bank.Job, items []bank.ItemResult) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.csv"`, rec.Job.ID))
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-results.csv"`, job.ID))
 	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
 	w.Write(CSVColumns)

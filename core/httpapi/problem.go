@@ -122,7 +122,8 @@ func (p *Problem) Error() string {
 	return p.Code + ": " + p.Detail
 }
 
-// WriteProblem writes p as application/problem+json with Retry-After and the trace id, and aborts the chain.
+// WriteProblem writes p as application/problem+json with Retry-After, the
+// trace id and the request path as its instance, and aborts the chain.
 func WriteProblem(c *gin.Context, p *Problem) {
 	c.Abort()
 	if p == nil {
@@ -143,6 +144,9 @@ func WriteProblem(c *gin.Context, p *Problem) {
 	}
 	if q.TraceID == "" {
 		q.TraceID = TraceID(c)
+	}
+	if q.Instance == "" && c.Request != nil {
+		q.Instance = c.Request.URL.EscapedPath()
 	}
 	if c.Writer.Written() {
 		return // too late: the handler has already answered

@@ -202,12 +202,15 @@ func TestWriteProblem(t *testing.T) {
 	}
 	var raw map[string]any
 	_ = json.Unmarshal(w.Body.Bytes(), &raw)
-	for _, k := range []string{"type", "title", "status", "detail", "code", "traceId"} {
+	for _, k := range []string{"type", "title", "status", "detail", "code", "traceId", "instance"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("body %s lacks %q", w.Body, k)
 		}
 	}
-	for _, k := range []string{"errors", "instance", "RetryAfter", "retryAfter"} {
+	if raw["instance"] != "/x" {
+		t.Errorf("instance = %v, want the request path /x", raw["instance"])
+	}
+	for _, k := range []string{"errors", "RetryAfter", "retryAfter"} {
 		if _, ok := raw[k]; ok {
 			t.Errorf("body %s has %q", w.Body, k)
 		}

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -138,6 +140,18 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 			otelgin.WithPropagators(propagation.TraceContext{})))
 	}
 	r.Use(answerHeaders, RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes, opts.MaxWebhookBodyBytes))
+	if d.Meter != nil {
+		// Ahead of the idempotency step, which answers a replay and stops
+		// the chain there.
+		hits, _ := d.Meter.Meter(instrumentation).Int64Counter("vagate.idempotency.replays",
+			metric.WithDescription("answers replayed for a repeated Idempotency-Key"))
+		r.Use(func(c *gin.Context) {
+			c.Next()
+			if c.Writer.Header().Get(HeaderIdempotentReplayed) == "true" {
+				hits.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
+			}
+		})
+	}
 	// Each step is its own handler, so middlewares that call c.Next()
 	// themselves still run in order: authenticate, authorise, deduplicate.
 	protected := func(c *gin.Context) (opMeta, bool) {
@@ -163,16 +177,6 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 		}
 		c.Next()
 	})
-	if d.Meter != nil {
-		hits, _ := d.Meter.Meter(instrumentation).Int64Counter("vagate.idempotency.replays",
-			metric.WithDescription("answers replayed for a repeated Idempotency-Key"))
-		r.Use(func(c *gin.Context) {
-			c.Next()
-			if c.Writer.Header().Get(HeaderIdempotentReplayed) == "true" {
-				hits.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
-			}
-		})
-	}
 	s := &Server{d: d, opts: opts}
 	openapi.RegisterHandlersWithOptions(r, s, openapi.GinServerOptions{ErrorHandler: paramError})
 	return r, nil
@@ -294,14 +298,20 @@ func readRequestBody(c *gin.Context) ([]byte, bool) {
 	return b, true
 }
 
-// jsonBody checks the content type and reads the body.
+// jsonBody checks the content type, reads the body and checks that it is
+// JSON (400 invalid_body otherwise); an empty body is left to the handler.
 func jsonBody(c *gin.Context) ([]byte, bool) {
 	if ct := c.ContentType(); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
 		WriteProblem(c, NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			fmt.Sprintf("Content-Type %q is not supported; send application/json", ct)))
 		return nil, false
 	}
-	return readRequestBody(c)
+	b, ok := readRequestBody(c)
+	if ok && len(bytes.TrimSpace(b)) > 0 && !json.Valid(b) {
+		WriteProblem(c, NewProblem(http.StatusBadRequest, CodeInvalidBody, "the body is not valid JSON"))
+		return nil, false
+	}
+	return b, ok
 }
 
 func invalid(c *gin.Context, detail string, fs []bank.FieldError) {

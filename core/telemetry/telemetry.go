@@ -9,8 +9,11 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,10 +33,12 @@ import (
 type Config struct {
 	// ServiceName names the service in traces (default "vagate").
 	ServiceName string
-	// OTLPEndpoint is an OTLP/HTTP endpoint (host:port); empty means traces
-	// are not exported.
+	// OTLPEndpoint is an OTLP/HTTP collector: host:port (TLS unless
+	// Insecure), or a URL, http:// (plaintext) or https://, whose path
+	// defaults to /v1/traces; empty means traces are not exported.
 	OTLPEndpoint string
-	// Insecure sends OTLP without TLS (a local collector).
+	// Insecure sends OTLP to a host:port endpoint without TLS (a local
+	// collector).
 	Insecure bool
 	// SampleRatio is the share of new traces recorded (default 1).
 	SampleRatio float64
@@ -75,9 +80,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			opts = append(opts, sdktrace.WithSyncer(cfg.SpanExporter))
 		}
 		if cfg.OTLPEndpoint != "" {
-			eo := []otlptracehttp.Option{otlptracehttp.WithEndpoint(cfg.OTLPEndpoint)}
-			if cfg.Insecure {
-				eo = append(eo, otlptracehttp.WithInsecure())
+			eo, err := exporterOptions(cfg.OTLPEndpoint, cfg.Insecure)
+			if err != nil {
+				return nil, err
 			}
 			exp, err := otlptracehttp.New(ctx, eo...)
 			if err != nil {
@@ -106,6 +111,31 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	return t, nil
 }
 
+// exporterOptions are the OTLP/HTTP trace exporter's options for endpoint:
+// host:port, over TLS unless insecure; or an http:// (plaintext) or
+// https:// URL, sent to its path or, without one, to /v1/traces.
+func exporterOptions(endpoint string, insecure bool) ([]otlptracehttp.Option, error) {
+	if !strings.Contains(endpoint, "://") {
+		eo := []otlptracehttp.Option{otlptracehttp.WithEndpoint(endpoint)}
+		if insecure {
+			eo = append(eo, otlptracehttp.WithInsecure())
+		}
+		return eo, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("OTLP endpoint %q: want host:port or an http:// or https:// URL", endpoint)
+	}
+	eo := []otlptracehttp.Option{otlptracehttp.WithEndpoint(u.Host)}
+	if u.Scheme == "http" {
+		eo = append(eo, otlptracehttp.WithInsecure())
+	}
+	if p := strings.TrimRight(u.Path, "/"); p != "" {
+		eo = append(eo, otlptracehttp.WithURLPath(p))
+	}
+	return eo, nil
+}
+
 // MetricsHandler serves the metrics in Prometheus text format.
 func (t *Telemetry) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
@@ -121,14 +151,25 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 }
 
 // LogHandler wraps h so every record logged with a context carrying a span
-// gets trace_id and span_id attributes.
+// gets trace_id and span_id attributes, unless the record has them already.
 func LogHandler(h slog.Handler) slog.Handler { return traceHandler{h} }
 
 type traceHandler struct{ slog.Handler }
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		hasTrace, hasSpan := false, false
+		r.Attrs(func(a slog.Attr) bool {
+			hasTrace = hasTrace || a.Key == "trace_id"
+			hasSpan = hasSpan || a.Key == "span_id"
+			return true
+		})
+		if !hasTrace {
+			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
+		}
+		if !hasSpan {
+			r.AddAttrs(slog.String("span_id", sc.SpanID().String()))
+		}
 	}
 	return h.Handler.Handle(ctx, r)
 }
