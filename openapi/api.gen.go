@@ -20,6 +20,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for BreakerActionAction.
+const (
+	BreakerActionActionOpen  BreakerActionAction = "open"
+	BreakerActionActionReset BreakerActionAction = "reset"
+)
+
+// Valid indicates whether the value is a known member of the BreakerActionAction enum.
+func (e BreakerActionAction) Valid() bool {
+	switch e {
+	case BreakerActionActionOpen:
+		return true
+	case BreakerActionActionReset:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Capability.
 const (
 	CapabilityAllocate         Capability = "allocate"
@@ -164,6 +182,7 @@ func (e ErrorCode) Valid() bool {
 // Defines values for EventType.
 const (
 	EventTypeJobCompleted                EventType = "job.completed"
+	EventTypeOperatorAction              EventType = "operator.action"
 	EventTypePoolLow                     EventType = "pool.low"
 	EventTypePoolReplenished             EventType = "pool.replenished"
 	EventTypeReconciliationDrift         EventType = "reconciliation.drift"
@@ -179,6 +198,8 @@ const (
 func (e EventType) Valid() bool {
 	switch e {
 	case EventTypeJobCompleted:
+		return true
+	case EventTypeOperatorAction:
 		return true
 	case EventTypePoolLow:
 		return true
@@ -197,6 +218,39 @@ func (e EventType) Valid() bool {
 	case EventTypeVirtualAccountStatusUpdated:
 		return true
 	case EventTypeWebhookEndpointDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FaultRuleAction.
+const (
+	FaultRuleActionDropResponse FaultRuleAction = "drop_response"
+	FaultRuleActionError        FaultRuleAction = "error"
+	FaultRuleActionHang         FaultRuleAction = "hang"
+	FaultRuleActionLatency      FaultRuleAction = "latency"
+	FaultRuleActionMalformed    FaultRuleAction = "malformed"
+	FaultRuleActionReset        FaultRuleAction = "reset"
+	FaultRuleActionTruncate     FaultRuleAction = "truncate"
+)
+
+// Valid indicates whether the value is a known member of the FaultRuleAction enum.
+func (e FaultRuleAction) Valid() bool {
+	switch e {
+	case FaultRuleActionDropResponse:
+		return true
+	case FaultRuleActionError:
+		return true
+	case FaultRuleActionHang:
+		return true
+	case FaultRuleActionLatency:
+		return true
+	case FaultRuleActionMalformed:
+		return true
+	case FaultRuleActionReset:
+		return true
+	case FaultRuleActionTruncate:
 		return true
 	default:
 		return false
@@ -679,6 +733,14 @@ type BankDetails struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// BreakerAction defines model for BreakerAction.
+type BreakerAction struct {
+	Action BreakerActionAction `json:"action"`
+}
+
+// BreakerActionAction defines model for BreakerAction.Action.
+type BreakerActionAction string
+
 // Capability One thing a provider can do; the same names are used by routing rules
 // (`routing[].capability`) and by `capability_not_supported` problems.
 //
@@ -832,7 +894,8 @@ type ErrorCode string
 // carries the pool; `pool.replenished` (the pool's replenish job finished) carries
 // the pool and the job. An allocation through a claim is a
 // `virtual_account.allocated` like any other. `webhook_endpoint.disabled` carries
-// the endpoint and why; `reconciliation.drift` the drift.
+// the endpoint and why; `reconciliation.drift` the drift; `operator.action` what an
+// operator did (to the tenant's job, pool or delivery).
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -860,9 +923,12 @@ type EventData struct {
 	// `action`: `repaired` (the gateway's status caught up with the provider's),
 	// `adopted` (recorded under the quarantine tenant), `reported` (not safe to repair
 	// by itself; `error` says why a repair was not made).
-	Drift *Drift     `json:"drift,omitempty"`
-	Job   *Job       `json:"job,omitempty"`
-	Pool  *PoolEntry `json:"pool,omitempty"`
+	Drift *Drift `json:"drift,omitempty"`
+	Job   *Job   `json:"job,omitempty"`
+
+	// OperatorAction What an operator did through the console or the ops CLI (an `operator.action` event).
+	OperatorAction *OperatorAction `json:"operatorAction,omitempty"`
+	Pool           *PoolEntry      `json:"pool,omitempty"`
 
 	// PreviousStatus Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
@@ -884,6 +950,29 @@ type EventList struct {
 
 // EventType A unified event type.
 type EventType string
+
+// FaultRule One scripted fault of a bundled mock (see mocks/fault).
+type FaultRule struct {
+	Action     FaultRuleAction `json:"action"`
+	Fired      *int            `json:"fired,omitempty"`
+	Id         *string         `json:"id,omitempty"`
+	Jitter     *string         `json:"jitter,omitempty"`
+	Latency    *string         `json:"latency,omitempty"`
+	Method     *string         `json:"method,omitempty"`
+	Path       *string         `json:"path,omitempty"`
+	Rate       *float32        `json:"rate,omitempty"`
+	RetryAfter *string         `json:"retryAfter,omitempty"`
+	Status     *int            `json:"status,omitempty"`
+	Times      *int            `json:"times,omitempty"`
+}
+
+// FaultRuleAction defines model for FaultRule.Action.
+type FaultRuleAction string
+
+// FaultRuleList defines model for FaultRuleList.
+type FaultRuleList struct {
+	Items []FaultRule `json:"items"`
+}
 
 // Health defines model for Health.
 type Health struct {
@@ -1013,6 +1102,49 @@ type Limits struct {
 
 // Metadata Up to 50 string pairs of the client's own data (keys up to 40 characters, values up to 500), stored by the gateway and passed to providers that keep metadata.
 type Metadata map[string]string
+
+// OperatorAction What an operator did through the console or the ops CLI (an `operator.action` event).
+type OperatorAction struct {
+	// Action breaker.open, breaker.reset, job.cancel, pool.replenish, webhook.redeliver, mock.fault.add or mock.fault.clear.
+	Action string  `json:"action"`
+	Detail *string `json:"detail,omitempty"`
+
+	// Operator The operator token's subject.
+	Operator string `json:"operator"`
+
+	// Target What it acted on (a provider, a job, a pool, an event, a mock).
+	Target string `json:"target"`
+}
+
+// OperatorOverview The console's overview; see getOperatorOverview. Its members are informative and may grow.
+type OperatorOverview map[string]interface{}
+
+// OperatorRedeliver defines model for OperatorRedeliver.
+type OperatorRedeliver struct {
+	EndpointId string `json:"endpointId"`
+	EventId    string `json:"eventId"`
+	Tenant     string `json:"tenant"`
+}
+
+// OperatorReplenish defines model for OperatorReplenish.
+type OperatorReplenish struct {
+	Count *int `json:"count,omitempty"`
+
+	// Currency ISO 4217 currency code.
+	//
+	// Example: USD
+	Currency Currency `json:"currency"`
+	Provider string   `json:"provider"`
+	Tenant   string   `json:"tenant"`
+}
+
+// OperatorResult The object an operator action acted on (a job, a delivery, a breaker).
+type OperatorResult map[string]interface{}
+
+// OperatorTenantRef defines model for OperatorTenantRef.
+type OperatorTenantRef struct {
+	Tenant string `json:"tenant"`
+}
 
 // Outcome What became of one item. `pending`: not yet sent. `created`: the account exists.
 // `failed`: refused; nothing was created. `cancelled`: cancelled before sending;
@@ -1549,6 +1681,48 @@ type GetJobResultsParams struct {
 	Accept *AcceptResults `json:"Accept,omitempty"`
 }
 
+// OperatorCancelJobParams defines parameters for OperatorCancelJob.
+type OperatorCancelJobParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ClearMockFaultsParams defines parameters for ClearMockFaults.
+type ClearMockFaultsParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// AddMockFaultParams defines parameters for AddMockFault.
+type AddMockFaultParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// OperatorReplenishPoolParams defines parameters for OperatorReplenishPool.
+type OperatorReplenishPoolParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SetProviderBreakerParams defines parameters for SetProviderBreaker.
+type SetProviderBreakerParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// OperatorRedeliverParams defines parameters for OperatorRedeliver.
+type OperatorRedeliverParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ClaimFromPoolParams defines parameters for ClaimFromPool.
 type ClaimFromPoolParams struct {
 	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
@@ -1720,6 +1894,21 @@ type EventDeliveryParams struct {
 	WebhookSignature WebhookSignature `json:"webhook-signature"`
 }
 
+// OperatorCancelJobJSONRequestBody defines body for OperatorCancelJob for application/json ContentType.
+type OperatorCancelJobJSONRequestBody = OperatorTenantRef
+
+// AddMockFaultJSONRequestBody defines body for AddMockFault for application/json ContentType.
+type AddMockFaultJSONRequestBody = FaultRule
+
+// OperatorReplenishPoolJSONRequestBody defines body for OperatorReplenishPool for application/json ContentType.
+type OperatorReplenishPoolJSONRequestBody = OperatorReplenish
+
+// SetProviderBreakerJSONRequestBody defines body for SetProviderBreaker for application/json ContentType.
+type SetProviderBreakerJSONRequestBody = BreakerAction
+
+// OperatorRedeliverJSONRequestBody defines body for OperatorRedeliver for application/json ContentType.
+type OperatorRedeliverJSONRequestBody = OperatorRedeliver
+
 // ClaimFromPoolJSONRequestBody defines body for ClaimFromPool for application/json ContentType.
 type ClaimFromPoolJSONRequestBody = PoolClaimRequest
 
@@ -1758,6 +1947,12 @@ type EventDeliveryJSONRequestBody = Event
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetConsole The operator console page
+	// (GET /console)
+	GetConsole(c *gin.Context)
+	// GetConsoleAsset A file of the operator console page
+	// (GET /console/{file})
+	GetConsoleAsset(c *gin.Context, file string)
 	// Healthz Liveness
 	// (GET /healthz)
 	Healthz(c *gin.Context)
@@ -1782,6 +1977,30 @@ type ServerInterface interface {
 	// GetJobResults Get a job's per-item results (JSON or CSV)
 	// (GET /v1/jobs/{id}/results)
 	GetJobResults(c *gin.Context, id JobID, params GetJobResultsParams)
+	// OperatorCancelJob Cancel any tenant's job
+	// (POST /v1/operator/jobs/{id}/cancel)
+	OperatorCancelJob(c *gin.Context, id JobID, params OperatorCancelJobParams)
+	// ClearMockFaults Remove every fault rule of a bundled mock
+	// (DELETE /v1/operator/mocks/{name}/faults)
+	ClearMockFaults(c *gin.Context, name ProviderName, params ClearMockFaultsParams)
+	// ListMockFaults A bundled mock's fault rules
+	// (GET /v1/operator/mocks/{name}/faults)
+	ListMockFaults(c *gin.Context, name ProviderName)
+	// AddMockFault Add a fault rule to a bundled mock
+	// (POST /v1/operator/mocks/{name}/faults)
+	AddMockFault(c *gin.Context, name ProviderName, params AddMockFaultParams)
+	// GetOperatorOverview What the operator console shows
+	// (GET /v1/operator/overview)
+	GetOperatorOverview(c *gin.Context)
+	// OperatorReplenishPool Replenish any tenant's pool
+	// (POST /v1/operator/pool/replenish)
+	OperatorReplenishPool(c *gin.Context, params OperatorReplenishPoolParams)
+	// SetProviderBreaker Force a provider's breaker open, or reset it
+	// (POST /v1/operator/providers/{name}/breaker)
+	SetProviderBreaker(c *gin.Context, name ProviderName, params SetProviderBreakerParams)
+	// OperatorRedeliver Redeliver an event to a tenant's endpoint
+	// (POST /v1/operator/webhooks/redeliver)
+	OperatorRedeliver(c *gin.Context, params OperatorRedeliverParams)
 	// GetPool Unallocated inventory per provider and currency
 	// (GET /v1/pool)
 	GetPool(c *gin.Context)
@@ -1867,6 +2086,44 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(c *gin.Context)
+
+// GetConsole operation middleware
+func (siw *ServerInterfaceWrapper) GetConsole(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetConsole(c)
+}
+
+// GetConsoleAsset operation middleware
+func (siw *ServerInterfaceWrapper) GetConsoleAsset(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "file" -------------
+	var file string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "file", c.Param("file"), &file, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "file", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetConsoleAsset(c, file)
+}
 
 // Healthz operation middleware
 func (siw *ServerInterfaceWrapper) Healthz(c *gin.Context) {
@@ -2084,6 +2341,320 @@ func (siw *ServerInterfaceWrapper) GetJobResults(c *gin.Context) {
 	}
 
 	siw.Handler.GetJobResults(c, id, params)
+}
+
+// OperatorCancelJob operation middleware
+func (siw *ServerInterfaceWrapper) OperatorCancelJob(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OperatorCancelJobParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.OperatorCancelJob(c, id, params)
+}
+
+// ClearMockFaults operation middleware
+func (siw *ServerInterfaceWrapper) ClearMockFaults(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ClearMockFaultsParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ClearMockFaults(c, name, params)
+}
+
+// ListMockFaults operation middleware
+func (siw *ServerInterfaceWrapper) ListMockFaults(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListMockFaults(c, name)
+}
+
+// AddMockFault operation middleware
+func (siw *ServerInterfaceWrapper) AddMockFault(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AddMockFaultParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.AddMockFault(c, name, params)
+}
+
+// GetOperatorOverview operation middleware
+func (siw *ServerInterfaceWrapper) GetOperatorOverview(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetOperatorOverview(c)
+}
+
+// OperatorReplenishPool operation middleware
+func (siw *ServerInterfaceWrapper) OperatorReplenishPool(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OperatorReplenishPoolParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.OperatorReplenishPool(c, params)
+}
+
+// SetProviderBreaker operation middleware
+func (siw *ServerInterfaceWrapper) SetProviderBreaker(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SetProviderBreakerParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.SetProviderBreaker(c, name, params)
+}
+
+// OperatorRedeliver operation middleware
+func (siw *ServerInterfaceWrapper) OperatorRedeliver(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OperatorRedeliverParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.OperatorRedeliver(c, params)
 }
 
 // GetPool operation middleware
@@ -3144,7 +3715,17 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics)
+	router.GET(options.BaseURL+"/console", wrapper.GetConsole)
+	router.GET(options.BaseURL+"/console/:file", wrapper.GetConsoleAsset)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI)
+	router.GET(options.BaseURL+"/v1/operator/overview", wrapper.GetOperatorOverview)
+	router.POST(options.BaseURL+"/v1/operator/providers/:name/breaker", wrapper.SetProviderBreaker)
+	router.POST(options.BaseURL+"/v1/operator/jobs/:id/cancel", wrapper.OperatorCancelJob)
+	router.POST(options.BaseURL+"/v1/operator/pool/replenish", wrapper.OperatorReplenishPool)
+	router.POST(options.BaseURL+"/v1/operator/webhooks/redeliver", wrapper.OperatorRedeliver)
+	router.DELETE(options.BaseURL+"/v1/operator/mocks/:name/faults", wrapper.ClearMockFaults)
+	router.GET(options.BaseURL+"/v1/operator/mocks/:name/faults", wrapper.ListMockFaults)
+	router.POST(options.BaseURL+"/v1/operator/mocks/:name/faults", wrapper.AddMockFault)
 }
 
 // CallbackReceiverInterface represents handlers for receiving inbound
@@ -3328,394 +3909,432 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cxs3kj+O/yso3vtbJvdGFCVLdizV/iDLSqLET2fJye4t89WAM6CIaAhwB6BobuL//VPobmAwwyFF",
-	"+WmzF1/V1TriDIDBQ3ej+9Wv/q2T6elMK6Gs6Rz91pkInosS/nmei+lMW6HsGzEr+FLk7q+5MFkpZ1Zq",
-	"1TnqpLaci5QtJkIxO5GGlcLMtDKCScM4M1aXImdaCVZSG2ysS8bdfwpuRc5CL9ly50exPGZ8ZISyTNuJ",
-	"KBfSiH4n6ZhsIqbcdW+XM9E56oy0LgRXnffvk85znXEcTnN0lxPB3r55zvSY2YlgWYld6pIZy0v3z1IY",
-	"PS+z9k6MLaW6hj5el2IsSqEycTKbFbJtKlxns/AYm2il5+7ju2++PWWP9w8GvYSJ/nWfpQsu7V/3Buld",
-	"nb4RtlyejK0oV3u7EJlWuWFWM9ccG4mxLt0s23Ip1TX2+mRvb8ByUfDljsHne/U+p1LJ6XzaORokvn+p",
-	"rLgWZee9G8GMl3wqLG2IkywTM/tGmHmBm6W5F8Q7u5uZ2xTW+PTip2PG1dJO3HhEYQTr6pIpDX/owTMp",
-	"d7OJy7f7q9Eq7bPuSWH0UIl3s1IYI3I2WsLq+Z31wDC70GwqcsmZG7Tp94aqk3TEOz6dFe4b/EA6SUe6",
-	"keGm7iQdxafud/yQ2kzkYsznhe0cdZpD6iQtS3OSZXqu7Pmz9n1wza1Y8OWONGYucsbxaSZz1tUz/s+5",
-	"gHWoBnzLr/ZHj/9H7PkRz7idVOOVeSfplOKfc1m6nefOXG0V+bvnQl3bSefo0UHiFtX/517b2E8LCWea",
-	"duq3smjdYa9UsfQjN2wh7YSJdzyzxRJPegbNsLDj+37s/5yLclkNPqt319kw8paxzkv31nK7QUoSQhm9",
-	"tXZI9HttLDNurSjd0///f5zs/O8vvz18//86a8ZkdNm+8KkS7yw+kHqxMyvFrdRzw2b8WtQ2wJqxudbX",
-	"zNLh3n77kIzVU1GeP9tuomBkMFH43vrBULv5/Zbt7FasPxzC/chknjBOS+b/VuhrxlXO0oUYTbS+2ZF5",
-	"Wj8o4tZeDfaePDrgD7Odx/zwm53Ho4HYeZLtjXce8b38odgfHWSHefs5gl7OP+lhgi+9XM42HyPouJp2",
-	"18y6KYcu4gH9v1KMO0ed/9qtFPUu/mp2Q+8wlkiV/iiWq0M5oTO7k020EYq9fXv+jE35jZPPKGH/ORfG",
-	"MsPHwikWUCZH7EbMLNs/YBM9Lw2biZJZobiyx0NlhIgVuF9NqWyp83nm+u03ZPPe/kNxcPjo8Y745slo",
-	"Z28/f7jDDw4f7RzsP3q0d7D3+GAwGKyT2w1boTZNY11OuZPf8zmIy9WlOldZMc9Fi+KalfpW5qJMGc9z",
-	"w8J/P+OWpwkdYvzTA8P0QjE9+lVkFnSY+5UO1ro1ldRzPF6hnN79R8c33Pmlbcw/6NGWOuZXPVqvX37V",
-	"o6sn737c/yL65bmcSrs65tdO+hn5r7U7v4D3WpXy4SBxo0BbZX8wSCrLZa/FcvH22uogvC0WWWrGW2Qv",
-	"U9Z9ychQStig3380OGYFL69F6cxZS+YjN+zRoAdmlxkqvwXc/FvNxlJJM/HmGFdmIdzE9NlbdaPczok6",
-	"ZrwUTF4rZyM3jwnZiOtOAn3fmlXaP3yUtBqxuNW20xHcorDyG5R1M63G8hqMWjeMtSosbOl76Qw/upfQ",
-	"SNuOj/oPg3JdgiIppLFoLKbfnV2y3du9Xf+QaSiREbfZ5Ja3nwX4n094Gt64/ZTJQoJFue4wl7WnWDlX",
-	"D8z641xmCrTgeC/b3zkYPRY7j7OHfOdJvi92Dsd7fH/0MDvID8WXOO1vxLgUZtJy1ATPY+HIxqWeMmmj",
-	"HTWWpbGg8eeznFsBj9OdMdOztfZbSX22yooxL4xI2i6KF5bbubmfKTlXcixF7i6Mdm7WDQh/3Vpt40Bg",
-	"TD+jpXOm8pmW620mMoiYoOfW742FuDq8/Ndg9iXWngZ/l6F3jOvKp4Jp5f5aLtG2cAYRdxdU6f7WXyfs",
-	"Kmtw4+DXju9CXitu52WLWLmY8UzsGOEuuk58GP+oYentXjKcDwYPsxE34tEB/FukCRM8m8AXff/i5HTn",
-	"4vuT/cNHTI+HKsXHq+HiK/36n62cCmP5dFb7teQLNtL5knphN2Ipcrx1ua5wCDu5yHTuxB8v7VDR/SLs",
-	"CSOyUljGx1aULF1MjMiu0j574TSRnXAFfhg+mwleGraYyEIw7l8qteVWGFRDG1chTNGHLcal//zVxXir",
-	"5Duvf71LSYTtwRbcwPqI/JiVAuyvMJeGjXmJEkbpxZ07Kby38RuCSSmVfXTQaXeReLcEekjU8nWpR4WY",
-	"uv/KtLJCgSkUOxVm+MR/g3Ph6LctZYZvFzpt2PVqyURZ6hIUIWfUQb/zPuk85fl3aCh+yREFC/oKxpUe",
-	"1WxoNuayALcgqAMjc8F0ScaSO4R6KtBrNFdzw0eF6A9V1SSf28kVNtFsGLeFQL1DBjJZ7FkpcqGs5AVs",
-	"cpyaN3jjucfUBEHr3sjRd1PIHB6mQXXcbFgui85RZ59JBQ+wsRRF3jW9hLTerrRianYf7kbOCJgs0zn6",
-	"x29VC9O5sWzkTEl2fvGKHezvPWauZ7xMlkKw+Wwmyp2MG8EKYcFZl3RAIjg111nt6H3S1r5lU20se3jI",
-	"sgkveeYaYt1rbdnBoNfW4uPdpmvn/S/u3BnL3X8cdZwNditLO+fFjlesTkei9js6cHa8lRbU1k9hFlmY",
-	"RVvyTJznnaPOwWj8ZH/88PDx49HDg5w/4g8z8WT/ST4QA3Hw+OGj6mxOrJ2Zo93dW+6Wv5+LW7+EZnd1",
-	"pd4nn2CvrzRLu9Jfp0el4DcGdSA0lzDO4LIDuz6+WpbzQpjjoUpxJ6Rg1RpSmSNOu6jPUtpVV05lpEdM",
-	"actwm/1w8eqlOy3+AVldma9uxJKGdiOW7kbjXuPgBqAjcarVuJCZ/aKyojHEK6muxoW8ntiUdYPhQCMe",
-	"CScWZqXOwDd8zFJwku+AlzztJUOVwhRdyel0bp3oSBOW4rJczcDKzqXr2LfttJ67xo9kbpi0vYSlM62L",
-	"K/FuwufuRpEOVXfKlyzjZblsdOfWL81ozlLUnVEAJXp23fzQ07uRqx+m6FsYUS7Ul5XaopxKY9xOzoWS",
-	"YSdbfSMUK3hG27h6Dv5Tz0SJR1cJkTvxmtJxv1LaXvGi0AuRp6yLARimVbHsHTmJ5gTJg8jh8pqXfGpS",
-	"uNUZxofK/7ADSmKqlQg2Oo4MPFHMLZDbzHMjjlk4PNiKM9eGCnYF66Yku36T73frne7+diOW79MeXEco",
-	"SAEmB0WN6ISQMnVWjJ7bf49Otdh5U/nlMscTDXoUbjByKvrshC1KaQVMki79XA3VhN8KNnH2IJhUkcoM",
-	"11HhzkSfhaucD5cxfs2lagadaIrOnZpQvDhzy/BlJQn1nMLmmivxbobmgP8u2BlgF73U9ls9V/kXHZ87",
-	"DWPXK4hsZubZpJpSdCRJQ3vaj/LcmRtToaz48mOVVd+w2aRhpZ5b8cCwsYA7gNcio7ksbLg0l6IQ3Aj4",
-	"hNd8WWieX2r9nJfX4sueGOz7ymp9BX48OjJOazLxLnPSCvWy/JcgldzdG7AX8ikbLRm5FHrwHReivJWZ",
-	"eKv4LZeF0yz/nsM/rwZAOiyyH8DUQG+lngnljru0LOMK1sidVJ5NRH48VNJW8iIDtRer4dVOol/RQ8Ok",
-	"Gaq5ghbdc64J+KHl5coSR33rG2Dx+0yXQ5WS0XSVORvS2VKfUqteav2CqyVZ/eaLLmDJrbiCLQaHyRR6",
-	"wXK9UMfkCqFbe2xf+Ltw/5NNwFvlLk+6lP/6wtJkDh27+1fGbbArRoKXoiTzQhoGRoW6Tph4N5MlIjXI",
-	"kE3cv7tSjZz4rOwC7xgzvWaUJrgpWKbnBe70kWC3ogSH3sq2+vnnn3dOojG2hImewnBTdz8qCqGuBaIs",
-	"Hj0+HPTcZXblKzcDPHBByJZ1R+BMWWmXH3gZ5TM+kgW835krZ3PBGDqJv6dWT4BVZuazmS5t/boapnXG",
-	"S6HsrJRTXi5ZrgWKeXqJVW2xel/hbre/X93tTquno0Y+yxVv7Ud+kpte86ZSirkBw9bfqZy96P6EjjvO",
-	"cjmGu7H1l0GScuuGmbJuiovhrdeahedMUwAyVRMq7VCBYZ6wqNUU4lUTHq/Ucc2qNULZHhlsb1UYwAuR",
-	"Sw4B5S8rHcIArgDXc+WWOlbW3kvRAhgC5yL1Qigldz1oC397Zz45JeKwbXSU6K/f6yJEozqXe+x1qcHn",
-	"eFLMJpydmazUi07in6bnXooFu3Tbnl3uux/90TixnaPO/mD/cGewtzPYv9wbHA0GR4PD/+0knREv0GHy",
-	"WyeyLToDd3S9y+ao8/bimVurEVc3z2CHoJ/Idz+fjsA3szcYDB7uP3504Lofyaxz1Hn6+umPT198/+Jv",
-	"f/tbdYhOTk9fvX15efXy7YunZ2/Ac9P05hx1np5cnn6/8+bs253BYM8NB69Caz5m8L+rI046Mm/gm0J0",
-	"MA7E+T96XFXe/BT/AIVOjjonmZW3IhI5nZPTy/OfzjpJB4NJG+b8PbQ3E6WV6LdtWfIVed1Y6rbf49Vu",
-	"7r6fvT/bX1/dKQxvMKsZZxPoP0Ag3Y3g7cuT589fnZ5cnj0LwSm3X4Nv2n0q+LNXMQ+1rbXpbD6lx5r7",
-	"67cO3Jbvfr16530YBS9LvnT/vbKvWqYu2lm/bflt1U7bPLrTyu0Z45naRpHr0Ur/bV3LFvjndzU4RsIw",
-	"ONdve30qLM+5BZHJc/RH8eJ1bUeuvER/QOCJ+4Pi7gA85+p6zq/F2k1ZHbf7hNRbx91ySNtBsDWojMzb",
-	"YDJrG/cH/I6WS76IYrIrrblrqvvnHXvjDT32vhIj20Vua0Jmux37Pg41/QMjsRFSYnVykyqs3JicJEYw",
-	"VkcnHtQvLTuGmn4uMeJRF4HhpG915L2SbTnuFQKyBQNUCpBsENybwiXQ9cbGuigwbHfHpMHYNnzbz9JO",
-	"XkfoLThiRfFqDMpyuy9qzsys2V7rkcXg4Z2noR04lrh7yYhbOQUoCzfOYMyEvBX5MQOYkZnwmUCrLm6z",
-	"z/yUalUs0exMCW721wBra4CLPqmJE1svUzS81pkuMjvFq0jdInEK8FqX7snTFxfsYj5iJ1lm24wJMtxO",
-	"1hs9bgPOC7KhcE0ae2VVlv6yGlD1C3O8bkoTxguj74AGShtCjWGS6j3RD8Ytey4yOeUFw70foLHeXohB",
-	"zQ3rJfZIxUjLw/7h4FOpzplQOUnUqovBnSc2ElTVMNsO8NO64dHE5gj0PLLRki0mMptQLAAdWqapXT7G",
-	"uqNN9VubNaVu1r4OtnabZeMaLVvQuOcXr9jDvUePdvYYd+dtZ79Vk4l3tryfpdCQQcuZ2DEzkcmxzDB+",
-	"aBJ0PQNY4OXbpycvmfs0CCtHY6jWRo64au2K1Kw71tvrjjfVS236w9Ltc1WU3kiVMz3GneCTac6fnrxM",
-	"E5bWLzTuL/BlabtSWfnE08h/0rb78OZcBWtZxhXLdQRtophVKdADMFoymh2M6g5VN6U//OOXfnRVx4jT",
-	"aMk2eAW8f6M/VEP1e3z//51NBVeul9+H6vednR34f/dQioZByn6vUG1u0KMqEaqLgWX/TT2GL3KzVNlp",
-	"eBufNh7aWnArSkSHVrKvHj6a6aKAMzn1LdI9xzWHlxyGbg6DeP/GFSH1AzUBzkShQ2wu8jlt+jwnuvXc",
-	"hosV9FVdufBDsMVRobObtrbgB5EjSFH5/6IJLrRpn1/3g39qLFX+dBl92++1uXKvFFrfsPmsame0BGQM",
-	"mM9WTKskm4QZd1Gk2VhMtBFMz22mp+RPR5AxxGAohJcn4HUjMwHHVEhj3UBw/YOGwdEjkhZ6asBS3aeY",
-	"apTxZ0y4YQpfKOGQYkfePeu/OhwfI1xT3hvLMl4UI4gv43vB02arfVh7H9PrDASRo9DEjVgyrWh+aLLg",
-	"y3MfBaGpswuZwXZyhhFB8fEnp6mqAxA5cZx9XXN2wm5wZopbbncnr690J+m4qewkHnZmwB1S/7AW2H/S",
-	"OXUNkpETQZTaNQDhXesqT2mL/4gQnc5KarsqCW7akid/nixr9gekfLl97SRqDWx+2NoqDFvkT5dtTWvG",
-	"zQ0lg0p77ENtkM8YEAcPDDNzkNBbdNkq1GGK/Y3KIipv4yyuCv6ANtC0dfosXTEoUhRjkaGcgibwlhCb",
-	"q0IY05BckFOAPoItDJZVfYhS7YHBGzs795AXplUGsnOrlWp4tVa7CTMARr+ZgJGrMJQ3dZr9g7tu8Qy1",
-	"uCjgIXflr4QgaFhbySfRZ2/Jt4tR3EcHx7GynvIlCP4FG4uFKFmXPI/s4WGvMdKW5IRP4Wva8F3+wdpp",
-	"G4lCu0uA1awLgtvq8Dnk2p/qXBThbbPVh5CHa8NeAhy+HrORLO2Edf/+97//fefFi51nzxJ/IZlxY3vr",
-	"1vxO31ns/No0lS/8c2tdXXccCBquLBm+zgp6/4O36/1daUFoMGkZt8dMT6UF5VpD2zh7FpS+32cIQhIi",
-	"B9Xojb1tFrgOatoiKBM//b6u4VqyKlbcOTveFGnYWgmIdrIVsUVnQSBgQeuid4xgsfiUwlU7GkDN4d2S",
-	"z9F6z/xlrR74qeY8MNsq1lqQFa2Ut2URxSFnBbdu2/fpyX6mp7ug7ylE2fHC4Psq3Py3nadOBLlhqpHm",
-	"pbtb76D/gi5R/1jjphHGslM9nXG1ZM9tvuKfgQfoWxl9LKP4zd0RnqbX5reWlygm0f5KYws5BedaafuU",
-	"H7gS7JkWK5/gf2Bnb9/Ue/B/qESr+4+rb/bG+/XQUi2A3Wk7F/hEHHCa8auH+E0zTF8ld9VPJzuu3/fv",
-	"f1kJHNV2RGtC+LwsIBNcK+ETwhHg9cCsZPWYhJSacPIKoFS/6tEDw9Jf9chtq1khwHKAzJqauJ2XsiHC",
-	"BgfftGqyxkbcrM7ih6utueVFf9X8eg9DPMeX0R6dSuX/u+kL2Nr5ix01Uqk+zHCureBvd+sEoZweqcvK",
-	"mtsxCKwE08/NplwpoLNwe4CSXo6d7ERvOWkOSG3ZZvKj1PBNk+yOq/znXNDPeFw787btfKIYiDz29s3z",
-	"D9h7jdV0XbSuZWRqrTrMMP3Ba0nvsKockiiBtqNy8LQJ0WFY52OLGRhaL1GNRKaZW8O9Ably2YzL0rCu",
-	"u5zO4afDQZRkkbBbXsxF+GnQA3QG44Z9f3n5mhFIqUoGQ5lA4sBpVS+FyECIx743aJnjZ6Uc23Y/Vy4N",
-	"vy4FGPZsJOxCUNi6wvBVd3we/ORgsMS5nQ8ABn4jAeuakl/iitsraqeBXQSrwcQNrjoXhir03EtYSmAx",
-	"12aVv19vtNDGguCtNeZ6gkwBDK9dTaWZOl2cIggSQFjVH1nXGzSYahw2ny7Ra0qOrB7C3iG34IilpXCL",
-	"HsBBdQTk3LCMz68n1q15WNZq6mB0PNczhAThZ8MtMqdrwj/nvOTKSuW1iZuRUgQUEeCsAo2DG8pQoVNJ",
-	"FGMPkU+Z4UvDFpMlEjJxWQIqwb085bnoYdyo9W667lZTfWhMegOcT4rRJ1VRL8geUGAdu47rH9pr9Yfj",
-	"FMcMCn6qnRmBHUBWHwG/2vwr3L6OTPkt45y5sAAmvw9GQXgI/Mov6Ihvn0P8DS95iCCrSf110IDgQb+u",
-	"Ev62/DZ3TuMpXT2vTrKsHrgQow7nBV1c9TPUugbxZWo7pMFmfQKfcGdEnXZPbTXbtBDkLqD5txrDppQU",
-	"Jea25AXLCm6MHBMqjeQiZbaMuSzmJSqp+tx2ko6+6SSdkBMAnsZS8Hx5Jd5JA6lyPouLl9dzJ5Gd1l3N",
-	"ZUKbO0aeuq9v5vLAocBcgyq7CV8NgTk3LzwvpHKPZHD/RAshSkJIOj7NAmK3CNNuXWIwQTbh8NCMZSmF",
-	"da98BO8vqWfMwayr2DHSdZpmDChK2noEekjhsdSzLSFUIj3G7C99CzFbBB9ARJeCBMRdx4dqTEo0CvFQ",
-	"HKEWqHdKzgdy0t7ximnuRiwpIul+GipIKOsXepGyLne7RU5ZIcYUQNG6AGfPAlp2/7twl+YpL2+O0T0x",
-	"g6FoOHy9oYo7cG8fY8ZavxSzQihpJkHpuD+DvqYfgKMEozgi7/mRDlUYh8eXunGzExVf3O2k1PPrCfMf",
-	"ICE9a2XlIu9mIW8Ec5dUYPLrh1jAlb/t9J2t4YzntD6UkM/uhrOYLI+dZovjEP3c2S+43vDPNj31AYiy",
-	"bdxSsKefkV+qDQf2FsxpjIfFPFZOLrgVJsteinbgko9+bs/6tAIqIgapGBcEX9Yq58LnrL+V1N3wrdbA",
-	"fdSotz03PY8G6vuk8yv6Kzc9+4MegcrQurjT3aV1cQbReNAxsaDYHvi1qF8z73px5VY6bo9VwEp8CmgW",
-	"St17ArNOioUzBWcYJTxmpTDzqfCULc6KvBaW3HkomrcFa9X6XbsFL1uD/g1NEXjTvCptSh/a8hVQKPxS",
-	"VxUtD8RxvZVmIezV8oPXLB3YqJUW6OB2dDLf/zOSzlVAcFUUgpJelXWt6vV7wQs7Wd0u2URkN+YjICOv",
-	"RbkDjcA2KKy7gfB8+a9AYAr5W2krVKSCUVaXcrBzNu8Veq1tf5xbMQ2ppKshSrK1iDVgVUJlZMRtPDLB",
-	"2ntfkTBssMy5ZeDqAb6NHy5evWREjmCYVBTBJL84xUGTis+khrMFfTvd2qlDSRTfumHgnLSc86kwhl9v",
-	"RgO3m7YteEWYDXC00CdIy675LV7burAdKJb2ALgBd9x3DFV6fnn24urN2Q9np5dnz5zlNR/RqXlgWHpx",
-	"dnn5/OzF2cvLK4/bOX/508nz82dgUrnuKIVFDJWXAXU7G3X+HeAzDaR7fkLW7S5ktF09SPdXbttA3cOd",
-	"cFOb1aZ3ZobKxbv21aJrBjzh43O05cAZtIHfN+kQcOSusbyix+6MgFVhLxoZXur1nBIcugjl4czLTXQA",
-	"eMP7geltRIb/oEdbQs6Biy8eQyCMYFIl7vjyeLDcBoyThJdNCBD3Pgm6vKkYYT2r+W/blz+g4dOMNrjb",
-	"VtHGPg3+WxYe8Kn5BlGb/U7b+gd9tTFfJb40hNSUubKycD+r7ZNRPsAiJ5qWNV9bivEcSEB8Ypunamj9",
-	"Wtme87Ed7v8HPaosQDPP6G68ZmCIy4oTfTaOzGrLi3VtybAK7S97d8Ka1wlu38CJIY1KBRFb0/SnSHEI",
-	"OQz4lfHshfVNop2dRA6S7VMbftAjJPXGRYlitr+i1KhRoKJZU4/iUjZpHMO93dt1wmA3vLpbEvd5lHX2",
-	"mnDR/k/3b3U1He3X9ZIOff8yb5dL1XetmNIjo4u5DXz4gSQTxvKbzN/7j0tbYjuf5NRU03P/wW0xqMbm",
-	"wzmM9l/VfzxRazZTRHL/MXexyLpoMdTCMn/89N718etjp1UjK8vygx6xQo5FtswKT5XURTZCm01ipQsB",
-	"LFTf/m5WnYtz9brU16UwbiCn0R0p/PtnaSdnaHYnndMgCtouPUAufHd6WK6zOfor0WZHWJhh3QFwbqES",
-	"mwquDFPOkh2JpSbnlzc3tUJqze1zCSLR2Z4qGuvetZZi/FAUnyRG780P/eTW4e7HTPsjGzMKY3bllU30",
-	"YouMxg+KoR42Yqi+kofHzjlrz3UMwVVDIdSDluiqicKrieeYpcoSPjLIVc5m3BC2sIG2uxFixjx4rSXQ",
-	"etgWaH1VWdhN64pbNhIZcKKOKQYmpn2WUp4NkbothQUV3q8c1kc1dziGCvpDlQbuuRWzKDZAWBpUbXq0",
-	"1l48Hqr2l0k3p0cwqiTYFCsGRQ1YPQuyoPLQbFT9bSf/NTn4PkYe1xyAHwg2cW2cFlxOPwxg0ipAmjCT",
-	"jcS7K9Llnm/fibr9u56XFdo25CoGnCpe+5fuqbkRJZO5O1LCVqHsKnDwudC126Zqt8u0j4B6wtJjtiV4",
-	"R2sc6Q8MBFLu/ugNWXIr+6O+3uu25JnPMtuQG9iQsC3UAgw8fYBbdd+55t7ofmq7/ZwE7viK14DiRvCO",
-	"YUa6HRUFvq652tAJXbLX9GL5jVAAm8XG6dpVBa0gIwaQpXzJuhVmApS7u1pBUmfeWzOCD9iWhV787MN3",
-	"7QU4MPrHb528RDA6UDPDNppytWRhxbBIlUFsBjqP2wcapWaum6mJYOVcKRTScThwwg0omSq9ob2LTdH6",
-	"aGLXnJcIy7u6StG91Kk8zGBaCnvEgOyJUkJkOVQwewlT4laUbMJVTsQZCkKMSeWVqCGHSmIvnDaT1mou",
-	"xOhjo+8J2IEWk9OjvAbeKok3WAxd3h65EdZmg6+rdR0TJseMq2V7TJGX18K2t6Yg3TXeY07yS8jf08ds",
-	"EIxkxudWT7mV2ebt2JBsER6jNRU4Ouj1jVSJmSSyH2rnK3zZOpn4xg/0w1T1Gh6h7/UCT2qrAA0H6Tii",
-	"EGSLCY/i/cikSgFh/AZSGVTTZHBXiZMPzOGOTvGH6ad1M30hrJXq2txzhj+zuDwOrNYpznK6Ms21iW71",
-	"kq87PWDCx+fG6lmFysDrhjtA7uIQ/T0kSqwepymBuu81wMZK0WgbJ6V12Sqi+hWcLxQPPDh8XFHJrwLf",
-	"43zp7Sg2ohzrVc6FyzqvWR3HCeeluyFBGiiF++jUbotsveDZRCqx43QBbBagUO8agcYIJgO1VK9q9/97",
-	"vrxVgSoN0xmdFgEZUwtd5u1QjyrQ+OlifxX7enuVGWQkn3E7aTrUdsoob3WDQypszsMnT6KdeTBoPzxI",
-	"AbhSdmOiS8vMfAr0gqFOHnxgiPKv6jFPFtj2bT8/PGXwAJO5bzGKhK0F2jSo6DaRC2KlDrdzqErHfeaw",
-	"eU4RpIPzEznqYPtuOK7R8q/Y+tW2XL3PePL+FR/fxauX7DX+SnSWTwZ7vSqOHVjsdb708f+VkgLpMZZ1",
-	"HapQMTRh6S5UyaFpU3wqQgmVdNdtwdVfgFA9sJeu/LxNzNd/aTilayYzKMI1cq0tHwRlfj2PHWWQCdmR",
-	"unR/Tk8jLkYk8b9XoD8WlVtlbNBKyHvwcMSWQVOOTAK2ZJv0QUKiuPtPcM9ueo+cuJgNRHlwKxLbqW1k",
-	"h9JK+BxOn73PbxA/t9lGUuvIWoxdtomllKK+bodOubGiHEtu3X/V0sncHyo8Q5qwfv9uNBTVFcOea+sV",
-	"zUJS339hPsOCbNrM6/BARAp9IVv1Qojzeu5o4Y6PwGwOHKVF3/89aAepR9vKowuaXpbZXFrfaWCG7gJt",
-	"9V8BIQAmHzfkVjocPGRtJNi1oENAak14Md5xbXWSDvxPm0dRqm+hzkTLpZW7C5BUrkeIXPiqQqt7rODG",
-	"roEnuQ8FLq96FQPChCfBFMQSTO1GQmj+PmHzUmRC4WtvWpfgYsJLcDxTJZ7Mf2+0ETDTBwHTKsfPr7rX",
-	"c7y9VbZqq5mK18tqTN/it5sNsPp4jgzrHr57l7CD/ScJo7IHJnF6XhkgIkYbqodD5/FQV1cKRxCTfzfs",
-	"XmvFdOZrv93ZmC1bVURoBZsQVB9BCpOQ9wvuKVtcnWunaHVRN4mCT4EjDTryI1zlK0m3WwSH2h2y6zZL",
-	"k9gKnD0U16Eyt5Fzlud8ZkV5NFRpI/0XhHyV9UuEHvSX16EMen/VZOnWdEPveKhSI6zFfIla+3UAW8q6",
-	"qTPXpZ3jf0IxGfKxIyvUUFFC2lhCcluldHrHXkN9K3m9F6Hyt0aU5zl9Q8FHosAqNl6j9Y4x6lmhnNgZ",
-	"zyZ+eqL4KXroggHDIMomLUyzGSpKGJBlIHA5xsob4MRLPKF7xOOOoS5ISoCrG+N2qO6sypJUBVWpnrxE",
-	"aEt/qE6A9EfxaZ2gq61iTLd9ZYZq3Vw2N0kPq6dgJcNi2UjbG6qIA8J7fqp6qjBX2ghMIcG0Pe+hTYme",
-	"BACPVF65Sp7ACRtXzOLpweAha6uxgxZyIzS53xaarNclXUO5t1KVFCs2BgfqilsA0MprwvP4G1UImSs2",
-	"Ru+uE5NKM8HLQooSfpnwPGyQrU3mkDPQtGXFevAw+cUj8HBLoh5C3+6jf8n77Bf3rkxJTHvEjF5e3hO/",
-	"tvnG7/3g/imc7hJA0+3cxK3uEyQMO2rSXVY+fafmkDfsmKWF1jfzWXqElTLpLl597oIbYDwTOZvPWDc0",
-	"4snL6OIZEaRR7QbYMDV7j/i1sMOPTjM0G/mPGlz8+LXrjAOji9u2aMgzPANc1fZ7EIawOs40u9ZqTSTG",
-	"3MjZbGPwDVjOaCv5mlsoN8jAuwY3yUyUUmNdDc5wBukcrImHgd1yv4MQZQP4ZF2MXnQi9GkFBviltQlZ",
-	"FK9mQn34ZEIT7svLNXNqS3l9jXvEjxPSJqdcUSql1LnM2ku0byJ1rsCP1EN0XuMJXRUZLZsz8dI1npRo",
-	"s1V7o80WewMFXn1FXLhxfFhURN+KsuCzC6xNUyO++OYRuAFXwyWFVtfoHSlyX3EW/eJGXkM0ayRAX7tn",
-	"lFgw2v7hdvFocPDNFp7wlq8OSO3VUdWkDGjm2gmvEnkDu4FP/MEMUJE/XaZHVdEiXyrJvYHJHdIeO2sJ",
-	"A5Zj4Lt00wfJ+nMoj8RrLKGQ+E/TCVn88FeUu1g2NCJQLCEogsgM9OT0oNYhould21FSq/eIzguREKVm",
-	"/LFw6SEI0atbKHITquYEBqseWFuhSekj8GAKQWVnZ616JdMCICIrDugRuNEqHaqUbjlX7pbuPhmmChnP",
-	"3IF1n1QrKOWs5NU85pSSC4YqKi/dA+EGlcxCtm+XVwFnqNbiTVXgBvVyEC8QQxXraA+HcVMmWksE9iBp",
-	"FpMOGojrofLarbkXvGXr5qwtj7Vak82gR1NlPBRibMEfCb7I+0agPRukl4TxAq2ki7dmlEcT3irS/dmp",
-	"kzigLEo6bouC9xaFilMOuOHuFr+h4V/WiwKf+TRryYhbMXsuXr25vDp99ewMGIafnrj/+fn8zRn6/Bg3",
-	"qxldhiyrKv0tNNKmIW89YjMi1T4YDB4fbhtBwAbaPngdrNczJfpbEZVRYOnrs5fPzl9+16wr6a5aoEF5",
-	"ZuUtB2EFzOZpFABPj9gssMHlCVtwCQ9aDcWFPR6oz1Is0wI4ReC5Mmw8V1g19OnzV6c/QltEtNtn6duX",
-	"8FccF8IMAw9vn6Wnz19dwBvEudu1opxKxQvgY/n25Pw5/Fr7oEq00RcBAUntzRjIjLPSSWLAVCepys3Q",
-	"qOEBP9ZO0sGRdZIODqL1JLyFpIZ7Mr020jyIbcPnJnYrZE2C3DdyKsCbsKtL1sD+OXG4xCfIm17jDvqP",
-	"wC5uSXn5eZCCbTYHLuoHspHdtQQfwU/2aQjJUjUvihTDfUXxCejI1pRr+Ch6soRB/rITcqbig/4w0rKV",
-	"9aWVJUdvC+TyQwiC1nAvYx/eTd+lxAWtGGRRGRNSsoEp7HAwSBPGvaec7nbec8TzvBRmXZgB+LNfmNrQ",
-	"pbKPDtbdBe3crM8i9ontD4jDDJ8P6YOQSay0L1Wc1SsOtd/MGqp5ytUcK/0GImlwjZWCtmrsJ3C7MJ8j",
-	"xhxfvNuY4LZ2b6tm6Jf1e+IZdt2Gw6WwwLookRXGsocDv+ImcVcl9zcw+7c+Zo292VaN6/5ZmCAK1uEu",
-	"UE4AK09Md9IOnBEx18PW4kKJd5a+6MOcDytlzn2KBVfhiEnD8rlwJyZsFtZNa11DbnpIX3Svs/1374bK",
-	"bd9jltaK//tGwNfmz2KN3UYa8PIkzHM/QGnIXIBPZF3+REvyZJtd8bGZm37F4xWLvBlhM98nRbNxRD5F",
-	"iKp56u4kPfnQ6lI/r3K+xLTAd5dFrO/AWcCXdSINjerP6+R/rFCK3MFp8gvVWlyIq8Hek0d8b7SfPcwP",
-	"Hotvxk/4YLSX7ecPxcH4kD8aubUEJ4x7fGJEdvVi/OP/PCm/+e7Hv/+zvFz8+vb1s2/On7/+33O9/5w/",
-	"5xeL6nf91zsrLMIXz+/Jkfz+UxA41Y2j1d/ppL25o+SBdwqFkxkf3COWunObsq70tfZFzg72Bj3wNhBy",
-	"IR0qqq7S0OE+myYXs0Ivp5jGBjCPXp+dROqR9kUCYiGwh2BsqBqZtHVR4YZGssF99C+fyyQkJSvyY+a+",
-	"bkk4cfxkj+C7v2W4gmfM1zjuibsJdvEZVIs2bSwGbwNPAUpldD2W4AvNnVxuuCGt1tvDXPwZapsr3yD1",
-	"2E3xnKXsv9mIG/HooJeg38xX+UJLqCKM54qKgsJgKZPq4wV9MJ7vlUwNfu05pE7TBqm20QfoAC9HP6EO",
-	"CKL5w9EKLUxdG21bxls47Tx1IRDkjfS8hTNtzZ4u7yuUyM+0/cGnld9yqX9pq5xnRDYvpV1euNkneBlU",
-	"RT+ZI/QM/+tbv7l++PlyRfudsB9+vuwzOCXIK8e6qZmP0p6vb+gD4OC1CTyWPs2rkKZKqBgqrB4/dTOj",
-	"j3ya7A4py50KpJeWguerfx+qFPds2ytTrvi12JlpXUT/GYoaodc4dYvLrS6dzOcZuL10BTsxCeNA30if",
-	"ZY4acXXyN8GGBmkMU1ivd45ls6Ua6/ZIPVyyTl6fg3pplLc2CZbMA8fziKsbSKcOcQRpDRuJiVSkTADE",
-	"7vEfUcVJZ7HEjvAjp6ZKEf/MPBzHp98NlZGF8Ey/2UTLTAC1sK9QBWy/EJgbqqH6r/9iUQl+1wRIQTdt",
-	"2XKozkC5pLu3eylVAwQcKEvdS7qU/4J3jhjW6WcI1fnh50uPHoYt16gsFFim/J4DEuuVPQcMxmS7rN1j",
-	"PSjhmAuc7qHCfSG1AsjMFGLZRUFYm/BjXOi96heiRiKHuAwUAI3WHMNRqDfSdzvVWykT76xQ7p99dtKG",
-	"vsHDIgG6Q5ZLejDYYw3+WPAi+NejUQHuZIVZNu37tfHhgLh8jQ4c1Uc+U89bMdfCGtfmAQssuCml9yEV",
-	"KOTaw7KBroyXvio4gucl+rT09asL5A8JZ3D3NzfL73ejo4tlJJ2Yjr/cY8fqjFJuH18rbuel6CNAvbCT",
-	"fwGQHanxCGu1q2dC8ZnsL/m0wBJQjZk9ZunuVNhSZiYdKrf5tPbVoeowiZQe68OHpYh4wpME2wP3PoTa",
-	"yMjgwMlam45u6+qGyQOjE5cuuGKIiTU95dlE7JxqZUtdHDGld5D2D7/0b/CLUHYHCky+go1p3GNGyfE4",
-	"9ecZaT38/jh49w5eP4T/hQ4lBPCbCUesW6v0T3/9b6j4nzDU/W6h8e9pD30/nBnM5Jk2032QUi7xp2wH",
-	"SUGQBt0gQh9JheGYULU7wqAmgRc3pQyUtJlgwqACJpSlOsISjUTz/jsmGrVXafSVGg8GA/Y7S6uur8iV",
-	"QEXvQgpGKfiNCe6FKXenFOtdgaMvLo89L4Q5rn+gt85H3JOixL17qumRzpe+Y/dvn5aL8gPSRXQZgXIA",
-	"cNnWUFSW7+pGQJvpefW3nR/d36hxzt6+PX/mm9ljWOOxvmd/9wIpYQIM/jwWbPGuP2ZINy8VJhBXBYao",
-	"3gpSvoUo0EhUhQi7Pq4L20/kPT+oh25Qq6KPZgpPG+apAc7BS/cHNW0St9UG32O/R9zhaR0KmfoKox8C",
-	"cWTbIxyjWyaAHbV1+zraSzgMwHbBNmolGvGfeuA+tZLu7HemNFafDboCb8TS20esq8vqISfrwxocusam",
-	"wk503pw2LExmJ0SIgjUviY9CGoYvsW56UgARd4VoxV9M6OMJi8tP4t69kupqDKkCsELhQAa+CygAeyOW",
-	"VawUI5WBd/CYGSFY+kbYcrlzMraiTGsdwkReSV+XzG+EWmzPV9xolscKlS0nXF2LerOrZPF+sio2Tl0S",
-	"qximYIx1OZJ5YxvXWnXmcAy9gDVtSYYG2R7Scz2nxHFjGpB/vUFLgIBXWRQe4gK5s/EgMq3GhcxsJSRx",
-	"O1HQw/+MxrhIaF8wotiHTcabANcqETFEvgmv5rfHHooBviw0z6+s1lcFL69FTWAicz7JafkvQSK6uzdg",
-	"L+TTKCs8NHqIAi/ks15NRS75lbP/20RxTTWCSqSG9vfbNm8pnF7yDbldCsAXU7H+kPLEWhPO6vcbPG52",
-	"ffLt723ZuraWz3vMUkzHS2Nz17/h9Wv1fBL356lga3WPcWSwFUpuxRVMMo1Ga8wNp88wrEuiBR5KVrWl",
-	"2/fog1t7UA+9dsPaBygI/J18NL+upCBc+2uKWxomp6BOfFt7XixGlRXCTnYy74FhYwEGp1/10VwWFs1+",
-	"OB2F4Eb49mCFQnoUVXdprAs5IOFyYRjoDtCTdA8w2olCxFfMwcXQ3rhTyw0DJXRRil+hqkbDlNULCMGC",
-	"NOOF8SivGpNXfCIOSdu2pHs1u3xgmrlkbr4giwxKy9YtlQw4TKVluQwAkA0r/rB5nFoGElcfBgO5rcfN",
-	"PcBrbW3XZxDF85o+sORPbVfDjB4zXhhd3VN6dw2G9uyVr+zRNEJBx9NvXn5IGxhifVsHtQWkgPTKfgnL",
-	"QHcBBaHrY8bZopRwCCJymFpFa3RmFFLlxTKqbT1Ul1EmeYoSVBp2z7xudhLLmmpWhwqFW5WPkQRA343I",
-	"j1jqhOVaSZkEGYGcbid41ocK4YKtB34p/PQYljrB0ZQa/qYV2db+uuXuwQl7fXJ5+j3I2Gdnz88uz5x6",
-	"FjMETq9a5Jh8zbpokkdJKEOFLmOYTmfrrzP0e332o1hiKXyT6ZnIQ1VnlMJe3NPHd8k4Q/o9Z1GJ6azg",
-	"FlFL7EbM4G7G9g/YRM9Lgw4B2o8PoC79tShnJQVVwVuCTSbYHqg3yEUnMsHqRnfx/cnO/uEjz8UCWna0",
-	"tML0h2qHXZBZl6CBF3VEQV6kESyFmWllaJPaeanAj4C2FP6ji/fBZKgYduIG4Au7gaXLDUufa58aBnfs",
-	"18HXtnOCt5G0h1mjrplq6ezOGzEr+NJtQFvOIU8+Hnyl1+Op6npnTFWoK6FZcqPW+bJ3BP24Lb3Gpqh1",
-	"xBYTWYgIqxypv1ajmJofPGEb7G3Md4rFFXT6ShVLFqKjYQlM5Ahw92+srHM4GCSUSQXsMc5ucDNc/SmM",
-	"pGHbJpRA4NbZ7TugrioFnE/8K9XJt+USbkDNG4FruJwrU5Oh/JpLdYzXUDc5fCyADHJu6qXqULR4bnLO",
-	"DJjxrslQdi+W+R7EDLZyKNMTSLTcBnfL1DVCwPdWbjKti114Ie31hyqc3om7dUjF3ohcGjTUowy3Lrd6",
-	"KjPv3W6mGpkeYJCnYqrL5RD32kIa0Wc/k/fJfSqJGx5vFje5ucjnaOSu8HQGV7FZqmxSaqXndO2UWg0V",
-	"FAMFO8wnxARiIHez6Kb7g32/rYAnF9L5PTkwBgqIHdiJste6KNAZCTRbCy4tVa2nNvCUHsEvf32ZgnVZ",
-	"lXAVa2q3DtWJIkEs8phjHbw0iskxcdHEeVvheQm7b2b8VLzm11LR9z+XxrLI9Wz5jWApWLcp6+71+/vu",
-	"NPj0xMMBSlmumJ7xf84FSzOAS1BwA1XPUKUVkIKubFPU/GJq2Fi7W/UxkKe6sUF6QP0ojGUB+bMM24D9",
-	"NVQzbeBSSvd1o/jMTLQ1IF6XLNfwZ3T3gFKGl6HVk9fnwXyQxswRZQ+KqcWR1iVakEBKQh/ZC35KrDcG",
-	"JafIRzxUb+PqM4Z10zUFZ9ym2YzOgDjT+mJZLe8jnrntl6qe2VA1NlfCqmJjSUtdsGRTFa4EMllaCm31",
-	"QBj4cM1QSVUvY4wBz0Jfs25g7sYpwzTmCizg5JW7t1isbGY1uiSHysxHJivlSOQrRZETiKWLHOqggc62",
-	"XOW8zBkFbA16Q50lESPQqm+FULixfDqL/xg8+in7K0tv9xI0AzE6z75/cXK6c/H9CRoHQzXs4M9VB2gr",
-	"9ut/Dj3VfnXKFP9AzYjUSWKfzWvrgEn05rud+SzUCqMVsKX0L4l3GAmXvIDzpsfjYy93SsOmc1MTomy0",
-	"HKpaPTLIVaJYdd7rs7dvnlM4gTLK3PIUWs8wf6hksxKx8oQjFXSGPbw0CmJU2BZMaybyG3fUPFaLZIbB",
-	"QO6FLeXMmftut1zcyndVcWwDYV0I/wDczt8VKJ9xb8DMUPHsRulFIfJrYdws5LIUmTVBVWNn7iZGXAwM",
-	"LhWYB3XITMIO2VSqhD0cwP8O1T6buD9OEtfDBMbl/pFUWJLcf4mzh0nOHLP0YG/AvgN8EB0sii9WqAHc",
-	"/ChejWa5Ft4zH0OFgP1Eu9HlfGlwtaJ5nfLlUJHHb6TtpJegR9ZtQG8Dbaq4R6UXz2r9Ogla6OtrgcZ4",
-	"iJ5Ux9pvoFCxHEsHVEXtnIWKemNJmytz1tVIUE1jZ/mwbtrv96OXdn8jwOH73QDfdboX4T2G8Dr0WYpR",
-	"BiIIIoziuRkAMdFnjTMDwebRMoqAr6RES8PGpRDHTCvhND0n5cqcBEZ++H7QD7ShILPK2dvOZEsDACat",
-	"7jbkjnxghipc3p0KM84gDZshF4VbXUQCWeIzryoEknKCcv9W+uuo66LkmVTXQ/UmGL5TvmQwu0osQqEq",
-	"lTOh5tPGr8SITkfodu+I3DAoNoZKXisNoUtMWcPG+sxTp5BNXMoMQrr158L1cFUL94fq54enFEXDwEPK",
-	"tIqMv1+1VN7VVxTgxYCHj5lP66ObVlQEc6gC7ZtULP3bDg1z5xzT/ZxFXOuSdii26F0F7lUf3SOaMaSu",
-	"66DHIJQFaAT9nR3SSTpO5iIaY68/6A+guhKGgjtHnYf9Qf8hliWfAGTGB5Ddv1u5Jd/Wg199lu4PBml0",
-	"waI7FGSBChMcneDbwvpvwdUgCgNgvGASQjmU72kEkMKHO8gNY38wQOZTiO0CcL3ha3Z/w+jjXcgszwr2",
-	"foW+5cRt8D4iNil1uL2pMLbdE7X0hJUxDqlz9I9fkg4RCXaOOs/lrVBYacLya4DRvgqmcOcX96oPv6+d",
-	"/Bf4u0dYvC7BMSrmhlnxDqxRsloZOkT6rLFckSqMU0jbA/rHqFE2YlhqL5IBAeABD9xaF+cPly7CGNX3",
-	"AH3o3XvAfffurOCysfpNJNn7NlJPP/jPsdzR2kzDx6xd+Bicsf3RAzzUq5lQcOMgXBRU/vv7yYvnqyfr",
-	"O2Hp6fsdLj+qe05vc2SfZZ5rmLBNU4xe5vvLNY/PjVzcXfQ66JJcCD10r/FsAjYJ0CM1eELwrmtLPh7L",
-	"7Jilh4OHrJ487s8DFUjGT3dnk6JTQ1WFpzw3mhOnvT7znFMMhTfabeC8Ho9FhpRI0smetqP2Bufl3yJt",
-	"oW/YFoeDh3dviQtR3spMvI3yvD/DjnrjZ2vTbgr3yLUb6o0XgBXI4mgN0hOMKTLjarlV7K2CWtXoDSwQ",
-	"PlDzd8hQGRdpDsBw4NcicSZoVsxzH6UGtr8uOHC4ImC8VqJ3hAV1waankrpYS9d79sNdzLgLFeEigS4u",
-	"AqpN9AK8exgVz7Qy86kow00KBqCvA7jrms9a9+JzaeyZR3EHvlazlr65eqTC6n8L7pzO++TOV4Drc5sH",
-	"KUvn/S+f8ZBURZZbzskrJWBVmR6HGsfvk84B9r951z/luc/whVf27n4FZaFT+SLHl7Y4nN8COCMXkKtx",
-	"sP/k7jcutX7B1TLQHoIY2OKLzinQHaimD7f5qJfanlexqY+SOe/rCqjN3xTJDtrQvySdGBDbOeq0yYKO",
-	"ly6hvhxKlkK0kWW2y5g1GGCQMlh6Ma7fhKkcIe45EuB/iGoxHZMr1eNTDIVrpJkMlXJ2ZlEsK3SaIWw2",
-	"3Gj5iKtcKyAguaxySQg08aseMeJGoe6IHADlirsY+ugMS6tabf62gT2hmxeG4y6xWGCV26Ga8GrMIQaM",
-	"V8AnrA1+1CaRsOTbD3p0b4H0gx6dP9tGukRxzh/F8vNKGahI326thcVg8Vr0keDXV2ZrCeyt69JTZVev",
-	"hDdgBH9g4TU42EqcfKvnirrYQtqdEuwLxeP+Nh9CV2kndM4AbfcnE614+AJ7kEGKR7dRYwEWidof9KhN",
-	"0LYLRKBD/BSWG7LZgGih0pJpQxwuhe0lNRFG3lqtQKenod5klZwJfEmevimJHqlKUqasawCBUlWZTxBb",
-	"FNApQ2WsO3PBE4ZHHLvA+wPkhobSlkD8hRKA8bKUtxWWhgIioXS1+7RW5QAFCZF8lYbR67NT4hotAeYO",
-	"rx0PVSjbxygiKjfUBvarDm94Ye++zwxVi34Ie8Z/u2/KjSGwcKDb1/NrIQLPWbpGqLwRKYwBVTdieUyF",
-	"G1Onq/vo20q9j4sc3Qsu7VBdl3oRLOw9BsknDwfM9CBE3wzDIk0guGBsgbmgbthIYItF7FEt1tcU6khh",
-	"Zg63Tt6GUvQrXoCP0Gf/Pu30Rzd57601/jyC/DthUXATlHuO/v/AHnmH/N7OUA4lsD/VjRx5hl2bQWIB",
-	"bsSHBCDScsRSKJqPLNo1Cigi7ga7GkLYdJBT1g1EH0lVPTUJsbokNr+TqrRpL6DDhsonaZCLyuc2EAQh",
-	"JZwt/EYUwuwkAN65ZZ5diwS4FylSMYQ3gZAMwwQd4YcBk5NiUfMj8DzvZuY2DR6D04ufsF7Lwd43g8Tj",
-	"aEq9SNjby293vulVYjXTxXyqnPiGSUwaM5gE/BBNXcJ9OkjSICE9zxMCsnnKSf/sSyD6T+SIqwSm5VTn",
-	"Av/1wllX1yIZySxZYRBLIj6wZMQLtyJhCv0ffKWSJONWXOtyGcYFvfj/gKJ5TrentUG5xXXjcv87khmB",
-	"63xTqS/j6VFrI65uGLoDDRPKlku3q6rHa1mveJ27Bho7rcRxtRfrLPLR+Bg3TCr0Xf5w8eolsEZ6om9a",
-	"8GqZ3RPr9cubUI/+M12bcDi+m8+tl0I/75OO3/F1bsQ/wQYeqkHy9OTy9PudN2ff7gwGewmx9CeeXPGW",
-	"X+2PHv+P2Ev2BoPBw/3Hjw72E6QjTN5ePIv/miTJ09dPf3z64vsXf/vb35JLJ1EhmqyW7LnN8Q8/Ub44",
-	"zRFzfQ6gpdMXF+xiPnK/2CQ5HA+yR/xwf+ebfCB2DkYPxztP8sdiZ3+8lz0cHfDD/JEYqr3a6PfD6Ml0",
-	"xv9r8Qz4B49IzB6x88uzF1dvzn44O708e4aIWzicUZaBRFuWWq29sOVwfeb99hEX0oBfLaX/E5bSTJQ7",
-	"cNmiZWVdn+N6evFT7yPNphnVLL+HpRRTTgQDCdQQ2EeA7aU8NZ8vWcujirigI6yuLtlEFzlARjwu9qi9",
-	"gOlqxl7iWRCqYspc5QnjU+3ac1eipLX4Let+QLFfaFCW7NMU+x0qPzvOrvPjotKy7l445mWyoT4y4PSp",
-	"4Gs1dUza1crJCUVgFmzhC28S/hw9rdFQ3dXXozINGwH2RxTjKi8By3hipRVfjRd2wwnsgLj2AidrJLjH",
-	"21fVIravym1U5MH1G+aIqpPUvt9E3+Z+jKsJQI62h7BS5kHia8LgsqO7AmDkIcaLVVC5ibYn8GYHSHvI",
-	"bwXIImavuMPUOGR4HwGjmbh/C8FvgX+ZqrC3m02v3Zn8jHYMtL9GdbhhecXxNUT0aYX622ozMqluhbLa",
-	"y8w2+RhJdlixVckeSeKaQMdMCeCt0ubD5fol8HdoJVpTp/UYgPhYXRMRlfR1IHwooWoCZighlYYKMou6",
-	"TfoShVxgLCaG5obdebKGaqHnRQ73YXcZ8UFutDSrWgg+naO6hlNmJ5dTdq2RPxhFcaS8wqL4TDBfA8Gw",
-	"mcxuAPsayZdKksH7seCKSiyYGchK4NWvdEU8GyQYhupyob1aw3edvA1OSOotUDc5e5lKpevxaqrLEV7n",
-	"orx3rIyAGTIQunNLGNezp/lZU9fK68G4Vv1QtfJnBAwY3Eu76zIgsM7WSrzINxQxwhxFw4vzh3z2eHcG",
-	"9DygbtC3yjEBCrWCtDVUQ306ERoRyk/AjXuoCH/8wFSg3FwSvwfk70CanQd+Q/kgQ/RggXmBwMGUqujT",
-	"5Tclrx2TBzvkwREKOvhNiNABrJ6hcgtua9HVD0pdG6pQcTNKmx7PDaGOIluJvNt1t3o3TiSjBBhnmNhe",
-	"TOuA5w6Q+7RycPa8eREdCLjhxpmLfeYGWN99zPClqbWfcSBwLrS6hnh2pLa7ErOEo7Prl2XBlz0Av6Cm",
-	"XhmXEu/syinCASEfRWU9kp9sqLrp4WA/3U0PBwdpL2GNcxiZpUeYNuW+JNrTkqxBJNUC+A3VDxotWcC9",
-	"g9g+3pDnhxXxYPPbFXKDoQrJXY0lpsWBVlCYow1YsVvhyYrNXKq957qCg8SZgXLagCVHaLOEDe3rilXH",
-	"OYdQWElrXV/RIHGchGTnmInXbnwzX6YQTVKPdKKlxLMf0hywDaoHcbQmyxKTWj+YGKTL6QN1BLxyvwwV",
-	"HSIyqCkVUCvR67MLyLtV0Ymu0jrpruN6aMjKI7dF1m4DzC6BeFefnUTUQ7SgrSoNM9c2ZY63oibcF39b",
-	"6ilZtPdzAbYCIkCqPNX58pNawzDQ4AGpE04So/9ns8ZPwo281SD3F8FK34fVqZlYf06Exn0BF3tbdPEa",
-	"uXMutX7ujiS+d7jN94TT8ELkknvG4D8BymN/qw3yHaqHj8T5Hm7jNqSuLpHVo3EPO6lsXi+T26848aWG",
-	"SfsRF7KgIj76UnbhU8XBGQ0aJ/P55CmFAlv9K/X7Whes7eo+JMcQI1IJZOMg8UWO5cm8YvCtc4PcRTwy",
-	"j5B0RI+d0jekyo4r5h5AL1fZ/M3bHBGfhqH+qmXliRkq7GiJeA107xy3pA7XYMboOhUqJw8l1H9ruI4q",
-	"dyXwHwBTgbuHhjsVwmOad6mjoUKzHBr0zAkNo7si/6K6v9ImbeY2Q3eZ932yavrwaaXDvMP6+BzyNdBF",
-	"FpdUBV6dVjceMSykr99G9Aq/+d3wfvc3v1Hep73PbSS88QP8oxsJYaD3MhT2P2X48YToFdYHfuLtDVcc",
-	"euPzmAdJxxPC3PV2eO6rSfHVpPhSDlfQlQQVDUqyTTl+hGZvlZqg5ecfruRPiVCnFjXBy2vNiylVpNNB",
-	"WWPCvSECvX8RN7An0640dlA8GP+CRzF3XCyqdgAo7+6yIvDzkHJy5gMwZIyWzRvwMd76F7zMXe9kY0Fs",
-	"h7wqY7HwREdpoRc/+2BUGsWvwprCZ42lyiNzA67PSUWbU5d7Vs9mqEvZfDZUVrMURw1mD5tqY9neYDCo",
-	"NJczBGDk2hsKm8wDN8oN9kGv7/s7YoOUyndUcSXvN5lbPeVWZlGkbYq8O0PlNiGQ2KEOB24C69N9q3xd",
-	"H58iNmgJRAiwuhDGASo9t7BD5V4H7+tCKnI+g3OzABpHghcppu90CcQRRsM+wCXgQ2rt2l5C8SFuJ52k",
-	"o6DAYVysuq5rY1jE5hKL75PWlqNAy/qWN2lkD5rpvP+cdseFsE5wmS/tmHB9nylbLjfFCr1H3YDggN32",
-	"R4edfFXYf1yFDbAXwg94TaPyOmThA5W1L7TwKTN1y2UMYalY7kzwzztRc8SMXTpFRgJHOq0MrMzGMizq",
-	"OlRwnU8qYSoFUeqkpxHNMPGiSMton5leQqwmwJ/m1T1lgHebzLOQvp4AC5OyFFkpuW1nX3gujX0dpu1z",
-	"ShrqZF3ea62K+FdwQu3orSShRlV9CKYUbyli9SxAD4ZjFBb5vuixZvWSwIB7Xz9XqFAUO7ncBPAQ1Y9L",
-	"3WPYqBGojzFHPu5RoauQo/ioeqQWA5voIidysVopK0+h0C2kAfOnBVzt7DSoz1GVM4q4eVP3U3rMeK5n",
-	"Ng7bDFUV+vNIOV2iCepDfAkYoYH0TvShlbdRIkD0NYHKpfk1FfG5NpZovar0i8DhP5Vm6qSQMFgBaKic",
-	"TgeGvVo1JLD7ubO729n4fMVVXzjO8/j7kPwDwwp9HeqNrszCA0OpAUSalUPOkx9y5oYIJOAzip019gAM",
-	"dcaRdUZMpUXf6B30hxiYhYwv21wDmrAl0nYnbF6FYCGO5qF+3N0UqqAzBFUh5NpnJ54gueL2JEhfwlIC",
-	"9kH4lucUoq24dvvsFXoah6oOFvI3krq/MvgpWd1NmZDjMLgm++ylrkq36HzZ7p6jrfe6ssPv56LzL0LB",
-	"8k+SCP3pfGpvavu3TfeAKPrqP/sjJU3/aczhcPZiZgalF1uqbq9Tt1DXu1jf+562cV1pR2XCnRhcVc6N",
-	"WiZdrVgupkBzXbqGpc5lliBCYjlUwZ+SBOQzeoIg3NNvlmVDNEYA2pV8Xdbrcxhj4+R/nFD7nFlHd4uo",
-	"S1Qk/a+5G38YJpho1/sj0dxvn+YEew7a9fZ2vV7lkTNP4lJkGDKsG8ksMA/Xy0oihBfiztEL3784OXUn",
-	"883Fyc7riwuWPs1GOxcVdzGpMGBHC1XMkDC9Zp3znM8ALeZMKkP1afiCSh40Uahw1CWlU+jSV0M7Hirg",
-	"+8SOIEkk4m1v5yB0EsjzNEjjWwoyzSM1V4suEr1iArTikO1V6vn1xH3liFs57bOf/Pd66qxuRKSeB/M9",
-	"2Lbode8xtEob1x7kngP43FRS7sg0WMM1JvBjFniV0cjXc7ujxzuQqxzxtyKJPi+nBdLCRWbqQUoU2IH4",
-	"Cx7O5yUfgXWMtwFnmaeH796lzArIAqkhpzVB0SB/wvMUxNWrGkL8ONZ0VDnSmdBKR6TndzuenWHbBMVV",
-	"F+MHgWMZ6KHbiPzpgwF2kPGyXGcaC3kbDGMi+/4UqmSdI/kvu3+pK45QI3sklZM+bWWyN6seniN2gBev",
-	"oxrQ6AVvVlfe6Jh5YIASFxC9VH4sodqw0Vnpd+52YR+sCrFwjgCSgwcUK6RRBo8vhviFnc/31YIf6nv+",
-	"CPfxf44GXUPEeE5FMsPugngVXykUHelUz7tfsTTW1W9FqfbB1u5J05x1Nu9oySSguD2/RYLs8dKSL8vJ",
-	"fOBJL+UYk/RA7g1VF+KuSpik6fpAtLVrZcEN4KN7SUj4Y4KXhXQiHRtE3mtZFFDbWdWSA9lClMJT5+d9",
-	"9gaimqXA+kUPB0TjDqSmwAYUyJyHfmexAngEusR3usbA/kjTuv765yab+Wpe/4eZ10jH0jx6H2pQN6GI",
-	"nyw6VOODrGLmKtQBQt4Y1o2ZXntJxfVRK60H/F1WsK7SNfMJSOjzXp8h3SmeZ/GOZ5aRK5cYdqYjqag+",
-	"wcnLZ/2hQjJTNgt1eY6wOE6NVhbELTeh4s6akjlrYkfE2nBSgWw+zDDansrVB+S3fwNJ2+7RQ53Y4z5D",
-	"w4SU82f/ocy0tIzbcNP67f6VnfaPIjSh5BbJqTbU20/Nn7YNBCbB6+DNM9h4v+pRICp8qa0cy8rN/dv/",
-	"80Xp3c36v3b9i2/L4v16N8YFclvThdTdoifcxDfpuG7T2opMQ9UoyRRJNCjl4t2WzRpPhJNL52WRItA5",
-	"GnbaLPiYYvrZ9+j5SEEq8zx39xfDvr+8fO2dInDlXsZVg+JCQUwCiH5ZlcmgNMiqyBIVVkIRfD/xSjOx",
-	"Hc0SPXzpq0fd453gCvps6GygVr4HPKrhIKtmPGddTsuxkEXBcu0ulCvePUwuqNE1oscgCVTK0e5wA2uh",
-	"vL8vZfNFXCMQXCO+7OKe67AGaMT4LRKCYrkAdyXxeDfgRhkqqgESc2RgHWt39w/V/yseKeIKi9ikUnDr",
-	"QC9Q7UkBO6Y1EUT1OKpoUEsR1XMiCiCPS4SjwRx7raoE+pb62+jpF7lxS9b8CFtRYNbRjJhAWn+6arMX",
-	"LLfFRNc9h5SvXrGgtuTDQw6+7+4IBQxPhoq4A6ioj1sYTK9pehMRwbPicmV1jysgMKE67grRIBGRPjxk",
-	"2YSXPLMeBRK8g1joXRr26KCHYeURz4nLdQx8crVKypCvsiZdv5AGAusYdB7xnHBI3DA+VEBR5EsaBowg",
-	"9AMMaayb7gLj4O7D3YBg7h3HflhK9XF7zLPNggxulHHnsNIij/dG+6fclZ3S2jumDzEzzzJfPC5K9alH",
-	"81EuSPRSvX3z3PQZEq07+X9d6vkMD3zl9kZoARCYK1xnwJsgOowg0vVcbUhxWnGTglMUCnfpMhRnayvd",
-	"BXPeZ6/mlpwqJEPAyTlUuZPcU6dUrcyim0ad8da0UQx6QBpwGx3jE5AD7jE0ieetXWX09Z7hWg1tJxkK",
-	"rW88/ocEz1DNZx51Thu/JlmgntpYk/s4XMGgYyrrDrQ9qyydSILkM8gJkQPs8xNeil7byceaG/2h+pkq",
-	"v60QYCTBXpE5y0UJDpRwycNOkkDmEHg9nWkEzBXhshVK8/oSq3YhM8G6cK6i9UHHPEB9IORCaHak52iU",
-	"gkV+zsf7B4Me/MmQBHlJhXwN6w76/UeDY78hCX8IfnNLTEvcsEeDHk25IAQ+WWZHjFek+5QdH7ICqbRO",
-	"QGqlP+jR2sLSYcxNjVKvJTA3zoyFc9kfqldEruIbw5OIxeNyqG4OUAxv9ME8NxYwZiIYKiTg9KaaCRWW",
-	"44q4TdsUq6Tg/MdGY4IRa0q7hHKYIyrIC1amHnte8FoaCFmmVb1Gw7pgGq7nVWFpbGSnxJ8C0mqlQKsv",
-	"uGmimqgWiVvQso4/tSoZWRgd1Ug1ng87avjY56uTwyOyrIVixh1MXrAJvxUk0WAWesGUp33C7WolUp9Z",
-	"2bS6Y4sbMLFQzLwLUR1CCbj1z0RVc/UvKXCsg1G6c7mcAXvvWyPKnZNrrAZYDtVEz3ZGy52JnoXgJlhC",
-	"VdFEqmJZcYrV6idfCxuq37UmScDJ+lj3SRNHlWzhcHEH5bOZ6a2f9W9iXVjDMb4iIBfcUOKtN0HjAK4v",
-	"UBnk5R8HJpZ0VmXoXW9Xb/gXYIq+cBLrSuoqVDivV0CHbCUI/Ue10L9i9L7muP75iqOAUF3x7bEuN0uV",
-	"TUqt9NxUZBG9+zn91pVMWRM9+cBKVYh2aXd7nGKN45gHCgKqprp5YPWTAO8A3wvyZuEwen2Wnj5/dXH2",
-	"DF13eMXhBXrtPLxHzxAGcRy1RMXGYcxw4eBGq8DD5950FhSVMu6mpDRF/nSZMqpH6LkFEW3lTJY5wCl8",
-	"FeoG3AW8FkPF6TLtu/F3XQ/PWWPqBa6JmK90qDxIIsyCLln67cn5c5yRDaWw4mxQ9DlxpbRFPtOwcbaC",
-	"5KwA8JETFQYAKH24bLdwSGnTsBnubQl5avUPr8P1GYwh9100sMgG+jcyTQWGKaUX1Vbp6pKqr6VPn786",
-	"/fHsWbqbIsFm5PmIPFkEZZMNEs0Mz3EslYpl72tdsc8Ckf+qr7/SXKHkZF3SgYw3bYT7WQLtOvqTFU87",
-	"ifgpYsQrMB1merZEFl/XxLgUZvJXIPNucmmie8b1MlRUxtbUyZWxhnNolYC2UaLYUN2VKeZFWwOze7wq",
-	"8kBXeu6NpOaPRg81MoMmUAca/+cg7bGSowNywhV5n1xfhWA5txwJWmEqsLKv+Gud1dg7p/I8isM845an",
-	"R20QZgR3DpV33wUt4EHMnufL+1ehgnCJ0FfIVety8iI/8AZKgqXTOJah4xXqm7wsvSR4C8l2imMUfj0n",
-	"HFzh6KAZ63KouqJ/3WdTbqwox5JDpFUvlPty8BqO5gYqNp/nacJmvBTKzkrpjoN7csZLq0R5johvZD/L",
-	"55mFOjiJs8tCpiJLseiaO/x+G1zJ3FfLgZbjvycEi7/lEPz1lXh6fXZuDTMTPhOrCPIEEkvdqNDHJw07",
-	"eX3uDEqn7Uue2WOWqnlRROXH6wmeSiuxBoP3JS2mN3gktzKucMt+EaSKOySvo/1/h93DuuhErB0ZnPnV",
-	"k9b7Wlvlqwa+UwN/Jyy48D9K8a7F3TiB8ylu2JcLzeZGGEDrI0miL2zHjHCH14pieTRUO+wvfzkJzNB/",
-	"+QvruqetnIreEfEapxG7VlrpEkM35pBqjmJ/qNh2OAPWBTx0IJIf6zLiqO6hPGfhCl8sWZqHWBIybDzn",
-	"6nrOrwXhFuKDj7WuDQvXmq5TNoylr89ePjt/+V1aIaEr5e6d+b2EpQFMcGJTxANYP6QVY6KOtaguvm5y",
-	"GyHJv/wFqAXQwIiL9UXjiYwfp038tQ2LfNdnG2Nf0+ncQlpUwFJFTUQU6Rp57ONyKkPFiWy4dwRVSaW6",
-	"hjFhiGpauRJcf1ehq9THZwSVqyU3hQCOAXgYF4SyniJERT3CHF8dVzOFvLlFrdyDp4oFgnByBkGmfJuH",
-	"pc9O2r0o0STeq7D4Wxjs/0H/Bn7YqoPjD0St7W1/fzS/+iK++iK+WkKfh3Lbs2hz1UbAGVFXIlKxrgg/",
-	"jadiU8xid1To7Oa+pEWbrKqnrkEDNpE3K7yOWEMh1N2spYYq4F56fQbNg/6t/LIRb3nI4vUAG2nZXJGr",
-	"4hj5FRDmZKqq9eujAGcATLzLMdIfqi0IZWDk/3aF90dwsft1+6p4Pg9PzFcd8IfSAXDwP5cbeqNwn6tP",
-	"Lt7fYpOmVf5+CgF/UY9pQ26e55dI376EPuFuSqhUr2WOIyfwUGW8BKIDgLZiATqU943qXoDc7TP6KrzX",
-	"VYrLXYdrfd5H0bCGntlYvmBLRbMNcRl9y1dNs6jvF3drpYX9qni+Kp4/geIhSfCZVY9HEAdY9oeV1fY0",
-	"NxQWLYoVAHiE+/Zs9ocDyBXAeNI1Fu6J0sr77AJw0maokOL/FkqyQkwjX5e9Tdl7Z+FzPqMwa/S1iQc4",
-	"fP1XHuDPlynclnBQzXwr0co6Eu5AULYuVRjyDZ5hrsGyLT94vjEv+GSrvF+2Nu23SiYYKswm6LP7peR2",
-	"OXv47l04T1B9MZelyIiPxZ1KLE3lK2opHUrFIn58b+AB5EmU4TtUWD7zkJmEHbKpVAl7OMD/3WcT97dJ",
-	"4t6dQKAD/tGF/MIFl5bNirnP59kb/P+G6ldpLRSZtyHthM1nfZYe7A3Yd1qJ1OctmEZyB05uf6ieVVRZ",
-	"UHzUyzyZh/QpCnPDqj4wLJW5j7bAFz8wlY8d8Ns4wEcH7Ef5FOmIKTvna0bz58toTjoHey3vxfLVLeS1",
-	"VuK4zoftN4i0zcTokzoFXZw+pGv76R750K068Y24lgbJTtjbN89d8wRHgW6QqJsGYZcz4fRkUdA/MZ6P",
-	"9G6IBtYYguslTChM2vGJ0fTfCJEd88KI2lZm3XR/sJf2mL9kQYZYnJwkr4G1NEW5krJuupgYkV2l7L/Z",
-	"iBvx6MAp94f7rOQq11M2WloIKJoJIHNUsRwqwIVArK4LeOFrLvEnyoHUFmOgIXXZTYlPJuMjo4u5FSyd",
-	"WDszVRHtrBQQHOSFgYzRkl9D8RmGRQ14npfCGKzmN9EA+AHaKEAzS8OyichuRH7ECq1nTpQnbFbKW6Co",
-	"efPtKdt7svdNwtJxNhgcHe0+TnvJUBVS3ewUOuMF66Z7j5709w8P+oP+YHfvUeqeFd+4Z/cGaS9h03lh",
-	"ZcaNTdhcmZnIYGclNNXlznXJczFUL08uXVuDQf8RNQVvl8KI8tY9f/769hEwzxkmpiOR53S1PX99e+C/",
-	"EoHYWaHn+VBNheU5t9z/6HZPGCz9bxqQZIW8ET0Q8lggOw95xhtS8eaQwUKbDMjAxKzQy6moaVtI9HV7",
-	"eag8m7vwg2LdlmHGo+DFgi9Nr89eF267wOrjbg/Zo7CFfBx9QYdGCbvQ5Y3BbQ7pkLDSVAGJ9h6mfANM",
-	"SYkMuIy4P+5LNuU3wvTZiU+gnXConUR2amVFDFV3rSOgtz4rrmEq/lELBrYO9l5h0L3PZV3fZVknVb4+",
-	"GURf86q+5lX96UoR+VzmysqoU+x+4C1onbfgA1OnWi2kC6tnJmb5bVhgCV1WnDL0VLiY4zETyv21Vq/i",
-	"oBW48gyG+bHSuPH+p3KztjDI4njzry7Pry7Pf5tMwT3I+IpL5YM9Kh/rX1zV++52EKn+cAs6YngDQuOA",
-	"s9RzHLyBpMiUGb40SK/UuCxikkDqLpPpERS38QQgB3uDY3ezArqa9IiohLi1YjqzZBhWmQk1MxmIjBJ2",
-	"iKS1o6VPt1zHSfsZBNUvX84hepfJ9hWN/h8rEzxG/JOJhHvhwluFwinVEI7yc8BbeETENF26/TNu3G0Q",
-	"IcK9pHKrdCltBZJ28FDb5QweiQblLv3exdJnZ+5fdDsPPqg2aTJUWSF4iZR2TSl07Jn7Q7EyhEpLYs/2",
-	"Esn7ZY1Qdqi6pSBjCXHMbj1GUAe412fP4B03MtMwq468uRSMKAF5RQErfFnRSoZCcoRy6xoh0HkjdvCR",
-	"3np48B/HyvpcOOGPuSh/canra2NvVJxf7cyvYOI/FxEJpal8Kk228aK8W0nhTxFmf6VE5cCciZKiB3EW",
-	"SnXYlViEyHqCfJ7BYUa2qxmqLpSKZ7aU19eiTJD11xeFKDjI1QQr8GKIhepEPRw4nVMv0HMjZnaofIWG",
-	"yti9I3RftfJlNMYfiq68PgfLbWjLqz311Z7+j66+FsXgqjVNQsxfluGcfmbZtPsbCJLze9eaWXtZD1Jq",
-	"ReQcrxRE9CSNIMuc+YvAn0iqVeHKzdfmAM/4InIEgt9f6IYdvmyNrefn+6tE+I+WCOHYEKkqoQMawIQv",
-	"JQx2w33zvpD0VrnwP3MxFxHsJpBrVAgeiNx2gRa3hzWpkAhZZHwKuk9aApInUVFtCADHIJ9j4jCx5RKA",
-	"VPm8AB4UIKYHEogQGvdiCbmCC319HThc0SSCj5nzIu2zn3V5YzAYrZb0DU3UY/1CD8TSE57HZR+i7+3W",
-	"SlpF3sEEmGrh4ZowJJxF1UDojuD10jLxDoLkCVahLSy4MPXc9iJGYgj9x0K4z04qr0No3uMzPOKEbMng",
-	"6KTNKlRuIn9CawlCetgLWsANfVkp/ceq6L2FXIfzkh/X55pDMQKlF24/fzYm16+Boq936W2Cz0Ll4Aht",
-	"U1MozT+Lsqo5JD+JbvpOKCevBNZpWATC7hAD6kLuUI9JVeHkAuatz76F3CN9K8qCzy4QI5uyLslz9s2j",
-	"g8EgCfiiR4ODbwaDYzYAZaK0Ej1POe4dsTdCzMxQeWye1foI7/BBEgA8NmD6FpqZGc/cpCAVSs7S270k",
-	"rWokGybVUAU1Gf6eAiafe3BiCdwZgBqWmBGFAyJyLBA/3lk9VGYhsRiE+3SnROhpXCHQO141dTmBhwMY",
-	"0MOKuWI0c72hQu+1/+4K07uqU6CLhk7ABIL/U57n2nfi930hIs4PB2RVR+irfvrqYP6TRUrlbZt72SsW",
-	"EmzGC6oP0o71MsS/dbBS/sncTjpH//jFSSJqtqkSEe+ZMGQ99DxKCYPMs4TNfQoaIo3NKmG3O8+KT0Xn",
-	"aDUXzcnMBsJ/ldw71BX9VY+Mv4bJ0unoHSh+g0T5cUc/6FFb4+fKmR0ab8uzUux4EqgW5g6TsKzgcipy",
-	"JpWznG2xjHp4rXXR0gOB6+A/zSq0DhHZkuo+RznUlDYUdfBzFfluy2aokubAkir0NVJPZlqZ+TRQfM90",
-	"UUSNniHAr73JZtlpw0ZiIunWS8HqhOY+5HpLKsQ6Ebywk3iCQrHa1d6ey1uhAKDudpXEf06FLWXmF1ga",
-	"lutsDtj9qtFXXp+bzvtf3v9/AQAA//8=",
+	"7P17d9s2tj8OvxUsne+zIs2hZPmWNvKaPxzHbd3m4mM7zcwZ9TEhEpIQU4CGAK1o2rz338LeAAhSlCw7",
+	"Tpozk1lrVh2RxB37vj/791YiZ3MpmNCqNfi9NWU0ZTn8eZay2VxqJvQFm2d0yVLza8pUkvO55lK0Bq1Y",
+	"5wWLyWLKBNFTrkjO1FwKxQhXhBKlZc5SIgUjuW2DjGVOqPkno5qlxPeSLLu/sOURoSPFhCZST1m+4Ir1",
+	"WlFLJVM2o6Z7vZyz1qA1kjJjVLQ+foxaL2VCcTj10V1NGXl78ZLIMdFTRpIcu5Q5UZrm5s+cKVnkSXMn",
+	"SudcTKCP85yNWc5Ewo7n84w3LYXpbO5fI1MpZGEm37744YR8t3fQ70SE9SY9Ei8o13/d7cd3dXrBdL48",
+	"HmuWr/Z2yRIpUkW0JKY5MmJjmZtV1vmSiwn2+mx3t09SltFlV+H7nWqfMy74rJi1Bv3I9c+FZhOWtz6a",
+	"EcxpTmdM2wNxnCRsri+YKjI8LPWzwD7onUTdxrDHJ5e/HhEqlnpqxsMyxUhb5kRI+KED78TUrCZu3857",
+	"JUXcI+3jTMmhYB/mOVOKpWS0hN1zJ+uJInohyYylnBIzaNXrDEUrarEPdDbPzBzcQFpRi5uR4aFuRS1B",
+	"Z+Y5TqSyEikb0yLTrUGrPqRW1LA1x0kiC6HPXjSfgwnVbEGXXa5UwVJC8W3CU9KWc/rPgsE+lAO+pdd7",
+	"o+/+h+26Ec+pnpbj5WkrauXsnwXPzckzd66yi/TDSyYmetoaPD2IzKa6f+42jf0k43Cn7Un9gWeNJ+yN",
+	"yJZu5IosuJ4S9oEmOlviTU+gGeJPfM+N/Z8Fy5fl4JNqd60NI28Ya5Gbr5bbDZJbIpTYr9YOyT6vjGVO",
+	"tWa5efv//4/j7v/+9vv+x//XWjMmJfPmjY8F+6DxhdiRnXnObrksFJnTCascgDVjM62vWaXD3b3mISkt",
+	"Zyw/e7HdQsHIYKHwu/WDse2m99u201u2/nIw85DwNCLUbpn7LZMTQkVK4gUbTaW86fI0rl4Udquv+7vP",
+	"nh7Q/aT7HT38vvvdqM+6z5Ldcfcp3U332d7oIDlMm+8R9HL2qJcJZnq1nG++RtBxueymmXVLDl2EA/p/",
+	"ORu3Bq3/2ikZ9Q4+VTu+dxhLwEp/YcvVoRzbO9tNplIxQd6+PXtBZvTG0GeksP8smNJE0TEzjAWYyYDc",
+	"sLkmewdkKotckTnLiWaCCn00FIqxkIG73eRC5zItEtNvr0abd/f22cHh0++67Ptno+7uXrrfpQeHT7sH",
+	"e0+f7h7sfnfQ7/fX0e2arFBZprHMZ9TQ76IAcrm6VWciyYqUNTCueS5vecrymNA0VcT/+wXVNI7sJcaf",
+	"nigiF4LI0XuWaOBh5qm9WOv2lNuew/EyYfjuP1qu4dZvTWP+WY625DHv5Wg9f3kvR9fPPvyy90X4y0s+",
+	"43p1zOeG+in+r7UnP4PvGpnyYT8yo0BZZa/fj0rJZbdBcnHy2uognCwWSGrKSWSvY9J+TaygFJF+r/e0",
+	"f0Qymk9YbsRZbcVHqsjTfgfELjUU7giY9deSjLngaurEMSrUgpmF6ZG34kaYkxN0TGjOCJ8IIyPXr4mV",
+	"EdfdBDu/Nbu0d/g0ahRi8ahtxyOoRmLlDihpJ1KM+QSEWjOMtSzMH+l78Qw3utfQSNOJD/r3gzJdAiPJ",
+	"uNIoLMY/nl6RndvdHfeSqjGREdXJ9JY23wX4zyPehgtznhKecZAo113mvPIWyQvxRK2/znkigAuOd5O9",
+	"7sHoO9b9Ltmn3WfpHusejnfp3mg/OUgP2Ze47RdsnDM1bbhqjKYhcSTjXM4I18GJGvNcaeD4xTylmsHr",
+	"VmdM5Hyt/JbbPhtpxZhmikVNiuKlprpQ9xMlC8HHnKVGYdSFWjcgfLo128aBwJjeoaRzKtK55OtlJisQ",
+	"EWbfW382Fuz68Opf/fmX2Hs7+LsEvSPcVzpjRArza75E2cIIRNQoqNz81ltH7EppcOPg147vkk8E1UXe",
+	"QFYu5zRhXcWMomvIh3KvKhLf7kbDot/fT0ZUsacH8DeLI8JoMoUZ/fTq+KR7+dPx3uFTIsdDEePr5XDx",
+	"k171Z81nTGk6m1ee5nRBRjJd2l7IDVuyFLUu0xUOoZuyRKaG/NFcD4XVL/yZUCzJmSZ0rFlO4sVUseQ6",
+	"7pFXhhPpKRVgh6HzOaO5Iospzxih7qNcaqqZQja0cRf8Ej1sM67c9Fc3463gHxz/dSYl5o8HWVAF+8PS",
+	"I5IzkL/8WioypjlSGCEXd54k/93GOXiRkgv99KDVbCJxZgm0kIjleS5HGZuZfyVSaCZAFAqNCnN847/B",
+	"uDD4fUua4dqFTmtyvVgSlucyB0ZIie2g1/oYtZ7T9EcUFL/kiLwEfQ3jigcVGZqMKc/ALAjsQPGUEZlb",
+	"YclcQjljaDUqRKHoKGO9oSibpIWeXmMT9YbxWDDkO1ZAthJ7krOUCc1pBoccl+YCNZ57LI0ntOaLFG03",
+	"GU/hZTuollkNTXnWGrT2CBfwAhlzlqVt1Yks19vhms3Uzv5OYIyAxVKtwT9+L1uYFUqTkRElydnlG3Kw",
+	"t/sdMT2jMpkzRor5nOXdhCpGMqbBWBe1gCIYNtda7ehj1NS+JjOpNNk/JMmU5jQxDZH2RGpy0O80tfjd",
+	"Tt208/E3c++UpuYfg5aRwW55rguadR1jNTwSud/gwMjxmmtgW7/6VSR+FXVOE3aWtgatg9H42d54//C7",
+	"70b7Byl9SvcT9mzvWdpnfXbw3f7T8m5OtZ6rwc7OLTXb30vZrdtCtbO6Ux+jRzjrK83aU+nU6VHO6I1C",
+	"HgjNRYQSUHbg1IeqZV5kTB0NRYwnIQapVlmWOaL2FPVIbE/VtWEZ8YAIqQkes58v37w2t8W9wEuV+fqG",
+	"Le3QbtjSaDTmMwpmAHslTqQYZzzRX5RW1IZ4zcX1OOOTqY5J2wsOdsQjZsjCPJcJ2IaPSAxG8i5YyeNO",
+	"NBQxLNE1n80KbUhHHJEYt+V6DlJ2yk3Hrm3D9YwaP+KpIlx3IhLPpcyu2YcpLYxGEQ9Fe0aXJKF5vqx1",
+	"Z/YvTuyaxcg7AwdK8O669bFv7wSmfliiH2BEKRNflmqzfMaVMic5ZYL7k6zlDRMko4k9xuV78E85Zzle",
+	"XcFYashrbK/7tZD6mmaZXLA0Jm10wBApsmVnYCiaISRPAoPLOc3pTMWg1SlCh8I96AKTmEnBvIyOIwNL",
+	"FDEbZA5zodgR8ZcHWzHi2lDAqSDt2NKu3/nHnWqnO7/fsOXHuAPqiHVSgMhhvUb2hlhmaqQYWeg/h6dq",
+	"7LzO/FKe4o0GPgoaDJ+xHjkmi5xrBoskc7dWQzGlt4xMjTwIIlXAMr06ysyd6BGvyjl3GaETykXd6WSX",
+	"6MywCUGzU7MNX5aS2J5jOFyFYB/mKA64ecHJALnotdQ/yEKkX3R85jaMTa9Asokqkmm5pGhI4sqeaTfK",
+	"MyNuzJjQ7MuPlZd9w2HjiuSy0OyJImMGOoDjIqOCZ9orzTnLGFUMpnBOl5mk6ZWUL2k+YV/2xmDf11rK",
+	"a7Dj2StjuCZhHxJDrZAv838xy5Lbu33yij8noyWxJoUOzOOS5bc8YW8FvaU8M5zlz7n8RTkAy8MC+QFE",
+	"DbRWyjkT5rpzTRIqYI/MTaXJlKVHQ8F1SS8SYHshG17tJHiKFhrC1VAUAlo075km4EHDx6UkjvzWNUDC",
+	"74nMhyK2QtN1YmRII0s9Jle9kvIVFUsr9asvuoE51ewajhhcJpXJBUnlQhxZU4jV2kP5wunCvUdbgLfC",
+	"KE8y5//6wtSkgI6N/pVQ7eWKEaM5y614wRUBoUJMIsI+zHmOkRpWkI3M320uRoZ8lnKBM4ypTt1L480U",
+	"JJFFhid9xMgty8Ggt3Ks3r171z0OxtjgJnoOw42NfpRlTEwYRlk8/e6w3zHK7MosNwd44IZYWdZcgVOh",
+	"uV4+UBmlczriGXzfKoSRuWAMrcjpqeUbIJWpYj6Xua6qq35Z5zRnQs9zPqP5kqSSIZm3H5GyLVLty+t2",
+	"e3ulbndSvh008llUvLWTfBRNr66p5KxQINg6ncrIi+YnNNxRkvIx6MbaKYOWyq0bZkzaMW6Gk14rEp4R",
+	"TSGQqVxQrocCBPOIBK3G4K+a0nCnjipSrWJCd6zA9lb4AbxiKafgUP6y1MEP4Brieq7NVofM2lkpGgKG",
+	"wLhoe7FRSkY9aHJ/O2O+NUqEbtvgKtlff5KZ90a1rnbJeS7B5niczaeUnKokl4tW5N62771mC3Jljj25",
+	"2jMP3dU41q1Ba6+/d9jt73b7e1e7/UG/P+gf/m8rao1ohgaT31uBbNHqm6vrTDaD1tvLF2avRlTcvIAT",
+	"gnYi130xG4FtZrff7+/vfff0wHQ/4klr0Hp+/vyX569+evW3v/2tvETHJydv3r6+un799tXz0wuw3NSt",
+	"OYPW8+Ork5+6F6c/dPv9XTMcVIXWTKb/v6sjjlo8rcU3ee9g6IhzP7q4qrQ+FfeCdZ0MWseJ5rcsIDmt",
+	"45Ors19PW1ELnUkb1vwjtDdnueZot23Y8hV6XdvqpufhbtdP3ztnz3bqq7mF/guiJaFkCv37EEijEbx9",
+	"ffzy5ZuT46vTF945Zc6rt02bqYI9ezXmoXK0Nt3N5/a1+vn6vQXa8t2fl9989KOgeU6X5t8r56ph6YKT",
+	"9fuWcytP2ubRnZRmzzCeqWkUqRyt9N/UNW8I//yxEo4REXTO9Zo+nzFNU6qBZNIU7VE0O6+cyJWP7A8Y",
+	"eGJ+ENRcgJdUTAo6YWsPZXnd7uNSbxx3wyVtDoKthMrwtClMZm3j7oLf0XJOF4FPdqU1o6aaP+84Gxf2",
+	"tY8lGdnOc1shMtud2I+hq+kf6IkNIiVWFzcq3cq1xYnCCMby6oSD+q3hxNimX3L0eFRJoL/pW115x2Qb",
+	"rnsZAdkQA5QzoGzg3JuBEmh6I2OZZei2u2PRYGwb5vaO6+l5EL0FVyzL3oyBWW43o/rKzOvtNV5ZdB7e",
+	"eRuaA8cio5eMqOYzCGWhygiMCeO3LD0iEGakpnTOUKoL2+wRt6RSZEsUO2MbbvZXH9ZWCy56VBEnlF5m",
+	"KHitE114coKqSFUiMQxwInPz5smrS3JZjMhxkugmYcIKbsfrhR5zAIvMylC4J7WzskpLf1t1qLqNOVq3",
+	"pBGhmZJ3hAZy7V2NfpGqPdkHymx7yhI+oxnBs+9DY528EAY116SX0CIVRloe9g77j8U650yklqKWXfTv",
+	"vLEBoSqH2XSBn1cFj3psDkPLIxktyWLKk6n1BaBBS9W5y6dId/ZQ/d4kTYmbtZ+DrN0k2ZhG84Zo3LPL",
+	"N2R/9+nT7i6h5r519xo5Gfug8/tJCjUatJyzrpqzhI95gv5DFaHpGYIFXr99fvyamKmBWzkYQ7k3fERF",
+	"Y1eWzZprvT3vuCg/auIf2mqfq6T0houUyDGeBJdMc/b8+HUckbiq0JhfYGZxM1NZPX5oOT1OXCZR83Lb",
+	"4LL6+XIfuaBeOWcCQksU082BveEdsd833YqTwKzTdClQoS99yCShgqQyiLiyrrScoWFitCR209DZPBTt",
+	"2P7wj996gQUBHWGjJdlgrHBml95QDMUfoVniDzJjVJhe/hiKP7rdLvzfvBSjvBKTP8pgOzPoUZmf1UZ/",
+	"t5tTh+CHVC1FcuK/xreVi7jNqGY5Bq2WJLnq1ZrLLANSMXMtWvXLNIe6F0Hri8I0hJrmEruBKh9lZT2a",
+	"2FxgCts0PcNRZKG9vgd9lZogTgRbHGUyuWlqCx6wFGMnhfuXXeBMqub1NQ/cW2Mu0ufLYG5/VNbKfJJJ",
+	"eUOKednOaAkBOyDVazYrc38iooz+aldjMZWKEVnoRM6smR9jn8E1ZD2LaQTGQCu94JgyrrQZCO6/Z3w4",
+	"egzwhZ5q0bJmKqocZTiNKVVE4Ac50A7syFmN3az99VHMNOWMxCShWTYCtzd+5w2AujyHle8x60+Bbzvw",
+	"mNywJZHCro9dLJh56pwzdun0gidwnIy8ZokJPjIMtLwAgW3JiP0VGyycBiM9me1uRa3aTreillnKVuSi",
+	"4RRYaaoTayBaUevENGhlryBy6h6UUkiNfwSBpkZ4a9LgGFVNOZ3vpsuKWASZaOZcG0JfiYE/bGwVhs3S",
+	"58umpiWh6sbmqHJ95DyAkGbpAyGeKKIKoNBbdNnEa3CJnaKnMVhw4yquEn4fBCHt0emReEXOiZGMBfJ7",
+	"DJzAMR9SiIwpVaNckOqApost5KhVNo1U7YlCQwI5c5E4RIoEaOdWO1Uztq1241cAdBE1BdlboIdxZgSO",
+	"B3fdYLBqsJzAS09USASBw+qSPrEeeWtNzuhcfnpwFDLrGV0C4V+QMVuwnLStQZTsH3ZqI23ImXgME9iG",
+	"ebkXK7dtxDJpdBMtSRsIt5Z+OtbjMJMpy/zXaquJWMPbhrME6QFyTEY811PS/vvf//737qtX3RcvIqcn",
+	"zanSnXV7fqdJL7TJbVrKV+69tRa4Oy6EHS7PCX5OMvv9g4/r/S18nmgQrgnVR0TOuAbmWgkCMmI2MH13",
+	"zjA2irEUWKMT9rbZ4Gqs1Ra+ovDtj1UO15DssWJl6jpRpCZrRUDarayILRoJAuMopMw6RxjDFt5SsAAE",
+	"A6jY4RvSTBrV39/W8oFfKzYNtS1jrfh+UUp5m2eBe3SeUW2Ofc++2UvkbAf4vfWcthwx+Kn0gv+t+9yQ",
+	"IDNMMZI0Nyp/F80qVrf7xxrrEVOanMjZnIoleanTFbMRvGDnSuxkiXUr3e14qhuTfm/4yLpKmj+pHSHD",
+	"4EwrTVP5mQpGXki2MgX3gJy+vaj24H4oSav5x/X3u+O9qser4ldvNd0LfCP0g83p9T7OaY5ZtdaK9utx",
+	"1/T78eNvK/6syolozFMv8gwS1KVgLk8d486eqJVkIxVZpsYMvYIIr/dy9ESR+L0cmWM1zxhIDpDwUyG3",
+	"Rc5rJKx/8H0jJ6sdxM3sLHy5PJpb2h9Wxa+PMMQz/Bjl0RkX7t91E8XWNmnsqJbh9TDBubKDv9/NE5gw",
+	"fKRKKyvWUE+wIsyKV5tSuABlw5wBm4tzZGgnGvEt54CMm20WP8hY37TI5rryfxbMPsbr2iqajvOxIEDy",
+	"yNuLlw84e7XdNF007mUgaq3a8TArw3FJZ0cr7aRIgbZDmHBoDsFlWGf6C4EhGpWoWn7V3Ozhbt9amMmc",
+	"8lyRtlFOC3h02A9yPyJyS7OC+Uf9DgSNEKrIT1dX58TGTpU5akgTLDkwXNVRISsghGPf7Tes8Yucj3Wz",
+	"nSvlik5yBoI9GTG9YNabXoYWljo+9eZ7EFjClNMnEJ1+wyEEN7Z2iWuqr207tZBKkBpU2OCqcWEofM+d",
+	"iMQ2hs20WcIKVBvNpNJAeCuNmZ4ggQG9ftczrmaGF8cYmwmxYeWPpO0EGsyA9odP5mjMtYasDkbjQ8rD",
+	"gMQ5M5vuY5aqgZmFIgktJlNt9txva7l0MDqayjlGKuG0QYtMrZrwz4LmVGguHDcxK5IzH9wE4V8eXcIM",
+	"ZSjQqMSysYvcj4miS0UW0yXiRFGeQ7CE+XhGU9ZBd1ajbrpOqyknGmLxABSVIHZKpTMOkhoESMem4+pE",
+	"O41m+lUbsFtqI0ZgB2ARtvFoTfYVqs8DUX5L92vKNMS43yd0grnI/JUn6B9oXkN8hkoeBrZVqP66iAVv",
+	"2J+UeYhbzs3c03BJV++roSyrF867zv19QRNX9Q417kGoTG0XALGZn8AU7nT029NT2c0mLgQpFSj+rbrW",
+	"baaMYIXOaUaSjCrFxzZYztJFm3AzpjwrcmRS1bVtRS1504paPlUBLI05o+nymn3gCjL4XHIZzSeFociG",
+	"666mWKHMHQbEmtnXU4zQTQIpEGXSFX7q/YVmXWiacWFeSUD/RAkhyI2IWi77A1zKGD3euMUggmwKD0Qx",
+	"lsTW23ztHIt/iR2QDyaDhYaRtuE0YwjutEfPxmLE8FrsQKAwgiM+wqQ0eQuuZIyJAEezdRJYSD06FGPL",
+	"RAMXj/UjVOIHDJNzjpy4c7QimpsRc+soNY+GAvLceplcxKRNzWnhM5KxsXWgSJmBsWcBLZv/LozSPKP5",
+	"zRGaJ+YwFAmXrzMUYQfm6yNMpOvlbJ4xwdXUMx3zM/Br+wCgU9CLw9KOG+lQ+HG4sFczbnIsQsVdT3NZ",
+	"TKbETYBD1tjKzgXWzYzfMGKUVAAY7HlfwLXTdnpG1jDCc1wdik+zN8NZTJdHhrOFfoheauQX3G/484jE",
+	"mBon855lwWRhqCcVQ+GeQBpG29mXnQr2Xo4inLx5w2bANzK+B0TObWPngkvywhq6muLd3oJ8jg62EK/L",
+	"EBpzZOygOWsO0HJe3u3RrVaCpyxSVhj/BDNrJJx+OuvVnKpdv1G8uA9fdsLspvdR4v0Ytd6jAXTTuz/L",
+	"kXnTnZvSU73pozfVtw0PkzK70/4mZXYKUQvA9ELKtX2A3KKq99714YqaPG52nsBOPkYIG7KBewawHWcL",
+	"I5vO0W15RHKmihlz0DZGrJ0wbe2LyCu2DWqr9Lv2CF81BkfUWJfHl3O8vU4O7ZUpA6r8kyrvanghdDSu",
+	"NAt+uIYHjtW14KCXbKmFx9EwIfdnwC5KD+UqbQapYZX4tsr70VuJqiiJzw+0yPRFYWPh7ud4w3+zlIBV",
+	"BRFsRoVIM5aSmUxuSFsxBn+pHZc+eHfAiDkxAQZEK2pNqZj4EBKjP2eGuNukmUJYz2+ay/m1gyBpnOsY",
+	"j9nvK+AljqyvfPGea71GAHbDbHo2Y3oqm1sEDKLG+CGbaOWx3XajJkxagTFZcG9CSNyV9sog3tXZAubL",
+	"naC3W0fm+DP0GLSoPJAfH2xt/InRDJe5JiBMWXKjPiGC7JzlXWgEqF2mjeZP0+W/PJ4xpHPGjZFj5YaU",
+	"xjDQLzaTRPtZ0zTPNJv5zPLV0ACr41gQkdWrl1jlaSNn8FrWxxKTZYNGTDUSA4Df+fnyzWtisVIU4cJK",
+	"dtYfZeMPohLeqBJ2D3LubGtjqs2p+sEMA9ekgZ3NmFJ0sjk5oFmlbAhfhtUAA6edAtdkQm/RXNKG42B9",
+	"2E8AKrRr5jEU8dnV6avri9OfT0+uTl8YjacYWebwRJH48vTq6uXpq9PXV9cujO/s9a/HL89egCpjurMZ",
+	"bWwoHKur6rcoGt8RiyoBg9MtyLrThQDXqxfp/jLgNpkv3hazqc3y0BuyLVL2oXm3rHoPbzi/uD1yYITd",
+	"QPmilg3YulOktK/d6Xku3c12ZGhMk4XNd2pjCB0lTjxAw5tTeJ+ozsZEkZ/laMsMFIDmDMfg8WMIF5G5",
+	"vjQcLNU+tpDDx8oHZnQeJdmkTtJhP8v1bzqXP6N+UPfyiYRlWRMYPfhNiH/BIXUoDOLutZr234tlG9PX",
+	"QmXdZ6oVQvPMPBbb56Y9QHG1qE1rZpuzcQGYQC7P1SG3NM52jfCzXRrQz3JUKjqqSKxNas3AMB4yzPvb",
+	"ODItNc3WtcX9LjR/7Mx4az632Te1+ExEVSpDM9c0/RgZTz6lCWcZrp7f3yg42VFgmNw+0+lnOUKMf9yU",
+	"IFbiPVKNCiIyijXV6AmbXB7GTtzu7hhisOM/3cltKYQgCfXcpkm4n+7f6mp26vv1lA59bjxtpkvlvFY0",
+	"xpGSWaF9eQyPmQtj+Z2nH93k4gaf6qPcmnJ57j+4LQZVO3y4hsH5K/sPF2rNYQpqXnyKmB9IFw2Cmt/m",
+	"T1/euya/XosoG1nZlp/liGR8zJJlkjnktDaCk+pkGjJdcBwj+3YKbnkvzsR5Lic5U2YgJ4EpwP/9juvp",
+	"KYrdUevEk4Im7Rawxu/OFk1lUqCfAGV2DMdUpN0HCD5kYjNGhSLCSLIjtpTW6OzETSlY536pRQHpbM4c",
+	"D3nvWkkxfCmIC7AA/5tf+tXsw92vrVGYNyYYhxrzyiF6tUWC84NiFw5rsQuusI+LWTXSnukYghqUDV04",
+	"aIhqUEFYQ+Qgp22hGeeRpyIlc6psTG8tyvWGsTlxQaMNAQ6HTQEOb1Zst3UhC5wDpOIbcC4OjcGcSmaA",
+	"lorAe4qcvDwjbSoaXA1gC9xofar2bsGjenLOROSgpHpggIpA4ECujH6J0lAXuXixXs6s0T8C+1cPlOIe",
+	"TQHHJ/glyRjNGzmWA6JpoIFues133a9YQ4T+qu+B5hOm1yw/B0AsRKdtl3pBRCg6ZShMPzLbBAtsfjFz",
+	"69xt6PVeXjuAYFK/bTgtb25ZfsvZ4v65x/a4mIth2zgiijEyYbreeI+caUVmbDYyRxwKEwhksPyWwVWY",
+	"0SWZ5JUs7dWxXrgjcM/4NmfgXcMAXeGWxjAD8JnVo+JsDN9G+PJwb2wrUTiSst/fNk7ZXoR7TtkbE0rj",
+	"Z/+uyhYPTN3dFNPwyMsXBDpsjH0uV88ZW+53tG2WdUgs8XpVbq+9sc6Bav62dK2z8RhfwXQuzPLea08f",
+	"dTEbl6200TTQrhFLAGR/bKOX2KxHYpu4bVGCl0yDEtgrQw0GlUAGDPLoDUXswYxXFOtQhSWxV9biwVqL",
+	"w9FQNH9stbt4AKOKvFa6opJWUuLmXposXVkblccm2fHcekI/RaKveEofaLg3bZxklM8eFhrcKILWA4Q3",
+	"Hr8V+fSeX9+ZL/V3WeRlnpQHv/AZRmg4Xpq3CsVywlMjlDFdBiGWIR+fKy9qW+yfZqn4E5J0YOsRvgPc",
+	"yJWiO08USlt3TnoD7MLK+aju97ojeepgCzaATdRk9AasKgK+Isg4MvNcY3k0j5rsZ8e+GFEJlGXFYfhG",
+	"EcXNiQpCliZUbOjEmmnX9KLpDROQ8ISNW8NdGW4EucyQE0SXpF1Gu4J6qIhFCUk7a0bwgGOZycU7F3jV",
+	"XNEN47boraGXmEYItT7gGM2oWBK/Y1j1VGFULcoszQMNsD7WrdSUkbwQAol0GMg1pQqYTJmY2tzFJpkk",
+	"WNg19yXIwlrdpcCyaVge5p4vmR4QQA+1ybw8HwpYvYgIdstyMqUitUhsAoLDotKuXYn5zi0c9qwON1Bx",
+	"QgWTDebjoz4bjBYuPr/v9NrwgIVJZ9vH3Pq92eAtadzHiPAxoWJ5LwXKtIa++vCMGcrPAXlBHpG+N7MQ",
+	"Wmhp9Itk83GsUbYmATPElgkuevUglWQmCuSHyv3yM1tHE72s/zBWvQaY8ie5wJvaSED9RToKMKkxjtCT",
+	"PYTmt5F3OAfLMr6cZvEw/rRupS+Z1lxM1D1X+DOTyyNfJiXGVY5Xlrmy0I1+1o3mh/DeaDkv42nRYGUu",
+	"0A1j4e8+xXX1Os1sOt69BlhXRpytorK0jdtWVj5aydCCatQHh9+VtYlWUxZDpJvtMNsCdJxVEK+rKlBu",
+	"NQMH7kt7A7QN1KjooVu0KTbiFU2mXLCu4QVwWKAmD8R+QSAv/NZQDrVzh92rPgeuiEzsbWGQ676Qedoc",
+	"U1uGqjxe9EhZzqe5bCGWuJlTPa27ZLp5gDiywaXhD+fhs2fByTzoN18exJReqeM2lbkmqpgBXrUvvAwT",
+	"9OGQq3zMoU83ze3d/gmBFwhPXYtBLMXaiOYatvEmtGos/WZOji37dp81rN9TjIbG9QlcPXB8N1zXYPtX",
+	"ZP0N5lhfDWrFS3T55jU5x6cWH/1Zf7dTRkL5skgyXboIspUaVfERaIl0KHwJ+ojEO1B20S6boDPma/LF",
+	"O+YIrj6BCj0eDn/l8TZRQ26m/pauWUzPCNfQtaZMXqT5VQQipEHK41rI3PwcnwTg3lgV6l6hYiGp3CrX",
+	"1u4EvwewWygZ1OnI1EcnbgP8YGMZjf7jHXybvrNuQMzjtggGKxTbsG2EG5WCOfQNh7tEbzBRYbOMJNah",
+	"/ym9bCJLsY0bMid0RpVm+ZhTbf5VAQIwP5QRcXFEer27vQm2UC32XNmvYBWi6vnz6+k3ZNNhXhdRak2o",
+	"l7yRL/hIIVeMhJnrwzAPF0ep0Xt8Dxxr26NuLMwAnJ7nScG169SXGmlDHZS/QowZiHxUWbPSYX+fNFVV",
+	"qbitfUj7lGbjroX1g/80WRS5+AEKlzUordQoQFyYHsH37cpUrp6xjCq9JsDVTBTAYatlsWw2X+RFQazp",
+	"2Swk+ObvE3iVs4QJ/OyicQsupzQHw7Mt7Zi4+QYHAXO0MdVNpDj9sntZoPZ2j1Bw09YPOHe1ISEyXCNF",
+	"2ocfPkTkYO9ZRGwdLRUZPi8UVLZAGaqDQ6fhUFd3CkcQVpOpyb1as9ncFRO+szGdN7II3wo2wWzBLc5U",
+	"ZK1foKdsoTpXbtHqpm4iBY8R5O555CeYylfgUrYIL2g2yK47LHWkVDD22MiAZCoVE6FxlqZ0rlk+GIq4",
+	"BtwCRL7Ea7FQbPaXcyfUqN6qyNKu8IbO0VDEimmNma6V9qsh0DFpx0Zc57rAf0J1QmtjRzzPobBQAmMO",
+	"sAQl0+kcOQ71A6fVXphI3yqWn6V2DhkdsQzLIjqO1jnCuJkyTpac0mTqlieIwEELnRdgCMRpcA3LrIbC",
+	"pnry3EPvHWEpNzDiRa5CUFAYCF1dkE4KqhuheijuLPMXlRX6l+iW4hgc2RuKY4BrFHRWhVZtKkHYbt6Z",
+	"oVi3lvVD0sFyfFgaO1vWABeGIkDvcpafskA/rJVUDJN/0WvoLLSxBZaDkHl8dFSmveKCjctSNfFBf580",
+	"FW1ECbkW3LLXFNxSLXS/BsN5pcw9JlB5A+qKWQDSutYEeOEzW3KuEGSM1l1DJoUkjOYZZzk8mdLUH5Ct",
+	"RWafnFmXZdn69BNrFw/STxoSsjB4+j7811qf3ebehXGBgBWIxULze0ZAb9b4nR3cvYXLnUPaTXOxi0bz",
+	"CUK9Dur46aVN37A5RHw9InEm5U0xjwdYet3q4uV0F1QBVi1LSTEnbd+Ig521imcAbWuLgcGBqch7FhkV",
+	"O/xkgAi1EbmyVtwJZ7tOOFAyu23yhrzAO0BF5bx7Ygi7Y0SziRRrPDHqhs/nG51vgE9rj5Ir4op0wwp4",
+	"EzCTzFnOJRZqowRX0N6DNf4wkFvudxGCfDIHs4Lei1aQv1AGA/zW2ATPsjdzJh6+mNCEmXm+Zk11zicT",
+	"PCMeElxcp2xGhQXB4DLlyd3Q4PUqIWX4vO0huK/hgq6SjIbDGTnqGi5KcNjKs9Eki11IXaKbXYLG8TCv",
+	"iLxleUbnl1jssAJZ9v1TMAOuuksyKSZoHclSq+5Yu7jiE/BmjRjwa/OOYAtij7/XLp72D77fwhLeMGuf",
+	"67M6qgqVAc5cueElBIvHpXIZ0ojdwdLny3hQVsF0tTfNF5geyPWRkZbQYTkGpHKzfACzVEC9TVrBdwfI",
+	"JrucgL8EvyLdxTr0AfR1Dk4RjMxAS04HimdjPpZpO4AjcRbRImORBUMPJwtKjw0henMLVRN9GUaPPdoB",
+	"acs3yZ0HHkQhKQgzTXkm0xBAZKU4ALaiSop4KGKr5VwbLd1MGZYKsWrNhTVTqlQoNVLyKgJNbNPThgLB",
+	"yCHxuAPEDUrjepyWNi0dzlD+z4mqgOru6CAqEEMR8mgXDmOWjDXWnO4A3AmmrdVydobCcbf6WXCSrVmz",
+	"JsCQck82h82rMmcuY2MN9kiwRd7XA+1wvB0lDDdoBeinEQsoWPBGku7uThV+C2lR1DJHFKy3SFQMc8AD",
+	"dzf59Q3/tp4UuNzZeUNO9YrYc/nm4ur65M2LUyhZ8fzY/Ofd2cUp2vwIVas5wcpKVmUCtW+kiUPeupj/",
+	"oErLQb//3eG2HgRsoGnC6xJDHMa104psXS4Sn5++fnH2+sd6oXKjagEHpYnmtxSIFZTKiQMHeDwgc4/j",
+	"m0ZkQTm8qKWR3Hw8UI/EWPcP4hQBoVSRcSGwDP3zl29OfoG2bImEHonfvoZfcVwYZugrKPRIfPLyzSV8",
+	"YasltDXLZ1zQDJD0fjg+ewlPKxMqSZudEUDHVb4MU2FwVVpRGDDVisr6hXbU8IIbaytq4chaUQsH0XgT",
+	"3kJa3D0x+muJghYnzWW3t8vImghRC/mMgTVhR+akFvtnyOES37DW9Arq4/+J2MUtwco/T6Rgk8yBm/pA",
+	"HNm7tuATkGUfB0o2FkWWxejuy7JHAJJdU//rk4BlIwIIGIbIqbKSx8PgZlf21+6sNfQ2hFw+BNpxTdUM",
+	"7MOZ6ds29U0KAnm4SnlQD8B4Pez344hQZym3up2zHNE0zZla52YApJhXqjJ0LvTTg3W6oC7UehwKl5bx",
+	"xKLP4vs+AR2wKIQkVKgFVEGa3a2Z1VjzjIqCZvEgKAECpjGf1RTaCcwpTAuMMccPtyjzpCt6W7lCv60/",
+	"Ey9s5kLToUC3wDovkWZKk/2+23EVGVXJ/AZi/9bXrHY2m8q73j+PP0jnWUcnAE8xxJVrDpxhISjW1uRC",
+	"sA/azuhhxofa0SlTLKjwV4wrkhaQqucPC2nHla4B3cQnwJvPyd6HD0Nhju8RKRMwoJiXbQRsbe4uVnAJ",
+	"uQIrT0QcSBbUGk8Z2ETW5U80pN83yRWfmvvvdjzcscCa4Q/zfZL8a1fkMVxU9Vt3JzrcQ8uVvlsFxwsL",
+	"OtxdZ7t6Auc+vqwVcGhkf44n/2MFe+0O8LffbPHuBbvu7z57SndHe8l+evAd+378jPZHu8leus8Oxof0",
+	"6cjsJRhhzOtTxZLrV+Nf/udZ/v2Pv/z9n/nV4v3b8xffn708/98zufeSvqSXi/K5/OudJbthxsU9q1t8",
+	"fAykzKpwtPrc3rSLO4pVOaOQv5nhxR2Q2NzbmLS5tgyMpeRgt98Ba4ONXIiHwtbFq/Fwl02TsnkmlzNM",
+	"hIYwj06PHAfs0Z6LCMiCx59C31A5Mq6rpMIMzdIGM+nfPpdIaJksS4+Imd3SxonjlF0E3/0lw5V4xjUI",
+	"dQ7kEk7x6Yc5z5lqwsF565FukCqj6TEHW2hq6HLNDKml3D7Mxd2hprVyDdoe2zHes5j8NxlRxZ4edCK0",
+	"m7mysSgJlaV+qLBV5mGwNpPq0wm9F57vBccBdu0CwDfsASmP0QN4gKOjj8gDPGl+eLRCA6TpRtmW0AY0",
+	"Ygc6DdDGI1k0gNOuOdP5fYmStTNtf/Htzm+51b81lWJWLClyrpeXZvVteBmjOcuPCww9w3/94A7Xz++u",
+	"VrjfMfn53VWPwC3BtH/SjlUxijuuYLZzgIPVxiOQuzSvjKsyoWIoAEIA/PKpHLg02a5llt0ySC/OGU1X",
+	"fx+KGM9s0yczKuiEdedSZsE/fTnKqIRxMPSeJmDykmXIiYoIBdBtOyU1qPnUoxAn4gnmKnUNXRiKW84W",
+	"WNXVd9LFnGllHQ3lZ/b3gYvdUpFL7YWgCLF0QQUOq9rnHHAxiUqdCf4FsKgYzWFNYXDXgFHA7pbkwrD3",
+	"1seP4IYey+YgAtD/js/PgPPZNfY+1QjLQ4NNfETFDWCFeBcH14qM2JQLy+cgvt6FpgTV1Y0wFdroB4aD",
+	"5ix8TFykkMsMHArFM+bKRyRTyRMG9Spc2VMoIQE+w6EYiv/6L3JcYuND4roh0GZRk+VQnALfi3dud2Nb",
+	"+RpCVElsPpI5/xd8MyDPYQEJRhH9/O7KBTbDbaiBYXgIRXcdoDLKynWAshhWrFp7/DtQrjxluNwOztyc",
+	"GcI1XJ6EZpkNA/IPrUG7dg3BocVScBlBsftgz9FThiwt/tAtv4oJ+6CZMH/2yHFTYBDeYw5RRVaoig/6",
+	"u6RWlAAMHO7zYFQQErNSriDuub1xnoqwJqL0hU8GLonQCVgTppVp84D40gqxzTxEfHkAkoFtAzYebn1Z",
+	"xQ7vSzC1+PzNJYJjeRKx87tZ5Y87AVXBkumGg4Qzd2FtVbhEc44nguoiZz2Mnc/09F8QY4+4rzYMbEfO",
+	"maBz3lvSWYZ1RWsre0TinRnTOU9UPBTm8EnpSo5WIzhi+1oPJhZjMBbeJDgeePbBC2jlHwpA/5XlaDfu",
+	"rl88kIdx67yVyML7xyc0mbLuiRQ6l9mACNlFTFuc6d/gCRO6C8XU38wtbRRSCT4ex+4+I2aVOx8HHz7A",
+	"54fwX+iQQ2xBPReKtGM6n2eWDLjskP9+r6SII4Jiidlo/D3uoFmKEoVJRrN6JhLipUbulnUR8Qpr6yhM",
+	"HsBKFXBNbAllGx4b+WILsU2Oieu5LwSqvUOt0wHW/ba1g/7AHKjm0t+u/PdBv0/+IHHZ9bW1cthKyj47",
+	"xPAd5S0fM2puKRZRBRtkcGahjvlRdYJOcRhRh/gV9u7ql4xkunQdm79dxjDSD8hkkXkQLwSxoE0NBbWe",
+	"r28YtBmflb91fzG/2cYpefv27IVrZpdg4fDqmf3DEaSIMNBF0pCwhaf+iGANIy4wt7msWmmL+CGeqXdQ",
+	"jVhZ3brtXM5w/FjacYPaN4NaJX12pfC2YQqd9thLXIonFW4SttUUWUj+CArSxNUozdiVrX9I9CXZPvgy",
+	"UIAhDlNqc66Ds4TDgLAzOEaNGChuqgdmqiV1J38QIYkqkmnJK1BZ5058I22Zly8ZWu/34NA0hpjq9WXD",
+	"ard6arFasJC6hcrgiuBHpB0fZ1DdpQy2xSfK9/GMhDXN8exec3E9hiwG2CF/IT0Uh6IzCNst3bjoRPWg",
+	"uogxFV8wnS+7gNUeVzqEhbzmrtitOwgVt6Mr41avuerLpU+pmLBqs6sViNxilVDTMreQmZgdMpb5iKe1",
+	"Y1xp1UjqYVQI7GlDnjbQdp857OAujmrLgEV9aogJGIvLUbT2ab3hIBIpxhlPdEkk8ThZf4x7jLoCi+y5",
+	"ILZuExwyWo+9LXMkvVPehtK547GLZIAuM0nTay3ldUbzCasQTCzHZOk0/xezJLq92yev+PMgYd03eogE",
+	"z6faXs9Yyum1kf+bSHGFNQJLtA3t7TUd3pwZvuQaMqcUYnJUCUhkmScWMDNSvzvgYbPr84L/aEok1pVU",
+	"4yMSY6ZgHIq77gvHX8v3o7A/h3Mepi7bkcFRyKlm17DIdjRSYtq6nYYibUta4KVolVuac4/mwbUX9dBx",
+	"NyyohYTAmQtGxaSkgmCRqDBurgifATtxbe06shiU6/In2dC8J4qMGQicbtdHBc80iv1wOzJGFXPtwQ75",
+	"zC1bMrC2L9Y2CsqFIsA7gE9aPUBJQwox9KMA60dz44Yt1wQU30XO3kOptpooKxfgHQZqRjPlAtAqMJXh",
+	"jTi03LYhE63e5RNVT3Mz6wUJbkY60FVJJQGAbq4BRNLGpmzY8f36dWoYSPAYMTObetzcA3zW1HZ1BZE8",
+	"r+kD60hWTjWs6BGhmZKlntK5azD2zF67cnF1IRR4vH3m6AfXHv7ctXVQ2UDrK185L34brC4gwKt+RChZ",
+	"5BwuQYBbUwKfOXSaUcZFmoHaaajWH0b0vgqS3GOkoFyRe6ack+OQ1pSrOhRI3MpUkcjHGt6wdEBiQyzX",
+	"UsrI0wiEmzvGuz4UGMnYeOGXzC2PIrEhHHWq4TStQLZ26pbRgyNyfnx18hPQ2BenL0+vTg17ZnOM6V6V",
+	"yDEvnLRRJA/yY4YW+xKW08j66wT9To/8wpYImKkSOWcOXcgJeI7c28m3rXCG2LJGomKzeUY1BlSRGzYH",
+	"3YzsHZCpLHKFBgF7Hs0552LC8nlu/b1gLcEmI2wP2BukyVuk3FKju/zpuLt3+NTBxACXHS01U72h6JJL",
+	"K9ZFKOAFHVn/M2LkulpDeCx0kQuwI6AshX+0UR+MhoJgJ2YArlowSLpUkfildFlroGOfe1tb9xi1kbiD",
+	"Ca2mmXLrdPeCzTO6NAdQ5wWk8IeDL/l6uFRtZ4wpq79GdpXMqGW67AygH3Ok18gUlY7IYsozFoRRB+yv",
+	"USi2zfefkQ3yNqZiheQKOn0jsiXxjlu/BSowBBj9G8s1Hvb7kU3yAmAbIzeYFS5/8iOpybaRzW0w+2zO",
+	"HaBq5QzuJ/4aESUxEho0oLpGYBrOC6EqNJROKBdHqIaaxaFjBjiVharWP0bS4gpvUKJAjDdN+lrOIc13",
+	"8dUgK/vajx7fyxxws01txRjMtzSTSZntwAdxpzcU/vZOjdbBBblgKVcoqAfJd22q5Ywnzvhez4JSHQiP",
+	"nrGZzJdDPGsLrliPvLPWJzNVS25oeFjM4qYsLVDIXQGh9qZitRTJNJdCFlbt5FIMBVSYBznM5ep4zCKj",
+	"WbTjvf6eO1YAAg9IAw75Hn0YFvrekLJzmWVojASb/oJypEbcVSfFWzqAJ399HYN0aaNu0WhUqzqKlVSH",
+	"4lhYQszSsIAIWGkE4WMLkxOmlPn3OZy+uXJLcU4nXNj5v+RKk8D0rOkNIzFItzFp7/Z6e+Y2uMzJwz5S",
+	"WQCNpf8sGIkTiOSI7WkC1jMUcRnjYVW2GXJ+NlNkLI1WfQTI4GZskLlQvQpjnkFqL8E24HwNxVwqUEqt",
+	"vq4Enaup1ArI65KkEn5Gcw8wZfgYWj0+P/PiA1eqwAQAYEwNhrS2RSzxeCl2kh1vp8QitlDH1NqIh+Jt",
+	"WEFQkXa8pmigOTSbA0fABba+AmvD9xhq3fSkLJI7FLXDFZGygm3UUGw22lTaNYIkm4bqrR0gBs5dMxRc",
+	"VAuzoi82kxPS9mUpcMkww7qMYzD0yugtGsvlaokmyaFQxUglOR8xv/zeAxyBm5+lUFwXeLamIqV5Sqwv",
+	"WaE11EgSYXBcOVfw0itNZ/PwR2/Rj8lfSXy7G6EYiIED5KdXxyfdy5+OUTgYimELH5cdoKzYq/7se6o8",
+	"NcwUf7DNsNhQYpdorKuxnGjNNyfzha8Xa3dA59x9xD6gk57TDO6bHI+PHN3JFZkVqkJEyWg5FJWatODd",
+	"tG70tNMjby9eWneCTXYz25NJOcfUppzMcwzjtyGuzN5hF/kaODHKsBvMuLa4POaquTAySzMU+pgvdc7n",
+	"4GMVKbm85R+eKH8NweMM7h+IBHS6gk213O0TNRQ0uRFykbF0wpRZhZTnLNHKs2rszGhiFiaCgFKBKVqH",
+	"REXkkMy4iMh+H/47FHtkan6cRqaHKYzL/BGVYS4OQBvkYUtnjkh8sNsnP0Lokr1Y1r9YBjTg4UfyqiRJ",
+	"JXOW+TCKCYBZpBldSpcKdytY1xldDoW1+I2knnYitMiaA+hkoE1lnG0979NKv4aCZnIyYSiMe+9Jea3d",
+	"AXIt2ro4ZWFjI6Ei31jaw5UY6WrEMN0MJB/Sjnu9XvDRzu82FvLjjveSG96LkUfKhhLZaQlikyOBEKEX",
+	"z6wAkIkeqd0ZcDaPloEHfCVbmysyzhk7IlIww+mpZa7EUGAsftLz/MEeKEj6MvK2EdliH5sTl7qNNUc+",
+	"UUPhlXfDwpQRSP1hSFlmdheDlLQt1lFWibbM6UTO5lRzp46aLnKacDEZigsv+EItArO6gi18FUaREiaK",
+	"We2pLfdhr9Dt7sCaYZBsDAWfCAmuS8ymw8Z6xKG6WJk45wm4dKvvefVwlQv3huLd/on1oqHjISZSBMLf",
+	"e8mFM/VlGVgx4OUj4jIOraYVVFYfCo9IxwWJ/9a1w+yeYSaikYgrXdoTii06U4H51Hn3LAIaouq10GLg",
+	"a97UnP5GDmlFLUNzMRpjt9fv9W1xDkHnvDVo7ff6vf0WlnyFaJ4dG1Ri/m6EvXxbdX7Z1Co6YRGkpDoe",
+	"QO0uEOeLvbSRQ91zmfEEj4qQQ5FIecPNx1NDcp0RApF8w3IBzoduJDmQMwXoDWAyA8JnIUk8PXBf7rhi",
+	"GrFjaVQ7FzQo8E5moOBoYOAOu9QyN3MaCqQNqnTmo1rQsZuEeg9ui5dsoWTZj0yf2LWEPEm8C2ZB9/p9",
+	"hJeFlcFCBB/0zlTPID4LHahNkVofm0Azzdr3MPrVpmE3B8z5Iewci6UD/wxjulqDf/wWtSwoY71Qiytl",
+	"Y3oD4N0JxCi/8RVRTEvu8Oz8PuYZ+7jtGUKrSRnNhK8iE9LLjBE1ZUyTtn2j915F7u1eorBw1bq1P1ZY",
+	"kNnjEiqAKeUQhk31tOVQ4lpmyK0wFg7jsdfvxm/bbWui1OZdjfC99/SW4swfcAjM4D/LITiGpp376Z7H",
+	"wQajbH8O4r1+Pw6MNdYeg5RFeacJXHoslOwpBssUWz0IP9kR3LlVdb9VdQ82BaA68MPVjTk2zPKz7MpL",
+	"fssElmSrLr1RWO3i2xidtYv/Cp878neeg5OFFYqY4whCPGrABI2rPVLbrkCsDjPlm4ODjpBIb4yHq3xo",
+	"lREIRHJ3cl3MkDfgdJoIsZ3ollR4nlEuHnAD3eA/x3YHezPzk1m78WGg131IMFfkzZwJsF7YGEsokf33",
+	"41cvG0msfft+l8uN6p7LWx/ZZ+J4QXzppiVGj9X96ZpLQwjcZW20YMrcmiM7aKqnyRT0G0CBq8Ehod1M",
+	"53Q85skRiQ/7+6SKkeHuA+pmVpA0d9N6uoeidHU7CEhDTjs94qD1CBJv1AHBETYeswSR37ihPU1X7QLX",
+	"5U+httA3HIvD/v7dR+LSCIUJexvAWXyGE3XhVmvTafI2qbUH6sIRwDJga7AmoB0UM6sSVlJIyVuR8Rtm",
+	"PQsZhiJVbKdQyIa5DGOrhKAUjKVSXMQLgJq2wRhMhc3/kYJ1BkYLKgCID2rjcA2Zrbn3Enq7jhoKH2MN",
+	"qJhB0OtULsBTgBE2RtIoZiz3VhkYgJz4QNEJnTeexZdc6VOXrFIT/5r2tnylTEn6AUzDrY/RnZ8ApPE2",
+	"L9pkxC2kx4dfEhg/JNc03JM3AsU2I9PhXsClOcD+N5/65zR1QAbwye7dnyAtNCyfpfjRFpfzBwj0Shmk",
+	"pB3sPbv7iyspX1Gx9OiuQAa2mNGZDZrxiPqH20zqtdRnpZ/7k2jOx7rKtWq7DmiHPdC/Ra0wuL41aDXR",
+	"gpajLr4QM1KWjDVhAjfTmDX5BEBlsEZ5WKYOM9Z8DMWIgS0zKDl3ZN0yLtZNWdcvV9OhEEbOzLJlGemq",
+	"bJ4HWMfoiIpUCsBZuipT5mwA1ns5IhYCynZnE2yQrszo0nt6SVwWNXbaBvaELiMYTo8cQ5t6SvVQTGk5",
+	"Zh9PguakZ6QplLGJImFt5J/l6N4E6Wc5OnuxDXUJYiZ+YcvPS2XMRNZIa34zSLgXPcQxdyWMG4IE1nXp",
+	"KgKUn/gvYARfMfHqH2xFTn6QhbBdbEHtTmwIKZLHvW0mYlVpQ3ROIXL3P4y04uXzIGkKkWzNQQ0JWEBq",
+	"f5ajJkLbTBAB9fUxJDcE7QLSYmuwxzVyuGS6E1VImPX8SAE8PfaF2cscdICFcyh1UfBKWbs9Jm0F0Wzm",
+	"VaRoEcYp+ki3oVDa3DlvVccrjl2g/gAp8L4GPOAbIgUgNM/5bRmXZ52rCJZHEcy5kTlA5W7EmLbD6PTI",
+	"iYVUziFlBj47GgpfnZTY6ApszqbUVwH5/K7DF47Ym/mpoWjgD/7MuLm7pswYPNgQupAcjCBG8xpJVzGR",
+	"1qIOwuDMG7Y8shXOY8Ore2jbip2Ny1rUF5TroZjkcuEl7F0CiWz7faI6EO5TD+lANFQwwegMU97NsBGn",
+	"20zKbKphi9U9hXJ5mOVHtaG3hnw3G7k/gZ/9edzpaxd57801/nMI+Y9MI+G2aSEF+hI9SO4d9Hs7QXkH",
+	"A60eTyNHOHXTpqdYEIPm3IvgtR2QmIuUfcBiARWkO1ufAORqCIexFzkmbY9nFJVFoiPv949C8TsqKzh3",
+	"fKTpULiEL2uicnlSNpwptjH78MwipZNjnzxDNXEggpaAO5LCBcFQSSCSfpjAI9wwYHHiY4geGxDrMLmN",
+	"vcXg5PJXLEt1sPt9P3IxeblcROTt1Q/d7zslWU1kVsyEId+wiFFtBSMfi2iXLqIutSyqYS2fpZENinXI",
+	"uu7d11DPJOIjKiJYlhOZMvzrlZGuJiwa8SRaAUqMAtjDaEQzsyN+Cd0PriBTlFDNJjJf+nFBL+4fUBvU",
+	"8Pa4MiizuWZc5r8jnthAXddU7KoVuwjYERU3BM2BijCh86U5VeXrlQx6VOcmgNYpBTsqz2K1WEYwPkIV",
+	"4QJtlz9fvnkN4LiunoHd8HKbzRvr+cuFvYyfTW3C4bhuPjdf8v0411+ibqsQsP8BB3go+tHz46uTn7oX",
+	"pz90+/3dyBYjiRyG7C293ht99z9sN9rt9/v7e989PdiLEHU1env5Ivw1iqLn589/ef7qp1d/+9vfoitD",
+	"USEyRSzJS53iD79a7Am7RsT02YeWTl5dkstiZJ7oKDoc95On9HCv+33aZ92D0f64+yz9jnX3xrvJ/uiA",
+	"HqZP2VDsVka/50dvRWf8X4NlwL04sGR2QM6uTl9dX5z+fHpydfoC4yngcgYZSxxlWdtq5YMth9uK7utx",
+	"sRzwm6T0byEpzVneBWXLbitpu3z5k8tfO58oNvlQm1J+QpkDwJ2k2lp+WgG6AfEA9UlV1d0rYb51NT5y",
+	"0Nz+DUDKKNMK6gONwc/VIxfOKUExB8kNqIcD8uBOIkRmeaJIJidN7MvFQ/xZlj84vs9lunw09uVmdAUz",
+	"v2BjJB/VqJmPn5F/ugEgE93aAMnF5Jv58d+DPDaZ9UADCahBY0zSClGrk5tVgjaTyY1H6EFMrPv7UJqp",
+	"2gWbyVsfX40pL3lRxlqZru9BkFDSdo/Xk6STjNH8lUxufqAPkqldfAAApH9lHgmY0kWRsXW+zytbAkVB",
+	"jQzSFlIg8v3nogvfLvknyEB7WxHVHzEwpkYX8HY1Xi5KRoVIM5bCFXsopbiXvb+ZAkDgph+al2rC0eFv",
+	"VAM0ha1uqae5LCZTTySgruXMUIDj8zPSZrMRS1P4PkXIkdgFywI1i13EH+ZLdnoAc2YR/bHTMKKvDAC6",
+	"EXIB0UZ7QSgTvF/GCIE6vy4a49GoztdBQ3rf+PifesWPKzfFoUrg3jz8Vn+6unKcplizPCA7FmUAbksb",
+	"Kzb8PmzhZ8PWYIiFIIataGhR1oetwWF/Pxq2cqrZsDXo9/Y/xp3IcHm8/VCOzFx7cnx+dk/FZQsx4ThN",
+	"/XX9c2SEx9dd/NX+0jpLreNmeoJZXxn4XcGmbXaYp9+0lm/UbokXktAaSXkcSaau87h8qXv6vjwSsotA",
+	"zW2p5sbEkXbskoXiDuZ+eahkiyEP2hwYchRjYigs0oLPjURZg4vJIKiB13ZISxhiDSlEUHTdCCyRK2iP",
+	"xFYY0hoRW9jFItd2rccKK+K7VLapzDWZcqUlpAfnRM1pfpNxwVTkI2KHoop+CL10fKfv5Qg9lfAHB5Bo",
+	"CDEg7aBCtLPTDYXz1HciQM1QpJ2xW5ZFRNN8wjA9KpMLsqCa5TOa33RKqQxgNrgKIDEiqIyIaZ2YG9z+",
+	"Z8EKSNzVU19tphA+IT7yub4+oxZ7GAqf/wzBD2Uffn0hShFXBjMg31689Ng5Q9GONTM3Q+fLHjx/m2dX",
+	"9qnNy3fcUtnIDdS94ef/OSZzKlhGWMq16hlN2oJmDxwQNoQuNPPnNYkM8N4bd/K/gP3K97WGJbhb2PsW",
+	"abvW+PPOgsCvkhegKPcjiKuEELBnPEbF49iyL0PAl8ThwcTW/e5xYdo2EWFgw4IwQdXc+w5mvlbNz4Cm",
+	"cU8ZcFvb9YVbgHMps3uLgl/YLO0H+3WapUPYfQxD+ibc/duZpP0ZrFql53h9HkVEWwGPt2LP49CoGGsx",
+	"zwDF3UZ30ixzdKiC2knGVKGUhsn6wmNdppKpaCgwkz/OmWI6PnJ/YLlW5OfuA4jiyhjNASjPBnTVqRqO",
+	"7pNU20umnYL63C7bv4mCa6dzjKXFvkoK6DfblyDHXfxGCf8NKeEPMjeKWoj86vbfkAqLR6eYJlw/Fml0",
+	"ukkJ1/M4RPF/jLaEdj2Al/N6lLXa2+JosoY/5pHCagEJCL3jx/iQ8IN7SHBuJb566c0N9KukXW7Lv9Gq",
+	"f0upzV1FKsrLTFev8icSKhAD72dZC6uQ+WByCNmFWHIw9lQioki7gl/vYkA7UYiRKnMylVkKUF1O7xw0",
+	"1UpoqpQQuepThYDqJRTsZxGhM2na01M2i8g/C5pTobkoC0Io0kZ7Tlmlvp6Ug2koS6YHHh8WGuS56xqx",
+	"Z6dUpIjfbNGCI4saFaIlTKlyTlM2I65knFudTlSOC9oGrHkypjnarmyFhVoBCMBHlgvA8S+XjnANvS2Z",
+	"Lqs4WuNgaKWzuL+YlRoMdShKNExFRoC5xrJxiQdtzX5c2/ITimiJ/iY4AVAFLinzoioMonlXNbqWy5oS",
+	"wma7ugMzIBo2qzJ/FczNPHTZAgg5WwgPHWoRn6OhwCngtmNqF8D3Vs2VgN7uj2ePIAgtQgn7uiIAFYmo",
+	"4eYy1QISMaQPEgwQo5RkjN4y1CfARtJs/7OWjc/GXqD9dfBdUmbqm5HvswTAvi0PI+HC0HTpaGYTfQwo",
+	"O+zYKlUPKHGFoCNC9X0FzRW6fgUatxExm0rWyDEAIMNQMeXCzQ6IjxU9pxCy7yNUAdG9XS8bJ7A8bECF",
+	"QUC982YNxUIWWQq5Q9b7gojHEJXvRlrCaJcpS7aiBuUzMpFMEWfCDJmX3xSHwA+0F0Jj5jy5AcdLQF9K",
+	"SmaDZErCdYRFCg2bUHOglfIWq+s6ZPlgNSxhGIqrhXRsDb819NYnbNrevJuKiiURkE1h+l+BGB9gQF5Q",
+	"b0jTGyYIIpMDzIHZQg+BXq6PzZClwvrPuHLYCtikGzraaprqlnm8LMjhaa9DnjYrFq/KpK6hoBLfIBhe",
+	"iNvuqva051AWEdgN5qFSBJ53nuwKAkx1ORFGxpsDIDtpKCzu6xNVOvxSbuuqAW46lDdwgLsUEFFtxVhf",
+	"8cqCstoSEa5M0aaiAUc229fXH7Dosz7HzBbSAqlnKMyG6woSxYNKBgzFO88Jy3I148IZyAJZyTokqynI",
+	"7RDA3wKPG8FEd8JyWnjvADHZGfLM3XPiRXAhwHEZVozokXfg96uMUNGlqrSfUEGEJJkUE8D+CNh2m2N1",
+	"luDuum1Z0GUHgIKQU6+MS7APeuUW4YDQ3ldKjzancCjaEKS2Ex/2D+JORGr3MBBLBwhXb2YSnGlupUF0",
+	"CQNUEVZJMWKZxxcFsn20ob4CIpLC4dcrRaWGwoPq17bYbg60gsQcZcCyqijerFDMtdinpiu4SM5lDRi+",
+	"CCnL4UAj6JIKrnMKsAG53evqjnqKA+6lM6yA0Cx8k6RQWs4sVTp2qFB2K/Hue3hpbGNBuQb3fXN1Cywm",
+	"8uCCbG1qJygDkCrzZCjsJbICtS3BAJHA5BLqnYjgRpflNKyuY3qo0cqBOSJrjwGiegM2QI8cByUf7YY2",
+	"sjSsGLCpYk9zcDflsx9yOfuafXVmbDBQb8X4ssaeY5+91CiQO0Ww5Pd+dyoi1n+mFei+4DS7W3RxjjUL",
+	"r6R8aa4kfne4zXz8bXjFUk6vlnP2H4KIc89Isk/CRDzcxvRnu7rCamr12LVS5nU0uVnFCZWaqk/gvgrZ",
+	"g8M2VpQyH7EBibvNcRuN9pWqvtYGabvUh/gY8ulFBMjFWHDMKFayZAw+KkRhzUgaiEdY7E2ODdNXlpUd",
+	"lRUTAemxTHesa3O24Lwf6nvJS0vMUGBHSwzvQvPOUUPJlgokI6aZMsBCHwqogSVFzXRUmiuh7hRUiDJ6",
+	"aC30r65LDYYCxXJo0FWsqgndZdFVQQGBkuuoSdwmaC5ztk9SLh++LaRfd9gfV7tnDcwbrKMbMNQzbDTj",
+	"2cpW8fnboKzV7+40fNz53R2Uj3HncwsJ/ycCeszY/EDvJSjsPSZUw7Eta3VnQA8cb1Bx7BefRzyIWq4Q",
+	"311f+/e+iRTfRIovZXAFXlkPbmxijp/A2RupJnD54uFM/sQWMqx4TVB5rVgxuQh4OjBrLHSkbOHifzEV",
+	"oXofGrxQf7aMB/1f8CrW7GGLsh0AFTW6LPN1EV24tx4KqEw2WtY14CPU+hc0T03vVsYC3461qozZwhWY",
+	"jDO5eOecUXHgv/J7CtMac5EG4gaoz1FZrrBK97Scz5GXkmI+FFqSGEcNYg+ZSaXJbr/fLzmXEQRg5NIJ",
+	"CpvEAzPKDfJBp+f6G5B+DIiBwdC93aTQckY1TwJP2wzrHQ7FOUTYJ1DDXkkCNaF8nEVZ28D5p9BSA5Ux",
+	"2igXgRsHShibjR0K8zlYXxdcWOOzLdPxRHkoJkHknSaB0MOoyANMAs6l1sztGwqhuNFsLIYyox9eMjHR",
+	"09bg6UG0WtOkseXA0bK+5U0c2QEMueorn0fuuGTaEC71pQ0Tpu9TofPlJl9hmRtmCAectq8doucbw/56",
+	"GTZABNn4gXWJRQ9k1i5G+TGrGuTLMISlrC6svH3ekJoB1o2KnGeXG66cmdkpTQTV/JYNBajzUUlMObOl",
+	"DOMTT19jV4+Oa2LPmepEtpoc1K117N5Wy2jXK/5DHlo18YzkVDdXqnnJlQ9NVp81IMF2sinH3e/ft+CE",
+	"9VFjlYWKLE5x5UjZauoZ8EF/jfwm3xNpayXw31XFZQ+Ncq0YucwCUO/VL+Ue5zaqOerDmCPn9yijqxB1",
+	"a1C+UvGBTWWW2qKuoSfLQ0m0M65A/GkAojRymnnsmw6u8ZLE5lF8RGgq5zp02wxF6fpzkXIyRxHUufgi",
+	"EEJ9sWHWg1beBqCpwWxKkIzabPxIMwnZEVDJzkPV8pQBryEzrmaGCjHVI6c0mQ6F4elQ2Ri9WjYaGOR+",
+	"qEHYXAXZxiu2rbxqh/hEVQHKIgfourIKT5SFUbXFSlPAh3ZDTswQoSjj3PrOamcAhjqnWKGLzbhG2+gd",
+	"ZafRMQvo2Lq+B3bBlsrGiRelCxb8aC7UjxpNoXQ6g1MVXK49cmz1r6Cmug3pi0hsA/vAfUtT66KNnckk",
+	"7pE3aGkcimqwkNNIqvZKb6ckVTNlZA2H3jTZI6+ld9SPZLpsNs/Zo3deyuF/NkTT49nULirnt4n3ACn6",
+	"Zj/7mgpM/MeIw/7uhVVshFxsybpXUonXs+udjGqG3PrBGAtXADxgmgEyuMqcq8yCtKUgKZsZ4ipz0zCX",
+	"KU8ijJBYDoW3p0Q+8hktQeDuQZwow5uvx+Ys2WgMH2iX03UVAl7CGGs3/+tFgLqbRCFki/gGAPX1VM0K",
+	"Tr27EvXz9jg32OWXrZe3j8vaj3BrhXSlo6GwKboMq0IyFIinusgZaY9lTiwSuA3hBb9z8MFPr45PzM28",
+	"uDzunl9ekvh5MupeuhZiC5KvoJLkLcuxODjCp1Skc5rSOUSLGZFKoeSa0wVIJqtRqHDVuU2nkDmBC8bS",
+	"o6GAOuvYESSJOAkHXbMN9Vqx9rePbrUteZrmIjX16jphKdqIzKlSrITCu2X5iGo+65Ff3XxdmcH2ezny",
+	"NMyL7162Rat7h6BUWlN7ShAZI9Xi+s28NCzCjo5IWiDBsTqfLHRXjrtQ1yGomw8m/ynNZxmW0AzE1IMY",
+	"Bf2ySCK8nBY5HYF0jNqAkczjww8fYqJZltW0Ki1tKBrkT7iaLmWGh6oT8aOQ04H+opgRoYUk7qRDCd47",
+	"DM9GsK0HxZWK8RMIWbSzH4qU+bVy59JNGMIOEprn60Rjxm+9YPwOB/gYrGSdIfkvO3+pMg48gK1Ba8SF",
+	"oT4Npu87WA9NMXaAZue5mZ7mhoWhFdy2JUfvWXKnYeaJgrR8iOido/k0wmsa3pVe624T9sEqEfP3CEJy",
+	"8IKStrn2NoPH/tb5wsbn+3LBh9qeP8F8/H+Hg64pWnsmMBjany7wV1GoSmAoX+Agcjz1neOKvqJtlf2W",
+	"5ScfLO0e18VZI/OOloRDFLerBRSRhSFiXFtblqH5hr6AoQTsuED3hqINflcA8KqZPjDa2rSyoAriozuR",
+	"T/gjjOYZNyQdGzQUGqrdDAWgX4TJgWTBcqijILNbIz9fgFczZ+SGzTXZ75OULpUtAA2V03zh+6E7WSSD",
+	"mittWxt6jYD9iaJ19fPPXZjrm3j9f0y8xtJV9av3UIG6Hor4aN6hSu3c0mduy1lBojHIYu2wKnYnKusi",
+	"lXIfJJGg8NcWsiI+JYDQ2ekRLA2N95l9oIkm1pRrq5HNRlwwJC3Hr1/0hgILP5M5nXBhNQMjxVZLcAO5",
+	"pQqCTOCHajrBGDtd5zuyFW6OyyCbhwlG25e9dg757b/AApf36KFaBOk+Q8OElLMX/0ereNtt3KaOtzvu",
+	"3yp5fy1E0+wasXSqKert1/qjbR2BJUK1E8/g4L2XI1/U9bXUfMxLM/fv/88qOD2jWf/XjvvwbZ59XG/G",
+	"uGRClwqp0aKnVIWaNESXKZfTpfhEILGG9y81FSnN06FwoiGBc80CisaSnGlntrTapofZsHFycZFnMQY6",
+	"B8O2cdd2Wk+AXprb/hNaPmKgyjS1SDo/XV2dO6MIqNxLsvfhgwsgp4lRkjOWYhTfUWnygMB8TIPMuUM4",
+	"MCOQ4zGS4PuRV7sS29XzsS9f8RlTms7m9/jGm4I+W3Q2lKG/R3hUzUBWrnhK2tRux4JnGUmlUShXrHuY",
+	"XFApbYsWg8iXnQ9OhxnYCrm8f3n7ClQnmEYSGyW6azqsBDSi/xaLJws6s/GgLt4NsFGGohCZEelDjAxI",
+	"1wbdn8QrNfdsXcWg8l4MZh3oZUaXQyGgkrBWQYjqEZZYXHDFqimisrBAAdbiEsTR2PITokyg9+m3gV8d",
+	"LP0sVWbL6pPQZbngajQjJpBW3y7b7HjJbTGVVcuhzVcvK0Y35MNDDr7rboAEhkZDYbED0I/MzMZgek3d",
+	"mogRPCsmV1K1uEIEJpubVa4XZbXorPuHJJnSnCbaRYF46yB0YYb89KCDbuURTW3d6zHU3gyTtzFfZU26",
+	"fsYVONbR6TyiqY1DoorQoYBybkA57cojfrzpB6pJkna8A8XTdvZ3fARz5yi0w9pUH3PGXGVuoMFlNAMk",
+	"HVHYaZaGZ6N5KndlpzT2julDRBUJKMC1VJ+qNx/pAkcr1duLl6pHzrCEeM7IJJfFHC98afbG0AILojay",
+	"EruQGB1mQ6SrudqQ4rRiJgWjqMokxG47oGxIt1YYzOCscLDmPfKm0NaoYmkIGDmHIjWUe2aYquZJoGlU",
+	"q4OrpnKsLiANsI2O8A3IAXcxNJGr8b1a/dxZhnnpJERbbCbljYv/sYRnKIq5izq3B79CWWY0ZYDNgeEv",
+	"TgWDjtvoGwTYntWKxgiC5DLIbUTOjC6JmtKcdZpuPtRS172heIfgDmQFACPy8gpPScpyMKB4Jc/Byjsw",
+	"B18D2YhGgFzhlS13kl1GD9ELnjDSxroM5f6gYR5CfcDlYqPZEZ7jHNZsAMnuf30dYy3j7/YO+h34SVkK",
+	"8tpIQ1IY4trv9Z72j9yBtPGHYDfXFmmJKvK037FLzmwEvpXMBoR6Gc1lx/uswHiv34+DSK34ZzmyTObc",
+	"7233GC27fsx1jlLeRiB0yoixcC97Q/HGgqu4xvAm8omQiOkEiQPUgybCOtc2MEQiGAosVuxENQf8YVFD",
+	"+LhRNkXIf1z/UGiM0GNt0y5nhdJkhFNCKVOOYe/qxSWtZDoUHgeftEE0XI+rQuJQyI4tfgpQq6Gol+i3",
+	"mI6KeOh983bOSBsl63CqXjqmmZJDoYqRkXFGCKhTa/jI5atbg0cgWTNBlLmYNCNTesssRYNV6HhR3p4T",
+	"Wn75RFmh3WVW1qXuUOKGmFgsygBeHRslYPY/YSS2q9r9SxyR+ASF0u7Vcg6Vzt8qlnePJ0zomMh8KKZy",
+	"3h0tu1M5985NkIT8lFIORvgAUyxw+ykyYVo5XtOYJAE361PNJ/U4qmgLg4u5KJ9NTG+c1p+EuvCzHDVZ",
+	"MVYI5IIqm3jrRNDQgQvnjouSXn49YWJRa5WG3vV1+YX7AJboCyexrqSuknOZZSRGjwpSTshWAtd/jBWE",
+	"QQv/FqP3Lcf1Py1lBonqim2PtKlaimSaSyELVYJFdO5n9Gs2SKz1nni36v0q0mK0S7PZ46RE5vewHBoR",
+	"NJ3m0VZGjSirLmF1gCmKMExDQubJyzeXpy/QdIcqDs3QaufCe+QcwyCOgpZA3LBMCRQOqqTwOHzmSyNB",
+	"gd6rSDu2TJOlz5cxsSVTlAfhljdMGJGlgHCKDpoD6uEuYLUYCmqVadeN03VdeM4aUc9jTYR4pUPhgiT8",
+	"KsicxD8cn73EFSEb8CSOa+NLqBBSI56pPzhbheSsBOAjJioMAKL0QdluwJCSqiYz3FsSst99VZXLYV52",
+	"YIEM9CciTXmEKSEX5VFpyxwjCkj8/OWbk19OX8Q7MQJsBpaPwJJlQ9l4DUTTVtgIqVK27HzDLv8sIfLf",
+	"+PU3mCuknKRteSChdRnhfpJAM4++Z+Hp9eESxwE+RRjxCkiHiZwvEcXXNDHOmZr+FcC861iaaJ4xvQwF",
+	"2NgqcoLT4IJWbaBtkCg2FHdlijnSVovZPVolecArHfZGVLFHo4UakUEjEh/29/E/B3GH5BQNkFMqrPXJ",
+	"9JUxklJNEaAVloKLJCtS9tcqqrEzTqVp4Id5QTWNB00hzBjcORTOfOe5gAtidjhfzr6aUYxmZ/yWQa5a",
+	"m1or8hMnoESEDoXZBcjxo2XUt7WydCJvLbSyU+ijcPs5pWAKRwPNWOZDgaWKZ1Rplo85BU+rXAgzc7Aa",
+	"jgrFBVPqLI0jMqc5E3qec3MdzJtzmmvB8jOM+Eb0s7RI9IlMWRwZucxnKpJYMa3x8rtjcM1tqHiMLYe/",
+	"RzYs/paC85dqNpH5Mu70yJlWRE3pnK1GkEeQWGpGhTY+rsjx+ZkRKA23z2mij0gsiiwL6ptXEzyFFGxN",
+	"DN6XlJgu8EpuJVzhkf0ikSrmkpwH5/8OuYe00YhYuTK48qs3rfO1h7Z8K1n8FXDgH5kGE/4nMd61cTeG",
+	"4DyGhn21kKRQTEG0PoIkIo8ykj8zl1ezbDkYii75y1+OPTL0X/5C2uZtzWesM7C4xnGArhWXvERZjdmn",
+	"miPZHwqyXZwBaUM8tAeSH8s8wKjuID0nXoXPliROvS8JETZeUjEp6ITZuIXw4o8YVDYmXq1pG2ZDSHx+",
+	"+vrF2esf4zISOqg2aI35nYjEPpjgWMcYD6DdkFaEiWqsRan4msWtuST/8heAFkABA7K9xRLzvcvxBMKP",
+	"4SZObYONPauuNvq+ZrNCQ1qUj6UKmggg0iXi2IflVIaCWrDhzsDMEdz/ZkzoopqVpgTT37XvKnb+GcAb",
+	"Ud5MwQBjAF7GDbFZT0FERdXDHKqOq5lCTtyyrdwDp4p4gHBrDIJM+SYLS48cN1tRgkVcb01pYNVvYbD/",
+	"hvYNnNiqgeMrgtZ2sr+7mt9sEd9sEd8koc8Due1QtKloAuAMoCsxUrHKCB/HUrHJZ7EzymRyc1/Qok1S",
+	"1XPTIJbNdGKF4xFrIITam7nUUPi4l06PQPPAf0u7bIBb7rN4XYAN16QQ1lRxhPgKGObkzLUbvQCnEJh4",
+	"l2GkNxRbAMrAyP90hvc1mNjdvn1jPJ8HJ+YbD/iqeABc/M9lht5I3Avx6OT9LTapGunvYxD4y6pPG3Lz",
+	"HL5E/PY19Am6qY1KdVzmKDACD0VCcwA6gNBWLECH9L5W3Qsid3vEzgr1upJxGXW40ud9GA2p8ZmN5Qu2",
+	"ZDTbAJfZuXzjNIvqeTFaq93Yb4znG+P5D2A8lhJ8ZtbjIoh9WPbDymo7mBvrFs2ylQDwIO7bodkf9iFX",
+	"AP1JEyzcE6SV98glxEmroUCI/1soyQo+jXRd9rbN3jv10/mMxKzW1yYcYD/7bzjAny9TuCnhoFz5RqCV",
+	"dSDcHqBsXaow5Bu8wFyDZVN+cLExL/h4q7xfsjbtt0wmGArMJuiR+6XktinZ//DB3yeovpjynCUWj8Xc",
+	"SixN5SpqCelLxWL8+G7fBZBHQYbvUGD5zEOiInJIZlxEZL+P/90jU/PbNDLfTsHRAX+0Ib9wQbkm86xw",
+	"+Ty7/f/fULznWkORee3TTkgx75H4YLdPfpSCxS5vQdWSO3Bxe0PxooTKguKjjubx1KdPWTc37OoTRWKe",
+	"Om8LzPiJKm3sEL+NA3x6QH7hzxGO2GbnfMto/nwZzVHrYLfhu5C+mo2cSMGOqnjY7oBwXU+MPq5C0IXp",
+	"Q7Jynu6RD93IEy/YhCsEOyFvL16a5m04CnSDQN12EHo5Z4ZPZpn9E/35CO+G0cASXXCdiDCBSTsuMdr+",
+	"G0NkxzRTrHKUSTve6+/GHeKULMgQC5OT+ARQS2OkKzFpx4upYsl1TP6bjKhiTw8Mc9/fIzkVqZyR0VKD",
+	"Q1FNITJHZMuhgLgQ8NW1IV54Qjk+sjmQUqMP1KcumyVxyWR0pGRWaEbiqdZzVRbRTnIGzkGaKcgYzekE",
+	"is8QLGpA0zRnSmE1v6mEgB+AjYJoZq5IMmXJDUsHJJNybkh5ROY5vwWImosfTsjus93vIxKPk35/MNj5",
+	"Lu5EQ5FxcdPNZEIz0o53nz7r7R0e9Pq9/s7u09i8y7437+72405EZkWmeUKVjkgh1JwlcLIiu9R5d5LT",
+	"lA3F6+Mr01a/33tqm4Kvc6ZYfmvePzu/fQrIc4qw2YilqVVtz85vD9wsMRA7yWSRDsWMaZpSTd1Dc3r8",
+	"YO1/Yx9JlvEb1gEijwWyU59nvCEVr4AMFnvIAAyMzTO5nLEKt4VEX3OWh8KhuTM3KNJuGGY4Cpot6FJ1",
+	"euQ8M8cFdh9Pu88ehSPk/OgLe2kE0wuZ3yg85pAOCTttKyDZs4cp3xCmJFgCWEbUXfclmdEbpnrk2CXQ",
+	"TinUTrJyailFDEV7rSGgsz4rriYqfq0FAxsHey836O7nkq7vkqyjMl/fCkTf8qq+5VX9x5UicrnMpZRR",
+	"hdh9oBa0zlrwwNSpRgnpUsu5ClF+axJYZJUVwwwdFC7meMyZML9W6lUcNAauvIBhfio1rn3/WGbWBgRZ",
+	"HG/6zeT5zeT5p9EUPIOErphUHmxR+VT74irfN9pBwPq9FjQgqAGhcEBJ7DAOLiApMiaKLhXCK9WURUwS",
+	"iI0yGQ+guI0DADnY7R8ZzQrgauKBhRKiWrPZXFvBsMxMqIjJAGQUkUMErR0tXbrlOkzaz0CofvtyBtG7",
+	"RLZv0ej/Z2mCixF/NJJwr7jwRqJwYmsIB/k5YC0cWGCattX+CVVGG8QQ4U5UmlXaNm0FknbwUuvlHF4J",
+	"BmWUfmdi6ZFT85fVzr0NqomaDEWSMZojpF2dCh055H5frAxDpblFz3YUydllFRN6KNo5s8ISxjGb/RhB",
+	"HeBOj7yAb8zIVE2sGjhxyQtRDPKKfKzwVQkr6QvJ2Si3tmIMjTesi6901ocHfz1S1ueKE/4URfmLU11X",
+	"G3sj4/wmZ34LJv7PAiKxaSr/H3tX1NM2DIT/itWXtVKATkMI0ScetolpEpv2wMOK1JBYrUdqV3HSrkL8",
+	"98l357PTBAYIKtj6xqbKrt3kO/vuu+97rkh270X5IKDwc5TZz7UMCcyFLKl6EHehhJddyxVX1hPU8+SE",
+	"GZ1d7Vj3wSpeVKWaTmWZoOqvN4UoUsDVBB14scRCPlEfhi7mNA16ruWiGmvv0BAOu38p3YdRthMxXpVc",
+	"eXMP1g+RLQ/P1O48/abd16IaXPhNE675q5Lf0xfGpoMbAJKzR3vN3HlZZ5RqQc6oZYjoRRoBy9zxF4k/",
+	"EaqFcuX912amZ2wFR6D4vaUbNq/sjrOe3+8dIrxpRODXhkRViR2wQUzYFhgc8H3zsZT0Tlz4XstaRrQb",
+	"FtcIDB6o3PZBFneAnlQohCyzdA6xT1VEJE8iU20oAMcknxFpmFTlGohUeV2ADgoI04MIBJfGPSyhVnBh",
+	"plPWcMUjESymTovJvrgw5bXFYrRe0xo2WY/NCz0IS8/SPLZ9iNbbb1haRdnBBJRq4cMNMCSeRRiApyN6",
+	"vaqE/A1F8gRdaIsKUpimrgaRIjGU/mMQ3henIevAw3t+hmec0FmSE530sEqd2yif0GlBSB/2QAu8oe2i",
+	"9Oty9H4ArsP7ko+ae52CGYE2K/c8v5iS665QtLtLP6T4LHUOidCuMIVo/iLBqpGQfJbY9Flqh1cSfRpW",
+	"LNjNNaA+9A4NhNKBJ8ect33xCXqPzFKWRbr4gRzZiegTnovjo8PhMGF+0dHw8Hg4HIkhBBNttBx4yXGf",
+	"iL2WcmHH2nPzKmNO8A7PSAD0WOb0rYywizRzm4JSKLmYLN8nk+CRbIXSY81hkv9/Apz81JMTS9DOANaw",
+	"wo4o/EIkjgXw45PVY21XCs0g3NJdEKFP4y8EcceHpn5K5GEmA3pacaoF7dxgrDF77dcdOL3tmAJTbMQE",
+	"bCD4pzLPjXXi+rYkxPl0QlZ4hXbxaZdg/s8qpWrZlV72gYWAzXqgelJ0bNoQ3/TQKf+0rma9k5+XDolo",
+	"2M2QiHzPRKDqoddRSgR0niWi9i1oyDS2bcFu9z7rdC57J+1eNIeZGwz/trg3+4r+MlfWX8NU6WL0Hpjf",
+	"oFB+PNEXc9U1+Jl2xw6Dt+VFKfe8CFSHcodNRFakai5zobQ7OVfFOprhmzFFxwxEroN/2ja1DhnZinyf",
+	"ox5qahuKJrgIle+ubobQNAcnqcJMUXoyM9rWc5b4XpiiiAb9iAS/7iE3baetuJIzRbdeKlYntPfc663I",
+	"iHUm06KaxRvEZrXds3nDWvjGppDvrFgquRJpVhpraX04NiQDM9zSfnjObeRcnYS/9+ijk0H0bc7ZHrf1",
+	"Zb6qpdTAlnePuMI/57IqVeafNmVFbrIaGgk2x3RT9W4vb/8EAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
