@@ -485,4 +485,3 @@ func serveConsole(c *gin.Context, file string) {
 	h.Set("Referrer-Policy", "no-referrer")
 	c.Data(http.StatusOK, ct, b)
 }
-
