@@ -2,6 +2,14 @@
 //
 //	gateway [serve] [-config FILE] [-listen ADDR] [-mock-port N]
 //	gateway token -tenant T [-permissions a,b] [-ttl 24h] [-config FILE]
+//	gateway providers | jobs get|results|watch|cancel ID | accounts get ID|list
+//	        | pool ls|replenish | events tail | webhooks ls|redeliver [-url U] [-token T] [-o json]
+//	gateway config check FILE
+//
+// The ops commands talk to a running gateway (-url, default $VAGATE_URL)
+// with a token (-token, default $VAGATE_TOKEN) through the client generated
+// from openapi/openapi.yaml. Exit codes: 0 done, 1 failed locally, 3 the
+// gateway refused, 4 jobs watch saw the job finish with errors or cancelled.
 //
 // With no config file the gateway starts its embedded default: the memory
 // store and every bundled provider mock in the same process, on loopback
@@ -29,7 +37,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -47,7 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "usage: gateway [serve] [-config FILE] | gateway token -tenant T [-permissions a,b] [-ttl 24h]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, token, help)", cmd)
+	if _, ok := ctlCommands[cmd]; ok {
+		return ctl(ctx, cmd, args, stdout, stderr)
+	}
+	return fmt.Errorf("unknown command %q (serve, token, help, providers, jobs, accounts, pool, events, webhooks, config)", cmd)
 }
 
 // loadConfig reads -config (or $VAGATE_CONFIG); without one it is the
