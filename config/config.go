@@ -47,6 +47,7 @@ type Config struct {
 	Webhooks  WebhookOpts `yaml:"webhooks"`
 	Telemetry Telemetry   `yaml:"telemetry"`
 	Metrics   Metrics     `yaml:"metrics"`
+	Console   Console     `yaml:"console"`
 
 	// development marks the embedded development setup, the only one that
 	// may sign tokens with DevSecret.
@@ -72,6 +73,18 @@ type Telemetry struct {
 	SampleRatio float64 `yaml:"sampleRatio"`
 	// ServiceName names the gateway in traces (default "vagate").
 	ServiceName string `yaml:"serviceName"`
+	// TraceURLTemplate is the trace UI's URL of a trace, {traceId} standing
+	// for its id (e.g. http://jaeger:16686/trace/{traceId}); the operator
+	// console links every job and provider error to it. Empty: no links.
+	TraceURLTemplate string `yaml:"traceUrlTemplate"`
+}
+
+// Console configures the operator console (/console).
+type Console struct {
+	// Mocks are the bundled mocks whose faults the console's QA panel edits,
+	// by name (the provider they serve) to base URL, their admin API at
+	// /__admin/faults. In embedded mode the embedded mocks are added.
+	Mocks map[string]string `yaml:"mocks"`
 }
 
 // Auth configures bearer-token verification.
@@ -680,6 +693,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
 		return bad("telemetry.sampleRatio", "must be between 0 and 1")
+	}
+	if t := c.Telemetry.TraceURLTemplate; t != "" {
+		if u, err := url.Parse(strings.ReplaceAll(t, "{traceId}", "0")); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.Contains(t, "{traceId}") {
+			return bad("telemetry.traceUrlTemplate", "must be an absolute http(s) URL containing {traceId}")
+		}
+	}
+	for name, m := range c.Console.Mocks {
+		if u, err := url.Parse(m); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("console.mocks."+name, "must be an absolute http(s) URL (the mock's base URL)")
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -20,6 +20,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for BreakerActionAction.
+const (
+	BreakerActionActionOpen  BreakerActionAction = "open"
+	BreakerActionActionReset BreakerActionAction = "reset"
+)
+
+// Valid indicates whether the value is a known member of the BreakerActionAction enum.
+func (e BreakerActionAction) Valid() bool {
+	switch e {
+	case BreakerActionActionOpen:
+		return true
+	case BreakerActionActionReset:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Capability.
 const (
 	CapabilityAllocate         Capability = "allocate"
@@ -164,6 +182,7 @@ func (e ErrorCode) Valid() bool {
 // Defines values for EventType.
 const (
 	EventTypeJobCompleted                EventType = "job.completed"
+	EventTypeOperatorAction              EventType = "operator.action"
 	EventTypePoolLow                     EventType = "pool.low"
 	EventTypePoolReplenished             EventType = "pool.replenished"
 	EventTypeReconciliationDrift         EventType = "reconciliation.drift"
@@ -179,6 +198,8 @@ const (
 func (e EventType) Valid() bool {
 	switch e {
 	case EventTypeJobCompleted:
+		return true
+	case EventTypeOperatorAction:
 		return true
 	case EventTypePoolLow:
 		return true
@@ -197,6 +218,39 @@ func (e EventType) Valid() bool {
 	case EventTypeVirtualAccountStatusUpdated:
 		return true
 	case EventTypeWebhookEndpointDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FaultRuleAction.
+const (
+	FaultRuleActionDropResponse FaultRuleAction = "drop_response"
+	FaultRuleActionError        FaultRuleAction = "error"
+	FaultRuleActionHang         FaultRuleAction = "hang"
+	FaultRuleActionLatency      FaultRuleAction = "latency"
+	FaultRuleActionMalformed    FaultRuleAction = "malformed"
+	FaultRuleActionReset        FaultRuleAction = "reset"
+	FaultRuleActionTruncate     FaultRuleAction = "truncate"
+)
+
+// Valid indicates whether the value is a known member of the FaultRuleAction enum.
+func (e FaultRuleAction) Valid() bool {
+	switch e {
+	case FaultRuleActionDropResponse:
+		return true
+	case FaultRuleActionError:
+		return true
+	case FaultRuleActionHang:
+		return true
+	case FaultRuleActionLatency:
+		return true
+	case FaultRuleActionMalformed:
+		return true
+	case FaultRuleActionReset:
+		return true
+	case FaultRuleActionTruncate:
 		return true
 	default:
 		return false
@@ -682,6 +736,14 @@ type BankDetails struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// BreakerAction defines model for BreakerAction.
+type BreakerAction struct {
+	Action BreakerActionAction `json:"action"`
+}
+
+// BreakerActionAction defines model for BreakerAction.Action.
+type BreakerActionAction string
+
 // Capability One thing a provider can do; the same names are used by routing rules
 // (`routing[].capability`) and by `capability_not_supported` problems.
 //
@@ -836,7 +898,8 @@ type ErrorCode string
 // carries the pool; `pool.replenished` (the pool's replenish job finished) carries
 // the pool and the job. An allocation through a claim is a
 // `virtual_account.allocated` like any other. `webhook_endpoint.disabled` carries
-// the endpoint and why; `reconciliation.drift` the drift.
+// the endpoint and why; `reconciliation.drift` the drift; `operator.action` what an
+// operator did (to the tenant's job, pool or delivery).
 type Event struct {
 	CreatedAt time.Time `json:"createdAt"`
 
@@ -864,9 +927,12 @@ type EventData struct {
 	// `action`: `repaired` (the gateway's status caught up with the provider's),
 	// `adopted` (recorded under the quarantine tenant), `reported` (not safe to repair
 	// by itself; `error` says why a repair was not made).
-	Drift *Drift     `json:"drift,omitempty"`
-	Job   *Job       `json:"job,omitempty"`
-	Pool  *PoolEntry `json:"pool,omitempty"`
+	Drift *Drift `json:"drift,omitempty"`
+	Job   *Job   `json:"job,omitempty"`
+
+	// OperatorAction What an operator did through the console or the ops CLI (an `operator.action` event).
+	OperatorAction *OperatorAction `json:"operatorAction,omitempty"`
+	Pool           *PoolEntry      `json:"pool,omitempty"`
 
 	// PreviousStatus Unified account status. `PENDING`: the provider is still activating it.
 	// `UNALLOCATED`: pre-created, waiting to be allocated. `ACTIVE`: receives funds.
@@ -888,6 +954,29 @@ type EventList struct {
 
 // EventType A unified event type.
 type EventType string
+
+// FaultRule One scripted fault of a bundled mock (see mocks/fault).
+type FaultRule struct {
+	Action     FaultRuleAction `json:"action"`
+	Fired      *int            `json:"fired,omitempty"`
+	Id         *string         `json:"id,omitempty"`
+	Jitter     *string         `json:"jitter,omitempty"`
+	Latency    *string         `json:"latency,omitempty"`
+	Method     *string         `json:"method,omitempty"`
+	Path       *string         `json:"path,omitempty"`
+	Rate       *float32        `json:"rate,omitempty"`
+	RetryAfter *string         `json:"retryAfter,omitempty"`
+	Status     *int            `json:"status,omitempty"`
+	Times      *int            `json:"times,omitempty"`
+}
+
+// FaultRuleAction defines model for FaultRule.Action.
+type FaultRuleAction string
+
+// FaultRuleList defines model for FaultRuleList.
+type FaultRuleList struct {
+	Items []FaultRule `json:"items"`
+}
 
 // FinishedJob A job that finished while its create waited (`Prefer: wait=N`).
 type FinishedJob struct {
@@ -1056,6 +1145,49 @@ type Limits struct {
 
 // Metadata Up to 50 string pairs of the client's own data (keys up to 40 characters, values up to 500), stored by the gateway and passed to providers that keep metadata.
 type Metadata map[string]string
+
+// OperatorAction What an operator did through the console or the ops CLI (an `operator.action` event).
+type OperatorAction struct {
+	// Action breaker.open, breaker.reset, job.cancel, pool.replenish, webhook.redeliver, mock.fault.add or mock.fault.clear.
+	Action string  `json:"action"`
+	Detail *string `json:"detail,omitempty"`
+
+	// Operator The operator token's subject.
+	Operator string `json:"operator"`
+
+	// Target What it acted on (a provider, a job, a pool, an event, a mock).
+	Target string `json:"target"`
+}
+
+// OperatorOverview The console's overview; see getOperatorOverview. Its members are informative and may grow.
+type OperatorOverview map[string]interface{}
+
+// OperatorRedeliver defines model for OperatorRedeliver.
+type OperatorRedeliver struct {
+	EndpointId string `json:"endpointId"`
+	EventId    string `json:"eventId"`
+	Tenant     string `json:"tenant"`
+}
+
+// OperatorReplenish defines model for OperatorReplenish.
+type OperatorReplenish struct {
+	Count *int `json:"count,omitempty"`
+
+	// Currency ISO 4217 currency code.
+	//
+	// Example: USD
+	Currency Currency `json:"currency"`
+	Provider string   `json:"provider"`
+	Tenant   string   `json:"tenant"`
+}
+
+// OperatorResult The object an operator action acted on (a job, a delivery, a breaker).
+type OperatorResult map[string]interface{}
+
+// OperatorTenantRef defines model for OperatorTenantRef.
+type OperatorTenantRef struct {
+	Tenant string `json:"tenant"`
+}
 
 // Outcome What became of one item. `pending`: not yet sent; a cancel stops it. `sent`:
 // sent to the provider (or being sent), its answer not yet in; it can no longer be
@@ -1595,6 +1727,48 @@ type GetJobResultsParams struct {
 	Accept *AcceptResults `json:"Accept,omitempty"`
 }
 
+// OperatorCancelJobParams defines parameters for OperatorCancelJob.
+type OperatorCancelJobParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ClearMockFaultsParams defines parameters for ClearMockFaults.
+type ClearMockFaultsParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// AddMockFaultParams defines parameters for AddMockFault.
+type AddMockFaultParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// OperatorReplenishPoolParams defines parameters for OperatorReplenishPool.
+type OperatorReplenishPoolParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SetProviderBreakerParams defines parameters for SetProviderBreaker.
+type SetProviderBreakerParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// OperatorRedeliverParams defines parameters for OperatorRedeliver.
+type OperatorRedeliverParams struct {
+	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
+	// see Idempotency in the introduction.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ClaimFromPoolParams defines parameters for ClaimFromPool.
 type ClaimFromPoolParams struct {
 	// IdempotencyKey A client-chosen UUID making the request safe to retry: kept 24 hours per tenant;
@@ -1766,6 +1940,21 @@ type EventDeliveryParams struct {
 	WebhookSignature WebhookSignature `json:"webhook-signature"`
 }
 
+// OperatorCancelJobJSONRequestBody defines body for OperatorCancelJob for application/json ContentType.
+type OperatorCancelJobJSONRequestBody = OperatorTenantRef
+
+// AddMockFaultJSONRequestBody defines body for AddMockFault for application/json ContentType.
+type AddMockFaultJSONRequestBody = FaultRule
+
+// OperatorReplenishPoolJSONRequestBody defines body for OperatorReplenishPool for application/json ContentType.
+type OperatorReplenishPoolJSONRequestBody = OperatorReplenish
+
+// SetProviderBreakerJSONRequestBody defines body for SetProviderBreaker for application/json ContentType.
+type SetProviderBreakerJSONRequestBody = BreakerAction
+
+// OperatorRedeliverJSONRequestBody defines body for OperatorRedeliver for application/json ContentType.
+type OperatorRedeliverJSONRequestBody = OperatorRedeliver
+
 // ClaimFromPoolJSONRequestBody defines body for ClaimFromPool for application/json ContentType.
 type ClaimFromPoolJSONRequestBody = PoolClaimRequest
 
@@ -1804,6 +1993,12 @@ type EventDeliveryJSONRequestBody = Event
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetConsole The operator console page
+	// (GET /console)
+	GetConsole(c *gin.Context)
+	// GetConsoleAsset A file of the operator console page
+	// (GET /console/{file})
+	GetConsoleAsset(c *gin.Context, file string)
 	// Healthz Liveness
 	// (GET /healthz)
 	Healthz(c *gin.Context)
@@ -1831,6 +2026,30 @@ type ServerInterface interface {
 	// GetJobResultsCsv Get a job's per-item results as CSV
 	// (GET /v1/jobs/{id}/results.csv)
 	GetJobResultsCsv(c *gin.Context, id JobID)
+	// OperatorCancelJob Cancel any tenant's job
+	// (POST /v1/operator/jobs/{id}/cancel)
+	OperatorCancelJob(c *gin.Context, id JobID, params OperatorCancelJobParams)
+	// ClearMockFaults Remove every fault rule of a bundled mock
+	// (DELETE /v1/operator/mocks/{name}/faults)
+	ClearMockFaults(c *gin.Context, name ProviderName, params ClearMockFaultsParams)
+	// ListMockFaults A bundled mock's fault rules
+	// (GET /v1/operator/mocks/{name}/faults)
+	ListMockFaults(c *gin.Context, name ProviderName)
+	// AddMockFault Add a fault rule to a bundled mock
+	// (POST /v1/operator/mocks/{name}/faults)
+	AddMockFault(c *gin.Context, name ProviderName, params AddMockFaultParams)
+	// GetOperatorOverview What the operator console shows
+	// (GET /v1/operator/overview)
+	GetOperatorOverview(c *gin.Context)
+	// OperatorReplenishPool Replenish any tenant's pool
+	// (POST /v1/operator/pool/replenish)
+	OperatorReplenishPool(c *gin.Context, params OperatorReplenishPoolParams)
+	// SetProviderBreaker Force a provider's breaker open, or reset it
+	// (POST /v1/operator/providers/{name}/breaker)
+	SetProviderBreaker(c *gin.Context, name ProviderName, params SetProviderBreakerParams)
+	// OperatorRedeliver Redeliver an event to a tenant's endpoint
+	// (POST /v1/operator/webhooks/redeliver)
+	OperatorRedeliver(c *gin.Context, params OperatorRedeliverParams)
 	// GetPool Unallocated inventory per provider and currency
 	// (GET /v1/pool)
 	GetPool(c *gin.Context)
@@ -1916,6 +2135,44 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(c *gin.Context)
+
+// GetConsole operation middleware
+func (siw *ServerInterfaceWrapper) GetConsole(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetConsole(c)
+}
+
+// GetConsoleAsset operation middleware
+func (siw *ServerInterfaceWrapper) GetConsoleAsset(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "file" -------------
+	var file string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "file", c.Param("file"), &file, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "file", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetConsoleAsset(c, file)
+}
 
 // Healthz operation middleware
 func (siw *ServerInterfaceWrapper) Healthz(c *gin.Context) {
@@ -2178,6 +2435,345 @@ func (siw *ServerInterfaceWrapper) GetJobResultsCsv(c *gin.Context) {
 	}
 
 	siw.Handler.GetJobResultsCsv(c, id)
+}
+
+// OperatorCancelJob operation middleware
+func (siw *ServerInterfaceWrapper) OperatorCancelJob(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("id"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "id", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OperatorCancelJobParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.OperatorCancelJob(c, id, params)
+}
+
+// ClearMockFaults operation middleware
+func (siw *ServerInterfaceWrapper) ClearMockFaults(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ClearMockFaultsParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ClearMockFaults(c, name, params)
+}
+
+// ListMockFaults operation middleware
+func (siw *ServerInterfaceWrapper) ListMockFaults(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListMockFaults(c, name)
+}
+
+// AddMockFault operation middleware
+func (siw *ServerInterfaceWrapper) AddMockFault(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AddMockFaultParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.AddMockFault(c, name, params)
+}
+
+// GetOperatorOverview operation middleware
+func (siw *ServerInterfaceWrapper) GetOperatorOverview(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetOperatorOverview(c)
+}
+
+// OperatorReplenishPool operation middleware
+func (siw *ServerInterfaceWrapper) OperatorReplenishPool(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OperatorReplenishPoolParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.OperatorReplenishPool(c, params)
+}
+
+// SetProviderBreaker operation middleware
+func (siw *ServerInterfaceWrapper) SetProviderBreaker(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", c.Param("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: err}, http.StatusBadRequest)
+		return
+	}
+
+	if n := len([]rune(c.Param("name"))); n > 64 {
+		siw.ErrorHandler(c, &ParamError{In: ParamInPath, Name: "name", Err: fmt.Errorf("must be at most 64 characters (got %d)", n)}, http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SetProviderBreakerParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.SetProviderBreaker(c, name, params)
+}
+
+// OperatorRedeliver operation middleware
+func (siw *ServerInterfaceWrapper) OperatorRedeliver(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OperatorRedeliverParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: fmt.Errorf("sent %d times, expected once", n)}, http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			siw.ErrorHandler(c, &ParamError{In: ParamInHeader, Name: "Idempotency-Key", Err: err}, http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.OperatorRedeliver(c, params)
 }
 
 // GetPool operation middleware
@@ -3334,7 +3930,17 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz)
 	router.GET(options.BaseURL+"/metrics", wrapper.Metrics)
+	router.GET(options.BaseURL+"/console", wrapper.GetConsole)
+	router.GET(options.BaseURL+"/console/:file", wrapper.GetConsoleAsset)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI)
+	router.GET(options.BaseURL+"/v1/operator/overview", wrapper.GetOperatorOverview)
+	router.POST(options.BaseURL+"/v1/operator/providers/:name/breaker", wrapper.SetProviderBreaker)
+	router.POST(options.BaseURL+"/v1/operator/jobs/:id/cancel", wrapper.OperatorCancelJob)
+	router.POST(options.BaseURL+"/v1/operator/pool/replenish", wrapper.OperatorReplenishPool)
+	router.POST(options.BaseURL+"/v1/operator/webhooks/redeliver", wrapper.OperatorRedeliver)
+	router.DELETE(options.BaseURL+"/v1/operator/mocks/:name/faults", wrapper.ClearMockFaults)
+	router.GET(options.BaseURL+"/v1/operator/mocks/:name/faults", wrapper.ListMockFaults)
+	router.POST(options.BaseURL+"/v1/operator/mocks/:name/faults", wrapper.AddMockFault)
 }
 
 // CallbackReceiverInterface represents handlers for receiving inbound
@@ -3518,405 +4124,444 @@ func EventDeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Ncxs3sjb6V1A855bJ3RFFyZKdULVVV5btRIm/jiUnu2eZqwFnQBHREOAOQMncxP/9FrobGMxwSFHy",
-	"x2bP+q16zzriDIDBR3ej++mnf+tkejbXSihrOsPfOlPBc1HCP09zMZtrK5R9K+YFX4rc/TUXJivl3Eqt",
-	"OsNOasuFSNnNVChmp9KwUpi5VkYwaRhnxupS5EwrwUpqg010ybj7T8GtyFnoJVvu/CiWR4yPjVCWaTsV",
-	"5Y00ot9JOiabihl33dvlXHSGnbHWheCq8+FD0nmhM47DaY7ufCrYu7cvmJ4wOxUsK7FLXTJjeen+WQqj",
-	"F2XW3omxpVSX0MebUkxEKVQmjufzQrZNhetsHh5jU630wn189+3zE/Z4/2DQS5joX/ZZesOl/cveIL2t",
-	"07fClsvjiRXlam9nItMqN8xq5ppjYzHRpZtlWy6lusRev93bG7BcFHy5Y/D5Xr3PmVRytph1hoPE9y+V",
-	"FZei7HxwI5jzks+EpQ1xnGVibt8KsyhwszT3gnhvdzNzncIauxk/OfvJTX763bNztnu9t/urHpvd32T+",
-	"YbfEVvru8SPG1dJO3bBFYQTr6nKklIa/9KCtlLtZx2Xe/dVolfZHqpN0xHs+mxdu2L7vTtKRbjC4jztJ",
-	"R/GZ+x3HXvv4XEz4orCdYafZeidpWY3jLNMLZU+fti/9Jbfihi93pDELkTOOTzOZs66e838sBEx9NeBr",
-	"frE/fvw/Ys+PeM7ttBqvzDtJpxT/WMjSbTZ3zGoLx9+/EOrSTjvDRweJW0f/n3ttYz8pJBxj2pzPZdG6",
-	"qV6rYulHbtiNtFMm3vPMFks83Bk0w8Im7/ux/2MhymU1+KzeXWfDyFvGuijdW8vtBilJ7mT01toh0e+1",
-	"scy5taJ0T/9/fz/e+d9ffnv44b87a8ZkdNm+8KkS7y0+kHpJMy/FtdQLw+b8UtQ2wJqxudbXzNLh3n77",
-	"kIzVM1GePt1uomBkMFH43vrBULv53Zbt2bVYfziE+5HJPGGclsz/rdCXjKucpTdiPNX6akfmaf2giGt7",
-	"Mdj79tEBf5jtPOaH3+w8Hg/EzrfZ3mTnEd/LH4r98UF2mLefI+jl9JMeJvjS8+V88zGCjqtpd82sm3Lo",
-	"Ih7Qf5di0hl2/mu30s27+KvZDb3DWCLt+aNYrg7lmM7sTjbVRij27t3pUzbjV07WukVwkyKMZYZPhNMl",
-	"oD+G7ErMLds/YFO9KA2bi5JZobiyRyNlhIh1tl9NqWyp80Xm+m3K5r39h+Lg8NHjHfHNt+Odvf384Q4/",
-	"OHy0c7D/6NHewd7jg8FgsE5uN8yD2jRNdDnjTn4vFiAuV5fqVGXFIhctumpe6muZizJlPM8NC//9lFue",
-	"JnSI8U8PDNM3iunxryKzQbXRwVq3ppJ6jscrlFO1f+/4hju/tI35Bz3eUsf8qsfr9cuvenzx7fsf97+I",
-	"fnkhZ9KujvmNk35G/nPtzi/gvValfDhI3CjQPNkfDJLKWNlrMVa8ibY6CG9+RcaZ8UbYq5R1XzGyjRI2",
-	"6PcfDY5YwctLUToL1pLFyA17NOiBpWVGym8BN/9Ws4lU0ky9BcaVuRFuYvrsnbpSbudEHTNeCiYvlTOL",
-	"m8eEzMJ1J4G+b80q7R8+SlrtVtxq2+kIblFY+Q3KuplWE3kJdqwbxloVFrb0nXSGH90raKRtx0f9h0G5",
-	"LkGRFNK4xRkvKwPTP2QaSmTMbTa95u1nAf7nE56Gt24/ZbKQYFGuO8xl7SlWLtQDs/44l5kCLTjZy/Z3",
-	"DsaPxc7j7CHf+TbfFzuHkz2+P36YHeSH4kuc9rdiUgozbTlqguexcGSTUs+YtNGOmsjSWND4i3nOrYDH",
-	"6ZqY6fla+62kPltlxYQXRiRtd8Mzy+3C3M2UXCg5kSJ3d0S7MOsGhL9urbZxIDCmn9HSeabyuZbrbSYy",
-	"iJig59bvjRtxcXj+z8H8S6w9Df42Q+8I15XPBNPK/bVcom3hDCLu7qTS/a2/TthV1uDGwa8d35m8VNwu",
-	"yhaxcjbnmdgxwt1tnfgw/lHD0uu9ZLQYDB5mY27EowP4t0gTJng2hS/6/uXxyc7Z98f7h4+YnoxUio9X",
-	"w8VX+vU/WzkTxvLZvPZryW/YWOdL6oVdiaXI8dblusIh7OQi07kTf7y0I0X3i7AnjMhKYRmfWFGy9GZq",
-	"RHaR9tlLp4nslCtwvfD5XPDSsJupLATj/qVSW26FQTW0cRXCFN1vMc79568uxjsl33v9671IImwPdsMN",
-	"rI/Ij1gpwP4Kc2nYhJcoYZS+uXUnhfc2fkMwKaWyjw467V4R7+NCp4havin1uBAz91+ZVlYoMIVip8Ic",
-	"n/gzOBeGv20pM3y70GnDrldLJspSl6AIOaMO+p0PSecJz79DQ/FLjihY0BcwrnRYs6HZhMsCPIGgDozM",
-	"BdMlGUvuEOqZQA/QQi0MHxeiP1JVk3xhpxfYRLNh3BYC9Q4ZyGSxZ6XIhbKSF7DJcWre4o3nDlMTBK17",
-	"I0ffTSFzeJgG1XGzYbksOsPOPpMKHmATKYq8a3oJab1dacXM7D7cjZwRMFmmM/z7b1ULs4WxbOxMSXZ6",
-	"9pod7O89Zq5nvEyWQrDFfC7KnYwbwQphwT+XdEAiODXXWe3oQ9LWvmUzbSx7eMiyKS955hpi3Utt2cGg",
-	"19bi492ma+fDL+7cGcvdfww7zga7lqVd8GLHK1anI1H7DQ+cHW+lBbX1U5hFFmbRljwTp3ln2DkYT77d",
-	"nzw8fPx4/PAg54/4w0x8u/9tPhADcfD44aPqbE6tnZvh7u41d8vfz8W1X0Kzu7pSH5JPsNdXmqVd6a/T",
-	"41LwK4M6EJpLGGdw2YFdH18ty0UhzNFIpbgTUrBqDanMMadd1Gcp7aoLpzLSIVPaMtxmP5y9fuVOi39A",
-	"VlfmiyuxpKFdiaW70bjXOLgB6EicaDUpZGa/qKxoDPFCqotJIS+nNmXdYDjQiMfCiYV5qTNhjFMEKfjF",
-	"d8AxnvaSkUphii7kbLawTnSkCUtxWS7mYGXn0nXs23Zaz13jxzI3TNpewtK51sWFeD/lC3ejSEeqO+NL",
-	"lvGyXDa6c+uXZjRn5IWOYibRs+vmh57ejbz7MEXPYUS5UF9WaotyJo1xOzkXSoadbPWVUKzgGW3j6jn4",
-	"Tz0XJR5dJUTuxGtKx/1CaXvBi0LfiDxlXYy5MK2KZW/oJJoTJA8ih8sbXvKZSeFWZxgfKf/DDiiJmVYi",
-	"2Og4MvBEMbdAbjMvjDhi4fBgK85cGynYFaybkuz6TX7YrXe6+9uVWH5Ie3AdoXgDmBwUKKITQsrUWTF6",
-	"Yf81OtVi503ll8scTzToUbjByJnos2N2U0orYJJ06edqpKb8WrCpswfBpIpUZriOCncm+ixc5XyEjPFL",
-	"LlUzzkRTdOrUhOLFM7cMX1aSUM8pbK6FEu/naA7474KdAXbRK22f64XKv+j43GmYuF5BZDOzyKbVlKIj",
-	"SRra036Up87cmAllxZcfq6z6hs0mDSv1wooHhk0E3AG8FhkvZGHDpbkUheBGwCe84ctC8/xc6xe8vBRf",
-	"9sRg3xdW6wvw49GRcVqTifeZk1aol+U/Bank7t6AvZRP2HjJyKXQg+84E+W1zMQ7xa+5LJxm+dcc/kU1",
-	"ANJhkf0ApgZ6K/VcKHfcpWUZV7BG7qTybCryo5GStpIXGai9WA2vdhL9ih4aJs1ILRS06J5zTcAPLS9X",
-	"ljjqW98Ai99nuhyplIymi8zZkM6W+pRa9Vzrl1wtyeo3X3QBS27FBWwxOEym0Dcs1zfqiFwhdGuP7Qt/",
-	"F+5/sgl4p9zlSZfyn19YmiygY3f/yrgNdsVY8FKUZF5Iw8CoUJcJE+/nskRwBhmyift3V6qxE5+VXeAd",
-	"Y6bXjNIENwXL9KLAnT4W7FqU4NBb2VY///zzznE0xpYw0RMYburuR0Uh1KVAYMWjx4eDnrvMrnzlZkwH",
-	"LgjZsu4IPFNW2uU9L6N8zseygPc7C+VsLhhDJ/H31OoJsMrMYj7Xpa1fV8O0znkplJ2XcsbLJcu1QDFP",
-	"L7GqLVbvK9zt9veru91J9XTUyGe54q39yE9y02veVEqxMGDY+juVsxfdn9Bxx1kuJ3A3tv4ySFJu3TBT",
-	"1k1xMbz1WrPwnGkK2KVqQqUdKTDMExa1mkK8asrjlTqqWbVGKNsjg+2dCgN4KXLJIaD8ZaVDGMDFzI3g",
-	"wi11rKy9l6IF+wPOReqFgEnuetAW/vbOfHJKxGHb6CjRX7/XRYhGdc732JtSg8/xuJhPOXtmslLfdBL/",
-	"ND33Stywc7ft2fm++9EfjWPbGXb2B/uHO4O9ncH++d5gOBgMB4f/20k6Y16gw+S3TmRbdAbu6HqXzbDz",
-	"7uypW6sxV1dPYYegn8h3v5iNwTezNxgMHu4/fnTguh/LrDPsPHnz5McnL79/+de//rU6RMcnJ6/fvTq/",
-	"ePXu5ZNnb8Fz0/TmDDtPjs9Pvt95++z5zmCw54aDV6E1HzP439URJx2ZN/BNIToYB+L8Hz2uKm9+in+A",
-	"QifDznFm5bWIRE7n+OT89KdnnaSDwaQNc/4B2puL0kr027Ys+Yq8bix12+/xajd338/en+2vr+4UhjeY",
-	"1YyzKfQfUI/uRvDu1fGLF69Pjs+fPQ3BKbdfg2/afSr4s1cxD7WttelsPqHHmvvrtw7clm9/vXrnQxgF",
-	"L0u+dP+9sq9api7aWb9t+W3VTts8upPK7RnjmdpGkevxSv9tXcsWxOd3NThGwjA41297fSYsz7kFkclz",
-	"9Efx4k1tR668RH9A4In7g+LuALzg6nLBL8XaTVkdt7uE1FvH3XJI23GvNaiMzNtgMmsb9wf8lpZLfhPF",
-	"ZFdac9dU989b9sZbeuxDJUa2i9zWhMx2O/ZDHGr6O0ZiI6TE6uQmVVi5MTlJjGCsjk48qF9adgw1/UJi",
-	"xKMuAsNJ3+rIeyXbctwrBGQLBqgUINkguDeDS6DrjU10UWDY7pZJg7Ft+LafpZ2+idBbcMSK4vUElOV2",
-	"X9ScmXmzvdYji8HDW09DO3AscfeSMbdyBlAWbpzBmAl5LfIjBjAjM+VzgVZd3Gaf+SnVqlii2ZkS3Owv",
-	"AdbWABd9UhMntl5maHitM11kdoJXkbpF4hTgpS7dkycvz9jZYsyOs8y2GRNkuB2vN3rcBlwUZEPhmjT2",
-	"yqos/WU1oOoX5mjdlCaMF0bfAg2UNoQawyTVe6IfjFv2XGRyxguGez9AY729EIOaG9ZL7JGKkZaH/cPB",
-	"p1Kdc6FykqhVF4NbT2wkqKphth3gJ3XDo4nNEeh5ZOMlu5nKbEqxAHRomaZ2+RjrjjbVb23WlLpa+zrY",
-	"2m2WjWu0bEHjnp69Zg/3Hj3a2WPcnbed/VZNJt7b8m6WQkMGLedix8xFJicyw/ihSdD1DGCBV++eHL9i",
-	"7tMgrByNoVobOeaqtStSs+5Yb6873lYvtekPS7fPVVF6JVXO9AR3gs+fOX1y/CpNWFq/0Li/wJel7Upl",
-	"5RNPIv9J2+7Dm3MVrGUZVyzXEbSJYlalQA/AeMlodjCqO1LdlP7w91/60VUdI07jJdvgFfD+jf5IjdTv",
-	"8f3/dzYTXLlefh+p33d2duD/u4dSNAxS9nuFanODHle5T10MLPtv6jF8kZulyk7C2/i08dDWgltRIjq0",
-	"kn318NFcFwWcyZlvke45rjm85DB0cxjE+zeuCKkfqAlwJgodYnORz2nT5znRrRc2XKygr+rKhR+CLY4L",
-	"nV21tQU/iBxBisr/F01woU37/Lof/FMTqfIny+jbfq/NlXul0PqKLeZVO+MlIGPAfLZiViXZJMy4iyLN",
-	"xs1UG8H0wmZ6Rv50BBlDDIZCeHkCXjcyE3BMhTTWDQTXP2gYHD0iaaGnBizVfYqpRhl/xpQbpvCFEg4p",
-	"duTds/6rw/ExwjXlvbEs40Uxhvgyvhc8bbbah7X3MaPOQBA5Ck1ciSXTiuaHJgu+PPdREJo6eyMz2E7O",
-	"MCIoPv7kNFV1ACInjrOva85O2A3OTHHL7e7k9ZXuJB03lZ3Ew84MuEPqH9YC+086J65BMnIiiFK7BiC8",
-	"a13lKW3xHxGi01lJbVclwU1bvuTP02XN/oCUL7evnUStgc0PW1uFYYv8ybKtac24uaL8T2mPfKgNUhgD",
-	"4uCBYWYBEnqLLluFOkyxv1FZROVtnMVVwR/QBpq2Tp+lKwZFimIsMpRT0ATeEmILVQhjGpILcgrQR7CF",
-	"wbKqD1GqPTB4Y2enHvLCtMpAdm61Ug2v1mo3YQbA6DdTMHIVhvJmTrPfu+sWz1CLiwIeclf+SgiChrWV",
-	"fBJ99o58uxjFfXRwFCvrGV+C4L9hE3EjStYlzyN7eNhrjLQlOeFT+Jo2fJd/sHbaxqLQ7hJgNeuC4LY6",
-	"fA659mc6F0V422z1IeTh2rCXAIevJ2wsSztl3b/97W9/23n5cufp08RfSObc2N66Nb/VdxY7vzZN5Uv/",
-	"3FpX1y0HgoYrS4avs4Lev/d2vbsrLQgNJi3j9ojpmbSgXGtoG2fPgtL3+wxBSELkoBq9sbfNAtdBTVsE",
-	"ZeKnP9Q13JoE/yGbl2LHmyANGysBkU42IrbkLAcEKmhd9I4QJBaDu/COHfVcebrZMREAlCwFEZ0OGYfl",
-	"DQ+hc6Ml3aP1GvrLWjXxU823YLbVu7UYLBox78oiClPOC27dqejTk/1Mz3bBHKAIZsfLiu+raPRfd544",
-	"CeWGqcaal+7qvYPuDbpj/X2NF0cYy070bM7Vkr2w+Yr7Bh6gb2X0sYzCO7cHgJpOnd9aXqKQRfsrjR3m",
-	"NpRrpe1TfuBKsKdarHyC/4E9e/e23oP/QyV53X9cfLM32a9Hnmrx7U7bscEn4njUnF88xG+aY3YrebN+",
-	"Ot5x/X748MtKXKm2I1rzxRdlAYniWgmfL474rwdmJenHJKTzhBNngLT6VY8fGJb+qsduW80LAYYFJN7U",
-	"pPGilA0JNzj4plXRNTbiZm0XP1xtzS39AKvW2QcY4im+jObqTCr/301Xwda+YeyokWl1P7u6toK/3a4y",
-	"hHJqJq8lqNW8kkFgJZidbjalUrl3wCSgnJgjJ2LRmU6KBTJftpn8KHN80yS74yr/sRD0Mx7XzqJtOx8r",
-	"BiKPvXv74h57r7GarovWtYwssVV/GmZHeCXq/VmVvxIl0HZMD55VIToM61xwMUFD6x2rkec0d2u4NyBP",
-	"L5tzWRrWdXfXBfx0OIhyMBJ2zYuFCD8NegDeYNyw78/P3zDCMFW5YigTSBw45eulENkP8dj3Bi1z/LSU",
-	"E9vuBsul4ZelALufjYW9ERTVriB+lQuABzc62DNx6ucDQIlfSYDCpuS2uOD2gtppQBvBuDBxg6u+h5EK",
-	"PfcSlhKWzLVZpffXGy20sSB4a425niCRAKNvFzNpZk4Xp4iRBIxW9UfW9XYPZiKHzadLdKqSn6uHqHhI",
-	"PRiytBRu0QN2qA6QXBiW8cXl1Lo1D8taTR2Mjud6jogh/Gy4ZOZ0i/jHgpdcWam8NnEzUooAMgIYVmB5",
-	"cEMZKfQ5iWLiEfQpM3xp2M10iRRNXJYAWnAvz3guemh5tV5d1116qg+NOXGABUox+qQqKAbJBQqMZ9dx",
-	"/UN7re5ynOKYYMFPtTMjsANI+iNcWJv7hds3kaW/ZRg0Fxaw5neBMAiPkF/5Bf307XOIv+EdEAFmNam/",
-	"DjkQHOyXVT7glt/mzmk8pavn1UmW1QMXQtjhvKAHrH6GWtcgvmttB0TYrE/gE24NuNPuqa1mmxaC1AY0",
-	"/1ZD3JSxosTClrxgWcGNkRMCrZFcpMSXCZfFokQlVZ/bTtLRV52kE1IGwBFZCp4vL8R7aSCTzid58fJy",
-	"4SSy07qrqU5oc8fAVPf1zVQfOBSYilAlP+GrIW7n5oXnhVTukQyup2ghRDkKScdnYUBoF1HcrUsMJsgm",
-	"mB6asSylqO+Fv/D9KfWEOpiUFftNuk7TTABkSVuPMBEpPJZ6MiZEUqRHmBymryGki9gECPhSDIHY7PhI",
-	"TUiJRhEgCjPU4vhOyfk4T9o7WjHN3YglBSzdTyMF+Wb9Qt+krMvdbpEzVogJxVe0LsAXdAMtu/+9cXfr",
-	"GS+vjtB7MYehaDh8vZGKO3BvH2FCW78U80IoaaZB6bg/g76mH4DCBIM8Iu/5kY5UGIeHn7pxs2MV3+/t",
-	"tNSLyynzHyDhgr+ycpHzs5BXgrlLKnD79UOo4MLfdvrO1nDGc1ofSkh3d8O5mS6PnGaLwxT93NkvuN7w",
-	"zzY9dQ/A2TZeK9jTT8lt1QYTewfmNIbLYporJxfcCpNlL0U7rskHR7cnhVrBHBHBVAwbgi9rlXPhc9bf",
-	"Supe+lZr4C5q1Nuem55HA/VD0vkV3Zmbnv1Bj0FlaF3c6g3TungGwXrQMbGg2B4XdlO/Zt724sqtdNIe",
-	"yoCV+BTILZS6d8RtHRc3zhScYxDxiJXCLGbCM7o4K/JSWPL6oWjeFstV63ftFjxvxQQ0NEWgVfOqtCl9",
-	"aMtXOKLwS11VtDwQh/1WmoWoWMsPXrN0YKNWWqCD29HJfP/PSDpX8cJVUQhKelXWtarX5yTJf8Azsh0K",
-	"Dk9Lc4f9qsfrDHq8bDojPgAhuHEXpbTdPkeqz1Z/2PHY6GJhA0vreqLQtMW/sNITruk9e9qih8Z2xjmK",
-	"u40/9pctQGdIIeaseq+EiaTF6QXvbucSgBspEoANGTGXYY7i94IXdroqIbKpyK7MR4CI3ohyBxph+Enu",
-	"0snz5T8Diy1k9KWt4KEKWFv5YcC03Tyf9FqbSDi1YhaSi1eD1mReE4/EqlLKyG7fKCWDgf+houXYcBlz",
-	"i8YXhQUGlh/OXr9iRJdhmFQU06YlpMh4UjHc1JDXYGLNtvbjUVrNczcMnJMW0T4TxvDLzfjw9ttMC4IV",
-	"ZgN8a/QJ0rJLfo039S5sB4quPgC2yB33HSOVnp4/e3nx9tkPz07Onz11xvZiTILygWHp2bPz8xfPXj57",
-	"dX7hkVynr346fnH6FKxo1x0lNYmR8mK/frWqBYLWwRE10DD6CVm3u5DWePUg3d2e2Sb5IbgBNrVZbXpn",
-	"WapcvG9fLbpZwhM+YktbDvx/G0iekw5BiW4by2t67NaYaBUIpZGhH0cvKOWli+AuzryqRJ+Pv2s9ML2N",
-	"uQI/rNdLjU2LojUaQ6AQYVIl7vjyeLDcBtSbhJdNgAz0Pkm+QdMWgvWs5r9tX5IebwaY3AW7aAvWgsue",
-	"hQc8WYNBHG+/07b+wUTZmMEU3xNDstJCWVm4n9X26Un3uIQRcc+ary3FZAG0MD7V0ZN3tH6tbM8C2i4T",
-	"5Ac9rox+s8jIHbJmYIjUi1O/No7MasuLdW3JsArtL3sP0prXKQGjgRxEYp0KNLim6U+R9BKyWvAr49kL",
-	"65tEOzuJfGLbJ7v8oMdI846LEoXpyZqtkeJGZmkzvzgO23sTMbzqLdI4D/ENIeVrJuidWl1NUNzCAv9D",
-	"mNt3OzX/Sgv9DqY6bKao0sHHXL8j66LFUAvL/PHTe9vHrw+XV42sLMsPeswKORHZMis8eVYX+SltNo2V",
-	"LsQsUX3763h1Lk7Vm1JflsK4gZxE1+Lw75+lnT5DszvpnARR0HbPBbrp2xMGc50t0EWNNjsCBQ3rDoCF",
-	"DZXYTHBlmHKW7FgsNfk7vbmpFZKtbp9dEonO9uThWPeutRTjh6KQNHG8b37oJ7cOtz9m2h/ZmGMa822v",
-	"bKKXW+S43itsftgIm/tyLh5N6aw91zHE0w1FzQ9aAuomiqgnnnV4vKwFg7nK2ZwbQps28JdXQsyZhzO2",
-	"xNYP22LrrysLu2ldccvGIgOW3AmFPcWsz1LKvCKav6WwDJ1wnIw7N/Y5EnWl7pd0OFIeMlq7XnZ1SXoe",
-	"2B8wWEFsYb5pqY6IMogpzQqtLoV7aaSCPu5XwZFhLfSCYam+p9tLh6vmWJ1PLQ1tpsO1hmr7ywEzkA7h",
-	"YxK3VBgfoA9yT0OAv8sZEaYljLO81PM50EsrJSDa10NnfNMWQjgBGUO1NIF5pd8x5lb5FTdaL23C6w25",
-	"pT9GpdTc1veESLk2TgouZ/eDRbXKwCY4aiOb9IqAvOPbt0LJ/6YXZQUhDwm4AXyNnoule2phRMlk7qSC",
-	"sBUAowp3fS7I+Lb8A+1i+SPwy7D0mEIMPv0a8f8DA+G/2z96Q+rnyv6or/e6LfnMp05uSHhtKIkWvgwG",
-	"zkoAY7vvXHP1dT+1XeCOQ0GEiqyDop3wjmFGuh0VhWsvudrQCfkJ1vRi+ZVQgAXHxunmWIVaIc0LUNN8",
-	"yboV0gfsE3c7hEzlvLdmBPfYloW++dkHndurymDMml87MY0ZFsA3DttoxtWShRXDYmsGEUUY8mgfaJRv",
-	"vG6mpoKVC6Xw4hoHsafcgDKrcnbau9iEMYkmds15iXDqq6sUqROnWjEtbynskAGDGelmWY4UzF7ClLgW",
-	"JZtylRMbjILAeFI5Vmp4t5IoOWfNTMyaFzT62Oh7AuKlxWr22MSBN6ziDRYT0GyPNwprs8Fd17qOCZMT",
-	"xtWyPRLOy0th21tTkMMd7zEn+SUkpeojNgh2PuMLq2fcymzzdmxItghF1JrfHh30+kaqxEwSmRG18xW+",
-	"bJ1MfOsHej9VvYYc63t9gye1VYCGg3QU8WKymymPUCpID0wwBvwGUhlUqGdwW92eexITRKf4fvpp3Uyf",
-	"CWulujR3nOHPLC6PAlV7irOcrkxzbaJbHf3rTg/cQuJzA1eLsMZwY3IHyN19or+HLKDV4zSjVIQ7DbCx",
-	"UjTaxklpXbaq+sIKOh2KYB4cPq7qI6yma8QkANtFzCPigNWY7nmdrK+OPobz0t2Q9Q882X30y7cF517y",
-	"bCqV2HG6ADYL1AXoGoHGCGa4tZRkaw9heBLIVYEqDdMZnRYBaYA3uszbAUpVrPTThS+rkgLtpZOQZn/O",
-	"7bTpE9wpo2TsDT61sDkPv/022pkHg/bDg7yWK7Vkprq0zCxmwJkZij/CBwZsyqoe8wyYbd/288MTBg8w",
-	"mfsWo2DeWnhYI21vE2Mmlp9xO4dKz9xlDpvnFKFlOD+RrxG274bjGi3/iq1fbcvV+4yvSLHipjx7/Yq9",
-	"wV+Jo/XbwV6vCsWH0gw6X3oIw0qdjPQIyxOPVKh8m7B0F0o/0bQpPhOhLlC667bg6i+QvBgoeVd+3iZs",
-	"7b80nNI1kxkU4Rq51pbFhDK/Ts6AMsiElF9duj+nJxHBKFamuBNWIRaVW+UZ0UrIO5DLxJZBU45MAzxm",
-	"m5xYAtO4+0/wMG96j/zQmMNG2ZsrEtupbaQ800r4xGRPScGvEPW52UZS6xiIjF22iaWUAtduh864saKc",
-	"SG7df9WSIN0fKkhGmrB+/3YMHxXLw55r6xXNQlLff2E+w4Js2szrIE3EdH4mW/VCCFV7QnThjo/AHCQc",
-	"pcXwxR24NKlH20oODZpeltlCWt9poDvvAhf7XwDkACYfN+RWOhw8ZG3M7rW4ScAXTnkx2XFtdZIO/E+b",
-	"R1Gq51A8peXSyt0FSCrXIwRffKms1T1WcGPXIKzchwJBXb00B2UyJMEUxLpi7UZCaP4ukf9SZELha29b",
-	"l+BsykvwnVN5qcx/b7QRMD8NYf4qx8+vutcLvL1VtmqrmYrXy2pMz/HbzYZkkHiODOsevn+fsIP9bxPv",
-	"mjaJ0/PKALs22lA9HDqPh7q6UjiCmNG+YfdaK2ZzX9Dw1sZs2aoiQivYhKCiH1KYhLxfcE/Z4upcO0Wr",
-	"i7pJFHwK9HPQkR/hKl9JFd8ivtXukF23WZpsbeDsodAU1W6OnLM853MryuFIpY2kdRDyVa46sdTQX96E",
-	"cv79VZOlW9MNvaORSo2wFrN8au3XMXgp66bOXJd2gf8JFZLIx45UZyNFaZQTCSmZldLpHXkN9Vzyei9C",
-	"5e+MKE9z+oaCj0WBpZm8RusdYeC2AmqxZzyb+umJQsDooQsGDINAobQwzWakKM1FloGV6AjLyYATL/FV",
-	"CqLiBBitg1QauLoxbkfq1lJDSVUleIkRLononP5IHQOTleKzOutcWxmkbvvKjNS6uWxukh6WBMLynMWy",
-	"kWw6UhGxiff8VEWCYa60QZByismm3kObEucOYDapZniV8oMTNqno8tODwUPWVjgKLeRGdHW/LbpaL7a7",
-	"hkdypdQuliENDtQVtwBg7NcgDPA3KnuzUGyC3l0nJpVmgpeFFCX8MuV52CBbm8wh06Vpy4r1+Gfyi0f4",
-	"55b0UkTv3UX/kvfZL+5t+b2YrIt56Ly8IwRv843f+8H9UzjdJeC+2wm3W90nyII3bHK4Vj59p+aQDO+I",
-	"pYXWV4t5OsTyr3QXrz4Xw836SuRsMWfd0Ihn5KOLZ8T6RwVJYMPU7D0ijcMOPzo51mwk9WoUmMCvXWcc",
-	"GF1ct0VDnuIZ4Kq234MwhNVxptmlVmsiMeZKzucbg29A3UdbyReSQ7lBBt4luEnmopQai8VwhjNI52BN",
-	"PAzslrsdhCihwaeYY/SiEwFoKzDAL61NyKJ4PRfq/pMJTbgvL9fMqS3l5SXuET9OSPadcUUJwFLnMmsZ",
-	"3y1M5RV+k3qIzms8oasio2VzJl66xpMSbbZqb7TZYm+harEv8ww3jvtFRfS1KAs+P8OCSzW6lm8egRtw",
-	"NVxSaHWJ3pEi92WU0S9u5CVEs8YC9LV7RokbRts/3C4eDQ6+2cIT3vLVAWy+OqqalAHNXDvhVfp54OTw",
-	"6WqYtyzyJ8t0WFXi8vW/3BuYnyItQIQwYDkBElc3fUAxsYCaX7xGfQt0FTSdwD0Bf0W5i7VwI1bQEoIi",
-	"iMxAT04PCnhiQoBrO0rF9h7RRSES4omNPxYuPYRGen0NlZtCKahAy9YDays0KX0EHkwhKFfurFWvZFqw",
-	"SGTFAakHN1qlI5XSLefC3dLdJ8NUISbLHVj3SbUqac5KXs2+Tyk/YqSimuk9EG5Qni/kqHd5FXCGEkTe",
-	"VAXCWy8H8QIxUrGO9nAYN2Wite5lD1K9MW+iARofKa/dmnvBW7Zuztqyr6s12YzbNFXSRiEmFvyR4Iu8",
-	"awTaU5x6SRgv0ArJQSsPQjThrSLdn5069QjKoqTjtih4b1GoOOWAG+528Rsa/mW9KPDJW/OWpL4Vs+fs",
-	"9dvzi5PXT58BbfaTY/c/P5++fYY+P8bNalKaIcuqyuALjbRpyGsPOo2Y4g8Gg8eH20YQsIG2D16HTPb0",
-	"n/5WRLVBWPrm2aunp6++axZLdVct0KA8s/Kag7ACuv40CoDXqA7zBJItQTxpqJjt8UB9lmLtIYA8Ajub",
-	"YZOFwlK4T168PvkR2iL26D5L372Cv+K4EJIZyKX7LD158foM3iAi6a4V5UwqXgCL0PPj0xfwa+2DKtFG",
-	"XwS0ObU3Yyw2zkoniQFTnaSqoUSjhgf8WDtJB0fWSTo4iNaT8A7yMu5IX9zIVCGOGJ9e2a2QNQkyNsmZ",
-	"AG/Cri5ZA/vnxOESnyBveo3x6t8Cu7glj+vnQQq22Ry4qPfk0LttCT6CVe/T0OilalEUKYb7iuITkOit",
-	"qUHyUaR6CYMUbCfkTEVyfj+qvZX1pZUlR28L5PI+tFZrCMWxD++m71LuhVYMEsGMCVnlwG93OBikCYtA",
-	"3BqRXeg54nleCrMuzACk8C9NbehS2UcH6+6CdmHWJ0J7OoYHxLyHz4cMSEiGVtoD0LN6Ga32m1lDNc+4",
-	"WmD56sCODq6xUtBWjf0EbhfmC8SY44u3GxPc1u5t1Qz9sn5PPMWu23C4FBZYFyWywlj2cOBX3CTuquT+",
-	"Bmb/1sessTfbSszdPZEURME63AXKCeCSikl62oEzImYo2VpcKPHe0hfdz/mwUrvfZ4lwFY6YNCxfCHdi",
-	"wmZh3bTWNaTXhwxMoFfef/9+pNz2PYpyOYDegxoBX5s/izVOJmnAy5Mwz1gC9U5zAT6RtWkUq/mfbXbF",
-	"xyaf+hWPVyzyZoTNfJcs08YR+RQhquapu5Wq574l035eZSqKyaxvr/VZ34HzgC/rRBoa1Z/XyX9fIcK5",
-	"hYnnFyogeiMuBnvfPuJ74/3sYX7wWHwz+ZYPxnvZfv5QHEwO+aMx5ONkpXADvpkakV28nPz4P9+W33z3",
-	"49/+UZ7f/PruzdNvTl+8+d9Tvf+Cv+BnN9Xv+i+3lg2FL17ckdn7w6egHasbR6u/00l7e0sdD+8UCicz",
-	"PrhDlrpzm7KutKTARM4O9gY9ol4H5EI6UlQyqKHDfTZNLuaFXs4wEw9gHr1A4Q7qkfZFAmIhEKBgbKga",
-	"mbR1UeGGRrLBffQvn8skJCUr8iPmvm5JOHH8ZI/gu7tluIJnzNc47olxDHbxMyiBbtqIGN4FqgWUyuh6",
-	"LMEXmju53HBDWq23h7n4M9Q2V75B6rGb4jlL2Z/ZmBvx6KCXoN/Ml65DS6iqgsAVVbqFwVIm1ccL+mA8",
-	"3ykfHPzaC8j+pg1SbaN76AAvRz+hDgii+f5ohRZ+uY22LeMtTIyecBNoHcd60cL0t2ZPl3cVSuRn2v7g",
-	"08pvudS/tJWDNCJblNIuz9zsE7wMSv0fLxB6hv/13G+uH34+76yyd/3w83mfwSlBNkTWTc1inPZ80U4f",
-	"AAevTWBf9WlehTRVQsVIQf0jiMvneugTbndIWe5UIL20FDxf/ftIpbhn216ZccUvxc5c6yL6z1CpC73G",
-	"qVtcbnXpZD7PwO2lK9iJSRgH0lH6LDNsxNXJ3wQbGqQxTGG9iD/Wgpdqon21eZ7B0UGIYyeUx1i0MWjk",
-	"4noVQ/NaCbybHb85Ba3UKPVuEiwfCf7qMVdXkEgewg/SGjYWU6lIBwH23cNGouqrztCJ/edDp91KEf/M",
-	"PIrHZ+2NlJGF8LTW2VTLTACPtq/WBtTWEM8bqZH6r/9ixxVnr2sChKeb7Ww5Us9AJ6W713spVcYE+ChL",
-	"3Uu6lP+Ed4bsCcw7Q4TPDz+fe9Ax7NRGla3Ar+W3KjC2r2xVoOsmk2ft1uxBOdNc4HSPFG4nqRUgbWYQ",
-	"Ai8KguiEH8nZ3DgiEGwSOYRzoBhutOYYxUJ1k77fqd5KmXhvhXL/7LPjNtAOnjEJiB8yeNKDwR5rkCWD",
-	"88G/Ho0K4CorNMpp36+NjyLEpZx0IGQf+gQ/b/xcCmtcmwcsUD6nlBWIee3AMgDLBio2XvqqCA8es+jT",
-	"0jevz5A5JRzd3d/cLH/YjU48llR10j3+cg85q3NpuX18qbhdlKKPuPbCTv8J+HckBSSI1q6eC8Xnsr/k",
-	"swLLoTVm9oiluzNhS5mZdKTc5tPaV0qroytSeqwPH5YiUApPEmwP3PsQoSPbhAMBcW06uq2rGyYPbFVc",
-	"uuDBIdrh9IRnU7FzopUtdTFkSu8g4SF+6V/hF6HsDhRbfQ0b07jHjJKTSerPMxKa+P1x8P49vH4I/wsd",
-	"Soj7N/OUWDfl83lBYsBnbvz5V6NVmjA0GdxC49/THrqMODOYADRrZgkhmV7iT9kO0qEg579BYD8yaMMx",
-	"ocqPBF1NAgl0SokraTMvhUE1WCjRNsRypVTT4HfMT2qvWOqrlh4MBux3llZdX5AHggpAhsyNUvArE7wS",
-	"M+5OKdZ+A/9gXCp+UQhzVP9Ab9SPuaeDiXv3vOpjnS99x+7fPpsX5QdkmegywvIATrOtoahE5cWVgDbT",
-	"0+pvOz+6v1HjnL17d/rUN7PHsN5pfc/+7gVSwgTcE/JYsMW7/ohhbQWpMO+4qrlFxYWQ7C4Ej8aiKsrZ",
-	"9eFg2H4i7/lBPXSDWhV9NFN42jC9DeARXro/qGmTuK021B/7PSLKT+sIytRX270PMpJtD4yMLqeAkdTW",
-	"7etoL+EwABIG26iVrcR/6oH71Eq6s9+Z0liJOegKvEhLb1YBZUt4yMn6sAaHrrGZsFOdN6cNi/TZKTGy",
-	"YP1XorGQhuFLrJseF8A6XwFh8RcT+viWxaVYce9eSHUxgQwDWKFwIANNBnAAX4llFWLFAGdgXDxiRgiW",
-	"vhW2XO4cT6wo01qHMJEX0tfo8xuhFhL05WWaFeNCldcpV5ei3uxqZQQ/WRUPqS6JTw0zNya6HMu8sY1r",
-	"rTorOkZswJq25FCDbA9ZvZ6K4qgxDVhsoMFmgDhZWRQeGQMpt/EgMq0mhcxsJSRxO1GsxP+MNrxIaF8w",
-	"qicBm4w3cbFV/mIImBPMzW+PPRQDfFlonl9YrS8KXl6KmsDEMhEkp+U/BYno7t6AvZRPomTy0OghCryQ",
-	"BnsxE7nkF+7a0CaKa6oRVCI1tL/ftnlL4fSSb8jtUsDLmIp2iJQnFlZxVr/f4HGz63N2f29L8rW1NOAj",
-	"lmIWXxqbu/4Nr1+r55O4P0+CW6sBjiODrVByKy5gkmk0WmNKOX2GYV0SLfBQsqot3b5H193ag3rotRsW",
-	"+kBB4K/y40XE2QTegprilobJGagT39aeF4tRGZGwk53Me2DYRIDB6Vd9vJCFRbMfTkchuBG+PVihkFVF",
-	"pYwa60J+S7hcGAa6A/Qk3QOMdqIQYRkL8Ey0N+7UcsNACV2U4lcoIdMwZfUNRG5BmvHCeHBYjcMsPhGH",
-	"pG1bssSaXT4wzRQ0N1+QfAZlluuWSgbsrdKyXAbcyIYVf9g8Ti0DiStxg4Hc1uPmHuC1trbrM4jieU0f",
-	"WN+qtqthRo8YL4yu7im92wZDe/bCl7FpGqGg4+k3Lz9kRN9ObR3UFpDi2Cv7JSwD3QUURLyPGGc3pYRD",
-	"EHHK1Kq7ozOjkCovllGd95E6jxLQU5Sg0rA7poOz41jWVLM6UijcqjSOJOAAr0Q+ZKkTlmslZRJkBKS8",
-	"sGM86yOFKMPWA78UfnoMS53gaEoNf9OKbGt/3XL34IS9OT4/+R5k7NNnL56dP3PqWcwRb71qkWPONuui",
-	"SR7lrowUepphOp2tv87Q7/XZj2JpELGd6bnIQ4VzlMJe3NPHd8k4Q+JBZ1GJ2bzgFsFO7ErM4W7G9g/Y",
-	"VC9Kgw4B2o9un0t1Kcp5SbFY8JZgkwm2B+oNUtiJRrG60Z19f7yzf/jIU7iAlh0vrTD9kdphZ2TWJWjg",
-	"RR1RbBgJFEth5loZ2qR2USrwI6Athf/o4n0wGSmGnbgB+CqGYOlyw9IX2meUwR37TfC17RzjbSTtYbKp",
-	"a6ZaOrvzVswLvnQbEKoVNwZf6fV4qrreGVNVpUtoltyodb7sDaEft6XX2BS1jqhyQwVxjtRfq1FMzQ++",
-	"ZRvsbUyTisUVdPpaFUsWgqphCUzkCHD3bywjdTgYJJSABaQzzm5wM1z9KYykYdsmlHfg1tntO2C8KgWc",
-	"T/xrwoxGlDLcgJo3AtdwuVCmJkP5JZfqCK+hbnL4RAAN5sLU6zKiaPGs7JwZMONdk6HGZCzzPfYZbOVQ",
-	"kypwb7kN7papa4SA763cZFoXu/BC2uuPVDi9U3frkIq9Fbk0aKhHiXFdbvVMZt4p3sxQMj2ALs/ETJfL",
-	"Ee61G2lEn/1M3if3qSRueLxZ3OTmIl+gkbvCUBpcxWapsmmplV7QtVNqNVJQ+RbsMJ9HE/iE3M2im+4P",
-	"9v22AoZgYAHwtMgYXyBeZCfK3uiiQGcksHPdcInSSPqqaY2qJGBdVvWKxZpCxSN1rEgQizxmlwcvjWJy",
-	"QhQ2cbpXeF5aJED1U/GGX0pF3/9CGssi17PlV4KlYN2mrLvX7++70+CzGg8HKGW5YnrO/7EQLM0AZUEx",
-	"EVQ9I5VW+Au6ss1Q84uZYRPtbtVHQBvrxgZZBfWjMJEFpN0ybAP210jNtYFLKd3XjeJzM9XWgHhdslzD",
-	"n9HdA0oZXoZWj9+cBvNBGrNAcD4ophZHWpfYRAKXCX1kL/gpsbge1FcjH/FIvYtLLRnWTddUV3KbZjOo",
-	"A8JT6yvDtbyPMOi2X6rifSPV2FwJqyrrJS1F8JJNJecSSIBpqSrXA2HgwzUjJVW9ZjfGSQt9ybqBsxyn",
-	"DLOfK4yBk1fu3mKxjJ/V6JIcKbMYm6yUY5GvVABPIAQvcij6BzrbcpXzMmcU5zXoDXWWRAxcq74VIujG",
-	"8tk8/mPw6KfsLyy93kvQDMSgPvv+5fHJztn3x2gcjNSogz9XHaCt2K//OfRU+9UpU/wDNSNSJ4l9ErCt",
-	"4yzRm+925tNQGI9WwJbSvyTeYwBd8gLOm55MjrzcKQ2bLUxNiLLxcqRqxfcgxYlC3Hmvz969fUHhBEpE",
-	"c8tTaD3HtKOSzUuE2BP8VNAZ9qjUKIhRQWIwG5o4c9xR8xAvkhkG479ntpRzZ+673XJ2Ld9XleANRIMh",
-	"/AMovcB1jGmQewNmRopnV0rfFCK/FMbNQi5LkVkTVDV25m5iROHA4FKB6VOHzCTskM2kStjDAfzvSO2z",
-	"qfvjNHE9TGFc7h9JBUHJ/Zc4e5jkzBFLD/YG7DuAFdHBovhiBTbAzY/i1WiWa+E98zHCCEhTtBtdzpcG",
-	"Vyua1xlfjhR5/MbaTnsJemTdBvQ20KbyklRn9FmtXydBC315KdAYD9GT6lj7DRTK82PRhKqCo7NQUW8s",
-	"aXNlzroaCyrg7Swf1k37/X700u5vhFP8sBtQv073IirIEMyHPksxSlwEQYRRPDcDICb6rHFmINg8XkYR",
-	"8JVMamnYpBTiiGklnKbnpFyZk8DIjN8P+oE2FCRkOXvbmWxpwM2k1d2G3JEPzEiFy7tTYcYZpGEz5KJw",
-	"q4sAIktM7lU5TFJOJ3o251b666jrouQZEHa/DYbvjC8ZzK4SN6FEl8qZUItZ41figqcjdL03JDcMio2R",
-	"kpdKQ+gSM92wsT7zjCtkE5cyg5Bu/blwPVzVwv2R+vnhCUXRMPCQMq0i4+9XLZV39RUFeDHg4SPmswHp",
-	"phVVfB2pwBYnFUv/ukPD3DnFLEFnEde6pB2KLXpXgXvVR/cQxlHITCgjImzGm1LPSyksL5dHwBSPTwAA",
-	"uOQqWKoRfmIDkGPXd1Cx6xH6IxRfaAAMnM3TSTpOviPyY68/6A+ghhWGnTvDzsP+oP8Q6/1PAdXjg9Xu",
-	"3630l+/qgbY+S/cHgzS6zNF9DRJVhQlOVeTMhyp7wa0hCgN4wWB+QtGZ72kEkGWIu9UNY38w8BgYKorc",
-	"9Gu7v2Gk8zbwmCcu+7CCjjl2h6mPqBnKbm5vKoxt91gtPadmDJXqDP/+S9IhrsPOsPNCXguF9TwsvwSk",
-	"7+tgdnd+ca/6UP/ayX+Jv3s0x5sSnLBiYZgV78HyJQuZofOlzxrLFandOMu1HTxwhNprI16m9iIZKwBU",
-	"8NiydZiCcMEjGFR9D9CH3r4H3HfvzgsuG6vfBLt9aOMd9YN3y30w2Lt9qXE23VyI/HPskWhBZ2EG1u6W",
-	"GD2y/XkFwNbruVBwJSLBA0UZ/3b88sXqcfxOWHr6bifSj+qOa9Ic2Wc5i+cNobt2itENfndh6HHHkQ++",
-	"i24RXZKPo4f+P55NwWgKxTki/hO8jNuSTyYyO2Lp4eAha/H+r/q8Iv8JmoLoLLrUmNRXDxYU+hLv0xUe",
-	"OYI7zRfjQmbukHryLYYqAi1RcMdPJiJDbijpJFzbgX6LE/kvkenQN+yjw8HD2/fQmSivZSbeRQnvn2EL",
-	"vvWztWn7hZvx2h341ovZCjYyXAN5BfOQDNNakhl7p6DUPPo3CwRE1Dw4MhS2Rr4HMIX4pUicUZ0Vi9zH",
-	"3YH2sAsuKa4oQ0Ar0RtiPWy4pVBFbCyF7WMV4XZpsKoMID2BNy/ai1N9A/5KjPNnWpnFTJThbggD0JcB",
-	"rnbJ56178YU09pmHswfiWrOWx7p6pEpaeA4OKigEfcsrQHq6zYOUrvThl894SKoa6S3n5LUSsKpMT0KJ",
-	"ctCMg9t3/ROe+1Tn+yrTg20O53OAm+QCklYO9r+9/Y1zrV9ytQz8jyAGtviiUwrdB87tw20+6pW2p1W0",
-	"7aNkzoe6xmrzoEWygzb0L0knhvh2hp02WdDx0iXUCkTJUog21tB2GbMG1QxSBstoxrW4MKclRHLHAjwq",
-	"UXmrI3IOe8SNoQCUNNORUs6aLYplhbczhDaHOzofc5VrBUws51VSDcFAftVjRiQx1B2xJKBccVddH29i",
-	"aVV3z99psCd0XMNw3LXc1yEfqSmvxhyi2nip/Za1AaraJBKW7/tBj+8skH7Q49On20iXKHL7o1h+XikD",
-	"JfLbzbuwGCxeiz4yHfsqey2hynVdes7w6pXwBozgDyy8BgdbiZPneqGoiy2k3QkB2VA87m/zIXRhd0Ln",
-	"GeAH/8NEKx6+QKNkkOvSbdRYgEWi9gc9bhO07QIReCE/heWGtD4gWqhMaNoQh0the0lNhJH/WSvQ6Wmo",
-	"HVplqQJxlOexSqJHqvKiKesawNS4R1GiJYiWCnibkTLWnbng28Mjjl2A0weTZEOZUmBAo9qMvCzldYUO",
-	"ohBPKEOOlRxblAMUl0QWWhpGr89OiHS1BOA+vHY0UqEUIqMYr9xQ59mvOrzhhb37PjNSLfoh7Bn/7b4p",
-	"N4ZAR4KObE80hphCZ+kaofJG7DOGiF2J5REV4Uydru6jBy31njRy3d9waUfqstQ3wcLeY3DVezhgpgeg",
-	"g2ZgGfkSwdFjC0yKdcNGJl/3UW5RnVqsrykU1MJcI26dvHXiu0WlfSfsR+izf512+qObvHfWGv85gvw7",
-	"YVFwEzh9gRGNQKN5i/zezlAO5cw/1Y0cCZddm0FiARLGBzkgdjRkqVS5eI904jUuLGIwB7sagvJ0kFPW",
-	"DYwnCZW9TarCtEmIQiaxGZ5UZWN7UcVYn35Cvi2ftUHgipQQxPAbcSqz4wDl55Z5urEjFOwe4SUVQ+AW",
-	"CMswXESnep02bJbxdSKo5z9ppLpBfFbIptayvaiD/Of1PfwThC6tKuOGnZz9BMPhdkPB935mrtM+e65L",
-	"SKYdKR8SQw5Mcamt5FYkLMUS+0Pw0O+6tyCBNXJ8cItDODn7CYIkMqRvjkGjQl2ZuFuI/4FMh5cvhXKC",
-	"V+QhLGeXcwGBJZ+3CXDBqkJ7ul5gvw3F+j/TPQSnw3fzuQV96Kdd3vtZ/Srz/y/I/Lkod8BsLMMm/qQi",
-	"3x2+Tyb2o+0HtvlaSZN6mQRVug72vhkkHgZZ6puEvTt/vvNNb6SCFMx0sZgpZ6yCykga+iIJUpIURcJ9",
-	"Ol/S4J4+zRMCInumYf/sK6jvksgxVwkI/xOdC/zXS3eXvBTJWGbJCnFkEtFAJmNeOLEeFIX/gy9QlWTc",
-	"iktdLsO4oBf/H1Ar1cn/tDYop8LcuNz/jmVG4GjfVOqrN3vU8ZirK4bJRoYJZctlAmXX/eM11gJ0Xl0C",
-	"e6lW4qjSvPXiIdH43OpJhVr0h7PXr6BktsLsazVS3FqeQQVIoo5OMa4KWW0EGtup65wTURSEUg0Y4vQv",
-	"7nP/7P7Pjvs//6+zBDizfEz5be6SxS8FAc7xflSKiXwfSks8SINGMXOo8zEVwhpCVY5UuVBUTddAdHlR",
-	"cHOrHjkx15/vCuA1ap1G9z9g04/UIHlyfH7y/c7bZ893BoO9hAq6JJ6H95pf7I8f/4/YS/YGg8HD/ceP",
-	"DvYTZK5N3p09jf+aJMmTN09+fPLy+5d//etfk3NncwKCSC3ZC5vjH34ijhCaI+b6HEBLJy/P2Nli7H6x",
-	"SXI4GWSP+OH+zjf5QOwcjB9Odr7NH4ud/cle9nB8wA/zR2Kk9mqj3w+jJ+cC/r8W36l/cEgG6JCdnj97",
-	"efH22Q/PTs6fPcUsCzjQUWaZxNs+tVp7YcvhepKW7YPYdWuy4d30TAhPpfFwjRaywkowHLGJLISTDn/x",
-	"sNJ10mHUgdqUG0b71dD5P2jo0D77SHtnrnVxR/Mm5kkKl1lQonCXhcwSypL22fq1LN6ogEGUKaJLNtVF",
-	"DoBFn5UxbK+6vZovnngOHrw43XBAQCaMz7Rrz2mwpLViO+veo0I9NChL9mkq1I+Unx139/bjonroTjtP",
-	"eJlsKOoPWWJUpbyaOnenXCn3n1C0/Ibd+GrRlP2EUbFoqCNV5QQYNgbkqSgmVVYc1p7G8mC+hDzshmPY",
-	"AXHBIE62VAhltq+qRTukyqxXFG3zG2ZIJbVq32+ib3M/xiVwgCHEJ1BQ3lviC5nhsqNrGZKYAoAHS3dz",
-	"E21PKPYQEqoCuwIA5jF30h2mxiFDkx6qWBBhfSH4NRQNMNDJGkvqjTuTn/GKDO2vUWJuWB+Bjfsazt8g",
-	"zd9Vm5FJdS2U1V5mtsnHSLLDiq1K9kgS1wQ65ukB2aI295fr58AepZVoJe5w99dQEhrx/PR1IHwIcTYF",
-	"g5iwqyMFea3dJnmWQgJLFlcz4IbderJG6kYvihx8luZGlB6QhDZvVcDHJxNWLlPiFeByFuPjRipWXmFR",
-	"fB6yL9xj2FxmV5B5EcmXSpLB+7HgiuoCmTnISigGU+mKeDZIMIzU+Y32ag3fdfI2BIyot8A36Cx3LMDq",
-	"+l9JtBziZTRiXcFyPpifCTALt4QhEbSanzXFGL0erOoDujG3sjcFVDDcqrvr8u+wOORKbN83FPGRDaPh",
-	"xdmrnrukOwdyOFA3GAfjmH6LWkHaGgKtPp0IYws1k8BfADd2MZs73RVSQnJJ7FKQPQpJ3j7tCGreGeK0",
-	"DLw/lJpCifKerGVT6vQRRRtDFjbl4ASvD9EJgdUzUm7BbQ0Jc6/E6ZEKZaIj0o7JwhAlS2QrUSSyHgLt",
-	"xmnMlH7pDBPbi0mF8NxB3hitHJw9b15EBwLu2nHefJ+5AdZ3HzN8aWrtZxyqDhRaXQL2KFLbXYkcFdHZ",
-	"9ctyw5c9ACqipl4ZlxLv7copwgEhG1JlPVLMYaS66eFgP91NDwcHaS9hjXMYmaVDTNp1XxLtaUnWIFI6",
-	"AlSSit6Nl5ULEcT20YYscyzjCpvfrlDrjFRILW4sMS0OtILCHG3AilsRT1Zs5lLBWNcVHCTOzFSXlMmE",
-	"iTUSNrQvhlkd5xxgCyWtdX1Fg8RxEpKdYh54u/HNfG1dNEk9KpWWEs9+SLLDNqiI0XBNjj9SKtyblqrL",
-	"6QN1BJJ1v5APl3uDmhLRtRK9PjsD1gcVneiKVIDuOq6Hhqwcui2ydhtgbiNgE/rsOCK+owVtVWmYN72J",
-	"t6QV4ea++HmpZ2TR3s0l2ApeA6nyROfLT2oNw0CD66POkkxlaD6bNX4cbuStBrm/CFb6PqxOzcT6z0TT",
-	"3RUct7dFF2+Que1c6xfuSOJ7h9t8TzgNL0Uuuae5/w9A5O1vtUG+Q/XwkTkZh9v4C6mrc+SUatzDjiub",
-	"18vk9itOfKlh0n7EhSyoiI++lJ15ohJwi4PGyTybSUpwjVb/Sv2+1gVru7oPyQlEuFQC+ZlIu5RjTU2v",
-	"GHzr3CBzHo/MI6S80hOn9A2psqOKNw4yTSoumeZtjmi3w1B/1bLyxIwUdrREbB26d45aiCtqKSHoMxUq",
-	"Jw8lFC1tuI4qdyWw7wBPjruHhjsVQhmbd6nhSKFZDg163p6G0V1RT1KxemmTNnObobvM+z5ZNX34tNJh",
-	"3mF9PIPJGpg5i+uAA6tbqxuP+H3SN+8icp/f/G74sPub3ygf0t7nNhLe+gH+0Y2EMNA7GQr7nxLZckzk",
-	"PutDUPH2hisOvfF5zIOk4+nIbns7PPfVpPhqUnwphyvoSoL1ByXZphw/QrO3Sk3Q8ov7K/kTonOrRU3w",
-	"8lrzYkoV6XRQ1kj3Yoi+9Z/ETO8hgZXGDooH41/wKDKXiJuqHUhqcndZEdjhSDk58wH4mcbL5g34CG/9",
-	"N7zMXe9kY0Fsh7wqE3HjafbSQt/87INRaRS/CmsKnzWRKo/MDbg+JxVpW13uWT2foy5li/lIWc1SHDWY",
-	"PWymjWV7g8Gg0lzOEICRa28obDIP3Cg32Ae9vu9vyAYp1Zyq4kreb7KwesatzKJI2wxZ30bKbUKgUEUd",
-	"Dsw41hNAVEncPj5FtQgk0PDA6kIYB4hc3cKOlHsdvK83UpHzGZybBZAIEzhKMX2rSyCOMBp2D5eAD6m1",
-	"a3sJFfO4nXYSz6jiR9Np6toY8rC5LvCHpLXlKNCyvuVNGtnDdzofPqfdcSasE1zmSzsmXN/PlC2Xm2KF",
-	"3qNuQHDAbvujA2u/Kuw/rsIGvAvhB7ymUXkdsnBPZe3L/HxKVoVyGUNYqkwEE/zzTtQMmbFLp8hI4Ein",
-	"laEmgLEMK5GPFFznk0qYSkGEbulJRHJPrFzSMtpnppcQpxawd3p1T2wd3SbvOXCTJMABqCxFVkpu2/l4",
-	"Xkhj34Rp+5yShjpZx1FwHkUrvoIT6kdvhTAgKkVHMKV4SxGndAF6MByjsMh3RY81a2cF/vW7+rlCWb3Y",
-	"yeUmgIeofmX3+LBRI1AfY4583KNCVyFD/rB6pBYDm+oip7ycWv1FT3fTLaQB86cFGu7sNKgOVRXTi5jh",
-	"U/dTesR4ruc2DtuMVBX680g5XaIJ6kN8CRihgXJV9KGVd1GyVvQ1gdyr+TVV2Q1tLJFKVqlyoYLMTJqZ",
-	"k0LCYP25kXI6Hfhda7X4wO7nzu5u54L1ZcJ9tVNfRcaH5D39ECWSrczCA0O1uoiyMYf8VD/kzA0RSlDM",
-	"o/yHaJVhqHOOPGRiJi36Rm8h38XALGTn2uYa0IQtsWhEwhZVCBbiaB7qx91NoQo6Q1AVQq59duzp+Stm",
-	"aYL0JSwlYB+Eb3lOIdqK6b3PXqOncaTqYCF/I6n7K4OfktXdlAk5DoNrss9e6apwmM6X7e452npvKjv8",
-	"bi46/+IrZ3V/EtKKT+dTe1vbv226B0TRV//ZH4ng4j/GHA5nL2bRUfpmS9XtdeoW6nq34Fagtr6DbVxX",
-	"2udABeaaATG4qpwblbS6WrFczKDIQukaljqXWYIIieVIBX9KEpDP6AmCcE+/WRQU0RgBaFfydQwFL2CM",
-	"jZP/cULtcya03i6izlGR9L8mbfxhWLuiXe+PRHO/fZoT7BnQ19vb9WrJQ2eexIUwMWRYN5JZ4L2vFzVG",
-	"CC/EnaMXvn95fOJO5tuz4503Z2csfZKNd84q5nxSYUB9GWpoYrmOmnXOcz4HtJgzqQxVR+M3VHCniUJV",
-	"mDWPFpMufS3Oo5ECtmnsCJJEoqoh7ay0TgJ5Th1pfEtBpnmk5mrJXyLcTaCoBeSdlXpxOXVfOeZWzvrs",
-	"J/+9nuawG5XxyIP5Hmxb9Lr3GFqljWsPEosCfG4mKXdkFqzhWh2KIxZY/dHI1wu7oyc7wCsRsYdjCRde",
-	"zgqk8IzM1IOUCjAEkkZ4OF+UfAzWMd4GnGWeHr5/nzILKap15LQmKBrkT3hOmbh2YkOIH8WajuoWOxNa",
-	"6ajkxu2OZ2fYNkFx1cX4QWD4h+IEbWVk6IMBdpDxslxnGgt5HQxjKjXxKVTJOkfyn3b/VFccE197fyyV",
-	"kz4tru9bVA/PETvAizel+zwrnQpDLzi1paEK+m2OmQcGCNkB0UvFLxOqTB6dlX7ndhf2waoQC+cIIDl4",
-	"QLE+J2Xw+FK8X9j5fFcteF/f80e4j/99NOga0txTKtEcdhfEqzjk/FKtMH8x9TrVV32pGHXr6reiv7y3",
-	"tXvcNGedzTteMgkobs9FlGDtEmnJl+VkPlTpKOUEk/RA7o1UF+KuSpik6fpAtLVr5YYbwEf3kpDwxwQv",
-	"C+lEOjaIVRdkUYwU1LeMkwPZjSiFL9yS99lbiGqWAqvnPRxQERFgrAbWnEDvP/I7ixXAgtAlMus1BvZH",
-	"mtb11z83MdhX8/rfzLxG6qzm0buvQd2EIn5Sqpfg7qxi5ipUoUOOL9aNWbl7ScVUUivsClyLVrCu0jXz",
-	"CUqg5L0+Q2pqPM/iPc8sI1cusaHNxlJRdZzjV0/7I4XE02weqsINsTRbjQIcxC03od7bmoJta2JHxB9x",
-	"XIFs7mcYbU+77QPy27+BBJt36KFOMXKXoWFCyunTf1MWcVrGbXjE/Xb/yiT+RxGaUPCR5FQb6u2n5k/b",
-	"BgKT4HXw5hlsvF/1OJDKvtJWTmTl5v7tv+mC03c36//a9S++K4sP690YZ1iHgC6k7hY95Sa+ScdVA9fW",
-	"AxypRkHASKJBITHvtmxWGCScXLooixSBztGw02a54RTTz75Hz0eKzIJ57u4vBqgDvVMErtzLuGZdXKaO",
-	"SQDRL6vCSZQGWZX4o7J+KILvJl5pJrZj8KOHz33twju8E1xBnw2dDTT4d4BHNRxk1YznrMtpOW5kUbBc",
-	"04Xyr39dfe8V1Iav3j1aKfnXulIt3kJMVqhR9aIHIgk0+tFuI0afj6XrP4sr3oKrxRcR3nMd1gCSGA9G",
-	"MmjFZ4Qv9fg54FoZKaoyFXNuQPo3+BICmWjFkEXMaRFPVgpuIugFahcqYEa2JoK8HlU1pOopp3pBxAPk",
-	"wYlwOZizr1WVkB/SeaM4PUQORG7cFmh+hK3oj+voSCJKrT1dtdkLluDNVNc9kZT/XjFgt+TXQ06/726I",
-	"AosnI0VcBFSizi0Mpus0vZOICFpx4bK6BxcQnVDrfYVklkioHx6ybMpLnlmPKgneRujCDfnRQQ/D1GOe",
-	"E4/3BNj14mRwzH9Zk/5fSAOBegxij3lOuCZuGB+pH85ev2K+QG/AHEI/wP3GuukukMzuPtwNiOjeUezX",
-	"pdQht8c80zjI9AodAUlMHFZa5PHeaP+U27JdWnvHdCRmFlnmS6FGqUN1dADKBYler3dvX5g+wyIbTp9c",
-	"lnoxxwNfudERqgDFKxSuM+BXEG1GkOt67jekTK24XcHJCmUodRlKjbYVooQ577PXC0tOGpIh4DQdqdxp",
-	"gplT0lZm0c2lznZu2ggXPcANuJKO8AnIKfeYnMRzlq+yuXtPs6yCjujbLbS+8ngiEjwjtZh7FDtt/Jpk",
-	"geqgE03u6HClg467GGsEGqBVhmYkVfIZ6YTwgcojU16KXtvJx3pL/ZH6meqYrhBqJMH+kTnLRQkOmXBp",
-	"xE6SQA5Bcg7pJog9OJAfU6F5XzDc3shMsC6cq2h90NEP0CEI4RA6Huk+GoXNka708f7BoAd/MiRBXlFZ",
-	"esO6g37/0eDIb0jCM4If3hJzEzfs0aBHUy4I0U+W3pDxquAKZduHLEOqwxaQX+kPepyy7rxYmFBlvVnK",
-	"HXVQVc3d239wEiu6ZSJZHikIN1FDOO1EZYCjwFrWNC1uG+wco2M6TFFDgQWyZgowLYwzw6H3/ki9JnIY",
-	"3xqefCy96gQZJD7wpR80rGtjw8RMCiOF9KcVPzRSCSS1evJN2xorcuF6x0ZvghF3ShuFYtJjKme/oJmk",
-	"GhS1NBayrKtqx4Z1wbRdzwvD0viSkBL/C0jHlfLmvly1iSqKWySewZtB/KlVweXC6KjCuPG1F6KGj3y+",
-	"PTlsopuBUMw4QcALNuXXgiQozEIvXEVoX3K7WsfbZ4Y2bw3xjQEwve7vgApeepSDW/9MVBXL/5RCPQ8k",
-	"mzxfzoEp/p0R5c7xJdbSLUdqquc74+XOVM9DcBYsr6rkMNWArjjRorClYZfChnqurUkecJI/1v3TxIEl",
-	"WziM3EH5bNeM1s/6F7FGPKfDuaauxYpgvuGGEoi96RsHon2Z5yCn8YSBAE0ilOWdJWgoLekFKfek+URH",
-	"0yJKcUf9McB2SWdVlN/2dvWGfwEW6AunAq8kALM3uijihaM6QajRqvX7inT8min8n1cODET7ioeUdblZ",
-	"qmxaaqUXpqLc6N3NdbquSNiaGNQ9azMiZqjd2XNS6EDf5slNLPKQ+vsW1vsKIBnwOFGhehhGr8/Skxev",
-	"z549RQcoXux4gb5PD5LScwSTHEUtgeAn1QjXLG60CmyG7k1nx8Ft37BuSqpb5E+WKaMKvKGCMWDWnOG0",
-	"AFAK1elvgobAVzNSnFwIvht/w/cgpzUGZ2DsiFlfR8pDTcIs6JKlz49PX+CMbCj+GOfU4nWCK6UtssKG",
-	"jbMVsGkljQGZZWEAkOsALoYWJi5tGpbLne0xT5V//8qTn8Ekc99FA4sssX8hX1fg6VL6ptoqXV1S9aP0",
-	"yYvXJz8+e5rupkhTGvl7Iv8dAQJlg4o0w3McS6Vi2ftaSfOzJBp81ddfycJQcrIu6UDGmzbC3SyBdh39",
-	"ycqFHkcsHzFuGPgiMz1fIheya2JSCjP9C1CiNxlJ0UnkehkpKtxu6hTV4GyqWiW4cpRuN1K35dt50dZA",
-	"Ph+tijzQld5PltS88OiXR37VhKWHg4f4Pwdpj5Uc3a5TrnwBHGN5IVjOLUeaW5gKrGUv/lLnhvYusjyP",
-	"ok9PueXpsA0IjhDZkfJOy6AFPBTcs6V5rzLUzC8RQAwZf11OvvMHJlyaOfobsXBohZ0nX08vCT5Ssp3i",
-	"yIxfzymHAAC6iSa6HKmu6F/22YwbK8qJ5BCv1jfKfTlc5ccLI5UwBi76c14KZeeldMfBPTnnpVWiPEXc",
-	"PHLI5YvMQi2kxNllId+TpVhm1B1+vw0uZO4rJkHL8d8TSi645hBC99WYen12ag0zUz4Xqzj8BNJz3ajQ",
-	"8SANO35z6gxKp+1LntkjlqpFUaSVM6ueJqu0EmuQjF/SYnqLR3Ir4wq37BfB+7hD8iba/7fYPQwLM9aP",
-	"DM786knrfa3B91UD36qBvxMWAgkfpXjXopecwPkUN+zzG80WRhjIeUCqSV/KlRnhDq8VxXI4UjvsT386",
-	"Dvzaf/oT67qnrZyJ3pDYodOIoyytdImhG3NI2EexP1JsO3QF6wKqPNDxT3QZMX33UJ6zcIUvlizN9Zga",
-	"Qp6SF1xdLvilILRGfPDHAipJs3Ct6Tplw1j65tmrp6evvksrPHml3H1IoZewNEAojm2KKAjrh7RiTNQR",
-	"JtXF101uIxD7pz8BQQMaGHFZ2mg8kfHjtIm/tsHCntZnGyNws9nCQnJZQKRFTURE8xqrAcRFaUaKE2Vz",
-	"bwh1uKW6hDGh33xWuRJcfxehq9RHiQQVaCc3hQCmBngYF4RyxyIcST2uHl8dV/OtvLlFrdyB7YsFmnVy",
-	"BgHfQJuHpc+O270o0SSu96a0qOp3MNj/g/4N/LBVB8cfiKDc2/7+aH71RXz1RXy1hD4PcbnnIueqjcY0",
-	"IgBFfGZdEX4aT8WmmMXuuNDZ1V2pnzZZVU9cgwZsIm9WeB2xhoipu1lLjVSA3/T6DJoH/Vv5ZSP295AL",
-	"7WFF0rKFIlfFEbJUILjLu2s3RgGeARzzNsdIf6S2oOWBkf/LFd4fwcXu1+2r4vk8bDtfdcAfSgfAwf9c",
-	"buiNwn2hPrl4f4dNmlb5+ykE/Fk9pg0Zjp6lI333CvqEuylhcb2WOYqcwCMFhdSFQUAvlvFDed+okQZ4",
-	"5T6jr8J7XaW43HW41uddFA1r6JmNRSC2VDTb0L/Rt3zVNDf1/eJurbSwXxXPV8XzH6B4SBJ8ZtXjccwB",
-	"HH6/4uSeLIjCokWxAkOP0Oe+JsDhAHCqGE+6xPJHUXJ+n50BWtuMFBZKuIbCthDTyNflwFMO5LPwOZ9R",
-	"mDX62sSmHL7+K5vy58u3bkt7qGa+la5mHZV5oHlbl3ANWQ9PKfe0Lct6sTG7+nir7Gm2Nnm6SmkYKcxp",
-	"6LO7JTZ3OXv4/n04T1DDMpelyIjVxp1KLPDl65IpHQruInp9b+Dh60mUfTtSWIT0kJmEHbKZVAl7OMD/",
-	"3WdT97dp4t6dQqAD/tGFrMobLi2D7CHMYtob/D8j9au0Fkr125D8whbzPksP9gbsO61E6rMnTCPFBCe3",
-	"P1JPK8IxKOHqZZ7MQ9IYhblhVR8YlsrcR1vgix+YyscO+G0c4KMD9qN8gqTOlCP0NS/8s+aF77W8F8tX",
-	"t5CXWomjOqu43yDSfu708uM6MWCcFKVr+/MOWeWtOvatuJQGKWjYu7cvXPMEb4FukD6dBmGXc+H0blHQ",
-	"PxEfgKR7iC7WGNLrJUwoTEXy6eX03wi5nfDCiNrRYN10f7CX9pi/tEHeW5xyJS+BSzZFOZWybnozNSK7",
-	"SNmf2Zgb8ejAGQsP91nJVa5nbLy0EKA0U0D6qGI5UoAzgdhfF/DHl1ziT5RJqi3GVEMCuJsSnyLHx0YX",
-	"CytYOrV2bqrS5lkpINjICwN5tyW/hJJADEtN8DwvhTFYY3GqAUAEZF6AjpaGZVORXYl8yAqt525DJGxe",
-	"ymsgDnr7/ITtfbv3TcLSSTYYDIe7j9NeMlKFVFc7hc54wbrp3qNv+/uHB/1Bf7C79yh1z4pv3LN7g7SX",
-	"sNmisDLjxiZsocxcZLCzEprqcuey5LkYqVfH566twaD/iJqCt0thRHntnj99c/0I+AANE7OxyHO6Kp++",
-	"uT7wX4nA7qzQi3ykZsLynFvuf3S7JwyW/jcNyLRCXokeKA0sW56HbO0NCYYLyIihTYYnbV7o5UzUtDek",
-	"S7u9PFKeY1/4QbFuyzDjUfDihi9Nr8/eFG67wOrjbg85uLCFfFz+hg6NEvZGl1cGtzkkecJKU10q2nuY",
-	"OA+wJyUyYJjilbiY8Sth+uzYpyFPOVS0Iru3skpGqrvWsdBbn+vXMD3/qGUcWwd7p7Dq3uey1m+z1JOK",
-	"9YAMrK95Wl/ztP7jCkT5DO3KyqgTH9/zVrXO+3DPVKxWC+nM6rmJuZcbFlhClx+nDD1BMeaMzIVyf61V",
-	"ETloBcI8hWF+rDRuvP+p3LYtvL443vyrC/WrC/VfJlNwDzK+4qK5t4fmY/2Vq3rf3Q4i1R9uQUOGNyA0",
-	"DjhLPXPDW0iyTJnhS4MkVY3LJyYdpO5ymg6h5JCnUTnYGxy5mxWQ/qRDImTi1orZ3JJhWGU61MxkoINK",
-	"2CFSCY+XPn1zHVPwZxBUv3w5B+ttJttXdPu/rUzwmPNPJhLuhDNvFQonVNk5yvcB7+OQ6Ha6dPtn3Ljb",
-	"IEKOe0nlVulSGgwkAeGhtss5PBINyl36vYulz565f9HtPPi02qTJSGWF4CUSAzal0JGvpxBKyCH0WhKn",
-	"uZdI3s9rhLIj1S0FGUuIi3brMYbqzL0+ewrvuJGZhlk19OZSMKIE5CkF7PF5RfYZyvsRaq5rhEDnjdjB",
-	"R3rr4cZ/HCvrc+GOP+ai/MWlrq9YvlFxfrUzv4KT/7OITSjt5VNpso0X5d1KCn+KsP1rFcU75qKk6EGc",
-	"1VIddiVuQqQ+QVbU4DAj29WMVBcK+DNbystLUSbIxexLdRQc5GqCdZEx3kLVux4OnM6pl026EnM7Ur5u",
-	"RmXs3gIFqFr5MhrjD0UiX5+D5TZk8tWe+mpP/1vXxIticNWaJgFDIMtwTj+zbNr9DQTJ6Z0rAK29rAcp",
-	"tSJyjlbKVHrqSZBlzvxFIFEk1apw5eZrc4B7fBE5AsH0L3TDDl+2xtbz8/1VIvxbS4RwbIgqltABDWDC",
-	"lxIGu+G+eVeIe6tc+J+FWIgIxhPIOipEEERuu0CU2cNKYUgnLTI+A90nLQHTYxJOCADHoKEj4kSx5RKA",
-	"WfmiAF4VoPcHUokQGvdiCRmXC315GZhp0SSCj1nwIu2zn3V5ZTAYrZb0DU0UZf1CD/TcU57HxTii7+3W",
-	"Co1F3sEE+Hfh4ZowJJxF1UDojuD60jLxHoLkCdYGLiy4MPXC9iKiZQj9x0K4z44rr0No3uMzPOKEbMng",
-	"6KTNKlRuIn9Ca2FIetgLWsAhfVkp/ceqs76FXIfz0kQ5cSjpoPSN288qN18v8F8DRf+64LNQOThC29QU",
-	"SvPPoqxqDslPopu+E8rJK4HVLm4CDXmIAXUhF6nHpKpwcgHz1mfPIZdJX4uy4PMzxNymrEvynH3z6GAw",
-	"SAK+6NHg4JvB4IgNQJkorUTPE6l7R+yVEHMzUh6bZ7Ue4h0+SAKA2wZM341mZs4zNylIrZKz9HovSavK",
-	"1YZJNVJBTYa/I6k/9+DEErg4AIWMPP40ICLbAvHjndUjZW4kltRwn+6UCD2NKwR6x6umLicwcgADepgy",
-	"V4xmrjdS6L32311hhFd1CnTR0AmYkPB/yvNc+078vi9E7Hl/QFZ1hL7qp68O5v+wSKm8bnMve8VCgs14",
-	"QXUv7VgvDv1bZyx4KcrjhZ12hn//xUkiQBaT8Gs5sgAyFrm/cLBuOuNXUNU37R0BTNaDGBi0ZKqL1pzb",
-	"qfFk2el8MS5k5mnyF2XRGXam1s6Hu7t7+4/7g/6gvzf8ZvDNAOQjfWxzSIhCTRhyO3q2qIRBfl3CFj7R",
-	"DvHPZpWW3PWt+Ex0hqsZd06SN/IYVinMQw3aX/XY+MuhLJ3lsAOFjbAcQNzRD3rc1vipcsaQxjv8vBQ7",
-	"nuqqhZ/EJCwruJyJnEnl7HlbLKMe3mhdtPRAkD/4T7MK+EOcuKQa4VGmOCVHRR38XMXj23ZJlRoI9l2h",
-	"L5FgM9PKLGaByHyuiyJq9BnCDtubbJYoN2wsppLu4hRCT2juQ0a7pKK9U8ELO40nKBQ2Xu3thbwWCmDz",
-	"bldJ/OdM2FJmfoGlYbnOFpBRUDX62lsZpvPhlw//fwAAAP//",
+	"7L2Nc9s4kgf6r6B09yrSHiXLX8lErq16juPMOJMPr+1MZm81z4RISEJMAVoCtKOdyf/+Ct0ACFKULDtO",
+	"Jrebq7odRxIBEB/dje5f//r3ViJncymY0Ko1+L01ZTRlOfx5krLZXGom9BmbZ3TBUvNpylSS87nmUrQG",
+	"rVjnBYvJzZQJoqdckZypuRSKEa4IJUrLnKVECkZy2wYZy5xQ809GNUuJ7yVZdH9miwNCR4oJTaSesvyG",
+	"K9ZrRS2VTNmMmu71Ys5ag9ZIyoxR0fr0KWq9kgnF4dRHdzFl5N3ZKyLHRE8ZSXLsUuZEaZqbP3OmZJEn",
+	"zZ0onXMxgT5OczZmORMJO5zPM940Faazuf8ZmUohC/Py7bMXR+TJzl6/ExHWm/RIfEO5/ut2P76t0zOm",
+	"88XhWLN8ubdzlkiRKqIlMc2RERvL3MyyzhdcTLDXp9vbfZKyjC66Cn/fqfY544LPillr0I9c/1xoNmF5",
+	"65MZwZzmdMa03RCHScLm+oypIsPNUt8L7KPeStR1DGtsZvzo/Bcz+fGPxxdk63p764Mcqa3fefppK8dW",
+	"eubnB4SKhZ6aYbNMMdKW+VAICZ90oK2YmlnHZd76oKSIe0PRilrsI53NMzNs13cranEzGNzHragl6Mx8",
+	"j2OvvHzKxrTIdGvQqrfeihpW4zBJZCH0yfPmpZ9QzW7oosuVKlhKKP6a8JS05Zz+s2Aw9eWAr+nlzujJ",
+	"39i2G/Gc6mk5Xp62olbO/lnw3Gw2c8wqC0c/vmJioqetweO9yKyj++d209iPMg7H2G7OFzxr3FRvRbZw",
+	"I1fkhuspYR9porMFHu4EmiF+k/fc2P9ZsHxRDj6pdtdaM/KGsRa5eWqx2SC5lTuJfWrlkOz3lbHMqdYs",
+	"N7/+//5x2P3f337f/fTfrRVjUjJvXvhYsI8afxA7STPP2TWXhSJzOmGVDbBibKb1FbO0v73TPCSl5Yzl",
+	"J883mygYGUwUPrd6MLbd9G7LdnzNVh8OZr4kPI0ItUvmPsvkhFCRkviGjaZSXnV5GlcPCrvWl/3tp4/3",
+	"6G7SfUL3f+g+GfVZ92myPe4+ptvpLtsZ7SX7afM5gl5OHvQwwZteLObrjxF0XE67aWbVlEMX4YD+O2fj",
+	"1qD1X1ulbt7Cb9WW7x3GEmjPn9lieSiH9sx2k6lUTJB3706ekxm9MrLWLIKZFKY0UXTMjC4B/TEgV2yu",
+	"yc4emcoiV2TOcqKZoEIfDIViLNTZbjW50LlMi8T0W5fN2zu7bG//8ZMu++HpqLu9k+526d7+4+7ezuPH",
+	"23vbT/b6/f4quV0zDyrTNJb5jBr5XRQgLpeX6kQkWZGyBl01z+U1T1keE5qmivh/P6eaxpE9xPjRI0Xk",
+	"jSBy9IEl2qs2e7BWrSm3PYfjZcKo2n+0XMOt35rG/FKONtQxH+RotX75IEeXTz/+vPNV9MsrPuN6ecyn",
+	"Rvop/q+VOz+D5xqV8n4/MqNA82Sn349KY2W7wVhxJtryIJz5FRhnyhlhb2LSfkOsbRSRfq/3uH9AMppP",
+	"WG4sWG0tRqrI434HLC01FG4LmPnXkoy54GrqLDAq1A0zE9Mj78SVMDsn6JjQnBE+EcYsrh8TaxauOgn2",
+	"/Vas0s7+46jRbsWttpmOoBqFldugpJ1IMeYTsGPNMFaqML+l76Qz3OjeQCNNOz7o3w/KdAmKJOPKLM5o",
+	"URqY7keqpkRGVCfTa9p8FuA/D3gazsx+SnjGwaJcdZjzyq9IXohHavVxzhMBWnC8nex090ZPWPdJsku7",
+	"T9Md1t0fb9Od0W6yl+6zr3Haz9g4Z2racNQYTUPhSMa5nBGugx015rnSoPGLeUo1g5/ba2Ii5yvtt9z2",
+	"2SgrxjRTLGq6G55rqgt1N1OyEHzMWWruiLpQqwaE326stnEgMKb3aOkci3Qu+WqbyRpEhNnfrd4bN+xy",
+	"/+Jf/fnXWHs7+NsMvQNcVzpjRArzab5A28IYRNTcSbn5rLdK2JXW4NrBrxzfOZ8Iqou8Qaycz2nCuoqZ",
+	"u60RH8r9VJH4ejsaFv3+bjKiij3eg79ZHBFGkym80U+vD4+65z8d7uw/JnI8FDH+vBwuPtKrfqz5jClN",
+	"Z/PKtzm9ISOZLmwv5IotWIq3LtMVDqGbskSmRvzRXA+FvV/4PaFYkjNN6FiznMQ3U8WSy7hHXhtNpKdU",
+	"gOuFzueM5orcTHnGCHUP5VJTzRSqobWr4Kfofotx4V5/eTHeCf7R6V/nRWJ+e5AbqmB9WHpAcgb2l59L",
+	"RcY0Rwkj5M2tO8k/t/YdvEnJhX6812r2ijgfFzpFxOI0l6OMzcy/Eik0E2AKhU6FOf7if8C5MPh9Q5nh",
+	"2oVOa3a9WBCW5zIHRUiJ7aDX+hS1ntH0RzQUv+aIvAV9CeOKBxUbmowpz8ATCOpA8ZQRmVtjyRxCOWPo",
+	"ASpEoegoY72hKJukhZ5eYhP1hnFbMNQ71kC2FnuSs5QJzWkGmxyn5gxvPHeYGi9ozRMp+m4ynsKP7aBa",
+	"ZjY05Vlr0NohXMAPyJizLG2rTmS13hbXbKa2drcCZwRMlmoN/vF72cKsUJqMjClJTs7fkr2d7SfE9IyX",
+	"yZwxUsznLO8mVDGSMQ3+uagFEsGoudZyR5+ipvY1mUmlye4+SaY0p4lpiLQnUpO9fqepxSdbddfOp9/M",
+	"uVOamn8MWsYGu+a5LmjWdYrV6EjUfoM9Y8drrkFt/eJnkfhZ1DlN2EnaGrT2RuOnO+Pd/SdPRrt7KX1M",
+	"dxP2dOdp2md9tvdk93F5Nqdaz9Vga+uamuXvpezaLaHaWl6pT9ED7PWlZu2udNfpUc7olUIdCM1FhBK4",
+	"7MCuD6+WeZExdTAUMe6EGKxaZVXmiNpd1COx3VWXRmXEAyKkJrjNXp6/fWNOi/sBL6/Ml1dsYYd2xRbm",
+	"RmMeo+AGsEfiSIpxxhP9VWVFbYiXXFyOMz6Z6pi0veFgRzxiRizMc5kwpYwiiMEv3gXHeNyJhiKGKbrk",
+	"s1mhjeiIIxLjslzOwcpOuenYtW20nrnGj3iqCNediMRzKbNL9nFKC3OjiIeiPaMLktA8X9S6M+sXJ3bO",
+	"rBc6iJkEv101P/bXW4F3H6boBYwoZeLrSm2Wz7hSZienTHC/k7W8YoJkNLHbuPwd/FPOWY5HVzCWGvEa",
+	"2+N+KaS+pFkmb1gakzbGXIgU2aIzMBLNCJJHgcPllOZ0pmK41SlCh8J90QUlMZOCeRsdRwaeKGIWyGzm",
+	"QrED4g8PtmLMtaGAXUHasZVdv/NPW9VOt36/YotPcQeuIzbeACaHDRTZE2KVqbFiZKH/HJ2qsfO68kt5",
+	"iica9CjcYPiM9cghucm5ZjBJMndzNRRTes3I1NiDYFIFKtNfR5k5Ez3ir3IuQkbohHJRjzPZKToxakLQ",
+	"7Ngsw9eVJLbnGDZXIdjHOZoD7r1gZ4Bd9EbqF7IQ6VcdnzkNY9MriGyiimRaTik6kriye9qN8sSYGzMm",
+	"NPv6Y+Vl37DZuCK5LDR7pMiYwR3AaZFRwTPtL805yxhVDF7hlC4ySdMLKV/RfMK+7onBvi+1lJfgx7NH",
+	"xmhNwj4mRlqhXub/YlYlt7f75DV/RkYLYl0KHXiPc5Zf84S9E/Sa8sxolj/n8BflAKwOC+wHMDXQWynn",
+	"TJjjzjVJqIA1MieVJlOWHgwF16W8SEDthWp4uZPgW/TQEK6GohDQovmdaQK+aHi4tMRR37oGSPg8kflQ",
+	"xNZoukyMDWlsqYfUqhdSvqZiYa1+9VUXMKeaXcIWg8OkMnlDUnkjDqwrxN7aQ/vC3YV7DzYB74S5PMmc",
+	"/+srS5MCOjb3r4Rqb1eMGM1Zbs0LrggYFWISEfZxznMEZ1hDNjJ/t7kYGfFZ2gXOMaY69SiNd1OQRBYZ",
+	"7vQRI9csB4fe0rZ6//599zAYY0OY6BkMNzb3oyxjYsIQWPH4yX6/Yy6zS2+5HtOBC2JtWXMEjoXmenHP",
+	"yyid0xHP4PlWIYzNBWNoRe6eWv4CrDJVzOcy19Xrqp/WOc2Z0POcz2i+IKlkKObtQ6Rsi1T78ne7nZ3y",
+	"bndU/jpo5Itc8Va+5IPc9Oo3lZwVCgxbd6cy9qL5CB13lKR8DHdj7S6DVsqtGmZM2jEuhrNeKxaeMU0B",
+	"u1ROKNdDAYZ5RIJWY4hXTWm4UgcVq1YxoTvWYHsn/ABes5RTCCh/XengB3A5MyO4NEsdKmvnpWjA/oBz",
+	"0fZigUnmetAU/nbOfOuUCMO2wVGyn/4kMx+Nal1sk9Ncgs/xMJtPKTlWSS5vWpH7tf3dG3ZDLsy2Jxc7",
+	"5kt3NA51a9Da6e/sd/vb3f7OxXZ/0O8P+vv/24paI5qhw+T3VmBbtPrm6DqXzaD17vy5WasRFVfPYYeg",
+	"n8h1X8xG4JvZ7vf7uztPHu+Z7kc8aQ1az06f/fzs9U+vf/311/IQHR4dvX335uLyzbvXz47PwHNT9+YM",
+	"Ws8OL45+6p4dv+j2+9tmOHgVWvEy/f9dHnHU4mkN3+Sjg2Egzn3ocFVp/VXcD2zoZNA6TDS/ZoHIaR0e",
+	"XZz8ctyKWhhMWjPnn6C9Ocs1R79tw5IvyevaUjd9H652ffe9d/5sd301p9A/QbQklEyhf496NDeCd28O",
+	"X716e3R4cfzcB6fMfvW+afOq4M9exjxUtta6s/nM/qy+v35vwW359sfLZz75UdA8pwvz76V91TB1wc76",
+	"fcN3K3fa+tEdlW7PEM/UNIpUjpb6b+qaNyA+f6zAMSKCwble0+MzpmlKNYhMmqI/imanlR259JD9AIEn",
+	"5gNBzQF4RcWkoBO2clOWx+0uIfXGcTcc0mbcawUqw9MmmMzKxt0Bv6XlnN4EMdml1sw11fx5y944sz/7",
+	"VIqRzSK3FSGz2Y79FIaa/oGR2AApsTy5URlWrk1OFCIYy6MTDuq3hh1jm37FMeJRFYH+pG905J2SbTju",
+	"JQKyAQOUM5BsENybwSXQ9EbGMsswbHfLpMHY1rzbe66npwF6C45Ylr0dg7Lc7I3qMzOvt9d4ZDF4eOtp",
+	"aAaOReZeMqKazwDKQpUxGBPGr1l6QABmpKZ0ztCqC9vsETelUmQLNDtjCzf7q4e11cBFD2rihNbLDA2v",
+	"VaYLT47wKlK1SIwCnMjc/PLo9Tk5L0bkMEl0kzFhDbfD1UaP2YBFZm0oXJPaXlmWpb8tB1TdwhysmtKI",
+	"0EzJW6CBXPtQo5+kak/2C2WWPWUJn9GM4N730FhnL4Sg5pr1EnqkQqTlfm+//1Cqc85EaiVq2UX/1hMb",
+	"CKpymE0H+FnV8Khjcxh6HsloQW6mPJnaWAA6tFRdu3yOdWc31e9N1pS4Wvk42NpNlo1pNG9A456cvyW7",
+	"248fd7cJNeetu9OoydhHnd/NUqjJoMWcddWcJXzME4wfqghdzwAWePPu2eEbYl4NwsrBGMq14SMqGruy",
+	"atYc6811x1n5UJP+0Pb2uSxKr7hIiRzjTnD5MyfPDt/EEYmrFxrzCbxZ3KxUlrcfek4PE5c81DzdFlxW",
+	"31/uIQfqlXMmAFqimG4G9oZnxD7fdCqOArdO06HAC30ZQyYJFSSVAeLKhtJyho6J0YLYRcNg81C0Y/vB",
+	"P37rBR4EDISNFmSNs8K5XXpDMRR/hG6JP8iMUWF6+WMo/uh2u/D/5kcx2isx+aME25lBj8qUrDbGu907",
+	"dQg+SNVCJEf+afy1cojbjGqWI2i1FMnVqNZcZhmIiplr0V6/THN49yLofVGYhlC7ucRuoMqjrGxEE5sL",
+	"XGHrXs9oFFlof9+DvsqbIL4ItjjKZHLV1BZ8wVLETgr3LzvBmVTN82u+cL8ac5E+WwTv9kdlrswjmZRX",
+	"pJiX7YwWANgBq16zWZn7ExFl7q92Nm6mUjEiC53ImXXzI/YZQkM2sphG4Ay01guOKeNKm4Hg+nvFh6NH",
+	"gC/0VEPLmldR5SjD15hSRQQ+kIPswI6c19i9tT8+ipmmnJOYJDTLRhD2xue8A1CX+7DyPCb6KYhtBxGT",
+	"K7YgUtj5sZMFb5664IydOn3DE9hOxl6zwgS/Mgq0PACBb8mY/RUfLOwGYz2Z5W5FrdpKt6KWmcpW5NBw",
+	"Crw01RdrEFpR68g0aG2vADl1B0kppMY/AqCpMd6abnCMqqY0zvfTRcUsgkw0s6+NoK9g4PcbW4Vhs/TZ",
+	"oqlpSai6smmpXB+4CCBkVnogxCNFVAESeoMum3QNTrG76GkEC66dxWXB70EQ0m6dHomX7JwYxVhgv8eg",
+	"CZzyIYXImFI1yQWpDui62MCOWlbTKNUeKXQkkBOHxCFSJCA7N1qpmrNtuRs/A3AXUVOwvQVGGGfG4Lh3",
+	"1w0OqwbPCfzokQqFIGhYXcon1iPvrMsZg8uP9w5CZT2jCxD8N2TMblhO2tYhSnb3O7WRNuRMPIQLbM17",
+	"uR9WTtuIZdLcTbQkbRDcWvrXsRGHmUxZ5p9WG72Idbyt2UuQHiDHZMRzPSXtv//973/vvn7dff48cvek",
+	"OVW6s2rNb3XphT65dVP52v1upQfulgNhh8tzgo+TzD5/7+16dw+fFxqEa0L1AZEzrkG5VkBAxswGpe/2",
+	"GWKjGEtBNTpjb5MFrmKtNogVhb/+VNVwK3gHBmSes64zQWo2VgQi3dqI2JKxHBA/IWXWOUDsWog5w6t/",
+	"0HPpgCeHlpcgJzGI6HhAKCyv/xH6XBqyUBpvx7+tVBO/VFwealO9WwkNoxHzLs+C6Ok8o9qcip79ZS+R",
+	"sy0wB2xgteVkxU9lkPzX7jMjocwwxUjSPOVi0kWvi736/WOFc4kpTY7kbE7FgrzS6ZJXCX5g35XYlyU2",
+	"6nR7XKrua/q94SEbSWl+pLbDzIYyrTS9yksqGHku2dIruC/I8buzag/ug1Lymn9c/rA93qkGxCph91bT",
+	"scFfhGGyOb3cxXeaY9KtdbL9ctg1/X769NtSuKuyIxrT2Is8g/x1KZhLY0dY2iO1lIukIqvzmBFnAAD7",
+	"IEePFIk/yJHZVvOMgWEB+UAVaVzkvCbh+ns/NCq62kZcr+3CH5dbc0P3xLJ19gmGeIIPo7k648L9u+7B",
+	"2NhljR3VEsDuZ1dXVvD321UGE0bNpJW8uYqz1AusCJPm1boML/MMmAQ2VefAiFj08VvFAgk5m0x+kNC+",
+	"bpLNceX/LJj9Go9rq2jazoeCgMgj785e3WPv1VbTdNG4loEltuzmw6QNp0Sdm610o6IE2oyAwpE9BIdh",
+	"lWcw5I1ovGPV0q/mZg23+9YBTeaU54q0zd21gK/2+0FqSESuaVYw/1W/A5gSQhX56eLilFhoVZnChjLB",
+	"igOjfJ0UsvZDOPbtfsMcP8/5WDe7wVKu6CRnYPeTEdM3zAbbS+Rh6QKg3rsP9kyYkfoIwOtXHBC6sXVb",
+	"XFJ9adupIS7BuFBhg8u+h6HwPXciEluIm2mzZB2oNppJpUHwVhozPUF+AwYFL2dczYwujhG6CdCx8kPS",
+	"dnYPJkj7zSdz9PVaP1cHwfqQETEgcc7MontIUxW3WSiS0GIy1WbN/bKWUwejo6mcI5AJXxsumam9Rfyz",
+	"oDkVmgunTcyM5MxjnwAd5sknzFCGAn1OLBs7YH9MFF0ocjNdIHMU5TlgKczDM5qyDlpejVfXVZee8kVD",
+	"qh4gpxLEvlIZq4OcBwHGs+m4+qKdRi/+sovYTbUxI7ADcBhbuFqT+4Xq08DS3zA6mzINEPi7ICuYA+4v",
+	"fYPhg+Y5xO/wDoi4t4rUXwVo8H7/SZmmuOG7mXMaTunyeTWSZfnA+ci6Py/oAaueocY1CO9am+Ej1usT",
+	"eIVbcQB291RWs0kLQcYFmn/LkXebSCNYoXOakSSjSvGxxdJZuWjzccaUZ0WOSqo6t62oJa9aUctnMoAj",
+	"Mmc0XVyyj1xBgp/LPaP5pDAS2Wjd5QwstLlDvKx5+3oGEkZRIEOizMnCR3040cwLTTMuzE8SuJ6ihRCk",
+	"TkQtlxwCEWcElzcuMZgg69CDaMaS2AajL92F7y+x4/nBXLHQb9I2mmYM2E+79SxUI4afxY4jCgEe8QHm",
+	"rMlriDQjZALi0DaGYEn26FCMrRINIkA2zFCBFxgl5+I8cedgyTQ3I+Y2jmq+GgpIg+tl8iYmbWp2C5+R",
+	"jI1tfEXKDHxBN9Cy+e+NuVvPaH51gN6LOQxFwuHrDEXYgXn6APPsejmbZ0xwNfVKx3wM+tp+AcwqGORh",
+	"aceNdCj8OBwq1oybHIrwfq+nuSwmU+JegMMFf2nlAudnxq8YMZdUoBzs+VDBpbvt9IytYYznuDoUn4Vv",
+	"hnMzXRwYzRaGKXqpsV9wveHPAxJj5pzMe1YFkxsjPakYCvcNZGm0nfvZXcE+yFGEL29+YRPkGxXfPYB1",
+	"m7jB4JA8t36wJjjcO7DPMf4W0nkZQWO2jB00Z834LRcE3pz8aglbZYm0QngUvFmj4PSvs/qaU3X7N5oX",
+	"d9HLzphd93u0eD9FrQ/oH13325dyZH7p9k0ZyF730Nvqr40OkzK71T0nZXYMoAZQeqHk2hw/d1O99972",
+	"4NI1edwcW4GVfAiEG6qBO+LbDrMbY5vOMap5QHKmihlzzDfGrJ0wbd2QqCs2xbxV+l25hS8asRM11eXp",
+	"55xur4tDe2RKvJX/pqq7Gn4QxiGXmoUwXcMXTtW1YKOXaqmF29EoIfdnoC7KAOaybAarYVn4tsrz0VsC",
+	"XZTC5wUtMn1WWKjc3eJy+G+WEvCqIMHNqBBpxlIyk8kVaSvG4C+15bILb8eTmB0TUES0otaUiolHmJj7",
+	"c2aEu82pKYQNDKe5nF86hpLGdx3jNvt9idvEifWlJz5wrVcYwG6YTd/NmJ7K5haBoqgRXmTzsDz123bU",
+	"xFIrELIF5yYkyV1qr8T4Lr8tUMLcSoO7MXDH76GHkEXlhvx0b2/jC2tBvURVshkoFpVKffAf5GjVRRqd",
+	"PGCyOAASVSTmadx8L0bm30Y/9OFIyazQnrR5NW9w3ODXW7H29+xpgx5qC4FzFHYbvuxvG2BQkVHQ2IPO",
+	"+LWcTcZ8cmEuygEwFSMf4IBYIkNMWf6J0QxPVs0mnLLkSn0GpvCU5V1ohOArkTbcAP/lSa0hwTduxBKW",
+	"Z7D0f8KVcv182seadvaJZjPPNbAMFrHXWksrsyxtE3tfXmsM+Iv1p5KlZ40TxCyaObNAyPTy/O0bYtlz",
+	"FOHCGvN2CS0iJSoJryqJGHC1mW3sP7dZdi/MMHBOGiyYGVOKTtanizR7ERoA7TAb4NO2r8A1mdBr9JC1",
+	"YTtYVMMjII/tmvcYivjk4vj15dnxy+Oji+Pn5pJbjKw98EiR+Pz44uLV8evjNxeXDth58uaXw1cnz+H2",
+	"arqzOY5sKJx1U3VpVAKwq9DJElhZ3YSs2l3Icr58kO5u9m+SC+Xdb+vaLDe90dQiZR+bV8t6dOAXDilh",
+	"txz43dcou6hlIXy33iLsz27FIpQABDsy9J/KwmbAtRFUSYmzCNHX6nwcj1RnberQy9V6qbZpUbQGY/CM",
+	"QoSLyBxfGg6Wao825fCw8lCdzoOkH9W1OKxnOf9N+9Lq8XpgVyQsy5pAEhAqI/4HjrtFIay/12paf2+J",
+	"r01oDP0zPnexEJpn5muxebbiPXwVlsdrxdvmbFwAS5TLfHZcPo1vu8Le3Swx7KUclXdbVSTWDbliYIiQ",
+	"DTNB145MS02zVW1xvwrNDzvP7YrHbT5WDbGLPFslWHdF0w+RA+eT3PAtw9nz6xsFOzsKfNGb5769lCOs",
+	"+oCLEsBjrDVb4cgOzNI63UAIl3Emon/UWaRhWvKpTZypmKB3anU5X3kDC/ybMLfvdmr+TAv9DqY6bKag",
+	"8Mnn3OwC66LBUPPL/PnTe9vLr744lo0sLctLOSIZH7NkkWSOS6+NdLU6mYZKF7ACqL6dT6M8FyfiNJeT",
+	"nCkzkKPA++P/fs/19BjN7qh15EVBk0MD2Odvzx9OZVJgaAhtdgToKtLuAykjKrEZo0IRYSzZEVtIG2dw",
+	"5qYUrHO3ZLNAdDZzCYS6d6WlGP4ogILYkg/rf/SLWYfbf7bCR7I25Tx0kixtotcbpLzfC66yX4OruOpO",
+	"DsVsrD3TMeBYlEWr7DUAWVSAZIkcCfloUQFhUJGSOVUW5V3DPV8xNicORtyAadlvwrS8XXLX140siAeR",
+	"SjjIRbU0wnuVzIA/F6kYFTl6dULaVDREl8D9u9bhWO3d0on15JyJyJGL9cDnGIHBgVoZQ1GlbzZyEMFe",
+	"zmycJwKXZw8uxT2aArNT8EmSMZo3aixHTdQgA93rNZ91P2MNORvL4SaaT5heMf0cKNKQr7hd3gsiQjEO",
+	"R+H1I7NMMMHmE/Nundt9+z6wbwcQvNRva3bL22uWX3N2c/dsdLtdzMGwbRwQxRiZMF1vvEdOtCIzNhuZ",
+	"LQ6lKgQqWH7N4CjM6IJM8kre/vJYz9wWuCOk0fn0VyhAV8qnEVkCYdI6ENLCNtcS2odrY1uJwpGU/f62",
+	"9pXtQbjjK3tnQunv7t9W6+SeydzrYCwPPH0BtmUt3L2cPedsudvWtnn3obDE41U5vfbEupi5+dvKtc7a",
+	"bXwBr3NmpvdOa/qgk9k4baWPpkF2jVgCZRfGFrDGZj0S21R+yxu9YJpgtJJa94DRfnNkfo3NN/FgKFyy",
+	"T8VB2Za5vSkCnRjCTCz9rGuaiwPLQUmEJJkUE2YeGgp/o+uVsJZBBTSDgKKe42+OB8sX+ipBb+zbjAcr",
+	"XR3ND3u0ZzyAlzHiPEVkh30h82uAZrYpsQy8sJNyOZ9DvRIhGOy3DqIe6rdpBILa63QlwXNe3hARLVUG",
+	"YNfef5vM31Mbv/+cS0klvn/PcJNp4yijfHY/QHujFV2Hta89QUsm9h2fvjUJ8O+yyMvkP8/o4tPm0Pe9",
+	"ML8qFMsJT41dyXQJnS2BSl8q2W9TQqtmw/4zMs9g6ZGTBsAPlUpSjxQajLe+9BoukaX9UV3vVVvy2HFx",
+	"rGFQqV0zGgjYCIS7II3OvOcK56n5qskFeOgrbJXsb9aih2cUUdzsqABoN6FiTSfW07yiF02vmIAsPmzc",
+	"+h5LkBwk6EO+G12QdonRhhuuIpb6Ju2sGME9tmUmb947uGBzmUJEG9JrI6YxNxYK2MA2mlGxIH7FsHqv",
+	"Qiw4ml3NAw0IbFbN1JSRvBACXZ8h/HBKFSizMtu6uYt1ZlUwsSvOS5BhuLxKgToxqhUJFRZMDwhQ4lrd",
+	"zPOhgNmLiGDXLCdTKlJLLygA0hiVrvlKpkJuOd5ndQ6NShwteNngfTxWucHv4rJK+u5qHm6wkNFwc6S4",
+	"X5s1AZ/GdYwIHxMqFne6A5rWEGES7jEj+TnQicgD0veeIkILLc0VKVm/HWuSrclGDgmTgoNe3UilmIkC",
+	"M6JyvvybrZKJ/rpyP1W9gm31J3mDJ7VRgPqDdBAQrSP61Ys9rDdh8aL4DlZlfL3L0f3006qZPmdaczFR",
+	"d5zhLywuD3ztnxhnOV6a5spEN4aK13pQwnMDVwu/xuBzMwfoirHwc5+/vXycZjaJ9E4DrN+nnLulMrWN",
+	"y1aW81rKK4Sq6nv7T8qCW8uJtiF902aYq4DyaRkVdFFlf67mjcF5aa/ha4LCKz2M7DbBO17TZMoF6xpd",
+	"AJsFCk0BYhHg5/BZQ43fzi2uu/o7cEVkYk8LAwKHG5mnzUjwEm3zcACYskZVcy1OrNs0p3pajyp184BG",
+	"Z01Uxm/O/adPg525128+PEiUvlSccCpzTVQxAxJ2X00cXtCDeJf1mKNUb3q397tHBH5AeOpaDOAgK3H4",
+	"NcKFdRTsWM/Q7Bxby/Auc1g/p4jhx/kJolWwfdcc12D5l2z9NR5lX+JsKdB1/vYNOcVvLen/0/52pwRz",
+	"+VpfMl04ENxS4bX4AG6JdCjmNKczpo01Fm9BLVE7bYLOmC80GW+ZLbj8DdBO+BoPS19vAnxyb+pP6YrJ",
+	"9IpwhVxryj9HmV+l1UIZpDxZi8zNx/FRwFiPpc7uhHYLReVGGeJ2Jfgd2ApDy6AuR6YeYLkJm4mFY5r7",
+	"j49RrnvORjKRfcDybixJbKO2kUNXCuYoZRyZGL3C9Jr1NpJYRWmp9KJJLMUW+mR26IwqzfIxp9r8q0Jf",
+	"YT4oQX1xRHq92wMitvoy9lxZr2AWour+8/PpF2TdZl4FirVe4HPeqBc82MlV2GHm+DDMHsdRagyA34Gc",
+	"3faoG6uNgKbneVJw7Tr19XPaUNznrwCTA5OPKutW2u/vkqZSQZXIu0/EmNJs3LVclfCfJo8iFy+gGl/D",
+	"pZWaCxAXpkcI37vaq8t7LKNKr8DomhcFxuNqrTebgxp5UxAL1TYbCb75u2DHcpYwgY+dNS7B+ZTm4Du3",
+	"9UoT977BRkBmAUzQFCm+ftm9LPD2docEBtPWC3x3tSaNN5wjRdr7Hz9GZG/naeRc0yoyel4oKNeCNlQH",
+	"h07DoS6vFI4gLJFUs3u1ZrO5q5B9a2M6b1QRvhVsgtkqcpypyHq/4J6ywdW5coqWF3WdKHiI1AyvIz/D",
+	"Vb5E8rMBQqLZIbtqs9Tpf8HZY8ENyVQqJkLnLE3pXLN8MBRxjW4IhHzJMmT5Be0np86oUb1lk6Vd0Q2d",
+	"g6GIFdMa87Mr7VdR3DFpx8Zc57rAf0LJTetjR5LaobAEGGMOZBql0ukcOA31gtNqL0yk7xTLT1L7Dhkd",
+	"sQxrfTqN1jlA6E8J9SXHNJm66QlAROih8wYMAagJ1zDNaihsgjLPPZ/kAdYnBCde5MpeBdWuMFoHSdBw",
+	"dSNUD8WttSsjF+miYoERLo74zt5QHAIHqaCzKl9wU13NdvPKDMWquaxvkg7WmMR679miRhMyFAElnfP8",
+	"eMcQzpVUmOYSY+DTeWhjy5YIqH/86qBM1sYJG5f1l+K9/i5pqkSKFnINn7PThM85q2QRriAmr7LR5gWy",
+	"KZQO1CW3ACQjrsCo4Xe2jmIhyBi9u0ZMCkkYzTPOcvhmSlO/QTY2mX1Kcd2WZaszaKxfPMigaUgjRPz3",
+	"XfSv9T67xb2NmQVpVpBBiOZ3BHGvv/E7P7j7FU53DplDzRVcGt0nyF88qBcFKH36Rs0hjfEBiTMpr4p5",
+	"PIACte4uXr4uhpvlFUtJMSdt34jjUrYXz4Cv2Va4gw1Tsfcs3S92+Nm0JmotHWutYhm+7SrjQMnsuika",
+	"8hzPABWV/e6FIayOMc0mUqyIxKgrPp+vDb4B6bLdSq4yMcoNa+BNwE0yZzmXWH2QEpxBew5WxMPAbrnb",
+	"QQhS4hw5EEYvWkEKRgkG+K2xCZ5lb+dM3H8yoQnz5vmKOdU5n0xwj3iee3GZshkVlrqFy5Qnt/Pd10vf",
+	"lBkAtofgvIYTuiwyGjZn5KRrOCnBZiv3RpMtdiZ1ycl3DjeO+0VF5DXLMzo/xwqeFaK9Hx6DG3A5XJJJ",
+	"MUHvSJba6471iys+gWjWiIG+Nr8R7IbY7e9vF4/7ez9s4AlveGufrrQ8qoqUAc1cOeElcZBnU3N5/cg4",
+	"w9Jni3hQlnZ1BWXNE5jhyDVAhDBgOQb6fTN9QA5WQBFZWilaAERjdjqBNQw+Rbk75nlwlSSK5RAUQWQG",
+	"enI6UBEeU8pM2wGJjvOIFhmLLMN/+LJw6bFopLfXUArU1xb1hLodsLZ8k9xF4MEUkoIw05RXMg1YJGvF",
+	"AR0bVVLEQxHbW86luaWbV4apQkyWObDmlSpld42VvMybFNsMu6FAhn1Il++AcIN6z55dqE3LgDPUtHSm",
+	"KpQqcHIQLxBDEepoB4cxU8YaC6l3gKQHM+9qaUdD4bRbfS84y9bMWRPNTbkm65H/qkz7y9hYgz8SfJF3",
+	"jUA7cnonCcMFWqKnamSwCia8UaS7s1MljUNZFLXMFgXvLQoVoxxww90ufn3Dv60WBS79d96QFr5k9py/",
+	"Pbu4PHr7/BjqsDw7NP95f3J2jD4/QtVyWrOyllWZA+4badKQ1y5tISg9tNfvP9nfNIKADTS98KrcFkfc",
+	"7m5FttgciU+P3zw/efNjvfq+uWqBBqWJ5tcUhBXUf4qDAHiFpDqNIF0fxJM0lpvHA/VIjMUsAfIIvLqK",
+	"jAuRAj3ls1dvj36Gtmzdjx6J372BT3FcCMn0ZUF6JD569fYcnrAlQNqa5TMuaAb8jy8OT17Bt5UXKkWb",
+	"fSMgPKw8GWbz4Ky0ohAw1YrKopx21PADN9ZW1MKRtaIWDqLxJLyDzL47Fp6o5Tpadj+XoN8ukTURcm3y",
+	"GQNvwpbMSQ37Z8ThAn9hvekVrtL/E9jFDRn4vwxSsMnmwEW9J/vxbUvwGXzID0OAHIsiy2IM92XZA9Af",
+	"ryhq91l0yBEBEg8j5FRZnuZ+JMlL62tX1jp6GyCX9yEkXVEKBvtwbvq2zd6TgkAqsVKelwSYiff7/Tgi",
+	"AYhbIrILPUc0TXOmVoUZgN/otaoMnQv9eG/VXVAXajWVhssseWQ5k/H3Poce6DSEdAD0pFqXtflmVlPN",
+	"MyoKmsWDoK4NuMZ8YlboJzC7MC0QY44PblC7TFfubeUM/bZ6Tzy3yRdNmwLDAquiRJopTXb7bsVVZK5K",
+	"5jMw+zc+ZrW92VSz+O5UBEFG0io5ASygIRtiM3CGhVRuG4sLwT5q+0b3cz7Utk6ZJUKFP2JckbSAbEO/",
+	"WUg7rnQNBC0+hx8KY+x8/DgUZvseBLkcQBBlGwFfmzuLFTZNrsDLExFH7QYF9FMGPpGVaRTLDAJNdsXn",
+	"0he4FQ9XLPBm+M18F56C2hF5iBBV/dTdyml43xq875cpHcMyJLcXj6/uwLnHl7UCDY3qz+nkfywxBt5C",
+	"WfibrUh/wy77208f0+3RTrKb7j1hP4yf0v5oO9lJd9neeJ8+HkE+TpIzM+CbqWLJ5evxz397mv/w489/",
+	"/2d+cfPh3enzH05enf7vidx5RV/R85vye/nXW+vQwxsXd6zJ8ukh+F2rxtHy9/aknd1Sgc05hfzJDA/u",
+	"gMTm3MakzbVVYCwle9v9ji2aA8iFeChssceaDnfZNCmbZ3Ixw1xugHl0fPEdUI92X0QgFjyFFsaGypFx",
+	"XRUVZmhWNpiX/u1LmYRWybL0gJi3W1icOL6yQ/Dd3TJcwjOu4FV01Kywi48/znnOVBOVzztP1oNSGV2P",
+	"OfhCUyOXa25ILeXmMBd3hprmyjVoe2zHeM5i8j9kRBV7vNeJ0G/maiGjJVTWr6KY+UBxsDaT6vMFvTee",
+	"78QoAn7tAvhD7AYpt9E9dICTow+oA7xovj9aoYGId61tS2gDh7ajSgdC7pEsGiiVV+zp/K5CyfqZNj/4",
+	"duU3XOrfmuqLK5YUOdeLczP7Fl7GaM7ywwKhZ/ivF25zvXx/0Vrmf3z5/qJH4JQgcwFpx6oYxR1XBd4F",
+	"wMFr43nzXZpXxlWZUDEUwIIAcflUDlzCbdcqy24J0otzRtPlz4cixj3b9MiMCjph3bmUWfBPX2M1Kpko",
+	"jLynCbi8ZAk5URGhQBVvX0kNajH1KKS6eIS5Sl0jF4bimrMbLFXsO+li2reygYbyMfv5wGG3VOSShAEU",
+	"IRYOVOAY1n3OAReTqLwzwb+AzBfRHNYVBmcNFAWsbikujHpvffoEYeixxJwZoWkCpxrRly1fc61ooodK",
+	"2fUyvOetYHhtPDw9AYVpl8aHYiMslQ6u9BEVV8CS4iMjXCsyYlMurHoEWL5DtLg9Zm2w0LU/MIo3Z+HX",
+	"xAGMXELhUCieMVcrJZlKnjAozuJKAEO9FAg1DsVQ/Nd/kcOyEASk7Bu5btYiWQzFMajLeOt6O7ZV4AHZ",
+	"SmLzkMz5v+CZAXkG804QfPTy/YXDQ8MhqtGAePJId4qgDNDSKYIaMNYaW3lqOlC6P2U43Y6732w1wjWc",
+	"uYRmmUUP+S+tH7x2eiEOxlKINHGtzFXHrzkG2FATxh+75VMxYR81E+bPHjlswhPh8ecARrK2WLzX3ya1",
+	"ChzgF3GPB6MCJM1SbY6459bGBTjC+qDSV/kZuNxDZ5dNmFamzT3i64jENmERU+6BQgeWDbR/uPRlZUc8",
+	"ZsGrxadvz5EWzEuWrd/NLH/aCoQRLBIonvDNHRquShRp9vFEUF3krIeQ+0xP/wXQfGS8teixLTlngs55",
+	"b0FnGdbYrc3sAYm3ZkznPFHxUJjNJ6Urv1sFfsT2Zz14sRgxXHiSYHvg3ofgoTWbKFS1qExHu3F1/eSB",
+	"GY1L551LtpZFfESTKeseSaFzmQ2IkF1k88U3/RW+YUJ3jTHafTu3IlVIJfh4HLvzjGxdbn/sffwIj+/D",
+	"f6FDDpCEegoVacd0Ps+sGHBJJf/zQUkRRwStGbPQ+HncQW8WJQpzk2b1BCZkio3cKesi1xcWklKYc4Bl",
+	"WeCY2HLiFlUb+coisc2piespM+RIpkxB3d8B1sC3hbL+wNSp5jL4rhT+Xr9P/iBx2fWldY7YquI+qcSo",
+	"K+UdJjNqTikWFAbXZbBnoab/QfUF3X1jRB3XWdi7K9YzkunCdWz+donGKD8gAUbmAcwIIKRNDQV1zy+v",
+	"GLQZn5SfdX82n9nGKXn37uS5a2abYBH96p79wwmkiDC4wqShYAt3/QHBgl1cYEp0WcjVVqxEJlcf1xqx",
+	"stJ720WqYfuxtOMGtWsGtSz67EzhacPMO+1Zp7gUjyraJGyrCZBI/giqL8VVcGdsFcW9QJtkc8xmcG8G",
+	"+KbUZl8HewmHAWg12EaNRCruVffMq5bSnfxBhCSqSKalrsA7PndWH7DJ+B8ZWe/XYN80hgUE6tOGlZ/1",
+	"1JLFRDBuy7DBFcGHSDs+zKCUUYnRxW+U7+MpCev749695OJyDMkPsEL+QHoGDyC4v2KLMvqLsVdPJ4zs",
+	"WvEZ0/miC4UJ4kqHMJGX3BV+dhuhEq10NQvrZYjdYUymVExYtdnlcltuskqSbZlbslBMKhnLfMTT2jau",
+	"tGoM/BBMAmvakN4Nst0nHDuWjIPaNGAFqxrRAkJ4OVrkPhs4HEQixTjjiS6FJG4nG8ZxX+MVg0V2XxBb",
+	"pAw2Ga1DdsvUSh/Ltwg8tz22UQzQRSZpeqmlvMxoPmEVgYm1x6yc5v9iVkS3t/vkNX8W5Ln7RvdR4PkM",
+	"3csZSzm9NNeGJlFcUY2gEm1DOztNmzdnRi+5hswuBSiPKhmRrPLEan3G6ncbPGx2dTrxH035x7qSoXxA",
+	"YkwwjENz1z3h9Gv5+yjszzG8hxnPdmSwFXKq2SVMsh2NlJjtbl9DkbYVLfCjaFlbmn2PXsWVB3XfaTes",
+	"HoeCwHkZRkVAJwWOjIri5orwGagT19a2E4tBbTq/k43Me6TImIHB6VZ9VPBMo9kPpyNjVDHXHqyQT/iy",
+	"9TFr62JdqnC5UAR0B+hJew9Q0ohCRIwU4DRpbtyo5ZqB4rvI2QeoS1gzZeUNBJVBmtFMOdxahaAzPBH7",
+	"Vts2JLDVu3yk6tlxZr4gL85YB7pqqSRATc410GdaSMuaFd+tH6eGgQRfI1toU4/re4DHmtquziCK5xV9",
+	"YNHUyq6GGT0gNFOyvKd0bhuM3bOXrjZi3QgFHW+/c/KDB7VJbFt7lQW0Ifal/eKXwd4FBATjDwglNzmH",
+	"QxDQ3ZS0aY7UZpRxkWZw7TRS6w9jel8EufExSlCuyB0z1clhKGvKWR0KFG5lhknkIYpXLB2Q2AjLlZIy",
+	"8jICsnHIIZ71oUAAZOOBXzA3PYrERnDUpYa7aQW2tbtumXtwRE4PL45+Ahn7/PjV8cWxUc9sjlDwZYsc",
+	"08lJG03yIK1maFk/YTqNrb/K0O/0yM9sgVShKpFz5kiJnIHnxL19+bY1zpBV11hUbDbPqEYcFrlic7ib",
+	"kZ09MpVFrtAhYPej2edcTFg+z22YGLwl2GSE7YF6g+x6yxFc3ujOfzrs7uw/duwyoGVHC81Ubyi65Nya",
+	"dREaeEFHNmyN7MCusBZuC13kAvwIaEvhH228D0ZDQbATMwBXGhssXapI/Eq6ZDe4Y596X1v3EG8jcQfz",
+	"YE0z5dLp7hmbZ3RhNqDOC8j8Dwdf6vVwqtrOGVOWOo7sLJlRy3TRGUA/ZkuvsCkqHdmyRCX6OlB/jUax",
+	"bb7/lKyxtzGDKxRX0OlbkS2Ij/f6JVCBI8Dcv7E26X6/H9ncMODDMXaDmeHyIz+Smm0b2ZQIs85m3wEZ",
+	"V87gfOKnEVESAdRwA6rfCEzDeSFURYbSCeXiAK+hZnLomAFDZ6Gqxb5RtLiSI5QoMONNk75weSjzHSwb",
+	"bGVf6NTTgpkNbpaprRiD9y3dZFJmW/BA3OkNhT+9U3Pr4IKcsZQrNNSDnL021XLGE+ezrydPqQ6gqmds",
+	"JvPFEPfaDVesR95b75N5VStuaLhZzOSmLC3QyF2i3/auYrUQyTSXQhb22smlGIoj+MvYYS7Fx1MdmZtF",
+	"O97p77htBfT3QFDgOP8x9GFJ/40oO5VZhs5ICAXcUI7SiLtSvLWSW2BdWrAuOo1qJXaxbPBQHAoriFka",
+	"lk4BL40gfGzZdcJMNP97rpGb1U3FKZ1wYd//FVeaBK5nTa8YicG6jUl7u9fbMafBJVzu91HKAl0u/WfB",
+	"SJwAACS2uwlUz1DEJTTEXtlmqPnZTJGxNLfqA+BEN2ODhIfqURjzDDKCCbYB+2so5lLBpdTe15WgczWV",
+	"WoF4XZBUwsfo7gGlDA9Dq4enJ9584EoVmDcAiqnBkda2RCeeZsW+ZMf7KbFiMxTttT7ioXgXlstUpB2v",
+	"qJBpNs16vAlEzlaXG254HhHaTd+UFaGHora5IlKWa44aKitH6+oYR5Cb01CquAPCwIVrhoKLahViDOFm",
+	"ckLaviAHThkmZpfwByOvzL1FY21oLdElORSqGKkk5yPmp98HjiNAB7AUKkmDztZUpDRPiQ1BK/SGGksi",
+	"xNSV7wrBfaXpbB5+6D36Mfkria+3IzQDEW9Afnp9eNQ9/+kQjYOhGLbw67IDtBV71Y99T5VvjTLFD2wz",
+	"LDaS2OUn6yoEFL35Zmc+98WR7QronLuH2EeM7XOawXmT4/GBkzu5IrNCVYQoGS2GolKAGYKiNvqednrk",
+	"3dkrG06wOXJmeTIp55gRlZN5juh/i4xl9gw7wGwQxCjROpiobel8zFFz6DMrMxSGps91zucQmhUpOb/m",
+	"Hx8pfwwhUA3hHwAQehpmzNDc7hM1FDS5EvImY+mEKTMLKc9ZopVX1diZuYlZdgkClwrM7NonKiL7ZMZF",
+	"RHb78N+h2CFT8+E0Mj1MYVzmj6hExzjqcLCHrZw5IPHedp/8CIgne7BsfLHEQeDmR/GqJEklc575EPwE",
+	"fC7SjC6lC4WrFczrjC6Gwnr8RlJPOxF6ZM0GdDbQuprltnj9caVfI0EzOZkwNMZ99KQ81m4DuRZtRaCy",
+	"irexUFFvLOzmSox1NWKYpQaWD2nHvV4veGjrdwuh/LTlg+tG9yJgSVkEkn0tQWxOJQgijOKZGQAx0SO1",
+	"MwPB5tEiiIAvJXlzRcY5YwdECmY0PbXKlRgJjGVfel4/2A0FuWLG3jYmW+whPXF5t7HuyEdqKPzl3agw",
+	"ZQxSvxlSlpnVRWyTtmVKypLoVjkdydmcau6uo6aLnCbAJX7mDV+owmBmV7AbX39SpISJYlb71hY6sUfo",
+	"entg3TAoNoaCT4SE0CUm4WFjPeLIYKxNnPMEQrrV3/nr4bIW7g3F+90jG0XDwENMpAiMvw+SC+fqyzLw",
+	"YsCPD4hLVLQ3LRumtKF7R2THBYl/7dphdk8wgdFYxJUu7Q7FFp2rwDzqonsI48h4woRiATbjNJfznDNN",
+	"88UBkNjjLwCbnFPhLdUAP7EGyLHlOiiJ/yz6w1cWqgEMjM3TilpGviPyY7vX7/VtCRRB57w1aO32+r3d",
+	"FtZSBsDRlsW9mL8bmTnfVQNtNvuLTlgEWbNO31C74sTFfc8tuKl7KjOe4LYUcigSKa+4eXhqxLtzeCDZ",
+	"cFiUwcXrjdUINq2AOwq450DIWtYUL3vck1uuZEns1CfVLtwNzgJnn1AIajAIvZ1rmZt3shUMqCqBA3gF",
+	"6dgNgXcs3ALeiobCcD8yfWTnElI58dyZCd3p9x2ahyHeWbOPemuqZwAhw2BtE5jsUxOvp5n7HsJ8bKZ4",
+	"M6bPD2HrUCwcP2kIO2sN/vFb1LK8kfVyOK5gkOkNuIEnAKN+6+vOmJbc5tn6fcwz9mnTPYQemhJwhT9F",
+	"hacXGSNqypgmbfuL3gcVuV/3EoXlwVbN/aHCSueeOlEBkyoHpDjV05YjsmuZIbdCuB5Cxlevxm+bLWui",
+	"1PpVjfB3H+g1xTe/xyYwg/8im+AQmnahrjtuBwt82XwfxDv9fhw4hqzvByWL8gEaLA0C5ai9xGCZYssb",
+	"4Sc7gluXqh4jq67BOoys42dcXphDo5i/yKq84tdMYOG76tSby7GdfIsHWjn5r/F7J/5OcwjosEIRsx3h",
+	"woC3bYKO3B6pLVdgwofJ/M1ApAMU0muxd5UH7cUHQE/uTK7CJ3lnUadJENsX3VAKzzPKxT1OoBu8We69",
+	"/vbtS42zaeaCpV9ijwQLOvMzsHK3hEi0u8htrsjbORPgXrFGDFQv//vh61eNctn++m4n0o3qjmtSH9kX",
+	"UpNVA27lFGNI7e7C0KVXBPG8NrpYZW79pR2MJdBkChcwX4MooHlCx57O6XjMkwMS7/d3SUMkcdl/Hvhi",
+	"LTIaHM8TibnL1cBjJifomyvTLgLo5LwYZTwxh9RxDBJUEXirhdDeeMwSpMDjRsI1HegznMg/RaZD37CP",
+	"9vu7t++hc2N6JuxdwOvxBbbgmZutddvPe9lW7sAzJ2ZLCNpgBbIfrpr2klvJpSXvRMavmI2VZAiuqniD",
+	"oaIPc6nW9lqFtjbWjHEYHmB3bYN7mwqbCCUF6wzMva4ARkIoEsQ1pPjmPu7pPVUKi2cBahzoQYO9OJU3",
+	"EPtAzJCxZ4oZy72fCQYgJx76OqHzxr34iit97LJ2akZm09qWPylzs16As7v1Kbr1EeB23uSHNitzAxv1",
+	"/ocExg9ZRg3n5K1A49BYjrgWVjP2b9/1z2jqGB3uq0z3NjmcLwC6ljLIzdvbeXr7ExdSvqZi4WluQQxs",
+	"8EYnFgbkSwvsb/JSb6Q+KSP3nyVzPtUvdsve+EB22A39W9QK0wVag1aTLGg56eKLaqNkyVgTOXKzjFmR",
+	"IQFSBuvNhyUHMXXPo0JGDLyzQRW/Axtocug9ZYPZXE2HQhhrNssWJXZX2cwV8PfRERWpFEA4dVHmDlpI",
+	"2Qc5IpYLy3ZnM41QrszowseuSVwWqHZ3GuwJg2AwnB45hDb1lOqhmNJyzB4hgw6yp6QJnNkkkbDO9Us5",
+	"urNAeilHJ883kS4BCuRntviyUsa8yArzzi8GCdeih4Turhx1A+xhVZeuNEL5iH8CRvANC6/+3kbi5IUs",
+	"hO1iA2l3ZEGxKB53NnkRe2E3QucYsMj/YaIVD59ni1NI6Ws2aijAAlH7Uo6aBG2zQAT624ew3JC9DESL",
+	"racf18ThgulOVBFhNpYlBej02BfZL5PxgR/P0fVFwU/KOvwxaSvA55mfokSLEHnpsXtDobQ5cz5OgEcc",
+	"uwCnD3IB+Hr+QPRoS9DSPOfXJdLQhouRNZAqW7C2QTlAFXYk27bD6PTIkeWWziEJCB47GApf8ZVYvAg2",
+	"Z7kFqsyEftXhCSfszfupoWjQD37PuHd3TZkxeNYlDIo5PkXEJxtLVzGR1nAUIdz0ii0ObLX62OjqHnrQ",
+	"YudJs377G8r1UExyeeMt7G0CV73dPlEdADDVQSpICwuOHp1h7r8ZNhKWm5cyi2rUYnVNoW4g5i1SbeSt",
+	"Ed/NrvTP0Gd/nnb61k3eO2uN/xxB/iPTKLhtokuB0VHPFnyL/N7MUN5C6NjD3ciRV9606SUWoOpcwBTi",
+	"0AMSc5Gyj1g1oUL5Zws1gF0NAB97kGPS9sROka3uHZX1tyOPaIhCMzwqq2N3gsLYLpXN+rZcBpgFasU2",
+	"GwG+s9Tx5NCnBVFNHKviAQp2hxblgiAIFISlHy4i3Z1OG9SrlRsR1HGvNBRtLz5LlGRjdXLUQe71eg5K",
+	"DkLXriqhihyd/wLDoZr4wOTS8vcSdR33yAuZQ2L+ULjwOlL9sonUnGoWkfgQEH0DYgNL1zEkwweOD6px",
+	"CEfnv0CQhPtU8BFoVCifFXYLWAKQ6fDwhAkjeFnqQ/x6MWcQpHY54AA9filHWHBfxasFtv3Fl7uH4HS4",
+	"br60oPf9NMt7N6vfZf6/g8yfs7wLZmPuN/GDinxz+B5M7AfbD2zzlZImdjIJihHubf/QjxykOpc3EXl3",
+	"8aL7Q2covBRMZFbMhDFWQWVENX0ReSlpFUVEXWpwVKPYP0kjm9TgCNXdb99AGauIj6iIQPgfyZThX6/N",
+	"XXLCohFPoiV+3Chgu41GNDNi3SsK94GrwxclVLOJzBd+XNCL+weUhDbyP64MyqgwMy7z3xFPbKKFayp2",
+	"RepdBsOIiiuCiYuKMKHzhdGh5c8rDCjovJoASbMU7KDUvNUaScH4zOpxgVr05fnbN8YYd/AUMRRUa5pA",
+	"oVvLkB9jXBUyZC0AtVvVOUcsyyzi3ecjxH81r/s/5n+65n/+X2MJUKLpyObKmksWnTCbvIL3o5yN+Udf",
+	"QedR7DWKmgMwZ8qYVhahPRR5IWzRcAXR5SKj6lY9cqSuv9wVwGnUKlv4f8CmH4p+9Ozw4uin7tnxi26/",
+	"vx3ZulWRoxu/ppc7oyd/Y9vRdr/f39158nhvJ0KC7ujd+fPw0yiKnp0++/nZ659e//rrr9GFsTkBjSgW",
+	"5JVO8YNfLN+QnSNi+uxDS0evz8l5MTLf6CjaH/eTx3R/p/tD2mfdvdHuuPs0fcK6O+PtZHe0R/fTx2wo",
+	"tiuj3/Gjt84F/L8G36n74cAaoANycnH8+vLs+OXx0cXxc8S1wYEOslQ53vZtq5UHNhxuK7prELtqTda8",
+	"mw5d95wrB9do4GQtBcMBwHmMdPirg6ivkg7DFpTgXTPa74bOv6GhY/fZZ9o7HnxZmiB47QJGQqk2NnqW",
+	"2NnA4EHfn6r6WStJJnWXa+TqSfhfAE9TmdRWH2gMmIQeOXMBZIoZsG5APRyQZyQUIS8YIiGaNJpDyP1Z",
+	"URrYt89kuniwm5F7owt48zM2RkFWxVF++oJXMzcANBM2DhZxMfkeKvr3kItNIRjwEgXSoBGluiTU6uJm",
+	"WaDNZHLl+eGQyPHu8e5mqXbGZvLaZ/dgwmVelOhb0/UdBBLeE9zXq0XSUcZo/lomVy/ovdw1DssFVT2+",
+	"segxvNJZkbFVOJULW7dLQWEn0hZSYLmWLyUXvh/yzzB+djYSqj8iHLEmF/B0NR4uSkaFSDOWwhG7r6S4",
+	"U2y2WQIAlN8PzVs14ejwM4pXfFuSWU9zWUymXkhAMeaZkQCHpyekzWYjlqbwfIqEV7FLnwBpFjsMOGbr",
+	"d3pAsmnL0GCnIca7BGteCXkDUNKdAKcKvy/xnOAzXoWcezCp823IkN53Pf6nHvHDyklxnEa4Nvc/1Z9/",
+	"XTlMU/DxhWLHQqfhtLSxzNDvwxY+NmwNhli9aNiKhrY0yLA12O/vRsNWTjUbtgb93u6nuBMZLY+nH+JU",
+	"5tiTw9OTO15cNjATDtPUH9c/x0Z4+LuLP9pf+85S67hZnmDOcQYYGfCrmhXm6fdby3dpt8ADSWhNpDyM",
+	"JVO/87gM2jsGrDx9v8sWyBeIMGtMJWzHLn007mA2sOf3t4VP4DYHjhzFmBgKy/PjM/PR1uBiMggKt7Yd",
+	"zx/mz0BSKTe/NgZLBBQYQhMUtiKHMLutRmZ507sWVZDQLCv5oqYy12TKlZZATpETNaf5VcYFU5HPXhiK",
+	"Kvcu9NLxnX6QI0SVwB8cKhsAHIy0LbQMOM6sg24oHKqqEwFnkyLtjF2zLCKa5hOGCbOZvCE3VLN8RvOr",
+	"TmmVAckTVwEhUwTlfJFUAJkp2v8sWAG0EXrqS6QVwtOxRJ5pwvM5YA9D4dk3AKhW9uHnFxDlODOYf//u",
+	"7JVnbhuKdqyZORk6X/Tg+3d5dmG/tawwTlsqi7LDuzd8/LdDMqeCZYSlXKueuUnbSg8DV70BYGbN+nlF",
+	"lhr87q3b+V/Bf+X7WqES3Cnsfc+KWOn8eW8rlyyLF5AodxOIy4IQmM88Q9LD+LLPQ7qxxLGRxRYi5VnJ",
+	"2jZpbGAhnEhZYM59B7kQqu5n4HK6ow24qe/6zE3AqZTZnU3Br+yW9oP9Nt3SYa0YhIx+N+7+7VzSfg9W",
+	"vdJzPD4PYqItlS6xZs/DyCjzsYjJDGqIWCQ+zTInhyqc0WRMFVppSN8iPNNyKpmKhgK5XeKcKabjA/cH",
+	"1hhHfe4eAMRtxmgONK0WfFuXaji6z7ranjPtLqjP7LT9m1xw7escYj3Mb1IC+sV2KQHWZPsuCf8NJeEL",
+	"mZuLWsg77tbfiArLhqqYJlw/lGh0d5OSLO5hhOLfzG0J/XpAburvUdZrbyt6yhr7peeprAESkPjNj/E+",
+	"8IM7WHBuJr55680N9JuUXW7Jv8uqf0urzR1FKsrDTJeP8mcKKjAD7+ZZC0tn+sQfABxD3g84eyqIKNKu",
+	"VE9xaNROFDJ0y5xMZZYCUaS7dw6aKvU01emJXO1DTDK5oeA/iwidSdOenrJZRP5Z0JwKzUVZjkiRNvpz",
+	"LL0xFNapJlBiyiBk7zh2cmiQ565rZD6fUpFi9QDLVR9ZHsGQCmdKlQuashlxdU7d7HSiclzQNlQ6IWOa",
+	"o+/K1veplR8Cdn55A1VkyqkjXENvC6bL0sPWORh66SzrPDIIBEMdipKLWZERMH6ybFxWI7BuP65t8SNF",
+	"tMR4E+wAKF2alDmsFQXRvKoaQ8tlRSNhmQnchhkQDYtVeX8VvJv50mV0IRa8EJ642tYbiIYCXwGXHdNw",
+	"gTy+6q6E2iF+e/YIUqAjkb2vagVExVizwhymGiARIX0x1KADhmySMXrN8D4BPpJm/5/1bHwx9QLtryJ0",
+	"lDJT3518XwT5+q7cjIQLI9Olk5lN8jGQ7LBiy1I9kMQVgY71Ee5qaC7J9Qu4cRsTs6lgmhwD/T4MFRNG",
+	"3NuB8LGm5xSSBzxCFeqJtOtFSwXWNA+kMBiot56sobiRRZZCfqeNviDfPuQHuJGWRRzK9FJbz4nyWcgl",
+	"NhSh8vKL4uq/gOwFaMycJ1cQeAnkSynJLEimFFwHWCLXqAk1B1kpr7EkvKtrEsyGFQxDcXEjnVrDZ428",
+	"9cn1tjcfpqJiQQTkdZj+lwpcDBCQF1S70/SKCYJ1MYCSxiyhL8BRzo9lM6DCxs+4cjw42KQbOvpqmqpm",
+	"egZFyEBqr6p7YGYsXrZJXUNBHdhBMLywaoirGdeeQ1FeUDfIGUCx7ImLZFfYuqrTiZRf3h0AuVWQ3cRm",
+	"c6O7fMAv5baqJ1TtgOI6ju6dAh+3LXPu6y1aSnBboMgVyVtXsubAMjP46jeW+9xnyNkyjmD1DIVZcF1h",
+	"DbpXwZqheO81YVksbVw4B1lgK9mAZJUuoh2Wj7FlL4xhojthMUc8d8DX7xx55uw58yI4EBC4DOsV9ch7",
+	"iPtVRqjoQlXaT6gA4mspJsDTFKjtNsfaYMHZdctyQxcdIHVDTb00LsE+6qVThANCf19pPdr87KFoA0ht",
+	"K97v78WdiNTOYWCWDrBYinmTYE9zaw1iSBho5bBGlzHLfLoliO2DNdV9kKMaNr9eKmk4FL6kS22J7eJA",
+	"KyjM0QYsa1rjyQrNXMuGbbqCg+RC1sAgj4TmHDY0EuSp4DinQPGS27WurqiXOBBeOsH6O83GN0kKpeXM",
+	"SqVDx+BnlxLPvi9ugG3cUK4hfN9cWwlLWd27HGib2heUAaGg+cbmu1JnUNsCQIAEJudQbUsEJ7os5mTv",
+	"OqaHmqwcmC2ychtgTQngcemRw6DgsF3QRpWG9WrW1YtrBndTPnuRy9m3HKszY4OBei/G13X2HPrspUaD",
+	"3F0ES33vV6diYv1neoHuSiS2vUEXp1gx90LKV+ZI4nP7m7yPPw2vWcrpxWLO/kPYy+6IJPss/tr9TVx/",
+	"tqsLrOVZx66VNq+Tyc1XnPBSU40J3PVCdm/YxtKlzCM2IIW4GbfR6F+p3tfaYG2X9yE+BjYAEQGXPZa7",
+	"NBcrWSoGjwpRWLGYBuYRlhqVY6P0lVVlB2W9XmDlLdMd67e52LJduqF+kLz0xAwFdrRAeBe6dw4aCoZV",
+	"6HMxv5RBdYyhgAqMUtRcR6W7EqoeQn1Ccw+tQf/qd6nBUKBZDg26eok1o7ss+S0osAVzHTWZ2wTdZc73",
+	"Scrpw18L6ecd1sdVjltByQnz6AYM1XQb3Xi2rmJ8+i4oqvi72w2ftn53G+VT3PnSRsL/CUCPGZsf6J0M",
+	"hZ2HZAE6tEUVbwX0wPaGK4594suYB1HLlYG97Wn/u+8mxXeT4ms5XEFX1sGNTcrxMzR7o9QELV/cX8kf",
+	"2TK6lagJXl4rXkwuAp0OyhrL7ClbNv9fTFnuu9Dhhfdnq3gw/gU/xYpx7KZsBwigzV2W+aq8Du6thwLq",
+	"Yo4W9RvwAd76b2iemt6tjQWxHetVGbMbV944zuTNexeMioP4lV9TeK0xF2lgbsD1OSqL5VblnpbzOepS",
+	"UsyHQksS46jB7CEzqTTZ7vf7peYyhgCMXDpDYZ15YEa5xj7o9Fx/A9KPgd01GLr3mxRazqjmSRBpm2G1",
+	"3aE4BYR9Ym7+RodDRUKPsygLXrj4FHpqoFZSG+0iCONAAX2zsENhHgfv6w0X1vlsCzc9Up5IShB5q0sg",
+	"jDAqcg+XgAupNWv7htJYbjRry2PN6MdXTEz0tDV4vBctV7lqbDkItKxueZ1GdlRHrh7Xl7E7zpk2gkt9",
+	"bceE6ftY6HyxLlZY5oYZwQG77VsnIfyusL9dhQ3cQBY/sCqx6J7K2mGUH7ICTb4IISwla6vy/nkjagZY",
+	"STBykV1utHJm3k5pIqjm12wo4DoflcKUM1tINz7y8jV21VC5JnafqU5ka5lC1XSn7m1lo3bC86TgmlTy",
+	"0KqJZySnurl22SuuPDRZfVFAgu1kXY67X7/v4ITVqLHKREWWU76ypQAthAWmgmPkF/mOTFtLwH9Xk53d",
+	"F+VacXKZCaA+ql/aPS5sVAvUh5gjF/co0VXIujUof1KJgU1llloO4zCS5akk2hlXYP400GgaO8187ZsO",
+	"jvGCxOar+IDQVM51GLYZijL055ByMkcT1IX4IjBCfal71oNW3gXE1sHblCQZtbfxI80kZEdAbVNPK85T",
+	"BrqGzLiaGSnEVI8c02Q6FEanQ119jGpZNDDY/VCVtrkGv8Urtq29aof4SFUJyiJHur00C49UB9fPlspO",
+	"gcvfDTkxQ4QyvfOAKzZYZRjqnGLNRjbjGn2jdg9fOlQINndZzFOgEcfALFQy0PU1sBO2UBYnXpQhWIij",
+	"OagfNTeFMugMQVUIufbIob1/xTvAV+KGnRciIrEF9kH4lqY2RBs7l0ncI2/R0zgUVbCQu5FU/ZXeT0mq",
+	"bsrIOg69a7JH3kgfqB/JdNHsnrNb77S0w/9siqaH86mdVfZvk+4BUfTdf/YtFQP6jzGH/dkLK44JebOh",
+	"6l5KJV6trrcyqhlq63tzLFwA8YBpBsTgsnKuKgvSloKkbGaEq8xNw1ymPIkQIbEYCu9PiTzyGT1BEO5B",
+	"niijmy/HZi9ZNIYH2uV0VTWXVzDG2sn/dhmgbhdRSNkivhNAfTsVDoNd745Efb89zAl2+WWr7e3DsrAv",
+	"nFohyQgLX0OpawwZVo1kovhEUF3kjLTHMieWk9xCeCHuHDzw0+vDI3Myz84Pu6fn5yR+loy6566F2HL8",
+	"KygTfM1yPuZ4Na5b5zSlc0CLGZNKoeWa0xuwTJZRqAIrjKDFJHMCB4ylB0NBBSkEdgRJIs7CwdBsQwVv",
+	"I4Fc/TGuXEtepjmkpl6eJyxOHpE5VYqVVHjXLB9RzWc98ot7X1cStv1BjrwM8+a7t23R694haJXWrj0l",
+	"iYyxanH+Zt4aFmFHByQtUODYO58sdFeOu1CDx2WOcevyn9J8lmG548BM3YvR0C8L2sKP0yKnI7CO8TZg",
+	"LPN4/+PHmGig868ip6WFokH+hKu/VWZ4qLoQPwg1HVL4M2NCC0ncToei7Lc4no1hWwfFlRfjRwBZtG8/",
+	"FCnzc+X2pXthgB0kNM9XmcaMX3vD+D0O8CFUySpH8l+2/lJVHLgBW4PWiAsjfRpc37eoHpoidoBmp7l5",
+	"Pc2NCkMvuG1Ljj6w5FbHzCMFafmA6J2j+zTCYxqelV7rdhf23rIQ8+cIIDl4QEnbHHubwWM/63xl5/Nd",
+	"teB9fc+f4T7+v6NBVxQYPxEIhva7C+JVFOojGMkXBIicTn3vtKKvPl5Vv2Wp4Htbu4d1c9bYvKMF4YDi",
+	"dnXbInJjhBjX1pdlZL6RL+AoAT8uyL2haEPcFQi8aq4PRFubVm6oAnx0J/IJf4TRPONGpGODRkJDRbKh",
+	"APaLMDmQ3LAcKjrI7NrYz2cQ1cwZuWJzTXb7JKULZav7Q4UxdB84NW12FsmgYkzbFv5fYWB/pmldffxL",
+	"F1H8bl7/HzOvscxg/ejd16CuQxEftCyWd3eWMXNbchASjcEWa1uqO0g06kRlVafS7oMkEjT+2kJWzKcE",
+	"GDo7PYJl/PE8s4800cS6cm3lyNmIC4ai5fDN895QYJF+MqcTLuzNwFixJBbso8YvY0zPoQpAJvBBNZ1g",
+	"jJ2uih3ZWjuHJcjmfoYRvtsmrkMXkN/8CSxGfIcequWY7jI0TEg5eb75M6/4jOsN31uZTf3bl89TWBWj",
+	"M8dyTidIaW5X/FtHAvznCE2zasTKqSbU2y/1rzYNBJYM1c48g433QY58Ae43UvMxL93cv/+3veD0zM36",
+	"v7bcg+/y7NNqN8Y5E7q8kJpb9JSq8CYN6DLlcroUnwgU1vD7c01FSvN0KJxpSGBfs0CisSRn2rkt7W3T",
+	"02xYnFxc5FmMQOdg2BZ3bV/rEchLc9p/Qs9HjFVYU8uk89PFxalzisCVe0F2Pn50AHKamEtyxlJE8R2U",
+	"Lg8A5mMaZM4dw4EZgRyPUQTfTbzamdisno/98QWfMaXpbH6HZ7wr6Iuhs4/Nbf0O8Kiag6yc8ZS0qV2O",
+	"G55lJJX2Qvnrr8vPvZE6XK0U0309EdOqlWrwFmKyQqWsOXogIpdqTYLdZqufbWKeNFfyb6D+BFdLYlGn",
+	"26bDCkAS48FYOF/QmcWXOvwccK0MRSEyc0UIOTcg/Rt8Cb7wcllN0FaZDGoKxuAmgl5mdDEUAqrIaxVA",
+	"Xg8I5HfecMWqKaeysMQD1oMT4HJsOQtRJuT7dN4gTg+RA5YqswXqL6HLUvFVdKQtKl35ddlmx1uCN1NZ",
+	"9UTa/HeWrsmvh5x+190ABRaNhsJyEWBcmpmFwXSduncSEUFLLlxS9eACopPNzSzXC3JbttfdfZJMaU4T",
+	"7VAl3tsIXZghP97rYJh6RFMsjQ0JKugPdO+N+S8r0v8zriBQj0HsEU0trokqQofi5fnbNwQksZ155KM3",
+	"/UCdTNKOt6AY29bulkdEdw5Cv65NHTJ7zI4QZXqJjoAkJgorzdJwbzS/ym3ZLo29YzoSUUUCF+pa6lAV",
+	"HYBygaPX693ZK9UjJ1BwzuiTSS6LOR740o2OUAVLyjayNwAhEW1mIdfV3G9ImVpyu4KTVWUSsOCOeBvS",
+	"txWCI5xXD+a8R94W2jpprAwBp+lQpEYTzIyS1jwJbi6lb5ZcsYVqKk7rAG7AlXSAv4CccofJMfufBOu4",
+	"nHrvUCsQ4gTfbibllcMTWcEzFMXcodjtxq9IlhlNGXB9IJzGXemg4zbGGoEGaLmaPZIquYx0i/CZ0QVR",
+	"U5qzTtPJz5lCDPh7JIsgS4Qakbd/eEpSloNDxl8aHU29I4ewcg7pJmyldV8oHneyyxAi+oYnjLSxzkO5",
+	"PujoB+gQhHAsOh7pPk5hzgaQPP/XNzGWdn6ys9fvwEfKSpA3xrqSwgjXfq/3uH/gNqTFM4IfXlvmJqrI",
+	"437HTjmziH5r6Q0I9Tafy7b3WYbxTr8fB8iv+KUcxaQ9zwo8Z/EHKGQckRidc8ZyQx2E5Sfh39b+g5NY",
+	"lqa3BemHAsJNtiGcdktlgKNAtng7LWYbdA/RMe2nqKbAfGF7G2AqlDHDoffeULy15DCuNTz5fCIkclJB",
+	"4gP1pI+wrrUNEzIpDAWWii5r6SOVgGU94eNG2xpLFuB6h0ZvhBF3mzY6K5QmIzw6aCXLMeyVenFMa1kP",
+	"hefxJ20wbVfzwpA4vCTElv8FpONQxBW7yXNSKuJLB5hf54y08WYQvqq37mmm5FCoYmRsqhESAtUaPnD5",
+	"9tZhE9wMmCDKCAKakSm9ZlaCwix0/FXE7ktaPvlI2UuHywyt3xrCGwNgerGoBESlLMrBrH/CSGxntfsX",
+	"s71dYd6LxdzIofidYnn3cMKEjonMh2Iq593RojuVcx+cBcvLv1LKIYgQcKIFYUtFJkwrp9sakzzgJH+u",
+	"+6eOA4s2cBiZg/LFrhmNr/UnsUa8sIfzpRw1eWOWBPMNVTaB2Jm+YSAa9h8XpZzGEwYCNApQlneWoFbU",
+	"lIKUDgXKUktH0yBKcUd9G2C7qLUsym97unzCPQAL9JVTgZcSgMmpzLJw4SLM+UKNVq7fd6Tj90zh/7jE",
+	"IxTtSx5S0qZqIZJpLoUsVEm50bmb67TZDbMyBuWD03er64uYoWZnz1FZ38CTm2jkIXX3rbYyl6eydhXW",
+	"WJiiIcU0pLUevXp7fvwcHaB4saMZ+j4dSErOEUxyELQEgt+qRrhmUSWFZzM0Txo7Dm77irRjq7pZ+mwR",
+	"E1t4Rnkqc3nFhDGcCgCldNAJUgcNga9mKKh1Ibhu3A3fgZxWGJyesSNkfR0KBzXxsyBzEr84PHmFM0LW",
+	"sHIc1saXUCGkRlZYv3E2AjYtpTEgsywMAHIdwMXQwMQlVc1yubM9Zp/7puq/w3vZgQWW2J/I1+V5uoS8",
+	"KbdKW+aIyyDxs1dvj34+fh5vxUhTGvh7Av+dBQTyGhWprVMSSqVs0fnOAP9FEg2+6+vvZGEoOUnb6kBC",
+	"6zbC3SyBZh19x/Ldq0EnhwHLR4gbBr7IRM4XyIVsmhjnTE3/CpTodUZSdBKZXoYC7mUVO8HdH4NWLVw5",
+	"SLcbitvy7ZxoqyGfD5ZFHuhK5yeLKl549Msjv2pE4v3+Lv5nL+6QnKLbdUqF9YGZvjJGUqop0tzCVHCR",
+	"ZEXK/lrlhnYusjQNok/PqabxoAkIjhDZoXBOS68FHBTcsaU5r3JGMSeA8WsGGX9tan3nj5S/NFP0N0Km",
+	"JC2x89bX04m8j9TaTmFkxq3nlEIAAN1EY5kPBRZ8nlGlWT7mFOLV8kaYN4er/KhQXDCl4KI/pzkTep5z",
+	"cxzML+c014LlJ4ibRw65tEj0kUxZHBm7zOd7klgxrfHwu21wyS3gPsaWw88jm1xwTSGETjWbyHwRd3rk",
+	"RCuipnTOlnH4EaTnmlGh44Ercnh6YgxKo+1zmugDEosiy4Iq8dU0WSEFW4Fk/JoW0xkeyY2MK9yyXwXv",
+	"Yw7JabD/b7F7SBtdmZUjgzO/fNI63zpA6Hvh529AA//INAQSPkvxrkQvGYHzEDfsixtJCsUU5Dwg1STq",
+	"KGP5M3N4NcsWg6Hokr/85dDza//lL6Rtfq35jHUGlh06DjjK4lKXKHtj9gn7KPaHgmyGriBtQJV7Ov6x",
+	"zAOm7w7Kc+Kv8NmCxKkc2YaQp+QVFZOCTphFa4QHf8SgPjTx15q2UTaExKfHb56fvPkxLvHkQc1GG1Lo",
+	"RCT2EIpDHSMKQrshLRkTVYRJefE1k1sLxP7lL0DQgAYG5MyLBWbNl+MJjB+jTdy1DRb2pDrbGIGbzQoN",
+	"yWUekRY0ERDNS6wGEBalGQpqKZs7A/OOAHowY0K/+ax0JZj+Ln1XsYsSAWuL8m4KBkwN8GNcEJs7FuBI",
+	"qnH18Oq4nG/lzC3byh3YvoinWbfOIOAbaPKw9MhhsxclmMTV3pQGVf0OBvtv6N/AF1t2cHxDBOXO9ndH",
+	"87sv4rsv4rsl9GWIyx0XORVNNKYBASjiM6uK8GE8FetiFlujTCZXd6V+WmdVPTMNYvFRZ1Y4HbGCiKm9",
+	"XksNhYffdHoEmgf9W/plA/Z3nwvtYEVck0JYV8UBslQguMu5a9dGAY4BjnmbY6Q3FBvQ8sDI/3SF9y24",
+	"2N26fVc8X4Zt57sO+KZ0ABz8L+WGXivcC/Hg4v0dNqka5e9DCPjzakwbMhwdS0f87g30CXdTi8V1WuYg",
+	"cAIPRUJzoIsAQC+W8UN5X6uRBnjlHrFvhfe6UnGZ63Clz7soGlLTM2uLQGyoaDahf7Pv8l3T3FT3i7m1",
+	"2oX9rni+K57/AMVjJcEXVj0Ox+zB4fcrTu7IgmxYNMuWYOgB+tzVBNjvA04V40kTLH8UJOf3yDmgtdVQ",
+	"YKGEayhsCzGNdFUOvM2BPPav8wWFWa2vdWzK/u2/syl/uXzrprSHcuYb6WpWUZl7mrdVCdeQ9fDc5p42",
+	"ZVkXa7OrDzfKniYrk6fLlIahwJyGHrlbYnObkt2PH/15ghqWKc9ZYlltzKnEAl+uLpmQvuAuote3+w6+",
+	"HgXZt0OBRUj3iYrIPplxEZHdPv53h0zNZ9PIPDuFQAf80YasyhvKNYHsIcxi2u7/P0PxgWsNpfq1T34h",
+	"xbxH4r3tPvlRCha77AlVSzHBye0NxfOScAxKuDqZx1OfNGbD3LCqjxSJeeqiLfDGj1TpYwf8Ng7w8R75",
+	"mT9DUmebI/Q9L/yL5oVvNzwXylezkBMp2EGVVdxtEK6/dHr5YZUYMEyKkpX9eYes8kYde8YmXCEFDXl3",
+	"9so0b+Et0A3Sp9tB6MWcGb2bZfZPxAcg6R6iiyWG9DoRYQJTkVx6uf03Qm7HNFOscjRIO97pb8cd4i5t",
+	"kPcWplzxCXDJxiinYtKOb6aKJZcx+R8yooo93jPGwu4OyalI5YyMFhoClGoKSB+RLYYCcCYQ+2sD/nhC",
+	"OX5lM0mlxpiqTwA3U+JS5OhIyazQjMRTreeqLG2e5AyCjTRTkHeb0wmUBCJYaoKmac6UwhqLUwkAIiDz",
+	"AnQ0VySZsuSKpQOSSTk3GyIi85xfA3HQ2Ysjsv10+4eIxOOk3x8Mtp7EnWgoMi6uuplMaEba8fbjp72d",
+	"/b1ev9ff2n4cm9+yH8xvt/txJyKzItM8oUpHpPj/2bu63rZtKPpXiLxMAhRH2bIscJ6CtRsyDGu2FujD",
+	"XEC0RMSaZUoQJXtG0f8+8N7LD8ly2qSJm656mpfKEiVT9/Pcc6SqRAo7K6JHXR/f1jwTM/nH1Rt9rjie",
+	"nNOp4Nu1UKJe6+Ovb9bnwAeomFjNRZZRqnx9sz4zd4nA7rQo22wmV6LhGW+4+Ue9e+xi6b+JRaYV+VKE",
+	"4DRQtjyz09p3DBi2MBFDmwzftKootyvR8d4wLq338kwajn1hFsWCgWX6q+DFhm9VOGE3hd4u8Ovjbrcz",
+	"uLCFTF9+Qy+NFM2mrJcKtzkMecIvTbpUtPdwcB5gT1KkwDDFnblY8aVQE3ZlxpAXHBStKO51UclMBnsL",
+	"C+H+Wb9e6PlcZRwHF3uvturpU0XrH4vUI8d6QAHWOKc1zml9cwJRZkLbRRld4uMHZlX7qg8PHMUajJBe",
+	"N2WlfO7lXgQWUfKjnaEhKMaZkUpI/deOisjZIBDmBSzzc61x7/uPVbYd4PXF9WZjCXUsoX4xm4J7kPGd",
+	"Es2DKzSfW6/c9fs6O/Bcv82CpgwzIAwOOEsMc8NfMGSZMMW3CkmqesknDh0kOjlNpiA5ZGhUzk7jS51Z",
+	"AelPMiVCJt40YlU1FBi6SYdOmAx0UBH7EamE51szvrmPKfgJDNW7wxVYPxayjej2r9YmGMz5o5mEe+HM",
+	"B43Cz6Ts7M37QPVxSnQ7AWX/jCudDSLkOIxcWSWgMRgYAsKXutlWcIi3KJ30mxLLhL3Unyg7tzWtIWsy",
+	"k2kheI3EgH0rdGn0FKyEHEKvc+I0NxbJ1HmVkM1MBrWgYAlx0fr3mIM6czhhL+A7emWqF1ZNTbhkgygB",
+	"c0oWe/zGkX1aeT9CzQVKCCzeiGM8JNwPN34+UdZT4Y4/J1E+uNU1iuV3Os4xzhzByd8WsQmNvTyWJ7sz",
+	"UT5xVvgx2vavpNfvqERN3QN/qsW97FJsbKc+QlZUWzCj2FXNZAAC/qyp89tbUUfIxWykOgoOdjVCXWTs",
+	"t5B61w+x9jld2aSlqJqZNLoZLtj9CBTAneUwHuNZkch3n8H2U8jk3Z4a4+mvWhPP68G53zSyGIK8tu/p",
+	"E9umk/dgSK7vrQC0N1m3VmrH5FzuyFQa6kmwZTr8RSCRZ9Vcu/LutNnCPQ5iR6CZfqAM297ZnljPPO/R",
+	"InzVFsG+NkQVS+iAHjDhUMbgxOab94W4D9qFP1vRCg/GY8k6HCIIOrcBEGWGqBSGdNIi5SvwfXlDwHSf",
+	"hBMawD5o6JI4UZp6C8CsrC2AVwXo/YFUwrbGjVlCxuWivL21zLQYEsHNtLxIJuxtWS8VNqPllu6hj6Ls",
+	"JvRAz73gmS/G4d1v0BEa86qDEfDvwsEdY0g4C3cCezmC6+cNE/9CkzxCbeCigRJm2TahR7QMrX/fCE/Y",
+	"las62NMbfIZBnFAsaQudtFmFzJRXTxgUhqSDjaEFHNJhrfTz0ln/BLsO70sf5cRB0kGWG72fZabGBH5s",
+	"FH255rOQGRRCh9wUWvMncVadguSj+KZfhdT2SqDaxcbSkNseUACzSCHLpcPJWczbhP0Cs0zlWtQFr14j",
+	"5jZhAdlzdnF+FseRxRedx2cXcXzJYnAmspQiNETqphC7FKJSM2mweU1ZTjGHt5YA4LYW07cpmap4qh8K",
+	"UqtkLFmfRolTrlYslzNp3aT9O5L6cwNOrIGLA1DIyONPCyKyLTA/plg9k2qTo6SGvnXtROho/IXA7xjX",
+	"FHACI1swoIEpc8noyYUzidVrc98OI7zrU+ASPZ+AAwn/q8pz5z7x/g5E7PlwQJZ7hUb/NBaYv7FOab4e",
+	"Ki8bx0KGTRlD9SDv2BWHfn80F7wW9VXbLI6mf7/TlgiQxWT8Bl5ZABmLzCQcLEhWfAmqvkl4CTBZA2Jg",
+	"cCblEq2KNwtlyLKTqp0XeWpo8tu6OJoeLZqmmp6cnH7/0ySexJPT6UV8EYN9pJvtLwlRqBFDbkfDFhUx",
+	"mK+LWGsG7RD/rHZpyfW1JV+Jo+nuxJ225L05hl0Kc6tB+085VyY5zGsdORyDsBHKAfgX+q2cD538Wupg",
+	"qMQcvqrFsaG6GuAnURFLC56vRMZyqeP5pth6V7gpy2LgCgT5g/9Vu4A/xInnpBHuTYrTcJR3gbeuHz+0",
+	"S9xoIMR3RXmLBJtpKVW7skTmVVkU3klfIuxw+JR9iXLF5mKRUy5OLfSInr2daM9JtHcheNEs/AdkhY2H",
+	"r2bEjWHFZSG+U2ydiw3jaV0qRfeH54YSZYqPNHBvn/JUziP3+ZgOTUJvNa+slPLOYn7P10IChl9v8Rw/",
+	"rkRT56nZbbliWZm2MN7QP6e+1NGHdx/+CwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

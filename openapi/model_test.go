@@ -86,7 +86,9 @@ func TestSchemasMatchModel(t *testing.T) {
 		{"Event", &bank.Event{ID: "evt_1", Tenant: "t1", Type: bank.EventEndpointDisabled, CreatedAt: done,
 			Data: bank.EventData{WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "gone"}}}},
 		{"EventData", bank.EventData{Account: acct, Job: &bank.Job{ID: "job_1", Status: bank.JobCompleted, CreatedAt: done, UpdatedAt: done},
-			PreviousStatus: bank.StatusPending, WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}, Pool: fullPool(), Drift: drift}},
+			PreviousStatus: bank.StatusPending, WebhookEndpoint: &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}, Pool: fullPool(), Drift: drift,
+			OperatorAction: &bank.OperatorAction{Action: "job.cancel", Target: "job_1", Operator: "ops", Detail: "x"}}},
+		{"OperatorAction", &bank.OperatorAction{Action: "job.cancel", Target: "job_1", Operator: "ops", Detail: "x"}},
 		{"WebhookEndpointRef", &bank.EndpointRef{ID: "we_1", URL: "https://hooks.example.com/x", Reason: "failing"}},
 	}
 	for _, tt := range tests {
@@ -147,7 +149,7 @@ func TestEnumsMatchModel(t *testing.T) {
 		"Capability": capabilities,
 		"EventType": {string(bank.EventAccountCreated), string(bank.EventAccountStatusUpdated), string(bank.EventAccountAllocated),
 			string(bank.EventAccountClosed), string(bank.EventJobCompleted), string(bank.EventPoolLow), string(bank.EventPoolReplenished),
-			string(bank.EventEndpointDisabled), string(bank.EventAccountFailover), string(bank.EventReconciliationDrift)},
+			string(bank.EventEndpointDisabled), string(bank.EventAccountFailover), string(bank.EventReconciliationDrift), string(bank.EventOperatorAction)},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {

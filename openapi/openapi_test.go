@@ -131,7 +131,17 @@ var surface = []Operation{
 	{"POST", "/v1/providers/{name}/reconcile", "reconcileProvider", "operator"},
 	{"GET", "/v1/providers/{name}/reconcile/latest", "getLatestReconciliation", "operator"},
 	{"GET", "/v1/reconciliations/{id}", "getReconciliation", "operator"},
+	{"GET", "/v1/operator/overview", "getOperatorOverview", "operator"},
+	{"POST", "/v1/operator/providers/{name}/breaker", "setProviderBreaker", "operator-actions"},
+	{"POST", "/v1/operator/jobs/{id}/cancel", "operatorCancelJob", "operator-actions"},
+	{"POST", "/v1/operator/pool/replenish", "operatorReplenishPool", "operator-actions"},
+	{"POST", "/v1/operator/webhooks/redeliver", "operatorRedeliver", "operator-actions"},
+	{"GET", "/v1/operator/mocks/{name}/faults", "listMockFaults", "operator-actions"},
+	{"POST", "/v1/operator/mocks/{name}/faults", "addMockFault", "operator-actions"},
+	{"DELETE", "/v1/operator/mocks/{name}/faults", "clearMockFaults", "operator-actions"},
 	{"GET", "/healthz", "healthz", ""},
+	{"GET", "/console", "getConsole", ""},
+	{"GET", "/console/{file}", "getConsoleAsset", ""},
 	{"GET", "/readyz", "readyz", ""},
 	{"GET", "/metrics", "metrics", ""},
 	{"GET", "/openapi.yaml", "getOpenAPI", ""},
@@ -168,7 +178,7 @@ func TestOperationsMatchSpecSurface(t *testing.T) {
 const webhookOp = "receiveProviderWebhook"
 
 var permissions = []string{
-	"create-virtual-account", "read-virtual-account", "update-virtual-account", "manage-pool", "manage-webhooks", "operator",
+	"create-virtual-account", "read-virtual-account", "update-virtual-account", "manage-pool", "manage-webhooks", "operator", "operator-actions",
 }
 
 func forEachOperation(t *testing.T, doc *openapi3.T, f func(t *testing.T, method, path string, op *openapi3.Operation)) {

@@ -2,6 +2,14 @@
 //
 //	gateway [serve] [-config FILE] [-listen ADDR] [-mock-port N]
 //	gateway token -tenant T [-permissions a,b] [-ttl 24h] [-config FILE]
+//	gateway providers | jobs get|results|watch|cancel ID | accounts get ID|list
+//	        | pool ls|replenish | events tail | webhooks ls|redeliver [-url U] [-token T] [-o json]
+//	gateway config check FILE
+//
+// The ops commands talk to a running gateway (-url, default $VAGATE_URL)
+// with a token (-token, default $VAGATE_TOKEN) through the client generated
+// from openapi/openapi.yaml. Exit codes: 0 done, 1 failed locally, 3 the
+// gateway refused, 4 jobs watch saw the job finish with errors or cancelled.
 //
 // With no config file the gateway starts its embedded default: the memory
 // store and every bundled provider mock in the same process, on loopback
@@ -32,7 +40,7 @@ func main() {
 		if !errors.As(err, &logged) {
 			fmt.Fprintln(os.Stderr, "gateway:", err)
 		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -49,6 +57,8 @@ const usage = `usage:
   gateway [serve] [-config FILE] [-listen ADDR] [-mock-port N]
   gateway token -tenant T [-permissions a,b] [-ttl 24h] [-config FILE]
   gateway help
+  gateway providers | jobs get|results|watch|cancel | accounts get|list | pool ls|replenish
+          | events tail | webhooks ls|redeliver | config check FILE   (the ops CLI; -h on each)
 `
 
 // parseFlags parses args into fs. Errors are reported on stderr; asked for
@@ -88,7 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (serve, token, help)", cmd)
+		if _, ok := ctlCommands[cmd]; ok {
+			return ctl(ctx, cmd, args, stdout, stderr)
+		}
+		return fmt.Errorf("unknown command %q (serve, token, help, providers, jobs, accounts, pool, events, webhooks, config)", cmd)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vagate/vagate/config"
 	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/console"
 	"github.com/vagate/vagate/core/events"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/httpapi"
@@ -141,7 +142,14 @@ func serveWith(ctx context.Context, cfg *config.Config, path string, log *slog.L
 	}
 	hooks := openWebhooks(cfg, st, log, tel)
 	bg.Go(func() { hooks.Run(ctx) })
-	eventLog := hooks.Log() // every event recorded is handed to delivery
+	// The console's monitor hears of every event, and of every job accepted
+	// or finished here.
+	mon := console.New(reg, nil)
+	bg.Go(func() { mon.Run(ctx) })
+	for _, p := range cfg.Pool.Pools {
+		mon.TenantSeen(p.Tenant)
+	}
+	eventLog := mon.Tap(hooks.Log()) // every event recorded is handed to delivery
 	recorder := events.NewRecorder(eventLog, log)
 	// The pool hears of accounts and jobs from the services it is built on.
 	var pools atomic.Pointer[pool.Service]
@@ -161,7 +169,9 @@ func serveWith(ctx context.Context, cfg *config.Config, path string, log *slog.L
 				p.AccountCreated(ctx, a)
 			}
 		},
+		OnSubmit: mon.JobSeen,
 		OnFinish: func(ctx context.Context, j *bank.Job) {
+			mon.JobSeen(ctx, j)
 			recorder.JobFinished(ctx, j)
 			if p := pools.Load(); p != nil {
 				p.JobFinished(ctx, j)
@@ -183,7 +193,8 @@ func serveWith(ctx context.Context, cfg *config.Config, path string, log *slog.L
 		Registry: reg, Router: router, Engine: engine, Accounts: svc, Pool: pools.Load(),
 		Idempotency: st.idempotency, Auth: ac, Logger: log, Ready: st.ready,
 		Events: eventLog, Webhooks: hooks, Reconciler: reconciler,
-	}, httpapi.Options{PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		Console: mon, Mocks: consoleMocks(cfg, mocks),
+	}, httpapi.Options{TraceURLTemplate: cfg.Telemetry.TraceURLTemplate, PublicURL: publicURL, MaxPreferWait: cfg.Jobs.MaxPreferWait.D(), MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		MaxWebhookBodyBytes: cfg.Limits.MaxWebhookBodyBytes, MetricsToken: string(cfg.Metrics.Token)})
 	if err != nil {
 		return err
@@ -224,6 +235,19 @@ type redisLogger struct{ log *slog.Logger }
 // Printf logs one go-redis message at debug level.
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+// consoleMocks are the mocks the console's QA panel edits: the configured
+// ones and the embedded ones.
+func consoleMocks(cfg *config.Config, embedded []*embeddedMock) map[string]string {
+	out := map[string]string{}
+	for name, u := range cfg.Console.Mocks {
+		out[name] = u
+	}
+	for _, m := range embedded {
+		out[m.name] = m.url
+	}
+	return out
 }
 
 // poolConfigs are the configured pools as the pool service takes them.

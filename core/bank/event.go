@@ -56,13 +56,18 @@ const (
 	// EventReconciliationDrift: reconciliation found the gateway's record
 	// of an account and its provider's disagreeing.
 	EventReconciliationDrift EventType = "reconciliation.drift"
+	// EventOperatorAction: an operator acted through the console or the
+	// ops CLI (cancelled a job, replenished a pool, redelivered an event,
+	// forced a breaker, scripted a mock's faults).
+	EventOperatorAction EventType = "operator.action"
 )
 
 // Valid reports whether t is a unified event type.
 func (t EventType) Valid() bool {
 	switch t {
 	case EventAccountCreated, EventAccountStatusUpdated, EventAccountAllocated, EventAccountClosed, EventJobCompleted,
-		EventPoolLow, EventPoolReplenished, EventEndpointDisabled, EventAccountFailover, EventReconciliationDrift:
+		EventPoolLow, EventPoolReplenished, EventEndpointDisabled, EventAccountFailover, EventReconciliationDrift,
+		EventOperatorAction:
 		return true
 	}
 	return false
@@ -79,6 +84,16 @@ type EventData struct {
 	WebhookEndpoint *EndpointRef `json:"webhookEndpoint,omitempty"`
 	// Drift is the disagreement a reconciliation.drift event reports.
 	Drift *Drift `json:"drift,omitempty"`
+	// OperatorAction is what an operator did (an operator.action event).
+	OperatorAction *OperatorAction `json:"operatorAction,omitempty"`
+}
+
+// OperatorAction records an operator's action.
+type OperatorAction struct {
+	Action   string `json:"action"`
+	Target   string `json:"target"`
+	Operator string `json:"operator"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 // EndpointRef names a webhook endpoint in an event, and why it changed.

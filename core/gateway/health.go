@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/bank"
 )
@@ -17,21 +20,28 @@ type Health struct {
 	RecentRequests int
 	// RecentErrorRate is the share of those that failed on the provider's side.
 	RecentErrorRate float64
+	// RecentLatency is the mean duration of those calls.
+	RecentLatency time.Duration
 	// InFlight is the number of calls in progress.
 	InFlight int
 	// LastErrorAt is when the last provider-side failure happened.
 	LastErrorAt *time.Time
 	// LastError describes it (no secrets: adapter errors never carry them).
 	LastError string
+	// LastErrorTraceID is the trace of that call, if it was traced.
+	LastErrorTraceID string
 }
 
 type health struct {
 	mu       sync.Mutex
 	ring     [healthWindow]bool // true = failed
+	lat      [healthWindow]time.Duration
 	n, next  int
 	inFlight int
 	lastAt   time.Time
 	lastErr  string
+	// lastTrace is the trace of the call that failed last.
+	lastTrace string
 }
 
 // providerSide reports whether a code counts against the provider's health:
@@ -46,12 +56,14 @@ func providerSide(c bank.ErrorCode) bool {
 }
 
 // track counts a call in flight; the returned func records its outcome.
-func (p *Provider) track() func(err error) {
+func (p *Provider) track(ctx context.Context) func(err error) {
 	h := &p.health
 	h.mu.Lock()
 	h.inFlight++
 	h.mu.Unlock()
+	start := time.Now()
 	return func(err error) {
+		took := time.Since(start)
 		// A call the gateway itself refused (an open breaker, the rate
 		// limiter) reached no provider: the provider's last real failure
 		// stays the one shown.
@@ -68,6 +80,7 @@ func (p *Provider) track() func(err error) {
 			return
 		}
 		h.ring[h.next] = failed
+		h.lat[h.next] = took
 		h.next = (h.next + 1) % healthWindow
 		if h.n < healthWindow {
 			h.n++
@@ -75,6 +88,10 @@ func (p *Provider) track() func(err error) {
 		if failed {
 			h.lastAt = time.Now().UTC()
 			h.lastErr = msg
+			h.lastTrace = ""
+			if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+				h.lastTrace = sc.TraceID().String()
+			}
 		}
 	}
 }
@@ -84,12 +101,17 @@ func (p *Provider) Health() Health {
 	h := &p.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := Health{RecentRequests: h.n, InFlight: h.inFlight, LastError: h.lastErr}
+	out := Health{RecentRequests: h.n, InFlight: h.inFlight, LastError: h.lastErr, LastErrorTraceID: h.lastTrace}
 	failed := 0
+	var total time.Duration
 	for i := 0; i < h.n; i++ {
 		if h.ring[i] {
 			failed++
 		}
+		total += h.lat[i]
+	}
+	if h.n > 0 {
+		out.RecentLatency = total / time.Duration(h.n)
 	}
 	if h.n > 0 {
 		out.RecentErrorRate = float64(failed) / float64(h.n)
@@ -102,8 +124,12 @@ func (p *Provider) Health() Health {
 }
 
 // BreakerState is the provider's circuit breaker state: closed, half-open or
-// open. A provider without a resilient client has no breaker: closed.
+// open (also while an operator forces it open). A provider without a
+// resilient client has no breaker: closed.
 func (p *Provider) BreakerState() string {
+	if on, _ := p.ForcedOpen(); on {
+		return "open"
+	}
 	if p.opts.Client == nil {
 		return "closed"
 	}

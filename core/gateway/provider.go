@@ -75,6 +75,7 @@ type Provider struct {
 	mu     sync.Mutex
 	kick   chan struct{} // closed and replaced when a provider job finishes
 	health health
+	forced forced
 	tel    *providerTelemetry
 }
 
@@ -220,8 +221,11 @@ func (p *Provider) wrap(op string, err error) error {
 // (see OutcomeUnknownError) is Unknown, whatever its last attempt said: a
 // later 503 does not undo what an earlier attempt may have done.
 func (p *Provider) call(ctx context.Context, op string, f func(ctx context.Context) error) error {
+	if err := p.forcedOpen(op); err != nil {
+		return err
+	}
 	ctx, end := p.startCall(ctx, op)
-	done := p.track()
+	done := p.track(ctx)
 	o := &callOutcome{}
 	err := p.settle(op, p.wrap(op, f(context.WithValue(ctx, outcomeKey{}, o))), o)
 	done(err)

@@ -35,7 +35,8 @@ const (
 
 // AllPermissions returns every known permission, e.g. for a dev token.
 func AllPermissions() []string {
-	return []string{PermCreateVirtualAccount, PermReadVirtualAccount, PermUpdateVirtualAccount, PermManagePool, PermManageWebhooks, PermOperator}
+	return []string{PermCreateVirtualAccount, PermReadVirtualAccount, PermUpdateVirtualAccount, PermManagePool, PermManageWebhooks, PermOperator,
+		PermOperatorActions}
 }
 
 // Supported signing algorithms.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/console"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/jobs"
@@ -57,6 +58,13 @@ type Deps struct {
 	Meter  metric.MeterProvider
 	// Metrics serves GET /metrics (nil: 501).
 	Metrics http.Handler
+	// Console remembers what the operator console shows beyond the
+	// stores (nil: no provider history, recent jobs nor events).
+	Console *console.Monitor
+	// Mocks are the bundled mocks whose faults the console's QA panel
+	// edits: name to base URL, their admin API under /__admin/faults
+	// (nil: no QA panel).
+	Mocks map[string]string
 }
 
 // Options tune the HTTP API.
@@ -73,6 +81,9 @@ type Options struct {
 	// MetricsToken, when set, is the bearer secret GET /metrics requires;
 	// empty: /metrics is open.
 	MetricsToken string
+	// TraceURLTemplate links the console to a trace UI: {traceId} is
+	// replaced by a trace id (empty: no links).
+	TraceURLTemplate string
 }
 
 // Server implements the generated openapi.ServerInterface.

@@ -81,6 +81,8 @@ type Options struct {
 	// for every account the job reports and before the job is stored as
 	// finished: whoever sees the job finished can count on both.
 	OnFinish func(ctx context.Context, j *bank.Job)
+	// OnSubmit is called once per job accepted, after it is stored.
+	OnSubmit func(ctx context.Context, j *bank.Job)
 	// OnAccount is called once per account a job creates, after the item
 	// is stored as created.
 	OnAccount func(ctx context.Context, a *bank.Account)
@@ -267,6 +269,9 @@ func (e *Engine) Submit(ctx context.Context, tenant string, spec *Spec) (*bank.J
 		e.opts.Logger.Warn("marking a job queued failed", "job_id", hdr.Job.ID, "err", err)
 	}
 	j := hdr.Job
+	if e.opts.OnSubmit != nil {
+		e.opts.OnSubmit(ctx, &j)
+	}
 	return &j, nil
 }
 

@@ -461,3 +461,9 @@ func (s *Service) raise(ctx context.Context, tenant string, t bank.EventType, d 
 		s.opts.Logger.Error("recording event failed", "type", string(t), "err", err)
 	}
 }
+
+// Backlog counts the pending deliveries of every tenant and gives the
+// creation time of the oldest (zero when none is pending).
+func (s *Service) Backlog(ctx context.Context) (n int64, oldest time.Time, err error) {
+	return s.store.Backlog(ctx)
+}
