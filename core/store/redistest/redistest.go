@@ -226,7 +226,7 @@ func DeleteKeys(ctx context.Context, c redis.UniversalClient, prefix string) err
 type Scripts struct {
 	mu  sync.Mutex
 	ran map[string]bool // SHA-1 of each script run
-	bad []string        // scripts whose keys are in more than one slot
+	bad map[string]bool // scripts whose keys are in more than one slot
 }
 
 // RecordScripts watches every Lua script run through c from now on. It
@@ -234,29 +234,31 @@ type Scripts struct {
 // one Cluster hash slot, on any topology.
 func RecordScripts(t testing.TB, c redis.UniversalClient) *Scripts {
 	t.Helper()
-	s := &Scripts{ran: map[string]bool{}}
+	s := &Scripts{ran: map[string]bool{}, bad: map[string]bool{}}
 	c.AddHook(s)
 	t.Cleanup(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for _, b := range s.bad {
+		for _, b := range slices.Sorted(maps.Keys(s.bad)) {
 			t.Errorf("a script touches keys of more than one hash slot: %s", b)
 		}
 	})
 	return s
 }
 
-// RequireRan fails t unless every script in want ran; each is named by its
-// key in the map.
+// RequireRan fails t, when it ends (after its parallel subtests), unless
+// every script in want ran; each is named by its key in the map.
 func (s *Scripts) RequireRan(t testing.TB, want map[string]*redis.Script) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if !s.ran[want[name].Hash()] {
-			t.Errorf("script %s never ran: the suite does not show it stays in one slot", name)
+	t.Cleanup(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, name := range slices.Sorted(maps.Keys(want)) {
+			if !s.ran[want[name].Hash()] {
+				t.Errorf("script %s never ran: the suite does not show it stays in one slot", name)
+			}
 		}
-	}
+	})
 }
 
 func (s *Scripts) note(cmd redis.Cmder) {
@@ -285,7 +287,7 @@ func (s *Scripts) note(cmd redis.Cmder) {
 	s.ran[sha] = true
 	for _, k := range keys[min(1, len(keys)):] {
 		if Slot(k) != Slot(keys[0]) {
-			s.bad = append(s.bad, fmt.Sprintf("script %s with keys %q", sha[:12], keys))
+			s.bad[fmt.Sprintf("script %s with keys %q", sha[:12], keys)] = true
 			break
 		}
 	}
