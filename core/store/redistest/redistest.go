@@ -364,6 +364,9 @@ func Start(t testing.TB, nodeTimeout time.Duration, topologies ...string) *Deplo
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the Redis servers' logs:\n%s", d.logs(40))
+		}
 		if out, err := exec.Command(script, "stop", "--dir", d.Dir).CombinedOutput(); err != nil {
 			t.Errorf("stopping the Redis topologies in %s: %v\n%s", d.Dir, err, out)
 		}
@@ -397,6 +400,21 @@ func (d *Deployment) Kill(t testing.TB, addr string) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing the server at %s (pid %d): %v", addr, pid, err)
 	}
+}
+
+// logs is the last n lines of every server's log.
+func (d *Deployment) logs(n int) string {
+	files, _ := filepath.Glob(filepath.Join(d.Dir, "*", "log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Fprintf(&b, "== %s\n%s\n", f, strings.Join(lines[max(0, len(lines)-n):], "\n"))
+	}
+	return b.String()
 }
 
 // scriptPath finds scripts/redis-topologies in the module's root, above the
