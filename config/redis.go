@@ -64,6 +64,11 @@ type RedisSentinel struct {
 	Password Secret `yaml:"password"`
 }
 
+// set reports whether any field of the block is given.
+func (s *RedisSentinel) set() bool {
+	return s.MasterName != "" || len(s.Addrs) > 0 || s.Username != "" || s.Password != ""
+}
+
 // RedisTLS configures TLS to Redis.
 type RedisTLS struct {
 	// Enabled turns TLS on (a rediss:// URL turns it on too).
@@ -111,7 +116,7 @@ func (r *Redis) Topology() string {
 	switch {
 	case len(r.Cluster.Addrs) > 0:
 		return "cluster"
-	case r.Sentinel.MasterName != "" || len(r.Sentinel.Addrs) > 0:
+	case r.Sentinel.set():
 		return "sentinel"
 	case r.URL != "":
 		return "single"
@@ -126,7 +131,7 @@ func (s *Store) validateRedis() error {
 	}
 	r := &s.Redis
 	set := 0
-	for _, on := range []bool{r.URL != "", len(r.Cluster.Addrs) > 0, r.Sentinel.MasterName != "" || len(r.Sentinel.Addrs) > 0} {
+	for _, on := range []bool{r.URL != "", len(r.Cluster.Addrs) > 0, r.Sentinel.set()} {
 		if on {
 			set++
 		}

@@ -36,6 +36,7 @@ func TestRedisStoreErrorsNameTheField(t *testing.T) {
 		{"cluster addr twice", redisDoc("  redis:\n    cluster:\n      addrs: a:7000,a:7000\n"), nil, "listed twice"},
 		{"cluster addrs a map", redisDoc("  redis:\n    cluster:\n      addrs: {a: 1}\n"), nil, "host:port"},
 		{"cluster unknown key", redisDoc("  redis:\n    cluster:\n      seeds: [a:7000]\n"), nil, "seeds"},
+		{"cluster with a sentinel password", redisDoc("  redis:\n    cluster:\n      addrs: [a:7000]\n    sentinel:\n      password: s\n"), nil, "not several"},
 		{"sentinel without master", redisDoc("  redis:\n    sentinel:\n      addrs: [a:26379]\n"), nil, "store.redis.sentinel.masterName"},
 		{"sentinel without addrs", redisDoc("  redis:\n    sentinel:\n      masterName: m\n"), nil, "store.redis.sentinel.addrs"},
 		{"cert without key", redisDoc("  redis:\n    url: rediss://a:6379\n    tls:\n      certFile: c.pem\n"), nil, "store.redis.tls"},
