@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -112,5 +113,32 @@ func TestRedisStoreForms(t *testing.T) {
 				tc.check(t, &c.Store.Redis)
 			}
 		})
+	}
+}
+
+// The store.redis example in the README's "Redis Cluster and Sentinel" is
+// a valid configuration.
+func TestReadmeRedisExampleIsValid(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "#### Redis Cluster and Sentinel")
+	if i < 0 {
+		t.Fatal("README has no Redis Cluster and Sentinel section")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("the section has no yaml block")
+	}
+	c, err := config.Parse([]byte(good+s[start+8:start+8+end]), env(map[string]string{"REDIS_PASSWORD": "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Redis.Topology() != "single" || !c.Store.Redis.TLS.Enabled || c.Store.Redis.PoolSize != 50 {
+		t.Errorf("store.redis = %+v", c.Store.Redis)
 	}
 }

@@ -130,12 +130,6 @@ func Options(top Topology) (opt *redis.UniversalOptions, ok bool, err error) {
 	return nil, false, fmt.Errorf("unknown topology %q", top)
 }
 
-// Available reports whether top is configured in the environment.
-func Available(top Topology) bool {
-	_, ok, _ := Options(top)
-	return ok
-}
-
 // Unavailable ends a test that needs top when its variable is unset: it
 // skips, saying which variable to set, or fails when EnvRequired is set.
 func Unavailable(t testing.TB, top Topology) {
