@@ -14,9 +14,10 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 run:
 	$(GO) run ./cmd/gateway
 
-## test: every test with -race, fuzz seed corpora included, against a real Redis; then contract mode
+## test: every test with -race, fuzz seed corpora included, against a real Redis and a local Redis
+## Cluster and Sentinel (scripts/redis-topologies starts them once and stops them after); then contract mode
 test: lint redis
-	$(GO) test -race -count=1 -timeout 12m ./...
+	scripts/redis-topologies run -- $(GO) test -race -count=1 -timeout 12m ./...
 	GO=$(GO) scripts/contract
 
 ## contract: the adapters' contract tests against every mock served by a separate mockbank process

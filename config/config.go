@@ -107,8 +107,12 @@ type Auth struct {
 // Store selects where state lives.
 type Store struct {
 	// Driver is memory (one process) or redis (shared by many instances).
-	Driver   string `yaml:"driver"`
+	Driver string `yaml:"driver"`
+	// RedisURL is one Redis node (redis://, rediss:// or unix://): the short
+	// form of Redis.URL, kept for existing files.
 	RedisURL Secret `yaml:"redisUrl"`
+	// Redis is the Redis deployment with its connection settings.
+	Redis Redis `yaml:"redis"`
 	// Prefix starts every Redis key (default "vagate"); instances that share
 	// state use the same prefix.
 	Prefix string `yaml:"prefix"`
@@ -456,6 +460,9 @@ func (c *Config) applyDefaults() {
 	if c.Store.Prefix == "" {
 		c.Store.Prefix = "vagate"
 	}
+	if c.Store.Redis.URL == "" {
+		c.Store.Redis.URL = c.Store.RedisURL
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -623,7 +630,11 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	var redisURL, secret string
 	set(EnvRedisURL, &redisURL)
 	set(EnvAuthSecret, &secret)
-	if redisURL != "" {
+	switch {
+	case redisURL == "":
+	case c.Store.Redis.URL != "":
+		c.Store.Redis.URL = Secret(redisURL)
+	default:
 		c.Store.RedisURL = Secret(redisURL)
 	}
 	if secret != "" {
@@ -651,8 +662,8 @@ func (c *Config) Validate() error {
 	switch c.Store.Driver {
 	case "memory":
 	case "redis":
-		if _, err := url.Parse(string(c.Store.RedisURL)); err != nil || c.Store.RedisURL == "" {
-			return bad("store.redisUrl", "required for the redis driver (redis://host:port/db)")
+		if err := c.Store.validateRedis(); err != nil {
+			return err
 		}
 	default:
 		return bad("store.driver", "must be memory or redis, not %q", c.Store.Driver)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,34 +66,8 @@ func freshPrefix(t *testing.T, url, base string) string {
 func sharedSetup(t *testing.T, mockOpts *batchvamock.Options) (cfgPath string, mock *batchvamock.Mock) {
 	t.Helper()
 	url := redisURL(t)
-	mock = batchvamock.New(mockOpts)
-	srv := httptest.NewServer(mock)
-	t.Cleanup(func() { srv.Close(); mock.Close() })
 	prefix := freshPrefix(t, url, "vagate-e2e")
-	def := batchvamock.DefaultClient()
-	cfg := fmt.Sprintf(`
-auth:
-  secret: shared-state-test-secret-0123456789abcdef
-store:
-  driver: redis
-  redisUrl: %s
-  prefix: %s
-jobs:
-  visibilityTimeout: 1s
-  drainTimeout: 500ms
-providers:
-  - name: batchva
-    style: batchva
-    config:
-      baseUrl: %s
-      clientId: %s
-      clientSecret: %s
-`, url, prefix, srv.URL, def.ID, def.Secret)
-	cfgPath = filepath.Join(t.TempDir(), "vagate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfgPath, mock
+	return sharedSetupWith(t, fmt.Sprintf("store:\n  driver: redis\n  redisUrl: %s\n  prefix: %s\n", url, prefix), mockOpts)
 }
 
 // submitInProgress creates jobsN jobs of itemsN unallocated batchva items

@@ -60,24 +60,28 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 			reconcile: reconcile.NewMemory(nil),
 			ready:     func(context.Context) error { return nil }, close: func() {}}, nil
 	}
-	opt, err := redis.ParseURL(string(cfg.Store.RedisURL))
+	redis.SetLogger(redisLog{log})
+	c, where, err := openRedis(&cfg.Store.Redis)
 	if err != nil {
-		return nil, fmt.Errorf("config: store.redisUrl: %v", redactURLError(err))
+		return nil, err
 	}
-	c := redis.NewClient(opt)
+	topology := cfg.Store.Redis.Topology()
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("store: redis at %s is unreachable: %v; start it or fix store.redisUrl / VAGATE_REDIS_URL", redactURL(string(cfg.Store.RedisURL)), err)
+		return nil, fmt.Errorf("store: redis %s is unreachable: %v; start it or fix store.redis (store.redisUrl / VAGATE_REDIS_URL for one node)", where, err)
 	}
-	checkEviction(pctx, c, log)
-	checkPersistence(pctx, c, log)
+	eachMaster(pctx, c, func(ctx context.Context, n redis.UniversalClient, _ string) {
+		checkEviction(ctx, n, log)
+		checkPersistence(ctx, n, log)
+	})
+	logDurability(pctx, c, topology, log)
 	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tel.Tracer)); err != nil {
 		log.Warn("redis tracing not available", "err", err)
 	}
 	r := store.NewRedis(c, &store.RedisOptions{Prefix: cfg.Store.Prefix, Visibility: cfg.Jobs.VisibilityTimeout.D()})
-	log.Info("state in redis", "redis", redactURL(string(cfg.Store.RedisURL)), "prefix", cfg.Store.Prefix)
+	log.Info("state in redis", "redis", where, "topology", topology, "prefix", cfg.Store.Prefix)
 	return &state{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: cfg.Store.Prefix}), queue: r, events: r,
 		idempotency: idempotency.NewRedis(c, &idempotency.Options{Prefix: cfg.Store.Prefix}),
 		pool:        poolredis.New(c, &poolredis.Options{Prefix: cfg.Store.Prefix}),
@@ -87,7 +91,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 }
 
 // checkEviction warns when Redis may evict keys the gateway relies on.
-func checkEviction(ctx context.Context, c *redis.Client, log *slog.Logger) {
+func checkEviction(ctx context.Context, c redis.UniversalClient, log *slog.Logger) {
 	v, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
 	if err != nil {
 		log.Warn("could not read redis maxmemory-policy; make sure it is noeviction, or idempotency keys and jobs may be lost", "err", err)
@@ -103,7 +107,7 @@ func checkEviction(ctx context.Context, c *redis.Client, log *slog.Logger) {
 // RDB snapshots): a Redis restart would then lose the jobs and idempotency
 // keys of requests already accepted, while their accounts exist at the
 // providers. It reports whether it warned.
-func checkPersistence(ctx context.Context, c *redis.Client, log *slog.Logger) bool {
+func checkPersistence(ctx context.Context, c redis.UniversalClient, log *slog.Logger) bool {
 	aof, err := c.ConfigGet(ctx, "appendonly").Result()
 	if err == nil {
 		var rdb map[string]string

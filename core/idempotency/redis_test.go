@@ -1,10 +1,6 @@
 package idempotency_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -12,56 +8,33 @@ import (
 
 	"github.com/vagate/vagate/core/idempotency"
 	"github.com/vagate/vagate/core/idempotency/idempotencytest"
+	"github.com/vagate/vagate/core/store/redistest"
 )
 
 // redisClient connects to REDIS_URL (default redis://127.0.0.1:6379/0) and
 // fails the test, never skips it, when the server cannot be reached.
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t *testing.T) redis.UniversalClient {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("REDIS_URL %q: %v", url, err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable: %v (start redis-server or set REDIS_URL)", url, err)
-	}
-	return c
+	return redistest.Client(t, redistest.Single)
 }
 
 // testPrefix returns a unique prefix and deletes every key under it when t ends.
-func testPrefix(t *testing.T, c *redis.Client) string {
+func testPrefix(t *testing.T, c redis.UniversalClient) string {
 	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "vagate-test-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, "{"+prefix+":*", 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleaning up %s: %v", prefix, err)
-		}
-	})
-	return prefix
+	return redistest.Prefix(t, c, "vagate-test")
 }
 
+// The contract suite on a single node, a Cluster and Sentinel; on the
+// Cluster a script touching two hash slots would fail with CROSSSLOT.
 func TestRedisConformance(t *testing.T) {
-	c := redisClient(t)
-	idempotencytest.RunConformanceTests(t, func(t *testing.T) idempotency.Store {
-		o := idempotencytest.Options(t)
-		o.Prefix = testPrefix(t, c)
-		return idempotency.NewRedis(c, o)
+	redistest.Run(t, func(t *testing.T, c redis.UniversalClient) {
+		scripts := redistest.RecordScripts(t, c)
+		idempotencytest.RunConformanceTests(t, func(t *testing.T) idempotency.Store {
+			o := idempotencytest.Options(t)
+			o.Prefix = testPrefix(t, c)
+			return idempotency.NewRedis(c, o)
+		})
+		scripts.RequireRan(t, idempotency.Scripts)
 	})
 }
 

@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
@@ -18,6 +14,7 @@ import (
 	"github.com/vagate/vagate/core/jobs/jobsmem"
 	"github.com/vagate/vagate/core/jobs/jobsredis"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/redistest"
 )
 
 // benchStores are the state a benchmark runs on.
@@ -35,30 +32,12 @@ func memoryStores(testing.TB) benchStores {
 // redisStores uses the real Redis at REDIS_URL (default the local one)
 // under a fresh key prefix, removed afterwards; it fails, never skips, when
 // Redis is not there.
-func redisStores(tb testing.TB) benchStores {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		tb.Fatalf("redis at %s unreachable: %v", url, err)
-	}
-	prefix := fmt.Sprintf("vagate-bench-%08x", rand.Uint32())
-	tb.Cleanup(func() {
-		ctx := context.Background()
-		for _, pat := range []string{prefix + ":*", "{" + prefix + ":*"} {
-			iter := c.Scan(ctx, 0, pat, 500).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-		}
-		c.Close()
-	})
+func redisStores(tb testing.TB) benchStores { return redisStoresOn(tb, redistest.Single) }
+
+// redisStoresOn is redisStores on the given Redis topology (see redistest).
+func redisStoresOn(tb testing.TB, top redistest.Topology) benchStores {
+	c := redistest.Client(tb, top)
+	prefix := redistest.Prefix(tb, c, "vagate-bench")
 	r := store.NewRedis(c, &store.RedisOptions{Prefix: prefix})
 	return benchStores{jobs: jobsredis.New(c, &jobsredis.Options{Prefix: prefix}), accounts: r, queue: r}
 }
@@ -140,10 +119,13 @@ func runJobs(b *testing.B, st benchStores, n int, latency time.Duration) {
 	b.StopTimer()
 }
 
-var benchStoresBy = []struct {
+// namedStores opens one kind of state.
+type namedStores struct {
 	name string
 	open func(testing.TB) benchStores
-}{{"memory", memoryStores}, {"redis", redisStores}}
+}
+
+var benchStoresBy = []namedStores{{"memory", memoryStores}, {"redis", redisStores}}
 
 // BenchmarkJob1000 runs 1000 items to completion on a per-item provider
 // that answers at once: the cost is the engine's and its store's (targets:

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,14 +14,19 @@ import (
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/jobs"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/redistest"
 )
 
 // A job's job.completed is recorded after every virtual_account.created
 // event it reports, and before anyone can see the job finished: on one
 // processor shared with many busy goroutines, with many jobs and chunks at
-// once, on the memory and the Redis store.
+// once, on the memory store and the Redis store (single node, Cluster and
+// Sentinel).
 func TestJobCompletedFollowsItsAccounts(t *testing.T) {
-	for _, s := range benchStoresBy {
+	stores := append(slices.Clone(benchStoresBy),
+		namedStores{"redis-cluster", func(tb testing.TB) benchStores { return redisStoresOn(tb, redistest.Cluster) }},
+		namedStores{"redis-sentinel", func(tb testing.TB) benchStores { return redisStoresOn(tb, redistest.Sentinel) }})
+	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) { testEventOrder(t, s.open(t)) })
 	}
 }

@@ -2,9 +2,6 @@ package store_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
@@ -12,60 +9,39 @@ import (
 
 	"github.com/vagate/vagate/core/jobs/jobsredis"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/redistest"
 	"github.com/vagate/vagate/core/store/storetest"
 )
 
-// redisClient connects to the real Redis at REDIS_URL; the tests fail, never
-// skip, when it is not there.
-func redisClient(t *testing.T) *redis.Client {
-	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("REDIS_URL %q: %v", url, err)
-	}
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable: %v (start redis-server or set REDIS_URL)", url, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+// newRedis returns a store over c under a fresh key prefix, removed afterwards.
+func newRedis(t *testing.T, c redis.UniversalClient, visibility time.Duration) *store.Redis {
+	return store.NewRedis(c, &store.RedisOptions{Prefix: redistest.Prefix(t, c, "vagate-test"), Visibility: visibility})
 }
 
-// newRedis returns a store under a fresh key prefix, removed afterwards.
-func newRedis(t *testing.T, visibility time.Duration) *store.Redis {
-	c := redisClient(t)
-	prefix := fmt.Sprintf("vagate-test-%08x", rand.Uint32())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, pat := range []string{prefix + ":*", "{" + prefix + ":*"} {
-			iter := c.Scan(ctx, 0, pat, 500).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-		}
-	})
-	return store.NewRedis(c, &store.RedisOptions{Prefix: prefix, Visibility: visibility})
-}
-
+// The contract suite on a single node, a Cluster and Sentinel; on the
+// Cluster each script and transaction of the store and of jobsredis that
+// touched two hash slots would fail with CROSSSLOT.
 func TestRedisConformance(t *testing.T) {
-	storetest.RunConformanceTests(t, func(t *testing.T) storetest.Stores {
-		r := newRedis(t, 5*time.Second)
-		return storetest.Stores{Accounts: r, Jobs: jobsredis.New(r.Client(), &jobsredis.Options{Prefix: r.Prefix()}), Queue: r, Events: r}
+	redistest.Run(t, func(t *testing.T, c redis.UniversalClient) {
+		scripts := redistest.RecordScripts(t, c)
+		storetest.RunConformanceTests(t, func(t *testing.T) storetest.Stores {
+			r := newRedis(t, c, 5*time.Second)
+			return storetest.Stores{Accounts: r, Jobs: jobsredis.New(r.Client(), &jobsredis.Options{Prefix: r.Prefix()}), Queue: r, Events: r}
+		})
+		scripts.RequireRan(t, store.Scripts)
 	})
 }
 
 // A job whose worker stops heartbeating (it died) is taken over by another
-// consumer after the visibility timeout; a live worker keeps its job.
+// consumer after the visibility timeout; a live worker keeps its job. On
+// every topology: the consumer group's pending entries are what a Cluster
+// or Sentinel deployment must keep too.
 func TestRedisQueueReclaim(t *testing.T) {
-	c := redisClient(t)
-	prefix := fmt.Sprintf("vagate-test-%08x", rand.Uint32())
-	t.Cleanup(func() { c.Del(context.Background(), "{"+prefix+":q}:jobq", "{"+prefix+":q}:delayed") })
+	redistest.Run(t, testQueueReclaim)
+}
+
+func testQueueReclaim(t *testing.T, c redis.UniversalClient) {
+	prefix := redistest.Prefix(t, c, "vagate-test")
 	vis := 600 * time.Millisecond
 	a := store.NewRedis(c, &store.RedisOptions{Prefix: prefix, Visibility: vis, Consumer: "a"})
 	b := store.NewRedis(c, &store.RedisOptions{Prefix: prefix, Visibility: vis, Consumer: "b"})

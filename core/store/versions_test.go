@@ -4,7 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/redistest"
 	"github.com/vagate/vagate/core/store/storetest"
 )
 
@@ -18,5 +21,7 @@ func TestMemoryVersionedConformance(t *testing.T) {
 }
 
 func TestRedisVersionedConformance(t *testing.T) {
-	storetest.RunVersionedConformanceTests(t, func(t *testing.T) storetest.Versioned { return newRedis(t, 5*time.Second) })
+	redistest.Run(t, func(t *testing.T, c redis.UniversalClient) {
+		storetest.RunVersionedConformanceTests(t, func(t *testing.T) storetest.Versioned { return newRedis(t, c, 5*time.Second) })
+	})
 }

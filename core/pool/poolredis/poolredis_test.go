@@ -1,10 +1,6 @@
 package poolredis_test
 
 import (
-	"context"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -12,51 +8,28 @@ import (
 	"github.com/vagate/vagate/core/pool"
 	"github.com/vagate/vagate/core/pool/poolredis"
 	"github.com/vagate/vagate/core/pool/pooltest"
+	"github.com/vagate/vagate/core/store/redistest"
 )
 
-// client is the real Redis at REDIS_URL (default the local one); the test
-// fails, never skips, without it.
-func client(t testing.TB) *redis.Client {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable: %v", url, err)
-	}
-	return c
-}
-
 // fresh is a store under a new prefix whose keys are deleted afterwards.
-func fresh(t testing.TB, c *redis.Client) *poolredis.Store {
-	prefix := fmt.Sprintf("vagate-pooltest-%08x", rand.Uint32())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, pat := range []string{prefix + ":*", "{" + prefix + ":*"} {
-			iter := c.Scan(ctx, 0, pat, 500).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-		}
-	})
-	return poolredis.New(c, &poolredis.Options{Prefix: prefix})
+func fresh(t testing.TB, c redis.UniversalClient) *poolredis.Store {
+	return poolredis.New(c, &poolredis.Options{Prefix: redistest.Prefix(t, c, "vagate-pooltest")})
 }
 
+// The contract suite on a single node, a Cluster and Sentinel; every script
+// runs, so on the Cluster one that touched two hash slots would fail with
+// CROSSSLOT.
 func TestConformance(t *testing.T) {
-	c := client(t)
-	t.Cleanup(func() { c.Close() })
-	pooltest.Run(t, func(t *testing.T) pool.Store { return fresh(t, c) })
+	redistest.Run(t, func(t *testing.T, c redis.UniversalClient) {
+		scripts := redistest.RecordScripts(t, c)
+		pooltest.Run(t, func(t *testing.T) pool.Store { return fresh(t, c) })
+		scripts.RequireRan(t, poolredis.Scripts)
+	})
 }
 
 // Every key of one pool is in one Cluster slot.
 func TestOnePoolOneSlot(t *testing.T) {
-	c := client(t)
-	defer c.Close()
+	c := redistest.Client(t, redistest.Single)
 	s := fresh(t, c)
 	k := pool.Key{Tenant: "t", Provider: "batchva", Currency: "USD"}
 	ctx := t.Context()
@@ -72,9 +45,8 @@ func TestOnePoolOneSlot(t *testing.T) {
 	if err != nil || len(keys) < 6 {
 		t.Fatalf("keys %v %v", keys, err)
 	}
-	slot := func(k string) int64 { n, _ := c.ClusterKeySlot(ctx, k).Result(); return n }
 	for _, key := range keys {
-		if slot(key) != slot(keys[0]) {
+		if redistest.Slot(key) != redistest.Slot(keys[0]) {
 			t.Errorf("%s and %s are in different slots", key, keys[0])
 		}
 	}

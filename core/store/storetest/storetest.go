@@ -30,10 +30,16 @@ func RunConformanceTests(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("AccountsListPaging", func(t *testing.T) { testList(t, newStores(t).Accounts) })
 	t.Run("AccountsTenantIsolation", func(t *testing.T) { testIsolation(t, newStores(t).Accounts) })
 	t.Run("AccountsConcurrentUpdate", func(t *testing.T) { testConcurrentUpdate(t, newStores(t).Accounts) })
-	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStores(t).Jobs) })
-	t.Run("JobsConcurrentWrites", func(t *testing.T) { testJobsConcurrent(t, newStores(t).Jobs) })
+	RunJobsConformanceTests(t, func(t *testing.T) jobs.Store { return newStores(t).Jobs })
 	t.Run("Queue", func(t *testing.T) { testQueue(t, newStores(t).Queue) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStores(t).Events) })
+}
+
+// RunJobsConformanceTests runs the job store's part of the suite against
+// fresh stores from newStore.
+func RunJobsConformanceTests(t *testing.T, newStore func(t *testing.T) jobs.Store) {
+	t.Run("Jobs", func(t *testing.T) { testJobs(t, newStore(t)) })
+	t.Run("JobsConcurrentWrites", func(t *testing.T) { testJobsConcurrent(t, newStore(t)) })
 }
 
 var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
