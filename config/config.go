@@ -195,7 +195,11 @@ type Resilience struct {
 	// RatePerSecond limits attempts per second (0: none); Burst its burst.
 	RatePerSecond float64 `yaml:"ratePerSecond"`
 	Burst         int     `yaml:"burst"`
-	Breaker       Breaker `yaml:"breaker"`
+	// SettleDelay is how long a create whose outcome is unknown is left to
+	// finish at a provider without idempotency keys before it is looked up
+	// (default 1s).
+	SettleDelay Duration `yaml:"settleDelay"`
+	Breaker     Breaker  `yaml:"breaker"`
 }
 
 // Breaker configures a provider's circuit breaker.
@@ -762,6 +766,8 @@ func (c *Config) Validate() error {
 			return bad(f+".resilience.breaker.failureRatio", "must be between 0 and 1")
 		case r.Breaker.MinRequests < 0 || r.Breaker.Probes < 0:
 			return bad(f+".resilience.breaker", "minRequests and probes must not be negative")
+		case r.SettleDelay < 0 || r.SettleDelay.D() > 5*time.Minute:
+			return bad(f+".resilience.settleDelay", "must be from 0 (the default, 1s) to 5m")
 		case r.AttemptTimeout < 0 || r.CallTimeout < 0 || (r.CallTimeout > 0 && r.AttemptTimeout > r.CallTimeout):
 			return bad(f+".resilience.callTimeout", "must not be shorter than attemptTimeout")
 		case r.CallTimeout >= c.Limits.WriteTimeout:

@@ -45,7 +45,7 @@ func limits(r *config.Resilience) *gateway.Limits {
 	return &gateway.Limits{
 		AttemptTimeout: r.AttemptTimeout.D(), CallTimeout: r.CallTimeout.D(), MaxAttempts: r.MaxAttempts,
 		BackoffMin: r.BackoffMin.D(), BackoffMax: r.BackoffMax.D(), MaxConcurrent: r.MaxConcurrent,
-		RatePerSecond: r.RatePerSecond, Burst: r.Burst,
+		RatePerSecond: r.RatePerSecond, Burst: r.Burst, SettleDelay: r.SettleDelay.D(),
 		Breaker: gateway.BreakerLimits{FailureRatio: r.Breaker.FailureRatio, MinRequests: uint32(r.Breaker.MinRequests),
 			Window: r.Breaker.Window.D(), OpenFor: r.Breaker.OpenFor.D(), Probes: uint32(r.Breaker.Probes)},
 	}

@@ -63,8 +63,9 @@ var ErrNotCreated = errors.New("looked up by the gateway reference afterwards: n
 //     the same key by the client's transport, and only there; an outcome
 //     still unknown after that is left for the caller to check again later.
 //   - A provider without one is never resent blindly: after a send whose
-//     outcome is unknown (or, when SentBefore, before the first), the items
-//     are looked up by their gateway reference; the request is sent again
+//     outcome is unknown (once Limits.SettleDelay has let it finish at the
+//     provider), or, when SentBefore, before the first, the items are
+//     looked up by their gateway reference; the request is sent again
 //     only when none of them is found, at most Limits.MaxAttempts sends in
 //     all. A lookup finding none after the last send is the evidence that
 //     it created nothing.
@@ -179,6 +180,11 @@ func (p *Provider) send(ctx context.Context, req *provider.CreateRequest, o *Cre
 			// No key to resend with: look first, resend only when the
 			// provider holds none of the items.
 			if !p.Supports(provider.CapFindByReference) {
+				return nil, err
+			}
+			// The send may still be running at the provider: give it time
+			// to finish, or a lookup finding nothing proves nothing.
+			if !sleep(ctx, lim.SettleDelay) {
 				return nil, err
 			}
 			if items, done := p.reconcile(ctx, req); done {

@@ -25,6 +25,9 @@ import (
 type refBank struct {
 	script []string
 	delay  time.Duration
+	// postDelay slows creates only: the bank goes on creating after the
+	// client stopped waiting.
+	postDelay time.Duration
 
 	mu       sync.Mutex
 	posts    int
@@ -40,6 +43,9 @@ func (b *refBank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for p := b.peak.Load(); n > p && !b.peak.CompareAndSwap(p, n); p = b.peak.Load() {
 	}
 	time.Sleep(b.delay)
+	if r.Method == http.MethodPost {
+		time.Sleep(b.postDelay)
+	}
 	ref := r.URL.Query().Get("ref")
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -200,6 +206,38 @@ func TestCreateResendPolicy(t *testing.T) {
 			}
 			if want := min(tc.posts, 1); before != want {
 				t.Errorf("BeforeSend called %d times, want %d", before, want)
+			}
+		})
+	}
+}
+
+// A send that outlives its attempt timeout may still create the account at
+// the provider. Create leaves it SettleDelay to finish before looking the
+// item up, so the lookup finds it and nothing is sent again; looked up at
+// once, the lookup finds nothing and the resend makes a second account.
+func TestCreateLetsATimedOutSendSettleBeforeLookingUp(t *testing.T) {
+	tests := []struct {
+		name     string
+		settle   time.Duration
+		accounts int
+	}{
+		{"settled, then looked up: found, not resent", 600 * time.Millisecond, 1},
+		{"looked up while the send still runs: resent, a duplicate", time.Millisecond, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &refBank{script: []string{"ok"}, postDelay: 250 * time.Millisecond}
+			p := newRefBank(t, b, false, gateway.Limits{MaxAttempts: 2, AttemptTimeout: 100 * time.Millisecond, SettleDelay: tc.settle})
+			res, err := p.Create(t.Context(), refRequest("vgr-1"), nil)
+			time.Sleep(400 * time.Millisecond) // every send has finished at the bank
+			b.mu.Lock()
+			got := b.byRef["vgr-1"]
+			b.mu.Unlock()
+			if got != tc.accounts {
+				t.Fatalf("%d accounts at the bank (Create: %v, %v), want %d", got, res, err, tc.accounts)
+			}
+			if tc.accounts == 1 && (err != nil || res[0].Err != nil || res[0].Account == nil) {
+				t.Errorf("Create = %v, %v; want the account the lookup found", res, err)
 			}
 		})
 	}

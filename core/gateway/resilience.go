@@ -40,6 +40,13 @@ type Limits struct {
 	RatePerSecond float64
 	// Burst is the rate limiter's burst (default: RatePerSecond, at least 1).
 	Burst int
+	// SettleDelay is how long a create whose send's outcome is unknown (it
+	// timed out, or its connection broke) is left to finish at the provider
+	// before it is looked up by reference, at a provider without
+	// idempotency keys: a lookup made while that send may still be running
+	// there proves nothing (default 1s; raise it for a provider whose
+	// creates may go on that long after the gateway stopped waiting).
+	SettleDelay time.Duration
 	// Breaker configures the circuit breaker.
 	Breaker BreakerLimits
 }
@@ -73,6 +80,7 @@ func (l *Limits) withDefaults() Limits {
 	def(&r.BackoffMax, 5*time.Second)
 	def(&r.Breaker.Window, 30*time.Second)
 	def(&r.Breaker.OpenFor, 10*time.Second)
+	def(&r.SettleDelay, time.Second)
 	if r.MaxAttempts <= 0 {
 		r.MaxAttempts = 3
 	}
