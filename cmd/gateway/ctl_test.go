@@ -132,7 +132,10 @@ func TestOpsCLI(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	env := []string{"VAGATE_JWT_SECRET=" + strings.Repeat("s", 40), "REDIS_URL=redis://127.0.0.1:6379/0", "VAGATE_METRICS_TOKEN=metrics-token",
 		"BCB_CLIENT_ID=id", "BCB_CLIENT_SECRET=" + strings.Repeat("c", 32), "BCB_SIGNING_SECRET=" + strings.Repeat("k", 32),
-		"BATCHVA_CLIENT_SECRET=" + strings.Repeat("c", 32), "BATCHVA_SIGNING_SECRET=" + strings.Repeat("k", 32)}
+		"BATCHVA_CLIENT_SECRET=" + strings.Repeat("c", 32), "BATCHVA_SIGNING_SECRET=" + strings.Repeat("k", 32),
+		"SUBACCOUNT_API_KEY=" + strings.Repeat("a", 32), "PARENTPRIMARY_API_TOKEN=" + strings.Repeat("t", 32),
+		"PARENTPRIMARY_SIGNING_SECRET=" + strings.Repeat("p", 32), "MASTERFIAT_CLIENT_SECRET=" + strings.Repeat("m", 32),
+		"REDIS_PASSWORD=" + strings.Repeat("r", 32), "SENTINEL_PASSWORD=" + strings.Repeat("q", 32), "SETTLE_API_KEY=" + strings.Repeat("s", 32)}
 	run := func(file string) (string, int) {
 		cmd := exec.Command(binPath, "config", "check", file)
 		cmd.Env = append(append(os.Environ(), "VAGATE_CONFIG="), env...)
