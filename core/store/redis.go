@@ -223,12 +223,8 @@ func (r *Redis) TransitionalAccounts(ctx context.Context) ([]AccountKey, error) 
 func (r *Redis) ProviderAccounts(ctx context.Context, providerName string) ([]AccountKey, error) {
 	pattern := globEscaper.Replace(r.refKey(providerName, "")) + "*"
 	var out []AccountKey
-	iter := r.c.Scan(ctx, 0, pattern, 500).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	keys, err := scanAll(ctx, r.c, pattern)
+	if err != nil {
 		return nil, unavailable(err)
 	}
 	for start := 0; start < len(keys); start += 500 {
@@ -252,6 +248,33 @@ func (r *Redis) ProviderAccounts(ctx context.Context, providerName string) ([]Ac
 	}
 	SortKeys(out)
 	return out, nil
+}
+
+// scanAll returns every key matching pattern: on a Redis Cluster, those of
+// every master (SCAN reads one node's keys).
+func scanAll(ctx context.Context, c redis.UniversalClient, pattern string) ([]string, error) {
+	scan := func(ctx context.Context, n redis.Cmdable) ([]string, error) {
+		var keys []string
+		iter := n.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		return keys, iter.Err()
+	}
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return scan(ctx, c)
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		keys, err := scan(ctx, n)
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
 }
 
 // globEscaper escapes the characters SCAN's MATCH pattern treats specially.
