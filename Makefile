@@ -2,7 +2,7 @@ GO        ?= go
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 
-.PHONY: run test contract lint generate mocks bench chaos redis
+.PHONY: run test contract lint generate mocks bench bench-http chaos redis
 
 ## run: the gateway with its embedded default (memory store + every bundled mock)
 run:
@@ -39,6 +39,11 @@ mocks:
 ## provider call; BenchmarkClaimWithAllocation: whole claims at a provider answering at once), on memory and Redis
 bench: redis
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+## bench-http: the HTTP load harness (cmd/benchhttp): the mock, a bare reverse proxy and the gateway (memory and
+## Redis) side by side at 1 and 32 connections; writes BENCHMARKS.md and BENCHMARKS.svg. Not part of test.
+bench-http: redis
+	$(GO) run ./cmd/benchhttp -out BENCHMARKS.md
 
 ## chaos: the chaos runs at 2000 items: in process, and across two instances (SIGKILL, SIGTERM, default breakers)
 chaos: redis
