@@ -53,6 +53,8 @@ type options struct {
 	duration, warmup time.Duration
 	out, redisURL    string
 	goTool           string
+	pprofDir         string
+	pprofAddr        string
 }
 
 func run(ctx context.Context, args []string) error {
@@ -62,6 +64,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "load before each measurement, not counted")
 	fs.StringVar(&o.out, "out", "", "Markdown file for the results (the chart is written beside it as .svg); empty: print only")
 	fs.StringVar(&o.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the gateway's Redis store")
+	fs.StringVar(&o.pprofDir, "pprof", "", "directory for CPU and allocation profiles of the memory-store gateway under the 32-connection loads (built with net/http/pprof for the run)")
 	proxy := fs.Bool("proxy", false, "serve the bare reverse proxy (-target, -listen) and nothing else")
 	target := fs.String("target", "", "the proxy's upstream URL")
 	listen := fs.String("listen", "", "the proxy's listen address")
@@ -371,10 +374,70 @@ func measure(o *options, name string, conns int, tr vegeta.Targeter) result {
 	if o.warmup > 0 {
 		attack(name, conns, o.warmup, tr)
 	}
+	done := make(chan struct{})
+	if o.pprofAddr != "" && conns == 32 && strings.HasSuffix(name, "(memory)") {
+		go func() { defer close(done); profile(o, name) }()
+	} else {
+		close(done)
+	}
 	r := attack(name, conns, o.duration, tr)
+	<-done
 	fmt.Printf("  %-34s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%\n", name, conns, r.rps,
 		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success)
 	return r
+}
+
+// pprofOverlay is a go build -overlay adding net/http/pprof to the gateway,
+// served at $VAGATE_BENCH_PPROF: for profiling runs only, never in the
+// product.
+func pprofOverlay(dir string) (string, error) {
+	src := filepath.Join(dir, "benchpprof.go")
+	code := `package main
+
+import (
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+var _ = func() bool {
+	if addr := os.Getenv("VAGATE_BENCH_PPROF"); addr != "" {
+		go http.ListenAndServe(addr, nil)
+	}
+	return true
+}()
+`
+	if err := os.WriteFile(src, []byte(code), 0o600); err != nil {
+		return "", err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(wd, "cmd/gateway/benchpprof.go"): src}})
+	path := filepath.Join(dir, "overlay.json")
+	return path, os.WriteFile(path, b, 0o600)
+}
+
+// profile saves a CPU profile over most of a measurement and the
+// allocations after it.
+func profile(o *options, name string) {
+	file := strings.NewReplacer(" ", "-", ",", "", ":", "", "(", "", ")", "").Replace(name)
+	secs := max(1, int(o.duration.Seconds())-1)
+	for _, p := range []struct{ url, file string }{
+		{fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", o.pprofAddr, secs), file + ".cpu.pprof"},
+		{fmt.Sprintf("http://%s/debug/pprof/allocs", o.pprofAddr), file + ".allocs.pprof"},
+	} {
+		resp, err := http.Get(p.url)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pprof:", err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		os.MkdirAll(o.pprofDir, 0o755)
+		os.WriteFile(filepath.Join(o.pprofDir, p.file), b, 0o644)
+	}
 }
 
 func static(method, url string, hdr http.Header, body []byte) vegeta.Targeter {
@@ -507,7 +570,15 @@ func bench(ctx context.Context, o *options) error {
 	defer os.RemoveAll(dir)
 	fmt.Println("building the gateway and the mock…")
 	for _, b := range []string{"gateway", "mockbank"} {
-		cmd := exec.CommandContext(ctx, o.goTool, "build", "-o", filepath.Join(dir, b), "./cmd/"+b)
+		args := []string{"build", "-o", filepath.Join(dir, b)}
+		if b == "gateway" && o.pprofDir != "" {
+			overlay, err := pprofOverlay(dir)
+			if err != nil {
+				return err
+			}
+			args = append(args, "-overlay", overlay)
+		}
+		cmd := exec.CommandContext(ctx, o.goTool, append(args, "./cmd/"+b)...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("build %s: %w", b, err)
@@ -546,12 +617,21 @@ func bench(ctx context.Context, o *options) error {
 		return err
 	}
 	var gws []*gateway
+	if o.pprofDir != "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		o.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		os.Setenv("VAGATE_BENCH_PPROF", o.pprofAddr)
+	}
 	for _, store := range []string{"memory", "redis"} {
 		g, err := startGateway(ctx, dir, filepath.Join(dir, "gateway"), store, mockURL, o.redisURL)
 		if err != nil {
 			return err
 		}
 		defer g.proc.stop()
+		os.Unsetenv("VAGATE_BENCH_PPROF")
 		if err := g.seed(); err != nil {
 			return err
 		}

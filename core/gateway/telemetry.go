@@ -69,9 +69,16 @@ func (c *Client) startAttempt(ctx context.Context, n int32) (context.Context, tr
 	if c.tel == nil {
 		return ctx, noop.Span{}
 	}
-	return c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)),
-			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String())))
+	// Attributes are built only for a span that records: when sampling
+	// is off they would be thrown away, after costing allocations and a
+	// read of the breaker's state per attempt. (The samplers configured
+	// decide on the trace id and parent, never on attributes.)
+	ctx, span := c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindInternal))
+	if span.IsRecording() {
+		span.SetAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)),
+			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String()))
+	}
+	return ctx, span
 }
 
 // endAttempt records the attempt's outcome.
@@ -83,14 +90,20 @@ func (c *Client) endAttempt(ctx context.Context, span trace.Span, n int32, resp 
 	switch {
 	case err == nil && resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
 		outcome = "ok"
-		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		}
 	case err == nil && resp != nil:
 		outcome = "provider_failure"
-		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
-		span.SetStatus(codes.Error, resp.Status)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+			span.SetStatus(codes.Error, resp.Status)
+		}
 	default:
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		if span.IsRecording() {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
 	}
 	attrs := metric.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)), attribute.String("outcome", outcome))
 	c.tel.attempts.Add(ctx, 1, attrs)
@@ -127,14 +140,16 @@ func (p *Provider) startCall(ctx context.Context, op string) (context.Context, f
 		return ctx, func(error) {}
 	}
 	start := time.Now()
-	ctx, span := pt.tracer.Start(ctx, "provider "+op, trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrBreakerState.String(p.BreakerState())))
+	ctx, span := pt.tracer.Start(ctx, "provider "+op, trace.WithSpanKind(trace.SpanKindInternal))
+	if span.IsRecording() { // see startAttempt
+		span.SetAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrBreakerState.String(p.BreakerState()))
+	}
 	return ctx, func(err error) {
 		code := bank.Code(err)
 		attrs := metric.WithAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrErrorCode.String(code.String()))
 		pt.calls.Add(ctx, 1, attrs)
 		pt.latency.Record(ctx, time.Since(start).Seconds(), attrs)
-		if err != nil {
+		if err != nil && span.IsRecording() {
 			span.SetAttributes(AttrErrorCode.String(code.String()))
 			span.RecordError(err)
 			span.SetStatus(codes.Error, code.String())
