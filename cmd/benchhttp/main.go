@@ -225,10 +225,14 @@ store:
       baseUrl: %s
       clientId: %s
       clientSecret: %s
+      # The mock calls back when a job finishes, waking the gateway's wait
+      # for it (as a provider with callbacks does) before its next poll.
+      callbackUrl: http://127.0.0.1:%d/v1/providers/batchva/webhooks
+      signingSecret: %s
 routing:
   - currency: USD
     provider: batchva
-`, port, port, jwtSecret, storeBlock, mockURL, def.ID, def.Secret)
+`, port, port, jwtSecret, storeBlock, mockURL, def.ID, def.Secret, port, def.SigningSecret)
 	path := filepath.Join(dir, "gateway-"+store+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
