@@ -55,6 +55,7 @@ type options struct {
 	goTool           string
 	pprofDir         string
 	pprofAddr        string
+	src              string
 }
 
 func run(ctx context.Context, args []string) error {
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.out, "out", "", "Markdown file for the results (the chart is written beside it as .svg); empty: print only")
 	fs.StringVar(&o.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the gateway's Redis store")
 	fs.StringVar(&o.pprofDir, "pprof", "", "directory for CPU and allocation profiles of the memory-store gateway under the 32-connection loads (built with net/http/pprof for the run)")
+	fs.StringVar(&o.src, "src", ".", "source tree to build the gateway from (e.g. an export of another revision, to compare)")
 	proxy := fs.Bool("proxy", false, "serve the bare reverse proxy (-target, -listen) and nothing else")
 	target := fs.String("target", "", "the proxy's upstream URL")
 	listen := fs.String("listen", "", "the proxy's listen address")
@@ -353,6 +355,27 @@ type result struct {
 	p50, p99    time.Duration
 	success     float64
 	codes       string
+	// cpuPerReq is the CPU time (user and system) the process serving the
+	// path spent per request: the mock, the proxy (not the mock behind it)
+	// or the gateway (not the mock behind it).
+	cpuPerReq time.Duration
+}
+
+// cpuTime is a process's CPU time so far (utime + stime, in clock ticks of
+// 10ms, the USER_HZ of Linux).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // attack drives targeter with conns workers, each on its own keep-alive
@@ -374,7 +397,7 @@ func attack(name string, conns int, d time.Duration, tr vegeta.Targeter) result 
 }
 
 // measure warms a path up, then measures it.
-func measure(o *options, name string, conns int, tr vegeta.Targeter) result {
+func measure(o *options, name string, conns int, pid int, tr vegeta.Targeter) result {
 	if o.warmup > 0 {
 		attack(name, conns, o.warmup, tr)
 	}
@@ -384,17 +407,21 @@ func measure(o *options, name string, conns int, tr vegeta.Targeter) result {
 	} else {
 		close(done)
 	}
+	cpu0 := cpuTime(pid)
 	r := attack(name, conns, o.duration, tr)
+	if n := r.rps * o.duration.Seconds(); n > 0 {
+		r.cpuPerReq = (cpuTime(pid) - cpu0) / time.Duration(n)
+	}
 	<-done
-	fmt.Printf("  %-34s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%\n", name, conns, r.rps,
-		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success)
+	fmt.Printf("  %-38s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%  cpu/req %s\n", name, conns, r.rps,
+		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success, r.cpuPerReq.Round(time.Microsecond))
 	return r
 }
 
 // pprofOverlay is a go build -overlay adding net/http/pprof to the gateway,
 // served at $VAGATE_BENCH_PPROF: for profiling runs only, never in the
 // product.
-func pprofOverlay(dir string) (string, error) {
+func pprofOverlay(o *options, dir string) (string, error) {
 	src := filepath.Join(dir, "benchpprof.go")
 	code := `package main
 
@@ -414,7 +441,7 @@ var _ = func() bool {
 	if err := os.WriteFile(src, []byte(code), 0o600); err != nil {
 		return "", err
 	}
-	wd, err := os.Getwd()
+	wd, err := filepath.Abs(o.src)
 	if err != nil {
 		return "", err
 	}
@@ -549,6 +576,26 @@ func idleConnections(addr string, n int) ([]net.Conn, error) {
 	return conns, nil
 }
 
+// idleRSS reads the gateway's VmRSS, then again while it holds 1,000
+// idle keep-alive client connections.
+func idleRSS(g *gateway, when string) (string, error) {
+	pid := g.proc.cmd.Process.Pid
+	before := rssKB(pid)
+	conns, err := idleConnections(strings.TrimPrefix(g.base, "http://"), 1000)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if err != nil {
+		return "", fmt.Errorf("idle connections: %w (opened %d)", err, len(conns))
+	}
+	time.Sleep(500 * time.Millisecond)
+	held := rssKB(pid)
+	return fmt.Sprintf("gateway (%s store) VmRSS %s: %.1f MB, and %.1f MB holding 1,000 idle keep-alive client connections (%.1f kB each)",
+		g.store, when, float64(before)/1024, float64(held)/1024, float64(held-before)/1000), nil
+}
+
 // report is everything one run measured.
 type report struct {
 	took            time.Duration
@@ -576,13 +623,16 @@ func bench(ctx context.Context, o *options) error {
 	for _, b := range []string{"gateway", "mockbank"} {
 		args := []string{"build", "-o", filepath.Join(dir, b)}
 		if b == "gateway" && o.pprofDir != "" {
-			overlay, err := pprofOverlay(dir)
+			overlay, err := pprofOverlay(o, dir)
 			if err != nil {
 				return err
 			}
 			args = append(args, "-overlay", overlay)
 		}
 		cmd := exec.CommandContext(ctx, o.goTool, append(args, "./cmd/"+b)...)
+		if b == "gateway" {
+			cmd.Dir = o.src
+		}
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("build %s: %w", b, err)
@@ -648,25 +698,31 @@ func bench(ctx context.Context, o *options) error {
 	mockHdr := http.Header{"Authorization": {"Bearer " + tok}, "Accept": {"application/json"}}
 	ref := gws[0].ref
 
+	if line, err := idleRSS(gws[0], "before the loads"); err != nil {
+		return err
+	} else {
+		fmt.Println(line)
+		rep.rss = append(rep.rss, line)
+	}
 	tw0 := timeWait(mockPort)
 	for _, conns := range []int{1, 32} {
 		fmt.Printf("%d connection(s):\n", conns)
 		add := func(group string, r result) { r.group = group; rep.results = append(rep.results, r) }
-		add("read", measure(o, "direct to the mock", conns, static("GET", mockURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
-		add("read", measure(o, "bare proxy → mock", conns, static("GET", proxyURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
+		add("read", measure(o, "direct to the mock", conns, mock.cmd.Process.Pid, static("GET", mockURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
+		add("read", measure(o, "bare proxy → mock", conns, px.cmd.Process.Pid, static("GET", proxyURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
 		twBefore := timeWait(mockPort)
 		for _, g := range gws {
-			add("read", measure(o, "gateway refresh read ("+g.store+")", conns,
+			add("read", measure(o, "gateway refresh read ("+g.store+")", conns, g.proc.cmd.Process.Pid,
 				static("GET", g.base+"/v1/virtual-accounts/"+g.account+"?refresh=true", g.header(), nil)))
 		}
 		rep.timeWait = append(rep.timeWait, fmt.Sprintf("TIME-WAIT sockets to the mock's port after the gateways' refresh reads at %d connection(s): %d (%+d during them)",
 			conns, timeWait(mockPort), timeWait(mockPort)-twBefore))
 		for _, g := range gws {
-			add("store", measure(o, "gateway store read ("+g.store+")", conns,
+			add("store", measure(o, "gateway store read ("+g.store+")", conns, g.proc.cmd.Process.Pid,
 				static("GET", g.base+"/v1/virtual-accounts/"+g.account, g.header(), nil)))
 		}
 		for _, g := range gws {
-			add("create", measure(o, "gateway create, Prefer: wait ("+g.store+")", conns, creates(g)))
+			add("create", measure(o, "gateway create, Prefer: wait ("+g.store+")", conns, g.proc.cmd.Process.Pid, creates(g)))
 		}
 		for _, g := range gws {
 			h := g.header()
@@ -675,7 +731,7 @@ func bench(ctx context.Context, o *options) error {
 			if _, err := g.call("POST", "/v1/virtual-accounts", h, body, nil); err != nil {
 				return err
 			}
-			add("replay", measure(o, "gateway idempotent replay ("+g.store+")", conns, static("POST", g.base+"/v1/virtual-accounts", h, body)))
+			add("replay", measure(o, "gateway idempotent replay ("+g.store+")", conns, g.proc.cmd.Process.Pid, static("POST", g.base+"/v1/virtual-accounts", h, body)))
 		}
 	}
 	rep.timeWait = append(rep.timeWait, fmt.Sprintf("TIME-WAIT sockets to the mock's port at the end: %d (at the start of the loads: %d)", timeWait(mockPort), tw0))
@@ -688,22 +744,14 @@ func bench(ctx context.Context, o *options) error {
 		fmt.Println(line)
 		rep.batches = append(rep.batches, line)
 	}
-	g := gws[0]
-	pid := g.proc.cmd.Process.Pid
-	before := rssKB(pid)
-	conns, err := idleConnections(strings.TrimPrefix(g.base, "http://"), 1000)
-	if err != nil {
-		return fmt.Errorf("idle connections: %w (opened %d)", err, len(conns))
+	for _, g := range gws {
+		line, err := idleRSS(g, "after the loads")
+		if err != nil {
+			return err
+		}
+		fmt.Println(line)
+		rep.rss = append(rep.rss, line)
 	}
-	time.Sleep(500 * time.Millisecond)
-	held := rssKB(pid)
-	for _, c := range conns {
-		c.Close()
-	}
-	line := fmt.Sprintf("gateway (memory store) VmRSS: %.1f MB after the loads, %.1f MB holding 1,000 idle keep-alive client connections",
-		float64(before)/1024, float64(held)/1024)
-	fmt.Println(line)
-	rep.rss = append(rep.rss, line)
 	for _, l := range rep.timeWait {
 		fmt.Println(l)
 	}
@@ -718,7 +766,13 @@ func bench(ctx context.Context, o *options) error {
 		if err := os.WriteFile(svg, chart(rep.results), 0o644); err != nil {
 			return err
 		}
-		if err := os.WriteFile(o.out, markdown(rep, filepath.Base(svg)), 0o644); err != nil {
+		md := markdown(rep, filepath.Base(svg))
+		if old, err := os.ReadFile(o.out); err == nil {
+			if _, notes, ok := bytes.Cut(old, []byte(notesMarker)); ok {
+				md = append(append(append(md, '\n'), notesMarker...), notes...)
+			}
+		}
+		if err := os.WriteFile(o.out, md, 0o644); err != nil {
 			return err
 		}
 		fmt.Println("wrote", o.out, "and", svg)
@@ -812,15 +866,21 @@ func markdown(rep *report, svg string) []byte {
 	fmt.Fprintf(&b, "- Load average before the run: %s; after: %s (the machine is shared: other work ran at the same time)\n", rep.loadBefore, rep.loadAfter)
 	fmt.Fprintf(&b, "- The run took %s\n\n", rep.took.Round(time.Second))
 	b.WriteString("## Requests\n\n![requests per second](" + svg + ")\n\n")
-	b.WriteString("| path | conns | requests/s | p50 | p99 | success | statuses |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("CPU/request is the CPU time (user + system, from /proc/<pid>/stat) the process serving the path spent per " +
+		"request: the mock for direct reads, the proxy alone for the proxy, the gateway alone for the gateway (the mock behind " +
+		"either is not counted). On a shared machine it is steadier than requests/s.\n\n")
+	b.WriteString("| path | conns | requests/s | p50 | p99 | CPU/request | success | statuses |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.results {
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %.1f%% | %s |\n", r.path, r.conns, r.rps, ms(r.p50), ms(r.p99), 100*r.success, r.codes)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d µs | %.1f%% | %s |\n", r.path, r.conns, r.rps, ms(r.p50), ms(r.p99),
+			r.cpuPerReq.Microseconds(), 100*r.success, r.codes)
 	}
 	b.WriteString("\n## Ratios\n\n")
 	for _, l := range rep.ratios {
 		b.WriteString("- " + l + "\n")
 	}
 	b.WriteString("\n## Batch, connections, memory\n\n")
+	b.WriteString("RSS is read before the loads and after them. After them the memory-store gateway also holds, in its own " +
+		"memory, every account, job, event and idempotent answer the loads created; the Redis-store gateway holds them in Redis.\n\n")
 	for _, group := range [][]string{rep.batches, rep.timeWait, rep.rss} {
 		for _, l := range group {
 			b.WriteString("- " + l + "\n")
@@ -828,6 +888,10 @@ func markdown(rep *report, svg string) []byte {
 	}
 	return []byte(b.String())
 }
+
+// notesMarker starts the hand-written part of the results file, which a
+// run keeps as it was.
+const notesMarker = "<!-- notes: kept by make bench-http -->"
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
