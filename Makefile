@@ -8,7 +8,7 @@ TOOLS     := .tools/node_modules/.package-lock.json
 export REDOCLY_TELEMETRY=off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 
-.PHONY: run test contract lint tools generate mocks bench chaos redis
+.PHONY: run test contract lint tools generate mocks bench bench-http chaos redis
 
 ## run: the gateway with its embedded default (memory store + every bundled mock)
 run:
@@ -59,6 +59,11 @@ mocks:
 ## provider call; BenchmarkClaimWithAllocation: whole claims at a provider answering at once), on memory and Redis
 bench: redis
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+## bench-http: the HTTP load harness (cmd/benchhttp): the mock, a bare reverse proxy and the gateway (memory and
+## Redis) side by side at 1 and 32 connections; writes BENCHMARKS.md and BENCHMARKS.svg. Not part of test.
+bench-http: redis
+	$(GO) run ./cmd/benchhttp -out BENCHMARKS.md
 
 ## chaos: the chaos runs at 2000 items: in process, and across two instances (SIGKILL, SIGTERM, default breakers)
 chaos: redis

@@ -200,6 +200,23 @@ type Resilience struct {
 	// (default 1s).
 	SettleDelay Duration `yaml:"settleDelay"`
 	Breaker     Breaker  `yaml:"breaker"`
+	// Connections configures the pool of connections to the provider.
+	Connections Connections `yaml:"connections"`
+}
+
+// Connections configures the pool of keep-alive connections to a provider.
+type Connections struct {
+	// IdlePerHost is how many idle connections are kept per provider host
+	// (default twice maxConcurrent; not fewer than maxConcurrent).
+	IdlePerHost int `yaml:"idlePerHost"`
+	// IdleTimeout closes a connection idle this long (default 90s).
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// KeepAlive is the TCP keep-alive probe period (default 30s).
+	KeepAlive Duration `yaml:"keepAlive"`
+	// DialTimeout bounds opening a connection (default 5s).
+	DialTimeout Duration `yaml:"dialTimeout"`
+	// DisableHTTP2 keeps to HTTP/1.1 where the provider offers HTTP/2.
+	DisableHTTP2 bool `yaml:"disableHTTP2"`
 }
 
 // Breaker configures a provider's circuit breaker.
@@ -755,6 +772,10 @@ func (c *Config) Validate() error {
 			}
 		}
 		r := p.Resilience
+		bulkhead := r.MaxConcurrent
+		if bulkhead == 0 {
+			bulkhead = 16
+		}
 		switch {
 		case r.MaxAttempts < 0 || r.MaxAttempts > 10:
 			return bad(f+".resilience.maxAttempts", "must be from 1 to 10")
@@ -770,6 +791,11 @@ func (c *Config) Validate() error {
 			return bad(f+".resilience.settleDelay", "must be from 0 (the default, 1s) to 5m")
 		case r.AttemptTimeout < 0 || r.CallTimeout < 0 || (r.CallTimeout > 0 && r.AttemptTimeout > r.CallTimeout):
 			return bad(f+".resilience.callTimeout", "must not be shorter than attemptTimeout")
+		case r.Connections.IdlePerHost < 0 || (r.Connections.IdlePerHost > 0 && r.Connections.IdlePerHost < bulkhead):
+			return bad(f+".resilience.connections.idlePerHost", "must not be below maxConcurrent (%d): every attempt in flight needs an idle connection to go back to",
+				bulkhead)
+		case r.Connections.IdleTimeout < 0 || r.Connections.KeepAlive < 0 || r.Connections.DialTimeout < 0:
+			return bad(f+".resilience.connections", "idleTimeout, keepAlive and dialTimeout must not be negative")
 		case r.CallTimeout >= c.Limits.WriteTimeout:
 			return bad(f+".resilience.callTimeout", "must be shorter than limits.writeTimeout (%s), or answers of calls made while a client waits are cut off",
 				c.Limits.WriteTimeout.D())

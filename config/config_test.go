@@ -192,6 +192,10 @@ func TestResilienceValidation(t *testing.T) {
 		{"attemptTimeout: 10s\n      callTimeout: 5s", "resilience.callTimeout"},
 		{"ratePerSecond: -1", "resilience.ratePerSecond"},
 		{"bogus: 1", "bogus"},
+		{"connections:\n        idlePerHost: 8", "resilience.connections.idlePerHost"},
+		{"maxConcurrent: 32\n      connections:\n        idlePerHost: 16", "resilience.connections.idlePerHost"},
+		{"connections:\n        idleTimeout: -1s", "resilience.connections"},
+		{"connections:\n        bogus: 1", "bogus"},
 	} {
 		_, err := config.Parse([]byte(fmt.Sprintf(base, tc.block)), env(nil))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -200,6 +204,10 @@ func TestResilienceValidation(t *testing.T) {
 	}
 	c, err := config.Parse([]byte(fmt.Sprintf(base, "maxAttempts: 5\n      breaker:\n        openFor: 2s")), env(nil))
 	if err != nil || c.Providers[0].Resilience.MaxAttempts != 5 || c.Providers[0].Resilience.Breaker.OpenFor.D() != 2*time.Second {
+		t.Errorf("parsed %+v, %v", c.Providers[0].Resilience, err)
+	}
+	c, err = config.Parse([]byte(fmt.Sprintf(base, "maxConcurrent: 4\n      connections:\n        idlePerHost: 8\n        idleTimeout: 30s\n        disableHTTP2: true")), env(nil))
+	if cn := c.Providers[0].Resilience.Connections; err != nil || cn.IdlePerHost != 8 || cn.IdleTimeout.D() != 30*time.Second || !cn.DisableHTTP2 {
 		t.Errorf("parsed %+v, %v", c.Providers[0].Resilience, err)
 	}
 }

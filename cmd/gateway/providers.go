@@ -48,6 +48,8 @@ func limits(r *config.Resilience) *gateway.Limits {
 		RatePerSecond: r.RatePerSecond, Burst: r.Burst, SettleDelay: r.SettleDelay.D(),
 		Breaker: gateway.BreakerLimits{FailureRatio: r.Breaker.FailureRatio, MinRequests: uint32(r.Breaker.MinRequests),
 			Window: r.Breaker.Window.D(), OpenFor: r.Breaker.OpenFor.D(), Probes: uint32(r.Breaker.Probes)},
+		Conns: gateway.ConnLimits{IdlePerHost: r.Connections.IdlePerHost, IdleTimeout: r.Connections.IdleTimeout.D(),
+			KeepAlive: r.Connections.KeepAlive.D(), DialTimeout: r.Connections.DialTimeout.D(), DisableHTTP2: r.Connections.DisableHTTP2},
 	}
 }
 

@@ -265,7 +265,7 @@ func (s *Service) call(ctx context.Context, tenant, id string, f func(context.Co
 	if err != nil {
 		return nil, err
 	}
-	return s.save(ctx, tenant, id, Report{Account: fresh, At: fresh.UpdatedAt, Asked: asked})
+	return s.saveOver(ctx, tenant, id, Report{Account: fresh, At: fresh.UpdatedAt, Asked: asked}, a)
 }
 
 // save merges r into the stored account by compare-and-set, merging again
@@ -273,10 +273,22 @@ func (s *Service) call(ctx context.Context, tenant, id string, f func(context.Co
 // change. A report older than the stored state leaves it, and the stored
 // account is returned.
 func (s *Service) save(ctx context.Context, tenant, id string, r Report) (*bank.Account, error) {
+	return s.saveOver(ctx, tenant, id, r, nil)
+}
+
+// saveOver is save starting from read, the stored account as read before
+// the provider was asked (nil: read it now): one store read fewer per
+// provider call. The compare-and-set still refuses a write over a record
+// changed since, and the merge is then done again on a fresh read.
+func (s *Service) saveOver(ctx context.Context, tenant, id string, r Report, read *bank.Account) (*bank.Account, error) {
 	for range maxSwaps {
-		cur, err := s.st.GetAccount(ctx, tenant, id)
-		if err != nil {
-			return nil, err
+		cur := read
+		read = nil
+		if cur == nil {
+			var err error
+			if cur, err = s.st.GetAccount(ctx, tenant, id); err != nil {
+				return nil, err
+			}
 		}
 		next, ok := Merge(cur, r)
 		if !ok {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,6 +330,43 @@ func TestMerge(t *testing.T) {
 			}
 			if tc.check != nil {
 				tc.check(t, m)
+			}
+		})
+	}
+}
+
+// countingStore counts the reads of the account store.
+type countingStore struct {
+	accounts.Store
+	reads atomic.Int32
+}
+
+func (c *countingStore) GetAccount(ctx context.Context, tenant, id string) (*bank.Account, error) {
+	c.reads.Add(1)
+	return c.Store.GetAccount(ctx, tenant, id)
+}
+
+// A refresh reads the stored account once, whether the provider's answer
+// changes it or not: the read made before asking the provider is the one
+// merged into (the compare-and-set still guards the write).
+func TestRefreshReadsTheStoreOnce(t *testing.T) {
+	for _, s := range allStores() {
+		t.Run(s.name, func(t *testing.T) {
+			inner := s.new(t)
+			st := &countingStore{Store: inner}
+			f := newFakeBank()
+			svc := newService(t, st, f, nil)
+			a := put(t, inner, "va_1", bank.StatusPending)
+			f.set(a.ProviderAccountID, bank.StatusActive)
+			for i, want := range []bank.Status{bank.StatusActive, bank.StatusActive} {
+				st.reads.Store(0)
+				got, err := svc.Refresh(t.Context(), "t1", "va_1")
+				if err != nil || got.Status != want {
+					t.Fatalf("refresh %d: %v, %v; want %s", i, got, err, want)
+				}
+				if n := st.reads.Load(); n != 1 {
+					t.Errorf("refresh %d read the store %d times, want 1", i, n)
+				}
 			}
 		})
 	}

@@ -84,6 +84,7 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest, o *C
 		o = &CreateOptions{}
 	}
 	operation := o.Operation
+	kick := p.kicked()
 	if operation == "" {
 		res, err := p.send(ctx, req, o)
 		if err != nil {
@@ -97,7 +98,7 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest, o *C
 			o.OnOperation(operation)
 		}
 	}
-	res, err := p.Await(ctx, operation, req)
+	res, err := p.await(ctx, operation, req, kick)
 	if err != nil {
 		return nil, err
 	}

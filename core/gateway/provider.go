@@ -397,11 +397,25 @@ func (p *Provider) Poll(ctx context.Context, operation string, req *provider.Cre
 // interval; a verified job callback (Notify) wakes it early. Transient poll
 // failures are tolerated until ctx ends; a permanent one ends the wait.
 func (p *Provider) Await(ctx context.Context, operation string, req *provider.CreateRequest) (*provider.CreateResult, error) {
+	return p.await(ctx, operation, req, p.kicked())
+}
+
+// kicked is the channel the next Notify closes.
+func (p *Provider) kicked() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kick
+}
+
+// await is Await, its first wait ended by kick: the channel taken before
+// the create was sent, so that a callback arriving before the wait starts
+// (a provider job that finished at once) is not missed.
+func (p *Provider) await(ctx context.Context, operation string, req *provider.CreateRequest, kick <-chan struct{}) (*provider.CreateResult, error) {
 	wait := p.opts.PollInterval
 	for {
-		p.mu.Lock()
-		kick := p.kick
-		p.mu.Unlock()
+		if kick == nil {
+			kick = p.kicked()
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -411,6 +425,7 @@ func (p *Provider) Await(ctx context.Context, operation string, req *provider.Cr
 			t.Stop()
 		case <-t.C:
 		}
+		kick = nil
 		res, err := p.Poll(ctx, operation, req)
 		if err == nil && !res.Pending {
 			return res, nil

@@ -259,6 +259,20 @@ func TestAwait(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a callback before the wait starts still wakes it", func(t *testing.T) {
+		f, p := newAsync(t, func(int32) (*provider.CreateResult, error) { return done, nil })
+		create := f.create
+		f.create = func(r *provider.CreateRequest) (*provider.CreateResult, error) {
+			res, err := create(r)
+			p.Notify() // the provider's job finished, and it called back, before its answer to the create came
+			return res, err
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if _, err := p.CreateAccounts(ctx, req); err != nil || f.polls.Load() != 1 {
+			t.Fatalf("err = %v after %d polls: the callback was missed", err, f.polls.Load())
+		}
+	})
 	t.Run("transient poll errors are tolerated", func(t *testing.T) {
 		f, _ := newAsync(t, func(n int32) (*provider.CreateResult, error) {
 			if n < 3 {

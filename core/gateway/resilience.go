@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -49,6 +51,31 @@ type Limits struct {
 	SettleDelay time.Duration
 	// Breaker configures the circuit breaker.
 	Breaker BreakerLimits
+	// Conns configures the connections to the provider.
+	Conns ConnLimits
+}
+
+// ConnLimits configure the pool of connections to a provider. The pool is
+// sized to the bulkhead, so that every attempt in flight can find an idle
+// connection when it ends and the next one reuses it, instead of each
+// attempt beyond the pool's size opening a new connection and leaving the
+// old one in TIME-WAIT.
+type ConnLimits struct {
+	// IdlePerHost is how many idle connections are kept per provider host
+	// (at least MaxConcurrent; default twice MaxConcurrent: a connection goes
+	// back to the pool a moment after its attempt frees its bulkhead slot,
+	// so the next attempt may dial one more, which the pool must keep rather
+	// than close).
+	IdlePerHost int
+	// IdleTimeout closes a connection idle this long (default 90s).
+	IdleTimeout time.Duration
+	// KeepAlive is the TCP keep-alive probe period (default 30s).
+	KeepAlive time.Duration
+	// DialTimeout bounds opening a connection, TLS handshake apart (default 5s).
+	DialTimeout time.Duration
+	// DisableHTTP2 keeps to HTTP/1.1 even when the provider offers HTTP/2
+	// (by default HTTP/2 is used where the provider's TLS offers it).
+	DisableHTTP2 bool
 }
 
 // BreakerLimits configure the circuit breaker. It opens when, over the
@@ -99,7 +126,30 @@ func (l *Limits) withDefaults() Limits {
 	if r.Breaker.Probes == 0 {
 		r.Breaker.Probes = 3
 	}
+	if r.Conns.IdlePerHost <= 0 {
+		r.Conns.IdlePerHost = 2 * r.MaxConcurrent
+	}
+	r.Conns.IdlePerHost = max(r.Conns.IdlePerHost, r.MaxConcurrent)
+	def(&r.Conns.IdleTimeout, 90*time.Second)
+	def(&r.Conns.KeepAlive, 30*time.Second)
+	def(&r.Conns.DialTimeout, 5*time.Second)
 	return r
+}
+
+// newTransport is the transport to a provider sized by c: keep-alive on,
+// idle connections per host at least the bulkhead, HTTP/2 where offered.
+func newTransport(c ConnLimits) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: c.DialTimeout, KeepAlive: c.KeepAlive}).DialContext
+	t.DisableKeepAlives = false
+	t.MaxIdleConns = 0 // no limit across hosts; IdlePerHost bounds each
+	t.MaxIdleConnsPerHost = c.IdlePerHost
+	t.IdleConnTimeout = c.IdleTimeout
+	t.ForceAttemptHTTP2 = !c.DisableHTTP2
+	if c.DisableHTTP2 {
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return t
 }
 
 // Client is the HTTP client one provider's adapter sends through: per
@@ -128,12 +178,12 @@ type Client struct {
 	retries  atomic.Int64
 }
 
-// NewClient builds the client for provider name over base (nil: a clone of
-// http.DefaultTransport).
+// NewClient builds the client for provider name over base (nil: a
+// transport sized by l.Conns, see ConnLimits).
 func NewClient(name string, l *Limits, base http.RoundTripper, log *slog.Logger) *Client {
 	lim := l.withDefaults()
 	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+		base = newTransport(lim.Conns)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -593,7 +643,10 @@ type releaseBody struct {
 	release func()
 }
 
+// Close drains what a reader left of a short answer before closing, so that
+// its connection goes back to the pool instead of being closed.
 func (b *releaseBody) Close() error {
+	_, _ = io.CopyN(io.Discard, b.ReadCloser, 4<<10)
 	err := b.ReadCloser.Close()
 	b.once.Do(b.release)
 	return err

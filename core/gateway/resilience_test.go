@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -353,5 +354,68 @@ func TestSignerSignsEveryAttempt(t *testing.T) {
 	c.SetSigner(sg)
 	if got, err := send(c, t.Context(), "GET", srv.URL); err != nil || got != 200 || sg.n.Load() != 3 {
 		t.Errorf("status %d err %v after %d signatures; want 200 after 3 distinct ones", got, err, sg.n.Load())
+	}
+}
+
+// TestConnectionsReusedUpToTheBulkhead: calls as many at once as the
+// bulkhead lets through, round after round, reuse the connections the first
+// rounds opened and close none (so none is left in TIME-WAIT), also when the
+// adapter closes an answer it did not read to the end.
+func TestConnectionsReusedUpToTheBulkhead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits gateway.Limits
+		most   int64 // connections opened at most: the idle pool's size, not one per call
+	}{
+		{"default bulkhead", gateway.Limits{}, 32},
+		{"bulkhead of 24", gateway.Limits{MaxConcurrent: 24}, 48},
+		// A pool no larger than the bulkhead closes the odd extra
+		// connection a racing attempt dialled; still a handful, not 640.
+		{"idle pool of the bulkhead's size", gateway.Limits{MaxConcurrent: 4, Conns: gateway.ConnLimits{IdlePerHost: 4}}, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opened, closed atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(2 * time.Millisecond)
+				io.WriteString(w, `{"ok":true}`+strings.Repeat(" ", 512))
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				switch s {
+				case http.StateNew:
+					opened.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					closed.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			c := gateway.NewClient("p", fast(tc.limits), nil, nil)
+			for round := range 20 {
+				var wg sync.WaitGroup
+				for range 32 {
+					wg.Go(func() {
+						resp, err := c.HTTP().Get(srv.URL)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if round%2 == 0 {
+							io.CopyN(io.Discard, resp.Body, 4) // the rest is left unread
+						}
+						resp.Body.Close()
+					})
+				}
+				wg.Wait()
+			}
+			// A connection goes back to the pool a moment after its slot is
+			// free, so an attempt may dial one more meanwhile: a few more
+			// than the bulkhead, never one per call.
+			if n := opened.Load(); n > tc.most {
+				t.Errorf("640 calls opened %d connections, want at most %d", n, tc.most)
+			}
+			if n := closed.Load(); n > 0 && tc.limits.Conns.IdlePerHost == 0 {
+				t.Errorf("%d connections closed under steady load, want none", n)
+			}
+		})
 	}
 }

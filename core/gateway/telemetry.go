@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -36,11 +37,26 @@ func operationOf(ctx context.Context) string {
 	return op
 }
 
+// attrSets memoises metric attribute sets by their values: there are few
+// of them (operations × outcomes or error codes, for one provider), and
+// building one per measurement sorts and allocates.
+type attrSets struct{ m sync.Map }
+
+func (a *attrSets) get(key [3]string, kvs ...attribute.KeyValue) metric.MeasurementOption {
+	if o, ok := a.m.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	a.m.Store(key, o)
+	return o
+}
+
 // clientTelemetry is what a Client records.
 type clientTelemetry struct {
 	tracer   trace.Tracer
 	attempts metric.Int64Counter
 	retries  metric.Int64Counter
+	sets     attrSets
 }
 
 // Instrument makes the client trace every attempt (a span with the
@@ -69,9 +85,16 @@ func (c *Client) startAttempt(ctx context.Context, n int32) (context.Context, tr
 	if c.tel == nil {
 		return ctx, noop.Span{}
 	}
-	return c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)),
-			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String())))
+	// Attributes are built only for a span that records: when sampling
+	// is off they would be thrown away, after costing allocations and a
+	// read of the breaker's state per attempt. (The samplers configured
+	// decide on the trace id and parent, never on attributes.)
+	ctx, span := c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindInternal))
+	if span.IsRecording() {
+		span.SetAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)),
+			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String()))
+	}
+	return ctx, span
 }
 
 // endAttempt records the attempt's outcome.
@@ -83,19 +106,26 @@ func (c *Client) endAttempt(ctx context.Context, span trace.Span, n int32, resp 
 	switch {
 	case err == nil && resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
 		outcome = "ok"
-		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		}
 	case err == nil && resp != nil:
 		outcome = "provider_failure"
-		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
-		span.SetStatus(codes.Error, resp.Status)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+			span.SetStatus(codes.Error, resp.Status)
+		}
 	default:
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		if span.IsRecording() {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
 	}
-	attrs := metric.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)), attribute.String("outcome", outcome))
-	c.tel.attempts.Add(ctx, 1, attrs)
+	op := operationOf(ctx)
+	c.tel.attempts.Add(ctx, 1, c.tel.sets.get([3]string{"attempt", op, outcome},
+		AttrProvider.String(c.name), AttrOperation.String(op), attribute.String("outcome", outcome)))
 	if n > 1 {
-		c.tel.retries.Add(ctx, 1, metric.WithAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx))))
+		c.tel.retries.Add(ctx, 1, c.tel.sets.get([3]string{"retry", op}, AttrProvider.String(c.name), AttrOperation.String(op)))
 	}
 	span.End()
 }
@@ -105,6 +135,7 @@ type providerTelemetry struct {
 	tracer  trace.Tracer
 	calls   metric.Int64Counter
 	latency metric.Float64Histogram
+	sets    attrSets
 }
 
 func newProviderTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) *providerTelemetry {
@@ -127,14 +158,16 @@ func (p *Provider) startCall(ctx context.Context, op string) (context.Context, f
 		return ctx, func(error) {}
 	}
 	start := time.Now()
-	ctx, span := pt.tracer.Start(ctx, "provider "+op, trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrBreakerState.String(p.BreakerState())))
+	ctx, span := pt.tracer.Start(ctx, "provider "+op, trace.WithSpanKind(trace.SpanKindInternal))
+	if span.IsRecording() { // see startAttempt
+		span.SetAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrBreakerState.String(p.BreakerState()))
+	}
 	return ctx, func(err error) {
 		code := bank.Code(err)
-		attrs := metric.WithAttributes(AttrProvider.String(p.name), AttrOperation.String(op), AttrErrorCode.String(code.String()))
+		attrs := pt.sets.get([3]string{op, code.String()}, AttrProvider.String(p.name), AttrOperation.String(op), AttrErrorCode.String(code.String()))
 		pt.calls.Add(ctx, 1, attrs)
 		pt.latency.Record(ctx, time.Since(start).Seconds(), attrs)
-		if err != nil {
+		if err != nil && span.IsRecording() {
 			span.SetAttributes(AttrErrorCode.String(code.String()))
 			span.RecordError(err)
 			span.SetStatus(codes.Error, code.String())

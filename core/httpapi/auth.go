@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -183,8 +184,9 @@ func Authenticate(cfg *AuthConfig) gin.HandlerFunc {
 	}
 	cfg = new(*cfg) // later changes to the caller's config do not race with requests
 	p := cfg.parser()
+	cache := newVerifiedTokens(maxVerifiedTokens)
 	return func(c *gin.Context) {
-		tenant, perms, given, detail := authenticate(cfg, p, c.GetHeader("Authorization"))
+		tenant, perms, given, detail := authenticate(cfg, p, cache, c.GetHeader("Authorization"))
 		if detail != "" {
 			unauthenticated(c, given, detail)
 			return
@@ -197,7 +199,9 @@ func Authenticate(cfg *AuthConfig) gin.HandlerFunc {
 
 // authenticate checks an Authorization header value. On failure detail says
 // why (never quoting the token) and given tells whether a token was present.
-func authenticate(cfg *AuthConfig, p *jwt.Parser, header string) (tenant string, perms []string, given bool, detail string) {
+// A token found in cache (verified earlier, not yet expired) is not
+// verified again; a token that passes every check is added to it.
+func authenticate(cfg *AuthConfig, p *jwt.Parser, cache *verifiedTokens, header string) (tenant string, perms []string, given bool, detail string) {
 	if header == "" {
 		return "", nil, false, "missing bearer token"
 	}
@@ -209,12 +213,16 @@ func authenticate(cfg *AuthConfig, p *jwt.Parser, header string) (tenant string,
 	if tok == "" || strings.ContainsAny(tok, " \t") {
 		return "", nil, true, "malformed bearer token"
 	}
+	now := time.Now()
+	if v, ok := cache.get(tok, now); ok {
+		return v.tenant, v.perms, true, ""
+	}
 	claims := jwt.MapClaims{}
 	token, err := p.ParseWithClaims(tok, claims, cfg.keyFunc)
 	if err != nil {
 		return "", nil, true, describeTokenError(cfg, token, claims, err)
 	}
-	if detail := lifetimeProblem(cfg, claims, time.Now()); detail != "" {
+	if detail := lifetimeProblem(cfg, claims, now); detail != "" {
 		return "", nil, true, detail
 	}
 	sub, err := claims.GetSubject()
@@ -225,7 +233,71 @@ func authenticate(cfg *AuthConfig, p *jwt.Parser, header string) (tenant string,
 	if err != nil {
 		return "", nil, true, fmt.Sprintf("token claim %q: %v", cfg.permissionsClaim(), err)
 	}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		cache.put(tok, verifiedToken{tenant: sub, perms: slices.Clip(perms), until: exp.Time}, now)
+	}
 	return sub, perms, true, ""
+}
+
+// maxVerifiedTokens bounds the tokens remembered as verified.
+const maxVerifiedTokens = 4096
+
+// verifiedTokens remembers the bearer tokens that passed every check, so
+// that a client sending the same token request after request has its
+// signature and claims checked once, not on every request. A token is
+// answered from here only until its expiry (exp, without the leeway the
+// full check allows; after it the full check decides again). Nothing is
+// remembered of a token that failed. The keys are the tokens' exact text,
+// and the verification keys are fixed for the life of the process.
+type verifiedTokens struct {
+	mu  sync.RWMutex
+	m   map[string]verifiedToken
+	max int
+}
+
+type verifiedToken struct {
+	tenant string
+	perms  []string
+	until  time.Time
+}
+
+func newVerifiedTokens(max int) *verifiedTokens {
+	return &verifiedTokens{m: make(map[string]verifiedToken), max: max}
+}
+
+// get returns tok's entry if tok was verified and has not expired at now.
+func (v *verifiedTokens) get(tok string, now time.Time) (verifiedToken, bool) {
+	if v == nil {
+		return verifiedToken{}, false
+	}
+	v.mu.RLock()
+	e, ok := v.m[tok]
+	v.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return verifiedToken{}, false
+	}
+	return e, true
+}
+
+// put remembers a verified token; when full, the expired entries go, and
+// if none had expired, all of them.
+func (v *verifiedTokens) put(tok string, e verifiedToken, now time.Time) {
+	if v == nil || !now.Before(e.until) {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.m) >= v.max {
+		for k, old := range v.m {
+			if !now.Before(old.until) {
+				delete(v.m, k)
+			}
+		}
+		if len(v.m) >= v.max {
+			clear(v.m)
+		}
+	}
+	v.m[tok] = e
 }
 
 // lifetimeProblem refuses a token meant to live longer than the configured

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -208,14 +209,30 @@ func check(r *gateway.Router, body []byte) (*httpapi.CreateBody, []gateway.Item,
 }
 
 // FuzzParseCreate: the parser never panics, names every bad field by a JSON
-// pointer, and whatever passes it and the gateway's rules honours the
-// unified contract.
+// pointer, answers exactly as the plain reading does (json.Valid, then one
+// json.Unmarshal per field), and whatever passes it and the gateway's rules
+// honours the unified contract.
 func FuzzParseCreate(f *testing.F) {
 	f.Add([]byte(`{"items":[{"currency":"USD","accountHolderName":"A","accountName":"B"}]}`))
 	f.Add([]byte(`{"items":[{"currency":"USD","unallocated":true,"clientReference":"U"}],"customHeaders":{"X-A":"1"}}`))
 	f.Add([]byte(`{"items":[{"currency":"usd","accountHolderName":"A","accountName":"B"},7,{"currency":"EUR","colour":1}]}`))
+	// Keys given twice (the last counts), escapes, nulls, text that is not
+	// UTF-8, nesting, numbers, and bodies that are not JSON.
+	f.Add([]byte(`{"items":[{"currency":5,"currency":"USD","b":1,"a":[{}],"b":2}],"items":[{"curr\u0065ncy":"E\u00dfR","metadata":{"k":1,"k":"v","x/~":[]}}]}`))
+	f.Add([]byte(`{"items":[null,{"currency":null,"unallocated":null,"metadata":null,"providerParams":{"p":null}}],"callbackUrl":null,"customHeaders":{"\ud800":"\udc00x"}}`))
+	f.Add([]byte("{\"items\":[{\"currency\":\"\xff\xfeUSD\",\"accountName\":\"a\\/b\\n\",\"n\":-0.5e+10,\"m\":[true,false,null,1E2,\"\"]}]} "))
+	f.Add([]byte(`{"items":[{"currency":"USD"},]}`))
+	f.Add([]byte(`{"items":[{"currency":"USD"}]} {}`))
+	f.Add([]byte(`{"items":[{"currency":01}]}`))
+	f.Add([]byte(`{"items":[{"currency":"\x"}]}`))
+	f.Add([]byte(`{"items":[[[[[[[[[[]]]]]]]]]],"customHeaders":"h","callbackUrl":{}}`))
 	r := planner(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, fastErrs := httpapi.ParseCreate(body)
+		ref, refErrs := httpapi.ReferenceParseCreate(body)
+		if !reflect.DeepEqual(fast, ref) || !slices.Equal(fastErrs, []bank.FieldError(refErrs)) {
+			t.Fatalf("%q: read as %+v with errors %+v; the plain reading gives %+v with errors %+v", body, fast, fastErrs, ref, refErrs)
+		}
 		got, planned, fs, err := check(r, body)
 		for _, e := range fs {
 			if e.Message == "" || (e.Pointer != "" && e.Pointer[0] != '/') {

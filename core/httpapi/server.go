@@ -266,8 +266,14 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		log.InfoContext(c.Request.Context(), "request", "method", methodLabel(c.Request.Method), "route", route, "status", c.Writer.Status(),
-			"duration_ms", time.Since(start).Milliseconds(), "trace_id", TraceID(c), "tenant", Tenant(c))
+		ctx := c.Request.Context()
+		if !log.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		// Typed attributes: no boxing of each value per request.
+		log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", methodLabel(c.Request.Method)), slog.String("route", route),
+			slog.Int("status", c.Writer.Status()), slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+			slog.String("trace_id", TraceID(c)), slog.String("tenant", Tenant(c)))
 	}
 }
 
