@@ -59,8 +59,12 @@ func New(c redis.UniversalClient, opts *Options) *Store {
 	return &Store{c: c, opts: o}
 }
 
+// key is a key of reconciliation's data. Every key shares one hash tag, so
+// a script over a report and its provider's latest touches one Cluster
+// slot; the data is small (a lease, a latest report and open drifts per
+// provider, reports kept ReportTTL).
 func (s *Store) key(parts ...string) string {
-	k := s.opts.Prefix + ":reconcile"
+	k := "{" + s.opts.Prefix + ":reconcile}"
 	for _, p := range parts {
 		k += ":" + p
 	}

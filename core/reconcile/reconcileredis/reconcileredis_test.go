@@ -1,44 +1,22 @@
 package reconcileredis_test
 
 import (
-	"context"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/core/reconcile"
 	"github.com/vagate/vagate/core/reconcile/reconcileredis"
 	"github.com/vagate/vagate/core/reconcile/reconciletest"
+	"github.com/vagate/vagate/core/store/redistest"
 )
 
+// The contract suite on a single node, a Cluster and Sentinel, each store
+// under a fresh prefix whose keys are deleted afterwards.
 func TestContract(t *testing.T) {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable: %v", url, err)
-	}
-	reconciletest.RunStore(t, func(t *testing.T) reconcile.Store {
-		prefix := fmt.Sprintf("vagate-rt-%08x", rand.Uint32())
-		t.Cleanup(func() {
-			iter := c.Scan(context.Background(), 0, prefix+":*", 100).Iterator()
-			for iter.Next(context.Background()) {
-				c.Del(context.Background(), iter.Val())
-			}
+	redistest.Run(t, func(t *testing.T, c redis.UniversalClient) {
+		reconciletest.RunStore(t, func(t *testing.T) reconcile.Store {
+			return reconcileredis.New(c, &reconcileredis.Options{Prefix: redistest.Prefix(t, c, "vagate-rt")})
 		})
-		return reconcileredis.New(c, &reconcileredis.Options{Prefix: prefix})
 	})
 }
