@@ -4,19 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/core/accounts"
 	"github.com/vagate/vagate/core/bank"
 	"github.com/vagate/vagate/core/gateway"
 	"github.com/vagate/vagate/core/provider"
 	"github.com/vagate/vagate/core/store"
+	"github.com/vagate/vagate/core/store/redistest"
 )
 
 var base = time.Date(2026, 5, 29, 9, 0, 0, 0, time.UTC)
@@ -119,30 +117,8 @@ func allStores() []stores {
 // newRedis is a store on the real Redis at REDIS_URL under a fresh key
 // prefix, removed afterwards; the test fails, never skips, without Redis.
 func newRedis(t *testing.T) accounts.Store {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	if err := c.Ping(t.Context()).Err(); err != nil {
-		t.Fatalf("redis at %s unreachable: %v", url, err)
-	}
-	prefix := fmt.Sprintf("vagate-test-%08x", rand.Uint32())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		for _, pat := range []string{prefix + ":*", "{" + prefix + ":*"} {
-			iter := c.Scan(ctx, 0, pat, 500).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
-			}
-		}
-		c.Close()
-	})
-	return store.NewRedis(c, &store.RedisOptions{Prefix: prefix})
+	c := redistest.Client(t, redistest.Single)
+	return store.NewRedis(c, &store.RedisOptions{Prefix: redistest.Prefix(t, c, "vagate-test")})
 }
 
 func newService(t *testing.T, st accounts.Store, f *fakeBank, changed accounts.ChangeFunc) *accounts.Service {
