@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -56,6 +57,8 @@ type options struct {
 	pprofDir         string
 	pprofAddr        string
 	src              string
+	// paths, when set, limits the measurements to the paths it matches.
+	paths *regexp.Regexp
 }
 
 func run(ctx context.Context, args []string) error {
@@ -70,8 +73,16 @@ func run(ctx context.Context, args []string) error {
 	proxy := fs.Bool("proxy", false, "serve the bare reverse proxy (-target, -listen) and nothing else")
 	target := fs.String("target", "", "the proxy's upstream URL")
 	listen := fs.String("listen", "", "the proxy's listen address")
+	paths := fs.String("paths", "", "measure only the paths this regular expression matches (e.g. 'refresh|proxy'); the batch and RSS lines are always measured")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *paths != "" {
+		re, err := regexp.Compile(*paths)
+		if err != nil {
+			return fmt.Errorf("-paths: %w", err)
+		}
+		o.paths = re
 	}
 	if *proxy {
 		return serveProxy(ctx, *target, *listen)
@@ -359,6 +370,9 @@ type result struct {
 	// path spent per request: the mock, the proxy (not the mock behind it)
 	// or the gateway (not the mock behind it).
 	cpuPerReq time.Duration
+	// loadCPUPerReq is the load generator's own CPU time per request (it
+	// shares the machine with the servers).
+	loadCPUPerReq time.Duration
 }
 
 // cpuTime is a process's CPU time so far (utime + stime, in clock ticks of
@@ -396,8 +410,12 @@ func attack(name string, conns int, d time.Duration, tr vegeta.Targeter) result 
 		codes: strings.Join(codes, " ")}
 }
 
-// measure warms a path up, then measures it.
+// measure warms a path up, then measures it; a path -paths leaves out
+// gives the zero result.
 func measure(o *options, name string, conns int, pid int, tr vegeta.Targeter) result {
+	if o.paths != nil && !o.paths.MatchString(name) {
+		return result{}
+	}
 	if o.warmup > 0 {
 		attack(name, conns, o.warmup, tr)
 	}
@@ -407,14 +425,16 @@ func measure(o *options, name string, conns int, pid int, tr vegeta.Targeter) re
 	} else {
 		close(done)
 	}
-	cpu0 := cpuTime(pid)
+	cpu0, self0 := cpuTime(pid), cpuTime(os.Getpid())
 	r := attack(name, conns, o.duration, tr)
 	if n := r.rps * o.duration.Seconds(); n > 0 {
 		r.cpuPerReq = (cpuTime(pid) - cpu0) / time.Duration(n)
+		r.loadCPUPerReq = (cpuTime(os.Getpid()) - self0) / time.Duration(n)
 	}
 	<-done
-	fmt.Printf("  %-38s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%  cpu/req %s\n", name, conns, r.rps,
-		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success, r.cpuPerReq.Round(time.Microsecond))
+	fmt.Printf("  %-38s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%  cpu/req %s (load generator %s)\n", name, conns, r.rps,
+		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success, r.cpuPerReq.Round(time.Microsecond),
+		r.loadCPUPerReq.Round(time.Microsecond))
 	return r
 }
 
@@ -707,7 +727,12 @@ func bench(ctx context.Context, o *options) error {
 	tw0 := timeWait(mockPort)
 	for _, conns := range []int{1, 32} {
 		fmt.Printf("%d connection(s):\n", conns)
-		add := func(group string, r result) { r.group = group; rep.results = append(rep.results, r) }
+		add := func(group string, r result) {
+			if r.path != "" {
+				r.group = group
+				rep.results = append(rep.results, r)
+			}
+		}
 		add("read", measure(o, "direct to the mock", conns, mock.cmd.Process.Pid, static("GET", mockURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
 		add("read", measure(o, "bare proxy → mock", conns, px.cmd.Process.Pid, static("GET", proxyURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
 		twBefore := timeWait(mockPort)

@@ -450,8 +450,8 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	c.attempts.Add(1)
-	ctx, span := c.startAttempt(ctx, n)
-	resp, err := t.send(ctx, r.WithContext(ctx))
+	ctx, span, r := c.startAttempt(ctx, n, r)
+	resp, err := t.send(ctx, r)
 	c.endAttempt(ctx, span, n, resp, err)
 	return resp, err
 }

@@ -3,10 +3,8 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -15,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vagate/vagate/core/bank"
+	"github.com/vagate/vagate/core/telemetry"
 )
 
 // Span attribute keys of vagate's own.
@@ -37,32 +36,18 @@ func operationOf(ctx context.Context) string {
 	return op
 }
 
-// attrSets memoises metric attribute sets by their values: there are few
-// of them (operations × outcomes or error codes, for one provider), and
-// building one per measurement sorts and allocates.
-type attrSets struct{ m sync.Map }
-
-func (a *attrSets) get(key [3]string, kvs ...attribute.KeyValue) metric.MeasurementOption {
-	if o, ok := a.m.Load(key); ok {
-		return o.(metric.MeasurementOption)
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
-	a.m.Store(key, o)
-	return o
-}
-
 // clientTelemetry is what a Client records.
 type clientTelemetry struct {
 	tracer   trace.Tracer
 	attempts metric.Int64Counter
 	retries  metric.Int64Counter
-	sets     attrSets
+	sets     telemetry.Sets[[3]string]
 }
 
-// Instrument makes the client trace every attempt (a span with the
-// provider, operation, attempt number and breaker state, and an HTTP client
-// span whose traceparent goes to the provider) and count attempts, retries
-// and breaker state. Call it before the client is used.
+// Instrument makes the client trace every attempt (an HTTP client span with
+// the provider, operation, attempt number and breaker state, whose
+// traceparent goes to the provider) and count attempts, retries and
+// breaker state. Call it before the client is used.
 func (c *Client) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) {
 	m := mp.Meter(instrumentation)
 	ct := &clientTelemetry{tracer: tp.Tracer(instrumentation)}
@@ -75,26 +60,32 @@ func (c *Client) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) {
 		o.ObserveInt64(g, state, metric.WithAttributes(AttrProvider.String(c.name)))
 		return nil
 	}, g)
-	c.attempt.base = otelhttp.NewTransport(c.attempt.base, otelhttp.WithTracerProvider(tp),
-		otelhttp.WithPropagators(propagation.TraceContext{}), otelhttp.WithMeterProvider(mp))
 	c.tel = ct
 }
 
-// startAttempt opens the span of one attempt.
-func (c *Client) startAttempt(ctx context.Context, n int32) (context.Context, trace.Span) {
+// startAttempt opens the span of one attempt, the HTTP client span of r,
+// and gives the attempt its own headers carrying the span's traceparent.
+func (c *Client) startAttempt(ctx context.Context, n int32, r *http.Request) (context.Context, trace.Span, *http.Request) {
 	if c.tel == nil {
-		return ctx, noop.Span{}
+		return ctx, noop.Span{}, r.WithContext(ctx)
 	}
 	// Attributes are built only for a span that records: when sampling
 	// is off they would be thrown away, after costing allocations and a
 	// read of the breaker's state per attempt. (The samplers configured
 	// decide on the trace id and parent, never on attributes.)
-	ctx, span := c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindInternal))
+	ctx, span := c.tel.tracer.Start(ctx, "provider attempt", trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
 		span.SetAttributes(AttrProvider.String(c.name), AttrOperation.String(operationOf(ctx)),
-			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String()))
+			AttrAttempt.Int(int(n)), AttrBreakerState.String(c.breaker.State().String()),
+			attribute.String("http.request.method", r.Method), attribute.String("server.address", r.URL.Host),
+			attribute.String("url.path", r.URL.Path))
 	}
-	return ctx, span
+	// Each attempt's own headers: the caller's request is left as it was
+	// (a transport may still be writing an earlier attempt's).
+	ar := r.WithContext(ctx)
+	ar.Header = r.Header.Clone()
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(ar.Header))
+	return ctx, span, ar
 }
 
 // endAttempt records the attempt's outcome.
@@ -122,10 +113,10 @@ func (c *Client) endAttempt(ctx context.Context, span trace.Span, n int32, resp 
 		}
 	}
 	op := operationOf(ctx)
-	c.tel.attempts.Add(ctx, 1, c.tel.sets.get([3]string{"attempt", op, outcome},
+	c.tel.attempts.Add(ctx, 1, c.tel.sets.Get([3]string{"attempt", op, outcome},
 		AttrProvider.String(c.name), AttrOperation.String(op), attribute.String("outcome", outcome)))
 	if n > 1 {
-		c.tel.retries.Add(ctx, 1, c.tel.sets.get([3]string{"retry", op}, AttrProvider.String(c.name), AttrOperation.String(op)))
+		c.tel.retries.Add(ctx, 1, c.tel.sets.Get([3]string{"retry", op}, AttrProvider.String(c.name), AttrOperation.String(op)))
 	}
 	span.End()
 }
@@ -135,7 +126,7 @@ type providerTelemetry struct {
 	tracer  trace.Tracer
 	calls   metric.Int64Counter
 	latency metric.Float64Histogram
-	sets    attrSets
+	sets    telemetry.Sets[[3]string]
 }
 
 func newProviderTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) *providerTelemetry {
@@ -164,7 +155,7 @@ func (p *Provider) startCall(ctx context.Context, op string) (context.Context, f
 	}
 	return ctx, func(err error) {
 		code := bank.Code(err)
-		attrs := pt.sets.get([3]string{op, code.String()}, AttrProvider.String(p.name), AttrOperation.String(op), AttrErrorCode.String(code.String()))
+		attrs := pt.sets.Get([3]string{op, code.String()}, AttrProvider.String(p.name), AttrOperation.String(op), AttrErrorCode.String(code.String()))
 		pt.calls.Add(ctx, 1, attrs)
 		pt.latency.Record(ctx, time.Since(start).Seconds(), attrs)
 		if err != nil && span.IsRecording() {

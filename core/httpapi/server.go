@@ -14,10 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vagate/vagate/core/accounts"
@@ -146,23 +143,7 @@ func NewHandler(d Deps, opts Options) (http.Handler, error) {
 	r.NoMethod(MethodNotAllowed)
 	authn := Authenticate(d.Auth)
 	idem := Idempotency(d.Idempotency, &IdempotencyOptions{MaxBody: opts.MaxBodyBytes, Logger: d.Logger})
-	if d.Tracer != nil {
-		r.Use(otelgin.Middleware("vagate", otelgin.WithTracerProvider(d.Tracer),
-			otelgin.WithPropagators(propagation.TraceContext{})))
-	}
-	r.Use(answerHeaders, RequestID(), Recovery(), accessLog(d.Logger), requestMetrics(d.Meter), limitBody(opts.MaxBodyBytes, opts.MaxWebhookBodyBytes))
-	if d.Meter != nil {
-		// Ahead of the idempotency step, which answers a replay and stops
-		// the chain there.
-		hits, _ := d.Meter.Meter(instrumentation).Int64Counter("vagate.idempotency.replays",
-			metric.WithDescription("answers replayed for a repeated Idempotency-Key"))
-		r.Use(func(c *gin.Context) {
-			c.Next()
-			if c.Writer.Header().Get(HeaderIdempotentReplayed) == "true" {
-				hits.Add(c.Request.Context(), 1, metric.WithAttributes(attribute.String("http.route", c.FullPath())))
-			}
-		})
-	}
+	r.Use(observe(d.Tracer, d.Meter, d.Logger), answerHeaders, RequestID(), Recovery(), limitBody(opts.MaxBodyBytes, opts.MaxWebhookBodyBytes))
 	// Each step is its own handler, so middlewares that call c.Next()
 	// themselves still run in order: authenticate, authorise, deduplicate.
 	protected := func(c *gin.Context) (opMeta, bool) {
@@ -229,51 +210,6 @@ func limitBody(n, webhook int64) gin.HandlerFunc {
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
-	}
-}
-
-const instrumentation = "github.com/vagate/vagate/core/httpapi"
-
-// requestMetrics counts requests and their latency by route, method and status.
-func requestMetrics(mp metric.MeterProvider) gin.HandlerFunc {
-	if mp == nil {
-		return func(c *gin.Context) { c.Next() }
-	}
-	m := mp.Meter(instrumentation)
-	count, _ := m.Int64Counter("vagate.http.requests", metric.WithDescription("requests served, by route, method and status"))
-	latency, _ := m.Float64Histogram("vagate.http.request.duration", metric.WithUnit("s"), metric.WithDescription("request latency"))
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		attrs := metric.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", methodLabel(c.Request.Method)),
-			attribute.Int("http.response.status_code", c.Writer.Status()))
-		count.Add(c.Request.Context(), 1, attrs)
-		latency.Record(c.Request.Context(), time.Since(start).Seconds(), attrs)
-	}
-}
-
-// accessLog writes one line per request, without query strings or headers
-// (which may carry secrets).
-func accessLog(log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
-		ctx := c.Request.Context()
-		if !log.Enabled(ctx, slog.LevelInfo) {
-			return
-		}
-		// Typed attributes: no boxing of each value per request.
-		log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", methodLabel(c.Request.Method)), slog.String("route", route),
-			slog.Int("status", c.Writer.Status()), slog.Int64("duration_ms", time.Since(start).Milliseconds()),
-			slog.String("trace_id", TraceID(c)), slog.String("tenant", Tenant(c)))
 	}
 }
 
