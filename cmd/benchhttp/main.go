@@ -55,7 +55,7 @@ type options struct {
 	out, redisURL    string
 	goTool           string
 	pprofDir         string
-	pprofAddr        string
+	pprofAddr        map[string]string // by store: the gateway's pprof address
 	src              string
 	// paths, when set, limits the measurements to the paths it matches.
 	paths *regexp.Regexp
@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "load before each measurement, not counted")
 	fs.StringVar(&o.out, "out", "", "Markdown file for the results (the chart is written beside it as .svg); empty: print only")
 	fs.StringVar(&o.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for the gateway's Redis store")
-	fs.StringVar(&o.pprofDir, "pprof", "", "directory for CPU and allocation profiles of the memory-store gateway under the 32-connection loads (built with net/http/pprof for the run)")
+	fs.StringVar(&o.pprofDir, "pprof", "", "directory for CPU and allocation profiles of the gateways under the 32-connection loads (built with net/http/pprof for the run)")
 	fs.StringVar(&o.src, "src", ".", "source tree to build the gateway from (e.g. an export of another revision, to compare)")
 	proxy := fs.Bool("proxy", false, "serve the bare reverse proxy (-target, -listen) and nothing else")
 	target := fs.String("target", "", "the proxy's upstream URL")
@@ -420,8 +420,8 @@ func measure(o *options, name string, conns int, pid int, tr vegeta.Targeter) re
 		attack(name, conns, o.warmup, tr)
 	}
 	done := make(chan struct{})
-	if o.pprofAddr != "" && conns == 32 && strings.HasSuffix(name, "(memory)") {
-		go func() { defer close(done); profile(o, name) }()
+	if addr := o.pprofAddr[storeOf(name)]; addr != "" && conns == 32 {
+		go func() { defer close(done); profile(o, addr, name) }()
 	} else {
 		close(done)
 	}
@@ -436,6 +436,17 @@ func measure(o *options, name string, conns int, pid int, tr vegeta.Targeter) re
 		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success, r.cpuPerReq.Round(time.Microsecond),
 		r.loadCPUPerReq.Round(time.Microsecond))
 	return r
+}
+
+// storeOf is the store a gateway path's name ends with: "memory",
+// "redis", or "" for the mock and the proxy.
+func storeOf(name string) string {
+	for _, s := range []string{"memory", "redis"} {
+		if strings.HasSuffix(name, "("+s+")") {
+			return s
+		}
+	}
+	return ""
 }
 
 // pprofOverlay is a go build -overlay adding net/http/pprof to the gateway,
@@ -472,12 +483,12 @@ var _ = func() bool {
 
 // profile saves a CPU profile over most of a measurement and the
 // allocations after it.
-func profile(o *options, name string) {
+func profile(o *options, addr, name string) {
 	file := strings.NewReplacer(" ", "-", ",", "", ":", "", "(", "", ")", "").Replace(name)
 	secs := max(1, int(o.duration.Seconds())-1)
 	for _, p := range []struct{ url, file string }{
-		{fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", o.pprofAddr, secs), file + ".cpu.pprof"},
-		{fmt.Sprintf("http://%s/debug/pprof/allocs", o.pprofAddr), file + ".allocs.pprof"},
+		{fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), file + ".cpu.pprof"},
+		{fmt.Sprintf("http://%s/debug/pprof/allocs", addr), file + ".allocs.pprof"},
 	} {
 		resp, err := http.Get(p.url)
 		if err != nil {
@@ -691,15 +702,16 @@ func bench(ctx context.Context, o *options) error {
 		return err
 	}
 	var gws []*gateway
-	if o.pprofDir != "" {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		o.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
-		os.Setenv("VAGATE_BENCH_PPROF", o.pprofAddr)
-	}
+	o.pprofAddr = map[string]string{}
 	for _, store := range []string{"memory", "redis"} {
+		if o.pprofDir != "" {
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			o.pprofAddr[store] = fmt.Sprintf("127.0.0.1:%d", port)
+			os.Setenv("VAGATE_BENCH_PPROF", o.pprofAddr[store])
+		}
 		g, err := startGateway(ctx, dir, filepath.Join(dir, "gateway"), store, mockURL, o.redisURL)
 		if err != nil {
 			return err

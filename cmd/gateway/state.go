@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagate/vagate/config"
@@ -77,9 +76,7 @@ func openState(ctx context.Context, cfg *config.Config, log *slog.Logger, tel *t
 		checkPersistence(ctx, n, log)
 	})
 	logDurability(pctx, c, topology, log)
-	if err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(tel.Tracer)); err != nil {
-		log.Warn("redis tracing not available", "err", err)
-	}
+	instrumentRedis(c, tel.Tracer)
 	r := store.NewRedis(c, &store.RedisOptions{Prefix: cfg.Store.Prefix, Visibility: cfg.Jobs.VisibilityTimeout.D()})
 	log.Info("state in redis", "redis", where, "topology", topology, "prefix", cfg.Store.Prefix)
 	return &state{accounts: r, jobs: jobsredis.New(c, &jobsredis.Options{Prefix: cfg.Store.Prefix}), queue: r, events: r,

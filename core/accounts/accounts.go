@@ -337,7 +337,15 @@ func Merge(stored *bank.Account, r Report) (*bank.Account, bool) {
 		return stored, false
 	}
 	fresh := r.Account
-	m := stored.Clone()
+	// A copy of stored, without copying what the report replaces.
+	base := *stored
+	if fresh.BankDetails != nil {
+		base.BankDetails = nil
+	}
+	if fresh.Raw != nil {
+		base.Raw = nil
+	}
+	m := base.Clone()
 	wasUnallocated := m.Status == bank.StatusUnallocated
 	if fresh.Status != "" {
 		m.Status = fresh.Status
@@ -359,7 +367,7 @@ func Merge(stored *bank.Account, r Report) (*bank.Account, bool) {
 		}
 	}
 	if fresh.BankDetails != nil {
-		m.BankDetails = fresh.Clone().BankDetails
+		m.BankDetails = bank.CloneBankDetails(fresh.BankDetails)
 	}
 	if fresh.Balance != nil {
 		b := *fresh.Balance

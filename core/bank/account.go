@@ -128,14 +128,7 @@ func (a *Account) Clone() *Account {
 		return nil
 	}
 	c := *a
-	if a.BankDetails != nil {
-		c.BankDetails = make([]BankDetails, len(a.BankDetails))
-		for i, d := range a.BankDetails {
-			d.RoutingCodes = append([]RoutingCode(nil), d.RoutingCodes...)
-			d.Extra = cloneMap(d.Extra)
-			c.BankDetails[i] = d
-		}
-	}
+	c.BankDetails = CloneBankDetails(a.BankDetails)
 	if a.Balance != nil {
 		b := *a.Balance
 		c.Balance = &b
@@ -148,6 +141,20 @@ func (a *Account) Clone() *Account {
 	c.Raw = append(json.RawMessage(nil), a.Raw...)
 	c.Routing = a.Routing.Clone()
 	return &c
+}
+
+// CloneBankDetails is a deep copy of ds (nil stays nil).
+func CloneBankDetails(ds []BankDetails) []BankDetails {
+	if ds == nil {
+		return nil
+	}
+	c := make([]BankDetails, len(ds))
+	for i, d := range ds {
+		d.RoutingCodes = append([]RoutingCode(nil), d.RoutingCodes...)
+		d.Extra = cloneMap(d.Extra)
+		c[i] = d
+	}
+	return c
 }
 
 func cloneMap(m map[string]string) map[string]string {

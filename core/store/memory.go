@@ -56,10 +56,18 @@ func (m *Memory) put(a *bank.Account) {
 		m.accounts[a.Tenant] = t
 	}
 	a.Version = 1
+	k := sortKey(a)
+	ordered := false // a's key is in m.order already
 	if old, ok := t[a.ID]; ok {
-		m.removeKey(a.Tenant, sortKey(old))
-		delete(m.byRef, old.Provider+"|"+old.ProviderAccountID)
 		a.Version = old.Version + 1
+		// An update keeps its creation time, and so its place in the
+		// order: moving the key would shift every later one.
+		if was := sortKey(old); was == k {
+			ordered = true
+		} else {
+			m.removeKey(a.Tenant, was)
+		}
+		delete(m.byRef, old.Provider+"|"+old.ProviderAccountID)
 	}
 	if m.transit == nil {
 		m.transit = map[AccountKey]bool{}
@@ -70,10 +78,11 @@ func (m *Memory) put(a *bank.Account) {
 		delete(m.transit, k)
 	}
 	t[a.ID] = a
-	k := sortKey(a)
-	keys := m.order[a.Tenant]
-	i, _ := slices.BinarySearch(keys, k)
-	m.order[a.Tenant] = slices.Insert(keys, i, k)
+	if !ordered {
+		keys := m.order[a.Tenant]
+		i, _ := slices.BinarySearch(keys, k)
+		m.order[a.Tenant] = slices.Insert(keys, i, k)
+	}
 	m.byRef[a.Provider+"|"+a.ProviderAccountID] = a
 }
 
