@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Mocks.BasePort = *mockPort
 	}
 	log := newLogger(stderr, cfg.Log.Level)
+	tuneGC(log)
 	// go-redis logs dial failures itself, unstructured; the gateway reports them.
 	redis.SetLogger(redisLogger{log})
 	if err := serveWith(ctx, cfg, path, log, stdout); err != nil {
@@ -59,6 +61,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return &loggedError{err}
 	}
 	return nil
+}
+
+// defaultGCPercent is the collector's target (GOGC) when the environment
+// sets neither GOGC nor GOMEMLIMIT. The gateway's live heap is small (tens
+// of MB) and most of what a request allocates dies with it, so at Go's
+// default of 100 the collector ran many times a second and took about 15%
+// of the CPU of a provider read; 200 halves its runs for a heap at most
+// three times the live one (BENCHMARKS.md has the RSS).
+const defaultGCPercent = 200
+
+// tuneGC applies defaultGCPercent unless GOGC or GOMEMLIMIT was set, which
+// the operator's choice then decides.
+func tuneGC(log *slog.Logger) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(defaultGCPercent)
+	log.Debug("garbage collector target set", "gogc", defaultGCPercent)
 }
 
 // serveWith runs the gateway configured by cfg (read from the file at
