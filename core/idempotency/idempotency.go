@@ -25,7 +25,10 @@
 // is either
 //
 //	claim\n<owner token>\n<fingerprint>      (SET NX PX ClaimTTL)
-//	record\n<JSON of Record>                 (written by Complete, PX TTL)
+//	record2\n<Record, binary>                (written by Complete, PX TTL)
+//
+// The binary layout is in encodeRecord. Begin also reads records written
+// as record\n<JSON of Record> by earlier versions.
 //
 // Begin is one SET NX GET, so claiming and reading the current state is
 // atomic. Complete and Release are Lua scripts that compare the whole claim

@@ -26,7 +26,8 @@ func NewRedis(client redis.UniversalClient, opts *Options) *Redis {
 }
 
 const (
-	claimTag  = "claim\n"
+	claimTag = "claim\n"
+	// recordTag starts a record in JSON, the layout before recordV2Tag.
 	recordTag = "record\n"
 )
 
@@ -76,6 +77,15 @@ func (s *Redis) Begin(ctx context.Context, scope, key, fingerprint string) (*Cla
 			return nil, nil, ErrFingerprintMismatch
 		}
 		return nil, nil, ErrInFlight
+	case strings.HasPrefix(old, recordV2Tag):
+		rec, err := decodeRecord(old[len(recordV2Tag):])
+		if err != nil {
+			return nil, nil, fmt.Errorf("idempotency: begin: %w", err)
+		}
+		if rec.Fingerprint != fingerprint {
+			return nil, nil, ErrFingerprintMismatch
+		}
+		return nil, rec, nil
 	case strings.HasPrefix(old, recordTag):
 		var rec Record
 		if err := json.Unmarshal([]byte(old[len(recordTag):]), &rec); err != nil {
@@ -94,12 +104,9 @@ func (s *Redis) Complete(ctx context.Context, c *Claim, rec *Record) error {
 	if c == nil {
 		return errNilClaim
 	}
-	b, err := json.Marshal(newRecord(c, rec, time.Now()))
-	if err != nil {
-		return fmt.Errorf("idempotency: complete: %w", err)
-	}
+	b := encodeRecord(nil, newRecord(c, rec, time.Now()))
 	n, err := completeScript.Run(ctx, s.c, []string{s.Key(c.Scope, c.Key)},
-		claimValue(c), recordTag+string(b), max(s.opts.TTL.Milliseconds(), 1)).Int()
+		claimValue(c), b, max(s.opts.TTL.Milliseconds(), 1)).Int()
 	if err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
 	}

@@ -1,6 +1,7 @@
 package idempotency_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,48 @@ func TestRedisUnreachable(t *testing.T) {
 	s := idempotency.NewRedis(c, nil)
 	if cl, rec, err := s.Begin(t.Context(), "s", "k", "fp"); err == nil || cl != nil || rec != nil {
 		t.Fatalf("Begin on a dead server = %v, %v, %v; want an error", cl, rec, err)
+	}
+}
+
+// A record an earlier version wrote (record\n<JSON>) is still replayed, and
+// a key's new record is written in the binary layout; a corrupt record is
+// an error, not a replay.
+func TestRedisReadsEarlierRecords(t *testing.T) {
+	c := redisClient(t)
+	prefix := testPrefix(t, c)
+	s := idempotency.NewRedis(c, &idempotency.Options{Prefix: prefix, TTL: time.Minute})
+	ctx := t.Context()
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	old := `record` + "\n" + `{"status":202,"header":{"Location":["/v1/jobs/j1"]},"body":"eyJpZCI6ImoxIn0=","fingerprint":"fp","createdAt":"2026-11-01T12:00:00Z"}`
+	if err := c.Set(ctx, s.Key("t1", "old"), old, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cl, rec, err := s.Begin(ctx, "t1", "old", "fp")
+	if err != nil || cl != nil || rec == nil {
+		t.Fatalf("Begin over an earlier record: claim %v, record %v, err %v", cl, rec, err)
+	}
+	if rec.Status != 202 || string(rec.Body) != `{"id":"j1"}` || rec.Header["Location"][0] != "/v1/jobs/j1" || !rec.CreatedAt.Equal(at) {
+		t.Errorf("earlier record read as %+v", rec)
+	}
+	if _, _, err := s.Begin(ctx, "t1", "old", "other"); err != idempotency.ErrFingerprintMismatch {
+		t.Errorf("another fingerprint over an earlier record: %v, want ErrFingerprintMismatch", err)
+	}
+
+	cl, _, err = s.Begin(ctx, "t1", "new", "fp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, cl, &idempotency.Record{Status: 201, Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Get(ctx, s.Key("t1", "new")).Val(); !strings.HasPrefix(v, "record2\n") {
+		t.Errorf("new record stored as %q, want the binary layout", v)
+	}
+
+	if err := c.Set(ctx, s.Key("t1", "bad"), "record2\n\xff", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, rec, err := s.Begin(ctx, "t1", "bad", "fp"); err == nil {
+		t.Errorf("corrupt record replayed as %+v", rec)
 	}
 }
