@@ -905,11 +905,12 @@ func markdown(rep *report, svg string) []byte {
 	b.WriteString("## Requests\n\n![requests per second](" + svg + ")\n\n")
 	b.WriteString("CPU/request is the CPU time (user + system, from /proc/<pid>/stat) the process serving the path spent per " +
 		"request: the mock for direct reads, the proxy alone for the proxy, the gateway alone for the gateway (the mock behind " +
-		"either is not counted). On a shared machine it is steadier than requests/s.\n\n")
-	b.WriteString("| path | conns | requests/s | p50 | p99 | CPU/request | success | statuses |\n|---|---|---|---|---|---|---|---|\n")
+		"either is not counted). On a shared machine it is steadier than requests/s. Load CPU/request is the load " +
+		"generator's own, on the same cores.\n\n")
+	b.WriteString("| path | conns | requests/s | p50 | p99 | CPU/request | load CPU/request | success | statuses |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rep.results {
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d µs | %.1f%% | %s |\n", r.path, r.conns, r.rps, ms(r.p50), ms(r.p99),
-			r.cpuPerReq.Microseconds(), 100*r.success, r.codes)
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %s | %d µs | %d µs | %.1f%% | %s |\n", r.path, r.conns, r.rps, ms(r.p50), ms(r.p99),
+			r.cpuPerReq.Microseconds(), r.loadCPUPerReq.Microseconds(), 100*r.success, r.codes)
 	}
 	b.WriteString("\n## Ratios\n\n")
 	for _, l := range rep.ratios {
