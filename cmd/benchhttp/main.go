@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -393,49 +394,94 @@ func cpuTime(pid int) time.Duration {
 }
 
 // attack drives targeter with conns workers, each on its own keep-alive
-// connection, as fast as they go.
-func attack(name string, conns int, d time.Duration, tr vegeta.Targeter) result {
+// connection, as fast as they go, for d, adding every result to m; it
+// returns how long the attack took.
+func attack(m *vegeta.Metrics, name string, conns int, d time.Duration, tr vegeta.Targeter) time.Duration {
 	a := vegeta.NewAttacker(vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)),
 		vegeta.Connections(conns), vegeta.MaxConnections(conns), vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second))
-	var m vegeta.Metrics
+	t0 := time.Now()
 	for res := range a.Attack(tr, vegeta.Rate{Freq: 0}, d, name) {
 		m.Add(res)
 	}
-	m.Close()
-	codes := make([]string, 0, len(m.StatusCodes))
-	for c, n := range m.StatusCodes {
-		codes = append(codes, fmt.Sprintf("%s×%d", c, n))
-	}
-	return result{path: name, conns: conns, rps: m.Throughput, p50: m.Latencies.P50, p99: m.Latencies.P99, success: m.Success,
-		codes: strings.Join(codes, " ")}
+	return time.Since(t0)
 }
 
-// measure warms a path up, then measures it; a path -paths leaves out
-// gives the zero result.
-func measure(o *options, name string, conns int, pid int, tr vegeta.Targeter) result {
-	if o.paths != nil && !o.paths.MatchString(name) {
-		return result{}
-	}
+// path is one thing measured: a name, the process serving it and its
+// requests. twPort, when set, is a port whose TIME-WAIT sockets are
+// counted around each of the path's rounds.
+type path struct {
+	name   string
+	pid    int
+	tr     vegeta.Targeter
+	twPort int
+}
+
+// rounds is how many turns each path of a group gets: a group's paths run
+// in turn, so that what else the shared machine does at the time weighs
+// on each of them alike, and the ratios between them hold.
+const rounds = 3
+
+// measureGroup warms each path up, then measures the paths in turn, each
+// for o.duration in all, in rounds; the paths -paths leaves out are
+// skipped. tw is the sum of the TIME-WAIT increases around the
+// rounds of the paths with a twPort (tw).
+func measureGroup(o *options, conns int, ps ...path) (rs []result, tw int) {
+	ps = slices.DeleteFunc(ps, func(p path) bool { return o.paths != nil && !o.paths.MatchString(p.name) })
 	if o.warmup > 0 {
-		attack(name, conns, o.warmup, tr)
+		for _, p := range ps {
+			var m vegeta.Metrics
+			attack(&m, p.name, conns, o.warmup, p.tr)
+		}
 	}
-	done := make(chan struct{})
-	if addr := o.pprofAddr[storeOf(name)]; addr != "" && conns == 32 {
-		go func() { defer close(done); profile(o, addr, name) }()
-	} else {
-		close(done)
+	type acc struct {
+		m              vegeta.Metrics
+		wall, cpu, own time.Duration
 	}
-	cpu0, self0 := cpuTime(pid), cpuTime(os.Getpid())
-	r := attack(name, conns, o.duration, tr)
-	if n := r.rps * o.duration.Seconds(); n > 0 {
-		r.cpuPerReq = (cpuTime(pid) - cpu0) / time.Duration(n)
-		r.loadCPUPerReq = (cpuTime(os.Getpid()) - self0) / time.Duration(n)
+	accs := make([]acc, len(ps))
+	turn := o.duration / rounds
+	for round := range rounds {
+		for i, p := range ps {
+			done := make(chan struct{})
+			if addr := o.pprofAddr[storeOf(p.name)]; addr != "" && conns == 32 && round == 0 {
+				go func() { defer close(done); profile(o, addr, p.name, turn) }()
+			} else {
+				close(done)
+			}
+			tw0 := 0
+			if p.twPort != 0 {
+				tw0 = timeWait(p.twPort)
+			}
+			cpu0, own0 := cpuTime(p.pid), cpuTime(os.Getpid())
+			accs[i].wall += attack(&accs[i].m, p.name, conns, turn, p.tr)
+			accs[i].cpu += cpuTime(p.pid) - cpu0
+			accs[i].own += cpuTime(os.Getpid()) - own0
+			if p.twPort != 0 {
+				tw += max(0, timeWait(p.twPort)-tw0)
+			}
+			<-done
+		}
 	}
-	<-done
-	fmt.Printf("  %-38s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%  cpu/req %s (load generator %s)\n", name, conns, r.rps,
-		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success, r.cpuPerReq.Round(time.Microsecond),
-		r.loadCPUPerReq.Round(time.Microsecond))
-	return r
+	for i, p := range ps {
+		a := &accs[i]
+		a.m.Close()
+		codes := make([]string, 0, len(a.m.StatusCodes))
+		for c, n := range a.m.StatusCodes {
+			codes = append(codes, fmt.Sprintf("%s×%d", c, n))
+		}
+		slices.Sort(codes)
+		ok := float64(a.m.Requests) * a.m.Success
+		r := result{path: p.name, conns: conns, rps: ok / a.wall.Seconds(), p50: a.m.Latencies.P50, p99: a.m.Latencies.P99,
+			success: a.m.Success, codes: strings.Join(codes, " ")}
+		if a.m.Requests > 0 {
+			r.cpuPerReq = a.cpu / time.Duration(a.m.Requests)
+			r.loadCPUPerReq = a.own / time.Duration(a.m.Requests)
+		}
+		fmt.Printf("  %-38s %2d conns  %9.0f req/s  p50 %8s  p99 %8s  ok %5.1f%%  cpu/req %s (load generator %s)\n", r.path, conns, r.rps,
+			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), 100*r.success, r.cpuPerReq.Round(time.Microsecond),
+			r.loadCPUPerReq.Round(time.Microsecond))
+		rs = append(rs, r)
+	}
+	return rs, tw
 }
 
 // storeOf is the store a gateway path's name ends with: "memory",
@@ -483,9 +529,9 @@ var _ = func() bool {
 
 // profile saves a CPU profile over most of a measurement and the
 // allocations after it.
-func profile(o *options, addr, name string) {
+func profile(o *options, addr, name string, d time.Duration) {
 	file := strings.NewReplacer(" ", "-", ",", "", ":", "", "(", "", ")", "").Replace(name)
-	secs := max(1, int(o.duration.Seconds())-1)
+	secs := max(1, int(d.Seconds()))
 	for _, p := range []struct{ url, file string }{
 		{fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), file + ".cpu.pprof"},
 		{fmt.Sprintf("http://%s/debug/pprof/allocs", addr), file + ".allocs.pprof"},
@@ -739,37 +785,43 @@ func bench(ctx context.Context, o *options) error {
 	tw0 := timeWait(mockPort)
 	for _, conns := range []int{1, 32} {
 		fmt.Printf("%d connection(s):\n", conns)
-		add := func(group string, r result) {
-			if r.path != "" {
+		add := func(group string, rs []result) {
+			for _, r := range rs {
 				r.group = group
 				rep.results = append(rep.results, r)
 			}
 		}
-		add("read", measure(o, "direct to the mock", conns, mock.cmd.Process.Pid, static("GET", mockURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
-		add("read", measure(o, "bare proxy → mock", conns, px.cmd.Process.Pid, static("GET", proxyURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)))
-		twBefore := timeWait(mockPort)
-		for _, g := range gws {
-			add("read", measure(o, "gateway refresh read ("+g.store+")", conns, g.proc.cmd.Process.Pid,
-				static("GET", g.base+"/v1/virtual-accounts/"+g.account+"?refresh=true", g.header(), nil)))
+		reads := []path{
+			{name: "direct to the mock", pid: mock.cmd.Process.Pid, tr: static("GET", mockURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)},
+			{name: "bare proxy → mock", pid: px.cmd.Process.Pid, tr: static("GET", proxyURL+"/v1/virtual-accounts/"+url.PathEscape(ref), mockHdr, nil)},
 		}
-		rep.timeWait = append(rep.timeWait, fmt.Sprintf("TIME-WAIT sockets to the mock's port after the gateways' refresh reads at %d connection(s): %d (%+d during them)",
-			conns, timeWait(mockPort), timeWait(mockPort)-twBefore))
+		var stores, creating, replays []path
 		for _, g := range gws {
-			add("store", measure(o, "gateway store read ("+g.store+")", conns, g.proc.cmd.Process.Pid,
-				static("GET", g.base+"/v1/virtual-accounts/"+g.account, g.header(), nil)))
-		}
-		for _, g := range gws {
-			add("create", measure(o, "gateway create, Prefer: wait ("+g.store+")", conns, g.proc.cmd.Process.Pid, creates(g)))
-		}
-		for _, g := range gws {
+			pid := g.proc.cmd.Process.Pid
+			reads = append(reads, path{name: "gateway refresh read (" + g.store + ")", pid: pid, twPort: mockPort,
+				tr: static("GET", g.base+"/v1/virtual-accounts/"+g.account+"?refresh=true", g.header(), nil)})
+			stores = append(stores, path{name: "gateway store read (" + g.store + ")", pid: pid,
+				tr: static("GET", g.base+"/v1/virtual-accounts/"+g.account, g.header(), nil)})
+			creating = append(creating, path{name: "gateway create, Prefer: wait (" + g.store + ")", pid: pid, tr: creates(g)})
 			h := g.header()
 			h.Set("Idempotency-Key", uuid.NewString())
 			body := oneItem()
 			if _, err := g.call("POST", "/v1/virtual-accounts", h, body, nil); err != nil {
 				return err
 			}
-			add("replay", measure(o, "gateway idempotent replay ("+g.store+")", conns, g.proc.cmd.Process.Pid, static("POST", g.base+"/v1/virtual-accounts", h, body)))
+			replays = append(replays, path{name: "gateway idempotent replay (" + g.store + ")", pid: pid,
+				tr: static("POST", g.base+"/v1/virtual-accounts", h, body)})
 		}
+		rs, tw := measureGroup(o, conns, reads...)
+		add("read", rs)
+		rep.timeWait = append(rep.timeWait, fmt.Sprintf("TIME-WAIT sockets to the mock's port after the gateways' refresh reads at %d connection(s): %d (%+d during them)",
+			conns, timeWait(mockPort), tw))
+		rs, _ = measureGroup(o, conns, stores...)
+		add("store", rs)
+		rs, _ = measureGroup(o, conns, creating...)
+		add("create", rs)
+		rs, _ = measureGroup(o, conns, replays...)
+		add("replay", rs)
 	}
 	rep.timeWait = append(rep.timeWait, fmt.Sprintf("TIME-WAIT sockets to the mock's port at the end: %d (at the start of the loads: %d)", timeWait(mockPort), tw0))
 	for _, g := range gws {
@@ -895,7 +947,9 @@ func markdown(rep *report, svg string) []byte {
 		"64 idle connections per host), and the gateway against the mock with the memory store and with the Redis store " +
 		"(each its own process, built from this tree, logging at info). Each path is driven by vegeta (as a library) " +
 		"with 1 and with 32 workers, each on its own keep-alive connection, as fast as they go, for " +
-		rep.durationPerPath.String() + " after a warm-up. The load generator runs on the same machine as the servers.\n\n")
+		rep.durationPerPath.String() + " after a warm-up, in " + strconv.Itoa(rounds) + " turns taken in rotation with the other paths of " +
+		"its group (reads, store reads, creates, replays), so that the rest of the machine's load weighs on each alike. " +
+		"The load generator runs on the same machine as the servers.\n\n")
 	b.WriteString("## Machine\n\n")
 	for _, m := range rep.machine {
 		b.WriteString("- " + m + "\n")
