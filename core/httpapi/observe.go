@@ -115,10 +115,16 @@ func observe(tp trace.TracerProvider, mp metric.MeterProvider, log *slog.Logger)
 			}
 		}
 		if log.Enabled(ctx, slog.LevelInfo) {
-			// Typed attributes: no boxing of each value per request.
+			// Typed attributes, no boxing of each value; the span id too,
+			// so that the log handler has nothing to add.
+			sc := span.SpanContext()
+			spanID := ""
+			if sc.IsValid() {
+				spanID = sc.SpanID().String()
+			}
 			log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", method), slog.String("route", route),
 				slog.Int("status", status), slog.Int64("duration_ms", time.Since(start).Milliseconds()),
-				slog.String("trace_id", TraceID(c)), slog.String("tenant", Tenant(c)))
+				slog.String("trace_id", TraceID(c)), slog.String("span_id", spanID), slog.String("tenant", Tenant(c)))
 		}
 	}
 }

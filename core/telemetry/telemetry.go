@@ -164,10 +164,12 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 			hasSpan = hasSpan || a.Key == "span_id"
 			return true
 		})
-		if !hasTrace {
+		switch {
+		case !hasTrace && !hasSpan:
+			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		case !hasTrace:
 			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
-		}
-		if !hasSpan {
+		case !hasSpan:
 			r.AddAttrs(slog.String("span_id", sc.SpanID().String()))
 		}
 	}
