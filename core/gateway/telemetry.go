@@ -84,6 +84,9 @@ func (c *Client) startAttempt(ctx context.Context, n int32, r *http.Request) (co
 	// (a transport may still be writing an earlier attempt's).
 	ar := r.WithContext(ctx)
 	ar.Header = r.Header.Clone()
+	if ar.Header == nil {
+		ar.Header = http.Header{}
+	}
 	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(ar.Header))
 	return ctx, span, ar
 }
