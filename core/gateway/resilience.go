@@ -450,15 +450,16 @@ func (t *attemptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	c.attempts.Add(1)
-	ctx, span, r := c.startAttempt(ctx, n, r)
-	resp, err := t.send(ctx, r)
+	ctx, span, header := c.startAttempt(ctx, n, r)
+	resp, err := t.send(ctx, r, header)
 	c.endAttempt(ctx, span, n, resp, err)
 	return resp, err
 }
 
-// send is one attempt through the limiter, the bulkhead (unless its call
-// holds a slot already, see holdSlot) and the breaker.
-func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Response, error) {
+// send is one attempt of r, with header as its headers, through the
+// limiter, the bulkhead (unless its call holds a slot already, see
+// holdSlot) and the breaker.
+func (t *attemptTransport) send(ctx context.Context, r *http.Request, header http.Header) (*http.Response, error) {
 	c := t.c
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
@@ -475,22 +476,28 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 		}
 		release = func() { <-c.sem }
 	}
+	// The attempt's timeout starts once it holds its slot. net/http resends
+	// a request that carries an Idempotency-Key (or no body) by itself when
+	// a reused connection breaks, even after the provider read and acted on
+	// it. Count the connections the attempt used, so such a hidden resend
+	// still leaves the outcome unknown.
+	actx, cancel := context.WithTimeout(ctx, c.limits.AttemptTimeout)
+	var conns atomic.Int32
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
+	ar := r.WithContext(actx) // the one copy of r this attempt makes
+	ar.Header = header
 	if s := c.signer.Load(); s != nil {
-		if err := (*s).SignAttempt(r); err != nil {
+		if err := (*s).SignAttempt(ar); err != nil {
+			cancel()
 			release()
 			return nil, err
 		}
 	}
 	info, _ := ctx.Value(callInfoKey{}).(*callInfo)
+	sent := false
 	resp, err := c.breaker.Execute(func() (*http.Response, error) {
-		actx, cancel := context.WithTimeout(ctx, c.limits.AttemptTimeout)
-		// net/http resends a request that carries an Idempotency-Key (or no
-		// body) by itself when a reused connection breaks, even after the
-		// provider read and acted on it. Count the connections the attempt
-		// used, so such a hidden resend still leaves the outcome unknown.
-		var conns atomic.Int32
-		actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
-		resp, err := t.base.RoundTrip(r.WithContext(actx))
+		sent = true
+		resp, err := t.base.RoundTrip(ar)
 		info.attempted(resp, err)
 		if conns.Load() > 1 {
 			info.resentByTransport()
@@ -505,6 +512,9 @@ func (t *attemptTransport) send(ctx context.Context, r *http.Request) (*http.Res
 		}
 		return resp, nil
 	})
+	if !sent {
+		cancel() // the breaker refused the attempt
+	}
 	var fs *errFailedStatus
 	switch {
 	case errors.As(err, &fs):

@@ -63,11 +63,17 @@ func (c *Client) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) {
 	c.tel = ct
 }
 
-// startAttempt opens the span of one attempt, the HTTP client span of r,
-// and gives the attempt its own headers carrying the span's traceparent.
-func (c *Client) startAttempt(ctx context.Context, n int32, r *http.Request) (context.Context, trace.Span, *http.Request) {
+// startAttempt opens the span of one attempt of r, its HTTP client span,
+// and gives the attempt its own headers carrying the span's traceparent:
+// the caller's request is left as it was (a transport may still be
+// writing an earlier attempt's).
+func (c *Client) startAttempt(ctx context.Context, n int32, r *http.Request) (context.Context, trace.Span, http.Header) {
+	header := r.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
 	if c.tel == nil {
-		return ctx, noop.Span{}, r.WithContext(ctx)
+		return ctx, noop.Span{}, header
 	}
 	// Attributes are built only for a span that records: when sampling
 	// is off they would be thrown away, after costing allocations and a
@@ -80,15 +86,8 @@ func (c *Client) startAttempt(ctx context.Context, n int32, r *http.Request) (co
 			attribute.String("http.request.method", r.Method), attribute.String("server.address", r.URL.Host),
 			attribute.String("url.path", r.URL.Path))
 	}
-	// Each attempt's own headers: the caller's request is left as it was
-	// (a transport may still be writing an earlier attempt's).
-	ar := r.WithContext(ctx)
-	ar.Header = r.Header.Clone()
-	if ar.Header == nil {
-		ar.Header = http.Header{}
-	}
-	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(ar.Header))
-	return ctx, span, ar
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(header))
+	return ctx, span, header
 }
 
 // endAttempt records the attempt's outcome.
